@@ -1,0 +1,312 @@
+"""The conversation engine: a pure state machine over one survey.
+
+`start` opens a conversation and `step` takes one message. Both return a `Turn`:
+the new state, the answer to record or retract, the prompts to send and what
+happened. Nothing here reads a clock, a database or a network, so the same
+inputs always give the same turn.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any, Literal
+
+from conversations import answers
+from conversations.answers import AnswerValue, Invalid
+from conversations.messages import (
+    LANGUAGE_NAMES,
+    NO_WORDS,
+    YES_WORDS,
+    command_of,
+    language_named,
+    say,
+)
+from conversations.survey import (
+    END,
+    AnyQuestion,
+    FreeText,
+    MultipleChoice,
+    Scale,
+    SingleChoice,
+    Survey,
+)
+from conversations.text import clean, fold
+
+# Longer messages are refused before any parsing; no question accepts more.
+MAX_MESSAGE_LENGTH = 10_000
+# After this many invalid answers in a row the bot offers help (and skip).
+FAILURES_BEFORE_HELP = 3
+
+Stage = Literal["consent", "question", "stopped", "done", "declined"]
+Outcome = Literal["started", "consented", "declined", "completed", "stopped", "resumed"]
+TERMINAL_STAGES = ("done", "declined")
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    label: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class Prompt:
+    """One message to the participant. `numbered`: a typed number picks a choice by position."""
+
+    text: str
+    choices: tuple[Choice, ...] = ()
+    numbered: bool = True
+    multiple: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    question_id: str
+    value: AnswerValue  # None when the participant skipped the question
+
+
+@dataclass(frozen=True, slots=True)
+class State:
+    survey_id: str
+    language: str
+    stage: Stage
+    question_id: str | None = None
+    history: tuple[str, ...] = ()  # questions answered on the way here, for `back`
+    failures: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "survey": self.survey_id,
+            "language": self.language,
+            "stage": self.stage,
+            "question": self.question_id,
+            "history": list(self.history),
+            "failures": self.failures,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> State:
+        return cls(
+            survey_id=data["survey"],
+            language=data["language"],
+            stage=data["stage"],
+            question_id=data["question"],
+            history=tuple(data["history"]),
+            failures=data["failures"],
+        )
+
+    @property
+    def finished(self) -> bool:
+        return self.stage in TERMINAL_STAGES
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    state: State
+    prompts: tuple[Prompt, ...]
+    answer: Answer | None = None
+    retract: str | None = None  # question id whose stored answer no longer holds
+    outcome: Outcome | None = None
+
+
+def start(survey: Survey, *, language: str | None = None) -> Turn:
+    """Open a conversation: the introduction, then consent or the first question."""
+    chosen = language if language in survey.languages else survey.default_language
+    if survey.consent:
+        state = State(survey.id, chosen, "consent")
+    else:
+        state = State(survey.id, chosen, "question", survey.questions[0].id)
+    return Turn(state, (_introduction(survey, chosen), _ask(survey, state)), outcome="started")
+
+
+def step(survey: Survey, state: State, text: str, *, action: str | None = None) -> Turn:
+    """Take one message (typed `text`, or a button's `action` value) and return the turn."""
+    lang = state.language
+    if state.finished:
+        return Turn(state, (Prompt(say(lang, "already_finished")),))
+    if len(text) > MAX_MESSAGE_LENGTH:
+        reason = say(lang, "message_too_long", length=len(text), limit=MAX_MESSAGE_LENGTH)
+        return _reject(survey, state, reason)
+
+    text = clean(text)
+    command = command_of(fold(action.removeprefix("cmd:"))) if _is_command(action) else None
+    if command is None and action is None:
+        command = command_of(fold(text))
+    if command is not None:
+        return _command(survey, state, *command)
+    if state.stage == "stopped":
+        return Turn(state, (Prompt(say(lang, "still_stopped")),))
+    if state.stage == "consent":
+        return _consent(survey, state, text, action)
+    return _answer(survey, state, text, action)
+
+
+def _is_command(action: str | None) -> bool:
+    return action is not None and action.startswith("cmd:")
+
+
+def _command(survey: Survey, state: State, command: str, argument: str) -> Turn:
+    lang = state.language
+    if command == "language":
+        return _switch_language(survey, state, argument)
+    if command == "stop":
+        if state.stage == "stopped":
+            return Turn(state, (Prompt(say(lang, "still_stopped")),))
+        stopped = replace(state, stage="stopped", failures=0)
+        return Turn(stopped, (Prompt(say(lang, "stopped")),), outcome="stopped")
+    if state.stage == "stopped":
+        if command != "continue":
+            return Turn(state, (Prompt(say(lang, "still_stopped")),))
+        resumed = replace(state, stage="question" if state.question_id else "consent")
+        return Turn(resumed, (_ask(survey, resumed),), outcome="resumed")
+    if command == "help":
+        return Turn(state, (Prompt(_help_text(survey, state)), _ask(survey, state)))
+    if command == "back":
+        if not state.history:
+            return Turn(state, (Prompt(say(lang, "first_question")), _ask(survey, state)))
+        previous = state.history[-1]
+        back = replace(state, question_id=previous, history=state.history[:-1], failures=0)
+        return Turn(back, (_ask(survey, back),), retract=previous)
+    if command == "skip":
+        question = survey.question(state.question_id) if state.stage == "question" else None
+        if question is None or not question.optional:
+            return Turn(state, (Prompt(say(lang, "cannot_skip")), _ask(survey, state)))
+        return _advance(survey, state, Answer(question.id, None))
+    # `continue` outside a stopped conversation just shows where we are
+    return Turn(state, (_ask(survey, state),))
+
+
+def _switch_language(survey: Survey, state: State, argument: str) -> Turn:
+    wanted = language_named(argument) if argument else None
+    if wanted not in survey.languages:
+        names = ", ".join(f"{LANGUAGE_NAMES.get(c, c)} ({c})" for c in survey.languages)
+        example = next((c for c in survey.languages if c != state.language), state.language)
+        choices = tuple(
+            Choice(LANGUAGE_NAMES.get(c, c), f"cmd:language {c}") for c in survey.languages
+        )
+        reason = say(state.language, "language_choose", languages=names, example=example)
+        return Turn(state, (Prompt(reason, choices, numbered=False),))
+    switched = replace(state, language=wanted)
+    prompts = [Prompt(say(wanted, "language_switched"))]
+    if state.stage != "stopped":
+        prompts.append(_ask(survey, switched))
+    return Turn(switched, tuple(prompts))
+
+
+def _consent(survey: Survey, state: State, text: str, action: str | None) -> Turn:
+    folded = fold(action.removeprefix("consent=") if action else text)
+    if folded in YES_WORDS or folded == "1":
+        first = replace(state, stage="question", question_id=survey.questions[0].id, failures=0)
+        return Turn(first, (_ask(survey, first),), outcome="consented")
+    if folded in NO_WORDS or folded == "2":
+        declined = replace(state, stage="declined", failures=0)
+        return Turn(
+            declined, (Prompt(say(state.language, "consent_declined")),), outcome="declined"
+        )
+    return _reject(survey, state, say(state.language, "consent_hint"))
+
+
+def _answer(survey: Survey, state: State, text: str, action: str | None) -> Turn:
+    question = survey.question(state.question_id)
+    if action is not None:
+        question_id, _, raw = action.partition("=")
+        if question_id != question.id:
+            return Turn(state, (Prompt(say(state.language, "stale_button")), _ask(survey, state)))
+        result = answers.from_action(question, raw, state.language)
+    else:
+        result = answers.parse(question, text, state.language)
+    if isinstance(result, Invalid):
+        return _reject(survey, state, result.reason)
+    return _advance(survey, state, Answer(question.id, result))
+
+
+def _advance(survey: Survey, state: State, answer: Answer) -> Turn:
+    question = survey.question(answer.question_id)
+    target = answers.next_question(survey, question, answer.value)
+    if target == END:
+        done = replace(state, stage="done", question_id=None, failures=0)
+        thanks = survey.thanks[state.language] if survey.thanks else say(state.language, "thanks")
+        return Turn(done, (Prompt(thanks),), answer=answer, outcome="completed")
+    moved = replace(state, question_id=target, history=(*state.history, question.id), failures=0)
+    return Turn(moved, (_ask(survey, moved),), answer=answer)
+
+
+def _reject(survey: Survey, state: State, reason: str) -> Turn:
+    """Explain what was wrong and ask again; after repeated failures, offer a way out."""
+    failed = replace(state, failures=state.failures + 1)
+    lang = state.language
+    if failed.failures < FAILURES_BEFORE_HELP or state.stage == "stopped":
+        return Turn(failed, (Prompt(reason), _ask(survey, failed)))
+    optional = state.stage == "question" and survey.question(state.question_id).optional
+    offer = say(lang, "stuck_optional" if optional else "stuck")
+    ways_out = [Choice(say(lang, "help_label"), "cmd:help")]
+    if optional:
+        ways_out.append(Choice(say(lang, "skip_label"), "cmd:skip"))
+    return Turn(
+        failed,
+        (Prompt(f"{reason}\n{offer}", tuple(ways_out), numbered=False), _ask(survey, failed)),
+    )
+
+
+def _introduction(survey: Survey, lang: str) -> Prompt:
+    lines = [survey.title[lang]]
+    if survey.intro:
+        lines.append(survey.intro[lang])
+    lines.extend(say(other, "language_offer") for other in survey.languages if other != lang)
+    return Prompt("\n".join(lines))
+
+
+def _help_text(survey: Survey, state: State) -> str:
+    if state.stage == "question":
+        question = survey.question(state.question_id)
+        if question.help:
+            return f"{question.help[state.language]}\n{say(state.language, 'help')}"
+    return say(state.language, "help")
+
+
+def _ask(survey: Survey, state: State) -> Prompt:
+    """The prompt for wherever the conversation stands."""
+    lang = state.language
+    if state.stage == "consent":
+        choices = (Choice(say(lang, "yes"), "consent=yes"), Choice(say(lang, "no"), "consent=no"))
+        return Prompt(f"{survey.consent[lang]}\n{say(lang, 'consent_hint')}", choices)
+    question = survey.question(state.question_id)
+    lines = [question.text[lang], _hint(question, lang)]
+    if question.optional:
+        lines.append(say(lang, "hint_optional"))
+    text = "\n".join(lines)
+    if isinstance(question, SingleChoice | MultipleChoice):
+        choices = tuple(Choice(o.text[lang], f"{question.id}={o.id}") for o in question.options)
+        return Prompt(text, choices, multiple=isinstance(question, MultipleChoice))
+    if isinstance(question, Scale):
+        points = range(question.min, question.max + 1)
+        choices = tuple(Choice(str(n), f"{question.id}={n}") for n in points)
+        return Prompt(text, choices, numbered=False)
+    return Prompt(text)
+
+
+def _hint(question: AnyQuestion, lang: str) -> str:
+    if isinstance(question, SingleChoice):
+        return say(lang, "hint_single")
+    if isinstance(question, MultipleChoice):
+        high = question.max_choices or len(question.options)
+        if question.min_choices == 1 and high == len(question.options):
+            return say(lang, "hint_multiple")
+        return say(lang, "hint_multiple_limits", low=question.min_choices, high=high)
+    if isinstance(question, Scale):
+        hint = say(lang, "hint_scale", low=question.min, high=question.max)
+        if question.min_label and question.max_label:
+            labels = say(
+                lang,
+                "hint_scale_labels",
+                low=question.min,
+                high=question.max,
+                low_label=question.min_label[lang],
+                high_label=question.max_label[lang],
+            )
+            hint = f"{hint} {labels}"
+        return hint
+    if isinstance(question, FreeText):
+        return say(lang, "hint_text", limit=question.max_length)
+    if question.min is not None and question.max is not None:
+        return say(lang, "hint_number_range", low=f"{question.min:g}", high=f"{question.max:g}")
+    return say(lang, "hint_number")

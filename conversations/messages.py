@@ -1,0 +1,189 @@
+"""What the bot itself says, in every language it speaks, and the words it understands.
+
+Command words work in every language at every question, whichever language the
+conversation is in: someone who types `lopeta` in an English survey has stopped.
+"""
+
+from __future__ import annotations
+
+from conversations.text import fold
+
+LANGUAGE_NAMES = {"en": "English", "fi": "suomi", "sv": "svenska"}
+FALLBACK_LANGUAGE = "en"
+
+# command -> the words for it, in every language (matched after folding)
+_COMMAND_WORDS = {
+    "help": ["help", "?", "apua", "ohje", "hjälp"],
+    "back": ["back", "takaisin", "edellinen", "tillbaka"],
+    "skip": ["skip", "ohita", "hoppa över", "hoppa"],
+    "stop": ["stop", "lopeta", "sluta", "avbryt"],
+    "continue": ["continue", "resume", "jatka", "fortsätt"],
+    "language": ["language", "kieli", "språk"],
+}
+COMMANDS = {fold(word): command for command, words in _COMMAND_WORDS.items() for word in words}
+
+YES_WORDS = frozenset(fold(w) for w in ["yes", "y", "ok", "kyllä", "k", "joo", "ja", "jo"])
+NO_WORDS = frozenset(fold(w) for w in ["no", "n", "ei", "nej"])
+
+_TEXTS: dict[str, dict[str, str]] = {
+    "en": {
+        "language_offer": "For English, type: language en",
+        "yes": "Yes",
+        "no": "No",
+        "consent_hint": "Reply yes or no.",
+        "consent_declined": "No problem. Nothing has been saved. Thank you for your time.",
+        "hint_single": "Reply with a number or the words of your choice.",
+        "hint_multiple": "Choose one or more: reply with the numbers, for example 1, 3.",
+        "hint_multiple_limits": "Choose {low} to {high}: reply with the numbers, for example 1, 3.",
+        "hint_scale": "Reply with a number from {low} to {high}.",
+        "hint_scale_labels": "({low} = {low_label}, {high} = {high_label})",
+        "hint_text": "Type your answer (up to {limit} characters).",
+        "hint_number": "Reply with a number.",
+        "hint_number_range": "Reply with a number from {low} to {high}.",
+        "hint_optional": "You can type skip to leave this out.",
+        "invalid_choice": "That is not one of the options.",
+        "ambiguous_choice": "That could mean {options}. Please reply with the number.",
+        "invalid_choice_count": "Please choose from {low} to {high} options.",
+        "invalid_scale": "Please reply with a whole number from {low} to {high}.",
+        "invalid_number": "Please reply with a number, for example 12.",
+        "invalid_whole_number": "Please reply with a whole number.",
+        "number_out_of_range": "Please reply with a number from {low} to {high}.",
+        "number_too_low": "Please reply with a number of at least {low}.",
+        "number_too_high": "Please reply with a number of at most {high}.",
+        "text_too_long": "Your answer is {length} characters long; the limit is {limit}. Please shorten it.",
+        "empty": "I did not get any text. Please type an answer.",
+        "message_too_long": "That message is too long for me ({length} characters). Please keep it under {limit}.",
+        "stuck": "Having trouble? Type help for an explanation, or stop to finish for now.",
+        "stuck_optional": "Having trouble? Type help for an explanation, skip to leave this question out, or stop to finish for now.",
+        "help": "I am asking you a few short questions. Answer in your own words or with the numbers shown. Words that always work: help, back (previous question), skip (optional questions), stop (finish for now), language.",
+        "cannot_skip": "This question needs an answer. Type stop if you want to finish for now.",
+        "first_question": "This is the first question; there is nothing to go back to.",
+        "stopped": "You have stopped for now. Your answers so far are kept. Type continue whenever you want to pick up where you left off.",
+        "still_stopped": "You stopped this survey earlier. Type continue to pick up where you left off.",
+        "already_finished": "You have already completed this survey. Thank you!",
+        "thanks": "Thank you! Your answers have been saved.",
+        "language_switched": "Language: English.",
+        "language_choose": "This survey is available in: {languages}. Type language and a code, for example language {example}.",
+        "stale_button": "That button belongs to an earlier question. Here is the current one.",
+        "no_survey": "There is no survey for you right now.",
+        "start_keywords": "To start one, type: {keywords}",
+        "help_label": "Help",
+        "skip_label": "Skip",
+    },
+    "fi": {
+        "language_offer": "Suomeksi: kirjoita kieli fi",
+        "yes": "Kyllä",
+        "no": "Ei",
+        "consent_hint": "Vastaa kyllä tai ei.",
+        "consent_declined": "Selvä. Mitään ei tallennettu. Kiitos ajastasi.",
+        "hint_single": "Vastaa numerolla tai vaihtoehdon sanoilla.",
+        "hint_multiple": "Valitse yksi tai useampi: vastaa numeroilla, esimerkiksi 1, 3.",
+        "hint_multiple_limits": "Valitse {low}–{high}: vastaa numeroilla, esimerkiksi 1, 3.",
+        "hint_scale": "Vastaa numerolla {low}–{high}.",
+        "hint_scale_labels": "({low} = {low_label}, {high} = {high_label})",
+        "hint_text": "Kirjoita vastauksesi (enintään {limit} merkkiä).",
+        "hint_number": "Vastaa numerolla.",
+        "hint_number_range": "Vastaa numerolla {low}–{high}.",
+        "hint_optional": "Voit ohittaa kysymyksen kirjoittamalla ohita.",
+        "invalid_choice": "Tuo ei ole mikään vaihtoehdoista.",
+        "ambiguous_choice": "Tarkoitatko {options}? Vastaa numerolla.",
+        "invalid_choice_count": "Valitse {low}–{high} vaihtoehtoa.",
+        "invalid_scale": "Vastaa kokonaisluvulla {low}–{high}.",
+        "invalid_number": "Vastaa numerolla, esimerkiksi 12.",
+        "invalid_whole_number": "Vastaa kokonaisluvulla.",
+        "number_out_of_range": "Vastaa numerolla {low}–{high}.",
+        "number_too_low": "Vastaa numerolla, joka on vähintään {low}.",
+        "number_too_high": "Vastaa numerolla, joka on enintään {high}.",
+        "text_too_long": "Vastauksesi on {length} merkkiä pitkä; enimmäispituus on {limit}. Lyhennä sitä, kiitos.",
+        "empty": "En saanut tekstiä. Kirjoita vastaus.",
+        "message_too_long": "Viesti on minulle liian pitkä ({length} merkkiä). Pidä se alle {limit} merkissä.",
+        "stuck": "Onko vaikeaa? Kirjoita apua saadaksesi ohjeen, tai lopeta jatkaaksesi myöhemmin.",
+        "stuck_optional": "Onko vaikeaa? Kirjoita apua saadaksesi ohjeen, ohita jättääksesi kysymyksen väliin, tai lopeta jatkaaksesi myöhemmin.",
+        "help": "Kysyn muutaman lyhyen kysymyksen. Vastaa omin sanoin tai näytetyillä numeroilla. Nämä sanat toimivat aina: apua, takaisin (edellinen kysymys), ohita (vapaaehtoiset kysymykset), lopeta (lopeta toistaiseksi), kieli.",
+        "cannot_skip": "Tähän kysymykseen tarvitaan vastaus. Kirjoita lopeta, jos haluat lopettaa toistaiseksi.",
+        "first_question": "Tämä on ensimmäinen kysymys; takaisin ei voi mennä.",
+        "stopped": "Lopetit toistaiseksi. Tähänastiset vastauksesi on tallennettu. Kirjoita jatka, kun haluat jatkaa siitä mihin jäit.",
+        "still_stopped": "Keskeytit tämän kyselyn. Kirjoita jatka jatkaaksesi siitä mihin jäit.",
+        "already_finished": "Olet jo vastannut tähän kyselyyn. Kiitos!",
+        "thanks": "Kiitos! Vastauksesi on tallennettu.",
+        "language_switched": "Kieli: suomi.",
+        "language_choose": "Tämä kysely on saatavilla kielillä: {languages}. Kirjoita kieli ja koodi, esimerkiksi kieli {example}.",
+        "stale_button": "Tuo painike kuuluu aiempaan kysymykseen. Tässä nykyinen kysymys.",
+        "no_survey": "Sinulle ei ole nyt kyselyä.",
+        "start_keywords": "Aloita kysely kirjoittamalla: {keywords}",
+        "help_label": "Apua",
+        "skip_label": "Ohita",
+    },
+    "sv": {
+        "language_offer": "På svenska: skriv språk sv",
+        "yes": "Ja",
+        "no": "Nej",
+        "consent_hint": "Svara ja eller nej.",
+        "consent_declined": "Inga problem. Ingenting har sparats. Tack för din tid.",
+        "hint_single": "Svara med en siffra eller med orden för ditt val.",
+        "hint_multiple": "Välj ett eller flera: svara med siffrorna, till exempel 1, 3.",
+        "hint_multiple_limits": "Välj {low} till {high}: svara med siffrorna, till exempel 1, 3.",
+        "hint_scale": "Svara med en siffra från {low} till {high}.",
+        "hint_scale_labels": "({low} = {low_label}, {high} = {high_label})",
+        "hint_text": "Skriv ditt svar (högst {limit} tecken).",
+        "hint_number": "Svara med ett tal.",
+        "hint_number_range": "Svara med ett tal från {low} till {high}.",
+        "hint_optional": "Du kan skriva hoppa över för att hoppa över frågan.",
+        "invalid_choice": "Det är inte ett av alternativen.",
+        "ambiguous_choice": "Menar du {options}? Svara med siffran.",
+        "invalid_choice_count": "Välj {low} till {high} alternativ.",
+        "invalid_scale": "Svara med ett heltal från {low} till {high}.",
+        "invalid_number": "Svara med ett tal, till exempel 12.",
+        "invalid_whole_number": "Svara med ett heltal.",
+        "number_out_of_range": "Svara med ett tal från {low} till {high}.",
+        "number_too_low": "Svara med ett tal som är minst {low}.",
+        "number_too_high": "Svara med ett tal som är högst {high}.",
+        "text_too_long": "Ditt svar är {length} tecken långt; gränsen är {limit}. Korta gärna ner det.",
+        "empty": "Jag fick ingen text. Skriv ett svar.",
+        "message_too_long": "Meddelandet är för långt för mig ({length} tecken). Håll det under {limit}.",
+        "stuck": "Går det trögt? Skriv hjälp för en förklaring, eller sluta för att avbryta tills vidare.",
+        "stuck_optional": "Går det trögt? Skriv hjälp för en förklaring, hoppa över för att hoppa över frågan, eller sluta för att avbryta tills vidare.",
+        "help": "Jag ställer några korta frågor. Svara med egna ord eller med siffrorna som visas. Ord som alltid fungerar: hjälp, tillbaka (föregående fråga), hoppa över (frivilliga frågor), sluta (avbryt tills vidare), språk.",
+        "cannot_skip": "Den här frågan behöver ett svar. Skriv sluta om du vill avbryta tills vidare.",
+        "first_question": "Det här är den första frågan; det finns inget att gå tillbaka till.",
+        "stopped": "Du har avbrutit tills vidare. Dina svar hittills är sparade. Skriv fortsätt när du vill fortsätta där du slutade.",
+        "still_stopped": "Du avbröt den här enkäten tidigare. Skriv fortsätt för att fortsätta där du slutade.",
+        "already_finished": "Du har redan svarat på den här enkäten. Tack!",
+        "thanks": "Tack! Dina svar har sparats.",
+        "language_switched": "Språk: svenska.",
+        "language_choose": "Den här enkäten finns på: {languages}. Skriv språk och en kod, till exempel språk {example}.",
+        "stale_button": "Den knappen hör till en tidigare fråga. Här är den aktuella.",
+        "no_survey": "Det finns ingen enkät för dig just nu.",
+        "start_keywords": "Skriv så här för att börja: {keywords}",
+        "help_label": "Hjälp",
+        "skip_label": "Hoppa över",
+    },
+}
+
+
+def say(language: str, key: str, **values: object) -> str:
+    """The bot's own sentence `key` in `language`, or in English if it has no such language."""
+    texts = _TEXTS.get(language, _TEXTS[FALLBACK_LANGUAGE])
+    return texts[key].format(**values)
+
+
+def command_of(folded: str) -> tuple[str, str] | None:
+    """(command, argument) if the folded message is a command word, e.g. 'kieli sv'."""
+    if folded in COMMANDS:
+        return COMMANDS[folded], ""
+    head, _, rest = folded.partition(" ")
+    if COMMANDS.get(head) == "language":
+        return "language", rest.strip()
+    return None
+
+
+def language_named(folded: str) -> str | None:
+    """A language code from a code or a native name: 'fi', 'suomi', 'Svenska'."""
+    for code, name in LANGUAGE_NAMES.items():
+        if folded in (code, fold(name)):
+            return code
+    return folded if len(folded) in (2, 3) and folded.isalpha() else None
+
+
+def speaks(language: str) -> bool:
+    return language in _TEXTS
