@@ -20,7 +20,8 @@ from conversations.text import fold, parse_number
 
 AnswerValue = str | int | float | list[str] | None
 
-_SEPARATORS = re.compile(r"\s*(?:[,;/&+]|\band\b|\bja\b|\boch\b)\s*")
+_LIST_SEPARATORS = re.compile(r"\s*[,;/&+]\s*")
+_WORD_SEPARATORS = re.compile(r"\s+(?:and|ja|och)\s+|\s+")
 _SCALE_ANSWER = re.compile(r"^(-?\d{1,6})(?:\s*(?:/|of|out of)\s*\d{1,6})?$")
 
 
@@ -102,20 +103,22 @@ def _match_option(options: list[Option], text: str, lang: str) -> Option | Inval
 
 
 def _parse_multiple(question: MultipleChoice, text: str, lang: str) -> list[str] | Invalid:
-    whole = _match_option(question.options, text, lang)
-    if isinstance(whole, Option):
-        return _check_count(question, [whole.id], lang)
-    folded = fold(text)
-    parts = [p for p in _SEPARATORS.split(folded) if p]
-    if len(parts) == 1 and all(p.isdecimal() for p in folded.split()):
-        parts = folded.split()
+    """Options separated by commas or the like; within a part, by 'and' or spaces if need be."""
     chosen: set[str] = set()
-    for part in parts:
+    for part in filter(None, _LIST_SEPARATORS.split(fold(text))):
         found = _match_option(question.options, part, lang)
         if isinstance(found, Invalid):
-            return found
-        chosen.add(found.id)
+            pieces = [_match_option(question.options, p, lang) for p in _split_words(part)]
+            if not pieces or any(isinstance(p, Invalid) for p in pieces):
+                return found
+            chosen.update(p.id for p in pieces)
+        else:
+            chosen.add(found.id)
     return _check_count(question, [o.id for o in question.options if o.id in chosen], lang)
+
+
+def _split_words(part: str) -> list[str]:
+    return [p for p in _WORD_SEPARATORS.split(part) if p]
 
 
 def _check_count(question: MultipleChoice, ids: list[str], lang: str) -> list[str] | Invalid:

@@ -128,9 +128,9 @@ def step(survey: Survey, state: State, text: str, *, action: str | None = None) 
         return _reject(survey, state, reason)
 
     text = clean(text)
-    command = command_of(fold(action.removeprefix("cmd:"))) if _is_command(action) else None
+    command = command_of(action.removeprefix("cmd:")) if _is_command(action) else None
     if command is None and action is None:
-        command = command_of(fold(text))
+        command = command_of(text)
     if command is not None:
         return _command(survey, state, *command)
     if state.stage == "stopped":

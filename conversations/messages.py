@@ -13,7 +13,7 @@ FALLBACK_LANGUAGE = "en"
 
 # command -> the words for it, in every language (matched after folding)
 _COMMAND_WORDS = {
-    "help": ["help", "?", "apua", "ohje", "hjälp"],
+    "help": ["help", "apua", "ohje", "hjälp"],
     "back": ["back", "takaisin", "edellinen", "tillbaka"],
     "skip": ["skip", "ohita", "hoppa över", "hoppa"],
     "stop": ["stop", "lopeta", "sluta", "avbryt"],
@@ -167,8 +167,11 @@ def say(language: str, key: str, **values: object) -> str:
     return texts[key].format(**values)
 
 
-def command_of(folded: str) -> tuple[str, str] | None:
-    """(command, argument) if the folded message is a command word, e.g. 'kieli sv'."""
+def command_of(text: str) -> tuple[str, str] | None:
+    """(command, argument) if the message is a command word, e.g. 'Kieli sv', or '?' for help."""
+    if text.strip() == "?":
+        return "help", ""
+    folded = fold(text)
     if folded in COMMANDS:
         return COMMANDS[folded], ""
     head, _, rest = folded.partition(" ")

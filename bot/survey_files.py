@@ -1,0 +1,56 @@
+"""Reading survey files from disk: one broken file is reported and the others still load."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from conversations.checks import Checked, Problem, read_survey
+from conversations.survey import Survey
+
+log = logging.getLogger(__name__)
+
+EXAMPLE_SURVEYS = Path(__file__).resolve().parent.parent / "surveys"
+
+
+def check_file(path: Path) -> Checked:
+    """Read and check one file; unreadable or undecodable files become problems too."""
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except OSError as error:
+        return Checked(None, [Problem(str(path), None, f"cannot read the file: {error.strerror}")])
+    except UnicodeDecodeError as error:
+        return Checked(None, [Problem(str(path), None, f"not UTF-8 text (byte {error.start})")])
+    return read_survey(text, source=str(path))
+
+
+@dataclass
+class SurveyCatalogue:
+    """The surveys that loaded, by id, and the problems of those that did not."""
+
+    surveys: dict[str, Survey] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+
+    def by_keyword(self, keyword: str) -> Survey | None:
+        for survey in self.surveys.values():
+            if survey.keyword and survey.keyword.casefold() == keyword.casefold():
+                return survey
+        return None
+
+
+def load_folder(folder: Path) -> SurveyCatalogue:
+    catalogue = SurveyCatalogue()
+    for path in sorted(folder.glob("*.y*ml")):
+        checked = check_file(path)
+        catalogue.problems.extend(checked.problems)
+        survey = checked.survey
+        if survey is None:
+            log.error("survey file %s not loaded: %s", path, "; ".join(map(str, checked.errors)))
+        elif survey.id in catalogue.surveys:
+            problem = Problem(str(path), None, f"survey id '{survey.id}' is used by another file")
+            catalogue.problems.append(problem)
+            log.error("%s", problem)
+        else:
+            catalogue.surveys[survey.id] = survey
+    return catalogue
