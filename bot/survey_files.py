@@ -8,6 +8,7 @@ from pathlib import Path
 
 from conversations.checks import Checked, Problem, read_survey
 from conversations.survey import Survey
+from conversations.text import fold
 
 log = logging.getLogger(__name__)
 
@@ -32,9 +33,11 @@ class SurveyCatalogue:
     surveys: dict[str, Survey] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
 
-    def by_keyword(self, keyword: str) -> Survey | None:
+    def by_keyword(self, text: str) -> Survey | None:
+        """The survey whose keyword `text` is, in any case or accents."""
+        wanted = fold(text)
         for survey in self.surveys.values():
-            if survey.keyword and survey.keyword.casefold() == keyword.casefold():
+            if survey.keyword and fold(survey.keyword) == wanted:
                 return survey
         return None
 

@@ -68,7 +68,7 @@ def read_survey(text: str, *, source: str) -> Checked:
     if len(text.encode("utf-8", "surrogatepass")) > MAX_FILE_BYTES:
         return _failed(source, f"the file is larger than {MAX_FILE_BYTES:,} bytes")
     try:
-        raw = yaml.load(text, Loader=_NoAliasLoader)  # noqa: S506 - a SafeLoader subclass
+        raw = yaml.load(text, Loader=_NoAliasLoader)
     except yaml.YAMLError as error:
         return _failed(source, f"not valid YAML: {' '.join(str(error).split())}")
     if not isinstance(raw, dict):
@@ -133,7 +133,9 @@ def _cross_checks(survey: Survey, source: str) -> Iterator[Problem]:
     for lang in survey.languages:
         if not speaks(lang):
             yield problem(
-                None, f"the bot's own messages have no '{lang}'; English is used for them", "warning"
+                None,
+                f"the bot's own messages have no '{lang}'; English is used for them",
+                "warning",
             )
     if survey.keyword and fold(survey.keyword) in COMMANDS:
         yield problem(None, f"keyword '{survey.keyword}' is a command word; choose another")
@@ -165,7 +167,8 @@ def _question_checks(survey: Survey, question: AnyQuestion, known: set[str], pro
         yield from _translations(survey, option.text, qid, f"option {option.id}", problem)
         if any(fold(t) in COMMANDS for t in option.text.values()):
             yield problem(
-                qid, f"option '{option.id}' reads as a command word; typing it runs the command",
+                qid,
+                f"option '{option.id}' reads as a command word; typing it runs the command",
                 "warning",
             )
     if isinstance(question, Scale):
@@ -204,9 +207,7 @@ def _successors(survey: Survey, question: AnyQuestion) -> list[str]:
 
 def _flow_checks(survey: Survey, problem) -> Iterator[Problem]:
     ids = {q.id for q in survey.questions}
-    graph = {
-        q.id: [t for t in _successors(survey, q) if t in ids] for q in survey.questions
-    }
+    graph = {q.id: [t for t in _successors(survey, q) if t in ids] for q in survey.questions}
     # A survey only moves forward; `back` is how people return. A cycle could repeat forever.
     colour: dict[str, int] = {}  # 1 = on the current path, 2 = fully explored
     reported: set[frozenset[str]] = set()
@@ -243,4 +244,6 @@ def _flow_checks(survey: Survey, problem) -> Iterator[Problem]:
             frontier.extend(graph[node])
     for question in survey.questions:
         if question.id not in reachable:
-            yield problem(question.id, "no path through the survey reaches this question", "warning")
+            yield problem(
+                question.id, "no path through the survey reaches this question", "warning"
+            )

@@ -84,7 +84,9 @@ def test_ten_thousand_questions_are_refused_with_the_count(tmp_path: Path) -> No
 
 
 def test_unknown_type_names_the_question_and_the_valid_types(tmp_path: Path) -> None:
-    code, output = check(tmp_path, with_question("- {id: third, type: slider, text: {en: x, fi: x}}"))
+    code, output = check(
+        tmp_path, with_question("- {id: third, type: slider, text: {en: x, fi: x}}")
+    )
     assert code == 1
     assert "question third: error: unknown type 'slider'; use one of: single_choice" in output
 
@@ -92,7 +94,8 @@ def test_unknown_type_names_the_question_and_the_valid_types(tmp_path: Path) -> 
 def test_branch_to_a_missing_question(tmp_path: Path) -> None:
     body = GOOD.replace(
         "      - {id: b, text: {en: B, fi: B}}\n",
-        "      - {id: b, text: {en: B, fi: B}}\n    branch:\n      - {any_of: [b], goto: nowhere}\n",
+        "      - {id: b, text: {en: B, fi: B}}\n"
+        "    branch:\n      - {any_of: [b], goto: nowhere}\n",
     )
     code, output = check(tmp_path, body)
     assert code == 1
@@ -100,7 +103,9 @@ def test_branch_to_a_missing_question(tmp_path: Path) -> None:
 
 
 def test_a_loop_that_never_finishes(tmp_path: Path) -> None:
-    body = GOOD.replace("    text: {en: Say, fi: Sano}\n", "    text: {en: Say, fi: Sano}\n    next: first\n")
+    body = GOOD.replace(
+        "    text: {en: Say, fi: Sano}\n", "    text: {en: Say, fi: Sano}\n    next: first\n"
+    )
     code, output = check(tmp_path, body)
     assert code == 1
     assert "questions loop (first -> second -> first)" in output
@@ -113,7 +118,9 @@ def test_missing_translation(tmp_path: Path) -> None:
 
 
 def test_duplicate_question_ids(tmp_path: Path) -> None:
-    code, output = check(tmp_path, with_question("- {id: second, type: text, text: {en: x, fi: x}}"))
+    code, output = check(
+        tmp_path, with_question("- {id: second, type: text, text: {en: x, fi: x}}")
+    )
     assert code == 1
     assert "question second: error: the id is used by another question too" in output
 
@@ -123,7 +130,10 @@ def test_duplicate_question_ids(tmp_path: Path) -> None:
     [
         ("{id: s, type: scale, min: 5, max: 1, text: {en: x, fi: x}}", "scale min 5 and max 1"),
         ("{id: s, type: scale, min: 0, max: 20, text: {en: x, fi: x}}", "at most 11 points"),
-        ("{id: n, type: number, min: 10, max: 2, text: {en: x, fi: x}}", "min 10 is greater than max 2"),
+        (
+            "{id: n, type: number, min: 10, max: 2, text: {en: x, fi: x}}",
+            "min 10 is greater than max 2",
+        ),
         ("{id: t, type: text, max_length: 0, text: {en: x, fi: x}}", "max_length"),
     ],
     ids=["scale-upside-down", "scale-too-wide", "number-upside-down", "text-zero-length"],
@@ -172,7 +182,9 @@ def test_console_script_exits_non_zero_on_error(tmp_path: Path) -> None:
     path.write_text("questions: 3\n", encoding="utf-8")
     done = subprocess.run(
         [sys.executable, "-m", "bot", "surveys", "check", str(path)],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert done.returncode == 1
     assert "bad.yaml: error: missing 'id'" in done.stderr

@@ -1,0 +1,69 @@
+"""An in-process adapter: events are pushed in by code and replies are collected.
+
+It drives the core in tests, in the benchmark and in the crash test's child
+process, where no chat platform is wanted.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Awaitable, Callable
+
+from bot.events import Capabilities, Inbound, InboundHandler, Outbound
+
+
+class MemoryAdapter:
+    capabilities = Capabilities(buttons=True)
+
+    def __init__(
+        self,
+        handler: InboundHandler,
+        *,
+        platform: str = "memory",
+        on_send: Callable[[Outbound], Awaitable[None] | None] | None = None,
+    ) -> None:
+        self.platform = platform
+        self._handler = handler
+        self._on_send = on_send
+        self._event_ids = itertools.count(1)
+        self.sent: list[Outbound] = []
+
+    async def start(self) -> None:
+        pass
+
+    async def stop(self) -> None:
+        pass
+
+    async def send(self, outbound: Outbound) -> None:
+        if self._on_send is None:
+            self.sent.append(outbound)
+            return
+        result = self._on_send(outbound)
+        if result is not None:
+            await result
+
+    async def push(
+        self,
+        user_id: str,
+        text: str = "",
+        *,
+        action: str | None = None,
+        event_id: str | None = None,
+        locale: str | None = None,
+        is_direct: bool = True,
+    ) -> None:
+        """Hand the core a message from `user_id` in their direct conversation."""
+        await self._handler(
+            Inbound(
+                platform=self.platform,
+                user_id=user_id,
+                conversation_id=f"dm-{user_id}",
+                is_direct=is_direct,
+                text=text,
+                event_id=event_id or f"ev-{next(self._event_ids)}",
+                timestamp=time.time(),
+                action=action,
+                locale=locale,
+            )
+        )

@@ -1,0 +1,66 @@
+"""Wiring: the one place where the parts are built and connected."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.core import Bot
+from bot.events import Adapter, InboundHandler
+from bot.outbox import OutboxSender, Send
+from bot.survey_files import SurveyCatalogue, load_folder
+from storage.pseudonyms import Pseudonyms, load_key
+from storage.store import Store
+
+log = logging.getLogger(__name__)
+
+AdapterFactory = Callable[[InboundHandler], Adapter]
+
+
+@dataclass
+class Runtime:
+    bot: Bot
+    store: Store
+    outbox: OutboxSender
+    surveys: SurveyCatalogue
+    adapters: list[Adapter]
+
+
+@asynccontextmanager
+async def running(
+    *,
+    database: Path,
+    survey_folder: Path,
+    adapters: list[AdapterFactory],
+    clock: Callable[[], float] = time.time,
+    environ: dict[str, str] | None = None,
+) -> AsyncIterator[Runtime]:
+    """Open storage, load surveys, send what the outbox still holds, start the adapters;
+    on exit stop the adapters and commit what is in flight."""
+    surveys = load_folder(survey_folder)
+    log.info("loaded %d surveys from %s", len(surveys.surveys), survey_folder)
+    store = Store.open(database)
+    senders: dict[str, Send] = {}
+    outbox = OutboxSender(store, senders)
+    pseudonyms = Pseudonyms(load_key(database, os.environ if environ is None else environ))
+    bot = Bot(store=store, surveys=surveys, pseudonyms=pseudonyms, outbox=outbox, clock=clock)
+    built = [factory(bot.dispatch) for factory in adapters]
+    senders.update({adapter.platform: adapter.send for adapter in built})
+    try:
+        await outbox.resend_unsent()
+        for adapter in built:
+            await adapter.start()
+        yield Runtime(bot, store, outbox, surveys, built)
+    finally:
+        for adapter in reversed(built):
+            try:
+                await adapter.stop()
+            except Exception:
+                log.exception("stopping the %s adapter failed", adapter.platform)
+        await outbox.settle()
+        await store.close()

@@ -1,0 +1,170 @@
+"""The bot core: an Inbound event in, a stored turn, replies out.
+
+For each participant, events are handled one at a time in arrival order; different
+participants run concurrently. A turn is committed whole (event id, state, answer,
+replies) before any reply is sent, and an event id seen before changes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+from bot.events import Inbound, Outbound
+from bot.outbox import OutboxSender
+from bot.serial import PerKeySerializer
+from bot.survey_files import SurveyCatalogue
+from conversations import engine
+from conversations.engine import Prompt, State, Turn
+from conversations.messages import say, speaks
+from conversations.survey import Survey
+from storage.pseudonyms import Pseudonyms
+from storage.store import Store
+from storage.turns import Loaded, OutboxMessage, StoredOutbox, TurnRecord
+
+log = logging.getLogger(__name__)
+
+# What a response's status becomes after each engine outcome.
+RESPONSE_STATUS = {
+    "started": "started",
+    "consented": "answering",
+    "resumed": "answering",
+    "declined": "declined",
+    "completed": "completed",
+    "stopped": "stopped",
+}
+
+
+class Bot:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        surveys: SurveyCatalogue,
+        pseudonyms: Pseudonyms,
+        outbox: OutboxSender,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._store = store
+        self._surveys = surveys
+        self._pseudonyms = pseudonyms
+        self._outbox = outbox
+        self._clock = clock
+        self._serial = PerKeySerializer()
+        self._open_runs: dict[str, int] = {}
+
+    async def dispatch(self, inbound: Inbound) -> None:
+        """Handle one event: store its turn, then send the replies. Failures are logged and
+        stay with this event; the bot carries on."""
+        if not inbound.is_direct:
+            return  # group messages carry commands, not answers
+        pid = self._pseudonyms.of(inbound.platform, inbound.user_id)
+        try:
+            async with self._serial.hold(pid):
+                stored = await self._store_turn(pid, inbound)
+                if stored:
+                    await self._outbox.send(stored)
+        except Exception:
+            log.exception("%s event %s failed", inbound.platform, inbound.event_id)
+
+    @property
+    def busy_participants(self) -> int:
+        return len(self._serial)
+
+    async def _store_turn(self, pid: str, inbound: Inbound) -> list[StoredOutbox] | None:
+        event_key = f"{inbound.platform}:{inbound.event_id}"
+        loaded = self._store.load(pid, event_key)
+        if loaded.already_processed:
+            return None
+        record = TurnRecord(
+            event_key=event_key,
+            pid=pid,
+            now=self._clock(),
+            outbox=[],
+            new_participant=not loaded.known_participant,
+        )
+        if loaded.address != inbound.conversation_id:
+            record.address = (inbound.platform, inbound.user_id, inbound.conversation_id)
+        conversation = loaded.conversation
+        survey = self._surveys.surveys.get(conversation.state["survey"]) if conversation else None
+        if conversation is not None and survey is not None and not _finished(conversation.state):
+            turn = self._continue(record, loaded, survey, inbound)
+        else:
+            turn = await self._begin(record, inbound)
+        record.outbox = _messages(turn.prompts, inbound.platform, inbound.conversation_id)
+        return await self._store.commit_turn(record)
+
+    def _continue(
+        self, record: TurnRecord, loaded: Loaded, survey: Survey, inbound: Inbound
+    ) -> Turn:
+        conversation = loaded.conversation
+        before = State.from_dict(conversation.state)
+        turn = engine.step(survey, before, inbound.text, action=inbound.action)
+        record.run_id = conversation.run_id
+        record.response_id = conversation.response_id
+        record.anonymous = survey.anonymous
+        if turn.state != before:
+            record.state = turn.state.to_dict()
+            record.finished = turn.state.finished
+        if turn.answer is not None:
+            record.answer = (turn.answer.question_id, turn.answer.value)
+        record.retract = turn.retract
+        if turn.outcome is not None:
+            record.status = RESPONSE_STATUS[turn.outcome]
+        return turn
+
+    async def _begin(self, record: TurnRecord, inbound: Inbound) -> Turn | _Reply:
+        """No conversation in progress: a survey keyword starts one, anything else is told how."""
+        survey = self._surveys.by_keyword(inbound.text.strip())
+        if survey is None:
+            return _Reply(self._no_survey_text(inbound.locale))
+        run_id = self._open_runs.get(survey.id)
+        if run_id is None:
+            run_id = self._open_runs[survey.id] = await self._store.open_run(
+                survey.id, now=record.now
+            )
+        turn = engine.start(survey, language=inbound.locale)
+        record.run_id = run_id
+        record.start_response = True
+        record.anonymous = survey.anonymous
+        record.state = turn.state.to_dict()
+        record.status = RESPONSE_STATUS["started"]
+        return turn
+
+    def _no_survey_text(self, locale: str | None) -> str:
+        lang = locale if locale and speaks(locale) else "en"
+        keywords = sorted(s.keyword for s in self._surveys.surveys.values() if s.keyword)
+        lines = [say(lang, "no_survey")]
+        if keywords:
+            lines.append(say(lang, "start_keywords", keywords=", ".join(keywords)))
+        return "\n".join(lines)
+
+
+class _Reply:
+    """A one-message answer outside any survey; shaped like a Turn for `_messages`."""
+
+    def __init__(self, text: str) -> None:
+        self.prompts = (Prompt(text),)
+
+
+def _finished(state: dict) -> bool:
+    return state["stage"] in engine.TERMINAL_STAGES
+
+
+def _messages(prompts: tuple[Prompt, ...], platform: str, to: str) -> list[OutboxMessage]:
+    """Prompts become as few messages as possible: a message ends with the prompt whose
+    choices it shows, so buttons always sit under the question they answer."""
+    messages: list[Outbound] = []
+    texts: list[str] = []
+    for prompt in prompts:
+        texts.append(prompt.text)
+        if prompt.choices:
+            text = "\n\n".join(texts)
+            messages.append(
+                Outbound(platform, to, text, prompt.choices, prompt.numbered, prompt.multiple)
+            )
+            texts = []
+    if texts:
+        messages.append(Outbound(platform, to, "\n\n".join(texts)))
+    return [OutboxMessage(platform, to, message.to_body()) for message in messages]

@@ -1,0 +1,84 @@
+"""The core events: the only things that cross the adapter boundary."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from conversations.engine import Choice
+
+
+@dataclass(frozen=True, slots=True)
+class Inbound:
+    """A message or button click from a platform, already translated by its adapter."""
+
+    platform: str
+    user_id: str
+    conversation_id: str
+    is_direct: bool
+    text: str
+    event_id: str  # the platform's id for this event: redeliveries carry the same one
+    timestamp: float
+    action: str | None = None  # a button's value, when the message is a click
+    locale: str | None = None  # the participant's language preference, where known
+
+
+@dataclass(frozen=True, slots=True)
+class Outbound:
+    """A message to send. Adapters render choices as buttons where they can, and always
+    also as numbered text when `numbered`."""
+
+    platform: str
+    conversation_id: str
+    text: str
+    choices: tuple[Choice, ...] = ()
+    numbered: bool = True
+    multiple: bool = False
+    outbox_id: int | None = None  # stable across resends: a platform's idempotency key
+
+    def to_body(self) -> dict[str, Any]:
+        return {
+            "text": self.text,
+            "choices": [[c.label, c.value] for c in self.choices],
+            "numbered": self.numbered,
+            "multiple": self.multiple,
+        }
+
+    @classmethod
+    def from_body(
+        cls, body: dict[str, Any], *, platform: str, conversation_id: str, outbox_id: int
+    ) -> Outbound:
+        return cls(
+            platform=platform,
+            conversation_id=conversation_id,
+            text=body["text"],
+            choices=tuple(Choice(label, value) for label, value in body["choices"]),
+            numbered=body["numbered"],
+            multiple=body["multiple"],
+            outbox_id=outbox_id,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    buttons: bool = False
+    threads: bool = False
+    file_upload: bool = False
+    max_message_length: int = 4_000
+
+
+InboundHandler = Callable[[Inbound], Awaitable[None]]
+
+
+class Adapter(Protocol):
+    """A chat platform. It hands Inbound events to the handler it was built with."""
+
+    platform: str
+    capabilities: Capabilities
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def send(self, outbound: Outbound) -> None: ...

@@ -1,0 +1,96 @@
+"""Sending stored replies. A reply is in the outbox before it is sent and leaves it
+after, so a crash in between means it is sent again after the restart (at least
+once; the outbox id travels with it so platforms that can deduplicate do)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+
+from bot.events import Outbound
+from storage.store import Store
+from storage.turns import StoredOutbox
+
+log = logging.getLogger(__name__)
+
+Send = Callable[[Outbound], Awaitable[None]]
+RETRY_DELAYS = (0.5, 1.0, 2.0, 5.0, 10.0)
+
+
+class OutboxSender:
+    def __init__(
+        self,
+        store: Store,
+        senders: dict[str, Send],
+        *,
+        retry_delays: Iterable[float] = RETRY_DELAYS,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self._store = store
+        self._senders = senders
+        self._retry_delays = tuple(retry_delays)
+        self._sleep = sleep
+        self._in_flight: set[int] = set()
+        self._sent: list[int] = []
+        self._cleanup_scheduled = False
+
+    async def send(self, rows: list[StoredOutbox]) -> bool:
+        """Send rows in order; True if all went. Unsent rows stay in the outbox."""
+        delivered = True
+        for row in rows:
+            if row.id in self._in_flight:
+                continue
+            self._in_flight.add(row.id)
+            try:
+                delivered = await self._send_one(row) and delivered
+            finally:
+                self._in_flight.discard(row.id)
+        return delivered
+
+    async def resend_unsent(self) -> int:
+        """Send whatever the outbox still holds (after a restart, or after failures)."""
+        rows = [row for row in self._store.unsent() if row.id not in self._in_flight]
+        if rows:
+            log.info("sending %d replies left in the outbox", len(rows))
+            await self.send(rows)
+        return len(rows)
+
+    async def _send_one(self, row: StoredOutbox) -> bool:
+        send = self._senders.get(row.platform)
+        if send is None:
+            log.error("no adapter for platform %r; outbox row %d waits", row.platform, row.id)
+            return False
+        outbound = Outbound.from_body(
+            row.body, platform=row.platform, conversation_id=row.conversation_id, outbox_id=row.id
+        )
+        for attempt, delay in enumerate((*self._retry_delays, None), start=1):
+            try:
+                await send(outbound)
+            except Exception:
+                log.exception("sending outbox row %d failed (attempt %d)", row.id, attempt)
+                if delay is None:
+                    return False
+                await self._sleep(delay)
+            else:
+                self._forget(row.id)
+                return True
+        return False
+
+    def _forget(self, outbox_id: int) -> None:
+        # Sent ids are removed in one write per loop iteration rather than one each.
+        self._sent.append(outbox_id)
+        if not self._cleanup_scheduled:
+            self._cleanup_scheduled = True
+            asyncio.get_running_loop().call_soon(self._cleanup)
+
+    def _cleanup(self) -> None:
+        self._cleanup_scheduled = False
+        sent, self._sent = self._sent, []
+        if sent:
+            self._store.forget_sent(sent)
+
+    async def settle(self) -> None:
+        """Wait until everything sent so far is also gone from the outbox."""
+        self._cleanup()
+        await self._store.writer.write(lambda connection: None)

@@ -1,0 +1,82 @@
+"""The storage contract the bot core uses. Reads are point lookups on their own
+connection; every write goes through the group-commit writer."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sqlite3
+from pathlib import Path
+
+from storage.database import connect
+from storage.migrations import migrate
+from storage.turns import Loaded, StoredOutbox, TurnRecord, load, record_turn
+from storage.writer import GroupCommitWriter
+
+log = logging.getLogger(__name__)
+
+
+class Store:
+    def __init__(self, reader: sqlite3.Connection, writer: GroupCommitWriter) -> None:
+        self._reader = reader
+        self.writer = writer
+
+    @classmethod
+    def open(cls, path: Path | str) -> Store:
+        """Open (creating if need be) and migrate the database. Call from a running loop."""
+        write_connection = connect(path)
+        migrate(write_connection)
+        writer = GroupCommitWriter(write_connection)
+        writer.start()
+        return cls(connect(path), writer)
+
+    async def close(self) -> None:
+        await self.writer.close()
+        self._reader.close()
+
+    def load(self, pid: str, event_key: str) -> Loaded:
+        return load(self._reader, pid, event_key)
+
+    async def commit_turn(self, turn: TurnRecord) -> list[StoredOutbox] | None:
+        """Store a whole turn; its replies come back with their outbox ids, or None if the
+        event was a redelivery."""
+        return await self.writer.write(lambda connection: record_turn(connection, turn))
+
+    async def open_run(self, survey_id: str, *, now: float) -> int:
+        """The open-to-anyone run of a survey (the one its keyword starts), created if need be."""
+
+        def get_or_create(connection: sqlite3.Connection) -> int:
+            row = connection.execute(
+                "SELECT id FROM runs WHERE survey_id = ? AND audience = 'open' AND status = 'open'",
+                (survey_id,),
+            ).fetchone()
+            if row:
+                return row[0]
+            return connection.execute(
+                "INSERT INTO runs (survey_id, audience, status, created_at)"
+                " VALUES (?, 'open', 'open', ?)",
+                (survey_id, now),
+            ).lastrowid
+
+        return await self.writer.write(get_or_create)
+
+    def unsent(self) -> list[StoredOutbox]:
+        rows = self._reader.execute(
+            "SELECT id, platform, conversation_id, body FROM outbox ORDER BY id"
+        ).fetchall()
+        return [StoredOutbox(i, p, c, json.loads(b)) for i, p, c, b in rows]
+
+    def forget_sent(self, outbox_ids: list[int]) -> None:
+        """Drop delivered replies from the outbox, in the next commit; not awaited, because a
+        crash before it only means the reply is sent once more after the restart."""
+
+        def delete(connection: sqlite3.Connection) -> None:
+            connection.executemany("DELETE FROM outbox WHERE id = ?", [(i,) for i in outbox_ids])
+
+        self.writer.submit(delete).add_done_callback(_log_failure)
+
+
+def _log_failure(future: asyncio.Future[None]) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        log.error("outbox cleanup failed: %s", future.exception())

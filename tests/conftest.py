@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from adapters.memory import MemoryAdapter
+from bot.app import Runtime, running
+
+ROOT = Path(__file__).resolve().parent.parent
+TEST_SURVEYS = Path(__file__).resolve().parent / "surveys"
+
+
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self, now: float = 1_800_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def survey_folder(tmp_path: Path) -> Path:
+    """The example surveys plus the test surveys, in one folder."""
+    folder = tmp_path / "surveys"
+    folder.mkdir()
+    for source in [*(ROOT / "surveys").glob("*.yaml"), *TEST_SURVEYS.glob("*.yaml")]:
+        (folder / source.name).write_bytes(source.read_bytes())
+    return folder
+
+
+@pytest.fixture
+async def runtime(tmp_path: Path, survey_folder: Path, clock: Clock) -> AsyncIterator[Runtime]:
+    async with running(
+        database=tmp_path / "civicbot.db",
+        survey_folder=survey_folder,
+        adapters=[MemoryAdapter],
+        clock=clock,
+        environ={"CIVICBOT_PSEUDONYM_KEY": "test-key"},
+    ) as started:
+        yield started
+
+
+@pytest.fixture
+def chat(runtime: Runtime) -> MemoryAdapter:
+    adapter = runtime.adapters[0]
+    assert isinstance(adapter, MemoryAdapter)
+    return adapter

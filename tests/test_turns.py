@@ -1,0 +1,216 @@
+"""The core with the in-process adapter: every answer stored before the reply, once."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+import stat
+from pathlib import Path
+
+from conftest import Clock
+
+from adapters.memory import MemoryAdapter
+from bot.app import Runtime, running
+
+
+def rows(tmp_path: Path, sql: str, *params: object) -> list[tuple]:
+    with sqlite3.connect(tmp_path / "civicbot.db") as connection:
+        return connection.execute(sql, params).fetchall()
+
+
+def answers(tmp_path: Path) -> dict[str, object]:
+    found = rows(tmp_path, "SELECT question_id, value FROM answers ORDER BY rowid")
+    return {question: json.loads(value) for question, value in found}
+
+
+async def say_all(chat: MemoryAdapter, user: str, *texts: str) -> None:
+    for text in texts:
+        await chat.push(user, text)
+
+
+async def test_citizen_completes_a_survey_by_typing(
+    runtime: Runtime, chat: MemoryAdapter, tmp_path: Path
+) -> None:
+    await say_all(
+        chat, "anna", "Library", "yes", "every week", "1, 2", "4", "More Finnish books", "skip"
+    )
+    assert chat.sent[-1].text == "Thank you! Library staff read every answer."
+    assert answers(tmp_path) == {
+        "visits": "weekly",
+        "services": ["loans", "ebooks"],
+        "satisfaction": 4,
+        "improve": "More Finnish books",
+        "age_group": None,
+    }
+    assert rows(tmp_path, "SELECT status FROM responses") == [("completed",)]
+    await runtime.outbox.settle()
+    assert rows(tmp_path, "SELECT count(*) FROM outbox") == [(0,)]
+
+
+async def test_buttons_show_under_their_question(chat: MemoryAdapter) -> None:
+    await say_all(chat, "anna", "library")
+    opening = chat.sent[-1]
+    assert opening.text.startswith("City library feedback")
+    assert opening.text.endswith("Do you want to take part?\nReply yes or no.")
+    assert [c.value for c in opening.choices] == ["consent=yes", "consent=no"]
+    await chat.push("anna", action="consent=yes")
+    assert next(c.label for c in chat.sent[-1].choices) == "Every week"
+
+
+async def test_redelivered_event_changes_nothing_and_sends_nothing(
+    chat: MemoryAdapter, tmp_path: Path
+) -> None:
+    await chat.push("anna", "library", event_id="e1")
+    await chat.push("anna", "yes", event_id="e2")
+    await chat.push("anna", "2", event_id="e3")
+    sent_before = len(chat.sent)
+    await chat.push("anna", "2", event_id="e3")
+    await chat.push("anna", "yes", event_id="e2")
+    assert len(chat.sent) == sent_before
+    assert answers(tmp_path) == {"visits": "monthly"}
+    assert "Which services" in chat.sent[-1].text
+
+
+async def test_message_with_no_survey_running_says_how_to_start(
+    chat: MemoryAdapter, tmp_path: Path
+) -> None:
+    await chat.push("bo", "hello?")
+    assert chat.sent[-1].text == (
+        "There is no survey for you right now.\nTo start one, type: branchtest, homecare, library"
+    )
+    assert rows(tmp_path, "SELECT count(*) FROM responses") == [(0,)]
+
+
+async def test_no_survey_reply_speaks_the_platform_language(chat: MemoryAdapter) -> None:
+    await chat.push("bo", "hei", locale="fi")
+    assert chat.sent[-1].text.startswith("Sinulle ei ole nyt kyselyä.")
+
+
+async def test_anonymous_answers_carry_no_link_to_the_participant(
+    chat: MemoryAdapter, tmp_path: Path
+) -> None:
+    await say_all(chat, "cai", "homecare", "yes", "1", "3", "8", "5", "1,2", "skip")
+    assert chat.sent[-1].text.startswith("Thank you. Your feedback goes to the home-care team")
+    assert rows(tmp_path, "SELECT pid, status FROM responses") == [(None, "completed")]
+    assert rows(tmp_path, "SELECT response_id FROM conversations") == [(None,)]
+    assert answers(tmp_path)["wishes"] == ["same_carer", "more_time"]
+
+
+async def test_platform_user_ids_are_stored_only_as_the_address(
+    chat: MemoryAdapter, tmp_path: Path
+) -> None:
+    await say_all(chat, "user-visible-id", "library", "yes", "1")
+    found = []
+    for (table,) in rows(tmp_path, "SELECT name FROM sqlite_master WHERE type = 'table'"):
+        for column in [c[1] for c in rows(tmp_path, f"PRAGMA table_info({table})")]:
+            hits = rows(tmp_path, f"SELECT 1 FROM {table} WHERE {column} LIKE '%visible-id%'")
+            if hits:
+                found.append(f"{table}.{column}")
+    assert sorted(found) == [
+        "addresses.conversation_id",
+        "addresses.user_id",
+        "outbox.conversation_id",
+    ]
+    (pid,) = rows(tmp_path, "SELECT pid FROM participants")[0]
+    assert len(pid) == 32
+    assert "user" not in pid
+
+
+async def test_one_participants_messages_are_handled_in_order(
+    chat: MemoryAdapter, tmp_path: Path
+) -> None:
+    await chat.push("dee", "library")
+    # sent together: each must see the state the previous one left
+    await asyncio.gather(*(chat.push("dee", text) for text in ["yes", "4", "1", "2"]))
+    assert answers(tmp_path) == {"visits": "never", "barriers": ["hours"], "improve": "2"}
+    assert "Your age group" in chat.sent[-1].text
+
+
+async def test_participants_answer_concurrently(chat: MemoryAdapter, tmp_path: Path) -> None:
+    users = [f"user{i}" for i in range(50)]
+    for text in ["library", "yes", "1", "3", "5", "fine", "skip"]:
+        await asyncio.gather(*(chat.push(user, text) for user in users))
+    assert rows(tmp_path, "SELECT count(*) FROM responses WHERE status = 'completed'") == [(50,)]
+    assert rows(tmp_path, "SELECT count(*) FROM answers") == [(50 * 5,)]
+
+
+async def test_stop_is_never_stored_as_an_answer(chat: MemoryAdapter, tmp_path: Path) -> None:
+    await say_all(chat, "eve", "library", "yes", "1", "1", "3", "stop")
+    assert "improve" not in answers(tmp_path)
+    assert rows(tmp_path, "SELECT status FROM responses") == [("stopped",)]
+    await say_all(chat, "eve", "continue", "It is fine")
+    assert answers(tmp_path)["improve"] == "It is fine"
+
+
+async def test_back_withdraws_the_answer_being_changed(chat: MemoryAdapter, tmp_path: Path) -> None:
+    await say_all(chat, "fay", "library", "yes", "4", "back")
+    assert answers(tmp_path) == {}
+    await chat.push("fay", "1")
+    assert answers(tmp_path) == {"visits": "weekly"}
+
+
+async def test_bad_messages_get_clear_answers_and_lose_nothing(
+    chat: MemoryAdapter, tmp_path: Path
+) -> None:
+    await say_all(chat, "gus", "branchtest", "1", "0")
+    stored = answers(tmp_path)
+    await chat.push("gus", "x" * 1_000_000)
+    assert "That message is too long for me (1000000 characters)" in chat.sent[-1].text
+    await chat.push("gus", "")
+    assert chat.sent[-1].text.startswith("I did not get any text.")
+    await chat.push("gus", "\x00\x07\x1b\u202e")
+    # the third failure in a row: the reason and an offer of help, then the question
+    assert chat.sent[-2].text.startswith(
+        "I did not get any text. Please type an answer.\nHaving trouble?"
+    )
+    assert chat.sent[-1].text.startswith("Why so low?")
+    assert answers(tmp_path) == stored
+    await chat.push("gus", "טוב 👍🏽")
+    assert answers(tmp_path)["why"] == "טוב 👍🏽"
+
+
+async def test_a_failed_send_is_sent_after_a_restart(
+    tmp_path: Path, survey_folder: Path, clock: Clock
+) -> None:
+    async def broken(outbound: object) -> None:
+        raise ConnectionError("platform down")
+
+    settings = {
+        "database": tmp_path / "civicbot.db",
+        "survey_folder": survey_folder,
+        "clock": clock,
+        "environ": {"CIVICBOT_PSEUDONYM_KEY": "k"},
+    }
+    async with running(
+        adapters=[lambda handler: MemoryAdapter(handler, on_send=broken)], **settings
+    ) as runtime:
+        runtime.outbox._retry_delays = ()
+        await runtime.adapters[0].push("hal", "library")
+    assert rows(tmp_path, "SELECT count(*) FROM outbox") == [(1,)]
+
+    async with running(adapters=[MemoryAdapter], **settings) as runtime:
+        resent = runtime.adapters[0].sent
+        assert len(resent) == 1
+        assert resent[0].text.startswith("City library feedback")
+    assert rows(tmp_path, "SELECT count(*) FROM outbox") == [(0,)]
+
+
+async def test_pseudonym_key_file_is_private_and_stable(
+    tmp_path: Path, survey_folder: Path
+) -> None:
+    settings = {"database": tmp_path / "civicbot.db", "survey_folder": survey_folder, "environ": {}}
+    for _ in range(2):
+        async with running(adapters=[MemoryAdapter], **settings) as runtime:
+            await runtime.adapters[0].push("ida", "library", event_id=f"e{_}")
+    key_file = tmp_path / "civicbot.db.key"
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert rows(tmp_path, "SELECT count(*) FROM participants") == [(1,)]
+
+
+async def test_group_messages_are_not_taken_as_answers(
+    runtime: Runtime, chat: MemoryAdapter, tmp_path: Path
+) -> None:
+    await chat.push("jan", "library", is_direct=False)
+    assert chat.sent == []
+    assert rows(tmp_path, "SELECT count(*) FROM participants") == [(0,)]
