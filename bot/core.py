@@ -11,7 +11,7 @@ import logging
 import time
 from collections.abc import Callable
 
-from bot.events import Inbound, Outbound
+from bot.events import Inbound, Outbound, encode_body
 from bot.outbox import OutboxSender
 from bot.serial import PerKeySerializer
 from bot.survey_files import SurveyCatalogue
@@ -21,7 +21,7 @@ from conversations.messages import say, speaks
 from conversations.survey import Survey
 from storage.pseudonyms import Pseudonyms
 from storage.store import Store
-from storage.turns import Loaded, OutboxMessage, StoredOutbox, TurnRecord
+from storage.turns import Loaded, OutboxMessage, TurnRecord
 
 log = logging.getLogger(__name__)
 
@@ -72,11 +72,11 @@ class Bot:
     def busy_participants(self) -> int:
         return len(self._serial)
 
-    async def _store_turn(self, pid: str, inbound: Inbound) -> list[StoredOutbox] | None:
+    async def _store_turn(self, pid: str, inbound: Inbound) -> list[Outbound] | None:
+        """Run and store the turn; None if the event was a redelivery (nothing changes).
+        A redelivered event runs the engine for nothing: the write recognises it."""
         event_key = f"{inbound.platform}:{inbound.event_id}"
-        loaded = self._store.load(pid, event_key)
-        if loaded.already_processed:
-            return None
+        loaded = self._store.load(pid)
         record = TurnRecord(
             event_key=event_key,
             pid=pid,
@@ -92,8 +92,18 @@ class Bot:
             turn = self._continue(record, loaded, survey, inbound)
         else:
             turn = await self._begin(record, inbound)
-        record.outbox = _messages(turn.prompts, inbound.platform, inbound.conversation_id)
-        return await self._store.commit_turn(record)
+        messages = _merged(turn.prompts)
+        to = inbound.conversation_id
+        record.outbox = [
+            OutboxMessage(inbound.platform, to, encode_body(*m.astuple())) for m in messages
+        ]
+        outbox_ids = await self._store.commit_turn(record)
+        if outbox_ids is None:
+            return None
+        return [
+            Outbound(inbound.platform, to, m.text, m.choices, m.numbered, m.multiple, outbox_id)
+            for m, outbox_id in zip(messages, outbox_ids, strict=True)
+        ]
 
     def _continue(
         self, record: TurnRecord, loaded: Loaded, survey: Survey, inbound: Inbound
@@ -152,19 +162,20 @@ def _finished(state: dict) -> bool:
     return state["stage"] in engine.TERMINAL_STAGES
 
 
-def _messages(prompts: tuple[Prompt, ...], platform: str, to: str) -> list[OutboxMessage]:
+def _merged(prompts: tuple[Prompt, ...]) -> tuple[Prompt, ...]:
     """Prompts become as few messages as possible: a message ends with the prompt whose
     choices it shows, so buttons always sit under the question they answer."""
-    messages: list[Outbound] = []
+    if len(prompts) == 1:  # the usual turn: one question
+        return prompts
+    messages: list[Prompt] = []
     texts: list[str] = []
     for prompt in prompts:
         texts.append(prompt.text)
         if prompt.choices:
-            text = "\n\n".join(texts)
             messages.append(
-                Outbound(platform, to, text, prompt.choices, prompt.numbered, prompt.multiple)
+                Prompt("\n\n".join(texts), prompt.choices, prompt.numbered, prompt.multiple)
             )
             texts = []
     if texts:
-        messages.append(Outbound(platform, to, "\n\n".join(texts)))
-    return [OutboxMessage(platform, to, message.to_body()) for message in messages]
+        messages.append(Prompt("\n\n".join(texts)))
+    return tuple(messages)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
+import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 from conversations.engine import Choice
 
@@ -37,27 +39,34 @@ class Outbound:
     multiple: bool = False
     outbox_id: int | None = None  # stable across resends: a platform's idempotency key
 
-    def to_body(self) -> dict[str, Any]:
-        return {
-            "text": self.text,
-            "choices": [[c.label, c.value] for c in self.choices],
-            "numbered": self.numbered,
-            "multiple": self.multiple,
-        }
-
     @classmethod
-    def from_body(
-        cls, body: dict[str, Any], *, platform: str, conversation_id: str, outbox_id: int
-    ) -> Outbound:
+    def from_body(cls, body: str, *, platform: str, to: str, id: int) -> Outbound:
+        """The Outbound an outbox row holds (see `encode_body`)."""
+        fields = json.loads(body)
         return cls(
             platform=platform,
-            conversation_id=conversation_id,
-            text=body["text"],
-            choices=tuple(Choice(label, value) for label, value in body["choices"]),
-            numbered=body["numbered"],
-            multiple=body["multiple"],
-            outbox_id=outbox_id,
+            conversation_id=to,
+            text=fields["text"],
+            choices=tuple(Choice(label, value) for label, value in fields["choices"]),
+            numbered=fields["numbered"],
+            multiple=fields["multiple"],
+            outbox_id=id,
         )
+
+
+@functools.lru_cache(maxsize=4096)
+def encode_body(
+    text: str, choices: tuple[Choice, ...] = (), numbered: bool = True, multiple: bool = False
+) -> str:
+    """What the outbox stores of an Outbound: everything but where it goes. Every
+    participant at a question gets the same message, so encodings are remembered."""
+    body = {
+        "text": text,
+        "choices": [[c.label, c.value] for c in choices],
+        "numbered": numbered,
+        "multiple": multiple,
+    }
+    return json.dumps(body, ensure_ascii=False)
 
 
 @dataclass(frozen=True, slots=True)

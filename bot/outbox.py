@@ -10,7 +10,6 @@ from collections.abc import Awaitable, Callable, Iterable
 
 from bot.events import Outbound
 from storage.store import Store
-from storage.turns import StoredOutbox
 
 log = logging.getLogger(__name__)
 
@@ -35,45 +34,53 @@ class OutboxSender:
         self._sent: list[int] = []
         self._cleanup_scheduled = False
 
-    async def send(self, rows: list[StoredOutbox]) -> bool:
-        """Send rows in order; True if all went. Unsent rows stay in the outbox."""
+    async def send(self, messages: list[Outbound]) -> bool:
+        """Send stored messages (each with its outbox id) in order; True if all went.
+        Unsent ones stay in the outbox."""
         delivered = True
-        for row in rows:
-            if row.id in self._in_flight:
+        for message in messages:
+            if message.outbox_id in self._in_flight:
                 continue
-            self._in_flight.add(row.id)
+            self._in_flight.add(message.outbox_id)
             try:
-                delivered = await self._send_one(row) and delivered
+                delivered = await self._send_one(message) and delivered
             finally:
-                self._in_flight.discard(row.id)
+                self._in_flight.discard(message.outbox_id)
         return delivered
 
     async def resend_unsent(self) -> int:
         """Send whatever the outbox still holds (after a restart, or after failures)."""
-        rows = [row for row in self._store.unsent() if row.id not in self._in_flight]
-        if rows:
-            log.info("sending %d replies left in the outbox", len(rows))
-            await self.send(rows)
-        return len(rows)
+        messages = [
+            Outbound.from_body(row.body, platform=row.platform, to=row.conversation_id, id=row.id)
+            for row in self._store.unsent()
+            if row.id not in self._in_flight
+        ]
+        if messages:
+            log.info("sending %d replies left in the outbox", len(messages))
+            await self.send(messages)
+        return len(messages)
 
-    async def _send_one(self, row: StoredOutbox) -> bool:
-        send = self._senders.get(row.platform)
+    async def _send_one(self, message: Outbound) -> bool:
+        send = self._senders.get(message.platform)
         if send is None:
-            log.error("no adapter for platform %r; outbox row %d waits", row.platform, row.id)
+            log.error(
+                "no adapter for platform %r; outbox row %d waits",
+                message.platform,
+                message.outbox_id,
+            )
             return False
-        outbound = Outbound.from_body(
-            row.body, platform=row.platform, conversation_id=row.conversation_id, outbox_id=row.id
-        )
         for attempt, delay in enumerate((*self._retry_delays, None), start=1):
             try:
-                await send(outbound)
+                await send(message)
             except Exception:
-                log.exception("sending outbox row %d failed (attempt %d)", row.id, attempt)
+                log.exception(
+                    "sending outbox row %d failed (attempt %d)", message.outbox_id, attempt
+                )
                 if delay is None:
                     return False
                 await self._sleep(delay)
             else:
-                self._forget(row.id)
+                self._forget(message.outbox_id)
                 return True
         return False
 

@@ -89,11 +89,10 @@ def _match_option(options: list[Option], text: str, lang: str) -> Option | Inval
             return options[index - 1]
         return Invalid(say(lang, "invalid_choice"))
     for option in options:
-        names = {fold(t) for t in option.text.values()} | {fold(option.id)}
-        if folded in names:
+        if folded in option.names:
             return option
     if folded:
-        starting = [o for o in options if fold(o.text[lang]).startswith(folded)]
+        starting = [o for o in options if o.folded[lang].startswith(folded)]
         if len(starting) == 1:
             return starting[0]
         if len(starting) > 1:

@@ -57,6 +57,9 @@ class Prompt:
     numbered: bool = True
     multiple: bool = False
 
+    def astuple(self) -> tuple[str, tuple[Choice, ...], bool, bool]:
+        return (self.text, self.choices, self.numbered, self.multiple)
+
 
 @dataclass(frozen=True, slots=True)
 class Answer:
@@ -269,7 +272,16 @@ def _ask(survey: Survey, state: State) -> Prompt:
     if state.stage == "consent":
         choices = (Choice(say(lang, "yes"), "consent=yes"), Choice(say(lang, "no"), "consent=no"))
         return Prompt(f"{survey.consent[lang]}\n{say(lang, 'consent_hint')}", choices)
-    question = survey.question(state.question_id)
+    key = (state.question_id, lang)
+    cached = survey.prompt_cache.get(key)
+    if cached is None:
+        cached = survey.prompt_cache[key] = _question_prompt(
+            survey.question(state.question_id), lang
+        )
+    return cached
+
+
+def _question_prompt(question: AnyQuestion, lang: str) -> Prompt:
     lines = [question.text[lang], _hint(question, lang)]
     if question.optional:
         lines.append(say(lang, "hint_optional"))

@@ -11,6 +11,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from conversations.text import fold
+
 Identifier = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$", strict=True)]
 LanguageCode = Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}$", strict=True)]
 # language code -> text in that language
@@ -27,6 +29,16 @@ class _Model(BaseModel):
 class Option(_Model):
     id: Identifier
     text: Texts
+
+    @cached_property
+    def names(self) -> frozenset[str]:
+        """Everything that picks this option when typed, folded: its texts and its id."""
+        return frozenset({fold(t) for t in self.text.values()} | {fold(self.id)})
+
+    @cached_property
+    def folded(self) -> dict[str, str]:
+        """Its text per language, folded, for prefix matching."""
+        return {lang: fold(text) for lang, text in self.text.items()}
 
 
 class Branch(_Model):
@@ -136,6 +148,11 @@ class Survey(_Model):
         """The question that follows `question_id` in file order, or END."""
         index = self._order[question_id] + 1
         return self.questions[index].id if index < len(self.questions) else END
+
+    @cached_property
+    def prompt_cache(self) -> dict[tuple[str, str], object]:
+        """Question prompts by (question id, language), filled by the engine as it asks."""
+        return {}
 
     @cached_property
     def _by_id(self) -> dict[str, AnyQuestion]:

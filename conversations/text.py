@@ -26,6 +26,8 @@ def clean(text: str) -> str:
 
 def fold(text: str) -> str:
     """Lower-case, accent-free, single-spaced, without punctuation at the ends."""
+    if text.isascii():  # most answers: no accents to remove
+        return _SPACES.sub(" ", text.lower()).strip(_EDGE_PUNCTUATION)
     decomposed = unicodedata.normalize("NFKD", text.casefold())
     bare = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     return _SPACES.sub(" ", bare).strip(_EDGE_PUNCTUATION)

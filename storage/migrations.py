@@ -21,71 +21,90 @@ class Migration:
 
 
 def _initial_schema(db: sqlite_utils.Database) -> None:
-    db["participants"].create(
-        {"pid": str, "active_run": int, "created_at": float}, pk="pid", not_null={"created_at"}
+    # Tables read or written on every turn are WITHOUT ROWID: a primary-key lookup or
+    # insert then touches one b-tree instead of an index and a table.
+    _run_script(
+        db,
+        """
+        CREATE TABLE participants (
+            pid TEXT PRIMARY KEY,
+            active_run INTEGER,
+            created_at REAL NOT NULL
+        ) WITHOUT ROWID;
+
+        -- The only place that says how to reach a person; erasure and retention clear it.
+        CREATE TABLE addresses (
+            pid TEXT PRIMARY KEY REFERENCES participants (pid),
+            platform TEXT NOT NULL,
+            user_id TEXT NOT NULL,
+            conversation_id TEXT NOT NULL,
+            updated_at REAL
+        ) WITHOUT ROWID;
+
+        CREATE TABLE runs (
+            id INTEGER PRIMARY KEY,
+            survey_id TEXT NOT NULL,
+            audience TEXT NOT NULL,
+            status TEXT NOT NULL,
+            staff_channel TEXT,
+            created_at REAL NOT NULL,
+            closed_at REAL
+        );
+        CREATE INDEX runs_by_survey ON runs (survey_id, status);
+
+        CREATE TABLE responses (
+            id INTEGER PRIMARY KEY,
+            run_id INTEGER NOT NULL REFERENCES runs (id),
+            pid TEXT,  -- NULL in anonymous surveys
+            status TEXT NOT NULL,
+            started_at REAL,
+            updated_at REAL,
+            completed_at REAL
+        );
+        CREATE INDEX responses_by_run ON responses (run_id, status);
+
+        CREATE TABLE conversations (
+            pid TEXT NOT NULL REFERENCES participants (pid),
+            run_id INTEGER NOT NULL REFERENCES runs (id),
+            response_id INTEGER,
+            state TEXT NOT NULL,
+            updated_at REAL,
+            PRIMARY KEY (pid, run_id)
+        ) WITHOUT ROWID;
+
+        CREATE TABLE answers (
+            response_id INTEGER NOT NULL REFERENCES responses (id),
+            question_id TEXT NOT NULL,
+            value TEXT,  -- JSON; null when the question was skipped
+            given_by TEXT NOT NULL,  -- participant | intermediary
+            answered_at REAL,
+            PRIMARY KEY (response_id, question_id)
+        ) WITHOUT ROWID;
+
+        CREATE TABLE processed_events (
+            event_id TEXT PRIMARY KEY,
+            processed_at REAL NOT NULL
+        ) WITHOUT ROWID;
+
+        CREATE TABLE outbox (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            platform TEXT NOT NULL,
+            conversation_id TEXT NOT NULL,
+            body TEXT NOT NULL,
+            created_at REAL NOT NULL
+        );
+        """,
     )
-    # The only place that says how to reach a person; erasure and retention clear it.
-    db["addresses"].create(
-        {"pid": str, "platform": str, "user_id": str, "conversation_id": str, "updated_at": float},
-        pk="pid",
-        foreign_keys=[("pid", "participants", "pid")],
-        not_null={"platform", "user_id", "conversation_id"},
-    )
-    db["runs"].create(
-        {
-            "id": int,
-            "survey_id": str,
-            "audience": str,
-            "status": str,
-            "staff_channel": str,
-            "created_at": float,
-            "closed_at": float,
-        },
-        pk="id",
-        not_null={"survey_id", "audience", "status", "created_at"},
-    )
-    db["runs"].create_index(["survey_id", "status"])
-    db["responses"].create(
-        {
-            "id": int,
-            "run_id": int,
-            "pid": str,  # NULL in anonymous surveys
-            "status": str,
-            "started_at": float,
-            "updated_at": float,
-            "completed_at": float,
-        },
-        pk="id",
-        foreign_keys=[("run_id", "runs", "id")],
-        not_null={"run_id", "status"},
-    )
-    db["responses"].create_index(["run_id", "status"])
-    db["conversations"].create(
-        {"pid": str, "run_id": int, "response_id": int, "state": str, "updated_at": float},
-        pk=("pid", "run_id"),
-        foreign_keys=[("pid", "participants", "pid"), ("run_id", "runs", "id")],
-        not_null={"state"},
-    )
-    db["answers"].create(
-        {
-            "response_id": int,
-            "question_id": str,
-            "value": str,  # JSON; null when the question was skipped
-            "given_by": str,  # participant | intermediary
-            "answered_at": float,
-        },
-        pk=("response_id", "question_id"),
-        foreign_keys=[("response_id", "responses", "id")],
-        not_null={"given_by"},
-    )
-    db.execute(
-        "CREATE TABLE processed_events (event_id TEXT PRIMARY KEY, processed_at REAL NOT NULL)"
-        " WITHOUT ROWID"
-    )
-    db.execute(
-        "CREATE TABLE outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, platform TEXT NOT NULL,"
-        " conversation_id TEXT NOT NULL, body TEXT NOT NULL, created_at REAL NOT NULL)"
-    )
+
+
+def _run_script(db: sqlite_utils.Database, script: str) -> None:
+    """Each statement in the migration's transaction (executescript would commit first)."""
+    statement = ""
+    for line in script.splitlines(keepends=True):
+        statement += line
+        if sqlite3.complete_statement(statement):
+            db.execute(statement)
+            statement = ""
 
 
 MIGRATIONS = [

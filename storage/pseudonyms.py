@@ -8,6 +8,7 @@ lose the key and returning participants are seen as new.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import os
@@ -38,7 +39,9 @@ def load_key(database: Path, environ: dict[str, str] | None = None) -> bytes:
 class Pseudonyms:
     def __init__(self, key: bytes) -> None:
         self._key = key
+        # busy participants send several messages a minute: remember a bounded few
+        self.of = functools.lru_cache(maxsize=4096)(self._compute)
 
-    def of(self, platform: str, user_id: str) -> str:
+    def _compute(self, platform: str, user_id: str) -> str:
         digest = hmac.new(self._key, f"{platform}\0{user_id}".encode(), hashlib.sha256)
         return digest.hexdigest()[:32]

@@ -4,23 +4,29 @@ connection; every write goes through the group-commit writer."""
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import sqlite3
 from pathlib import Path
 
 from storage.database import connect
 from storage.migrations import migrate
-from storage.turns import Loaded, StoredOutbox, TurnRecord, load, record_turn
+from storage.recent import RecentConversations
+from storage.turns import Loaded, StoredOutbox, TurnRecord, load, record_turns
 from storage.writer import GroupCommitWriter
 
 log = logging.getLogger(__name__)
 
+READER_MMAP_BYTES = 1 << 30
+
 
 class Store:
+    """Reads and writes for the core. Every write that changes a participant's
+    conversation, participant or address row must keep `_recent` coherent."""
+
     def __init__(self, reader: sqlite3.Connection, writer: GroupCommitWriter) -> None:
         self._reader = reader
         self.writer = writer
+        self._recent = RecentConversations()
 
     @classmethod
     def open(cls, path: Path | str) -> Store:
@@ -29,19 +35,31 @@ class Store:
         migrate(write_connection)
         writer = GroupCommitWriter(write_connection)
         writer.start()
-        return cls(connect(path), writer)
+        reader = connect(path)
+        # Every commit by the writer empties the reader's page cache; mapped pages make
+        # re-reading them a memory access rather than a read() call.
+        reader.execute(f"PRAGMA mmap_size={READER_MMAP_BYTES}")
+        return cls(reader, writer)
 
     async def close(self) -> None:
         await self.writer.close()
         self._reader.close()
 
-    def load(self, pid: str, event_key: str) -> Loaded:
-        return load(self._reader, pid, event_key)
+    def load(self, pid: str) -> Loaded:
+        loaded = self._recent.get(pid)
+        if loaded is None:
+            loaded = load(self._reader, pid)
+            if loaded.known_participant:
+                self._recent.put(pid, loaded)
+        return loaded
 
-    async def commit_turn(self, turn: TurnRecord) -> list[StoredOutbox] | None:
-        """Store a whole turn; its replies come back with their outbox ids, or None if the
-        event was a redelivery."""
-        return await self.writer.write(lambda connection: record_turn(connection, turn))
+    async def commit_turn(self, turn: TurnRecord) -> list[int] | None:
+        """Store a whole turn; returns its replies' outbox ids, or None if the event was a
+        redelivery."""
+        stored = await self.writer.submit_item(record_turns, turn)
+        if stored is not None:
+            self._recent.committed(turn)
+        return stored
 
     async def open_run(self, survey_id: str, *, now: float) -> int:
         """The open-to-anyone run of a survey (the one its keyword starts), created if need be."""
@@ -65,7 +83,7 @@ class Store:
         rows = self._reader.execute(
             "SELECT id, platform, conversation_id, body FROM outbox ORDER BY id"
         ).fetchall()
-        return [StoredOutbox(i, p, c, json.loads(b)) for i, p, c, b in rows]
+        return [StoredOutbox(i, p, c, b) for i, p, c, b in rows]
 
     def forget_sent(self, outbox_ids: list[int]) -> None:
         """Drop delivered replies from the outbox, in the next commit; not awaited, because a

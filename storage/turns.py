@@ -22,9 +22,9 @@ class ConversationRow:
 
 @dataclass(frozen=True, slots=True)
 class Loaded:
-    """What a turn needs to know before it runs."""
+    """What a turn needs to know before it runs. Whether its event was seen before is
+    decided when it is written (`record_turn`), atomically with everything else."""
 
-    already_processed: bool
     known_participant: bool
     address: str | None  # the conversation id we last reached them at
     conversation: ConversationRow | None
@@ -34,7 +34,7 @@ class Loaded:
 class OutboxMessage:
     platform: str
     conversation_id: str
-    body: dict[str, Any]
+    body: str  # JSON, as the sender will read it back after a restart
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +42,7 @@ class StoredOutbox:
     id: int
     platform: str
     conversation_id: str
-    body: dict[str, Any]
+    body: str
 
 
 @dataclass(slots=True)
@@ -64,11 +64,14 @@ class TurnRecord:
     status: str | None = None  # the response's new status, if it changed
     finished: bool = False
 
+    @property
+    def kept_response(self) -> int | None:
+        """The response the conversation row points to after this turn. An anonymous
+        response loses its last link to the participant when it ends."""
+        return None if (self.anonymous and self.finished) else self.response_id
 
-def load(connection: sqlite3.Connection, pid: str, event_key: str) -> Loaded:
-    processed = connection.execute(
-        "SELECT 1 FROM processed_events WHERE event_id = ?", (event_key,)
-    ).fetchone()
+
+def load(connection: sqlite3.Connection, pid: str) -> Loaded:
     row = connection.execute(
         "SELECT p.active_run, c.response_id, c.state, a.conversation_id FROM participants p"
         " LEFT JOIN conversations c ON c.pid = p.pid AND c.run_id = p.active_run"
@@ -76,22 +79,72 @@ def load(connection: sqlite3.Connection, pid: str, event_key: str) -> Loaded:
         (pid,),
     ).fetchone()
     if row is None:
-        return Loaded(processed is not None, False, None, None)
+        return Loaded(False, None, None)
     run_id, response_id, state, address = row
     conversation = (
         None if state is None else ConversationRow(run_id, response_id, json.loads(state))
     )
-    return Loaded(processed is not None, True, address, conversation)
+    return Loaded(True, address, conversation)
 
 
-def record_turn(connection: sqlite3.Connection, turn: TurnRecord) -> list[StoredOutbox] | None:
-    """Store the turn; None if its event was already processed (then nothing changes)."""
-    inserted = connection.execute(
-        "INSERT OR IGNORE INTO processed_events (event_id, processed_at) VALUES (?, ?)",
-        (turn.event_key, turn.now),
+def record_turns(connection: sqlite3.Connection, turns: list[TurnRecord]) -> list[list[int] | None]:
+    """Store many turns at once (one statement per kind of change, not per turn). Each
+    result is the outbox ids of the turn's replies, or None if its event was already
+    processed (then the turn changed nothing)."""
+    keys = [turn.event_key for turn in turns]
+    placeholders = ",".join("?" * len(keys))
+    seen = {
+        key
+        for (key,) in connection.execute(
+            f"SELECT event_id FROM processed_events WHERE event_id IN ({placeholders})", keys
+        )
+    }
+    fresh: list[TurnRecord] = []
+    for turn in turns:
+        if turn.event_key not in seen:
+            seen.add(turn.event_key)
+            fresh.append(turn)
+    connection.executemany(
+        "INSERT INTO processed_events (event_id, processed_at) VALUES (?, ?)",
+        [(turn.event_key, turn.now) for turn in fresh],
     )
-    if inserted.rowcount == 0:
-        return None
+    for turn in fresh:
+        _first_turn_changes(connection, turn)
+    connection.executemany(
+        "INSERT OR REPLACE INTO answers"
+        " (response_id, question_id, value, given_by, answered_at) VALUES (?, ?, ?, ?, ?)",
+        [
+            (
+                t.response_id,
+                t.answer[0],
+                json.dumps(t.answer[1], ensure_ascii=False),
+                t.given_by,
+                t.now,
+            )
+            for t in fresh
+            if t.answer is not None
+        ],
+    )
+    connection.executemany(
+        "DELETE FROM answers WHERE response_id = ? AND question_id = ?",
+        [(t.response_id, t.retract) for t in fresh if t.retract is not None],
+    )
+    connection.executemany(
+        "UPDATE responses SET status = ?, updated_at = ?,"
+        " completed_at = CASE WHEN ? = 'completed' THEN ? ELSE completed_at END WHERE id = ?",
+        [(t.status, t.now, t.status, t.now, t.response_id) for t in fresh if t.status is not None],
+    )
+    connection.executemany(
+        "UPDATE conversations SET response_id = ?, state = ?, updated_at = ?"
+        " WHERE pid = ? AND run_id = ?",
+        [_conversation_values(t) for t in fresh if t.state is not None and not t.start_response],
+    )
+    stored = _queue_replies(connection, fresh)
+    return [stored.get(id(turn)) for turn in turns]
+
+
+def _first_turn_changes(connection: sqlite3.Connection, turn: TurnRecord) -> None:
+    """The rarer changes: a new participant, a new address, a new conversation."""
     if turn.new_participant:
         connection.execute(
             "INSERT OR IGNORE INTO participants (pid, created_at) VALUES (?, ?)",
@@ -103,9 +156,8 @@ def record_turn(connection: sqlite3.Connection, turn: TurnRecord) -> list[Stored
             " VALUES (?, ?, ?, ?, ?)",
             (turn.pid, *turn.address, turn.now),
         )
-    response_id = turn.response_id
     if turn.start_response:
-        response_id = connection.execute(
+        turn.response_id = connection.execute(
             "INSERT INTO responses (run_id, pid, status, started_at, updated_at)"
             " VALUES (?, ?, 'started', ?, ?)",
             (turn.run_id, None if turn.anonymous else turn.pid, turn.now, turn.now),
@@ -113,46 +165,35 @@ def record_turn(connection: sqlite3.Connection, turn: TurnRecord) -> list[Stored
         connection.execute(
             "UPDATE participants SET active_run = ? WHERE pid = ?", (turn.run_id, turn.pid)
         )
-    if turn.answer is not None:
-        question_id, value = turn.answer
         connection.execute(
-            "INSERT OR REPLACE INTO answers"
-            " (response_id, question_id, value, given_by, answered_at) VALUES (?, ?, ?, ?, ?)",
-            (
-                response_id,
-                question_id,
-                json.dumps(value, ensure_ascii=False),
-                turn.given_by,
-                turn.now,
-            ),
+            "INSERT OR REPLACE INTO conversations"
+            " (response_id, state, updated_at, pid, run_id) VALUES (?, ?, ?, ?, ?)",
+            _conversation_values(turn),
         )
-    if turn.retract is not None:
-        connection.execute(
-            "DELETE FROM answers WHERE response_id = ? AND question_id = ?",
-            (response_id, turn.retract),
-        )
-    if turn.status is not None:
-        connection.execute(
-            "UPDATE responses SET status = ?, updated_at = ?,"
-            " completed_at = CASE WHEN ? = 'completed' THEN ? ELSE completed_at END WHERE id = ?",
-            (turn.status, turn.now, turn.status, turn.now, response_id),
-        )
-    if turn.state is not None:
-        # An anonymous response loses its last link to the participant when it ends.
-        kept_response = None if (turn.anonymous and turn.finished) else response_id
-        connection.execute(
-            "INSERT OR REPLACE INTO conversations (pid, run_id, response_id, state, updated_at)"
-            " VALUES (?, ?, ?, ?, ?)",
-            (turn.pid, turn.run_id, kept_response, json.dumps(turn.state), turn.now),
-        )
-    stored = []
-    for message in turn.outbox:
-        body = json.dumps(message.body, ensure_ascii=False)
-        outbox_id = connection.execute(
-            "INSERT INTO outbox (platform, conversation_id, body, created_at) VALUES (?, ?, ?, ?)",
-            (message.platform, message.conversation_id, body, turn.now),
-        ).lastrowid
-        stored.append(
-            StoredOutbox(outbox_id, message.platform, message.conversation_id, message.body)
-        )
-    return stored
+
+
+def _conversation_values(turn: TurnRecord) -> tuple:
+    return (turn.kept_response, json.dumps(turn.state), turn.now, turn.pid, turn.run_id)
+
+
+def _queue_replies(connection: sqlite3.Connection, turns: list[TurnRecord]) -> dict[int, list[int]]:
+    # Ids are handed out here rather than by SQLite so that one executemany stores all
+    # replies; the writer holds the only write transaction, so nobody else takes them.
+    row = connection.execute("SELECT seq FROM sqlite_sequence WHERE name = 'outbox'").fetchone()
+    next_id = (row[0] if row else 0) + 1
+    rows = []
+    ids: dict[int, list[int]] = {}
+    for turn in turns:
+        first = next_id
+        for message in turn.outbox:
+            rows.append(
+                (next_id, message.platform, message.conversation_id, message.body, turn.now)
+            )
+            next_id += 1
+        ids[id(turn)] = list(range(first, next_id))
+    connection.executemany(
+        "INSERT INTO outbox (id, platform, conversation_id, body, created_at)"
+        " VALUES (?, ?, ?, ?, ?)",
+        rows,
+    )
+    return ids

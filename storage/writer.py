@@ -1,11 +1,21 @@
 """Group commit: every write goes through one connection, and concurrent writes share a commit.
 
-A write is a function of the connection. Writes submitted while a commit is in
-progress wait and then go together in the next transaction, each in its own
-savepoint so that one failing write fails alone. A write's future resolves only
-after the transaction holding it has committed (and, with synchronous=FULL, been
-fsynced), so callers may act on the result: that is what makes "stored before
-sent" hold at thousands of turns per second.
+A write is a function of the connection, or an item for a batch function that
+writes many items of one kind at once (`submit_item`, used for conversation
+turns: one executemany per statement instead of one execute per turn). Writes
+submitted while a commit is in progress wait and then go together in the next
+transaction. A write's future resolves only after the transaction holding it has
+committed (with synchronous=FULL, fsynced), so callers may act on the result:
+that is what makes "stored before sent" hold at thousands of turns per second.
+
+If any write in a batch raises, the transaction is rolled back and the batch
+runs again with each write in its own savepoint, so one failing write fails alone.
+
+The statements run in the event loop's thread and only COMMIT (the fsync) runs in
+a worker thread. Statement execution is mostly Python work that holds the GIL; in
+a second thread it would fight the loop for it (every executemany row re-takes the
+GIL) and both would crawl. COMMIT is one C call that releases the GIL throughout,
+so the loop prepares the next batch while the disk syncs the last one.
 """
 
 from __future__ import annotations
@@ -20,7 +30,12 @@ from typing import Any, TypeVar
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+R = TypeVar("R")
 Write = Callable[[sqlite3.Connection], Any]
+# writes many items of one kind; returns one result per item, in order
+BatchWrite = Callable[[sqlite3.Connection, list[Any]], list[Any]]
+# (batch function or None for a plain write, the write or the item, its future)
+_Pending = tuple[BatchWrite | None, Any, asyncio.Future[Any]]
 
 MAX_BATCH = 2_000
 
@@ -33,7 +48,7 @@ class GroupCommitWriter:
     def __init__(self, connection: sqlite3.Connection, *, max_batch: int = MAX_BATCH) -> None:
         self._connection = connection
         self._max_batch = max_batch
-        self._pending: list[tuple[Write, asyncio.Future[Any]]] = []
+        self._pending: list[_Pending] = []
         self._wakeup = asyncio.Event()
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
         self._task: asyncio.Task[None] | None = None
@@ -45,10 +60,19 @@ class GroupCommitWriter:
 
     def submit(self, write: Callable[[sqlite3.Connection], T]) -> asyncio.Future[T]:
         """Queue `write`; the future holds its result once its transaction has committed."""
+        return self._queue(None, write)
+
+    def submit_item(
+        self, batch: Callable[[sqlite3.Connection, list[Any]], list[R]], item: Any
+    ) -> asyncio.Future[R]:
+        """Queue `item` for `batch`, which writes all queued items of its kind together."""
+        return self._queue(batch, item)
+
+    def _queue(self, batch: BatchWrite | None, work: Any) -> asyncio.Future[Any]:
         if self._closing:
             raise WriterClosed("the database writer is closed")
-        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._pending.append((write, future))
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._pending.append((batch, work, future))
         self._wakeup.set()
         return future
 
@@ -72,11 +96,15 @@ class GroupCommitWriter:
                 batch = self._pending[: self._max_batch]
                 del self._pending[: self._max_batch]
                 try:
-                    outcomes = await loop.run_in_executor(self._thread, self._commit, batch)
+                    outcomes = self._execute(batch)
+                    await loop.run_in_executor(self._thread, self._connection.execute, "COMMIT")
+                    self.commits += 1
                 except Exception as error:  # the commit itself failed: nothing in it is stored
                     log.exception("a batch of %d writes failed to commit", len(batch))
+                    if self._connection.in_transaction:
+                        self._connection.execute("ROLLBACK")
                     outcomes = [error] * len(batch)
-                for (_, future), outcome in zip(batch, outcomes, strict=True):
+                for (_, _, future), outcome in zip(batch, outcomes, strict=True):
                     if future.done():
                         continue
                     if isinstance(outcome, BaseException):
@@ -86,23 +114,49 @@ class GroupCommitWriter:
             if self._closing:
                 return
 
-    def _commit(self, batch: list[tuple[Write, asyncio.Future[Any]]]) -> list[Any]:
+    def _execute(self, batch: list[_Pending]) -> list[Any]:
+        """Run the batch's writes in an open transaction, left open for COMMIT."""
+        try:
+            return self._statements(batch, careful=False)
+        except _WriteFailed:
+            return self._statements(batch, careful=True)
+
+    def _statements(self, batch: list[_Pending], *, careful: bool) -> list[Any]:
         connection = self._connection
         outcomes: list[Any] = []
         connection.execute("BEGIN IMMEDIATE")
         try:
-            for write, _ in batch:
-                connection.execute("SAVEPOINT one_write")
+            for group_writer, group in _groups(batch, careful=careful):
+                if careful:
+                    connection.execute("SAVEPOINT one_write")
                 try:
-                    outcomes.append(write(connection))
+                    if group_writer is None:
+                        outcomes.append(group[0](connection))
+                    else:
+                        outcomes.extend(group_writer(connection, group))
                 except Exception as error:
+                    if not careful:
+                        raise _WriteFailed from error
                     connection.execute("ROLLBACK TO one_write")
                     outcomes.append(error)
-                connection.execute("RELEASE one_write")
-            connection.execute("COMMIT")
+                if careful:
+                    connection.execute("RELEASE one_write")
         except BaseException:
-            if connection.in_transaction:
-                connection.execute("ROLLBACK")
+            connection.execute("ROLLBACK")
             raise
-        self.commits += 1
         return outcomes
+
+
+class _WriteFailed(Exception):
+    """A write raised: the batch is rolled back and retried one write at a time."""
+
+
+def _groups(batch: list[_Pending], *, careful: bool) -> list[tuple[BatchWrite | None, list[Any]]]:
+    """Consecutive items of the same batch function go together, in submission order."""
+    groups: list[tuple[BatchWrite | None, list[Any]]] = []
+    for batch_write, work, _ in batch:
+        if not careful and batch_write is not None and groups and groups[-1][0] is batch_write:
+            groups[-1][1].append(work)
+        else:
+            groups.append((batch_write, [work]))
+    return groups

@@ -20,7 +20,7 @@ def rows(tmp_path: Path, sql: str, *params: object) -> list[tuple]:
 
 
 def answers(tmp_path: Path) -> dict[str, object]:
-    found = rows(tmp_path, "SELECT question_id, value FROM answers ORDER BY rowid")
+    found = rows(tmp_path, "SELECT question_id, value FROM answers")
     return {question: json.loads(value) for question, value in found}
 
 

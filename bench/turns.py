@@ -1,0 +1,167 @@
+"""Durable turns per second, turn latency and memory of the bot core.
+
+Simulated participants answer the library survey through the real core, the
+real group-commit writer and a real SQLite file (WAL, synchronous=FULL). A turn
+counts when its reply has been handed to the adapter, which happens only after
+the turn's transaction has committed.
+
+    python bench/turns.py throughput --participants 1000 --seconds 10
+    python bench/turns.py latency --participants 1000 --rate 5000 --seconds 10
+    python bench/turns.py memory --conversations 100000
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from adapters.memory import MemoryAdapter  # noqa: E402
+from bot.app import Runtime, running  # noqa: E402
+
+# One full pass through library-services; the keyword starts the next pass.
+SCRIPT = ["library", "yes", "1", "1, 3", "4", "Longer opening hours please", "2"]
+
+
+def rss_mib() -> float:
+    """Current resident set size (Linux), in MiB."""
+    with open("/proc/self/statm") as statm:
+        pages = int(statm.read().split()[1])
+    return pages * resource.getpagesize() / 2**20
+
+
+def peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+async def quiet(outbound: object) -> None:
+    """Replies are dropped: keeping them would measure the benchmark, not the bot."""
+
+
+async def participant(
+    chat: MemoryAdapter,
+    user: str,
+    deadline: float,
+    latencies: list[float],
+    interval: float,
+    offset: float,
+) -> None:
+    next_at = time.perf_counter() + offset
+    for text in itertools.cycle(SCRIPT):
+        if interval:
+            delay = next_at - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            next_at += interval
+        started = time.perf_counter()
+        if started >= deadline:
+            return
+        await chat.push(user, text)
+        latencies.append(time.perf_counter() - started)
+
+
+async def drive(runtime: Runtime, participants: int, seconds: float, rate: float) -> dict:
+    chat = runtime.adapters[0]
+    latencies: list[float] = []
+    interval = participants / rate if rate else 0.0
+    commits_before = runtime.store.writer.commits
+    started = time.perf_counter()
+    deadline = started + seconds
+    await asyncio.gather(
+        *(
+            participant(chat, f"p{i}", deadline, latencies, interval, interval * i / participants)
+            for i in range(participants)
+        )
+    )
+    elapsed = time.perf_counter() - started
+    commits = runtime.store.writer.commits - commits_before
+    latencies.sort()
+    return {
+        "turns": len(latencies),
+        "turns_per_s": len(latencies) / elapsed,
+        "p50_ms": statistics.median(latencies) * 1000,
+        "p99_ms": latencies[int(len(latencies) * 0.99)] * 1000,
+        "turns_per_commit": len(latencies) / max(commits, 1),
+    }
+
+
+def settings(folder: Path) -> dict:
+    return {
+        "database": folder / "bench.db",
+        "survey_folder": ROOT / "surveys",
+        "adapters": [lambda handler: MemoryAdapter(handler, on_send=quiet)],
+        "environ": {"CIVICBOT_PSEUDONYM_KEY": "bench"},
+    }
+
+
+async def throughput(args: argparse.Namespace) -> None:
+    with tempfile.TemporaryDirectory(dir=args.dir) as folder:
+        async with running(**settings(Path(folder))) as runtime:
+            await drive(runtime, args.participants, 1.0, args.rate)  # warm-up
+            figures = await drive(runtime, args.participants, args.seconds, args.rate)
+    mode = f"offered {args.rate:,.0f} turns/s" if args.rate else "as fast as possible"
+    print(f"{args.participants:,} participants, {args.seconds:g} s, {mode}")
+    print(f"  durable turns/s  {figures['turns_per_s']:,.0f}  ({figures['turns']:,} turns)")
+    print(f"  turn latency     p50 {figures['p50_ms']:.2f} ms   p99 {figures['p99_ms']:.2f} ms")
+    print(f"  turns per commit {figures['turns_per_commit']:.1f}")
+    print(f"  peak RSS         {peak_rss_mib():.1f} MiB")
+
+
+async def open_conversations(runtime: Runtime, start: int, stop: int) -> None:
+    """Participants start..stop each begin the survey and answer one question, then wait."""
+    chat = runtime.adapters[0]
+
+    async def begin(user: str) -> None:
+        for text in SCRIPT[:3]:
+            await chat.push(user, text)
+
+    batch = 1_000
+    for first in range(start, stop, batch):
+        await asyncio.gather(*(begin(f"m{i}") for i in range(first, min(first + batch, stop))))
+
+
+async def memory(args: argparse.Namespace) -> None:
+    with tempfile.TemporaryDirectory(dir=args.dir) as folder:
+        async with running(**settings(Path(folder))) as runtime:
+            marks = [1_000, 10_000, args.conversations]
+            done = 0
+            readings = []
+            for mark in marks:
+                await open_conversations(runtime, done, mark)
+                done = mark
+                open_now = runtime.store._reader.execute(
+                    "SELECT count(*) FROM conversations WHERE state NOT LIKE '%\"done\"%'"
+                ).fetchone()[0]
+                readings.append((mark, open_now, rss_mib()))
+    base = readings[0][2]
+    print("open conversations   RSS        vs 1,000")
+    for _, open_now, rss in readings:
+        print(f"  {open_now:>9,}      {rss:7.1f} MiB  {rss / base:.2f}x")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--dir", default=None, help="where the SQLite file goes (default: /tmp)")
+    modes = parser.add_subparsers(dest="mode", required=True)
+    for name in ("throughput", "latency"):
+        mode = modes.add_parser(name)
+        mode.add_argument("--participants", type=int, default=1_000)
+        mode.add_argument("--seconds", type=float, default=10.0)
+        mode.add_argument("--rate", type=float, default=0.0 if name == "throughput" else 5_000)
+    mode = modes.add_parser("memory")
+    mode.add_argument("--conversations", type=int, default=100_000)
+    args = parser.parse_args()
+    asyncio.run(memory(args) if args.mode == "memory" else throughput(args))
+
+
+if __name__ == "__main__":
+    main()

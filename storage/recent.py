@@ -1,0 +1,51 @@
+"""The conversations of recently active participants, kept in memory after each commit.
+
+A participant in a survey sends a message every few seconds; re-reading their row
+each time costs more than the rest of the turn, because every commit empties the
+reading connection's page cache. The cache is bounded, so memory stays flat however
+many conversations are open, and it is written through: only `Store` changes these
+rows, and it updates or forgets the entry whenever it does.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+from storage.turns import ConversationRow, Loaded, TurnRecord
+
+CAPACITY = 4_096
+
+
+class RecentConversations:
+    def __init__(self, capacity: int = CAPACITY) -> None:
+        self._capacity = capacity
+        self._entries: OrderedDict[str, Loaded] = OrderedDict()
+
+    def get(self, pid: str) -> Loaded | None:
+        loaded = self._entries.get(pid)
+        if loaded is not None:
+            self._entries.move_to_end(pid)
+        return loaded
+
+    def put(self, pid: str, loaded: Loaded) -> None:
+        self._entries[pid] = loaded
+        self._entries.move_to_end(pid)
+        if len(self._entries) > self._capacity:
+            self._entries.popitem(last=False)
+
+    def committed(self, turn: TurnRecord) -> None:
+        """Bring the entry up to date with a turn that has just been committed."""
+        before = self._entries.get(turn.pid)
+        if before is None and not turn.new_participant:
+            return  # evicted since it was read: the turn alone does not say everything
+        address = turn.address[2] if turn.address else before.address
+        conversation = before.conversation if before else None
+        if turn.state is not None:
+            conversation = ConversationRow(turn.run_id, turn.kept_response, turn.state)
+        self.put(turn.pid, Loaded(True, address, conversation))
+
+    def forget(self, pid: str) -> None:
+        self._entries.pop(pid, None)
+
+    def __len__(self) -> int:
+        return len(self._entries)
