@@ -74,6 +74,7 @@ async def drive(runtime: Runtime, participants: int, seconds: float, rate: float
     latencies: list[float] = []
     interval = participants / rate if rate else 0.0
     commits_before = runtime.store.writer.commits
+    cpu_before = time.process_time()
     started = time.perf_counter()
     deadline = started + seconds
     await asyncio.gather(
@@ -83,6 +84,7 @@ async def drive(runtime: Runtime, participants: int, seconds: float, rate: float
         )
     )
     elapsed = time.perf_counter() - started
+    cpu = time.process_time() - cpu_before
     commits = runtime.store.writer.commits - commits_before
     latencies.sort()
     return {
@@ -91,6 +93,7 @@ async def drive(runtime: Runtime, participants: int, seconds: float, rate: float
         "p50_ms": statistics.median(latencies) * 1000,
         "p99_ms": latencies[int(len(latencies) * 0.99)] * 1000,
         "turns_per_commit": len(latencies) / max(commits, 1),
+        "cpu_us_per_turn": cpu / max(len(latencies), 1) * 1e6,
     }
 
 
@@ -113,6 +116,9 @@ async def throughput(args: argparse.Namespace) -> None:
     print(f"  durable turns/s  {figures['turns_per_s']:,.0f}  ({figures['turns']:,} turns)")
     print(f"  turn latency     p50 {figures['p50_ms']:.2f} ms   p99 {figures['p99_ms']:.2f} ms")
     print(f"  turns per commit {figures['turns_per_commit']:.1f}")
+    print(
+        f"  CPU per turn     {figures['cpu_us_per_turn']:.0f} µs (both threads, simulation included)"
+    )
     print(f"  peak RSS         {peak_rss_mib():.1f} MiB")
 
 

@@ -229,13 +229,23 @@ def _advance(survey: Survey, state: State, answer: Answer) -> Turn:
         done = replace(state, stage="done", question_id=None, failures=0)
         thanks = survey.thanks[state.language] if survey.thanks else say(state.language, "thanks")
         return Turn(done, (Prompt(thanks),), answer=answer, outcome="completed")
-    moved = replace(state, question_id=target, history=(*state.history, question.id), failures=0)
+    # built directly: this is the hot path, and dataclasses.replace costs more than the rest
+    moved = State(
+        state.survey_id, state.language, "question", target, (*state.history, question.id)
+    )
     return Turn(moved, (_ask(survey, moved),), answer=answer)
 
 
 def _reject(survey: Survey, state: State, reason: str) -> Turn:
     """Explain what was wrong and ask again; after repeated failures, offer a way out."""
-    failed = replace(state, failures=state.failures + 1)
+    failed = State(
+        state.survey_id,
+        state.language,
+        state.stage,
+        state.question_id,
+        state.history,
+        state.failures + 1,
+    )
     lang = state.language
     if failed.failures < FAILURES_BEFORE_HELP or state.stage == "stopped":
         return Turn(failed, (Prompt(reason), _ask(survey, failed)))

@@ -16,6 +16,8 @@ _KEPT_FORMAT = frozenset("\u200c\u200d\u200e\u200f\u2066\u2067\u2068\u2069")
 
 def clean(text: str) -> str:
     """Drop control and disguising format characters (not newlines or tabs), NFC, trim."""
+    if text.isascii() and text.isprintable():  # most answers: nothing to drop or compose
+        return text.strip()
     kept = "".join(
         ch
         for ch in text

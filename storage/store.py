@@ -3,11 +3,11 @@ connection; every write goes through the group-commit writer."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import sqlite3
 from pathlib import Path
 
+from storage.checkpoint import Checkpointer
 from storage.database import connect
 from storage.migrations import migrate
 from storage.recent import RecentConversations
@@ -17,15 +17,19 @@ from storage.writer import GroupCommitWriter
 log = logging.getLogger(__name__)
 
 READER_MMAP_BYTES = 1 << 30
+SENT_CLEANUP_DELAY = 1.0  # seconds a delivered reply may stay in the outbox
 
 
 class Store:
     """Reads and writes for the core. Every write that changes a participant's
     conversation, participant or address row must keep `_recent` coherent."""
 
-    def __init__(self, reader: sqlite3.Connection, writer: GroupCommitWriter) -> None:
+    def __init__(
+        self, reader: sqlite3.Connection, writer: GroupCommitWriter, checkpointer: Checkpointer
+    ) -> None:
         self._reader = reader
         self.writer = writer
+        self._checkpointer = checkpointer
         self._recent = RecentConversations()
 
     @classmethod
@@ -33,16 +37,20 @@ class Store:
         """Open (creating if need be) and migrate the database. Call from a running loop."""
         write_connection = connect(path)
         migrate(write_connection)
+        write_connection.execute("PRAGMA wal_autocheckpoint=0")  # see storage.checkpoint
         writer = GroupCommitWriter(write_connection)
         writer.start()
+        checkpointer = Checkpointer(connect(path))
+        checkpointer.start()
         reader = connect(path)
         # Every commit by the writer empties the reader's page cache; mapped pages make
         # re-reading them a memory access rather than a read() call.
         reader.execute(f"PRAGMA mmap_size={READER_MMAP_BYTES}")
-        return cls(reader, writer)
+        return cls(reader, writer, checkpointer)
 
     async def close(self) -> None:
         await self.writer.close()
+        await self._checkpointer.close()
         self._reader.close()
 
     def load(self, pid: str) -> Loaded:
@@ -86,15 +94,11 @@ class Store:
         return [StoredOutbox(i, p, c, b) for i, p, c, b in rows]
 
     def forget_sent(self, outbox_ids: list[int]) -> None:
-        """Drop delivered replies from the outbox, in the next commit; not awaited, because a
-        crash before it only means the reply is sent once more after the restart."""
+        """Drop delivered replies from the outbox with the next commit. Not awaited, and
+        not worth a commit of its own: a crash before it only means those replies are
+        sent once more after the restart."""
 
         def delete(connection: sqlite3.Connection) -> None:
             connection.executemany("DELETE FROM outbox WHERE id = ?", [(i,) for i in outbox_ids])
 
-        self.writer.submit(delete).add_done_callback(_log_failure)
-
-
-def _log_failure(future: asyncio.Future[None]) -> None:
-    if not future.cancelled() and future.exception() is not None:
-        log.error("outbox cleanup failed: %s", future.exception())
+        self.writer.submit_later(delete, within=SENT_CLEANUP_DELAY)

@@ -49,6 +49,8 @@ class GroupCommitWriter:
         self._connection = connection
         self._max_batch = max_batch
         self._pending: list[_Pending] = []
+        self._deferred: list[_Pending] = []
+        self._deferred_timer: asyncio.TimerHandle | None = None
         self._wakeup = asyncio.Event()
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
         self._task: asyncio.Task[None] | None = None
@@ -67,6 +69,18 @@ class GroupCommitWriter:
     ) -> asyncio.Future[R]:
         """Queue `item` for `batch`, which writes all queued items of its kind together."""
         return self._queue(batch, item)
+
+    def submit_later(self, write: Callable[[sqlite3.Connection], Any], *, within: float) -> None:
+        """Queue a write that rides along with the next commit, or gets one of its own after
+        `within` seconds, rather than costing a commit now. Nobody waits for it; failures
+        are logged."""
+        if self._closing:
+            raise WriterClosed("the database writer is closed")
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        future.add_done_callback(_log_failure)
+        self._deferred.append((None, write, future))
+        if self._deferred_timer is None:
+            self._deferred_timer = asyncio.get_running_loop().call_later(within, self._wakeup.set)
 
     def _queue(self, batch: BatchWrite | None, work: Any) -> asyncio.Future[Any]:
         if self._closing:
@@ -92,9 +106,8 @@ class GroupCommitWriter:
         while True:
             await self._wakeup.wait()
             self._wakeup.clear()
-            while self._pending:
-                batch = self._pending[: self._max_batch]
-                del self._pending[: self._max_batch]
+            while self._pending or self._deferred:
+                batch = self._take_batch()
                 try:
                     outcomes = self._execute(batch)
                     await loop.run_in_executor(self._thread, self._connection.execute, "COMMIT")
@@ -113,6 +126,15 @@ class GroupCommitWriter:
                         future.set_result(outcome)
             if self._closing:
                 return
+
+    def _take_batch(self) -> list[_Pending]:
+        batch = self._deferred + self._pending[: self._max_batch]
+        del self._pending[: self._max_batch]
+        self._deferred = []
+        if self._deferred_timer is not None:
+            self._deferred_timer.cancel()
+            self._deferred_timer = None
+        return batch
 
     def _execute(self, batch: list[_Pending]) -> list[Any]:
         """Run the batch's writes in an open transaction, left open for COMMIT."""
@@ -145,6 +167,11 @@ class GroupCommitWriter:
             connection.execute("ROLLBACK")
             raise
         return outcomes
+
+
+def _log_failure(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        log.error("a deferred write failed: %s", future.exception())
 
 
 class _WriteFailed(Exception):
