@@ -32,6 +32,16 @@ from bot.app import Runtime, running  # noqa: E402
 SCRIPT = ["library", "yes", "1", "1, 3", "4", "Longer opening hours please", "2"]
 
 
+def calibration_seconds() -> float:
+    """A fixed pure-Python loop, timed: this machine's speed varies by half from one
+    minute to the next, and figures are only comparable next to this one."""
+    started = time.perf_counter()
+    total = 0
+    for i in range(5_000_000):
+        total += i
+    return time.perf_counter() - started
+
+
 def rss_mib() -> float:
     """Current resident set size (Linux), in MiB."""
     with open("/proc/self/statm") as statm:
@@ -113,12 +123,12 @@ async def throughput(args: argparse.Namespace) -> None:
             figures = await drive(runtime, args.participants, args.seconds, args.rate)
     mode = f"offered {args.rate:,.0f} turns/s" if args.rate else "as fast as possible"
     print(f"{args.participants:,} participants, {args.seconds:g} s, {mode}")
+    print(f"  calibration      {calibration_seconds():.2f} s for 5M loop iterations")
     print(f"  durable turns/s  {figures['turns_per_s']:,.0f}  ({figures['turns']:,} turns)")
     print(f"  turn latency     p50 {figures['p50_ms']:.2f} ms   p99 {figures['p99_ms']:.2f} ms")
     print(f"  turns per commit {figures['turns_per_commit']:.1f}")
-    print(
-        f"  CPU per turn     {figures['cpu_us_per_turn']:.0f} µs (both threads, simulation included)"
-    )
+    cpu = figures["cpu_us_per_turn"]
+    print(f"  CPU per turn     {cpu:.0f} µs (both threads, simulated participants included)")
     print(f"  peak RSS         {peak_rss_mib():.1f} MiB")
 
 

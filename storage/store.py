@@ -7,7 +7,6 @@ import logging
 import sqlite3
 from pathlib import Path
 
-from storage.checkpoint import Checkpointer
 from storage.database import connect
 from storage.migrations import migrate
 from storage.recent import RecentConversations
@@ -16,7 +15,6 @@ from storage.writer import GroupCommitWriter
 
 log = logging.getLogger(__name__)
 
-READER_MMAP_BYTES = 1 << 30
 SENT_CLEANUP_DELAY = 1.0  # seconds a delivered reply may stay in the outbox
 
 
@@ -24,12 +22,9 @@ class Store:
     """Reads and writes for the core. Every write that changes a participant's
     conversation, participant or address row must keep `_recent` coherent."""
 
-    def __init__(
-        self, reader: sqlite3.Connection, writer: GroupCommitWriter, checkpointer: Checkpointer
-    ) -> None:
+    def __init__(self, reader: sqlite3.Connection, writer: GroupCommitWriter) -> None:
         self._reader = reader
         self.writer = writer
-        self._checkpointer = checkpointer
         self._recent = RecentConversations()
 
     @classmethod
@@ -37,20 +32,12 @@ class Store:
         """Open (creating if need be) and migrate the database. Call from a running loop."""
         write_connection = connect(path)
         migrate(write_connection)
-        write_connection.execute("PRAGMA wal_autocheckpoint=0")  # see storage.checkpoint
         writer = GroupCommitWriter(write_connection)
         writer.start()
-        checkpointer = Checkpointer(connect(path))
-        checkpointer.start()
-        reader = connect(path)
-        # Every commit by the writer empties the reader's page cache; mapped pages make
-        # re-reading them a memory access rather than a read() call.
-        reader.execute(f"PRAGMA mmap_size={READER_MMAP_BYTES}")
-        return cls(reader, writer, checkpointer)
+        return cls(connect(path), writer)
 
     async def close(self) -> None:
         await self.writer.close()
-        await self._checkpointer.close()
         self._reader.close()
 
     def load(self, pid: str) -> Loaded:

@@ -15,7 +15,9 @@ The statements run in the event loop's thread and only COMMIT (the fsync) runs i
 a worker thread. Statement execution is mostly Python work that holds the GIL; in
 a second thread it would fight the loop for it (every executemany row re-takes the
 GIL) and both would crawl. COMMIT is one C call that releases the GIL throughout,
-so the loop prepares the next batch while the disk syncs the last one.
+so the loop prepares the next batch while the disk syncs the last one. SQLite's
+automatic WAL checkpoint runs inside COMMIT too, so it delays one batch, never the
+loop.
 """
 
 from __future__ import annotations

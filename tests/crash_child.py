@@ -18,9 +18,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from adapters.memory import MemoryAdapter  # noqa: E402
-from bot.app import running  # noqa: E402
-from bot.events import Outbound  # noqa: E402
+from adapters.memory import MemoryAdapter
+from bot.app import running
+from bot.events import Outbound
 
 SEND_DELAY = 0.02
 

@@ -20,6 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 CHILD = Path(__file__).resolve().parent / "crash_child.py"
 PARTICIPANTS = 40
+REPLY_TIMEOUT = 30
 
 # (what the participant types, a phrase from the reply that must come back)
 SCRIPT = [
@@ -90,21 +91,22 @@ class Participant:
     def text(self, step: int) -> str:
         return SCRIPT[step][0].format(user=self.user)
 
-    async def next_reply(self, child: Child, timeout: float) -> dict:
+    async def next_reply(self, child: Child) -> dict:
         """The next reply not seen before (a resent reply carries the same outbox id)."""
         queue = child.replies[self.conversation]
-        while True:
-            reply = await asyncio.wait_for(queue.get(), timeout)
-            if reply["outbox_id"] not in self.seen_outbox_ids:
-                self.seen_outbox_ids.add(reply["outbox_id"])
-                return reply
+        async with asyncio.timeout(REPLY_TIMEOUT):
+            while True:
+                reply = await queue.get()
+                if reply["outbox_id"] not in self.seen_outbox_ids:
+                    self.seen_outbox_ids.add(reply["outbox_id"])
+                    return reply
 
     async def answer(self, child: Child, until: int) -> None:
         """Send the script's messages one by one, each after the reply to the one before."""
         while self.step < until:
             await asyncio.sleep(self.thinking.uniform(0, 0.03))
             child.say(self.user, self.text(self.step), f"{self.user}-{self.step}")
-            reply = await self.next_reply(child, 30)
+            reply = await self.next_reply(child)
             expected = SCRIPT[self.step][1]
             assert expected in reply["text"], (self.user, self.step, reply["text"])
             self.step += 1
@@ -122,7 +124,7 @@ async def test_sigkill_mid_flight_loses_and_doubles_nothing(tmp_path: Path) -> N
 
     # Everyone answers; the process dies while about half the turns are done.
     answering = [asyncio.create_task(p.answer(child, len(SCRIPT))) for p in participants]
-    while sum(p.step for p in participants) < PARTICIPANTS * len(SCRIPT) // 2:
+    while sum(p.step for p in participants) < PARTICIPANTS * len(SCRIPT) // 2:  # noqa: ASYNC110
         await asyncio.sleep(0.005)
     await child.kill()
     for task in answering:
@@ -152,7 +154,7 @@ async def test_sigkill_mid_flight_loses_and_doubles_nothing(tmp_path: Path) -> N
     # Replies committed before the kill arrive first, unasked.
     for to, outbox_id in committed_not_sent:
         participant = next(p for p in participants if p.conversation == to)
-        reply = await participant.next_reply(child, 30)
+        reply = await participant.next_reply(child)
         assert reply["outbox_id"] == outbox_id
         assert SCRIPT[participant.step][1] in reply["text"]
         participant.step += 1
@@ -176,7 +178,8 @@ async def test_sigkill_mid_flight_loses_and_doubles_nothing(tmp_path: Path) -> N
         events = connection.execute("SELECT count(*) FROM processed_events").fetchone()[0]
         assert events == PARTICIPANTS * len(SCRIPT)
         answers = connection.execute(
-            "SELECT a.value, a.question_id, r.pid FROM answers a JOIN responses r ON r.id = a.response_id"
+            "SELECT a.value, a.question_id, r.pid"
+            " FROM answers a JOIN responses r ON r.id = a.response_id"
         ).fetchall()
         assert len(answers) == PARTICIPANTS * 5
         improve = sorted(json.loads(v) for v, q, _ in answers if q == "improve")
