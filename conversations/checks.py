@@ -51,16 +51,19 @@ class Checked:
         return [p for p in self.problems if p.severity == "error"]
 
 
-class _NoAliasLoader(yaml.SafeLoader):
-    """Safe YAML without anchors and aliases, which a survey never needs and a bomb does."""
+# libyaml's loader when PyYAML has it: it parses a large file some thirty times faster.
+_SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
-    def compose_node(self, parent: Any, index: Any) -> Any:
-        if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()
-            raise yaml.composer.ComposerError(
-                None, None, "anchors and aliases (*name) are not allowed", event.start_mark
+
+def _load_yaml(text: str) -> Any:
+    """Safe YAML without aliases, which a survey never needs and a YAML bomb does."""
+    for event in yaml.parse(text, Loader=_SafeLoader):
+        if isinstance(event, yaml.AliasEvent):
+            raise yaml.MarkedYAMLError(
+                problem="anchors and aliases (*name) are not allowed",
+                problem_mark=event.start_mark,
             )
-        return super().compose_node(parent, index)
+    return yaml.load(text, Loader=_SafeLoader)
 
 
 def read_survey(text: str, *, source: str) -> Checked:
@@ -68,7 +71,7 @@ def read_survey(text: str, *, source: str) -> Checked:
     if len(text.encode("utf-8", "surrogatepass")) > MAX_FILE_BYTES:
         return _failed(source, f"the file is larger than {MAX_FILE_BYTES:,} bytes")
     try:
-        raw = yaml.load(text, Loader=_NoAliasLoader)
+        raw = _load_yaml(text)
     except yaml.YAMLError as error:
         return _failed(source, f"not valid YAML: {' '.join(str(error).split())}")
     if not isinstance(raw, dict):

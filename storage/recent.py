@@ -36,8 +36,8 @@ class RecentConversations:
     def committed(self, turn: TurnRecord) -> None:
         """Bring the entry up to date with a turn that has just been committed."""
         before = self._entries.get(turn.pid)
-        if before is None and not turn.new_participant:
-            return  # evicted since it was read: the turn alone does not say everything
+        if before is None and not (turn.new_participant and turn.address):
+            return  # not cached, and the turn alone does not say everything
         address = turn.address[2] if turn.address else before.address
         conversation = before.conversation if before else None
         if turn.state is not None:

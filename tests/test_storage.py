@@ -1,0 +1,169 @@
+"""Storage: migrations, group commit, and turns stored whole and once."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from storage.database import connect
+from storage.migrations import MIGRATIONS, migrate
+from storage.store import Store
+from storage.turns import ConversationRow, Loaded, OutboxMessage, TurnRecord
+from storage.writer import GroupCommitWriter
+
+
+def test_migrations_are_recorded_with_their_description(tmp_path: Path) -> None:
+    connection = connect(tmp_path / "db.sqlite")
+    assert migrate(connection) == MIGRATIONS[-1].version
+    assert migrate(connection) == MIGRATIONS[-1].version  # a second open changes nothing
+    recorded = connection.execute("SELECT version, description FROM schema_migrations").fetchall()
+    assert recorded == [(m.version, m.description) for m in MIGRATIONS]
+
+
+def test_database_settings_make_commits_durable(tmp_path: Path) -> None:
+    connection = connect(tmp_path / "db.sqlite")
+    assert connection.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    assert connection.execute("PRAGMA synchronous").fetchone() == (2,)  # FULL
+    assert connection.execute("PRAGMA busy_timeout").fetchone()[0] > 0
+
+
+async def test_concurrent_writes_share_one_commit(tmp_path: Path) -> None:
+    connection = connect(tmp_path / "db.sqlite")
+    connection.execute("CREATE TABLE notes (n INTEGER)")
+    writer = GroupCommitWriter(connection)
+    writer.start()
+    results = await asyncio.gather(
+        *(
+            writer.write(lambda c, n=n: c.execute("INSERT INTO notes VALUES (?)", (n,)).lastrowid)
+            for n in range(100)
+        )
+    )
+    await writer.close()
+    assert sorted(results) == list(range(1, 101))
+    assert writer.commits <= 2
+    assert connect(tmp_path / "db.sqlite").execute("SELECT count(*) FROM notes").fetchone() == (
+        100,
+    )
+
+
+async def test_one_failing_write_fails_alone(tmp_path: Path) -> None:
+    connection = connect(tmp_path / "db.sqlite")
+    connection.execute("CREATE TABLE notes (n INTEGER UNIQUE)")
+    writer = GroupCommitWriter(connection)
+    writer.start()
+
+    def insert(n: int):
+        return lambda c: c.execute("INSERT INTO notes VALUES (?)", (n,))
+
+    outcomes = await asyncio.gather(
+        writer.write(insert(1)),
+        writer.write(insert(1)),
+        writer.write(insert(2)),
+        return_exceptions=True,
+    )
+    await writer.close()
+    assert isinstance(outcomes[1], sqlite3.IntegrityError)
+    assert not isinstance(outcomes[0], BaseException)
+    assert not isinstance(outcomes[2], BaseException)
+    stored = connect(tmp_path / "db.sqlite").execute("SELECT n FROM notes ORDER BY n").fetchall()
+    assert stored == [(1,), (2,)]
+
+
+def turn(event: str, pid: str = "p1", *, run_id: int = 1, **changes: object) -> TurnRecord:
+    fields = {
+        "event_key": event,
+        "pid": pid,
+        "now": 1.0,
+        "outbox": [OutboxMessage("memory", "dm", '{"text": "hi"}')],
+        "run_id": run_id,
+    }
+    return TurnRecord(**(fields | changes))
+
+
+async def test_the_same_event_twice_in_one_batch_is_stored_once(tmp_path: Path) -> None:
+    store = Store.open(tmp_path / "db.sqlite")
+    run_id = await store.open_run("survey", now=1.0)
+    first = turn(
+        "e1",
+        run_id=run_id,
+        new_participant=True,
+        address=("memory", "u", "dm"),
+        start_response=True,
+        state={"stage": "question"},
+    )
+    again = turn(
+        "e1",
+        run_id=run_id,
+        new_participant=True,
+        address=("memory", "u", "dm"),
+        start_response=True,
+        state={"stage": "question"},
+    )
+    stored, duplicate = await asyncio.gather(store.commit_turn(first), store.commit_turn(again))
+    await store.close()
+    assert stored == [1]
+    assert duplicate is None
+    check = connect(tmp_path / "db.sqlite")
+    assert check.execute("SELECT count(*) FROM responses").fetchone() == (1,)
+    assert check.execute("SELECT count(*) FROM outbox").fetchone() == (1,)
+
+
+async def test_recent_conversation_cache_follows_commits(tmp_path: Path) -> None:
+    store = Store.open(tmp_path / "db.sqlite")
+    run_id = await store.open_run("survey", now=1.0)
+    assert store.load("p1").known_participant is False
+    started = turn(
+        "e1",
+        run_id=run_id,
+        new_participant=True,
+        address=("memory", "u", "dm-1"),
+        start_response=True,
+        state={"stage": "consent"},
+    )
+    await store.commit_turn(started)
+    cached = store.load("p1")
+    answered = turn(
+        "e2",
+        run_id=run_id,
+        response_id=cached.conversation.response_id,
+        state={"stage": "question"},
+    )
+    await store.commit_turn(answered)
+    from_cache = store.load("p1")
+    await store.close()
+    fresh = Store.open(tmp_path / "db.sqlite")  # an empty cache: read from the database
+    try:
+        assert fresh.load("p1") == from_cache
+        assert from_cache == Loaded(True, "dm-1", ConversationRow(run_id, 1, {"stage": "question"}))
+    finally:
+        await fresh.close()
+
+
+async def test_a_new_participant_without_an_address_is_not_cached(tmp_path: Path) -> None:
+    store = Store.open(tmp_path / "db.sqlite")
+    run_id = await store.open_run("survey", now=1.0)
+    await store.commit_turn(turn("e1", run_id=run_id, new_participant=True))
+    try:
+        assert store.load("p1") == Loaded(True, None, None)
+    finally:
+        await store.close()
+
+
+@pytest.mark.parametrize("body", ['{"text": "x"}', '{"text": "🙂 שלום"}'])
+async def test_unsent_replies_survive_reopening(tmp_path: Path, body: str) -> None:
+    store = Store.open(tmp_path / "db.sqlite")
+    run_id = await store.open_run("survey", now=1.0)
+    await store.commit_turn(
+        turn(
+            "e1", run_id=run_id, new_participant=True, outbox=[OutboxMessage("memory", "dm", body)]
+        )
+    )
+    await store.close()
+    reopened = Store.open(tmp_path / "db.sqlite")
+    try:
+        assert [(r.conversation_id, r.body) for r in reopened.unsent()] == [("dm", body)]
+    finally:
+        await reopened.close()
