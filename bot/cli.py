@@ -2,17 +2,46 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import sys
 from pathlib import Path
 
 import click
 
+from bot.config import ConfigError, load_settings
 from bot.survey_files import check_file
 
 
 @click.group()
 def main() -> None:
     """civicbot: guided feedback conversations in chat."""
+
+
+@main.command()
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    help="civicbot.toml; without it, the demo: the web chat on 127.0.0.1:8080",
+)
+def run(config_path: Path | None) -> None:
+    """Run the bot until Ctrl-C or SIGTERM."""
+    from bot.run import serve  # the server's imports are not needed by the other commands
+
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        settings = load_settings(config_path)
+    except ConfigError as error:
+        click.echo(str(error), err=True)
+        sys.exit(2)
+    try:
+        asyncio.run(serve(settings, announce=lambda line: click.echo(line)))
+    except OSError as error:
+        click.echo(f"civicbot could not start: {error}", err=True)
+        sys.exit(1)
 
 
 @main.group()

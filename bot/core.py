@@ -16,7 +16,7 @@ from bot.outbox import OutboxSender
 from bot.serial import PerKeySerializer
 from bot.survey_files import SurveyCatalogue
 from conversations import engine
-from conversations.engine import Prompt, State, Turn
+from conversations.engine import Choice, Prompt, State, Turn
 from conversations.messages import say, speaks
 from conversations.survey import Survey
 from storage.pseudonyms import Pseudonyms
@@ -126,9 +126,9 @@ class Bot:
 
     async def _begin(self, record: TurnRecord, inbound: Inbound) -> Turn | _Reply:
         """No conversation in progress: a survey keyword starts one, anything else is told how."""
-        survey = self._surveys.by_keyword(inbound.text.strip())
+        survey = self._surveys.by_keyword(inbound.action or inbound.text)
         if survey is None:
-            return _Reply(self._no_survey_text(inbound.locale))
+            return _Reply(self._no_survey_prompt(inbound.locale))
         run_id = self._open_runs.get(survey.id)
         if run_id is None:
             run_id = self._open_runs[survey.id] = await self._store.open_run(
@@ -142,20 +142,27 @@ class Bot:
         record.status = RESPONSE_STATUS["started"]
         return turn
 
-    def _no_survey_text(self, locale: str | None) -> str:
+    def _no_survey_prompt(self, locale: str | None) -> Prompt:
+        """Say there is nothing running, and offer the open surveys by keyword and button."""
         lang = locale if locale and speaks(locale) else "en"
-        keywords = sorted(s.keyword for s in self._surveys.surveys.values() if s.keyword)
+        open_surveys = sorted(
+            (s for s in self._surveys.surveys.values() if s.keyword), key=lambda s: s.keyword
+        )
         lines = [say(lang, "no_survey")]
-        if keywords:
-            lines.append(say(lang, "start_keywords", keywords=", ".join(keywords)))
-        return "\n".join(lines)
+        if open_surveys:
+            keywords = ", ".join(s.keyword for s in open_surveys)
+            lines.append(say(lang, "start_keywords", keywords=keywords))
+        choices = tuple(
+            Choice(s.title.get(lang, s.title[s.default_language]), s.keyword) for s in open_surveys
+        )
+        return Prompt("\n".join(lines), choices, numbered=False)
 
 
 class _Reply:
-    """A one-message answer outside any survey; shaped like a Turn for `_messages`."""
+    """A one-message answer outside any survey; shaped like a Turn where it is used."""
 
-    def __init__(self, text: str) -> None:
-        self.prompts = (Prompt(text),)
+    def __init__(self, prompt: Prompt) -> None:
+        self.prompts = (prompt,)
 
 
 def _finished(state: dict) -> bool:

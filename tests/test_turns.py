@@ -76,10 +76,22 @@ async def test_message_with_no_survey_running_says_how_to_start(
     chat: MemoryAdapter, tmp_path: Path
 ) -> None:
     await chat.push("bo", "hello?")
-    assert chat.sent[-1].text == (
+    reply = chat.sent[-1]
+    assert reply.text == (
         "There is no survey for you right now.\nTo start one, type: branchtest, homecare, library"
     )
+    assert [(c.label, c.value) for c in reply.choices] == [
+        ("Test survey", "branchtest"),
+        ("Home care feedback", "homecare"),
+        ("City library feedback", "library"),
+    ]
     assert rows(tmp_path, "SELECT count(*) FROM responses") == [(0,)]
+
+
+async def test_a_survey_button_starts_that_survey(chat: MemoryAdapter) -> None:
+    await chat.push("bo", "hello?")
+    await chat.push("bo", action="homecare")
+    assert chat.sent[-1].text.startswith("Home care feedback")
 
 
 async def test_no_survey_reply_speaks_the_platform_language(chat: MemoryAdapter) -> None:

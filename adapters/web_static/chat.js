@@ -1,0 +1,178 @@
+// The citizen's side of the web chat: sends what they type or click, and shows the
+// bot's replies by long-polling. Text is always set with textContent, never as HTML.
+"use strict";
+
+const log = document.getElementById("log");
+const form = document.getElementById("composer");
+const input = document.getElementById("message");
+const statusLine = document.getElementById("status");
+let last = 0;
+
+function newId() {
+  return crypto.randomUUID ? crypto.randomUUID()
+    : Array.from(crypto.getRandomValues(new Uint8Array(16)), b => b.toString(16).padStart(2, "0")).join("");
+}
+
+function paragraphs(item, text) {
+  for (const line of text.split("\n")) {
+    const p = document.createElement("p");
+    p.textContent = line;
+    item.appendChild(p);
+  }
+}
+
+function addLine(who, text) {
+  const item = document.createElement("li");
+  item.className = who;
+  const sender = document.createElement("span");
+  sender.className = "sender";
+  sender.textContent = who === "bot" ? "Bot: " : "You: ";
+  item.appendChild(sender);
+  paragraphs(item, text);
+  log.appendChild(item);
+  item.scrollIntoView({ block: "end" });
+  return item;
+}
+
+function disableOldChoices() {
+  for (const control of log.querySelectorAll(".choices button, .choices input")) {
+    control.disabled = true;
+  }
+}
+
+function singleChoices(item, message) {
+  const group = document.createElement("div");
+  group.className = "choices";
+  group.setAttribute("role", "group");
+  group.setAttribute("aria-label", "Choices");
+  message.choices.forEach((choice, index) => {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.textContent = message.numbered ? `${index + 1}. ${choice.label}` : choice.label;
+    button.addEventListener("click", () => send(choice.label, choice.value));
+    group.appendChild(button);
+  });
+  item.appendChild(group);
+}
+
+function multipleChoices(item, message) {
+  const group = document.createElement("fieldset");
+  group.className = "choices";
+  const legend = document.createElement("legend");
+  legend.textContent = "Choose one or more, then send";
+  group.appendChild(legend);
+  message.choices.forEach((choice, index) => {
+    const label = document.createElement("label");
+    const box = document.createElement("input");
+    box.type = "checkbox";
+    box.value = choice.value;
+    box.dataset.label = choice.label;
+    label.appendChild(box);
+    label.appendChild(document.createTextNode(`${index + 1}. ${choice.label}`));
+    group.appendChild(label);
+  });
+  const submit = document.createElement("button");
+  submit.type = "button";
+  submit.className = "send-choices";
+  submit.textContent = "Send choices";
+  submit.addEventListener("click", () => {
+    const picked = Array.from(group.querySelectorAll("input:checked"));
+    if (picked.length === 0) {
+      statusLine.textContent = "Choose at least one option first.";
+      return;
+    }
+    const question = picked[0].value.split("=")[0];
+    const ids = picked.map(box => box.value.split("=")[1]);
+    send(picked.map(box => box.dataset.label).join(", "), `${question}=${ids.join(",")}`);
+  });
+  group.appendChild(submit);
+  item.appendChild(group);
+}
+
+function showBotMessage(message) {
+  disableOldChoices();
+  const item = addLine("bot", message.text);
+  if (message.choices.length) {
+    (message.multiple ? multipleChoices : singleChoices)(item, message);
+  }
+}
+
+async function send(text, action) {
+  addLine("me", text);
+  statusLine.textContent = "";
+  const body = { text, action: action || null, id: newId() };
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      const response = await fetch("/api/messages", {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify(body),
+      });
+      if (response.ok) return;
+      const problem = await response.json().catch(() => ({}));
+      statusLine.textContent = problem.error || "Your message could not be sent. Please try again.";
+      return;
+    } catch (error) {
+      // the same id again: the bot recognises a repeat and stores it once
+      statusLine.textContent = "Connection lost; trying again…";
+      await new Promise(resolve => setTimeout(resolve, 1000 * (attempt + 1)));
+    }
+  }
+  statusLine.textContent = "Your message could not be sent. Please check your connection.";
+}
+
+async function poll() {
+  for (;;) {
+    try {
+      const response = await fetch(`/api/messages?after=${last}`);
+      if (response.status === 401) {
+        statusLine.textContent = "Your session has expired. Please reload the page.";
+        return;
+      }
+      const data = await response.json();
+      for (const message of data.messages) {
+        showBotMessage(message);
+        last = message.seq;
+      }
+      if (statusLine.textContent.startsWith("Connection")) statusLine.textContent = "";
+    } catch (error) {
+      statusLine.textContent = "Connection lost; trying again…";
+      await new Promise(resolve => setTimeout(resolve, 2000));
+    }
+  }
+}
+
+form.addEventListener("submit", event => {
+  event.preventDefault();
+  const text = input.value.trim();
+  if (!text) {
+    statusLine.textContent = "Type an answer first.";
+    return;
+  }
+  input.value = "";
+  send(text);
+});
+
+input.addEventListener("keydown", event => {
+  if (event.key === "Enter" && !event.shiftKey) {
+    event.preventDefault();
+    form.requestSubmit();
+  }
+});
+
+async function begin() {
+  const response = await fetch("/api/messages?after=0&wait=0");
+  const data = response.ok ? await response.json() : { messages: [] };
+  if (data.messages.length === 0) {
+    // A first visit, or the server restarted: ask the bot where we are.
+    await fetch("/api/messages", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ text: "", action: "cmd:continue", id: newId() }),
+    });
+  }
+  poll();
+}
+
+begin();
+input.focus();

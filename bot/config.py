@@ -1,0 +1,81 @@
+"""civicbot.toml: read, validated, and every problem named by its setting.
+
+With no file at all, the defaults are the demo: the web chat on 127.0.0.1:8080,
+the example surveys and ./civicbot.db.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from bot.survey_files import EXAMPLE_SURVEYS
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; the message names the file and the setting."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class StorageSettings(_Section):
+    database: Path = Path("civicbot.db")
+
+
+class SurveySettings(_Section):
+    folder: Path = EXAMPLE_SURVEYS
+
+
+class WebSettings(_Section):
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(ge=0, le=65535)] = 8080
+    # Where people reach the chat; an https address makes the session cookie Secure.
+    public_url: Annotated[str, Field(pattern=r"^https?://")] | None = None
+
+
+class Settings(_Section):
+    storage: StorageSettings = StorageSettings()
+    surveys: SurveySettings = SurveySettings()
+    web: WebSettings = WebSettings()
+
+
+def load_settings(path: Path | None) -> Settings:
+    """The settings in `path`, relative paths taken from the file's folder; defaults if None."""
+    if path is None:
+        return Settings()
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot read the configuration: {error.strerror}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{path}: not valid TOML: {error}") from None
+    try:
+        settings = Settings.model_validate(raw)
+    except ValidationError as error:
+        problems = "\n".join(
+            f"  {'.'.join(str(p) for p in e['loc'])}: {_explain(e)}" for e in error.errors()
+        )
+        raise ConfigError(f"{path}: settings that cannot be used:\n{problems}") from None
+    base = path.parent
+    return settings.model_copy(
+        update={
+            "storage": settings.storage.model_copy(
+                update={"database": base / settings.storage.database}
+            ),
+            "surveys": settings.surveys.model_copy(
+                update={"folder": base / settings.surveys.folder}
+            ),
+        }
+    )
+
+
+def _explain(error: dict) -> str:
+    if error["type"] == "extra_forbidden":
+        return "unknown setting"
+    return error["msg"]

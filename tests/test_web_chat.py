@@ -1,0 +1,170 @@
+"""The web chat in headless Chromium (Debian's /usr/bin/chromium, driven by Playwright)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from playwright.async_api import Browser, Page, async_playwright, expect
+
+from adapters.web import WebAdapter
+from bot.app import Runtime, running
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+THANKS = "Thank you! Library staff read every answer."
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launched
+        await launched.close()
+
+
+def web_chat(tmp_path: Path, survey_folder: Path):
+    return running(
+        database=tmp_path / "civicbot.db",
+        survey_folder=survey_folder,
+        adapters=[lambda handler: WebAdapter(handler, port=0)],
+        environ={"CIVICBOT_PSEUDONYM_KEY": "web-test"},
+    )
+
+
+@pytest.fixture
+async def site(tmp_path: Path, survey_folder: Path) -> AsyncIterator[Runtime]:
+    async with web_chat(tmp_path, survey_folder) as runtime:
+        yield runtime
+
+
+def url(runtime: Runtime) -> str:
+    return f"http://127.0.0.1:{runtime.adapters[0].port}/"
+
+
+def last_bot_message(page: Page):
+    return page.locator("#log li.bot").last
+
+
+async def type_answer(page: Page, text: str) -> None:
+    await page.locator("#message").fill(text)
+    await page.keyboard.press("Enter")
+
+
+def stored_answers(tmp_path: Path) -> dict[str, object]:
+    with sqlite3.connect(tmp_path / "civicbot.db") as connection:
+        rows = connection.execute("SELECT question_id, value FROM answers").fetchall()
+    return {question: json.loads(value) for question, value in rows}
+
+
+async def test_a_full_survey_by_clicking(browser: Browser, site: Runtime, tmp_path: Path) -> None:
+    page = await browser.new_page()
+    await page.goto(url(site))
+    await expect(last_bot_message(page)).to_contain_text("There is no survey for you right now.")
+    await page.get_by_role("button", name="City library feedback").click()
+    await expect(last_bot_message(page)).to_contain_text("Do you want to take part?")
+    await page.get_by_role("button", name="1. Yes").click()
+    await page.get_by_role("button", name="1. Every week").click()
+    await page.get_by_label("1. Borrowing books").check()
+    await page.get_by_label("3. Events and courses").check()
+    await page.get_by_role("button", name="Send choices").click()
+    await page.get_by_role("button", name="4", exact=True).click()
+    await expect(last_bot_message(page)).to_contain_text("What is one thing we could do better?")
+    await type_answer(page, "Open on Sundays")
+    await page.get_by_role("button", name="2. 18 to 39").click()
+    await expect(last_bot_message(page)).to_have_text(f"Bot: {THANKS}")
+    assert stored_answers(tmp_path) == {
+        "visits": "weekly",
+        "services": ["loans", "events"],
+        "satisfaction": 4,
+        "improve": "Open on Sundays",
+        "age_group": "18_39",
+    }
+
+
+async def test_a_full_survey_by_typing_with_the_keyboard_only(
+    browser: Browser, site: Runtime, tmp_path: Path
+) -> None:
+    page = await browser.new_page()
+    await page.goto(url(site))
+    await expect(page.locator("#message")).to_be_focused()
+    await expect(last_bot_message(page)).to_contain_text("There is no survey")
+    for text, reply in [
+        ("library", "Do you want to take part?"),
+        ("yes", "How often do you visit the library?"),
+        ("not", "What keeps you from using the library?"),
+        ("1 2", "What is one thing we could do better?"),
+        ("<b>Later</b> hours & a ramp", "Your age group"),
+        ("skip", THANKS),
+    ]:
+        await page.keyboard.type(text)
+        await page.keyboard.press("Enter")
+        await expect(last_bot_message(page)).to_contain_text(reply)
+    # what people type is shown as text, never as markup
+    assert await page.locator("#log b").count() == 0
+    await expect(page.locator("#log li.me").nth(4)).to_contain_text("<b>Later</b> hours & a ramp")
+    assert stored_answers(tmp_path) == {
+        "visits": "never",
+        "barriers": ["hours", "distance"],
+        "improve": "<b>Later</b> hours & a ramp",
+        "age_group": None,
+    }
+
+
+async def test_a_reload_mid_survey_continues_where_it_was(browser: Browser, site: Runtime) -> None:
+    page = await browser.new_page()
+    await page.goto(url(site))
+    await expect(last_bot_message(page)).to_contain_text("There is no survey")
+    for text in ["library", "yes", "2"]:
+        await type_answer(page, text)
+    await expect(last_bot_message(page)).to_contain_text("Which services have you used")
+    await page.reload()
+    await expect(last_bot_message(page)).to_contain_text("Which services have you used")
+    await expect(page.locator("#log li.bot")).to_have_count(4)  # the transcript, not a restart
+    await type_answer(page, "2")
+    await expect(last_bot_message(page)).to_contain_text("how satisfied are you")
+
+
+async def test_coming_back_after_a_server_restart_continues_where_it_was(
+    browser: Browser, tmp_path: Path, survey_folder: Path
+) -> None:
+    context = await browser.new_context()  # one browser profile: the same session cookie
+    page = await context.new_page()
+    async with web_chat(tmp_path, survey_folder) as runtime:
+        await page.goto(url(runtime))
+        await expect(last_bot_message(page)).to_contain_text("There is no survey")
+        for text in ["homecare", "yes", "1"]:
+            await type_answer(page, text)
+        await expect(last_bot_message(page)).to_contain_text("How many home-care visits")
+    async with web_chat(tmp_path, survey_folder) as runtime:
+        page = await context.new_page()
+        await page.goto(url(runtime))
+        await expect(last_bot_message(page)).to_contain_text("How many home-care visits")
+        await type_answer(page, "3")
+        await expect(last_bot_message(page)).to_contain_text("keep to the agreed times")
+
+
+async def test_the_page_works_on_a_phone_width_screen_at_200_percent(
+    browser: Browser, site: Runtime
+) -> None:
+    context = await browser.new_context(
+        viewport={"width": 360, "height": 740}, device_scale_factor=2
+    )
+    page = await context.new_page()
+    await page.goto(url(site))
+    await page.evaluate("document.body.style.zoom = '200%'")
+    await page.get_by_role("button", name="City library feedback").click()
+    await page.get_by_role("button", name="1. Yes").click()
+    scroll_width = await page.evaluate("document.documentElement.scrollWidth")
+    client_width = await page.evaluate("document.documentElement.clientWidth")
+    assert scroll_width <= client_width  # nothing to scroll sideways for
+    await expect(page.get_by_role("button", name="1. Every week")).to_be_visible()

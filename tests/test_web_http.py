@@ -1,0 +1,184 @@
+"""The web chat's HTTP rules: sessions, limits, and what it refuses."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from adapters import web
+from adapters.web import WebAdapter
+from bot.app import Runtime, running
+
+
+@pytest.fixture
+async def site(tmp_path: Path, survey_folder: Path) -> AsyncIterator[Runtime]:
+    async with running(
+        database=tmp_path / "civicbot.db",
+        survey_folder=survey_folder,
+        adapters=[lambda handler: WebAdapter(handler, port=0)],
+        environ={"CIVICBOT_PSEUDONYM_KEY": "web-test"},
+    ) as runtime:
+        yield runtime
+
+
+@pytest.fixture
+async def client(site: Runtime) -> AsyncIterator[aiohttp.ClientSession]:
+    base = f"http://127.0.0.1:{site.adapters[0].port}"
+    async with aiohttp.ClientSession(
+        base_url=base, cookie_jar=aiohttp.CookieJar(unsafe=True)
+    ) as session:
+        await session.get("/")  # takes the session cookie
+        yield session
+
+
+def message(text: str = "library", event: str = "event-0001", **extra: object) -> dict:
+    return {"text": text, "id": event, **extra}
+
+
+async def test_the_session_cookie_is_http_only_and_strict(site: Runtime) -> None:
+    async with aiohttp.ClientSession() as session:
+        response = await session.get(f"http://127.0.0.1:{site.adapters[0].port}/")
+    cookie = response.cookies[web.COOKIE]
+    assert cookie["httponly"] is True
+    assert cookie["samesite"] == "Strict"
+    assert len(cookie.value) >= 40
+
+
+async def test_pages_carry_a_strict_content_security_policy(client: aiohttp.ClientSession) -> None:
+    response = await client.get("/")
+    assert "script-src 'self'" in response.headers["Content-Security-Policy"]
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
+
+
+async def test_a_message_is_answered_through_the_poll(client: aiohttp.ClientSession) -> None:
+    sent = await client.post("/api/messages", json=message())
+    assert sent.status == 202
+    polled = await (await client.get("/api/messages?after=0")).json()
+    assert polled["messages"][0]["text"].startswith("City library feedback")
+    assert polled["last"] == 1
+
+
+async def test_the_same_message_sent_twice_is_answered_once(client: aiohttp.ClientSession) -> None:
+    for _ in range(2):
+        await client.post("/api/messages", json=message(event="retried-123"))
+    polled = await (await client.get("/api/messages?after=0&wait=0")).json()
+    assert len(polled["messages"]) == 1
+
+
+async def test_no_cookie_is_told_to_reload(site: Runtime) -> None:
+    async with aiohttp.ClientSession() as session:
+        url = f"http://127.0.0.1:{site.adapters[0].port}/api/messages"
+        response = await session.post(url, json=message())
+        assert response.status == 401
+        assert (await response.json())[
+            "error"
+        ] == "Your session has expired. Please reload the page."
+
+
+async def test_another_sites_page_cannot_post(client: aiohttp.ClientSession) -> None:
+    response = await client.post(
+        "/api/messages", json=message(), headers={"Origin": "https://evil.example"}
+    )
+    assert response.status == 403
+
+
+async def test_an_oversized_body_gets_a_clear_refusal(client: aiohttp.ClientSession) -> None:
+    response = await client.post("/api/messages", json=message(text="x" * 100_000))
+    assert response.status == 413
+    assert "too large" in (await response.json())["error"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"not json",
+        b"[1, 2]",
+        b'{"text": 5, "id": "event-0001"}',
+        b'{"text": "hi", "id": "<script>"}',
+    ],
+    ids=["not-json", "a-list", "text-not-a-string", "bad-id"],
+)
+async def test_malformed_messages_are_refused_and_store_nothing(
+    client: aiohttp.ClientSession, body: bytes, tmp_path: Path
+) -> None:
+    response = await client.post(
+        "/api/messages", data=body, headers={"Content-Type": "application/json"}
+    )
+    assert response.status == 400
+    assert (await response.json())["error"]
+    polled = await (await client.get("/api/messages?after=0&wait=0")).json()
+    assert polled["messages"] == []
+
+
+async def test_a_flood_from_one_session_is_slowed_down(client: aiohttp.ClientSession) -> None:
+    statuses = [
+        (await client.post("/api/messages", json=message("hello", f"flood-{i:04d}"))).status
+        for i in range(web.BURST + 3)
+    ]
+    assert statuses[: web.BURST] == [202] * web.BURST
+    assert 429 in statuses[web.BURST :]
+
+
+def test_civicbot_run_serves_the_demo_and_stops_cleanly(tmp_path: Path) -> None:
+    """The README's run command, as a newcomer would start it (on a free port here)."""
+    config = tmp_path / "civicbot.toml"
+    config.write_text('[web]\nport = 0\n[storage]\ndatabase = "demo.db"\n', encoding="utf-8")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot", "run", "--config", str(config)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ, "CIVICBOT_PSEUDONYM_KEY": "demo"},
+    )
+    try:
+        address = None
+        deadline = time.monotonic() + 30
+        while address is None and time.monotonic() < deadline:
+            line = process.stdout.readline()
+            if line.startswith("open http"):
+                address = line.split()[1]
+        assert address, "civicbot run did not say where to open the chat"
+        import urllib.request
+
+        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor())
+        page = opener.open(address).read().decode()
+        assert "<title>Feedback chat</title>" in page
+        request = urllib.request.Request(
+            address + "api/messages",
+            data=b'{"text": "homecare", "id": "first-message"}',
+            headers={"Content-Type": "application/json"},
+        )
+        assert opener.open(request).status == 202
+        reply = opener.open(address + "api/messages?after=0&wait=0").read().decode()
+        assert "Home care feedback" in reply
+    finally:
+        process.send_signal(signal.SIGTERM)
+        output = process.communicate(timeout=30)[0]
+    assert process.returncode == 0
+    assert "civicbot stopped" in output
+    assert (tmp_path / "demo.db").exists()
+
+
+def test_a_wrong_setting_stops_civicbot_run_with_its_name(tmp_path: Path) -> None:
+    config = tmp_path / "civicbot.toml"
+    config.write_text("[web]\nport = 99999\ncolour = 'red'\n", encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "run", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=30,
+    )
+    assert done.returncode == 2
+    assert "web.port: Input should be less than or equal to 65535" in done.stderr
+    assert "web.colour: unknown setting" in done.stderr
