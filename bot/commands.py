@@ -1,0 +1,116 @@
+"""The coordinators' command grammar, the same on every platform.
+
+An adapter only recognises that a message is a command (`/survey …` in Slack,
+`!survey …` in Matrix, the staff page's box on the web) and passes the rest;
+this module turns the rest into a `Command`, or says what would work.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Literal
+
+USAGE = {
+    "help": "survey help",
+    "list": "survey list",
+    "start": "survey start SURVEY [for everyone | for #channel | for @person @person …]",
+    "status": "survey status RUN",
+    "remind": "survey remind RUN",
+    "close": "survey close RUN",
+    "digest": "survey digest RUN",
+    "export": "survey export RUN",
+    "schedule": "survey schedule RUN CRON  (a digest, e.g. survey schedule 3 0 9 * * mon)",
+    "unschedule": "survey unschedule SCHEDULE",
+}
+HELP = "Commands:\n" + "\n".join(f"  {usage}" for usage in USAGE.values())
+
+AudienceKind = Literal["open", "channel", "users"]
+
+
+@dataclass(frozen=True, slots=True)
+class Audience:
+    kind: AudienceKind
+    names: tuple[str, ...] = ()  # the channel, or the people
+
+    def describe(self) -> str:
+        if self.kind == "open":
+            return "everyone who types its keyword"
+        if self.kind == "channel":
+            return f"the members of {self.names[0]}"
+        return ", ".join(self.names)
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    name: str
+    survey: str | None = None
+    run: int | None = None
+    audience: Audience = field(default_factory=lambda: Audience("open"))
+    cron: str | None = None
+    schedule: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Unusable:
+    """Why the command cannot be run, and what would work."""
+
+    message: str
+
+
+_RUN = re.compile(r"^#?(\d{1,9})$")
+
+
+def parse(text: str) -> Command | Unusable:
+    words = text.split()
+    if words and words[0].lower() in ("survey", "/survey", "!survey"):
+        words = words[1:]
+    if not words:
+        return Command("help")
+    name, args = words[0].lower(), words[1:]
+    if name not in USAGE:
+        return Unusable(f"There is no command '{words[0]}'.\n{HELP}")
+    if name in ("help", "list"):
+        return Command(name) if not args else _usage(name, "takes nothing more")
+    if name == "start":
+        return _start(args)
+    if name == "unschedule":
+        if len(args) != 1 or not _RUN.match(args[0]):
+            return _usage(name, "needs the number of a schedule, from survey status")
+        return Command(name, schedule=int(_RUN.match(args[0]).group(1)))
+    if not args or not _RUN.match(args[0]):
+        return _usage(name, "needs the number of a run, from survey list")
+    run = int(_RUN.match(args[0]).group(1))
+    if name == "schedule":
+        cron = " ".join(args[1:])
+        if len(args[1:]) != 5:
+            return _usage(name, "needs a cron time of five fields: minute hour day month weekday")
+        return Command(name, run=run, cron=cron)
+    if len(args) > 1:
+        return _usage(name, "takes only the run number")
+    return Command(name, run=run)
+
+
+def _start(args: list[str]) -> Command | Unusable:
+    if not args:
+        return _usage("start", "needs a survey: its id or keyword, from survey list")
+    survey, rest = args[0], args[1:]
+    if not rest:
+        return Command("start", survey=survey)
+    if rest[0].lower() != "for" or len(rest) < 2:
+        return _usage("start", "continues with 'for' and the audience")
+    who = rest[1:]
+    if len(who) == 1 and who[0].lower() in ("everyone", "anyone", "open"):
+        return Command("start", survey=survey, audience=Audience("open"))
+    if [w.lower() for w in who[:2]] == ["members", "of"] and len(who) == 3:
+        return Command("start", survey=survey, audience=Audience("channel", (who[2],)))
+    if len(who) == 1 and who[0].startswith(("#", "!")):
+        return Command("start", survey=survey, audience=Audience("channel", (who[0],)))
+    people = tuple(name.strip(",") for name in who if name.strip(","))
+    if not people:
+        return _usage("start", "needs at least one person after 'for'")
+    return Command("start", survey=survey, audience=Audience("users", people))
+
+
+def _usage(name: str, problem: str) -> Unusable:
+    return Unusable(f"'survey {name}' {problem}. Use: {USAGE[name]}")

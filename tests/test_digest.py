@@ -1,0 +1,124 @@
+"""Digests from known answers: the exact figures a professional reads."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from bot.digest import AnswerRow, ResponseRow, build, render_text
+from conversations.checks import read_survey
+
+SURVEY_FILE = Path(__file__).resolve().parent.parent / "surveys" / "library-services.yaml"
+SURVEY = read_survey(SURVEY_FILE.read_text(encoding="utf-8"), source="library").survey
+
+# five people: four completed (two of them after the last digest at t=100), one declined,
+# one still answering
+RESPONSES = [
+    ResponseRow(1, "completed", 50.0),
+    ResponseRow(2, "completed", 90.0),
+    ResponseRow(3, "completed", 150.0),
+    ResponseRow(4, "completed", 160.0),
+    ResponseRow(5, "declined", None),
+    ResponseRow(6, "answering", None),
+]
+
+
+def answer(response: int, question: str, value: object) -> AnswerRow:
+    return AnswerRow(response, question, json.dumps(value))
+
+
+ANSWERS = [
+    answer(1, "visits", "weekly"),
+    answer(2, "visits", "weekly"),
+    answer(3, "visits", "monthly"),
+    answer(4, "visits", "weekly"),
+    answer(6, "visits", "rarely"),
+    answer(1, "services", ["loans", "ebooks"]),
+    answer(2, "services", ["loans"]),
+    answer(3, "services", ["events", "loans"]),
+    answer(4, "services", ["study"]),
+    answer(1, "satisfaction", 5),
+    answer(2, "satisfaction", 4),
+    answer(3, "satisfaction", 2),
+    answer(4, "satisfaction", 4),
+    answer(1, "improve", "Longer opening hours on Sundays"),
+    answer(2, "improve", "More Finnish audiobooks"),
+    answer(3, "improve", "Opening hours are too short, and the e-book app crashes"),
+    answer(4, "improve", None),
+    answer(1, "age_group", "over_65"),
+    answer(2, "age_group", None),
+]
+
+
+def digest():
+    return build(
+        survey=SURVEY, run_id=7, responses=RESPONSES, answers=ANSWERS, since=100.0, until=200.0
+    )
+
+
+def question(question_id: str):
+    return next(q for q in digest().questions if q.question_id == question_id)
+
+
+def test_totals_count_new_completed_and_completion_rate() -> None:
+    result = digest()
+    assert (result.responses, result.completed, result.new_completed) == (5, 4, 2)
+    assert result.completion_rate == 80.0
+
+
+def test_single_choice_counts_and_percentages() -> None:
+    visits = question("visits")
+    assert visits.answered == 5
+    assert [(o.label, o.count, o.percent) for o in visits.options] == [
+        ("Every week", 3, 60.0),
+        ("Every month", 1, 20.0),
+        ("A few times a year", 1, 20.0),
+        ("Not at all", 0, 0.0),
+    ]
+
+
+def test_multiple_choice_percentages_are_of_people_answering() -> None:
+    services = question("services")
+    assert [(o.count, o.percent) for o in services.options] == [
+        (3, 75.0),
+        (1, 25.0),
+        (1, 25.0),
+        (0, 0.0),
+        (1, 25.0),
+    ]
+
+
+def test_scale_mean_median_and_histogram() -> None:
+    satisfaction = question("satisfaction")
+    assert (satisfaction.mean, satisfaction.median) == (3.75, 4.0)
+    assert [o.count for o in satisfaction.options] == [0, 1, 0, 2, 1]
+
+
+def test_free_text_themes_and_quotes_new_first() -> None:
+    improve = question("improve")
+    assert (improve.answered, improve.skipped) == (3, 1)
+    assert improve.themes == (("hours", 2), ("opening", 2))
+    assert improve.quotes == (
+        "Opening hours are too short, and the e-book app crashes",
+        "Longer opening hours on Sundays",
+        "More Finnish audiobooks",
+    )
+
+
+def test_rendered_text_reads_in_a_minute() -> None:
+    text = render_text(digest())
+    assert text.splitlines()[:2] == [
+        "Digest: City library feedback (run 7)",
+        "Responses: 5, completed 4 (80%), 2 new since the last digest",
+    ]
+    assert "  Every week: 3 (60%)" in text
+    assert "  mean 3.8, median 4" in text
+    assert "   4 ████████████████████ 2" in text
+    assert "  themes: hours (2), opening (2)" in text
+    assert "Your age group (1 answered, 1 skipped)" in text
+
+
+def test_a_run_with_no_answers_yet() -> None:
+    empty = build(survey=SURVEY, run_id=1, responses=[], answers=[], since=None, until=1.0)
+    assert empty.completion_rate == 0.0
+    assert "Responses: 0, completed 0 (0%), 0 new since the last digest" in render_text(empty)
