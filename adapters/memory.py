@@ -14,7 +14,7 @@ from bot.events import Capabilities, Inbound, InboundHandler, Outbound
 
 
 class MemoryAdapter:
-    capabilities = Capabilities(buttons=True)
+    capabilities = Capabilities(buttons=True, invites=True, file_upload=True)
 
     def __init__(
         self,
@@ -22,12 +22,26 @@ class MemoryAdapter:
         *,
         platform: str = "memory",
         on_send: Callable[[Outbound], Awaitable[None] | None] | None = None,
+        channels: dict[str, list[str]] | None = None,
     ) -> None:
         self.platform = platform
         self._handler = handler
         self._on_send = on_send
         self._event_ids = itertools.count(1)
+        self.channels = channels or {}
         self.sent: list[Outbound] = []
+
+    async def open_direct(self, user_id: str) -> str:
+        return f"dm-{user_id}"
+
+    async def channel_members(self, channel: str) -> list[str]:
+        if channel not in self.channels:
+            raise LookupError(f"no channel {channel}")
+        return self.channels[channel]
+
+    def to(self, conversation_id: str) -> list[Outbound]:
+        """What was sent into one conversation."""
+        return [o for o in self.sent if o.conversation_id == conversation_id]
 
     async def start(self) -> None:
         pass
@@ -52,14 +66,18 @@ class MemoryAdapter:
         event_id: str | None = None,
         locale: str | None = None,
         is_direct: bool = True,
+        command: bool = False,
+        conversation: str | None = None,
     ) -> None:
-        """Hand the core a message from `user_id` in their direct conversation."""
+        """Hand the core a message from `user_id`, in their direct conversation unless
+        `conversation` names another."""
         await self._handler(
             Inbound(
                 platform=self.platform,
                 user_id=user_id,
-                conversation_id=f"dm-{user_id}",
+                conversation_id=conversation or f"dm-{user_id}",
                 is_direct=is_direct,
+                command=command,
                 text=text,
                 event_id=event_id or f"ev-{next(self._event_ids)}",
                 timestamp=time.time(),

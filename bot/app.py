@@ -10,11 +10,13 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from bot.coordination import Coordination
 from bot.core import Bot
-from bot.events import Adapter, InboundHandler
+from bot.events import Adapter, Inbound, InboundHandler
 from bot.outbox import OutboxSender, Send
 from bot.survey_files import SurveyCatalogue, load_folder
 from storage.pseudonyms import Pseudonyms, load_key
+from storage.runs import closed_runs
 from storage.store import Store
 
 log = logging.getLogger(__name__)
@@ -25,6 +27,7 @@ AdapterFactory = Callable[[InboundHandler], Adapter]
 @dataclass
 class Runtime:
     bot: Bot
+    coordination: Coordination
     store: Store
     outbox: OutboxSender
     surveys: SurveyCatalogue
@@ -39,6 +42,7 @@ async def running(
     adapters: list[AdapterFactory],
     clock: Callable[[], float] = time.time,
     environ: dict[str, str] | None = None,
+    coordinators: frozenset[str] = frozenset(),
 ) -> AsyncIterator[Runtime]:
     """Open storage, load surveys, send what the outbox still holds, start the adapters;
     on exit stop the adapters and commit what is in flight."""
@@ -49,13 +53,32 @@ async def running(
     outbox = OutboxSender(store, senders)
     pseudonyms = Pseudonyms(load_key(database, os.environ if environ is None else environ))
     bot = Bot(store=store, surveys=surveys, pseudonyms=pseudonyms, outbox=outbox, clock=clock)
-    built = [factory(bot.dispatch) for factory in adapters]
+    by_platform: dict[str, Adapter] = {}
+    coordination = Coordination(
+        bot=bot,
+        store=store,
+        surveys=surveys,
+        adapters=by_platform,
+        outbox=outbox,
+        coordinators=coordinators,
+        clock=clock,
+    )
+
+    async def route(inbound: Inbound) -> None:
+        if inbound.command:
+            await coordination.handle(inbound)
+        else:
+            await bot.dispatch(inbound)
+
+    built = [factory(route) for factory in adapters]
+    by_platform.update({adapter.platform: adapter for adapter in built})
     senders.update({adapter.platform: adapter.send for adapter in built})
     try:
+        bot.closed_runs(await store.read(closed_runs))
         await outbox.resend_unsent()
         for adapter in built:
             await adapter.start()
-        yield Runtime(bot, store, outbox, surveys, built)
+        yield Runtime(bot, coordination, store, outbox, surveys, built)
     finally:
         for adapter in reversed(built):
             try:

@@ -53,6 +53,17 @@ class Bot:
         self._clock = clock
         self._serial = PerKeySerializer()
         self._open_runs: dict[str, int] = {}
+        self._closed_runs: set[int] = set()
+
+    def run_closed(self, run_id: int, survey_id: str) -> None:
+        """From now on the run takes no answers, and its keyword opens a new run."""
+        self._closed_runs.add(run_id)
+        if self._open_runs.get(survey_id) == run_id:
+            del self._open_runs[survey_id]
+
+    def closed_runs(self, run_ids: set[int]) -> None:
+        """The runs closed before this start."""
+        self._closed_runs |= run_ids
 
     async def dispatch(self, inbound: Inbound) -> None:
         """Handle one event: store its turn, then send the replies. Failures are logged and
@@ -86,24 +97,73 @@ class Bot:
         )
         if loaded.address != inbound.conversation_id:
             record.address = (inbound.platform, inbound.user_id, inbound.conversation_id)
-        conversation = loaded.conversation
-        survey = self._surveys.surveys.get(conversation.state["survey"]) if conversation else None
-        if conversation is not None and survey is not None and not _finished(conversation.state):
+        survey = self._ongoing_survey(loaded)
+        if survey is not None:
             turn = self._continue(record, loaded, survey, inbound)
         else:
             turn = await self._begin(record, inbound)
-        messages = _merged(turn.prompts)
-        to = inbound.conversation_id
-        record.outbox = [
-            OutboxMessage(inbound.platform, to, encode_body(*m.astuple())) for m in messages
-        ]
+        return await self._commit(record, turn.prompts, inbound.platform, inbound.conversation_id)
+
+    def _ongoing_survey(self, loaded: Loaded) -> Survey | None:
+        """The survey of the participant's conversation, unless it has ended or closed."""
+        conversation = loaded.conversation
+        if conversation is None or _finished(conversation.state):
+            return None
+        if conversation.run_id in self._closed_runs:
+            return None
+        return self._surveys.surveys.get(conversation.state["survey"])
+
+    async def _commit(
+        self, record: TurnRecord, prompts: tuple[Prompt, ...], platform: str, to: str
+    ) -> list[Outbound] | None:
+        """Store the turn with its replies; the replies to send, or None for a redelivery."""
+        messages = _merged(prompts)
+        record.outbox = [OutboxMessage(platform, to, encode_body(*m.astuple())) for m in messages]
         outbox_ids = await self._store.commit_turn(record)
         if outbox_ids is None:
             return None
         return [
-            Outbound(inbound.platform, to, m.text, m.choices, m.numbered, m.multiple, outbox_id)
+            Outbound(platform, to, m.text, m.choices, m.numbered, m.multiple, outbox_id)
             for m, outbox_id in zip(messages, outbox_ids, strict=True)
         ]
+
+    async def invite(
+        self, *, platform: str, user_id: str, conversation_id: str, survey: Survey, run_id: int
+    ) -> str:
+        """Open the survey in someone's direct conversation, consent first. Returns
+        'invited', 'already' (invited to this run before) or 'busy' (in another survey)."""
+        pid = self._pseudonyms.of(platform, user_id)
+        async with self._serial.hold(pid):
+            loaded = self._store.load(pid)
+            if self._ongoing_survey(loaded) is not None:
+                return "already" if loaded.conversation.run_id == run_id else "busy"
+            turn = engine.start(survey)
+            record = TurnRecord(
+                event_key=f"invite:{run_id}:{pid}",  # inviting twice invites once
+                pid=pid,
+                now=self._clock(),
+                outbox=[],
+                new_participant=not loaded.known_participant,
+                address=(platform, user_id, conversation_id),
+                run_id=run_id,
+                start_response=True,
+                anonymous=survey.anonymous,
+                state=turn.state.to_dict(),
+                status=RESPONSE_STATUS["started"],
+            )
+            stored = await self._commit(record, turn.prompts, platform, conversation_id)
+            if stored is None:
+                return "already"
+            await self._outbox.send(stored)
+            return "invited"
+
+    async def remind(self, *, pid: str, platform: str, conversation_id: str, text: str) -> bool:
+        """Nudge someone who has not finished; stored and sent like any reply."""
+        async with self._serial.hold(pid):
+            now = self._clock()
+            record = TurnRecord(event_key=f"remind:{pid}:{now}", pid=pid, now=now, outbox=[])
+            stored = await self._commit(record, (Prompt(text),), platform, conversation_id)
+            return bool(stored) and await self._outbox.send(stored)
 
     def _continue(
         self, record: TurnRecord, loaded: Loaded, survey: Survey, inbound: Inbound
@@ -131,9 +191,10 @@ class Bot:
             return _Reply(self._no_survey_prompt(inbound.locale))
         run_id = self._open_runs.get(survey.id)
         if run_id is None:
-            run_id = self._open_runs[survey.id] = await self._store.open_run(
-                survey.id, now=record.now
-            )
+            run_id = await self._store.open_run(survey.id, now=record.now)
+            if run_id is None:  # a coordinator closed it
+                return _Reply(self._no_survey_prompt(inbound.locale))
+            self._open_runs[survey.id] = run_id
         turn = engine.start(survey, language=inbound.locale)
         record.run_id = run_id
         record.start_response = True

@@ -23,16 +23,17 @@ BAR_WIDTH = 20
 
 # Words too common to be a theme, in the languages the bot speaks.
 _STOPWORDS = frozenset(
-    fold(w)
-    for w in (
-        "the a an and or but if of to in on at for with from by is are was were be been it its "
-        "this that these those i you he she we they me my our your their not no yes so very "
-        "more less can could would should will just also than then there here what when how "
-        "ja tai mutta on ei se ne että kun jos niin myös kuin mitä ole oli olla minä sinä "
-        "hän me te he tämä tuo siellä täällä enemmän vähemmän "
-        "och eller men är inte det den de att när om så också än vad var jag du han hon vi "
-        "ni mer mindre har hade ska kan"
-    ).split()
+    fold(word)
+    for line in (
+        "the a an and or but if of to in on at for with from by is are was were be been it its",
+        "this that these those i you he she we they me my our your their not no yes so very",
+        "more less can could would should will just also than then there here what when how",
+        "ja tai mutta on ei se ne että kun jos niin myös kuin mitä ole oli olla minä sinä hän",
+        "me te he tämä tuo siellä täällä enemmän vähemmän",
+        "och eller men är inte det den de att när om så också än vad var jag du han hon vi ni",
+        "mer mindre har hade ska kan",
+    )
+    for word in line.split()
 )
 _WORD = re.compile(r"[^\W\d_]{3,}", re.UNICODE)
 

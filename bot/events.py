@@ -24,6 +24,7 @@ class Inbound:
     timestamp: float
     action: str | None = None  # a button's value, when the message is a click
     locale: str | None = None  # the participant's language preference, where known
+    command: bool = False  # the adapter recognised a coordinator command; text is the rest
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +39,7 @@ class Outbound:
     numbered: bool = True
     multiple: bool = False
     outbox_id: int | None = None  # stable across resends: a platform's idempotency key
+    attachment: Attachment | None = None
 
     @classmethod
     def from_body(cls, body: str, *, platform: str, to: str, id: int) -> Outbound:
@@ -70,10 +72,19 @@ def encode_body(
 
 
 @dataclass(frozen=True, slots=True)
+class Attachment:
+    filename: str
+    media_type: str
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
 class Capabilities:
     buttons: bool = False
     threads: bool = False
     file_upload: bool = False
+    # can open a direct conversation with someone and list a channel's members
+    invites: bool = False
     max_message_length: int = 4_000
 
 
@@ -91,3 +102,15 @@ class Adapter(Protocol):
     async def stop(self) -> None: ...
 
     async def send(self, outbound: Outbound) -> None: ...
+
+
+class Inviting(Protocol):
+    """What an adapter with `capabilities.invites` also offers."""
+
+    async def open_direct(self, user_id: str) -> str:
+        """The id of a direct conversation with `user_id`, opened if need be."""
+        ...
+
+    async def channel_members(self, channel: str) -> list[str]:
+        """The user ids of a channel's or room's members."""
+        ...

@@ -69,6 +69,7 @@ _TEXTS: dict[str, dict[str, str]] = {
         "start_keywords": "To start one, type: {keywords}",
         "help_label": "Help",
         "skip_label": "Skip",
+        "reminder": "A reminder about “{title}”: you have not finished it yet. Type continue to pick up where you left off.",
     },
     "fi": {
         "language_offer": "Suomeksi: kirjoita kieli fi",
@@ -113,6 +114,7 @@ _TEXTS: dict[str, dict[str, str]] = {
         "start_keywords": "Aloita kysely kirjoittamalla: {keywords}",
         "help_label": "Apua",
         "skip_label": "Ohita",
+        "reminder": "Muistutus kyselystä ”{title}”: se on vielä kesken. Kirjoita jatka jatkaaksesi siitä mihin jäit.",
     },
     "sv": {
         "language_offer": "På svenska: skriv språk sv",
@@ -157,6 +159,7 @@ _TEXTS: dict[str, dict[str, str]] = {
         "start_keywords": "Skriv så här för att börja: {keywords}",
         "help_label": "Hjälp",
         "skip_label": "Hoppa över",
+        "reminder": "En påminnelse om ”{title}”: du har inte svarat klart än. Skriv fortsätt för att fortsätta där du slutade.",
     },
 }
 

@@ -107,10 +107,38 @@ def _run_script(db: sqlite_utils.Database, script: str) -> None:
             statement = ""
 
 
+def _coordination(db: sqlite_utils.Database) -> None:
+    _run_script(
+        db,
+        """
+        -- Every coordinator command, allowed or refused.
+        CREATE TABLE command_audit (
+            id INTEGER PRIMARY KEY,
+            at REAL NOT NULL,
+            platform TEXT NOT NULL,
+            user_id TEXT NOT NULL,
+            command TEXT NOT NULL,
+            allowed INTEGER NOT NULL,
+            outcome TEXT NOT NULL
+        );
+
+        -- The watermark: a digest covers responses completed up to covered_until.
+        CREATE TABLE digests (
+            id INTEGER PRIMARY KEY,
+            run_id INTEGER NOT NULL REFERENCES runs (id),
+            covered_until REAL NOT NULL,
+            created_at REAL NOT NULL
+        );
+        CREATE INDEX digests_by_run ON digests (run_id, covered_until);
+        """,
+    )
+
+
 MIGRATIONS = [
     Migration(
         1, "participants, addresses, runs, responses, answers, events, outbox", _initial_schema
     ),
+    Migration(2, "command audit and digest watermarks", _coordination),
 ]
 
 

@@ -3,9 +3,13 @@ connection; every write goes through the group-commit writer."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sqlite3
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TypeVar
 
 from storage.database import connect
 from storage.migrations import migrate
@@ -14,6 +18,7 @@ from storage.turns import Loaded, StoredOutbox, TurnRecord, load, record_turns
 from storage.writer import GroupCommitWriter
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 SENT_CLEANUP_DELAY = 1.0  # seconds a delivered reply may stay in the outbox
 
@@ -22,10 +27,16 @@ class Store:
     """Reads and writes for the core. Every write that changes a participant's
     conversation, participant or address row must keep `_recent` coherent."""
 
-    def __init__(self, reader: sqlite3.Connection, writer: GroupCommitWriter) -> None:
+    def __init__(
+        self, path: Path | str, reader: sqlite3.Connection, writer: GroupCommitWriter
+    ) -> None:
+        self._path = path
         self._reader = reader
         self.writer = writer
         self._recent = RecentConversations()
+        # reads that scan a run get a thread and a connection of their own
+        self._reports = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-reports")
+        self._report_connection: sqlite3.Connection | None = None
 
     @classmethod
     def open(cls, path: Path | str) -> Store:
@@ -34,11 +45,27 @@ class Store:
         migrate(write_connection)
         writer = GroupCommitWriter(write_connection)
         writer.start()
-        return cls(connect(path), writer)
+        return cls(path, connect(path), writer)
 
     async def close(self) -> None:
         await self.writer.close()
+        self._reports.shutdown(wait=True)
         self._reader.close()
+
+    async def read(self, query: Callable[[sqlite3.Connection], T]) -> T:
+        """Run a read that may scan a lot (digests, exports) off the event loop."""
+        return await asyncio.get_running_loop().run_in_executor(
+            self._reports, self._on_report_connection, query
+        )
+
+    async def write(self, change: Callable[[sqlite3.Connection], T]) -> T:
+        """A write that touches no conversation (runs, audit, digests): see `_recent`."""
+        return await self.writer.write(change)
+
+    def _on_report_connection(self, query: Callable[[sqlite3.Connection], T]) -> T:
+        if self._report_connection is None:
+            self._report_connection = connect(self._path)
+        return query(self._report_connection)
 
     def load(self, pid: str) -> Loaded:
         loaded = self._recent.get(pid)
@@ -56,16 +83,18 @@ class Store:
             self._recent.committed(turn)
         return stored
 
-    async def open_run(self, survey_id: str, *, now: float) -> int:
-        """The open-to-anyone run of a survey (the one its keyword starts), created if need be."""
+    async def open_run(self, survey_id: str, *, now: float) -> int | None:
+        """The survey's run open to anyone (the one its keyword starts). The first time a
+        keyword is used one is created; None once a coordinator has closed it."""
 
-        def get_or_create(connection: sqlite3.Connection) -> int:
+        def get_or_create(connection: sqlite3.Connection) -> int | None:
             row = connection.execute(
-                "SELECT id FROM runs WHERE survey_id = ? AND audience = 'open' AND status = 'open'",
+                "SELECT id, status FROM runs WHERE survey_id = ? AND audience = 'open'"
+                " ORDER BY status = 'open' DESC, id DESC LIMIT 1",
                 (survey_id,),
             ).fetchone()
             if row:
-                return row[0]
+                return row[0] if row[1] == "open" else None
             return connection.execute(
                 "INSERT INTO runs (survey_id, audience, status, created_at)"
                 " VALUES (?, 'open', 'open', ?)",

@@ -1,0 +1,291 @@
+"""Coordinator commands: start, inspect, nudge, digest, export and close survey runs.
+
+Only configured coordinators (`platform:user_id`) may run them; everyone else
+gets a polite refusal. Every command, allowed or refused, goes into the audit
+table. Replies go straight back to the conversation the command came from.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable
+from datetime import UTC, datetime
+from functools import partial
+
+from bot import commands, digest
+from bot.commands import Command, Unusable
+from bot.core import Bot
+from bot.events import Adapter, Attachment, Inbound, Outbound, encode_body
+from bot.export import csv_of
+from bot.outbox import OutboxSender
+from bot.survey_files import SurveyCatalogue
+from conversations.messages import say
+from conversations.survey import Survey
+from storage import runs
+from storage.store import Store
+
+log = logging.getLogger(__name__)
+
+REFUSAL = "Sorry, survey commands are for coordinators. Ask whoever runs civicbot here to add you."
+
+
+class Coordination:
+    def __init__(
+        self,
+        *,
+        bot: Bot,
+        store: Store,
+        surveys: SurveyCatalogue,
+        adapters: dict[str, Adapter],
+        outbox: OutboxSender,
+        coordinators: frozenset[str],
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._bot = bot
+        self._store = store
+        self._surveys = surveys
+        self._adapters = adapters
+        self._outbox = outbox
+        self._coordinators = coordinators
+        self._clock = clock
+
+    async def handle(self, inbound: Inbound) -> None:
+        """Run one command and answer it; a failure is logged and told, never raised."""
+        allowed = f"{inbound.platform}:{inbound.user_id}" in self._coordinators
+        attachment = None
+        if not allowed:
+            reply = REFUSAL
+        else:
+            parsed = commands.parse(inbound.text)
+            try:
+                if isinstance(parsed, Unusable):
+                    reply = parsed.message
+                else:
+                    reply, attachment = await self._run(parsed, inbound)
+            except Exception:
+                log.exception("survey command %r failed", inbound.text)
+                reply = "Something went wrong running that command; it has been logged."
+        await self._store.write(
+            partial(
+                runs.audit,
+                now=self._clock(),
+                platform=inbound.platform,
+                user_id=inbound.user_id,
+                command=inbound.text[:500],
+                allowed=allowed,
+                outcome=reply.splitlines()[0][:200],
+            )
+        )
+        answer = Outbound(inbound.platform, inbound.conversation_id, reply, attachment=attachment)
+        try:
+            await self._adapters[inbound.platform].send(answer)
+        except Exception:
+            log.exception("could not answer a survey command on %s", inbound.platform)
+
+    async def _run(self, command: Command, inbound: Inbound) -> tuple[str, Attachment | None]:
+        if command.name == "help":
+            return commands.HELP, None
+        if command.name == "list":
+            return await self._list(), None
+        if command.name == "start":
+            return await self._start(command, inbound), None
+        run = await self._store.read(partial(runs.get_run, run_id=command.run))
+        if run is None:
+            return f"There is no run {command.run}. 'survey list' shows the runs.", None
+        survey = self._surveys.surveys.get(run.survey_id)
+        if survey is None:
+            return f"Run {run.id}'s survey '{run.survey_id}' is not loaded any more.", None
+        if command.name == "status":
+            return await self._status(run), None
+        if command.name == "export":
+            responses = await self._store.read(partial(runs.responses_of, run_id=run.id))
+            answers = await self._store.read(partial(runs.answers_of, run_id=run.id))
+            data = csv_of(survey, responses, answers)
+            name = f"{survey.id}-run-{run.id}.csv"
+            return f"Run {run.id}: {len(responses)} responses in {name}.", Attachment(
+                name, "text/csv", data
+            )
+        if command.name == "digest":
+            return await self.post_digest(run, survey, fallback=inbound), None
+        if command.name == "remind":
+            return await self._remind(run, survey), None
+        if command.name == "close":
+            return await self._close(run), None
+        return f"'survey {command.name}' is not available yet.", None
+
+    async def _list(self) -> str:
+        lines = ["Surveys:"]
+        for survey in sorted(self._surveys.surveys.values(), key=lambda s: s.id):
+            keyword = f", keyword '{survey.keyword}'" if survey.keyword else ""
+            lines.append(
+                f"  {survey.id}: {survey.title[survey.default_language]}"
+                f" ({len(survey.questions)} questions{keyword})"
+            )
+        all_runs = await self._store.read(runs.list_runs)
+        lines.append("Runs:" if all_runs else "No runs yet: 'survey start SURVEY' starts one.")
+        for run in all_runs:
+            lines.append(
+                f"  {run.id}: {run.survey_id}, {run.status}, {run.responses} responses,"
+                f" {run.completed} completed"
+            )
+        return "\n".join(lines)
+
+    async def _start(self, command: Command, inbound: Inbound) -> str:
+        survey = self._surveys.surveys.get(command.survey) or self._surveys.by_keyword(
+            command.survey
+        )
+        if survey is None:
+            known = ", ".join(sorted(self._surveys.surveys)) or "none loaded"
+            return f"There is no survey '{command.survey}'. Surveys: {known}."
+        audience = command.audience
+        channel = f"{inbound.platform}:{inbound.conversation_id}"
+        title = survey.title[survey.default_language]
+        if audience.kind == "open":
+            if not survey.keyword:
+                return (
+                    f"'{survey.id}' has no keyword, so nobody could start it alone. "
+                    f"Name who to invite: survey start {survey.id} for @person"
+                )
+            existing = [
+                r
+                for r in await self._store.read(runs.list_runs)
+                if r.survey_id == survey.id and r.audience == "open" and r.status == "open"
+            ]
+            if existing:
+                return f"Run {existing[0].id} of '{title}' is already open for everyone."
+            run_id = await self._new_run(survey, "open", channel)
+            return (
+                f"Run {run_id} of '{title}' started for everyone who types "
+                f"'{survey.keyword}'. Digests go to this conversation."
+            )
+        adapter = self._adapters[inbound.platform]
+        if not adapter.capabilities.invites:
+            return (
+                f"{inbound.platform} cannot invite people; use 'for everyone' and share the link."
+            )
+        if audience.kind == "channel":
+            try:
+                people = await adapter.channel_members(audience.names[0])  # type: ignore[attr-defined]
+            except LookupError as error:
+                return f"I cannot see the members of {audience.names[0]}: {error}"
+            audience_text = f"channel:{audience.names[0]}"
+        else:
+            people = [name.lstrip("@") for name in audience.names]
+            audience_text = "users:" + ",".join(people)
+        people = [p for p in dict.fromkeys(people) if p != inbound.user_id]
+        run_id = await self._new_run(survey, audience_text, channel)
+        outcomes: Counter[str] = Counter()
+        for person in people:
+            try:
+                direct = await adapter.open_direct(person)  # type: ignore[attr-defined]
+                outcomes[
+                    await self._bot.invite(
+                        platform=inbound.platform,
+                        user_id=person,
+                        conversation_id=direct,
+                        survey=survey,
+                        run_id=run_id,
+                    )
+                ] += 1
+            except Exception:
+                log.exception("inviting someone to run %d failed", run_id)
+                outcomes["failed"] += 1
+        counts = [f"invited {outcomes['invited']}"]
+        if outcomes["busy"]:
+            counts.append(f"{outcomes['busy']} in another survey now, not invited")
+        if outcomes["failed"]:
+            counts.append(f"{outcomes['failed']} could not be reached")
+        return (
+            f"Run {run_id} of '{title}' started for {audience.describe()}: "
+            f"{', '.join(counts)}. Digests go to this conversation."
+        )
+
+    async def _new_run(self, survey: Survey, audience: str, channel: str) -> int:
+        return await self._store.write(
+            partial(
+                runs.create_run,
+                survey_id=survey.id,
+                audience=audience,
+                staff_channel=channel,
+                now=self._clock(),
+            )
+        )
+
+    async def _status(self, run: runs.RunRow) -> str:
+        rate = 100 * run.completed / run.responses if run.responses else 0
+        last = await self._store.read(partial(runs.last_digest, run_id=run.id))
+        when = _when(last) if last else "none yet"
+        return (
+            f"Run {run.id}: {run.survey_id}, {run.status}, audience {run.audience}.\n"
+            f"{run.responses} responses, {run.completed} completed ({rate:.0f}%). "
+            f"Last digest: {when}."
+        )
+
+    async def post_digest(
+        self, run: runs.RunRow, survey: Survey, *, fallback: Inbound | None = None
+    ) -> str:
+        """Post the run's digest to its staff channel and move its watermark."""
+        now = self._clock()
+        since = await self._store.read(partial(runs.last_digest, run_id=run.id))
+        responses = await self._store.read(partial(runs.responses_of, run_id=run.id))
+        answers = await self._store.read(partial(runs.answers_of, run_id=run.id))
+        built = digest.build(
+            survey=survey,
+            run_id=run.id,
+            responses=[digest.ResponseRow(*r) for r in responses],
+            answers=[digest.AnswerRow(*a) for a in answers],
+            since=since,
+            until=now,
+        )
+        text = digest.render_text(built)
+        if run.staff_channel:
+            platform, channel = run.staff_channel.split(":", 1)
+        else:
+            platform, channel = fallback.platform, fallback.conversation_id
+        outbox_id = await self._store.write(
+            partial(
+                runs.post_digest,
+                run_id=run.id,
+                covered_until=now,
+                now=now,
+                platform=platform,
+                channel=channel,
+                body=encode_body(text),
+            )
+        )
+        await self._outbox.send([Outbound(platform, channel, text, outbox_id=outbox_id)])
+        return f"Digest of run {run.id} posted: {built.new_completed} new completed responses."
+
+    async def _remind(self, run: runs.RunRow, survey: Survey) -> str:
+        if run.status == "closed":
+            return f"Run {run.id} is closed; there is nobody to remind."
+        waiting = await self._store.read(partial(runs.in_progress, run_id=run.id))
+        reminded = 0
+        for person in waiting:
+            language = json.loads(person.state)["language"]
+            text = say(language, "reminder", title=survey.title.get(language, ""))
+            if await self._bot.remind(
+                pid=person.pid,
+                platform=person.platform,
+                conversation_id=person.conversation_id,
+                text=text,
+            ):
+                reminded += 1
+        return f"Reminded {reminded} of {len(waiting)} people who have not finished run {run.id}."
+
+    async def _close(self, run: runs.RunRow) -> str:
+        if run.status == "closed":
+            return f"Run {run.id} is already closed."
+        await self._store.write(partial(runs.close_run, run_id=run.id, now=self._clock()))
+        self._bot.run_closed(run.id, run.survey_id)
+        return (
+            f"Run {run.id} closed: {run.responses} responses, {run.completed} completed. "
+            "It takes no more answers; 'survey digest' and 'survey export' still work."
+        )
+
+
+def _when(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d %H:%M UTC")

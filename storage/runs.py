@@ -1,0 +1,151 @@
+"""Runs of a survey, and what coordinators read and record about them."""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class RunRow:
+    id: int
+    survey_id: str
+    audience: str
+    status: str  # open | closed
+    staff_channel: str | None
+    created_at: float
+    responses: int = 0
+    completed: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Reachable:
+    """Someone with a conversation in a run that has not ended, and where to reach them."""
+
+    pid: str
+    platform: str
+    conversation_id: str
+    state: str  # JSON
+
+
+_RUN_COLUMNS = (
+    "r.id, r.survey_id, r.audience, r.status, r.staff_channel, r.created_at,"
+    " (SELECT count(*) FROM responses WHERE run_id = r.id AND status != 'declined'),"
+    " (SELECT count(*) FROM responses WHERE run_id = r.id AND status = 'completed')"
+)
+
+
+def create_run(
+    connection: sqlite3.Connection,
+    *,
+    survey_id: str,
+    audience: str,
+    staff_channel: str | None,
+    now: float,
+) -> int:
+    return connection.execute(
+        "INSERT INTO runs (survey_id, audience, status, staff_channel, created_at)"
+        " VALUES (?, ?, 'open', ?, ?)",
+        (survey_id, audience, staff_channel, now),
+    ).lastrowid
+
+
+def get_run(connection: sqlite3.Connection, run_id: int) -> RunRow | None:
+    row = connection.execute(f"SELECT {_RUN_COLUMNS} FROM runs r WHERE r.id = ?", (run_id,))
+    found = row.fetchone()
+    return RunRow(*found) if found else None
+
+
+def list_runs(connection: sqlite3.Connection) -> list[RunRow]:
+    rows = connection.execute(f"SELECT {_RUN_COLUMNS} FROM runs r ORDER BY r.id")
+    return [RunRow(*row) for row in rows]
+
+
+def close_run(connection: sqlite3.Connection, run_id: int, *, now: float) -> None:
+    connection.execute(
+        "UPDATE runs SET status = 'closed', closed_at = ? WHERE id = ?", (now, run_id)
+    )
+
+
+def responses_of(
+    connection: sqlite3.Connection, run_id: int
+) -> list[tuple[int, str, float | None]]:
+    return connection.execute(
+        "SELECT id, status, completed_at FROM responses WHERE run_id = ? ORDER BY id", (run_id,)
+    ).fetchall()
+
+
+def answers_of(connection: sqlite3.Connection, run_id: int) -> list[tuple[int, str, str | None]]:
+    return connection.execute(
+        "SELECT a.response_id, a.question_id, a.value FROM answers a"
+        " JOIN responses r ON r.id = a.response_id WHERE r.run_id = ?"
+        " ORDER BY a.response_id",
+        (run_id,),
+    ).fetchall()
+
+
+def in_progress(connection: sqlite3.Connection, run_id: int) -> list[Reachable]:
+    """Participants of the run whose conversation has not ended (for reminders)."""
+    rows = connection.execute(
+        "SELECT c.pid, a.platform, a.conversation_id, c.state FROM conversations c"
+        " JOIN addresses a ON a.pid = c.pid"
+        " WHERE c.run_id = ? AND json_extract(c.state, '$.stage') NOT IN ('done', 'declined')",
+        (run_id,),
+    )
+    return [Reachable(*row) for row in rows]
+
+
+def last_digest(connection: sqlite3.Connection, run_id: int) -> float | None:
+    row = connection.execute(
+        "SELECT max(covered_until) FROM digests WHERE run_id = ?", (run_id,)
+    ).fetchone()
+    return row[0]
+
+
+def record_digest(
+    connection: sqlite3.Connection, run_id: int, *, covered_until: float, now: float
+) -> None:
+    connection.execute(
+        "INSERT INTO digests (run_id, covered_until, created_at) VALUES (?, ?, ?)",
+        (run_id, covered_until, now),
+    )
+
+
+def audit(
+    connection: sqlite3.Connection,
+    *,
+    now: float,
+    platform: str,
+    user_id: str,
+    command: str,
+    allowed: bool,
+    outcome: str,
+) -> None:
+    connection.execute(
+        "INSERT INTO command_audit (at, platform, user_id, command, allowed, outcome)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        (now, platform, user_id, command, int(allowed), outcome),
+    )
+
+
+def post_digest(
+    connection: sqlite3.Connection,
+    run_id: int,
+    *,
+    covered_until: float,
+    now: float,
+    platform: str,
+    channel: str,
+    body: str,
+) -> int:
+    """Record the digest's watermark and queue its message in one transaction, so a digest
+    is neither lost nor posted twice; returns the message's outbox id."""
+    record_digest(connection, run_id, covered_until=covered_until, now=now)
+    return connection.execute(
+        "INSERT INTO outbox (platform, conversation_id, body, created_at) VALUES (?, ?, ?, ?)",
+        (platform, channel, body, now),
+    ).lastrowid
+
+
+def closed_runs(connection: sqlite3.Connection) -> set[int]:
+    return {row[0] for row in connection.execute("SELECT id FROM runs WHERE status = 'closed'")}

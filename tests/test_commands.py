@@ -1,0 +1,229 @@
+"""Coordinators run surveys by command; everyone else is refused, and all is audited."""
+
+from __future__ import annotations
+
+import csv
+import io
+import sqlite3
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from adapters.memory import MemoryAdapter
+from bot.app import Runtime, running
+from conftest import Clock
+
+STAFF_ROOM = "staff-room"
+
+
+@pytest.fixture
+async def runtime(tmp_path: Path, survey_folder: Path, clock: Clock) -> AsyncIterator[Runtime]:
+    channels = {"#homecare-clients": ["ann", "ben", "coord"], "#empty": []}
+    async with running(
+        database=tmp_path / "civicbot.db",
+        survey_folder=survey_folder,
+        adapters=[lambda handler: MemoryAdapter(handler, channels=channels)],
+        clock=clock,
+        environ={"CIVICBOT_PSEUDONYM_KEY": "k"},
+        coordinators=frozenset({"memory:coord"}),
+    ) as started:
+        yield started
+
+
+@pytest.fixture
+def chat(runtime: Runtime) -> MemoryAdapter:
+    return runtime.adapters[0]
+
+
+async def command(chat: MemoryAdapter, text: str, *, user: str = "coord") -> str:
+    """Run a command in the staff room and return the bot's answer to it."""
+    await chat.push(user, text, command=True, is_direct=False, conversation=STAFF_ROOM)
+    return chat.to(STAFF_ROOM)[-1].text
+
+
+def rows(tmp_path: Path, sql: str) -> list[tuple]:
+    with sqlite3.connect(tmp_path / "civicbot.db") as connection:
+        return connection.execute(sql).fetchall()
+
+
+async def answer_library(chat: MemoryAdapter, user: str, *texts: str) -> None:
+    for text in texts:
+        await chat.push(user, text)
+
+
+async def test_someone_who_is_not_a_coordinator_is_refused_politely(
+    chat: MemoryAdapter, tmp_path: Path
+) -> None:
+    reply = await command(chat, "survey start library for everyone", user="mallory")
+    assert reply.startswith("Sorry, survey commands are for coordinators.")
+    assert rows(tmp_path, "SELECT count(*) FROM runs") == [(0,)]
+    assert rows(tmp_path, "SELECT user_id, command, allowed FROM command_audit") == [
+        ("mallory", "survey start library for everyone", 0)
+    ]
+
+
+async def test_every_allowed_command_is_audited_with_its_outcome(
+    chat: MemoryAdapter, tmp_path: Path
+) -> None:
+    await command(chat, "survey help")
+    await command(chat, "survey status 99")
+    assert rows(tmp_path, "SELECT command, allowed, outcome FROM command_audit") == [
+        ("survey help", 1, "Commands:"),
+        ("survey status 99", 1, "There is no run 99. 'survey list' shows the runs."),
+    ]
+
+
+async def test_list_shows_surveys_and_runs(chat: MemoryAdapter) -> None:
+    await command(chat, "survey start library for everyone")
+    reply = await command(chat, "survey list")
+    assert "  library-services: City library feedback (6 questions, keyword 'library')" in reply
+    assert "  1: library-services, open, 0 responses, 0 completed" in reply
+
+
+async def test_start_for_everyone_is_the_run_the_keyword_joins(
+    chat: MemoryAdapter, tmp_path: Path
+) -> None:
+    reply = await command(chat, "survey start library for everyone")
+    assert reply == (
+        "Run 1 of 'City library feedback' started for everyone who types 'library'. "
+        "Digests go to this conversation."
+    )
+    await answer_library(chat, "dee", "library", "yes")
+    assert rows(tmp_path, "SELECT run_id FROM responses") == [(1,)]
+    again = await command(chat, "survey start library")
+    assert again == "Run 1 of 'City library feedback' is already open for everyone."
+
+
+async def test_start_for_named_people_invites_each_by_direct_message(
+    chat: MemoryAdapter, tmp_path: Path
+) -> None:
+    reply = await command(chat, "survey start home-care for @ann @ben")
+    assert reply.startswith("Run 1 of 'Home care feedback' started for @ann, @ben: invited 2.")
+    for person in ("ann", "ben"):
+        invitation = chat.to(f"dm-{person}")[-1]
+        assert invitation.text.startswith("Home care feedback")
+        assert "Do you agree" in invitation.text  # consent first
+    await chat.push("ann", "yes")
+    assert "Who is answering?" in chat.to("dm-ann")[-1].text
+
+
+async def test_start_for_a_channel_invites_its_members_but_not_the_coordinator(
+    chat: MemoryAdapter,
+) -> None:
+    reply = await command(chat, "survey start home-care for #homecare-clients")
+    assert "for the members of #homecare-clients: invited 2." in reply
+    assert chat.to("dm-coord") == []
+
+
+async def test_inviting_someone_in_another_survey_does_not_interrupt_them(
+    chat: MemoryAdapter,
+) -> None:
+    await answer_library(chat, "ann", "library", "yes")
+    reply = await command(chat, "survey start home-care for @ann @ben")
+    assert "invited 1, 1 in another survey now, not invited." in reply
+    await chat.push("ann", "1")
+    assert "Which services have you used" in chat.to("dm-ann")[-1].text
+
+
+async def test_starting_twice_for_the_same_person_invites_once(chat: MemoryAdapter) -> None:
+    await command(chat, "survey start home-care for @ann")
+    await command(chat, "survey start home-care for @ann")
+    assert len(chat.to("dm-ann")) == 1
+
+
+@pytest.mark.parametrize(
+    ("typed", "told"),
+    [
+        ("survey start parking", "There is no survey 'parking'. Surveys: branching, home-care"),
+        ("survey start home-care for #nowhere", "I cannot see the members of #nowhere"),
+        ("survey close 7", "There is no run 7."),
+        ("survey schedule 1 every day", "needs a cron time of five fields"),
+    ],
+)
+async def test_wrong_arguments_say_what_would_work(
+    chat: MemoryAdapter, typed: str, told: str
+) -> None:
+    assert told in await command(chat, typed)
+
+
+async def test_status_gives_counts_and_completion(chat: MemoryAdapter) -> None:
+    await command(chat, "survey start library for everyone")
+    await answer_library(chat, "dee", "library", "yes", "4", "1", "More hours", "skip")
+    await answer_library(chat, "eve", "library", "no")
+    await answer_library(chat, "fay", "library", "yes", "1")
+    reply = await command(chat, "survey status 1")
+    assert reply.startswith("Run 1: library-services, open, audience open.\n")
+    assert "2 responses, 1 completed (50%). Last digest: none yet." in reply
+
+
+async def test_remind_nudges_only_those_who_have_not_finished(chat: MemoryAdapter) -> None:
+    await command(chat, "survey start home-care for @ann @ben")
+    await answer_library(chat, "ann", "yes", "1", "3", "8", "5", "skip", "skip")  # finishes
+    reply = await command(chat, "survey remind 1")
+    assert reply == "Reminded 1 of 1 people who have not finished run 1."
+    assert chat.to("dm-ben")[-1].text.startswith("A reminder about “Home care feedback”")
+    assert "reminder" not in chat.to("dm-ann")[-1].text
+    await chat.push("ben", "continue")
+    assert "Do you agree" in chat.to("dm-ben")[-1].text
+
+
+async def test_a_closed_run_takes_no_more_answers(chat: MemoryAdapter, tmp_path: Path) -> None:
+    await command(chat, "survey start library for everyone")
+    await answer_library(chat, "dee", "library", "yes")
+    reply = await command(chat, "survey close 1")
+    assert reply.startswith("Run 1 closed: 1 responses, 0 completed.")
+    await chat.push("dee", "1")
+    assert chat.to("dm-dee")[-1].text.startswith("There is no survey for you right now.")
+    await chat.push("gil", "library")
+    assert chat.to("dm-gil")[-1].text.startswith("There is no survey for you right now.")
+    assert rows(tmp_path, "SELECT count(*) FROM answers") == [(0,)]
+    assert await command(chat, "survey close 1") == "Run 1 is already closed."
+
+
+async def test_digest_goes_to_the_staff_room_and_counts_only_new_responses_as_new(
+    chat: MemoryAdapter, clock: Clock
+) -> None:
+    await command(chat, "survey start library for everyone")
+    await answer_library(chat, "dee", "library", "yes", "1", "1", "5", "Open on Sundays", "2")
+    clock.now += 60
+    reply = await command(chat, "survey digest 1")
+    assert reply == "Digest of run 1 posted: 1 new completed responses."
+    posted = chat.to(STAFF_ROOM)[-2].text
+    assert posted.startswith("Digest: City library feedback (run 1)\nResponses: 1, completed 1")
+    assert "“Open on Sundays”" in posted
+    clock.now += 60
+    await command(chat, "survey digest 1")
+    assert "0 new since the last digest" in chat.to(STAFF_ROOM)[-2].text
+
+
+async def test_export_is_a_csv_with_one_column_per_question(chat: MemoryAdapter) -> None:
+    await command(chat, "survey start library for everyone")
+    await answer_library(chat, "dee", "library", "yes", "4", "1, 2", "Ramp", "skip")
+    await answer_library(chat, "eve", "library", "yes", "1", "3", "4", "Nothing", "3")
+    reply = await command(chat, "survey export 1")
+    assert reply == "Run 1: 2 responses in library-services-run-1.csv."
+    attachment = chat.to(STAFF_ROOM)[-1].attachment
+    table = list(csv.reader(io.StringIO(attachment.data.decode())))
+    assert table[0] == [
+        "response",
+        "status",
+        "completed_at",
+        "visits",
+        "services",
+        "satisfaction",
+        "barriers",
+        "improve",
+        "age_group",
+    ]
+    # the branch-skipped questions are empty cells in their own columns
+    assert table[1][1:2] + table[1][3:] == [
+        "completed",
+        "Not at all",
+        "",
+        "",
+        "Opening hours; It is too far away",
+        "Ramp",
+        "",
+    ]
+    assert table[2][3:] == ["Every week", "Events and courses", "4", "", "Nothing", "40 to 64"]
