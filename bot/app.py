@@ -43,6 +43,7 @@ async def running(
     clock: Callable[[], float] = time.time,
     environ: dict[str, str] | None = None,
     coordinators: frozenset[str] = frozenset(),
+    timezone: str = "UTC",
 ) -> AsyncIterator[Runtime]:
     """Open storage, load surveys, send what the outbox still holds, start the adapters;
     on exit stop the adapters and commit what is in flight."""
@@ -61,6 +62,7 @@ async def running(
         adapters=by_platform,
         outbox=outbox,
         coordinators=coordinators,
+        timezone=timezone,
         clock=clock,
     )
 
@@ -78,8 +80,10 @@ async def running(
         await outbox.resend_unsent()
         for adapter in built:
             await adapter.start()
+        await coordination.start()
         yield Runtime(bot, coordination, store, outbox, surveys, built)
     finally:
+        coordination.stop()
         for adapter in reversed(built):
             try:
                 await adapter.stop()

@@ -9,8 +9,9 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from bot.survey_files import EXAMPLE_SURVEYS
 
@@ -40,9 +41,20 @@ class WebSettings(_Section):
 
 
 class Settings(_Section):
+    timezone: str = "UTC"  # for digest schedules' cron times
+    coordinators: list[Annotated[str, Field(pattern=r"^[a-z]+:.+$")]] = []
     storage: StorageSettings = StorageSettings()
     surveys: SurveySettings = SurveySettings()
     web: WebSettings = WebSettings()
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone '{value}', e.g. 'Europe/Helsinki'") from None
+        return value
 
 
 def load_settings(path: Path | None) -> Settings:

@@ -21,6 +21,7 @@ from bot.core import Bot
 from bot.events import Adapter, Attachment, Inbound, Outbound, encode_body
 from bot.export import csv_of
 from bot.outbox import OutboxSender
+from bot.scheduling import DigestSchedule
 from bot.survey_files import SurveyCatalogue
 from conversations.messages import say
 from conversations.survey import Survey
@@ -42,6 +43,7 @@ class Coordination:
         adapters: dict[str, Adapter],
         outbox: OutboxSender,
         coordinators: frozenset[str],
+        timezone: str = "UTC",
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._bot = bot
@@ -51,6 +53,16 @@ class Coordination:
         self._outbox = outbox
         self._coordinators = coordinators
         self._clock = clock
+        self.schedule = DigestSchedule(
+            store=store, post=self._scheduled_digest, timezone=timezone, clock=clock
+        )
+
+    async def start(self) -> None:
+        """Register the stored digest schedules, catching up any missed while down."""
+        await self.schedule.start()
+
+    def stop(self) -> None:
+        self.schedule.stop()
 
     async def handle(self, inbound: Inbound) -> None:
         """Run one command and answer it; a failure is logged and told, never raised."""
@@ -88,6 +100,10 @@ class Coordination:
     async def _run(self, command: Command, inbound: Inbound) -> tuple[str, Attachment | None]:
         if command.name == "help":
             return commands.HELP, None
+        if command.name == "unschedule":
+            if await self.schedule.remove(command.schedule):
+                return f"Schedule {command.schedule} removed.", None
+            return f"There is no schedule {command.schedule}. 'survey status RUN' lists them.", None
         if command.name == "list":
             return await self._list(), None
         if command.name == "start":
@@ -112,9 +128,9 @@ class Coordination:
             return await self.post_digest(run, survey, fallback=inbound), None
         if command.name == "remind":
             return await self._remind(run, survey), None
-        if command.name == "close":
-            return await self._close(run), None
-        return f"'survey {command.name}' is not available yet.", None
+        if command.name == "schedule":
+            return await self._schedule(run, command.cron), None
+        return await self._close(run), None
 
     async def _list(self) -> str:
         lines = ["Surveys:"]
@@ -218,11 +234,37 @@ class Coordination:
         rate = 100 * run.completed / run.responses if run.responses else 0
         last = await self._store.read(partial(runs.last_digest, run_id=run.id))
         when = _when(last) if last else "none yet"
-        return (
-            f"Run {run.id}: {run.survey_id}, {run.status}, audience {run.audience}.\n"
+        lines = [
+            f"Run {run.id}: {run.survey_id}, {run.status}, audience {run.audience}.",
             f"{run.responses} responses, {run.completed} completed ({rate:.0f}%). "
-            f"Last digest: {when}."
+            f"Last digest: {when}.",
+        ]
+        for schedule in await self._store.read(partial(runs.list_schedules, run_id=run.id)):
+            lines.append(
+                f"Schedule {schedule.id}: digest at '{schedule.cron}' ({schedule.timezone}),"
+                f" next {_when_local(self.schedule.next_time(schedule.id))}."
+            )
+        return "\n".join(lines)
+
+    async def _schedule(self, run: runs.RunRow, cron: str) -> str:
+        try:
+            schedule = await self.schedule.add(run.id, cron)
+        except ValueError as error:
+            return (
+                f"'{cron}' is not a cron time I can use ({error}). Five fields: minute hour "
+                "day month weekday, e.g. '0 9 * * mon' for Mondays at 9:00."
+            )
+        return (
+            f"Schedule {schedule.id}: the digest of run {run.id} at '{cron}' "
+            f"({schedule.timezone}), next {_when_local(self.schedule.next_time(schedule.id))}."
         )
+
+    async def _scheduled_digest(self, run_id: int) -> str:
+        run = await self._store.read(partial(runs.get_run, run_id=run_id))
+        survey = self._surveys.surveys.get(run.survey_id) if run else None
+        if run is None or survey is None:
+            return f"run {run_id} or its survey is gone"
+        return await self.post_digest(run, survey)
 
     async def post_digest(
         self, run: runs.RunRow, survey: Survey, *, fallback: Inbound | None = None
@@ -289,3 +331,7 @@ class Coordination:
 
 def _when(timestamp: float) -> str:
     return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _when_local(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M %Z") if moment else "never"

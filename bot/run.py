@@ -35,6 +35,8 @@ async def serve(settings: Settings, *, announce: Callable[[str], None] = print) 
         database=settings.storage.database,
         survey_folder=settings.surveys.folder,
         adapters=adapter_factories(settings),
+        coordinators=frozenset(settings.coordinators),
+        timezone=settings.timezone,
     ) as runtime:
         for problem in runtime.surveys.problems:
             announce(f"survey problem: {problem}")

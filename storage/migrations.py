@@ -134,11 +134,29 @@ def _coordination(db: sqlite_utils.Database) -> None:
     )
 
 
+def _schedules(db: sqlite_utils.Database) -> None:
+    _run_script(
+        db,
+        """
+        -- Digest schedules; re-registered with the scheduler at every start.
+        CREATE TABLE schedules (
+            id INTEGER PRIMARY KEY,
+            run_id INTEGER NOT NULL REFERENCES runs (id),
+            cron TEXT NOT NULL,
+            timezone TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            last_fired_at REAL
+        );
+        """,
+    )
+
+
 MIGRATIONS = [
     Migration(
         1, "participants, addresses, runs, responses, answers, events, outbox", _initial_schema
     ),
     Migration(2, "command audit and digest watermarks", _coordination),
+    Migration(3, "digest schedules", _schedules),
 ]
 
 

@@ -149,3 +149,39 @@ def post_digest(
 
 def closed_runs(connection: sqlite3.Connection) -> set[int]:
     return {row[0] for row in connection.execute("SELECT id FROM runs WHERE status = 'closed'")}
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleRow:
+    id: int
+    run_id: int
+    cron: str
+    timezone: str
+    created_at: float
+    last_fired_at: float | None
+
+
+def add_schedule(
+    connection: sqlite3.Connection, *, run_id: int, cron: str, timezone: str, now: float
+) -> ScheduleRow:
+    schedule_id = connection.execute(
+        "INSERT INTO schedules (run_id, cron, timezone, created_at) VALUES (?, ?, ?, ?)",
+        (run_id, cron, timezone, now),
+    ).lastrowid
+    return ScheduleRow(schedule_id, run_id, cron, timezone, now, None)
+
+
+def list_schedules(connection: sqlite3.Connection, run_id: int | None = None) -> list[ScheduleRow]:
+    query = "SELECT id, run_id, cron, timezone, created_at, last_fired_at FROM schedules"
+    if run_id is None:
+        return [ScheduleRow(*row) for row in connection.execute(query + " ORDER BY id")]
+    rows = connection.execute(query + " WHERE run_id = ? ORDER BY id", (run_id,))
+    return [ScheduleRow(*row) for row in rows]
+
+
+def remove_schedule(connection: sqlite3.Connection, schedule_id: int) -> bool:
+    return connection.execute("DELETE FROM schedules WHERE id = ?", (schedule_id,)).rowcount > 0
+
+
+def schedule_fired(connection: sqlite3.Connection, schedule_id: int, *, at: float) -> None:
+    connection.execute("UPDATE schedules SET last_fired_at = ? WHERE id = ?", (at, schedule_id))

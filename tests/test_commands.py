@@ -9,10 +9,10 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from conftest import Clock
 
 from adapters.memory import MemoryAdapter
 from bot.app import Runtime, running
-from conftest import Clock
 
 STAFF_ROOM = "staff-room"
 

@@ -1,0 +1,109 @@
+"""Digest schedules: cron in the configured time zone, kept across restarts, caught up."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from conftest import Clock
+
+from adapters.memory import MemoryAdapter
+from bot.app import running
+
+STAFF_ROOM = "staff-room"
+ZONE = "Europe/Helsinki"
+MONDAY_8_UTC = datetime(2027, 1, 4, 8, 0, tzinfo=ZoneInfo("UTC")).timestamp()
+
+
+def bot(tmp_path: Path, survey_folder: Path, clock: Clock):
+    return running(
+        database=tmp_path / "civicbot.db",
+        survey_folder=survey_folder,
+        adapters=[MemoryAdapter],
+        clock=clock,
+        environ={"CIVICBOT_PSEUDONYM_KEY": "k"},
+        coordinators=frozenset({"memory:coord"}),
+        timezone=ZONE,
+    )
+
+
+async def command(chat: MemoryAdapter, text: str) -> str:
+    await chat.push("coord", text, command=True, is_direct=False, conversation=STAFF_ROOM)
+    return chat.to(STAFF_ROOM)[-1].text
+
+
+async def test_a_schedule_runs_on_cron_time_in_the_configured_zone(
+    tmp_path: Path, survey_folder: Path, clock: Clock
+) -> None:
+    async with bot(tmp_path, survey_folder, clock) as runtime:
+        chat = runtime.adapters[0]
+        await command(chat, "survey start library for everyone")
+        reply = await command(chat, "survey schedule 1 0 9 * * mon")
+        assert reply.startswith(
+            "Schedule 1: the digest of run 1 at '0 9 * * mon' (Europe/Helsinki)"
+        )
+        upcoming = runtime.coordination.schedule.next_time(1)
+        assert (upcoming.weekday(), upcoming.hour, upcoming.minute) == (0, 9, 0)
+        assert upcoming.tzinfo.key == ZONE
+
+
+async def test_a_cron_time_that_cannot_work_is_explained(
+    tmp_path: Path, survey_folder: Path, clock: Clock
+) -> None:
+    async with bot(tmp_path, survey_folder, clock) as runtime:
+        chat = runtime.adapters[0]
+        await command(chat, "survey start library for everyone")
+        reply = await command(chat, "survey schedule 1 61 9 * * mon")
+        assert reply.startswith("'61 9 * * mon' is not a cron time I can use")
+        assert "'0 9 * * mon' for Mondays at 9:00" in reply
+
+
+async def test_schedules_survive_a_restart(
+    tmp_path: Path, survey_folder: Path, clock: Clock
+) -> None:
+    clock.now = MONDAY_8_UTC
+    async with bot(tmp_path, survey_folder, clock) as runtime:
+        chat = runtime.adapters[0]
+        await command(chat, "survey start library for everyone")
+        await command(chat, "survey schedule 1 0 9 * * *")
+    async with bot(tmp_path, survey_folder, clock) as runtime:
+        status = await command(runtime.adapters[0], "survey status 1")
+        assert "Schedule 1: digest at '0 9 * * *' (Europe/Helsinki), next " in status
+        assert runtime.coordination.schedule.next_time(1) is not None
+
+
+async def test_a_digest_missed_while_down_is_caught_up_once_at_start(
+    tmp_path: Path, survey_folder: Path, clock: Clock
+) -> None:
+    clock.now = MONDAY_8_UTC  # 10:00 in Helsinki: today's 9:00 has passed
+    async with bot(tmp_path, survey_folder, clock) as runtime:
+        chat = runtime.adapters[0]
+        await command(chat, "survey start library for everyone")
+        await command(chat, "survey schedule 1 0 9 * * *")
+        for text in ["library", "yes", "1", "1", "5", "Fine", "skip"]:
+            await chat.push("dee", text)
+    clock.now += 2 * 24 * 3600  # down over two 9:00s
+    async with bot(tmp_path, survey_folder, clock) as runtime:
+        posted = [m.text for m in runtime.adapters[0].to(STAFF_ROOM)]
+        assert len(posted) == 1
+        assert posted[0].startswith("Digest: City library feedback (run 1)")
+        assert "1 new since the last digest" in posted[0]
+    async with bot(tmp_path, survey_folder, clock) as runtime:  # the same moment again
+        assert runtime.adapters[0].to(STAFF_ROOM) == []
+    with sqlite3.connect(tmp_path / "civicbot.db") as connection:
+        assert connection.execute("SELECT count(*) FROM digests").fetchone() == (1,)
+
+
+async def test_unschedule_removes_a_schedule(
+    tmp_path: Path, survey_folder: Path, clock: Clock
+) -> None:
+    async with bot(tmp_path, survey_folder, clock) as runtime:
+        chat = runtime.adapters[0]
+        await command(chat, "survey start library for everyone")
+        await command(chat, "survey schedule 1 0 9 * * *")
+        assert await command(chat, "survey unschedule 1") == "Schedule 1 removed."
+        assert runtime.coordination.schedule.next_time(1) is None
+        assert "Schedule" not in await command(chat, "survey status 1")
+        assert (await command(chat, "survey unschedule 1")).startswith("There is no schedule 1.")
