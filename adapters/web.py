@@ -1,9 +1,12 @@
-"""The web chat: a plain page for people without a Slack or Matrix account.
+"""The web chat: a plain page for people without a Slack or Matrix account, and a
+staff page where coordinators run survey commands and digests land.
 
 Translation only: a POST becomes an `Inbound`, an `Outbound` becomes an entry in
-the session's transcript, which the page fetches by long-polling. A session is a
-random token in an HttpOnly, SameSite=Strict cookie; the platform user id is a
-hash of it, so the database never holds the token itself.
+a conversation's transcript, which the page fetches by long-polling. A citizen's
+session is a random token in an HttpOnly, SameSite=Strict cookie; the platform
+user id is a hash of it, so the database never holds the token itself. The staff
+page opens with a key (`/staff?key=…`), which sets a staff cookie; everyone
+holding it is the coordinator `web:staff`, in the one conversation `staff`.
 """
 
 from __future__ import annotations
@@ -17,18 +20,23 @@ import re
 import secrets
 import time
 from collections import OrderedDict, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from importlib import resources
 from typing import Any
 
 from aiohttp import web
 
-from bot.events import Capabilities, Inbound, InboundHandler, Outbound
+from bot.events import Attachment, Capabilities, Inbound, InboundHandler, Outbound
 
 log = logging.getLogger(__name__)
 
 PLATFORM = "web"
 COOKIE = "civicbot_session"
+STAFF_COOKIE = "civicbot_staff"
+STAFF = "staff"  # the staff page's user id and conversation id
+MAX_FILES = 20  # exports kept for download from the staff page
 MAX_BODY_BYTES = 64 * 1024
 TRANSCRIPT_LENGTH = 100  # messages kept per session for a reload
 MAX_SESSIONS = 10_000  # least recently active sessions beyond this are forgotten
@@ -36,6 +44,7 @@ POLL_SECONDS = 25.0
 BURST, REFILL_PER_SECOND = 8, 1.0  # rate limit per session: a burst, then one a second
 _EVENT_ID = re.compile(r"^[A-Za-z0-9-]{8,64}$")
 _STATIC = {"chat.css": "text/css", "chat.js": "text/javascript"}
+Identify = Callable[[web.Request], "tuple[str, bool] | None"]
 _HEADERS = {
     "Content-Security-Policy": (
         "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
@@ -78,11 +87,15 @@ class WebAdapter:
         host: str = "127.0.0.1",
         port: int = 8080,
         secure_cookie: bool = False,
+        staff_key: str | None = None,
     ) -> None:
         self._handler = handler
         self._host = host
         self._port = port
         self._secure_cookie = secure_cookie
+        self._staff_key = staff_key  # None: no staff page
+        self._staff_tokens: set[str] = set()
+        self._files: OrderedDict[str, Attachment] = OrderedDict()
         self._sessions: OrderedDict[str, _Session] = OrderedDict()
         self._runner: web.AppRunner | None = None
         self._stopping = False
@@ -92,8 +105,12 @@ class WebAdapter:
         app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[_headers])
         app.router.add_get("/", self._page)
         app.router.add_get("/static/{name}", self._static)
-        app.router.add_get("/api/messages", self._poll)
-        app.router.add_post("/api/messages", self._receive)
+        app.router.add_get("/api/messages", partial(self._poll, who=self._citizen))
+        app.router.add_post("/api/messages", partial(self._receive, who=self._citizen))
+        app.router.add_get("/staff", self._staff_page)
+        app.router.add_get("/api/staff/messages", partial(self._poll, who=self._staff))
+        app.router.add_post("/api/staff/messages", partial(self._receive, who=self._staff))
+        app.router.add_get("/staff/files/{file}", self._file)
         return app
 
     async def start(self) -> None:
@@ -115,16 +132,21 @@ class WebAdapter:
     async def send(self, outbound: Outbound) -> None:
         session = self._session(outbound.conversation_id)
         session.sequence += 1
-        session.transcript.append(
-            {
-                "seq": session.sequence,
-                "id": outbound.outbox_id,
-                "text": outbound.text,
-                "choices": [{"label": c.label, "value": c.value} for c in outbound.choices],
-                "numbered": outbound.numbered,
-                "multiple": outbound.multiple,
-            }
-        )
+        entry = {
+            "seq": session.sequence,
+            "id": outbound.outbox_id,
+            "text": outbound.text,
+            "choices": [{"label": c.label, "value": c.value} for c in outbound.choices],
+            "numbered": outbound.numbered,
+            "multiple": outbound.multiple,
+        }
+        if outbound.attachment is not None:
+            name = secrets.token_urlsafe(16)
+            self._files[name] = outbound.attachment
+            if len(self._files) > MAX_FILES:
+                self._files.popitem(last=False)
+            entry["file"] = {"name": outbound.attachment.filename, "url": f"/staff/files/{name}"}
+        session.transcript.append(entry)
         session.changed.set()
 
     def _session(self, user_id: str) -> _Session:
@@ -158,10 +180,55 @@ class WebAdapter:
         body = resources.files("adapters").joinpath(f"web_static/{name}").read_bytes()
         return web.Response(body=body, content_type=_STATIC[name], charset="utf-8")
 
-    async def _poll(self, request: web.Request) -> web.StreamResponse:
+    def _citizen(self, request: web.Request) -> tuple[str, bool] | None:
+        """(user id, is a command) for a citizen's request, or None without a session."""
         user_id = _user_id(request)
-        if user_id is None:
+        return None if user_id is None else (user_id, False)
+
+    def _staff(self, request: web.Request) -> tuple[str, bool] | None:
+        token = request.cookies.get(STAFF_COOKIE, "")
+        return (STAFF, True) if token in self._staff_tokens else None
+
+    async def _staff_page(self, request: web.Request) -> web.StreamResponse:
+        if self._staff_key is None:
+            raise web.HTTPNotFound()
+        key = request.query.get("key", "")
+        if key and secrets.compare_digest(key.encode(), self._staff_key.encode()):
+            token = secrets.token_urlsafe(32)
+            self._staff_tokens.add(token)
+            response = web.HTTPSeeOther("/staff")  # the key leaves the address bar
+            response.set_cookie(
+                STAFF_COOKIE,
+                token,
+                httponly=True,
+                samesite="Strict",
+                secure=self._secure_cookie,
+                path="/",
+            )
+            raise response
+        if self._staff(request) is None:
+            return web.Response(
+                status=403,
+                text="This is the staff page. Open it with the link civicbot printed at start.",
+            )
+        page = resources.files("adapters").joinpath("web_static/staff.html").read_text("utf-8")
+        return web.Response(text=page, content_type="text/html", charset="utf-8")
+
+    async def _file(self, request: web.Request) -> web.StreamResponse:
+        found = self._files.get(request.match_info["file"])
+        if self._staff(request) is None or found is None:
+            raise web.HTTPNotFound()
+        return web.Response(
+            body=found.data,
+            content_type=found.media_type,
+            headers={"Content-Disposition": f'attachment; filename="{found.filename}"'},
+        )
+
+    async def _poll(self, request: web.Request, *, who: Identify) -> web.StreamResponse:
+        identity = who(request)
+        if identity is None:
             return _error(401, "Your session has expired. Please reload the page.")
+        user_id = identity[0]
         try:
             after = int(request.query.get("after", "0"))
         except ValueError:
@@ -174,10 +241,11 @@ class WebAdapter:
         messages = [m for m in session.transcript if m["seq"] > after]
         return web.json_response({"messages": messages, "last": session.sequence})
 
-    async def _receive(self, request: web.Request) -> web.StreamResponse:
-        user_id = _user_id(request)
-        if user_id is None:
+    async def _receive(self, request: web.Request, *, who: Identify) -> web.StreamResponse:
+        identity = who(request)
+        if identity is None:
             return _error(401, "Your session has expired. Please reload the page.")
+        user_id, command = identity
         if not _same_origin(request):
             return _error(403, "This page cannot be used from another site.")
         try:
@@ -200,12 +268,13 @@ class WebAdapter:
                 platform=PLATFORM,
                 user_id=user_id,
                 conversation_id=user_id,
-                is_direct=True,
+                is_direct=not command,
                 text=text,
                 action=action,
                 event_id=event_id,
                 timestamp=time.time(),
                 locale=_language(request),
+                command=command,
             )
         )
         return web.json_response({"ok": True}, status=202)

@@ -38,6 +38,8 @@ class WebSettings(_Section):
     port: Annotated[int, Field(ge=0, le=65535)] = 8080
     # Where people reach the chat; an https address makes the session cookie Secure.
     public_url: Annotated[str, Field(pattern=r"^https?://")] | None = None
+    # The environment variable holding the key to the staff page.
+    staff_key_env: str = "CIVICBOT_STAFF_KEY"
 
 
 class Settings(_Section):

@@ -4,50 +4,76 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import secrets
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
-from adapters.web import WebAdapter
+from adapters.web import PLATFORM, STAFF, WebAdapter
 from bot.app import AdapterFactory, Runtime, running
 from bot.config import Settings
 
 log = logging.getLogger(__name__)
 
 
-def adapter_factories(settings: Settings) -> list[AdapterFactory]:
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def staff_key(settings: Settings, environ: Mapping[str, str]) -> str | None:
+    """The key that opens the web staff page: from the environment, or — only when the
+    chat listens on this machine alone — a new one each start. Otherwise no staff page."""
+    key = environ.get(settings.web.staff_key_env)
+    if key:
+        return key
+    return secrets.token_urlsafe(24) if settings.web.host in LOOPBACK else None
+
+
+def adapter_factories(settings: Settings, key: str | None) -> list[AdapterFactory]:
     factories: list[AdapterFactory] = []
     web = settings.web
     if web.enabled:
         secure = bool(web.public_url and web.public_url.startswith("https://"))
         factories.append(
-            lambda handler: WebAdapter(handler, host=web.host, port=web.port, secure_cookie=secure)
+            lambda handler: WebAdapter(
+                handler, host=web.host, port=web.port, secure_cookie=secure, staff_key=key
+            )
         )
     return factories
 
 
-async def serve(settings: Settings, *, announce: Callable[[str], None] = print) -> None:
+async def serve(
+    settings: Settings,
+    *,
+    announce: Callable[[str], None] = print,
+    environ: Mapping[str, str] = os.environ,
+) -> None:
     """Run until a stop signal; then finish turns in flight and drain the outbox."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    key = staff_key(settings, environ) if settings.web.enabled else None
+    coordinators = set(settings.coordinators)
+    if key:
+        coordinators.add(f"{PLATFORM}:{STAFF}")  # holding the staff key is the permission
     async with running(
         database=settings.storage.database,
         survey_folder=settings.surveys.folder,
-        adapters=adapter_factories(settings),
-        coordinators=frozenset(settings.coordinators),
+        adapters=adapter_factories(settings, key),
+        coordinators=frozenset(coordinators),
         timezone=settings.timezone,
     ) as runtime:
         for problem in runtime.surveys.problems:
             announce(f"survey problem: {problem}")
-        announce(_where(settings, runtime))
+        printed_key = key if not environ.get(settings.web.staff_key_env) else None
+        announce(_where(settings, runtime, printed_key))
         await stop.wait()
         announce("civicbot is stopping: finishing the turns in progress")
         await runtime.outbox.resend_unsent()
     announce("civicbot stopped")
 
 
-def _where(settings: Settings, runtime: Runtime) -> str:
+def _where(settings: Settings, runtime: Runtime, printed_key: str | None) -> str:
     lines = [
         f"civicbot is running with {len(runtime.surveys.surveys)} surveys, "
         f"answers in {settings.storage.database}"
@@ -56,4 +82,8 @@ def _where(settings: Settings, runtime: Runtime) -> str:
         if isinstance(adapter, WebAdapter):
             url = settings.web.public_url or f"http://{settings.web.host}:{adapter.port}/"
             lines.append(f"open {url} to answer a survey in the web chat")
+            if printed_key:
+                lines.append(
+                    f"open {url}staff?key={printed_key} for the staff page (commands, digests)"
+                )
     return "\n".join(lines)

@@ -4,6 +4,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from playwright.async_api import Browser, Locator, Page, async_playwright
 
 from adapters.memory import MemoryAdapter
 from bot.app import Runtime, running
@@ -54,3 +55,30 @@ def chat(runtime: Runtime) -> MemoryAdapter:
     adapter = runtime.adapters[0]
     assert isinstance(adapter, MemoryAdapter)
     return adapter
+
+
+CHROMIUM = "/usr/bin/chromium"  # Debian's; the tests never download a browser
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launched
+        await launched.close()
+
+
+def last_bot_message(page: Page) -> Locator:
+    return page.locator("#log li.bot").last
+
+
+async def type_answer(page: Page, text: str) -> None:
+    await page.locator("#message").fill(text)
+    await page.keyboard.press("Enter")

@@ -8,28 +8,13 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from conftest import last_bot_message, type_answer
+from playwright.async_api import Browser, expect
 
 from adapters.web import WebAdapter
 from bot.app import Runtime, running
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 THANKS = "Thank you! Library staff read every answer."
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield launched
-        await launched.close()
 
 
 def web_chat(tmp_path: Path, survey_folder: Path):
@@ -49,15 +34,6 @@ async def site(tmp_path: Path, survey_folder: Path) -> AsyncIterator[Runtime]:
 
 def url(runtime: Runtime) -> str:
     return f"http://127.0.0.1:{runtime.adapters[0].port}/"
-
-
-def last_bot_message(page: Page):
-    return page.locator("#log li.bot").last
-
-
-async def type_answer(page: Page, text: str) -> None:
-    await page.locator("#message").fill(text)
-    await page.keyboard.press("Enter")
 
 
 def stored_answers(tmp_path: Path) -> dict[str, object]:
@@ -81,7 +57,7 @@ async def test_a_full_survey_by_clicking(browser: Browser, site: Runtime, tmp_pa
     await expect(last_bot_message(page)).to_contain_text("What is one thing we could do better?")
     await type_answer(page, "Open on Sundays")
     await page.get_by_role("button", name="2. 18 to 39").click()
-    await expect(last_bot_message(page)).to_have_text(f"Bot: {THANKS}")
+    await expect(last_bot_message(page)).to_have_text(f"civicbot: {THANKS}")
     assert stored_answers(tmp_path) == {
         "visits": "weekly",
         "services": ["loans", "events"],

@@ -1,7 +1,9 @@
-// The citizen's side of the web chat: sends what they type or click, and shows the
-// bot's replies by long-polling. Text is always set with textContent, never as HTML.
+// The web chat's pages (citizen and staff): sends what people type or click, and shows
+// the bot's messages by long-polling. Text is always set with textContent, never as HTML.
 "use strict";
 
+const api = document.body.dataset.api;
+const staff = document.body.dataset.mode === "staff";
 const log = document.getElementById("log");
 const form = document.getElementById("composer");
 const input = document.getElementById("message");
@@ -26,7 +28,7 @@ function addLine(who, text) {
   item.className = who;
   const sender = document.createElement("span");
   sender.className = "sender";
-  sender.textContent = who === "bot" ? "Bot: " : "You: ";
+  sender.textContent = who === "bot" ? "civicbot: " : "You: ";
   item.appendChild(sender);
   paragraphs(item, text);
   log.appendChild(item);
@@ -95,6 +97,12 @@ function showBotMessage(message) {
   if (message.choices.length) {
     (message.multiple ? multipleChoices : singleChoices)(item, message);
   }
+  if (message.file) {
+    const link = document.createElement("a");
+    link.href = message.file.url;
+    link.textContent = `Download ${message.file.name}`;
+    item.appendChild(link);
+  }
 }
 
 async function send(text, action) {
@@ -103,7 +111,7 @@ async function send(text, action) {
   const body = { text, action: action || null, id: newId() };
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
-      const response = await fetch("/api/messages", {
+      const response = await fetch(api, {
         method: "POST",
         headers: { "Content-Type": "application/json" },
         body: JSON.stringify(body),
@@ -124,7 +132,7 @@ async function send(text, action) {
 async function poll() {
   for (;;) {
     try {
-      const response = await fetch(`/api/messages?after=${last}`);
+      const response = await fetch(`${api}?after=${last}`);
       if (response.status === 401) {
         statusLine.textContent = "Your session has expired. Please reload the page.";
         return;
@@ -161,11 +169,11 @@ input.addEventListener("keydown", event => {
 });
 
 async function begin() {
-  const response = await fetch("/api/messages?after=0&wait=0");
+  const response = await fetch(`${api}?after=0&wait=0`);
   const data = response.ok ? await response.json() : { messages: [] };
-  if (data.messages.length === 0) {
+  if (data.messages.length === 0 && !staff) {
     // A first visit, or the server restarted: ask the bot where we are.
-    await fetch("/api/messages", {
+    await fetch(api, {
       method: "POST",
       headers: { "Content-Type": "application/json" },
       body: JSON.stringify({ text: "", action: "cmd:continue", id: newId() }),

@@ -1,0 +1,99 @@
+"""The web staff page: coordinators without Slack or Matrix run commands and read digests."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+from conftest import last_bot_message, type_answer
+from playwright.async_api import Browser, expect
+
+from adapters.web import WebAdapter
+from bot.app import Runtime, running
+from bot.config import Settings, WebSettings
+from bot.run import staff_key
+
+KEY = "staff-key-for-tests"
+
+
+@pytest.fixture
+async def site(tmp_path: Path, survey_folder: Path) -> AsyncIterator[Runtime]:
+    async with running(
+        database=tmp_path / "civicbot.db",
+        survey_folder=survey_folder,
+        adapters=[lambda handler: WebAdapter(handler, port=0, staff_key=KEY)],
+        environ={"CIVICBOT_PSEUDONYM_KEY": "k"},
+        coordinators=frozenset({"web:staff"}),
+    ) as runtime:
+        yield runtime
+
+
+def base(runtime: Runtime) -> str:
+    return f"http://127.0.0.1:{runtime.adapters[0].port}"
+
+
+async def test_a_coordinator_starts_a_survey_and_reads_its_digest(
+    browser: Browser, site: Runtime
+) -> None:
+    staff = await (await browser.new_context()).new_page()
+    await staff.goto(f"{base(site)}/staff?key={KEY}")
+    assert staff.url == f"{base(site)}/staff"  # the key does not stay in the address bar
+    await expect(staff.get_by_role("heading")).to_have_text("Staff: surveys and digests")
+    await type_answer(staff, "survey start library for everyone")
+    await expect(last_bot_message(staff)).to_contain_text("Run 1 of 'City library feedback'")
+
+    citizen = await (await browser.new_context()).new_page()
+    await citizen.goto(f"{base(site)}/")
+    await expect(last_bot_message(citizen)).to_contain_text("There is no survey")
+    for text in ["library", "yes", "1", "1", "5", "<script>alert(1)</script> more books", "skip"]:
+        await type_answer(citizen, text)
+    await expect(last_bot_message(citizen)).to_contain_text("Thank you!")
+
+    await type_answer(staff, "survey digest 1")
+    digest = staff.locator("#log li.bot").filter(has_text="Digest: City library feedback")
+    await expect(digest).to_contain_text("Responses: 1, completed 1 (100%), 1 new")
+    await expect(digest).to_contain_text("“<script>alert(1)</script> more books”")
+    assert await staff.locator("#log script").count() == 0
+    await type_answer(staff, "survey export 1")
+    download_link = staff.get_by_role("link", name="Download library-services-run-1.csv")
+    async with staff.expect_download() as download:
+        await download_link.click()
+    assert (await download.value).suggested_filename == "library-services-run-1.csv"
+
+
+async def test_the_staff_page_needs_the_key(site: Runtime) -> None:
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as session:
+        plain = await session.get(f"{base(site)}/staff")
+        assert plain.status == 403
+        wrong = await session.get(f"{base(site)}/staff?key=guess")
+        assert wrong.status == 403
+        command = await session.post(
+            f"{base(site)}/api/staff/messages", json={"text": "survey list", "id": "cmd-00001"}
+        )
+        assert command.status == 401
+
+
+async def test_a_citizen_session_cannot_run_commands(site: Runtime) -> None:
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as session:
+        await session.get(f"{base(site)}/")  # a citizen cookie
+        command = await session.post(
+            f"{base(site)}/api/staff/messages", json={"text": "survey list", "id": "cmd-00001"}
+        )
+        assert command.status == 401
+        await session.post(
+            f"{base(site)}/api/messages", json={"text": "survey list", "id": "cmd-00002"}
+        )
+        reply = await (await session.get(f"{base(site)}/api/messages?after=0&wait=0")).json()
+        assert reply["messages"][0]["text"].startswith("There is no survey for you right now.")
+
+
+def test_the_staff_key_comes_from_the_environment_or_only_on_loopback() -> None:
+    loopback = Settings()
+    public = Settings(web=WebSettings(host="0.0.0.0"))
+    assert staff_key(public, {"CIVICBOT_STAFF_KEY": "set-by-operator"}) == "set-by-operator"
+    assert staff_key(public, {}) is None
+    generated = staff_key(loopback, {})
+    assert generated is not None
+    assert len(generated) >= 30
