@@ -86,21 +86,16 @@ def turn(event: str, pid: str = "p1", *, run_id: int = 1, **changes: object) -> 
 async def test_the_same_event_twice_in_one_batch_is_stored_once(tmp_path: Path) -> None:
     store = Store.open(tmp_path / "db.sqlite")
     run_id = await store.open_run("survey", now=1.0)
-    first = turn(
-        "e1",
-        run_id=run_id,
-        new_participant=True,
-        address=("memory", "u", "dm"),
-        start_response=True,
-        state={"stage": "question"},
-    )
-    again = turn(
-        "e1",
-        run_id=run_id,
-        new_participant=True,
-        address=("memory", "u", "dm"),
-        start_response=True,
-        state={"stage": "question"},
+    first, again = (
+        turn(
+            "e1",
+            run_id=run_id,
+            new_participant=True,
+            address=("memory", "u", "dm"),
+            start_response=True,
+            state={"stage": "question"},
+        )
+        for _ in range(2)
     )
     stored, duplicate = await asyncio.gather(store.commit_turn(first), store.commit_turn(again))
     await store.close()
