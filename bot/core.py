@@ -7,9 +7,11 @@ replies) before any reply is sent, and an event id seen before changes nothing.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable
+from functools import partial
 
 from bot.events import Inbound, Outbound, encode_body
 from bot.outbox import OutboxSender
@@ -17,8 +19,9 @@ from bot.serial import PerKeySerializer
 from bot.survey_files import SurveyCatalogue
 from conversations import engine
 from conversations.engine import Choice, Prompt, State, Turn
-from conversations.messages import say, speaks
-from conversations.survey import Survey
+from conversations.messages import command_of, say, speaks
+from conversations.survey import AnyQuestion, MultipleChoice, SingleChoice, Survey
+from storage.privacy import stored_responses
 from storage.pseudonyms import Pseudonyms
 from storage.store import Store
 from storage.turns import Loaded, OutboxMessage, TurnRecord
@@ -97,12 +100,58 @@ class Bot:
         )
         if loaded.address != inbound.conversation_id:
             record.address = (inbound.platform, inbound.user_id, inbound.conversation_id)
+        privacy = command_of(inbound.text) if inbound.action is None else None
+        if privacy and privacy[0] == "forget_me":
+            return await self._forget(pid, inbound, record, loaded)
         survey = self._ongoing_survey(loaded)
-        if survey is not None:
+        if privacy and privacy[0] == "my_data":
+            text = await self._stored_data(pid, _language_of(loaded, inbound))
+            turn = _Reply(Prompt(text))
+        elif survey is not None:
             turn = self._continue(record, loaded, survey, inbound)
         else:
             turn = await self._begin(record, inbound)
         return await self._commit(record, turn.prompts, inbound.platform, inbound.conversation_id)
+
+    async def _stored_data(self, pid: str, lang: str) -> str:
+        """What is stored from this participant, readable, in their language."""
+        stored = await self._store.read(partial(stored_responses, pid=pid))
+        if not stored:
+            return say(lang, "my_data_none")
+        lines = [say(lang, "my_data")]
+        for response in stored:
+            survey = self._surveys.surveys.get(response.survey_id)
+            if survey is None:
+                lines.append(f"{response.survey_id} ({response.status})")
+                continue
+            shown = lang if lang in survey.languages else survey.default_language
+            lines.append(f"{survey.title[shown]} ({response.status}):")
+            order = {q.id: i for i, q in enumerate(survey.questions)}
+            for question_id, value in sorted(response.answers, key=lambda a: order[a[0]]):
+                question = survey.question(question_id)
+                lines.append(f"  {question.text[shown]} {_shown(question, value, shown)}")
+        lines.append(say(lang, "my_data_footer"))
+        return "\n".join(lines)
+
+    async def _forget(
+        self, pid: str, inbound: Inbound, record: TurnRecord, loaded: Loaded
+    ) -> list[Outbound] | None:
+        text = say(_language_of(loaded, inbound), "forgotten")
+        erased = await self._store.erase_participant(
+            pid,
+            event_key=record.event_key,
+            now=record.now,
+            platform=inbound.platform,
+            conversation_id=inbound.conversation_id,
+            confirmation=encode_body(text),
+        )
+        if erased is None:
+            return None
+        log.info("erased a participant's data on request: %d responses", erased.responses)
+        return [
+            Outbound(inbound.platform, inbound.conversation_id, text, outbox_id=outbox_id)
+            for outbox_id in erased.outbox_ids
+        ]
 
     def _ongoing_survey(self, loaded: Loaded) -> Survey | None:
         """The survey of the participant's conversation, unless it has ended or closed."""
@@ -224,6 +273,24 @@ class _Reply:
 
     def __init__(self, prompt: Prompt) -> None:
         self.prompts = (prompt,)
+
+
+def _language_of(loaded: Loaded, inbound: Inbound) -> str:
+    if loaded.conversation is not None:
+        return loaded.conversation.state["language"]
+    return inbound.locale if inbound.locale and speaks(inbound.locale) else "en"
+
+
+def _shown(question: AnyQuestion, value: str | None, lang: str) -> str:
+    """A stored answer as the participant would recognise it."""
+    decoded = None if value is None else json.loads(value)
+    if decoded is None:
+        return say(lang, "skipped")
+    if isinstance(question, SingleChoice | MultipleChoice):
+        labels = {o.id: o.text[lang] for o in question.options}
+        chosen = decoded if isinstance(decoded, list) else [decoded]
+        return ", ".join(labels.get(c, c) for c in chosen)
+    return str(decoded)
 
 
 def _finished(state: dict) -> bool:

@@ -19,6 +19,8 @@ _COMMAND_WORDS = {
     "stop": ["stop", "lopeta", "sluta", "avbryt"],
     "continue": ["continue", "resume", "jatka", "fortsätt"],
     "language": ["language", "kieli", "språk"],
+    "my_data": ["my data", "minun tietoni", "omat tietoni", "mina uppgifter"],
+    "forget_me": ["forget me", "unohda minut", "glöm mig"],
 }
 COMMANDS = {fold(word): command for command, words in _COMMAND_WORDS.items() for word in words}
 
@@ -70,6 +72,11 @@ _TEXTS: dict[str, dict[str, str]] = {
         "help_label": "Help",
         "skip_label": "Skip",
         "reminder": "A reminder about “{title}”: you have not finished it yet. Type continue to pick up where you left off.",
+        "my_data": "This is what we have stored from you:",
+        "my_data_none": "We have no answers stored from you.",
+        "my_data_footer": "Type forget me to erase all of it. Answers to anonymous surveys are not linked to you, so they are not shown here.",
+        "skipped": "(skipped)",
+        "forgotten": "Everything you told us has been erased, and so has how to reach you. Answers to anonymous surveys were never linked to you and stay as they are.",
     },
     "fi": {
         "language_offer": "Suomeksi: kirjoita kieli fi",
@@ -115,6 +122,11 @@ _TEXTS: dict[str, dict[str, str]] = {
         "help_label": "Apua",
         "skip_label": "Ohita",
         "reminder": "Muistutus kyselystä ”{title}”: se on vielä kesken. Kirjoita jatka jatkaaksesi siitä mihin jäit.",
+        "my_data": "Tämä on tallentamamme tieto sinulta:",
+        "my_data_none": "Meillä ei ole sinulta tallennettuja vastauksia.",
+        "my_data_footer": "Kirjoita unohda minut, niin poistamme kaiken. Nimettömien kyselyjen vastauksia ei ole liitetty sinuun, joten ne eivät näy tässä.",
+        "skipped": "(ohitettu)",
+        "forgotten": "Kaikki kertomasi on poistettu, samoin yhteystietosi. Nimettömien kyselyjen vastauksia ei koskaan liitetty sinuun, ja ne säilyvät.",
     },
     "sv": {
         "language_offer": "På svenska: skriv språk sv",
@@ -160,6 +172,11 @@ _TEXTS: dict[str, dict[str, str]] = {
         "help_label": "Hjälp",
         "skip_label": "Hoppa över",
         "reminder": "En påminnelse om ”{title}”: du har inte svarat klart än. Skriv fortsätt för att fortsätta där du slutade.",
+        "my_data": "Det här har vi sparat från dig:",
+        "my_data_none": "Vi har inga svar sparade från dig.",
+        "my_data_footer": "Skriv glöm mig så raderar vi allt. Svar på anonyma enkäter är inte kopplade till dig och visas inte här.",
+        "skipped": "(hoppades över)",
+        "forgotten": "Allt du berättat har raderats, liksom hur vi når dig. Svar på anonyma enkäter kopplades aldrig till dig och finns kvar.",
     },
 }
 

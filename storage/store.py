@@ -13,6 +13,7 @@ from typing import TypeVar
 
 from storage.database import connect
 from storage.migrations import migrate
+from storage.privacy import Erased, erase_participant
 from storage.recent import RecentConversations
 from storage.turns import Loaded, StoredOutbox, TurnRecord, load, record_turns
 from storage.writer import GroupCommitWriter
@@ -51,6 +52,12 @@ class Store:
         await self.writer.close()
         self._reports.shutdown(wait=True)
         self._reader.close()
+
+    async def erase_participant(self, pid: str, **details: object) -> Erased | None:
+        """Erase everything linked to a participant (see storage.privacy)."""
+        erased = await self.writer.write(lambda c: erase_participant(c, pid, **details))
+        self._recent.forget(pid)
+        return erased
 
     async def read(self, query: Callable[[sqlite3.Connection], T]) -> T:
         """Run a read that may scan a lot (digests, exports) off the event loop."""

@@ -1,0 +1,80 @@
+"""What a participant can ask of their data: see it, and have it erased.
+
+Answers to anonymous surveys carry no link to the participant, so they are
+neither shown nor erased here: nobody can tell which are theirs.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class StoredResponse:
+    survey_id: str
+    status: str
+    answers: list[tuple[str, str | None]]  # (question id, JSON value)
+
+
+@dataclass(frozen=True, slots=True)
+class Erased:
+    responses: int
+    answers: int
+    outbox_ids: list[int]  # the confirmation, queued to be sent
+
+
+def stored_responses(connection: sqlite3.Connection, pid: str) -> list[StoredResponse]:
+    found = []
+    responses = connection.execute(
+        "SELECT r.id, runs.survey_id, r.status FROM responses r JOIN runs ON runs.id = r.run_id"
+        " WHERE r.pid = ? ORDER BY r.id",
+        (pid,),
+    ).fetchall()
+    for response_id, survey_id, status in responses:
+        answers = connection.execute(
+            "SELECT question_id, value FROM answers WHERE response_id = ?",
+            (response_id,),
+        ).fetchall()
+        found.append(StoredResponse(survey_id, status, answers))
+    return found
+
+
+def erase_participant(
+    connection: sqlite3.Connection,
+    pid: str,
+    *,
+    event_key: str,
+    now: float,
+    platform: str,
+    conversation_id: str,
+    confirmation: str,
+) -> Erased | None:
+    """Erase everything linked to the participant, in one transaction with the event that
+    asked for it and the confirmation to send. None if that event was already handled."""
+    inserted = connection.execute(
+        "INSERT OR IGNORE INTO processed_events (event_id, processed_at) VALUES (?, ?)",
+        (event_key, now),
+    )
+    if inserted.rowcount == 0:
+        return None
+    responses = [r for (r,) in connection.execute("SELECT id FROM responses WHERE pid = ?", (pid,))]
+    answers = 0
+    for response_id in responses:
+        answers += connection.execute(
+            "DELETE FROM answers WHERE response_id = ?", (response_id,)
+        ).rowcount
+    connection.execute("DELETE FROM responses WHERE pid = ?", (pid,))
+    connection.execute("DELETE FROM conversations WHERE pid = ?", (pid,))
+    address = connection.execute(
+        "SELECT platform, conversation_id FROM addresses WHERE pid = ?", (pid,)
+    ).fetchone()
+    if address:  # replies not yet sent would reveal what they said
+        connection.execute("DELETE FROM outbox WHERE platform = ? AND conversation_id = ?", address)
+    connection.execute("DELETE FROM addresses WHERE pid = ?", (pid,))
+    connection.execute("DELETE FROM participants WHERE pid = ?", (pid,))
+    outbox_id = connection.execute(
+        "INSERT INTO outbox (platform, conversation_id, body, created_at) VALUES (?, ?, ?, ?)",
+        (platform, conversation_id, confirmation, now),
+    ).lastrowid
+    return Erased(len(responses), answers, [outbox_id])

@@ -1,0 +1,85 @@
+"""`my data` shows what is stored from someone; `forget me` erases it, in any language."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from adapters.memory import MemoryAdapter
+from bot.app import Runtime
+
+
+def count(tmp_path: Path, table: str) -> int:
+    with sqlite3.connect(tmp_path / "civicbot.db") as connection:
+        return connection.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+
+
+async def say_all(chat: MemoryAdapter, user: str, *texts: str) -> None:
+    for text in texts:
+        await chat.push(user, text)
+
+
+async def test_my_data_shows_the_answers_as_given_and_the_survey_goes_on(
+    chat: MemoryAdapter,
+) -> None:
+    await say_all(chat, "anna", "library", "yes", "1", "1, 2", "skip")
+    await chat.push("anna", "my data")
+    shown = chat.sent[-1].text
+    assert shown.splitlines()[:4] == [
+        "This is what we have stored from you:",
+        "City library feedback (answering):",
+        "  How often do you visit the library? Every week",
+        "  Which services have you used this year? Borrowing books, E-books and audiobooks",
+    ]
+    assert "Type forget me to erase all of it." in shown
+    await chat.push("anna", "4")
+    assert "What is one thing we could do better?" in chat.sent[-1].text
+
+
+async def test_my_data_in_finnish_with_nothing_stored(chat: MemoryAdapter) -> None:
+    await chat.push("bo", "minun tietoni", locale="fi")
+    assert chat.sent[-1].text == "Meillä ei ole sinulta tallennettuja vastauksia."
+
+
+async def test_forget_me_erases_everything_linked_to_the_person(
+    runtime: Runtime, chat: MemoryAdapter, tmp_path: Path
+) -> None:
+    await say_all(chat, "cai", "library", "yes", "1", "1", "5", "Longer hours", "2")
+    await say_all(chat, "dee", "library", "yes", "2")
+    await chat.push("cai", "Forget me")
+    assert chat.sent[-1].text.startswith("Everything you told us has been erased")
+    await runtime.outbox.settle()
+    assert (count(tmp_path, "responses"), count(tmp_path, "answers")) == (1, 1)  # dee's
+    assert (count(tmp_path, "participants"), count(tmp_path, "addresses")) == (1, 1)
+    assert count(tmp_path, "conversations") == 1
+    assert count(tmp_path, "outbox") == 0
+    await chat.push("cai", "my data")
+    assert chat.sent[-1].text == "We have no answers stored from you."
+
+
+async def test_forget_me_in_swedish_keeps_anonymous_answers(
+    chat: MemoryAdapter, tmp_path: Path
+) -> None:
+    await chat.push("eva", "homecare", locale="sv")
+    await say_all(chat, "eva", "ja", "1", "3", "8", "5", "skip", "skip")
+    answers_before = count(tmp_path, "answers")
+    await chat.push("eva", "glöm mig", locale="sv")
+    assert chat.sent[-1].text.startswith("Allt du berättat har raderats")
+    assert count(tmp_path, "answers") == answers_before
+    assert count(tmp_path, "addresses") == 0
+
+
+async def test_forget_me_delivered_twice_erases_and_answers_once(chat: MemoryAdapter) -> None:
+    await say_all(chat, "fay", "library", "yes")
+    await chat.push("fay", "forget me", event_id="forget-1")
+    sent = len(chat.sent)
+    await chat.push("fay", "forget me", event_id="forget-1")
+    assert len(chat.sent) == sent
+
+
+async def test_after_forget_me_someone_can_start_afresh(
+    chat: MemoryAdapter, tmp_path: Path
+) -> None:
+    await say_all(chat, "gus", "library", "yes", "1", "forget me", "library")
+    assert "Do you want to take part?" in chat.sent[-1].text
+    assert count(tmp_path, "responses") == 1
