@@ -39,6 +39,9 @@ def run(config_path: Path | None) -> None:
         sys.exit(2)
     try:
         asyncio.run(serve(settings, announce=lambda line: click.echo(line)))
+    except ConfigError as error:
+        click.echo(str(error), err=True)
+        sys.exit(2)
     except OSError as error:
         click.echo(f"civicbot could not start: {error}", err=True)
         sys.exit(1)

@@ -7,6 +7,7 @@ the example surveys and ./civicbot.db.
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -42,12 +43,23 @@ class WebSettings(_Section):
     staff_key_env: str = "CIVICBOT_STAFF_KEY"
 
 
+class SlackSettings(_Section):
+    enabled: bool = False
+    # Secrets are never in the file: these name the environment variables holding them.
+    bot_token_env: str = "SLACK_BOT_TOKEN"
+    signing_secret_env: str = "SLACK_SIGNING_SECRET"
+    host: str = "127.0.0.1"  # behind a TLS-terminating proxy that Slack can reach
+    port: Annotated[int, Field(ge=0, le=65535)] = 3000
+    path: str = "/slack/events"
+
+
 class Settings(_Section):
     timezone: str = "UTC"  # for digest schedules' cron times
     coordinators: list[Annotated[str, Field(pattern=r"^[a-z]+:.+$")]] = []
     storage: StorageSettings = StorageSettings()
     surveys: SurveySettings = SurveySettings()
     web: WebSettings = WebSettings()
+    slack: SlackSettings = SlackSettings()
 
     @field_validator("timezone")
     @classmethod
@@ -87,6 +99,14 @@ def load_settings(path: Path | None) -> Settings:
             ),
         }
     )
+
+
+def secret(environ: Mapping[str, str], setting: str, variable: str) -> str:
+    """The value of a secret's environment variable, or a ConfigError naming both."""
+    value = environ.get(variable)
+    if not value:
+        raise ConfigError(f"{setting}: the environment variable {variable} is not set")
+    return value
 
 
 def _explain(error: dict) -> str:

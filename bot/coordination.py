@@ -91,7 +91,13 @@ class Coordination:
                 outcome=reply.splitlines()[0][:200],
             )
         )
-        answer = Outbound(inbound.platform, inbound.conversation_id, reply, attachment=attachment)
+        answer = Outbound(
+            inbound.platform,
+            inbound.conversation_id,
+            reply,
+            attachment=attachment,
+            visible_to=inbound.user_id,  # the coordinator's answer is theirs alone
+        )
         try:
             await self._adapters[inbound.platform].send(answer)
         except Exception:
@@ -298,7 +304,12 @@ class Coordination:
                 body=encode_body(text),
             )
         )
-        await self._outbox.send([Outbound(platform, channel, text, outbox_id=outbox_id)])
+        sent = await self._outbox.send([Outbound(platform, channel, text, outbox_id=outbox_id)])
+        if not sent:
+            return (
+                f"The digest of run {run.id} could not be posted to its channel yet (is it "
+                "archived, or is civicbot not in it?). It is kept and will be sent again."
+            )
         return f"Digest of run {run.id} posted: {built.new_completed} new completed responses."
 
     async def _remind(self, run: runs.RunRow, survey: Survey) -> str:

@@ -40,6 +40,7 @@ class Outbound:
     multiple: bool = False
     outbox_id: int | None = None  # stable across resends: a platform's idempotency key
     attachment: Attachment | None = None
+    visible_to: str | None = None  # only this user sees it, where the platform can do that
 
     @classmethod
     def from_body(cls, body: str, *, platform: str, to: str, id: int) -> Outbound:

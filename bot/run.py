@@ -9,9 +9,10 @@ import secrets
 import signal
 from collections.abc import Callable, Mapping
 
+from adapters.slack import SlackAdapter
 from adapters.web import PLATFORM, STAFF, WebAdapter
 from bot.app import AdapterFactory, Runtime, running
-from bot.config import Settings
+from bot.config import Settings, secret
 
 log = logging.getLogger(__name__)
 
@@ -28,8 +29,25 @@ def staff_key(settings: Settings, environ: Mapping[str, str]) -> str | None:
     return secrets.token_urlsafe(24) if settings.web.host in LOOPBACK else None
 
 
-def adapter_factories(settings: Settings, key: str | None) -> list[AdapterFactory]:
+def adapter_factories(
+    settings: Settings, key: str | None, environ: Mapping[str, str]
+) -> list[AdapterFactory]:
+    """The configured adapters; a missing secret raises ConfigError naming it."""
     factories: list[AdapterFactory] = []
+    slack = settings.slack
+    if slack.enabled:
+        token = secret(environ, "slack.bot_token_env", slack.bot_token_env)
+        signing = secret(environ, "slack.signing_secret_env", slack.signing_secret_env)
+        factories.append(
+            lambda handler: SlackAdapter(
+                handler,
+                bot_token=token,
+                signing_secret=signing,
+                host=slack.host,
+                port=slack.port,
+                path=slack.path,
+            )
+        )
     web = settings.web
     if web.enabled:
         secure = bool(web.public_url and web.public_url.startswith("https://"))
@@ -59,7 +77,7 @@ async def serve(
     async with running(
         database=settings.storage.database,
         survey_folder=settings.surveys.folder,
-        adapters=adapter_factories(settings, key),
+        adapters=adapter_factories(settings, key, environ),
         coordinators=frozenset(coordinators),
         timezone=settings.timezone,
     ) as runtime:
@@ -79,6 +97,8 @@ def _where(settings: Settings, runtime: Runtime, printed_key: str | None) -> str
         f"answers in {settings.storage.database}"
     ]
     for adapter in runtime.adapters:
+        if isinstance(adapter, SlackAdapter):
+            lines.append(f"Slack requests are served on port {adapter.port}")
         if isinstance(adapter, WebAdapter):
             url = settings.web.public_url or f"http://{settings.web.host}:{adapter.port}/"
             lines.append(f"open {url} to answer a survey in the web chat")

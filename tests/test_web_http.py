@@ -182,3 +182,20 @@ def test_a_wrong_setting_stops_civicbot_run_with_its_name(tmp_path: Path) -> Non
     assert done.returncode == 2
     assert "web.port: Input should be less than or equal to 65535" in done.stderr
     assert "web.colour: unknown setting" in done.stderr
+
+
+def test_slack_without_its_token_stops_civicbot_run_naming_the_variable(tmp_path: Path) -> None:
+    config = tmp_path / "civicbot.toml"
+    config.write_text("[slack]\nenabled = true\n[web]\nport = 0\n", encoding="utf-8")
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "run", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=30,
+        env=environment,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 2
+    assert "slack.bot_token_env: the environment variable SLACK_BOT_TOKEN is not set" in done.stderr

@@ -1,0 +1,317 @@
+"""Slack, through slack-bolt's AsyncApp: Slack payloads <-> core events, nothing else.
+
+HTTP mode: the Events API, interactivity and the /survey command arrive as signed
+requests at one aiohttp endpoint; bolt checks the signature and timestamp. A
+message's turn is stored before Slack gets its acknowledgement (waiting at most
+ACK_WITHIN seconds, under Slack's three), so a crash after the ack loses nothing;
+retries carry the same event id and change nothing. Every event gets a 200, also
+those civicbot ignores, or Slack would retry them.
+
+Everything civicbot writes goes out as plain_text blocks, which Slack never
+parses for mentions or links, with an escaped `text` for notifications: no
+participant's words can ping a channel or disguise a link.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from collections import OrderedDict
+from typing import Any
+
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.events import Capabilities, Inbound, InboundHandler, Outbound
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "slack"
+ACK_WITHIN = 2.5  # seconds: Slack wants an answer within 3
+SECTION_LIMIT = 3_000  # characters in one section block
+BLOCK_LIMIT = 50  # blocks in one message
+BUTTONS_PER_ACTIONS_BLOCK = 25
+BUTTON_TEXT_LIMIT = 75
+LOCALES_REMEMBERED = 4_096
+
+
+def escape(text: str) -> str:
+    """Slack's three control characters, so `<!channel>` and `<@U…>` stay text."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def blocks_for(outbound: Outbound) -> list[dict[str, Any]]:
+    """Block Kit for a message: plain-text sections, the numbered choices as text, and
+    buttons for single choices and scales (a typed answer always works too)."""
+    text = outbound.text
+    if outbound.choices and outbound.numbered:
+        text += "\n" + "\n".join(f"{i}. {c.label}" for i, c in enumerate(outbound.choices, 1))
+    blocks: list[dict[str, Any]] = [
+        {"type": "section", "text": {"type": "plain_text", "text": chunk, "emoji": True}}
+        for chunk in _chunks(text, SECTION_LIMIT)
+    ]
+    if outbound.choices and not outbound.multiple:
+        for start in range(0, len(outbound.choices), BUTTONS_PER_ACTIONS_BLOCK):
+            row = outbound.choices[start : start + BUTTONS_PER_ACTIONS_BLOCK]
+            blocks.append(
+                {
+                    "type": "actions",
+                    "block_id": f"choices-{start}",
+                    "elements": [
+                        {
+                            "type": "button",
+                            "action_id": f"choice-{start + i}",
+                            "text": {
+                                "type": "plain_text",
+                                "text": _button_label(outbound, start + i, choice.label),
+                                "emoji": True,
+                            },
+                            "value": choice.value,
+                        }
+                        for i, choice in enumerate(row)
+                    ],
+                }
+            )
+    return blocks[:BLOCK_LIMIT]
+
+
+def _button_label(outbound: Outbound, index: int, label: str) -> str:
+    shown = f"{index + 1}. {label}" if outbound.numbered else label
+    return shown if len(shown) <= BUTTON_TEXT_LIMIT else shown[: BUTTON_TEXT_LIMIT - 1] + "…"
+
+
+def _chunks(text: str, size: int) -> list[str]:
+    """Split at line ends where possible, so a long digest reads well across blocks."""
+    chunks: list[str] = []
+    current = ""
+    for line in text.splitlines(keepends=True):
+        while len(line) > size:
+            if current:
+                chunks.append(current)
+                current = ""
+            chunks.append(line[:size])
+            line = line[size:]
+        if len(current) + len(line) > size:
+            chunks.append(current)
+            current = ""
+        current += line
+    if current or not chunks:
+        chunks.append(current or " ")
+    return [chunk.rstrip("\n") or " " for chunk in chunks]
+
+
+class SlackAdapter:
+    platform = PLATFORM
+    capabilities = Capabilities(buttons=True, invites=True, max_message_length=SECTION_LIMIT)
+
+    def __init__(
+        self,
+        handler: InboundHandler,
+        *,
+        bot_token: str,
+        signing_secret: str,
+        api_url: str = "https://slack.com/api/",
+        host: str = "127.0.0.1",
+        port: int = 3000,
+        path: str = "/slack/events",
+    ) -> None:
+        self._handler = handler
+        self._host = host
+        self._port = port
+        self._path = path
+        self.client = AsyncWebClient(
+            token=bot_token,
+            base_url=api_url,
+            retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=5)],
+        )
+        self._app = AsyncApp(
+            client=self.client,
+            signing_secret=signing_secret,
+            process_before_response=True,  # our listeners decide when Slack gets its answer
+        )
+        self._locales: OrderedDict[str, str | None] = OrderedDict()
+        self._background: set[asyncio.Task[None]] = set()
+        self._runner: web.AppRunner | None = None
+        self.port = port
+        self._register()
+
+    def _register(self) -> None:
+        app = self._app
+        app.event("message")(self._on_message)
+        app.action(re.compile(r"^choice-\d+$"))(self._on_click)
+        app.command("/survey")(self._on_command)
+        app.event(re.compile(r".*"))(self._ignore)  # acknowledged, so Slack does not retry
+
+    def app(self) -> web.Application:
+        application = web.Application()
+        application.router.add_post(self._path, self._receive)
+        return application
+
+    async def start(self) -> None:
+        self._runner = web.AppRunner(self.app(), access_log=None)  # bodies hold citizen text
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self._host, self._port)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+        await self.settled()
+
+    async def settled(self) -> None:
+        """Wait until the work that continued after acknowledging Slack is done."""
+        while self._background:
+            await asyncio.gather(*list(self._background), return_exceptions=True)
+
+    async def _receive(self, request: web.Request) -> web.StreamResponse:
+        # bolt checks the signature and its age, but fails on a timestamp that is no number
+        if not request.headers.get("X-Slack-Request-Timestamp", "").isdigit():
+            return web.Response(status=401, text="invalid request")
+        response = await self._app.async_dispatch(await to_bolt_request(request))
+        return await to_aiohttp_response(response)
+
+    async def _ignore(self) -> None:
+        return None
+
+    async def _on_message(self, body: dict[str, Any], event: dict[str, Any]) -> None:
+        if event.get("channel_type") != "im" or event.get("subtype") or event.get("bot_id"):
+            return  # edits, joins, bots (ourselves included) and channel chatter
+        user = event["user"]
+        inbound = Inbound(
+            platform=PLATFORM,
+            user_id=user,
+            conversation_id=event["channel"],
+            is_direct=True,
+            text=event.get("text", ""),
+            event_id=body["event_id"],
+            timestamp=float(event["ts"]),
+            locale=await self._locale(user),
+        )
+        await self._handle_then_ack(inbound)
+
+    async def _on_click(self, ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
+        user = body["user"]["id"]
+        channel = body["channel"]["id"]
+        inbound = Inbound(
+            platform=PLATFORM,
+            user_id=user,
+            conversation_id=channel,
+            is_direct=channel.startswith("D"),
+            text=action["text"]["text"],
+            action=action["value"],
+            event_id=f"{body['container']['message_ts']}:{action['action_ts']}",
+            timestamp=float(action["action_ts"]),
+            locale=await self._locale(user),
+        )
+        await self._show_choice(body, action)
+        await self._handle_then_ack(inbound)
+        await ack()
+
+    async def _on_command(self, ack: Any, command: dict[str, Any]) -> None:
+        await ack()  # the answer comes as an ephemeral message when the command is done
+        inbound = Inbound(
+            platform=PLATFORM,
+            user_id=command["user_id"],
+            conversation_id=command["channel_id"],
+            is_direct=False,
+            text=command.get("text", ""),
+            event_id=command["trigger_id"],
+            timestamp=time.time(),
+            command=True,
+        )
+        self._in_background(self._handler(inbound))
+
+    async def _handle_then_ack(self, inbound: Inbound) -> None:
+        """Hand the event to the core and return (so bolt acknowledges) once it has been
+        stored, or after ACK_WITHIN seconds at most; the replies follow in the background."""
+        task = self._in_background(self._handler(inbound))
+        try:
+            await asyncio.wait_for(asyncio.shield(task), ACK_WITHIN)
+        except TimeoutError:
+            log.warning("slack event %s still in progress after the ack", inbound.event_id)
+
+    def _in_background(self, work: Any) -> asyncio.Task[None]:
+        task = asyncio.get_running_loop().create_task(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        return task
+
+    async def _show_choice(self, body: dict[str, Any], action: dict[str, Any]) -> None:
+        """Replace the buttons of the answered question with the choice made."""
+        message = body.get("message") or {}
+        kept = [b for b in message.get("blocks", []) if b.get("type") != "actions"]
+        chosen = {
+            "type": "context",
+            "elements": [{"type": "plain_text", "text": f"✓ {action['text']['text']}"}],
+        }
+        try:
+            await self.client.chat_update(
+                channel=body["channel"]["id"],
+                ts=body["container"]["message_ts"],
+                text=escape(message.get("text", "")),
+                blocks=[*kept, chosen],
+            )
+        except SlackApiError as error:
+            log.warning("could not mark the answered question: %s", error.response.get("error"))
+
+    async def _locale(self, user: str) -> str | None:
+        """The participant's Slack language (e.g. fi-FI -> fi), remembered for a while."""
+        if user in self._locales:
+            self._locales.move_to_end(user)
+            return self._locales[user]
+        try:
+            found = await self.client.users_info(user=user, include_locale=True)
+            locale = (found["user"].get("locale") or "").split("-")[0] or None
+        except SlackApiError:
+            locale = None
+        self._locales[user] = locale
+        if len(self._locales) > LOCALES_REMEMBERED:
+            self._locales.popitem(last=False)
+        return locale
+
+    async def send(self, outbound: Outbound) -> None:
+        """Post the message; Slack's errors are raised so the outbox keeps it to retry."""
+        text = escape(outbound.text)
+        blocks = blocks_for(outbound)
+        if outbound.visible_to:
+            await self.client.chat_postEphemeral(
+                channel=outbound.conversation_id,
+                user=outbound.visible_to,
+                text=text,
+                blocks=blocks,
+            )
+        else:
+            await self.client.chat_postMessage(
+                channel=outbound.conversation_id,
+                text=text,
+                blocks=blocks,
+                unfurl_links=False,
+                unfurl_media=False,
+            )
+
+    async def open_direct(self, user_id: str) -> str:
+        opened = await self.client.conversations_open(users=user_id)
+        return opened["channel"]["id"]
+
+    async def channel_members(self, channel: str) -> list[str]:
+        """Everyone in a channel (`#name` is not resolved: give the channel id)."""
+        members: list[str] = []
+        cursor = None
+        try:
+            while True:
+                page = await self.client.conversations_members(
+                    channel=channel.lstrip("#"), cursor=cursor, limit=200
+                )
+                members.extend(page["members"])
+                cursor = (page.get("response_metadata") or {}).get("next_cursor")
+                if not cursor:
+                    return members
+        except SlackApiError as error:
+            raise LookupError(error.response.get("error", "unknown error")) from None

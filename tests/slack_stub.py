@@ -1,0 +1,191 @@
+"""A loopback stand-in for Slack's Web API, answering as Slack documents, and helpers to
+send correctly signed requests the way Slack does."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import itertools
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode
+
+import aiohttp
+from aiohttp import web
+
+BOT_TOKEN = "xoxb-test-token"
+SIGNING_SECRET = "test-signing-secret"
+TEAM = "T0001"
+
+
+@dataclass
+class Call:
+    method: str
+    params: dict[str, Any]
+
+
+@dataclass
+class SlackWebApi:
+    """Records every call; `fail` queues answers (e.g. a 429 or `channel_not_found`)."""
+
+    locales: dict[str, str] = field(default_factory=dict)
+    channels: dict[str, list[str]] = field(default_factory=dict)
+    calls: list[Call] = field(default_factory=list)
+    fail: dict[str, list[tuple[int, dict[str, Any], dict[str, str]]]] = field(default_factory=dict)
+    _ts: itertools.count = field(default_factory=lambda: itertools.count(1))
+    _runner: web.AppRunner | None = None
+    url: str = ""
+
+    async def start(self) -> None:
+        application = web.Application()
+        application.router.add_post("/api/{method}", self._call)
+        application.router.add_get("/api/{method}", self._call)  # users.info is a GET
+        self._runner = web.AppRunner(application)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}/api/"
+
+    async def stop(self) -> None:
+        await self._runner.cleanup()
+
+    def made(self, method: str) -> list[dict[str, Any]]:
+        return [c.params for c in self.calls if c.method == method]
+
+    async def _call(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        if request.headers.get("Authorization") != f"Bearer {BOT_TOKEN}":
+            return web.json_response({"ok": False, "error": "invalid_auth"})
+        params: dict[str, Any] = dict(request.query)  # slack_sdk puts some in the query
+        if request.content_type == "application/json":
+            params.update(await request.json())
+        elif request.method == "POST":
+            params.update(await request.post())
+            for key in ("blocks", "users"):
+                if isinstance(params.get(key), str) and params[key].startswith("["):
+                    params[key] = json.loads(params[key])
+        self.calls.append(Call(method, params))
+        if self.fail.get(method):
+            status, body, headers = self.fail[method].pop(0)
+            return web.json_response(body, status=status, headers=headers)
+        return web.json_response(self._answer(method, params))
+
+    def _answer(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        ts = f"{1_700_000_000 + next(self._ts)}.000100"
+        if method == "auth.test":
+            return {
+                "ok": True,
+                "url": "https://civic.slack.com/",
+                "team": "Civic",
+                "user": "civicbot",
+                "team_id": TEAM,
+                "user_id": "UBOT",
+                "bot_id": "BBOT",
+            }
+        if method == "users.info":
+            user = params["user"]
+            return {"ok": True, "user": {"id": user, "locale": self.locales.get(user, "en-US")}}
+        if method == "chat.postMessage":
+            message = {"text": params.get("text"), "blocks": params.get("blocks"), "ts": ts}
+            return {"ok": True, "channel": params["channel"], "ts": ts, "message": message}
+        if method == "chat.postEphemeral":
+            return {"ok": True, "message_ts": ts}
+        if method == "chat.update":
+            return {"ok": True, "channel": params["channel"], "ts": params["ts"]}
+        if method == "conversations.open":
+            return {"ok": True, "channel": {"id": "D" + str(params["users"]).upper()}}
+        if method == "conversations.members":
+            members = self.channels.get(params["channel"])
+            if members is None:
+                return {"ok": False, "error": "channel_not_found"}
+            start = int(params.get("cursor") or 0)
+            page = members[start : start + 2]  # small pages, to exercise pagination
+            cursor = str(start + 2) if start + 2 < len(members) else ""
+            return {"ok": True, "members": page, "response_metadata": {"next_cursor": cursor}}
+        return {"ok": False, "error": "unknown_method"}
+
+
+def signed(body: str, *, secret: str = SIGNING_SECRET, at: int | None = None) -> dict[str, str]:
+    """The headers Slack sends: a timestamp and the v0 HMAC-SHA256 signature."""
+    timestamp = str(int(time.time()) if at is None else at)
+    base = f"v0:{timestamp}:{body}".encode()
+    signature = "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
+    return {"X-Slack-Request-Timestamp": timestamp, "X-Slack-Signature": signature}
+
+
+def message_event(user: str, text: str, event_id: str, *, channel: str | None = None) -> str:
+    ts = f"{time.time():.6f}"
+    return json.dumps(
+        {
+            "token": "legacy",
+            "team_id": TEAM,
+            "api_app_id": "A0001",
+            "type": "event_callback",
+            "event_id": event_id,
+            "event_time": int(time.time()),
+            "event": {
+                "type": "message",
+                "channel": channel or f"D{user}",
+                "user": user,
+                "text": text,
+                "ts": ts,
+                "event_ts": ts,
+                "channel_type": "im",
+            },
+        }
+    )
+
+
+def click(user: str, message: dict[str, Any], button: dict[str, Any]) -> str:
+    payload = {
+        "type": "block_actions",
+        "team": {"id": TEAM, "domain": "civic"},
+        "user": {"id": user, "team_id": TEAM},
+        "api_app_id": "A0001",
+        "container": {"type": "message", "message_ts": message["ts"], "channel_id": f"D{user}"},
+        "channel": {"id": f"D{user}", "name": "directmessage"},
+        "message": message,
+        "trigger_id": f"trigger-{time.time()}",
+        "actions": [
+            {
+                "type": "button",
+                "action_id": button["action_id"],
+                "block_id": "choices-0",
+                "text": button["text"],
+                "value": button["value"],
+                "action_ts": f"{time.time():.6f}",
+            }
+        ],
+    }
+    return urlencode({"payload": json.dumps(payload)})
+
+
+def slash_command(user: str, channel: str, text: str) -> str:
+    return urlencode(
+        {
+            "token": "legacy",
+            "team_id": TEAM,
+            "channel_id": channel,
+            "user_id": user,
+            "command": "/survey",
+            "text": text,
+            "trigger_id": f"trigger-{time.time()}",
+            "response_url": "http://127.0.0.1:9/unused",
+            "api_app_id": "A0001",
+        }
+    )
+
+
+async def post(
+    session: aiohttp.ClientSession,
+    url: str,
+    body: str,
+    *,
+    form: bool = False,
+    headers: dict[str, str] | None = None,
+) -> aiohttp.ClientResponse:
+    content_type = "application/x-www-form-urlencoded" if form else "application/json"
+    sent_headers = {"Content-Type": content_type, **(signed(body) if headers is None else headers)}
+    return await session.post(url, data=body.encode(), headers=sent_headers)

@@ -1,0 +1,281 @@
+"""Slack through slack-bolt: signed requests in, Slack's Web API (a loopback stand-in) out."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+from slack_stub import (
+    BOT_TOKEN,
+    SIGNING_SECRET,
+    SlackWebApi,
+    click,
+    message_event,
+    post,
+    signed,
+    slash_command,
+)
+
+from adapters.slack import SlackAdapter
+from bot.app import Runtime, running
+
+
+@pytest.fixture
+async def slack_api() -> AsyncIterator[SlackWebApi]:
+    api = SlackWebApi(locales={"UFI": "fi-FI"}, channels={"CCLIENTS": ["UANN", "UBEN", "UCAT"]})
+    await api.start()
+    yield api
+    await api.stop()
+
+
+@pytest.fixture
+async def bot(
+    tmp_path: Path, survey_folder: Path, slack_api: SlackWebApi
+) -> AsyncIterator[Runtime]:
+    def adapter(handler):
+        return SlackAdapter(
+            handler,
+            bot_token=BOT_TOKEN,
+            signing_secret=SIGNING_SECRET,
+            api_url=slack_api.url,
+            port=0,
+        )
+
+    async with running(
+        database=tmp_path / "civicbot.db",
+        survey_folder=survey_folder,
+        adapters=[adapter],
+        environ={"CIVICBOT_PSEUDONYM_KEY": "k"},
+        coordinators=frozenset({"slack:UCOORD"}),
+    ) as runtime:
+        runtime.outbox._retry_delays = ()
+        yield runtime
+
+
+@pytest.fixture
+async def events(bot: Runtime) -> AsyncIterator[tuple[aiohttp.ClientSession, str]]:
+    async with aiohttp.ClientSession() as session:
+        yield session, f"http://127.0.0.1:{bot.adapters[0].port}/slack/events"
+
+
+def answers(tmp_path: Path) -> dict[str, object]:
+    with sqlite3.connect(tmp_path / "civicbot.db") as connection:
+        found = connection.execute("SELECT question_id, value FROM answers").fetchall()
+    return {question: json.loads(value) for question, value in found}
+
+
+def posted_to(api: SlackWebApi, channel: str) -> list[dict]:
+    return [p for p in api.made("chat.postMessage") if p["channel"] == channel]
+
+
+async def say(events, user: str, text: str, event_id: str, **headers: str):
+    session, url = events
+    body = message_event(user, text, event_id)
+    response = await post(session, url, body, headers={**signed(body), **headers})
+    assert response.status == 200
+    return response
+
+
+async def settle(bot: Runtime) -> None:
+    """Wait for the replies the adapter sends after acknowledging."""
+    await bot.adapters[0].settled()
+
+
+async def test_a_citizen_completes_a_survey_by_typing(
+    bot: Runtime, events, slack_api: SlackWebApi, tmp_path: Path
+) -> None:
+    for number, text in enumerate(["library", "yes", "1", "1, 2", "4", "More hours", "skip"]):
+        await say(events, "UANN", text, f"Ev{number}")
+    await settle(bot)
+    sent = [p["text"] for p in posted_to(slack_api, "DUANN")]
+    assert sent[0].startswith("City library feedback")
+    assert sent[-1] == "Thank you! Library staff read every answer."
+    assert answers(tmp_path) == {
+        "visits": "weekly",
+        "services": ["loans", "ebooks"],
+        "satisfaction": 4,
+        "improve": "More hours",
+        "age_group": None,
+    }
+
+
+async def test_buttons_answer_and_the_question_shows_the_choice(
+    bot: Runtime, events, slack_api: SlackWebApi, tmp_path: Path
+) -> None:
+    session, url = events
+    await say(events, "UANN", "library", "Ev1")
+    await settle(bot)
+    question = posted_to(slack_api, "DUANN")[-1]
+    buttons = question["blocks"][-1]["elements"]
+    assert [b["text"]["text"] for b in buttons] == ["1. Yes", "2. No"]
+    message = {"ts": "1700000001.000100", "text": question["text"], "blocks": question["blocks"]}
+    body = click("UANN", message, buttons[0])
+    response = await post(session, url, body, form=True)
+    assert response.status == 200
+    await settle(bot)
+    update = slack_api.made("chat.update")[-1]
+    assert update["ts"] == "1700000001.000100"
+    assert update["blocks"][-1]["elements"][0]["text"] == "✓ 1. Yes"
+    assert all(b["type"] != "actions" for b in update["blocks"])
+    assert "How often do you visit the library?" in posted_to(slack_api, "DUANN")[-1]["text"]
+
+
+async def test_the_slack_language_picks_the_survey_language(
+    bot: Runtime, events, slack_api: SlackWebApi
+) -> None:
+    await say(events, "UFI", "library", "Ev1")
+    await settle(bot)
+    assert posted_to(slack_api, "DUFI")[-1]["text"].startswith("Kaupunginkirjaston palautekysely")
+
+
+async def test_retries_and_duplicates_count_once(
+    bot: Runtime, events, slack_api: SlackWebApi, tmp_path: Path
+) -> None:
+    await say(events, "UANN", "library", "Ev1")
+    await say(events, "UANN", "yes", "Ev2")
+    await say(events, "UANN", "2", "Ev3")
+    await say(
+        events,
+        "UANN",
+        "2",
+        "Ev3",
+        **{"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"},
+    )
+    await say(events, "UANN", "2", "Ev3", **{"X-Slack-Retry-Num": "2"})
+    await settle(bot)
+    assert answers(tmp_path) == {"visits": "monthly"}
+    assert len(posted_to(slack_api, "DUANN")) == 3
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        signed("{}", secret="wrong-secret"),
+        signed("{}", at=int(time.time()) - 60 * 10),
+        {"X-Slack-Request-Timestamp": "not-a-number", "X-Slack-Signature": "v0=00"},
+        {},
+    ],
+    ids=["forged", "stale", "non-numeric-timestamp", "missing-headers"],
+)
+async def test_forged_and_stale_requests_are_refused_and_store_nothing(
+    bot: Runtime, events, headers: dict[str, str], tmp_path: Path
+) -> None:
+    session, url = events
+    body = message_event("UANN", "library", "Ev1")
+    response = await post(session, url, body, headers=headers)
+    assert response.status == 401
+    await settle(bot)
+    with sqlite3.connect(tmp_path / "civicbot.db") as connection:
+        assert connection.execute("SELECT count(*) FROM processed_events").fetchone() == (0,)
+
+
+async def test_events_civicbot_ignores_are_still_acknowledged(bot: Runtime, events) -> None:
+    session, url = events
+    body = json.dumps(
+        {
+            "type": "event_callback",
+            "team_id": "T0001",
+            "api_app_id": "A0001",
+            "event_id": "EvR",
+            "event_time": 1,
+            "event": {"type": "reaction_added", "user": "UANN", "reaction": "thumbsup"},
+        }
+    )
+    assert (await post(session, url, body)).status == 200
+    channel_message = message_event("UANN", "hello all", "EvC", channel="CGENERAL")
+    channel_message = channel_message.replace('"channel_type": "im"', '"channel_type": "channel"')
+    assert (await post(session, url, channel_message)).status == 200
+
+
+async def test_survey_command_answers_the_coordinator_privately(
+    bot: Runtime, events, slack_api: SlackWebApi
+) -> None:
+    session, url = events
+    response = await post(
+        session, url, slash_command("UCOORD", "CSTAFF", "start library for everyone"), form=True
+    )
+    assert response.status == 200
+    await settle(bot)
+    reply = slack_api.made("chat.postEphemeral")[-1]
+    assert (reply["channel"], reply["user"]) == ("CSTAFF", "UCOORD")
+    assert reply["text"].startswith("Run 1 of 'City library feedback' started for everyone")
+    await post(session, url, slash_command("UMAL", "CSTAFF", "list"), form=True)
+    await settle(bot)
+    assert slack_api.made("chat.postEphemeral")[-1]["text"].startswith("Sorry, survey commands")
+
+
+async def test_a_channel_audience_is_read_page_by_page_and_invited(
+    bot: Runtime, events, slack_api: SlackWebApi
+) -> None:
+    session, url = events
+    await post(
+        session, url, slash_command("UCOORD", "CSTAFF", "start home-care for #CCLIENTS"), form=True
+    )
+    await settle(bot)
+    assert len(slack_api.made("conversations.members")) == 2  # two pages
+    assert sorted(p["users"] for p in slack_api.made("conversations.open")) == [
+        "UANN",
+        "UBEN",
+        "UCAT",
+    ]
+    for member in ("DUANN", "DUBEN", "DUCAT"):
+        assert posted_to(slack_api, member)[-1]["text"].startswith("Home care feedback")
+    assert "invited 3" in slack_api.made("chat.postEphemeral")[-1]["text"]
+
+
+async def test_a_digest_with_mention_attempts_is_posted_harmlessly(
+    bot: Runtime, events, slack_api: SlackWebApi
+) -> None:
+    session, url = events
+    await post(
+        session, url, slash_command("UCOORD", "CSTAFF", "start library for everyone"), form=True
+    )
+    attack = "<!channel> <!here> <@U999> <!subteam^S1> <https://evil.example|your bank> & more"
+    for number, text in enumerate(["library", "yes", "1", "1", "5", attack, "skip"]):
+        await say(events, "UANN", text, f"Ev{number}")
+    await post(session, url, slash_command("UCOORD", "CSTAFF", "digest 1"), form=True)
+    await settle(bot)
+    digest = posted_to(slack_api, "CSTAFF")[-1]
+    for raw in ("<!channel>", "<!here>", "<@U999>", "<!subteam^S1>", "<https://"):
+        assert raw not in digest["text"]
+    assert "&lt;!channel&gt;" in digest["text"]
+    assert "&amp; more" in digest["text"]
+    assert {b["text"]["type"] for b in digest["blocks"] if b["type"] == "section"} == {"plain_text"}
+    assert "link_names" not in digest
+    assert digest.get("parse") != "full"
+
+
+async def test_rate_limited_posts_are_retried_after_retry_after(
+    bot: Runtime, events, slack_api: SlackWebApi
+) -> None:
+    limited = {"ok": False, "error": "ratelimited"}
+    slack_api.fail["chat.postMessage"] = [(429, limited, {"Retry-After": "1"})]
+    await say(events, "UANN", "library", "Ev1")
+    await settle(bot)
+    attempts = posted_to(slack_api, "DUANN")
+    assert len(attempts) == 2  # refused once, then sent
+    await bot.outbox.settle()
+    with sqlite3.connect(bot.store._path) as connection:
+        assert connection.execute("SELECT count(*) FROM outbox").fetchone() == (0,)
+
+
+async def test_a_missing_channel_keeps_the_digest_in_the_outbox(
+    bot: Runtime, events, slack_api: SlackWebApi
+) -> None:
+    session, url = events
+    await post(
+        session, url, slash_command("UCOORD", "CGONE", "start library for everyone"), form=True
+    )
+    await settle(bot)
+    slack_api.fail["chat.postMessage"] = [(200, {"ok": False, "error": "channel_not_found"}, {})]
+    await post(session, url, slash_command("UCOORD", "CGONE", "digest 1"), form=True)
+    await settle(bot)
+    await bot.outbox.settle()
+    with sqlite3.connect(bot.store._path) as connection:
+        kept = connection.execute("SELECT conversation_id FROM outbox").fetchall()
+    assert kept == [("CGONE",)]
