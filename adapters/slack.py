@@ -1,7 +1,9 @@
 """Slack, through slack-bolt's AsyncApp: Slack payloads <-> core events, nothing else.
 
-HTTP mode: the Events API, interactivity and the /survey command arrive as signed
-requests at one aiohttp endpoint; bolt checks the signature and timestamp. A
+Socket Mode when an app-level token is given (no public address needed; slack_sdk
+reconnects after `disconnect` envelopes and dropped sockets), otherwise HTTP mode:
+the Events API, interactivity and the /survey command arrive as signed requests
+at one aiohttp endpoint, and bolt checks the signature and timestamp. A
 message's turn is stored before Slack gets its acknowledgement (waiting at most
 ACK_WITHIN seconds, under Slack's three), so a crash after the ack loses nothing;
 retries carry the same event id and change nothing. Every event gets a 200, also
@@ -23,6 +25,7 @@ from typing import Any
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
@@ -116,6 +119,7 @@ class SlackAdapter:
         *,
         bot_token: str,
         signing_secret: str,
+        app_token: str | None = None,
         api_url: str = "https://slack.com/api/",
         host: str = "127.0.0.1",
         port: int = 3000,
@@ -134,6 +138,11 @@ class SlackAdapter:
             client=self.client,
             signing_secret=signing_secret,
             process_before_response=True,  # our listeners decide when Slack gets its answer
+        )
+        self._socket_mode = (
+            AsyncSocketModeHandler(self._app, app_token, web_client=self.client)
+            if app_token
+            else None
         )
         self._locales: OrderedDict[str, str | None] = OrderedDict()
         self._background: set[asyncio.Task[None]] = set()
@@ -154,6 +163,9 @@ class SlackAdapter:
         return application
 
     async def start(self) -> None:
+        if self._socket_mode is not None:
+            await self._socket_mode.connect_async()
+            return
         self._runner = web.AppRunner(self.app(), access_log=None)  # bodies hold citizen text
         await self._runner.setup()
         site = web.TCPSite(self._runner, self._host, self._port)
@@ -161,6 +173,8 @@ class SlackAdapter:
         self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
 
     async def stop(self) -> None:
+        if self._socket_mode is not None:
+            await self._socket_mode.close_async()
         if self._runner is not None:
             await self._runner.cleanup()
         await self.settled()
@@ -169,6 +183,11 @@ class SlackAdapter:
         """Wait until the work that continued after acknowledging Slack is done."""
         while self._background:
             await asyncio.gather(*list(self._background), return_exceptions=True)
+
+    def describe(self) -> str:
+        if self._socket_mode is not None:
+            return "Slack: connected in Socket Mode"
+        return f"Slack: events, interactivity and /survey served at port {self.port}{self._path}"
 
     async def _receive(self, request: web.Request) -> web.StreamResponse:
         # bolt checks the signature and its age, but fails on a timestamp that is no number

@@ -48,6 +48,8 @@ class SlackSettings(_Section):
     # Secrets are never in the file: these name the environment variables holding them.
     bot_token_env: str = "SLACK_BOT_TOKEN"
     signing_secret_env: str = "SLACK_SIGNING_SECRET"
+    # When this variable holds an app-level token (xapp-…), Socket Mode is used.
+    app_token_env: str = "SLACK_APP_TOKEN"
     host: str = "127.0.0.1"  # behind a TLS-terminating proxy that Slack can reach
     port: Annotated[int, Field(ge=0, le=65535)] = 3000
     path: str = "/slack/events"

@@ -98,7 +98,7 @@ def _where(settings: Settings, runtime: Runtime, printed_key: str | None) -> str
     ]
     for adapter in runtime.adapters:
         if isinstance(adapter, SlackAdapter):
-            lines.append(f"Slack requests are served on port {adapter.port}")
+            lines.append(adapter.describe())
         if isinstance(adapter, WebAdapter):
             url = settings.web.public_url or f"http://{settings.web.host}:{adapter.port}/"
             lines.append(f"open {url} to answer a survey in the web chat")

@@ -3,6 +3,7 @@ send correctly signed requests the way Slack does."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import itertools
@@ -16,6 +17,7 @@ import aiohttp
 from aiohttp import web
 
 BOT_TOKEN = "xoxb-test-token"
+APP_TOKEN = "xapp-test-token"
 SIGNING_SECRET = "test-signing-secret"
 TEAM = "T0001"
 
@@ -37,11 +39,15 @@ class SlackWebApi:
     _ts: itertools.count = field(default_factory=lambda: itertools.count(1))
     _runner: web.AppRunner | None = None
     url: str = ""
+    sockets: list[web.WebSocketResponse] = field(default_factory=list)
+    acks: dict[str, asyncio.Event] = field(default_factory=dict)
+    connected: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def start(self) -> None:
         application = web.Application()
         application.router.add_post("/api/{method}", self._call)
         application.router.add_get("/api/{method}", self._call)  # users.info is a GET
+        application.router.add_get("/socket", self._socket)
         self._runner = web.AppRunner(application)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -54,8 +60,53 @@ class SlackWebApi:
     def made(self, method: str) -> list[dict[str, Any]]:
         return [c.params for c in self.calls if c.method == method]
 
+    async def _socket(self, request: web.Request) -> web.WebSocketResponse:
+        """Socket Mode: says hello, then carries envelopes out and acknowledgements back."""
+        socket = web.WebSocketResponse()
+        await socket.prepare(request)
+        self.sockets.append(socket)
+        await socket.send_json({"type": "hello", "num_connections": 1})
+        self.connected.set()
+        async for frame in socket:
+            if frame.type == aiohttp.WSMsgType.TEXT:
+                envelope_id = json.loads(frame.data).get("envelope_id", "")
+                self.acks.setdefault(envelope_id, asyncio.Event()).set()
+        return socket
+
+    async def acknowledged(self, envelope_id: str) -> None:
+        """Wait for civicbot's acknowledgement of an envelope."""
+        await asyncio.wait_for(self.acks.setdefault(envelope_id, asyncio.Event()).wait(), 10)
+
+    async def send_envelope(
+        self, kind: str, payload: dict[str, Any], envelope_id: str, retry_attempt: int = 0
+    ) -> None:
+        await self.sockets[-1].send_json(
+            {
+                "envelope_id": envelope_id,
+                "type": kind,
+                "payload": payload,
+                "accepts_response_payload": False,
+                "retry_attempt": retry_attempt,
+                "retry_reason": "timeout" if retry_attempt else "",
+            }
+        )
+
+    async def disconnect(self) -> None:
+        """What Slack sends before it moves a connection: the client must reconnect."""
+        self.connected.clear()
+        await self.sockets[-1].send_json(
+            {"type": "disconnect", "reason": "refresh_requested", "debug_info": {"host": "stub"}}
+        )
+
     async def _call(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
+        if method == "apps.connections.open":
+            if request.headers.get("Authorization") != f"Bearer {APP_TOKEN}":
+                return web.json_response({"ok": False, "error": "invalid_auth"})
+            self.calls.append(Call(method, {}))
+            return web.json_response(
+                {"ok": True, "url": self.url.replace("http", "ws", 1).replace("/api/", "/socket")}
+            )
         if request.headers.get("Authorization") != f"Bearer {BOT_TOKEN}":
             return web.json_response({"ok": False, "error": "invalid_auth"})
         params: dict[str, Any] = dict(request.query)  # slack_sdk puts some in the query

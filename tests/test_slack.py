@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 import time
@@ -11,6 +12,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 from slack_stub import (
+    APP_TOKEN,
     BOT_TOKEN,
     SIGNING_SECRET,
     SlackWebApi,
@@ -279,3 +281,54 @@ async def test_a_missing_channel_keeps_the_digest_in_the_outbox(
     with sqlite3.connect(bot.store._path) as connection:
         kept = connection.execute("SELECT conversation_id FROM outbox").fetchall()
     assert kept == [("CGONE",)]
+
+
+@pytest.fixture
+async def socket_bot(
+    tmp_path: Path, survey_folder: Path, slack_api: SlackWebApi
+) -> AsyncIterator[Runtime]:
+    def adapter(handler):
+        return SlackAdapter(
+            handler,
+            bot_token=BOT_TOKEN,
+            signing_secret=SIGNING_SECRET,
+            app_token=APP_TOKEN,
+            api_url=slack_api.url,
+        )
+
+    async with running(
+        database=tmp_path / "civicbot.db",
+        survey_folder=survey_folder,
+        adapters=[adapter],
+        environ={"CIVICBOT_PSEUDONYM_KEY": "k"},
+    ) as runtime:
+        await asyncio.wait_for(slack_api.connected.wait(), 10)
+        yield runtime
+
+
+async def test_socket_mode_answers_events_and_acknowledges_them(
+    socket_bot: Runtime, slack_api: SlackWebApi, tmp_path: Path
+) -> None:
+    for number, text in enumerate(["library", "yes", "2"]):
+        event = json.loads(message_event("UANN", text, f"Ev{number}"))
+        await slack_api.send_envelope("events_api", event, f"env-{number}")
+        await slack_api.acknowledged(f"env-{number}")
+    retried = json.loads(message_event("UANN", "2", "Ev2"))
+    await slack_api.send_envelope("events_api", retried, "env-2-retry", retry_attempt=1)
+    await slack_api.acknowledged("env-2-retry")
+    await socket_bot.adapters[0].settled()
+    assert answers(tmp_path) == {"visits": "monthly"}
+    assert len(posted_to(slack_api, "DUANN")) == 3
+
+
+async def test_socket_mode_reconnects_after_a_disconnect(
+    socket_bot: Runtime, slack_api: SlackWebApi
+) -> None:
+    await slack_api.disconnect()
+    await asyncio.wait_for(slack_api.connected.wait(), 20)
+    assert len(slack_api.made("apps.connections.open")) >= 2
+    event = json.loads(message_event("UANN", "library", "Ev9"))
+    await slack_api.send_envelope("events_api", event, "env-9")
+    await slack_api.acknowledged("env-9")
+    await socket_bot.adapters[0].settled()
+    assert posted_to(slack_api, "DUANN")[-1]["text"].startswith("City library feedback")
