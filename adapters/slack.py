@@ -21,6 +21,7 @@ import logging
 import re
 import time
 from collections import OrderedDict
+from dataclasses import replace
 from typing import Any
 
 from aiohttp import web
@@ -42,6 +43,9 @@ BLOCK_LIMIT = 50  # blocks in one message
 BUTTONS_PER_ACTIONS_BLOCK = 25
 BUTTON_TEXT_LIMIT = 75
 LOCALES_REMEMBERED = 4_096
+MESSAGE_LIMIT = 12_000  # characters per posted message; longer ones (digests) are split
+POST_INTERVAL = 1.0  # seconds per post into one channel over time, as Slack asks...
+POST_BURST = 4  # ...allowing a short burst, as Slack does
 
 
 def escape(text: str) -> str:
@@ -145,6 +149,7 @@ class SlackAdapter:
             else None
         )
         self._locales: OrderedDict[str, str | None] = OrderedDict()
+        self._next_post: OrderedDict[str, float] = OrderedDict()  # per channel, for pacing
         self._background: set[asyncio.Task[None]] = set()
         self._runner: web.AppRunner | None = None
         self.port = port
@@ -296,24 +301,52 @@ class SlackAdapter:
         return locale
 
     async def send(self, outbound: Outbound) -> None:
-        """Post the message; Slack's errors are raised so the outbox keeps it to retry."""
-        text = escape(outbound.text)
-        blocks = blocks_for(outbound)
-        if outbound.visible_to:
-            await self.client.chat_postEphemeral(
-                channel=outbound.conversation_id,
-                user=outbound.visible_to,
-                text=text,
-                blocks=blocks,
+        """Post the message (split if long, paced per channel, a file uploaded when it has
+        one); Slack's errors are raised so the outbox keeps the message to send again."""
+        channel = outbound.conversation_id
+        if outbound.attachment is not None:
+            await self._pace(channel)
+            await self.client.files_upload_v2(
+                channel=channel,
+                content=outbound.attachment.data,
+                filename=outbound.attachment.filename,
+                title=outbound.attachment.filename,
+                initial_comment=escape(outbound.text),
             )
-        else:
-            await self.client.chat_postMessage(
-                channel=outbound.conversation_id,
-                text=text,
-                blocks=blocks,
-                unfurl_links=False,
-                unfurl_media=False,
-            )
+            return
+        parts = _chunks(outbound.text, MESSAGE_LIMIT)
+        for number, part in enumerate(parts, start=1):
+            last = number == len(parts)  # the choices go under the last part
+            piece = replace(outbound, text=part, choices=outbound.choices if last else ())
+            await self._pace(channel)
+            if outbound.visible_to:
+                await self.client.chat_postEphemeral(
+                    channel=channel,
+                    user=outbound.visible_to,
+                    text=escape(part),
+                    blocks=blocks_for(piece),
+                )
+            else:
+                await self.client.chat_postMessage(
+                    channel=channel,
+                    text=escape(part),
+                    blocks=blocks_for(piece),
+                    unfurl_links=False,
+                    unfurl_media=False,
+                )
+
+    async def _pace(self, channel: str) -> None:
+        """About one post per second per channel after a short burst: each post takes the
+        next free slot, and the slots run at most POST_BURST intervals ahead of now."""
+        now = time.monotonic()
+        earliest = now - (POST_BURST - 1) * POST_INTERVAL
+        slot = max(earliest, self._next_post.get(channel, earliest))
+        self._next_post[channel] = slot + POST_INTERVAL
+        self._next_post.move_to_end(channel)
+        if len(self._next_post) > LOCALES_REMEMBERED:
+            self._next_post.popitem(last=False)
+        if slot > now:
+            await asyncio.sleep(slot - now)
 
     async def open_direct(self, user_id: str) -> str:
         opened = await self.client.conversations_open(users=user_id)

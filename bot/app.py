@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import time
@@ -81,7 +82,11 @@ async def running(
         for adapter in built:
             await adapter.start()
         await coordination.start()
-        yield Runtime(bot, coordination, store, outbox, surveys, built)
+        sweeping = asyncio.get_running_loop().create_task(outbox.keep_sending(clock=clock))
+        try:
+            yield Runtime(bot, coordination, store, outbox, surveys, built)
+        finally:
+            sweeping.cancel()
     finally:
         coordination.stop()
         for adapter in reversed(built):

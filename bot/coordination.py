@@ -30,6 +30,7 @@ from storage.store import Store
 
 log = logging.getLogger(__name__)
 
+PROGRESS_EVERY = 100  # invitations between progress reports in a large wave
 REFUSAL = "Sorry, survey commands are for coordinators. Ask whoever runs civicbot here to add you."
 
 
@@ -91,12 +92,18 @@ class Coordination:
                 outcome=reply.splitlines()[0][:200],
             )
         )
+        await self._tell(inbound, reply, attachment)
+
+    async def _tell(
+        self, inbound: Inbound, text: str, attachment: Attachment | None = None
+    ) -> None:
+        """Answer the coordinator where the command came from, for their eyes only."""
         answer = Outbound(
             inbound.platform,
             inbound.conversation_id,
-            reply,
+            text,
             attachment=attachment,
-            visible_to=inbound.user_id,  # the coordinator's answer is theirs alone
+            visible_to=inbound.user_id,
         )
         try:
             await self._adapters[inbound.platform].send(answer)
@@ -200,7 +207,7 @@ class Coordination:
         people = [p for p in dict.fromkeys(people) if p != inbound.user_id]
         run_id = await self._new_run(survey, audience_text, channel)
         outcomes: Counter[str] = Counter()
-        for person in people:
+        for done, person in enumerate(people, start=1):
             try:
                 direct = await adapter.open_direct(person)  # type: ignore[attr-defined]
                 outcomes[
@@ -215,6 +222,8 @@ class Coordination:
             except Exception:
                 log.exception("inviting someone to run %d failed", run_id)
                 outcomes["failed"] += 1
+            if done % PROGRESS_EVERY == 0 and done < len(people):
+                await self._tell(inbound, f"Run {run_id}: invited {done:,} of {len(people):,}…")
         counts = [f"invited {outcomes['invited']}"]
         if outcomes["busy"]:
             counts.append(f"{outcomes['busy']} in another survey now, not invited")

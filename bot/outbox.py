@@ -15,6 +15,7 @@ log = logging.getLogger(__name__)
 
 Send = Callable[[Outbound], Awaitable[None]]
 RETRY_DELAYS = (0.5, 1.0, 2.0, 5.0, 10.0)
+SWEEP_SECONDS = 60.0
 
 
 class OutboxSender:
@@ -48,17 +49,29 @@ class OutboxSender:
                 self._in_flight.discard(message.outbox_id)
         return delivered
 
-    async def resend_unsent(self) -> int:
+    async def resend_unsent(self, *, queued_before: float | None = None) -> int:
         """Send whatever the outbox still holds (after a restart, or after failures)."""
         messages = [
             Outbound.from_body(row.body, platform=row.platform, to=row.conversation_id, id=row.id)
-            for row in self._store.unsent()
+            for row in self._store.unsent(queued_before=queued_before)
             if row.id not in self._in_flight
         ]
         if messages:
             log.info("sending %d replies left in the outbox", len(messages))
             await self.send(messages)
         return len(messages)
+
+    async def keep_sending(
+        self, *, clock: Callable[[], float], every: float = SWEEP_SECONDS
+    ) -> None:
+        """Forever: every so often, send again what failed earlier (a platform that was
+        down, a channel that was archived and came back). Runs until cancelled."""
+        while True:
+            await self._sleep(every)
+            try:
+                await self.resend_unsent(queued_before=clock() - every)
+            except Exception:
+                log.exception("the outbox sweep failed; the next one will try again")
 
     async def _send_one(self, message: Outbound) -> bool:
         send = self._senders.get(message.platform)

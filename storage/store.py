@@ -110,9 +110,12 @@ class Store:
 
         return await self.writer.write(get_or_create)
 
-    def unsent(self) -> list[StoredOutbox]:
+    def unsent(self, *, queued_before: float | None = None) -> list[StoredOutbox]:
+        """Replies not yet sent, oldest first; only those queued before a time if given."""
         rows = self._reader.execute(
-            "SELECT id, platform, conversation_id, body FROM outbox ORDER BY id"
+            "SELECT id, platform, conversation_id, body FROM outbox"
+            " WHERE created_at <= coalesce(?, created_at) ORDER BY id",
+            (queued_before,),
         ).fetchall()
         return [StoredOutbox(i, p, c, b) for i, p, c, b in rows]
 

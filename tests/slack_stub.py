@@ -40,6 +40,7 @@ class SlackWebApi:
     _runner: web.AppRunner | None = None
     url: str = ""
     sockets: list[web.WebSocketResponse] = field(default_factory=list)
+    uploads: dict[str, bytes] = field(default_factory=dict)
     acks: dict[str, asyncio.Event] = field(default_factory=dict)
     connected: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -48,6 +49,7 @@ class SlackWebApi:
         application.router.add_post("/api/{method}", self._call)
         application.router.add_get("/api/{method}", self._call)  # users.info is a GET
         application.router.add_get("/socket", self._socket)
+        application.router.add_post("/upload/{file}", self._upload)
         self._runner = web.AppRunner(application)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -59,6 +61,12 @@ class SlackWebApi:
 
     def made(self, method: str) -> list[dict[str, Any]]:
         return [c.params for c in self.calls if c.method == method]
+
+    async def _upload(self, request: web.Request) -> web.Response:
+        """Step two of files_upload_v2: the bytes go to the URL step one gave."""
+        data = await request.read()
+        self.uploads[request.match_info["file"]] = data
+        return web.Response(text=f"OK - {len(data)}")
 
     async def _socket(self, request: web.Request) -> web.WebSocketResponse:
         """Socket Mode: says hello, then carries envelopes out and acknowledgements back."""
@@ -145,6 +153,17 @@ class SlackWebApi:
             return {"ok": True, "message_ts": ts}
         if method == "chat.update":
             return {"ok": True, "channel": params["channel"], "ts": params["ts"]}
+        if method == "files.getUploadURLExternal":
+            file_id = f"F{next(self._ts)}"
+            upload_url = self.url.replace("/api/", f"/upload/{file_id}")
+            return {"ok": True, "upload_url": upload_url, "file_id": file_id}
+        if method == "files.completeUploadExternal":
+            files = (
+                params["files"]
+                if isinstance(params["files"], list)
+                else json.loads(params["files"])
+            )
+            return {"ok": True, "files": [{"id": f["id"], "title": f.get("title")} for f in files]}
         if method == "conversations.open":
             return {"ok": True, "channel": {"id": "D" + str(params["users"]).upper()}}
         if method == "conversations.members":

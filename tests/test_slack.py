@@ -332,3 +332,70 @@ async def test_socket_mode_reconnects_after_a_disconnect(
     await slack_api.acknowledged("env-9")
     await socket_bot.adapters[0].settled()
     assert posted_to(slack_api, "DUANN")[-1]["text"].startswith("City library feedback")
+
+
+async def test_an_export_is_uploaded_to_the_staff_channel(
+    bot: Runtime, events, slack_api: SlackWebApi
+) -> None:
+    session, url = events
+    await post(
+        session, url, slash_command("UCOORD", "CSTAFF", "start library for everyone"), form=True
+    )
+    for number, text in enumerate(["library", "yes", "1", "1", "5", "Fine", "skip"]):
+        await say(events, "UANN", text, f"Ev{number}")
+    await post(session, url, slash_command("UCOORD", "CSTAFF", "export 1"), form=True)
+    await settle(bot)
+    completed = slack_api.made("files.completeUploadExternal")[-1]
+    assert completed["channel_id"] == "CSTAFF"
+    (data,) = slack_api.uploads.values()
+    assert data.decode().splitlines()[0].startswith("response,status,completed_at,visits")
+
+
+async def test_a_long_digest_is_split_under_slacks_limits(
+    bot: Runtime, slack_api: SlackWebApi
+) -> None:
+    from adapters.slack import BLOCK_LIMIT, MESSAGE_LIMIT
+    from bot.events import Outbound
+
+    long_text = "\n".join(f"line {n}: " + "x" * 90 for n in range(400))  # ~40,000 characters
+    await bot.adapters[0].send(Outbound("slack", "CSTAFF", long_text))
+    posts = posted_to(slack_api, "CSTAFF")
+    assert len(posts) == 4
+    assert all(len(p["text"]) <= MESSAGE_LIMIT for p in posts)
+    assert all(len(p["blocks"]) <= BLOCK_LIMIT for p in posts)
+    assert all(len(b["text"]["text"]) <= 3000 for p in posts for b in p["blocks"])
+    rebuilt = "\n".join(b["text"]["text"] for p in posts for b in p["blocks"])
+    assert rebuilt == long_text
+
+
+async def test_a_large_invite_wave_reports_progress_and_loses_no_invite_under_rate_limits(
+    bot: Runtime, events, slack_api: SlackWebApi
+) -> None:
+    people = [f"UP{n:04d}" for n in range(250)]
+    slack_api.channels["CWAVE"] = people
+    limited = (429, {"ok": False, "error": "ratelimited"}, {"Retry-After": "0"})
+    slack_api.fail["conversations.open"] = [limited, limited]
+    slack_api.fail["chat.postMessage"] = [limited, limited, limited]
+    session, url = events
+    await post(
+        session, url, slash_command("UCOORD", "CSTAFF", "start home-care for #CWAVE"), form=True
+    )
+    await settle(bot)
+    told = [m["text"] for m in slack_api.made("chat.postEphemeral")]
+    assert told[:2] == ["Run 1: invited 100 of 250…", "Run 1: invited 200 of 250…"]
+    assert "invited 250" in told[-1]
+    invited = {p["channel"] for p in slack_api.made("chat.postMessage") if p["channel"] != "CSTAFF"}
+    assert invited == {f"D{person}" for person in people}
+
+
+async def test_posts_into_one_channel_are_paced_after_a_short_burst(
+    bot: Runtime, slack_api: SlackWebApi
+) -> None:
+    from bot.events import Outbound
+
+    started = time.monotonic()
+    for number in range(6):
+        await bot.adapters[0].send(Outbound("slack", "CBUSY", f"post {number}"))
+    # four at once, then one a second: the sixth waits about two seconds
+    assert time.monotonic() - started >= 1.9
+    assert len(posted_to(slack_api, "CBUSY")) == 6

@@ -226,3 +226,34 @@ async def test_group_messages_are_not_taken_as_answers(
     await chat.push("jan", "library", is_direct=False)
     assert chat.sent == []
     assert rows(tmp_path, "SELECT count(*) FROM participants") == [(0,)]
+
+
+async def test_replies_that_failed_are_sent_by_the_outbox_sweep(
+    tmp_path: Path, survey_folder: Path, clock: Clock
+) -> None:
+    platform_up = asyncio.Event()
+    delivered: list[str] = []
+
+    async def flaky(outbound) -> None:
+        if not platform_up.is_set():
+            raise ConnectionError("platform down")
+        delivered.append(outbound.text)
+
+    async with running(
+        database=tmp_path / "civicbot.db",
+        survey_folder=survey_folder,
+        adapters=[lambda handler: MemoryAdapter(handler, on_send=flaky)],
+        clock=clock,
+        environ={"CIVICBOT_PSEUDONYM_KEY": "k"},
+    ) as runtime:
+        runtime.outbox._retry_delays = ()
+        await runtime.adapters[0].push("ida", "library")
+        assert delivered == []
+        platform_up.set()
+        clock.now += 120
+        sweeping = asyncio.create_task(runtime.outbox.keep_sending(clock=clock, every=0.01))
+        async with asyncio.timeout(5):
+            while not delivered:  # noqa: ASYNC110 - waiting on another task's side effect
+                await asyncio.sleep(0.01)
+        sweeping.cancel()
+    assert delivered[0].startswith("City library feedback")
