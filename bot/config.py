@@ -55,6 +55,14 @@ class SlackSettings(_Section):
     path: str = "/slack/events"
 
 
+class MatrixSettings(_Section):
+    enabled: bool = False
+    homeserver: Annotated[str, Field(pattern=r"^https?://")] = "http://127.0.0.1:8008"
+    user_id: Annotated[str, Field(pattern=r"^@[^:]+:.+$")] = "@civicbot:localhost"
+    device_id: str = "CIVICBOT"  # the same device at every start
+    access_token_env: str = "MATRIX_ACCESS_TOKEN"  # the variable holding the bot's token
+
+
 class Settings(_Section):
     timezone: str = "UTC"  # for digest schedules' cron times
     coordinators: list[Annotated[str, Field(pattern=r"^[a-z]+:.+$")]] = []
@@ -62,6 +70,7 @@ class Settings(_Section):
     surveys: SurveySettings = SurveySettings()
     web: WebSettings = WebSettings()
     slack: SlackSettings = SlackSettings()
+    matrix: MatrixSettings = MatrixSettings()
 
     @field_validator("timezone")
     @classmethod

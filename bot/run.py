@@ -9,6 +9,7 @@ import secrets
 import signal
 from collections.abc import Callable, Mapping
 
+from adapters.matrix import MatrixAdapter
 from adapters.slack import SlackAdapter
 from adapters.web import PLATFORM, STAFF, WebAdapter
 from bot.app import AdapterFactory, Runtime, running
@@ -46,6 +47,20 @@ def adapter_factories(
                 host=slack.host,
                 port=slack.port,
                 path=slack.path,
+            )
+        )
+    matrix = settings.matrix
+    if matrix.enabled:
+        access_token = secret(environ, "matrix.access_token_env", matrix.access_token_env)
+        state_folder = settings.storage.database.resolve().parent
+        factories.append(
+            lambda handler: MatrixAdapter(
+                handler,
+                homeserver=matrix.homeserver,
+                user_id=matrix.user_id,
+                access_token=access_token,
+                device_id=matrix.device_id,
+                state_folder=state_folder,
             )
         )
     web = settings.web
@@ -99,6 +114,8 @@ def _where(settings: Settings, runtime: Runtime, printed_key: str | None) -> str
     for adapter in runtime.adapters:
         if isinstance(adapter, SlackAdapter):
             lines.append(adapter.describe())
+        if isinstance(adapter, MatrixAdapter):
+            lines.append(f"Matrix: syncing as {settings.matrix.user_id}")
         if isinstance(adapter, WebAdapter):
             url = settings.web.public_url or f"http://{settings.web.host}:{adapter.port}/"
             lines.append(f"open {url} to answer a survey in the web chat")

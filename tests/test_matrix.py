@@ -1,0 +1,199 @@
+"""Matrix through matrix-nio, against a real Synapse homeserver on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from homeserver import Account, Synapse
+from nio import AsyncClient, RoomCreateResponse, RoomMessageNotice, RoomMessageText, RoomPreset
+
+from adapters.matrix import MatrixAdapter
+from bot.app import running
+
+
+@pytest.fixture(scope="module")
+def synapse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synapse]:
+    server = Synapse(tmp_path_factory.mktemp("synapse"))
+    server.start()
+    yield server
+    server.stop()
+
+
+# The test's own clients must not miss replies in a limited sync (the bot handles gaps).
+WIDE = {"room": {"timeline": {"limit": 200}}}
+HEARING_TIMEOUT = 30
+
+
+class Person:
+    """Someone using a Matrix client: sends messages and reads what the bot says."""
+
+    def __init__(self, synapse: Synapse, account: Account) -> None:
+        self.account = account
+        self.client = AsyncClient(synapse.url, account.user_id)
+        self.client.restore_login(account.user_id, account.device_id, account.access_token)
+        self.since: str | None = None
+        self.heard: dict[str, list[dict]] = {}
+
+    async def catch_up(self) -> None:
+        response = await self.client.sync(timeout=0, since=self.since)
+        self.since = response.next_batch
+
+    async def open_dm(self, bot_user: str) -> str:
+        created = await self.client.room_create(
+            is_direct=True, invite=[bot_user], preset=RoomPreset.trusted_private_chat
+        )
+        assert isinstance(created, RoomCreateResponse), created
+        return created.room_id
+
+    async def say(self, room_id: str, text: str) -> None:
+        await self.client.room_send(room_id, "m.room.message", {"msgtype": "m.text", "body": text})
+
+    async def hear(self, room_id: str, sender: str, count: int) -> list[dict]:
+        """Wait until `count` messages from `sender` have arrived in the room in total."""
+        heard = self.heard.setdefault(room_id, [])
+        async with asyncio.timeout(HEARING_TIMEOUT):
+            while len(heard) < count:
+                response = await self.client.sync(timeout=1000, since=self.since, sync_filter=WIDE)
+                self.since = response.next_batch
+                room = response.rooms.join.get(room_id)
+                for event in room.timeline.events if room else []:
+                    if (
+                        isinstance(event, RoomMessageText | RoomMessageNotice)
+                        and event.sender == sender
+                    ):
+                        heard.append(event.source["content"])
+        return heard
+
+    async def close(self) -> None:
+        await self.client.close()
+
+
+def bot_runtime(tmp_path: Path, survey_folder: Path, synapse: Synapse, bot: Account, **extra):
+    return running(
+        database=tmp_path / "civicbot.db",
+        survey_folder=survey_folder,
+        adapters=[
+            lambda handler: MatrixAdapter(
+                handler,
+                homeserver=synapse.url,
+                user_id=bot.user_id,
+                access_token=bot.access_token,
+                device_id=bot.device_id,
+                state_folder=tmp_path,
+                sync_timeout_ms=1000,
+            )
+        ],
+        environ={"CIVICBOT_PSEUDONYM_KEY": "k"},
+        **extra,
+    )
+
+
+@pytest.fixture
+async def people(synapse: Synapse, request: pytest.FixtureRequest) -> AsyncIterator[dict]:
+    prefix = request.node.name[-12:].replace("[", "").replace("]", "").lower()
+    made = {
+        name: Person(synapse, synapse.register(f"{name}{prefix}"))
+        for name in ("bot", "anna", "ben", "cara", "coord")
+    }
+    for person in made.values():
+        await person.catch_up()
+    yield made
+    for person in made.values():
+        await person.close()
+
+
+def stored_answers(tmp_path: Path) -> list[tuple[str, str]]:
+    with sqlite3.connect(tmp_path / "civicbot.db") as connection:
+        return connection.execute("SELECT question_id, value FROM answers").fetchall()
+
+
+async def test_a_citizen_completes_a_survey_in_a_direct_room(
+    synapse: Synapse, people: dict, tmp_path: Path, survey_folder: Path
+) -> None:
+    bot, anna = people["bot"], people["anna"]
+    async with bot_runtime(tmp_path, survey_folder, synapse, bot.account):
+        room = await anna.open_dm(bot.account.user_id)
+        greeting = (await anna.hear(room, bot.account.user_id, 1))[0]
+        assert greeting["body"].startswith("There is no survey for you right now.")
+        script = ["library", "yes", "1", "1, 3", "4", "Longer <b>hours</b> @room", "2"]
+        for number, text in enumerate(script, start=2):
+            await anna.say(room, text)
+            await anna.hear(room, bot.account.user_id, number)
+        said = anna.heard[room]
+        assert said[-1]["body"] == "Thank you! Library staff read every answer."
+        assert all(m["msgtype"] == "m.text" and m["m.mentions"] == {} for m in said)
+    assert dict(stored_answers(tmp_path))["improve"] == json.dumps("Longer <b>hours</b> @room")
+
+
+async def test_messages_sent_while_the_bot_was_stopped_are_answered_once_in_order(
+    synapse: Synapse, people: dict, tmp_path: Path, survey_folder: Path
+) -> None:
+    bot = people["bot"]
+    citizens = [people[name] for name in ("anna", "ben", "cara")]
+    rooms = {}
+    async with bot_runtime(tmp_path, survey_folder, synapse, bot.account):
+        for person in citizens:
+            rooms[person] = await person.open_dm(bot.account.user_id)
+            await person.hear(rooms[person], bot.account.user_id, 1)
+            await person.say(rooms[person], "library")
+            await person.hear(rooms[person], bot.account.user_id, 2)
+    # the bot is down; each says more than a sync timeline holds, so the gap is fetched
+    later = ["yes", "1", "1, 3", "4", "fine", "2"] + [f"hello {n}" for n in range(8)]
+    for person in citizens:
+        for text in later:
+            await person.say(rooms[person], text)
+    async with bot_runtime(tmp_path, survey_folder, synapse, bot.account):
+        for person in citizens:
+            said = await person.hear(rooms[person], bot.account.user_id, 2 + len(later))
+            assert said[2]["body"].startswith("How often do you visit the library?")
+            assert said[7]["body"] == "Thank you! Library staff read every answer."
+            assert all(m["body"].startswith("There is no survey") for m in said[8:])
+        await asyncio.sleep(1)  # nothing more should come
+        for person in citizens:
+            assert len(await person.hear(rooms[person], bot.account.user_id, 0)) == 2 + len(later)
+    with sqlite3.connect(tmp_path / "civicbot.db") as connection:
+        statuses = connection.execute("SELECT status FROM responses").fetchall()
+        assert statuses == [("completed",)] * 3
+        assert len(stored_answers(tmp_path)) == 3 * 5
+
+
+async def test_a_coordinator_starts_a_survey_and_posts_a_harmless_digest_in_a_staff_room(
+    synapse: Synapse, people: dict, tmp_path: Path, survey_folder: Path
+) -> None:
+    bot, coord, ben, anna = people["bot"], people["coord"], people["ben"], people["anna"]
+    created = await coord.client.room_create(
+        name="Library staff", invite=[bot.account.user_id, ben.account.user_id]
+    )
+    staff_room = created.room_id
+    await ben.client.join(staff_room)
+    async with bot_runtime(
+        tmp_path,
+        survey_folder,
+        synapse,
+        bot.account,
+        coordinators=frozenset({f"matrix:{coord.account.user_id}"}),
+    ):
+        await asyncio.sleep(1.5)  # the bot joins the staff room
+        await coord.say(staff_room, "!survey start library for everyone")
+        reply = (await coord.hear(staff_room, bot.account.user_id, 1))[0]
+        assert reply["msgtype"] == "m.notice"
+        assert reply["body"].startswith("Run 1 of 'City library feedback' started for everyone")
+        dm = await anna.open_dm(bot.account.user_id)
+        await anna.hear(dm, bot.account.user_id, 1)
+        attack = '@room <a href="https://evil.example">pill</a> <b>loud</b>'
+        for number, text in enumerate(["library", "yes", "1", "1", "5", attack, "2"], start=2):
+            await anna.say(dm, text)
+            await anna.hear(dm, bot.account.user_id, number)
+        await coord.say(staff_room, "!survey digest 1")
+        notices = await coord.hear(staff_room, bot.account.user_id, 3)
+    digest = next(n for n in notices if n["body"].startswith("Digest: City library feedback"))
+    assert digest["msgtype"] == "m.notice"
+    assert digest["m.mentions"] == {}
+    assert '<a href="https://evil.example">' not in digest["formatted_body"]
+    assert "&lt;a href=&quot;https://evil.example&quot;&gt;" in digest["formatted_body"]
+    assert "<b>" not in digest["formatted_body"]
