@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 import sqlite3
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -58,16 +61,20 @@ class Person:
         heard = self.heard.setdefault(room_id, [])
         async with asyncio.timeout(HEARING_TIMEOUT):
             while len(heard) < count:
-                response = await self.client.sync(timeout=1000, since=self.since, sync_filter=WIDE)
-                self.since = response.next_batch
-                room = response.rooms.join.get(room_id)
-                for event in room.timeline.events if room else []:
-                    if (
-                        isinstance(event, RoomMessageText | RoomMessageNotice)
-                        and event.sender == sender
-                    ):
-                        heard.append(event.source["content"])
+                await self.listen(sender)
         return heard
+
+    async def listen(self, sender: str) -> None:
+        """One sync: note what `sender` said, in every room."""
+        response = await self.client.sync(timeout=1000, since=self.since, sync_filter=WIDE)
+        self.since = response.next_batch
+        for room_id, room in response.rooms.join.items():
+            for event in room.timeline.events:
+                if (
+                    isinstance(event, RoomMessageText | RoomMessageNotice)
+                    and event.sender == sender
+                ):
+                    self.heard.setdefault(room_id, []).append(event.source["content"])
 
     async def close(self) -> None:
         await self.client.close()
@@ -155,7 +162,8 @@ async def test_messages_sent_while_the_bot_was_stopped_are_answered_once_in_orde
             assert all(m["body"].startswith("There is no survey") for m in said[8:])
         await asyncio.sleep(1)  # nothing more should come
         for person in citizens:
-            assert len(await person.hear(rooms[person], bot.account.user_id, 0)) == 2 + len(later)
+            await person.listen(bot.account.user_id)
+            assert len(person.heard[rooms[person]]) == 2 + len(later)
     with sqlite3.connect(tmp_path / "civicbot.db") as connection:
         statuses = connection.execute("SELECT status FROM responses").fetchall()
         assert statuses == [("completed",)] * 3
@@ -197,3 +205,68 @@ async def test_a_coordinator_starts_a_survey_and_posts_a_harmless_digest_in_a_st
     assert '<a href="https://evil.example">' not in digest["formatted_body"]
     assert "&lt;a href=&quot;https://evil.example&quot;&gt;" in digest["formatted_body"]
     assert "<b>" not in digest["formatted_body"]
+
+
+async def test_a_kill_in_the_middle_of_a_batch_loses_and_doubles_nothing(
+    synapse: Synapse, tmp_path: Path, survey_folder: Path
+) -> None:
+    """20 people send 200 messages while the bot is down; it is killed mid-batch and
+    restarted; each message is answered exactly once, in order."""
+    bot = Person(synapse, synapse.register("killbot"))
+    people = [Person(synapse, synapse.register(f"kill{n}")) for n in range(20)]
+    rooms = {}
+    async with bot_runtime(tmp_path, survey_folder, synapse, bot.account):
+        for person in people:
+            await person.catch_up()
+            rooms[person] = await person.open_dm(bot.account.user_id)
+        for person in people:
+            await person.hear(rooms[person], bot.account.user_id, 1)  # the greeting
+    messages = ["library", "yes", "1", "1, 3", "4", "fine", "2", "hello", "hi", "hey"]
+    for person in people:
+        for text in messages:
+            await person.say(rooms[person], text)
+
+    def start_child() -> subprocess.Popen:
+        account = bot.account
+        return subprocess.Popen(
+            [
+                sys.executable,
+                str(Path(__file__).parent / "matrix_child.py"),
+                str(tmp_path / "civicbot.db"),
+                str(survey_folder),
+                synapse.url,
+                account.user_id,
+                account.access_token,
+                account.device_id,
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        )
+
+    child = start_child()
+    async with asyncio.timeout(60):
+        while sum(len(p.heard[rooms[p]]) for p in people) < 20 + 60:
+            await asyncio.gather(*(p.listen(bot.account.user_id) for p in people))
+    child.kill()  # SIGKILL, mid-batch
+    child.wait()
+    child = start_child()
+    try:
+        for person in people:
+            said = await person.hear(rooms[person], bot.account.user_id, 1 + len(messages))
+            assert said[1]["body"].startswith("City library feedback")
+            assert said[2]["body"].startswith("How often do you visit the library?")
+            assert said[7]["body"] == "Thank you! Library staff read every answer."
+        await asyncio.sleep(2)  # nothing more should come
+        for person in people:
+            await person.listen(bot.account.user_id)
+            assert len(person.heard[rooms[person]]) == 11
+    finally:
+        child.send_signal(signal.SIGTERM)
+        child.wait(timeout=30)
+        for person in [bot, *people]:
+            await person.close()
+    with sqlite3.connect(tmp_path / "civicbot.db") as connection:
+        assert connection.execute(
+            "SELECT status, count(*) FROM responses GROUP BY 1"
+        ).fetchall() == [("completed", 20)]
+        assert len(stored_answers(tmp_path)) == 20 * 5
