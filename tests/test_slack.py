@@ -35,26 +35,28 @@ async def slack_api() -> AsyncIterator[SlackWebApi]:
     await api.stop()
 
 
-@pytest.fixture
-async def bot(
-    tmp_path: Path, survey_folder: Path, slack_api: SlackWebApi
-) -> AsyncIterator[Runtime]:
+def slack_bot(tmp_path: Path, survey_folder: Path, api: SlackWebApi, **mode: object):
+    """civicbot with its Slack adapter talking to the stand-in; `mode` picks HTTP or Socket."""
+
     def adapter(handler):
         return SlackAdapter(
-            handler,
-            bot_token=BOT_TOKEN,
-            signing_secret=SIGNING_SECRET,
-            api_url=slack_api.url,
-            port=0,
+            handler, bot_token=BOT_TOKEN, signing_secret=SIGNING_SECRET, api_url=api.url, **mode
         )
 
-    async with running(
+    return running(
         database=tmp_path / "civicbot.db",
         survey_folder=survey_folder,
         adapters=[adapter],
         environ={"CIVICBOT_PSEUDONYM_KEY": "k"},
         coordinators=frozenset({"slack:UCOORD"}),
-    ) as runtime:
+    )
+
+
+@pytest.fixture
+async def bot(
+    tmp_path: Path, survey_folder: Path, slack_api: SlackWebApi
+) -> AsyncIterator[Runtime]:
+    async with slack_bot(tmp_path, survey_folder, slack_api, port=0) as runtime:
         runtime.outbox._retry_delays = ()
         yield runtime
 
@@ -287,21 +289,7 @@ async def test_a_missing_channel_keeps_the_digest_in_the_outbox(
 async def socket_bot(
     tmp_path: Path, survey_folder: Path, slack_api: SlackWebApi
 ) -> AsyncIterator[Runtime]:
-    def adapter(handler):
-        return SlackAdapter(
-            handler,
-            bot_token=BOT_TOKEN,
-            signing_secret=SIGNING_SECRET,
-            app_token=APP_TOKEN,
-            api_url=slack_api.url,
-        )
-
-    async with running(
-        database=tmp_path / "civicbot.db",
-        survey_folder=survey_folder,
-        adapters=[adapter],
-        environ={"CIVICBOT_PSEUDONYM_KEY": "k"},
-    ) as runtime:
+    async with slack_bot(tmp_path, survey_folder, slack_api, app_token=APP_TOKEN) as runtime:
         await asyncio.wait_for(slack_api.connected.wait(), 10)
         yield runtime
 
