@@ -169,26 +169,12 @@ def test_civicbot_run_serves_the_demo_and_stops_cleanly(tmp_path: Path) -> None:
     assert (tmp_path / "demo.db").exists()
 
 
-def test_a_wrong_setting_stops_civicbot_run_with_its_name(tmp_path: Path) -> None:
+def run_refused(tmp_path: Path, config_text: str) -> subprocess.CompletedProcess[str]:
+    """`civicbot run` with this configuration, expected to stop before serving."""
     config = tmp_path / "civicbot.toml"
-    config.write_text("[web]\nport = 99999\ncolour = 'red'\n", encoding="utf-8")
-    done = subprocess.run(
-        [sys.executable, "-m", "bot", "run", "--config", str(config)],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=30,
-    )
-    assert done.returncode == 2
-    assert "web.port: Input should be less than or equal to 65535" in done.stderr
-    assert "web.colour: unknown setting" in done.stderr
-
-
-def test_slack_without_its_token_stops_civicbot_run_naming_the_variable(tmp_path: Path) -> None:
-    config = tmp_path / "civicbot.toml"
-    config.write_text("[slack]\nenabled = true\n[web]\nport = 0\n", encoding="utf-8")
+    config.write_text(config_text, encoding="utf-8")
     environment = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
-    done = subprocess.run(
+    return subprocess.run(
         [sys.executable, "-m", "bot", "run", "--config", str(config)],
         capture_output=True,
         text=True,
@@ -197,5 +183,16 @@ def test_slack_without_its_token_stops_civicbot_run_naming_the_variable(tmp_path
         env=environment,
         cwd=tmp_path,
     )
+
+
+def test_a_wrong_setting_stops_civicbot_run_with_its_name(tmp_path: Path) -> None:
+    done = run_refused(tmp_path, "[web]\nport = 99999\ncolour = 'red'\n")
+    assert done.returncode == 2
+    assert "web.port: Input should be less than or equal to 65535" in done.stderr
+    assert "web.colour: unknown setting" in done.stderr
+
+
+def test_slack_without_its_token_stops_civicbot_run_naming_the_variable(tmp_path: Path) -> None:
+    done = run_refused(tmp_path, "[slack]\nenabled = true\n[web]\nport = 0\n")
     assert done.returncode == 2
     assert "slack.bot_token_env: the environment variable SLACK_BOT_TOKEN is not set" in done.stderr
