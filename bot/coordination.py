@@ -14,11 +14,12 @@ from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import partial
+from typing import cast
 
 from bot import commands, digest
 from bot.commands import Command, Unusable
 from bot.core import Bot
-from bot.events import Adapter, Attachment, Inbound, Outbound, encode_body
+from bot.events import Adapter, Attachment, Inbound, Inviting, Outbound, encode_body
 from bot.export import csv_of
 from bot.outbox import OutboxSender
 from bot.scheduling import DigestSchedule
@@ -130,11 +131,10 @@ class Coordination:
         if command.name == "status":
             return await self._status(run), None
         if command.name == "export":
-            responses = await self._store.read(partial(runs.responses_of, run_id=run.id))
-            answers = await self._store.read(partial(runs.answers_of, run_id=run.id))
-            data = csv_of(survey, responses, answers)
+            rows = await self._store.read(partial(runs.rows_of, run_id=run.id))
+            data = csv_of(survey, rows.responses, rows.answers)
             name = f"{survey.id}-run-{run.id}.csv"
-            return f"Run {run.id}: {len(responses)} responses in {name}.", Attachment(
+            return f"Run {run.id}: {len(rows.responses)} responses in {name}.", Attachment(
                 name, "text/csv", data
             )
         if command.name == "digest":
@@ -178,13 +178,9 @@ class Coordination:
                     f"'{survey.id}' has no keyword, so nobody could start it alone. "
                     f"Name who to invite: survey start {survey.id} for @person"
                 )
-            existing = [
-                r
-                for r in await self._store.read(runs.list_runs)
-                if r.survey_id == survey.id and r.audience == "open" and r.status == "open"
-            ]
-            if existing:
-                return f"Run {existing[0].id} of '{title}' is already open for everyone."
+            existing = await self._store.read(partial(runs.open_to_everyone, survey_id=survey.id))
+            if existing and existing[1] == "open":
+                return f"Run {existing[0]} of '{title}' is already open for everyone."
             run_id = await self._new_run(survey, "open", channel)
             return (
                 f"Run {run_id} of '{title}' started for everyone who types "
@@ -195,9 +191,10 @@ class Coordination:
             return (
                 f"{inbound.platform} cannot invite people; use 'for everyone' and share the link."
             )
+        inviting = cast(Inviting, adapter)  # what `capabilities.invites` promises
         if audience.kind == "channel":
             try:
-                people = await adapter.channel_members(audience.names[0])  # type: ignore[attr-defined]
+                people = await inviting.channel_members(audience.names[0])
             except LookupError as error:
                 return f"I cannot see the members of {audience.names[0]}: {error}"
             audience_text = f"channel:{audience.names[0]}"
@@ -209,7 +206,7 @@ class Coordination:
         outcomes: Counter[str] = Counter()
         for done, person in enumerate(people, start=1):
             try:
-                direct = await adapter.open_direct(person)  # type: ignore[attr-defined]
+                direct = await inviting.open_direct(person)
                 outcomes[
                     await self._bot.invite(
                         platform=inbound.platform,
@@ -286,15 +283,13 @@ class Coordination:
     ) -> str:
         """Post the run's digest to its staff channel and move its watermark."""
         now = self._clock()
-        since = await self._store.read(partial(runs.last_digest, run_id=run.id))
-        responses = await self._store.read(partial(runs.responses_of, run_id=run.id))
-        answers = await self._store.read(partial(runs.answers_of, run_id=run.id))
+        rows = await self._store.read(partial(runs.rows_of, run_id=run.id))
         built = digest.build(
             survey=survey,
             run_id=run.id,
-            responses=[digest.ResponseRow(*r) for r in responses],
-            answers=[digest.AnswerRow(*a) for a in answers],
-            since=since,
+            responses=[digest.ResponseRow(*r) for r in rows.responses],
+            answers=[digest.AnswerRow(*a) for a in rows.answers],
+            since=rows.last_digest,
             until=now,
         )
         text = digest.render_text(built)

@@ -82,10 +82,6 @@ class Bot:
         except Exception:
             log.exception("%s event %s failed", inbound.platform, inbound.event_id)
 
-    @property
-    def busy_participants(self) -> int:
-        return len(self._serial)
-
     async def _store_turn(self, pid: str, inbound: Inbound) -> list[Outbound] | None:
         """Run and store the turn; None if the event was a redelivery (nothing changes).
         A redelivered event runs the engine for nothing: the write recognises it."""

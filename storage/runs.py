@@ -67,6 +67,38 @@ def close_run(connection: sqlite3.Connection, run_id: int, *, now: float) -> Non
     )
 
 
+@dataclass(frozen=True, slots=True)
+class RunRows:
+    """What a digest or an export reads of a run, all from one snapshot."""
+
+    last_digest: float | None
+    responses: list[tuple[int, str, float | None]]
+    answers: list[tuple[int, str, str | None]]
+
+
+def rows_of(connection: sqlite3.Connection, run_id: int) -> RunRows:
+    """The run's responses, answers and digest watermark, read in one transaction so a
+    turn committed meanwhile cannot be half in them."""
+    connection.execute("BEGIN")
+    try:
+        return RunRows(
+            last_digest(connection, run_id),
+            responses_of(connection, run_id),
+            answers_of(connection, run_id),
+        )
+    finally:
+        connection.execute("COMMIT")
+
+
+def open_to_everyone(connection: sqlite3.Connection, survey_id: str) -> tuple[int, str] | None:
+    """The survey's run for everyone (its keyword's run) as (id, status), an open one first."""
+    return connection.execute(
+        "SELECT id, status FROM runs WHERE survey_id = ? AND audience = 'open'"
+        " ORDER BY status = 'open' DESC, id DESC LIMIT 1",
+        (survey_id,),
+    ).fetchone()
+
+
 def responses_of(
     connection: sqlite3.Connection, run_id: int
 ) -> list[tuple[int, str, float | None]]:

@@ -15,6 +15,7 @@ from storage.database import connect
 from storage.migrations import migrate
 from storage.privacy import Erased, erase_participant
 from storage.recent import RecentConversations
+from storage.runs import create_run, open_to_everyone
 from storage.turns import Loaded, StoredOutbox, TurnRecord, load, record_turns
 from storage.writer import GroupCommitWriter
 
@@ -95,18 +96,12 @@ class Store:
         keyword is used one is created; None once a coordinator has closed it."""
 
         def get_or_create(connection: sqlite3.Connection) -> int | None:
-            row = connection.execute(
-                "SELECT id, status FROM runs WHERE survey_id = ? AND audience = 'open'"
-                " ORDER BY status = 'open' DESC, id DESC LIMIT 1",
-                (survey_id,),
-            ).fetchone()
-            if row:
-                return row[0] if row[1] == "open" else None
-            return connection.execute(
-                "INSERT INTO runs (survey_id, audience, status, created_at)"
-                " VALUES (?, 'open', 'open', ?)",
-                (survey_id, now),
-            ).lastrowid
+            found = open_to_everyone(connection, survey_id)
+            if found:
+                return found[0] if found[1] == "open" else None
+            return create_run(
+                connection, survey_id=survey_id, audience="open", staff_channel=None, now=now
+            )
 
         return await self.writer.write(get_or_create)
 
