@@ -9,8 +9,17 @@ after a crash changes nothing. Own events and `m.notice` messages (other bots)
 are ignored; invites are joined; a room with more than two members is never a
 citizen's direct conversation, and takes only `!survey` commands.
 
-End-to-end encryption is not supported yet: encrypted events are ignored, with
-a warning in the log.
+Syncs are fetched by one task and handled by another, in order. Handling can
+take long (an invitation wave opens rooms and waits to learn them from the next
+sync), and the client must keep syncing meanwhile.
+
+End-to-end encryption: nio's crypto store lives beside the database, so a
+restart is the same device with the same keys. Encrypted rooms are read and
+answered encrypted (nio encrypts whenever the room is encrypted, and refuses to
+send into a room it does not know). A message that cannot be decrypted yet is
+held, with every later event of its room behind it, and the checkpoint stays
+before it; it is retried after each sync as keys arrive. If its key never comes,
+the person is asked to send it again. It is never handled as an empty answer.
 """
 
 from __future__ import annotations
@@ -21,14 +30,18 @@ import html
 import logging
 import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from nio import (
     AsyncClient,
     AsyncClientConfig,
+    EncryptionError,
     InviteMemberEvent,
     JoinedMembersResponse,
+    LocalProtocolError,
+    LoginResponse,
     MegolmEvent,
     MessageDirection,
     RoomCreateResponse,
@@ -37,8 +50,10 @@ from nio import (
     RoomPreset,
     RoomSendResponse,
     SyncResponse,
+    WhoamiResponse,
 )
 
+from bot.config import ConfigError
 from bot.events import Capabilities, Inbound, InboundHandler, Outbound
 
 log = logging.getLogger(__name__)
@@ -50,6 +65,29 @@ SEND_ATTEMPTS = 5
 SYNC_TIMEOUT_MS = 30_000
 BACKOFF_SECONDS = (1, 2, 5, 10, 30)
 GAP_PAGE = 100
+UNREADABLE_AFTER_SECONDS = 60.0  # how long a message waits for its decryption key
+NEW_ROOM_WAIT_SECONDS = 30.0  # a room the bot just created appears with the next sync
+SYNCS_AHEAD = 64  # fetched but not yet handled
+ENCRYPTED_ROOM = {
+    "type": "m.room.encryption",
+    "state_key": "",
+    "content": {"algorithm": "m.megolm.v1.aes-sha2"},
+}
+
+
+class MatrixLoginError(ConfigError):
+    """The homeserver refused the bot's credentials; the message says which and why."""
+
+
+@dataclass(frozen=True)
+class MatrixLogin:
+    """Who the bot is. An access token must belong to `device_id`; a password logs in
+    to that device, so every start is the same device with the same keys."""
+
+    user_id: str
+    device_id: str
+    access_token: str | None = None
+    password: str | None = None
 
 
 class MatrixAdapter:
@@ -61,82 +99,154 @@ class MatrixAdapter:
         handler: InboundHandler,
         *,
         homeserver: str,
-        user_id: str,
-        access_token: str,
-        device_id: str,
+        login: MatrixLogin,
         state_folder: Path,
+        store_key: str | None = None,
         sync_timeout_ms: int = SYNC_TIMEOUT_MS,
+        unreadable_after: float = UNREADABLE_AFTER_SECONDS,
     ) -> None:
         self._handler = handler
-        self.client = AsyncClient(
-            homeserver, user_id, device_id=device_id, config=AsyncClientConfig(max_limit_exceeded=0)
+        self._login = login
+        crypto_store = state_folder / "matrix-crypto"
+        crypto_store.mkdir(mode=0o700, exist_ok=True)
+        config = AsyncClientConfig(
+            max_limit_exceeded=0,
+            encryption_enabled=True,
+            store_sync_tokens=False,  # civicbot's own checkpoint decides where syncing resumes
+            **({"pickle_key": store_key} if store_key else {}),
         )
-        self.client.restore_login(user_id, device_id, access_token)
+        self.client = AsyncClient(
+            homeserver,
+            login.user_id,
+            device_id=login.device_id,
+            store_path=str(crypto_store),
+            config=config,
+        )
         self._checkpoint_file = state_folder / "matrix-sync-checkpoint"
         self._sync_timeout_ms = sync_timeout_ms
-        self._since: str | None = None
+        self._unreadable_after = unreadable_after
+        self._next_since: str | None = None  # where the next sync starts
+        self._fetched: asyncio.Queue[tuple[str | None, SyncResponse]] = asyncio.Queue(SYNCS_AHEAD)
+        self._synced = asyncio.Event()  # replaced after each sync: waiters learn of new rooms
+        self._first_sync_done = asyncio.Event()
         self._joined_at: dict[str, float] = {}  # rooms joined while running: skip older events
-        self._task: asyncio.Task[None] | None = None
-        self.synced = asyncio.Event()  # set after each batch is handled: tests wait on it
+        self._created: set[str] = set()  # rooms the bot opened, maybe not synced yet
+        self._held: dict[str, list[Any]] = {}  # room -> events behind one not yet readable
+        self._held_checkpoint: str | None = None  # the checkpoint before the oldest held event
+        self._first_unreadable: dict[str, float] = {}  # event id -> when it was first seen
+        self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
+        await self._log_in()
         if self._checkpoint_file.exists():
-            self._since = self._checkpoint_file.read_text().strip() or None
-        self._task = asyncio.get_running_loop().create_task(self._sync_forever())
+            self._next_since = self._checkpoint_file.read_text().strip() or None
+        loop = asyncio.get_running_loop()
+        self._tasks = [
+            loop.create_task(self._fetch_forever()),
+            loop.create_task(self._handle_forever()),
+        ]
+
+    async def _log_in(self) -> None:
+        login = self._login
+        if login.access_token:
+            self.client.restore_login(login.user_id, login.device_id, login.access_token)
+            who = await self.client.whoami()
+            if not isinstance(who, WhoamiResponse):
+                raise MatrixLoginError(f"Matrix refused the access token of {login.user_id}: {who}")
+            if who.device_id and who.device_id != login.device_id:
+                raise MatrixLoginError(
+                    f"the Matrix access token belongs to device {who.device_id}, but "
+                    f"matrix.device_id is {login.device_id}: they must match, so that the "
+                    f"encryption keys stay with one device"
+                )
+        elif login.password:
+            response = await self.client.login(login.password, device_name="civicbot")
+            if not isinstance(response, LoginResponse):
+                raise MatrixLoginError(f"Matrix login of {login.user_id} failed: {response}")
+        else:
+            raise MatrixLoginError("Matrix needs an access token or a password")
+        if self.client.should_upload_keys:
+            await self.client.keys_upload()
+        log.info(
+            "matrix: logged in as %s, device %s, encryption on",
+            login.user_id,
+            self.client.device_id,
+        )
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+                await task
         await self.client.close()
 
-    async def _sync_forever(self) -> None:
+    async def _fetch_forever(self) -> None:
         failures = 0
+        last_success = time.monotonic()
         while True:
-            response = await self.client.sync(timeout=self._sync_timeout_ms, since=self._since)
+            since = self._next_since
+            response = await self.client.sync(
+                timeout=self._sync_timeout_ms,
+                since=since,
+                # Every room's state once, also of quiet rooms: sending needs to know them.
+                full_state=not self._first_sync_done.is_set(),
+            )
             if not isinstance(response, SyncResponse):
                 delay = BACKOFF_SECONDS[min(failures, len(BACKOFF_SECONDS) - 1)]
                 failures += 1
                 log.warning("matrix sync failed (%s); retrying in %d s", response, delay)
                 await asyncio.sleep(delay)
                 continue
-            if failures:
-                log.info("matrix sync is back after %d failures", failures)
-            failures = 0
-            first = self._since is None
-            await self._handle(response, first=first)
-            self._save_checkpoint(response.next_batch)
-            self.synced.set()
+            silent = time.monotonic() - last_success
+            if failures or silent > self._sync_timeout_ms / 1000 + 30:
+                log.info("matrix: syncing again after %d failures, %.0f s", failures, silent)
+            failures, last_success = 0, time.monotonic()
+            self._next_since = response.next_batch
+            try:
+                await keep_keys(self.client)
+            except Exception:
+                log.exception("matrix key maintenance failed; the next sync tries again")
+            self._first_sync_done.set()
+            self._synced.set()
+            self._synced = asyncio.Event()
+            await self._fetched.put((since, response))
 
-    async def _handle(self, response: SyncResponse, *, first: bool) -> None:
+    async def _handle_forever(self) -> None:
+        while True:
+            since, response = await self._fetched.get()
+            await self._handle(response, since=since)
+            if self._held and self._held_checkpoint is None:
+                self._held_checkpoint = since
+            elif not self._held:
+                self._held_checkpoint = None
+            self._save_checkpoint(self._held_checkpoint or response.next_batch)
+
+    async def _handle(self, response: SyncResponse, *, since: str | None) -> None:
         for room_id, invited in response.rooms.invite.items():
             if any(isinstance(e, InviteMemberEvent) for e in invited.invite_state):
                 self._joined_at[room_id] = time.time()
                 joined = await self.client.join(room_id)
                 log.info("joined %s: %s", room_id, type(joined).__name__)
-        if first:
+        if since is None:
             return  # history from before the bot was running is not processed
         per_room = []
-        for room_id, joined in response.rooms.join.items():
-            events = list(joined.timeline.events)
-            if joined.timeline.limited:
-                events = await self._with_gap(room_id, joined.timeline.prev_batch) + events
+        for room_id in response.rooms.join.keys() | self._held.keys():
+            joined = response.rooms.join.get(room_id)
+            events = list(joined.timeline.events) if joined else []
+            if joined and joined.timeline.limited:
+                events = await self._with_gap(room_id, joined.timeline.prev_batch, since) + events
             per_room.append(self._room_events(room_id, events))
         # rooms are independent; within a room events go in order
         await asyncio.gather(*per_room)
 
-    async def _with_gap(self, room_id: str, prev_batch: str | None) -> list[Any]:
+    async def _with_gap(self, room_id: str, prev_batch: str | None, since: str) -> list[Any]:
         """The events a limited sync left out, back to the last checkpoint, oldest first."""
         missing: list[Any] = []
         start = prev_batch
         while start:
             page = await self.client.room_messages(
-                room_id,
-                start=start,
-                end=self._since,
-                direction=MessageDirection.back,
-                limit=GAP_PAGE,
+                room_id, start=start, end=since, direction=MessageDirection.back, limit=GAP_PAGE
             )
             if not isinstance(page, RoomMessagesResponse) or not page.chunk:
                 break
@@ -145,20 +255,32 @@ class MatrixAdapter:
         return list(reversed(missing))
 
     async def _room_events(self, room_id: str, events: list[Any]) -> None:
+        events = self._held.pop(room_id, []) + events
         joined_at = self._joined_at.pop(room_id, None)
         room = self.client.rooms.get(room_id)
         if joined_at is not None and room is not None and room.member_count <= 2:
             await self._greet(room_id, room)
-        for event in events:
+        for index, event in enumerate(events):
             if joined_at is not None and event.server_timestamp / 1000 < joined_at - 1:
                 continue  # sent before the bot joined
+            unreadable = False
             if isinstance(event, MegolmEvent):
-                log.warning("an encrypted message in %s was ignored: not supported yet", room_id)
-                continue
-            if not isinstance(event, RoomMessageText) or event.sender == self.client.user_id:
+                event = await self._decrypted(room_id, event)
+                if isinstance(event, MegolmEvent):
+                    if time.monotonic() - self._first_unreadable[event.event_id] < (
+                        self._unreadable_after
+                    ):
+                        self._held[room_id] = events[index:]  # later events wait behind it
+                        return
+                    del self._first_unreadable[event.event_id]
+                    log.warning("matrix: gave up waiting for the key of %s", event.event_id)
+                    unreadable = True
+            if not unreadable and (
+                not isinstance(event, RoomMessageText) or event.sender == self.client.user_id
+            ):
                 continue  # m.notice (bots), own echoes, state and everything else
             direct = room is not None and room.member_count <= 2
-            text = event.body
+            text = "" if unreadable else event.body
             command = text.strip().lower().startswith(COMMAND_PREFIX)
             if command:
                 text = text.strip()[len(COMMAND_PREFIX) :].strip()
@@ -174,8 +296,24 @@ class MatrixAdapter:
                     event_id=event.event_id,
                     timestamp=event.server_timestamp / 1000,
                     command=command,
+                    unreadable=unreadable,
                 )
             )
+
+    async def _decrypted(self, room_id: str, event: MegolmEvent) -> Any:
+        """The event decrypted, or the same MegolmEvent while its key has not come."""
+        event.room_id = event.room_id or room_id
+        try:
+            decrypted = self.client.decrypt_event(event)
+        except EncryptionError:
+            if event.event_id not in self._first_unreadable:
+                self._first_unreadable[event.event_id] = time.monotonic()
+                log.info("matrix: %s cannot be decrypted yet; asking for its key", event.event_id)
+                with contextlib.suppress(LocalProtocolError):  # asked already for this session
+                    await self.client.request_room_key(event)
+            return event
+        self._first_unreadable.pop(event.event_id, None)
+        return decrypted
 
     async def _greet(self, room_id: str, room: Any) -> None:
         """A new direct room: let the core say where things stand (which surveys are open)."""
@@ -202,13 +340,12 @@ class MatrixAdapter:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temporary, self._checkpoint_file)
-        self._since = token
 
     async def send(self, outbound: Outbound) -> None:
         """Post as m.text to a citizen, as m.notice into group rooms; split long text.
         The outbox id is the transaction id, so a resend is the same event."""
-        room = self.client.rooms.get(outbound.conversation_id)
-        notice = room is None or room.member_count > 2
+        room = await self._known_room(outbound.conversation_id)
+        notice = room.member_count > 2
         text = outbound.text
         if outbound.choices and outbound.numbered:
             text += "\n" + "\n".join(f"{i}. {c.label}" for i, c in enumerate(outbound.choices, 1))
@@ -224,9 +361,31 @@ class MatrixAdapter:
             tx_id = f"civicbot-{outbound.outbox_id}-{number}" if outbound.outbox_id else None
             await self._send_event(outbound.conversation_id, content, tx_id)
 
+    async def _known_room(self, room_id: str) -> Any:
+        """The room as syncing knows it (nio needs that to encrypt). Until the first sync,
+        and for a room the bot has just opened, it is waited for; else unknown is an error."""
+        if room_id not in self.client.rooms and (
+            room_id in self._created or not self._first_sync_done.is_set()
+        ):
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(NEW_ROOM_WAIT_SECONDS):
+                    while room_id not in self.client.rooms:
+                        await self._synced.wait()
+        room = self.client.rooms.get(room_id)
+        if room is None:
+            raise LookupError(f"the bot is not in the Matrix room {room_id}")
+        return room
+
     async def _send_event(self, room_id: str, content: dict[str, Any], tx_id: str | None) -> None:
         for attempt in range(1, SEND_ATTEMPTS + 1):
-            response = await self.client.room_send(room_id, "m.room.message", content, tx_id=tx_id)
+            response = await self.client.room_send(
+                room_id,
+                "m.room.message",
+                content,
+                tx_id=tx_id,
+                # Citizens do not verify the bot's devices, nor it theirs: encrypt to all.
+                ignore_unverified_devices=True,
+            )
             if isinstance(response, RoomSendResponse):
                 return
             if getattr(response, "status_code", None) == "M_LIMIT_EXCEEDED":
@@ -238,11 +397,20 @@ class MatrixAdapter:
         raise RuntimeError("matrix kept rate-limiting the message")
 
     async def open_direct(self, user_id: str) -> str:
+        """The direct room with this person: the one the bot already shares with them
+        (joined or invited), else a new encrypted one."""
+        for room_id, room in self.client.rooms.items():
+            if set(room.users) == {self.client.user_id, user_id}:
+                return room_id
         created = await self.client.room_create(
-            is_direct=True, invite=[user_id], preset=RoomPreset.trusted_private_chat
+            is_direct=True,
+            invite=[user_id],
+            preset=RoomPreset.trusted_private_chat,
+            initial_state=[ENCRYPTED_ROOM],
         )
         if not isinstance(created, RoomCreateResponse):
             raise RuntimeError(f"could not open a direct room with {user_id}: {created}")
+        self._created.add(created.room_id)
         return created.room_id
 
     async def channel_members(self, channel: str) -> list[str]:
@@ -250,6 +418,17 @@ class MatrixAdapter:
         if not isinstance(members, JoinedMembersResponse):
             raise LookupError(str(members))
         return [m.user_id for m in members.members if m.user_id != self.client.user_id]
+
+
+async def keep_keys(client: AsyncClient) -> None:
+    """What nio's own sync loop does after each sync: keys out, keys in, sessions."""
+    await client.send_to_device_messages()
+    if client.should_upload_keys:
+        await client.keys_upload()
+    if client.should_query_keys:
+        await client.keys_query()
+    if client.should_claim_keys:
+        await client.keys_claim(client.get_users_for_key_claiming())
 
 
 def _split(text: str, size: int) -> list[str]:

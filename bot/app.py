@@ -46,8 +46,8 @@ async def running(
     coordinators: frozenset[str] = frozenset(),
     timezone: str = "UTC",
 ) -> AsyncIterator[Runtime]:
-    """Open storage, load surveys, send what the outbox still holds, start the adapters;
-    on exit stop the adapters and commit what is in flight."""
+    """Open storage, load surveys, start the adapters, send what the outbox still holds,
+    then handle events; on exit stop the adapters and commit what is in flight."""
     surveys = load_folder(survey_folder)
     log.info("loaded %d surveys from %s", len(surveys.surveys), survey_folder)
     store = Store.open(database)
@@ -67,7 +67,10 @@ async def running(
         clock=clock,
     )
 
+    resent = asyncio.Event()
+
     async def route(inbound: Inbound) -> None:
+        await resent.wait()  # replies left from before a restart go out before new ones
         if inbound.command:
             await coordination.handle(inbound)
         else:
@@ -78,9 +81,10 @@ async def running(
     senders.update({adapter.platform: adapter.send for adapter in built})
     try:
         bot.closed_runs(await store.read(closed_runs))
-        await outbox.resend_unsent()
         for adapter in built:
             await adapter.start()
+        await outbox.resend_unsent()  # adapters are connected: Matrix needs to know its rooms
+        resent.set()
         await coordination.start()
         sweeping = asyncio.get_running_loop().create_task(outbox.keep_sending(clock=clock))
         try:

@@ -60,7 +60,11 @@ class MatrixSettings(_Section):
     homeserver: Annotated[str, Field(pattern=r"^https?://")] = "http://127.0.0.1:8008"
     user_id: Annotated[str, Field(pattern=r"^@[^:]+:.+$")] = "@civicbot:localhost"
     device_id: str = "CIVICBOT"  # the same device at every start
-    access_token_env: str = "MATRIX_ACCESS_TOKEN"  # the variable holding the bot's token
+    # The bot logs in with an access token, or else with a password, from these variables.
+    access_token_env: str = "MATRIX_ACCESS_TOKEN"
+    password_env: str = "MATRIX_PASSWORD"
+    # Optional: the key that encrypts the crypto store (matrix-crypto/ beside the database).
+    store_key_env: str = "MATRIX_STORE_KEY"
 
 
 class Settings(_Section):

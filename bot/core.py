@@ -100,7 +100,9 @@ class Bot:
         if privacy and privacy[0] == "forget_me":
             return await self._forget(pid, inbound, record, loaded)
         survey = self._ongoing_survey(loaded)
-        if privacy and privacy[0] == "my_data":
+        if inbound.unreadable:  # nothing to answer with: ask again, leave the survey as it is
+            turn = _Reply(Prompt(say(_language_of(loaded, inbound), "unreadable")))
+        elif privacy and privacy[0] == "my_data":
             text = await self._stored_data(pid, _language_of(loaded, inbound))
             turn = _Reply(Prompt(text))
         elif survey is not None:

@@ -25,6 +25,7 @@ class Inbound:
     action: str | None = None  # a button's value, when the message is a click
     locale: str | None = None  # the participant's language preference, where known
     command: bool = False  # the adapter recognised a coordinator command; text is the rest
+    unreadable: bool = False  # a message arrived that could not be read (encrypted, no key)
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,11 +9,11 @@ import secrets
 import signal
 from collections.abc import Callable, Mapping
 
-from adapters.matrix import MatrixAdapter
+from adapters.matrix import MatrixAdapter, MatrixLogin
 from adapters.slack import SlackAdapter
 from adapters.web import PLATFORM, STAFF, WebAdapter
 from bot.app import AdapterFactory, Runtime, running
-from bot.config import Settings, secret
+from bot.config import ConfigError, Settings, secret
 
 log = logging.getLogger(__name__)
 
@@ -51,16 +51,26 @@ def adapter_factories(
         )
     matrix = settings.matrix
     if matrix.enabled:
-        access_token = secret(environ, "matrix.access_token_env", matrix.access_token_env)
+        login = MatrixLogin(
+            user_id=matrix.user_id,
+            device_id=matrix.device_id,
+            access_token=environ.get(matrix.access_token_env) or None,
+            password=environ.get(matrix.password_env) or None,
+        )
+        if not (login.access_token or login.password):
+            raise ConfigError(
+                f"matrix: set the environment variable {matrix.access_token_env} "
+                f"(an access token) or {matrix.password_env} (the bot's password)"
+            )
         state_folder = settings.storage.database.resolve().parent
+        store_key = environ.get(matrix.store_key_env) or None
         factories.append(
             lambda handler: MatrixAdapter(
                 handler,
                 homeserver=matrix.homeserver,
-                user_id=matrix.user_id,
-                access_token=access_token,
-                device_id=matrix.device_id,
+                login=login,
                 state_folder=state_folder,
+                store_key=store_key,
             )
         )
     web = settings.web

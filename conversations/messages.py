@@ -77,6 +77,7 @@ _TEXTS: dict[str, dict[str, str]] = {
         "my_data_footer": "Type forget me to erase all of it. Answers to anonymous surveys are not linked to you, so they are not shown here.",
         "skipped": "(skipped)",
         "forgotten": "Everything you told us has been erased, and so has how to reach you. Answers to anonymous surveys were never linked to you and stay as they are.",
+        "unreadable": "I could not open your last message: it was encrypted with a key I did not receive. Please send it again.",
     },
     "fi": {
         "language_offer": "Suomeksi: kirjoita kieli fi",
@@ -127,6 +128,7 @@ _TEXTS: dict[str, dict[str, str]] = {
         "my_data_footer": "Kirjoita unohda minut, niin poistamme kaiken. Nimettömien kyselyjen vastauksia ei ole liitetty sinuun, joten ne eivät näy tässä.",
         "skipped": "(ohitettu)",
         "forgotten": "Kaikki kertomasi on poistettu, samoin yhteystietosi. Nimettömien kyselyjen vastauksia ei koskaan liitetty sinuun, ja ne säilyvät.",
+        "unreadable": "En saanut viimeistä viestiäsi auki: se oli salattu avaimella, jota en saanut. Lähetä se uudelleen.",
     },
     "sv": {
         "language_offer": "På svenska: skriv språk sv",
@@ -177,6 +179,7 @@ _TEXTS: dict[str, dict[str, str]] = {
         "my_data_footer": "Skriv glöm mig så raderar vi allt. Svar på anonyma enkäter är inte kopplade till dig och visas inte här.",
         "skipped": "(hoppades över)",
         "forgotten": "Allt du berättat har raderats, liksom hur vi når dig. Svar på anonyma enkäter kopplades aldrig till dig och finns kvar.",
+        "unreadable": "Jag kunde inte öppna ditt senaste meddelande: det var krypterat med en nyckel som jag inte fick. Skicka det igen.",
     },
 }
 

@@ -6,13 +6,14 @@ python tests/matrix_child.py DATABASE SURVEYS HOMESERVER USER TOKEN DEVICE
 from __future__ import annotations
 
 import asyncio
+import logging
 import signal
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from adapters.matrix import MatrixAdapter
+from adapters.matrix import MatrixAdapter, MatrixLogin
 from bot.app import running
 
 
@@ -25,9 +26,7 @@ async def main(
         lambda handler: MatrixAdapter(
             handler,
             homeserver=homeserver,
-            user_id=user,
-            access_token=token,
-            device_id=device,
+            login=MatrixLogin(user, device, access_token=token),
             state_folder=database.parent,
             sync_timeout_ms=1000,
         )
@@ -44,4 +43,5 @@ async def main(
 
 if __name__ == "__main__":
     database, surveys, homeserver, user, token, device = sys.argv[1:7]
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     asyncio.run(main(Path(database), Path(surveys), homeserver, user, token, device))

@@ -13,9 +13,17 @@ from pathlib import Path
 
 import pytest
 from homeserver import Account, Synapse
-from nio import AsyncClient, RoomCreateResponse, RoomMessageNotice, RoomMessageText, RoomPreset
+from nio import (
+    AsyncClient,
+    AsyncClientConfig,
+    RoomCreateResponse,
+    RoomMessageNotice,
+    RoomMessageText,
+    RoomPreset,
+    RoomSendResponse,
+)
 
-from adapters.matrix import MatrixAdapter
+from adapters.matrix import ENCRYPTED_ROOM, MatrixAdapter, MatrixLogin, keep_keys
 from bot.app import running
 
 
@@ -33,11 +41,19 @@ HEARING_TIMEOUT = 30
 
 
 class Person:
-    """Someone using a Matrix client: sends messages and reads what the bot says."""
+    """Someone using a Matrix client that can encrypt, as Element does: sends messages
+    and reads what the bot says (decrypted where the room is encrypted)."""
 
-    def __init__(self, synapse: Synapse, account: Account) -> None:
+    def __init__(self, synapse: Synapse, account: Account, store: Path) -> None:
         self.account = account
-        self.client = AsyncClient(synapse.url, account.user_id)
+        store.mkdir(parents=True, exist_ok=True)
+        self.client = AsyncClient(
+            synapse.url,
+            account.user_id,
+            device_id=account.device_id,
+            store_path=str(store),
+            config=AsyncClientConfig(encryption_enabled=True, store_sync_tokens=False),
+        )
         self.client.restore_login(account.user_id, account.device_id, account.access_token)
         self.since: str | None = None
         self.heard: dict[str, list[dict]] = {}
@@ -45,16 +61,33 @@ class Person:
     async def catch_up(self) -> None:
         response = await self.client.sync(timeout=0, since=self.since)
         self.since = response.next_batch
+        await keep_keys(self.client)
 
-    async def open_dm(self, bot_user: str) -> str:
-        created = await self.client.room_create(
-            is_direct=True, invite=[bot_user], preset=RoomPreset.trusted_private_chat
+    async def open_dm(self, bot_user: str, *, encrypted: bool = False) -> str:
+        return await self.create_room(
+            is_direct=True,
+            invite=[bot_user],
+            preset=RoomPreset.trusted_private_chat,
+            initial_state=[ENCRYPTED_ROOM] if encrypted else [],
         )
+
+    async def create_room(self, **settings) -> str:
+        """A new room, once this client's sync knows it (so it can send there)."""
+        created = await self.client.room_create(**settings)
         assert isinstance(created, RoomCreateResponse), created
+        async with asyncio.timeout(HEARING_TIMEOUT):
+            while created.room_id not in self.client.rooms:
+                await self.listen("")
         return created.room_id
 
     async def say(self, room_id: str, text: str) -> None:
-        await self.client.room_send(room_id, "m.room.message", {"msgtype": "m.text", "body": text})
+        sent = await self.client.room_send(
+            room_id,
+            "m.room.message",
+            {"msgtype": "m.text", "body": text},
+            ignore_unverified_devices=True,
+        )
+        assert isinstance(sent, RoomSendResponse), sent
 
     async def hear(self, room_id: str, sender: str, count: int) -> list[dict]:
         """Wait until `count` messages from `sender` have arrived in the room in total."""
@@ -65,9 +98,12 @@ class Person:
         return heard
 
     async def listen(self, sender: str) -> None:
-        """One sync: note what `sender` said, in every room."""
+        """One sync: join invitations, note what `sender` said, in every room."""
         response = await self.client.sync(timeout=1000, since=self.since, sync_filter=WIDE)
         self.since = response.next_batch
+        await keep_keys(self.client)
+        for room_id in response.rooms.invite:
+            await self.client.join(room_id)
         for room_id, room in response.rooms.join.items():
             for event in room.timeline.events:
                 if (
@@ -80,7 +116,15 @@ class Person:
         await self.client.close()
 
 
-def bot_runtime(tmp_path: Path, survey_folder: Path, synapse: Synapse, bot: Account, **extra):
+def bot_runtime(
+    tmp_path: Path,
+    survey_folder: Path,
+    synapse: Synapse,
+    bot: Account,
+    *,
+    unreadable_after: float = 60.0,
+    **extra,
+):
     return running(
         database=tmp_path / "civicbot.db",
         survey_folder=survey_folder,
@@ -88,11 +132,10 @@ def bot_runtime(tmp_path: Path, survey_folder: Path, synapse: Synapse, bot: Acco
             lambda handler: MatrixAdapter(
                 handler,
                 homeserver=synapse.url,
-                user_id=bot.user_id,
-                access_token=bot.access_token,
-                device_id=bot.device_id,
+                login=MatrixLogin(bot.user_id, bot.device_id, access_token=bot.access_token),
                 state_folder=tmp_path,
                 sync_timeout_ms=1000,
+                unreadable_after=unreadable_after,
             )
         ],
         environ={"CIVICBOT_PSEUDONYM_KEY": "k"},
@@ -101,11 +144,24 @@ def bot_runtime(tmp_path: Path, survey_folder: Path, synapse: Synapse, bot: Acco
 
 
 @pytest.fixture
-async def people(synapse: Synapse, request: pytest.FixtureRequest) -> AsyncIterator[dict]:
-    prefix = request.node.name[-12:].replace("[", "").replace("]", "").lower()
+def bot(synapse: Synapse, request: pytest.FixtureRequest) -> Account:
+    """The bot's account; only the adapter under test logs in to its device."""
+    return synapse.register(f"bot{_suffix(request)}")
+
+
+def _suffix(request: pytest.FixtureRequest) -> str:
+    return request.node.name[-12:].replace("[", "").replace("]", "").lower()
+
+
+@pytest.fixture
+async def people(
+    synapse: Synapse, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[dict]:
+    prefix = _suffix(request)
+    stores = tmp_path_factory.mktemp("clients")
     made = {
-        name: Person(synapse, synapse.register(f"{name}{prefix}"))
-        for name in ("bot", "anna", "ben", "cara", "coord")
+        name: Person(synapse, synapse.register(f"{name}{prefix}"), stores / name)
+        for name in ("anna", "ben", "cara", "coord")
     }
     for person in made.values():
         await person.catch_up()
@@ -120,17 +176,17 @@ def stored_answers(tmp_path: Path) -> list[tuple[str, str]]:
 
 
 async def test_a_citizen_completes_a_survey_in_a_direct_room(
-    synapse: Synapse, people: dict, tmp_path: Path, survey_folder: Path
+    synapse: Synapse, bot: Account, people: dict, tmp_path: Path, survey_folder: Path
 ) -> None:
-    bot, anna = people["bot"], people["anna"]
-    async with bot_runtime(tmp_path, survey_folder, synapse, bot.account):
-        room = await anna.open_dm(bot.account.user_id)
-        greeting = (await anna.hear(room, bot.account.user_id, 1))[0]
+    anna = people["anna"]
+    async with bot_runtime(tmp_path, survey_folder, synapse, bot):
+        room = await anna.open_dm(bot.user_id)
+        greeting = (await anna.hear(room, bot.user_id, 1))[0]
         assert greeting["body"].startswith("There is no survey for you right now.")
         script = ["library", "yes", "1", "1, 3", "4", "Longer <b>hours</b> @room", "2"]
         for number, text in enumerate(script, start=2):
             await anna.say(room, text)
-            await anna.hear(room, bot.account.user_id, number)
+            await anna.hear(room, bot.user_id, number)
         said = anna.heard[room]
         assert said[-1]["body"] == "Thank you! Library staff read every answer."
         assert all(m["msgtype"] == "m.text" and m["m.mentions"] == {} for m in said)
@@ -138,31 +194,30 @@ async def test_a_citizen_completes_a_survey_in_a_direct_room(
 
 
 async def test_messages_sent_while_the_bot_was_stopped_are_answered_once_in_order(
-    synapse: Synapse, people: dict, tmp_path: Path, survey_folder: Path
+    synapse: Synapse, bot: Account, people: dict, tmp_path: Path, survey_folder: Path
 ) -> None:
-    bot = people["bot"]
     citizens = [people[name] for name in ("anna", "ben", "cara")]
     rooms = {}
-    async with bot_runtime(tmp_path, survey_folder, synapse, bot.account):
+    async with bot_runtime(tmp_path, survey_folder, synapse, bot):
         for person in citizens:
-            rooms[person] = await person.open_dm(bot.account.user_id)
-            await person.hear(rooms[person], bot.account.user_id, 1)
+            rooms[person] = await person.open_dm(bot.user_id)
+            await person.hear(rooms[person], bot.user_id, 1)
             await person.say(rooms[person], "library")
-            await person.hear(rooms[person], bot.account.user_id, 2)
+            await person.hear(rooms[person], bot.user_id, 2)
     # the bot is down; each says more than a sync timeline holds, so the gap is fetched
     later = ["yes", "1", "1, 3", "4", "fine", "2"] + [f"hello {n}" for n in range(8)]
     for person in citizens:
         for text in later:
             await person.say(rooms[person], text)
-    async with bot_runtime(tmp_path, survey_folder, synapse, bot.account):
+    async with bot_runtime(tmp_path, survey_folder, synapse, bot):
         for person in citizens:
-            said = await person.hear(rooms[person], bot.account.user_id, 2 + len(later))
+            said = await person.hear(rooms[person], bot.user_id, 2 + len(later))
             assert said[2]["body"].startswith("How often do you visit the library?")
             assert said[7]["body"] == "Thank you! Library staff read every answer."
             assert all(m["body"].startswith("There is no survey") for m in said[8:])
         await asyncio.sleep(1)  # nothing more should come
         for person in citizens:
-            await person.listen(bot.account.user_id)
+            await person.listen(bot.user_id)
             assert len(person.heard[rooms[person]]) == 2 + len(later)
     with sqlite3.connect(tmp_path / "civicbot.db") as connection:
         statuses = connection.execute("SELECT status FROM responses").fetchall()
@@ -171,34 +226,33 @@ async def test_messages_sent_while_the_bot_was_stopped_are_answered_once_in_orde
 
 
 async def test_a_coordinator_starts_a_survey_and_posts_a_harmless_digest_in_a_staff_room(
-    synapse: Synapse, people: dict, tmp_path: Path, survey_folder: Path
+    synapse: Synapse, bot: Account, people: dict, tmp_path: Path, survey_folder: Path
 ) -> None:
-    bot, coord, ben, anna = people["bot"], people["coord"], people["ben"], people["anna"]
-    created = await coord.client.room_create(
-        name="Library staff", invite=[bot.account.user_id, ben.account.user_id]
+    coord, ben, anna = people["coord"], people["ben"], people["anna"]
+    staff_room = await coord.create_room(
+        name="Library staff", invite=[bot.user_id, ben.account.user_id]
     )
-    staff_room = created.room_id
     await ben.client.join(staff_room)
     async with bot_runtime(
         tmp_path,
         survey_folder,
         synapse,
-        bot.account,
+        bot,
         coordinators=frozenset({f"matrix:{coord.account.user_id}"}),
     ):
         await asyncio.sleep(1.5)  # the bot joins the staff room
         await coord.say(staff_room, "!survey start library for everyone")
-        reply = (await coord.hear(staff_room, bot.account.user_id, 1))[0]
+        reply = (await coord.hear(staff_room, bot.user_id, 1))[0]
         assert reply["msgtype"] == "m.notice"
         assert reply["body"].startswith("Run 1 of 'City library feedback' started for everyone")
-        dm = await anna.open_dm(bot.account.user_id)
-        await anna.hear(dm, bot.account.user_id, 1)
+        dm = await anna.open_dm(bot.user_id)
+        await anna.hear(dm, bot.user_id, 1)
         attack = '@room <a href="https://evil.example">pill</a> <b>loud</b>'
         for number, text in enumerate(["library", "yes", "1", "1", "5", attack, "2"], start=2):
             await anna.say(dm, text)
-            await anna.hear(dm, bot.account.user_id, number)
+            await anna.hear(dm, bot.user_id, number)
         await coord.say(staff_room, "!survey digest 1")
-        notices = await coord.hear(staff_room, bot.account.user_id, 3)
+        notices = await coord.hear(staff_room, bot.user_id, 3)
     digest = next(n for n in notices if n["body"].startswith("Digest: City library feedback"))
     assert digest["msgtype"] == "m.notice"
     assert digest["m.mentions"] == {}
@@ -212,22 +266,25 @@ async def test_a_kill_in_the_middle_of_a_batch_loses_and_doubles_nothing(
 ) -> None:
     """20 people send 200 messages while the bot is down; it is killed mid-batch and
     restarted; each message is answered exactly once, in order."""
-    bot = Person(synapse, synapse.register("killbot"))
-    people = [Person(synapse, synapse.register(f"kill{n}")) for n in range(20)]
+    bot = synapse.register("killbot")
+    people = [
+        Person(synapse, synapse.register(f"kill{n}"), tmp_path / "clients" / str(n))
+        for n in range(20)
+    ]
     rooms = {}
-    async with bot_runtime(tmp_path, survey_folder, synapse, bot.account):
+    async with bot_runtime(tmp_path, survey_folder, synapse, bot):
         for person in people:
             await person.catch_up()
-            rooms[person] = await person.open_dm(bot.account.user_id)
+            rooms[person] = await person.open_dm(bot.user_id)
         for person in people:
-            await person.hear(rooms[person], bot.account.user_id, 1)  # the greeting
+            await person.hear(rooms[person], bot.user_id, 1)  # the greeting
     messages = ["library", "yes", "1", "1, 3", "4", "fine", "2", "hello", "hi", "hey"]
     for person in people:
         for text in messages:
             await person.say(rooms[person], text)
 
     def start_child() -> subprocess.Popen:
-        account = bot.account
+        account = bot
         return subprocess.Popen(
             [
                 sys.executable,
@@ -240,30 +297,30 @@ async def test_a_kill_in_the_middle_of_a_batch_loses_and_doubles_nothing(
                 account.device_id,
             ],
             stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
+            stderr=open(tmp_path / "child.log", "a"),
         )
 
     child = start_child()
     async with asyncio.timeout(60):
         while sum(len(p.heard[rooms[p]]) for p in people) < 20 + 60:
-            await asyncio.gather(*(p.listen(bot.account.user_id) for p in people))
+            await asyncio.gather(*(p.listen(bot.user_id) for p in people))
     child.kill()  # SIGKILL, mid-batch
     child.wait()
     child = start_child()
     try:
         for person in people:
-            said = await person.hear(rooms[person], bot.account.user_id, 1 + len(messages))
+            said = await person.hear(rooms[person], bot.user_id, 1 + len(messages))
             assert said[1]["body"].startswith("City library feedback")
             assert said[2]["body"].startswith("How often do you visit the library?")
             assert said[7]["body"] == "Thank you! Library staff read every answer."
         await asyncio.sleep(2)  # nothing more should come
         for person in people:
-            await person.listen(bot.account.user_id)
+            await person.listen(bot.user_id)
             assert len(person.heard[rooms[person]]) == 11
     finally:
         child.send_signal(signal.SIGTERM)
         child.wait(timeout=30)
-        for person in [bot, *people]:
+        for person in people:
             await person.close()
     with sqlite3.connect(tmp_path / "civicbot.db") as connection:
         assert connection.execute(
