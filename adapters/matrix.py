@@ -130,11 +130,14 @@ class MatrixAdapter:
         self._synced = asyncio.Event()  # replaced after each sync: waiters learn of new rooms
         self._first_sync_done = asyncio.Event()
         self._joined_at: dict[str, float] = {}  # rooms joined while running: skip older events
-        self._created: set[str] = set()  # rooms the bot opened, maybe not synced yet
+        self._opened: dict[str, str] = {}  # room the bot opened -> whom it invited there
         self._held: dict[str, list[Any]] = {}  # room -> events behind one not yet readable
         self._held_checkpoint: str | None = None  # the checkpoint before the oldest held event
         self._first_unreadable: dict[str, float] = {}  # event id -> when it was first seen
         self._tasks: list[asyncio.Task[None]] = []
+        # Device lists, Olm sessions and room keys change one step at a time: a key query
+        # landing while a room key is being shared would skip the devices it brought.
+        self._keys_lock = asyncio.Lock()
 
     async def start(self) -> None:
         await self._log_in()
@@ -204,7 +207,8 @@ class MatrixAdapter:
             failures, last_success = 0, time.monotonic()
             self._next_since = response.next_batch
             try:
-                await keep_keys(self.client)
+                async with self._keys_lock:
+                    await keep_keys(self.client)
             except Exception:
                 log.exception("matrix key maintenance failed; the next sync tries again")
             self._first_sync_done.set()
@@ -362,21 +366,31 @@ class MatrixAdapter:
             await self._send_event(outbound.conversation_id, content, tx_id)
 
     async def _known_room(self, room_id: str) -> Any:
-        """The room as syncing knows it (nio needs that to encrypt). Until the first sync,
-        and for a room the bot has just opened, it is waited for; else unknown is an error."""
-        if room_id not in self.client.rooms and (
-            room_id in self._created or not self._first_sync_done.is_set()
-        ):
+        """The room as syncing knows it: nio encrypts for the members it knows. Until the
+        first sync, and for a room the bot has just opened until its invitation has synced
+        (a sync can show a new room half made), it is waited for; else unknown is an error."""
+        invited = self._opened.get(room_id)
+
+        def ready() -> bool:
+            room = self.client.rooms.get(room_id)
+            if room is None:
+                return False
+            return invited is None or invited in room.users
+
+        if not ready() and (invited or not self._first_sync_done.is_set()):
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(NEW_ROOM_WAIT_SECONDS):
-                    while room_id not in self.client.rooms:
+                    while not ready():
                         await self._synced.wait()
+        if ready():
+            self._opened.pop(room_id, None)
         room = self.client.rooms.get(room_id)
         if room is None:
             raise LookupError(f"the bot is not in the Matrix room {room_id}")
         return room
 
     async def _send_event(self, room_id: str, content: dict[str, Any], tx_id: str | None) -> None:
+        await self._share_room_key(room_id)
         for attempt in range(1, SEND_ATTEMPTS + 1):
             response = await self.client.room_send(
                 room_id,
@@ -396,6 +410,20 @@ class MatrixAdapter:
             raise RuntimeError(f"matrix refused the message: {response}")
         raise RuntimeError("matrix kept rate-limiting the message")
 
+    async def _share_room_key(self, room_id: str) -> None:
+        """In an encrypted room: every member's devices known, and the room key sent to
+        each of them (invited people too), before a message is encrypted with it."""
+        room = self.client.rooms[room_id]
+        if not room.encrypted:
+            return
+        async with self._keys_lock:
+            if not room.members_synced:
+                await self.client.joined_members(room_id)
+            if self.client.should_query_keys:
+                await self.client.keys_query()
+            if self.client.olm.should_share_group_session(room_id):
+                await self.client.share_group_session(room_id, ignore_unverified_devices=True)
+
     async def open_direct(self, user_id: str) -> str:
         """The direct room with this person: the one the bot already shares with them
         (joined or invited), else a new encrypted one."""
@@ -410,7 +438,7 @@ class MatrixAdapter:
         )
         if not isinstance(created, RoomCreateResponse):
             raise RuntimeError(f"could not open a direct room with {user_id}: {created}")
-        self._created.add(created.room_id)
+        self._opened[created.room_id] = user_id
         return created.room_id
 
     async def channel_members(self, channel: str) -> list[str]:

@@ -140,6 +140,19 @@ class Synapse:
         found = json.load(urllib.request.urlopen(request))
         return Account(found["user_id"], found["access_token"], found["device_id"], password)
 
+    def call(self, account: Account, method: str, path: str, body: dict | None = None) -> dict:
+        """One client-server API request as `account`, e.g. ("GET", "/devices")."""
+        request = urllib.request.Request(
+            f"{self.url}/_matrix/client/v3{path}",
+            method=method,
+            data=None if body is None else json.dumps(body).encode(),
+            headers={
+                "Authorization": f"Bearer {account.access_token}",
+                "Content-Type": "application/json",
+            },
+        )
+        return json.load(urllib.request.urlopen(request))
+
     def _quiet_logging(self) -> Path:
         path = self.folder / "log.yaml"
         path.write_text(

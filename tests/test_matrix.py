@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import signal
 import sqlite3
@@ -10,6 +11,7 @@ import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from homeserver import Account, Synapse
@@ -23,7 +25,13 @@ from nio import (
     RoomSendResponse,
 )
 
-from adapters.matrix import ENCRYPTED_ROOM, MatrixAdapter, MatrixLogin, keep_keys
+from adapters.matrix import (
+    ENCRYPTED_ROOM,
+    MatrixAdapter,
+    MatrixLogin,
+    MatrixLoginError,
+    keep_keys,
+)
 from bot.app import running
 
 
@@ -122,6 +130,7 @@ def bot_runtime(
     synapse: Synapse,
     bot: Account,
     *,
+    login: MatrixLogin | None = None,
     unreadable_after: float = 60.0,
     **extra,
 ):
@@ -132,7 +141,7 @@ def bot_runtime(
             lambda handler: MatrixAdapter(
                 handler,
                 homeserver=synapse.url,
-                login=MatrixLogin(bot.user_id, bot.device_id, access_token=bot.access_token),
+                login=login or MatrixLogin(bot.user_id, bot.device_id, bot.access_token),
                 state_folder=tmp_path,
                 sync_timeout_ms=1000,
                 unreadable_after=unreadable_after,
@@ -150,7 +159,7 @@ def bot(synapse: Synapse, request: pytest.FixtureRequest) -> Account:
 
 
 def _suffix(request: pytest.FixtureRequest) -> str:
-    return request.node.name[-12:].replace("[", "").replace("]", "").lower()
+    return hashlib.sha1(request.node.name.encode()).hexdigest()[:10]  # a name per test
 
 
 @pytest.fixture
@@ -327,3 +336,130 @@ async def test_a_kill_in_the_middle_of_a_batch_loses_and_doubles_nothing(
             "SELECT status, count(*) FROM responses GROUP BY 1"
         ).fetchall() == [("completed", 20)]
         assert len(stored_answers(tmp_path)) == 20 * 5
+
+
+def bot_event_types(synapse: Synapse, reader: Account, room_id: str, bot_user: str) -> list[str]:
+    """The types of the bot's events in a room, as the homeserver stores them."""
+    page = synapse.call(reader, "GET", f"/rooms/{quote(room_id)}/messages?dir=b&limit=100")
+    return [e["type"] for e in page["chunk"] if e["sender"] == bot_user and "state_key" not in e]
+
+
+async def test_a_citizen_completes_a_survey_in_an_encrypted_direct_room(
+    synapse: Synapse, bot: Account, people: dict, tmp_path: Path, survey_folder: Path
+) -> None:
+    anna = people["anna"]
+    async with bot_runtime(tmp_path, survey_folder, synapse, bot):
+        room = await anna.open_dm(bot.user_id, encrypted=True)
+        greeting = (await anna.hear(room, bot.user_id, 1))[0]
+        assert greeting["body"].startswith("There is no survey for you right now.")
+        script = ["library", "yes", "1", "1, 3", "4", "Shorter queues", "2"]
+        for number, text in enumerate(script, start=2):
+            await anna.say(room, text)
+            await anna.hear(room, bot.user_id, number)
+        assert anna.heard[room][-1]["body"] == "Thank you! Library staff read every answer."
+    assert dict(stored_answers(tmp_path))["improve"] == json.dumps("Shorter queues")
+    types = bot_event_types(synapse, anna.account, room, bot.user_id)
+    assert types == ["m.room.encrypted"] * 8  # never plaintext
+
+
+async def test_a_message_the_bot_cannot_decrypt_is_asked_for_again_never_stored(
+    synapse: Synapse, bot: Account, people: dict, tmp_path: Path, survey_folder: Path
+) -> None:
+    anna = people["anna"]
+    async with bot_runtime(tmp_path, survey_folder, synapse, bot, unreadable_after=2):
+        room = await anna.open_dm(bot.user_id, encrypted=True)
+        await anna.hear(room, bot.user_id, 1)
+        await anna.say(room, "library")
+        await anna.hear(room, bot.user_id, 2)  # the consent question
+        # Encrypted with a session whose key the bot never gets; "yes" waits behind it.
+        keys = anna.client.olm.account.identity_keys
+        unreadable = {
+            "algorithm": "m.megolm.v1.aes-sha2",
+            "sender_key": keys["curve25519"],
+            "session_id": "a-session-never-shared",
+            "ciphertext": "AwgAEnBsYWluIG5vbnNlbnNl",
+            "device_id": anna.account.device_id,
+        }
+        path = f"/rooms/{quote(room)}/send/m.room.encrypted/unreadable-1"
+        synapse.call(anna.account, "PUT", path, unreadable)
+        await anna.say(room, "yes")
+        said = await anna.hear(room, bot.user_id, 4)
+        assert said[2]["body"].startswith("I could not open your last message")
+        assert said[3]["body"].startswith("How often do you visit the library?")
+    with sqlite3.connect(tmp_path / "civicbot.db") as connection:
+        assert connection.execute("SELECT count(*) FROM answers").fetchone() == (0,)
+        assert connection.execute("SELECT status FROM responses").fetchall() == [("answering",)]
+
+
+async def test_a_password_login_is_the_same_device_with_the_same_keys_at_every_start(
+    synapse: Synapse, bot: Account, people: dict, tmp_path: Path, survey_folder: Path
+) -> None:
+    anna = people["anna"]
+    login = MatrixLogin(bot.user_id, "CIVICBOT", password=bot.password)
+    async with bot_runtime(tmp_path, survey_folder, synapse, bot, login=login):
+        room = await anna.open_dm(bot.user_id, encrypted=True)
+        await anna.hear(room, bot.user_id, 1)
+        await anna.say(room, "library")
+        await anna.hear(room, bot.user_id, 2)
+    async with bot_runtime(tmp_path, survey_folder, synapse, bot, login=login):
+        await anna.say(room, "yes")
+        said = await anna.hear(room, bot.user_id, 3)
+        assert said[2]["body"].startswith("How often do you visit the library?")
+    devices = synapse.call(bot, "GET", "/devices")["devices"]
+    assert sorted(d["device_id"] for d in devices) == sorted([bot.device_id, "CIVICBOT"])
+
+
+async def test_a_token_of_another_device_is_refused_with_the_reason(
+    synapse: Synapse, bot: Account, tmp_path: Path, survey_folder: Path
+) -> None:
+    login = MatrixLogin(bot.user_id, "CIVICBOT", access_token=bot.access_token)
+    with pytest.raises(MatrixLoginError, match=f"belongs to device {bot.device_id}"):
+        async with bot_runtime(tmp_path, survey_folder, synapse, bot, login=login):
+            pass
+
+
+async def test_a_wrong_password_is_refused_with_the_reason(
+    synapse: Synapse, bot: Account, tmp_path: Path, survey_folder: Path
+) -> None:
+    login = MatrixLogin(bot.user_id, "CIVICBOT", password="not-the-password")
+    with pytest.raises(MatrixLoginError, match=r"login of .* failed"):
+        async with bot_runtime(tmp_path, survey_folder, synapse, bot, login=login):
+            pass
+
+
+async def test_members_of_a_room_are_invited_in_encrypted_direct_rooms(
+    synapse: Synapse, bot: Account, people: dict, tmp_path: Path, survey_folder: Path
+) -> None:
+    coord, anna, ben, cara = (people[n] for n in ("coord", "anna", "ben", "cara"))
+    readers = [anna, ben, cara]
+    room = await coord.create_room(
+        name="Readers' panel", invite=[bot.user_id, *(p.account.user_id for p in readers)]
+    )
+    for person in readers:
+        await person.client.join(room)
+    async with bot_runtime(
+        tmp_path,
+        survey_folder,
+        synapse,
+        bot,
+        coordinators=frozenset({f"matrix:{coord.account.user_id}"}),
+    ):
+        cara_dm = await cara.open_dm(bot.user_id, encrypted=True)  # she has one already
+        await cara.hear(cara_dm, bot.user_id, 1)
+        await asyncio.sleep(1.5)  # the bot joins the panel's room
+        await coord.say(room, f"!survey start library for members of {room}")
+        reply = (await coord.hear(room, bot.user_id, 1))[0]
+        assert "invited 3" in reply["body"]
+        said = await cara.hear(cara_dm, bot.user_id, 2)
+        assert said[1]["body"].startswith("City library feedback")
+        for person in (anna, ben):
+            async with asyncio.timeout(HEARING_TIMEOUT):
+                while not person.heard.keys() - {room}:
+                    await person.listen(bot.user_id)
+            [dm] = person.heard.keys() - {room}
+            assert person.heard[dm][0]["body"].startswith("City library feedback")
+            await person.say(dm, "yes")
+            said = await person.hear(dm, bot.user_id, 2)
+            assert said[1]["body"].startswith("How often do you visit the library?")
+            types = bot_event_types(synapse, person.account, dm, bot.user_id)
+            assert set(types) == {"m.room.encrypted"}
