@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import secrets
 import signal
 import sqlite3
 import subprocess
@@ -344,6 +345,12 @@ def bot_event_types(synapse: Synapse, reader: Account, room_id: str, bot_user: s
     return [e["type"] for e in page["chunk"] if e["sender"] == bot_user and "state_key" not in e]
 
 
+def send_encrypted(synapse: Synapse, sender: Account, room_id: str, content: dict) -> None:
+    """An m.room.encrypted event sent as it is, past the client's own encryption."""
+    path = f"/rooms/{quote(room_id)}/send/m.room.encrypted/{secrets.token_hex(8)}"
+    synapse.call(sender, "PUT", path, content)
+
+
 async def test_a_citizen_completes_a_survey_in_an_encrypted_direct_room(
     synapse: Synapse, bot: Account, people: dict, tmp_path: Path, survey_folder: Path
 ) -> None:
@@ -380,8 +387,7 @@ async def test_a_message_the_bot_cannot_decrypt_is_asked_for_again_never_stored(
             "ciphertext": "AwgAEnBsYWluIG5vbnNlbnNl",
             "device_id": anna.account.device_id,
         }
-        path = f"/rooms/{quote(room)}/send/m.room.encrypted/unreadable-1"
-        synapse.call(anna.account, "PUT", path, unreadable)
+        send_encrypted(synapse, anna.account, room, unreadable)
         await anna.say(room, "yes")
         said = await anna.hear(room, bot.user_id, 4)
         assert said[2]["body"].startswith("I could not open your last message")
@@ -463,3 +469,27 @@ async def test_members_of_a_room_are_invited_in_encrypted_direct_rooms(
             assert said[1]["body"].startswith("How often do you visit the library?")
             types = bot_event_types(synapse, person.account, dm, bot.user_id)
             assert set(types) == {"m.room.encrypted"}
+
+
+async def test_a_message_whose_key_comes_late_is_answered_when_it_comes(
+    synapse: Synapse, bot: Account, people: dict, tmp_path: Path, survey_folder: Path
+) -> None:
+    anna = people["anna"]
+    async with bot_runtime(tmp_path, survey_folder, synapse, bot):
+        room = await anna.open_dm(bot.user_id, encrypted=True)
+        await anna.hear(room, bot.user_id, 1)
+        await anna.say(room, "library")
+        await anna.hear(room, bot.user_id, 2)  # the consent question
+        # "yes", encrypted with a new room key that reaches the bot only later
+        olm = anna.client.olm
+        [(_, key_for_bot)] = olm.share_group_session_parallel(room, [bot.user_id], True)
+        olm.outbound_group_sessions[room].shared = True
+        yes = {"type": "m.room.message", "content": {"msgtype": "m.text", "body": "yes"}}
+        encrypted = olm.group_encrypt(room, yes)
+        send_encrypted(synapse, anna.account, room, encrypted)
+        await asyncio.sleep(3)
+        await anna.listen(bot.user_id)
+        assert len(anna.heard[room]) == 2  # waiting for the key, not answering
+        synapse.call(anna.account, "PUT", "/sendToDevice/m.room.encrypted/key", key_for_bot)
+        said = await anna.hear(room, bot.user_id, 3)
+        assert said[2]["body"].startswith("How often do you visit the library?")
