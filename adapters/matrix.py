@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import html
+import itertools
 import logging
 import os
 import time
@@ -34,6 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 from nio import (
     AsyncClient,
     AsyncClientConfig,
@@ -111,6 +113,7 @@ class MatrixAdapter:
         crypto_store.mkdir(mode=0o700, exist_ok=True)
         config = AsyncClientConfig(
             max_limit_exceeded=0,
+            max_timeouts=3,  # then a request fails, and civicbot's own back-off takes over
             encryption_enabled=True,
             store_sync_tokens=False,  # civicbot's own checkpoint decides where syncing resumes
             **({"pickle_key": store_key} if store_key else {}),
@@ -186,25 +189,26 @@ class MatrixAdapter:
 
     async def _fetch_forever(self) -> None:
         failures = 0
-        last_success = time.monotonic()
         while True:
             since = self._next_since
-            response = await self.client.sync(
-                timeout=self._sync_timeout_ms,
-                since=since,
-                # Every room's state once, also of quiet rooms: sending needs to know them.
-                full_state=not self._first_sync_done.is_set(),
-            )
+            try:
+                response = await self.client.sync(
+                    timeout=self._sync_timeout_ms,
+                    since=since,
+                    # Every room's state once, also of quiet rooms: sending needs them.
+                    full_state=not self._first_sync_done.is_set(),
+                )
+            except (aiohttp.ClientError, TimeoutError) as error:
+                response = error  # the homeserver is down or the connection stalled
             if not isinstance(response, SyncResponse):
                 delay = BACKOFF_SECONDS[min(failures, len(BACKOFF_SECONDS) - 1)]
                 failures += 1
                 log.warning("matrix sync failed (%s); retrying in %d s", response, delay)
                 await asyncio.sleep(delay)
                 continue
-            silent = time.monotonic() - last_success
-            if failures or silent > self._sync_timeout_ms / 1000 + 30:
-                log.info("matrix: syncing again after %d failures, %.0f s", failures, silent)
-            failures, last_success = 0, time.monotonic()
+            if failures:
+                log.info("matrix: syncing again after %d failed attempts", failures)
+            failures = 0
             self._next_since = response.next_batch
             try:
                 async with self._keys_lock:
@@ -219,7 +223,14 @@ class MatrixAdapter:
     async def _handle_forever(self) -> None:
         while True:
             since, response = await self._fetched.get()
-            await self._handle(response, since=since)
+            for attempt in itertools.count():
+                try:
+                    await self._handle(response, since=since)
+                    break
+                except Exception:  # the batch is tried again: what was stored is deduplicated
+                    delay = BACKOFF_SECONDS[min(attempt, len(BACKOFF_SECONDS) - 1)]
+                    log.exception("handling a matrix sync batch failed; again in %d s", delay)
+                    await asyncio.sleep(delay)
             if self._held and self._held_checkpoint is None:
                 self._held_checkpoint = since
             elif not self._held:
@@ -259,8 +270,10 @@ class MatrixAdapter:
         return list(reversed(missing))
 
     async def _room_events(self, room_id: str, events: list[Any]) -> None:
-        events = self._held.pop(room_id, []) + events
-        joined_at = self._joined_at.pop(room_id, None)
+        """Hand a room's events to the core in order. Held events go first, and stay
+        held until handled, so a batch that fails is tried again whole."""
+        events = self._held.get(room_id, []) + events
+        joined_at = self._joined_at.get(room_id)
         room = self.client.rooms.get(room_id)
         if joined_at is not None and room is not None and room.member_count <= 2:
             await self._greet(room_id, room)
@@ -271,38 +284,43 @@ class MatrixAdapter:
             if isinstance(event, MegolmEvent):
                 event = await self._decrypted(room_id, event)
                 if isinstance(event, MegolmEvent):
-                    if time.monotonic() - self._first_unreadable[event.event_id] < (
-                        self._unreadable_after
-                    ):
+                    waited = time.monotonic() - self._first_unreadable[event.event_id]
+                    if waited < self._unreadable_after:
                         self._held[room_id] = events[index:]  # later events wait behind it
                         return
-                    del self._first_unreadable[event.event_id]
                     log.warning("matrix: gave up waiting for the key of %s", event.event_id)
                     unreadable = True
-            if not unreadable and (
-                not isinstance(event, RoomMessageText) or event.sender == self.client.user_id
-            ):
-                continue  # m.notice (bots), own echoes, state and everything else
-            direct = room is not None and room.member_count <= 2
-            text = "" if unreadable else event.body
-            command = text.strip().lower().startswith(COMMAND_PREFIX)
-            if command:
-                text = text.strip()[len(COMMAND_PREFIX) :].strip()
-            elif not direct:
-                continue  # chatter in a group room
-            await self._handler(
-                Inbound(
-                    platform=PLATFORM,
-                    user_id=event.sender,
-                    conversation_id=room_id,
-                    is_direct=direct,
-                    text=text,
-                    event_id=event.event_id,
-                    timestamp=event.server_timestamp / 1000,
-                    command=command,
-                    unreadable=unreadable,
-                )
-            )
+            inbound = self._inbound(room_id, room, event, unreadable=unreadable)
+            if inbound is not None:
+                await self._handler(inbound)
+            self._first_unreadable.pop(event.event_id, None)
+        self._held.pop(room_id, None)
+        self._joined_at.pop(room_id, None)
+
+    def _inbound(self, room_id: str, room: Any, event: Any, *, unreadable: bool) -> Inbound | None:
+        """The core event for a room event; None for what civicbot does not read."""
+        if not unreadable and (
+            not isinstance(event, RoomMessageText) or event.sender == self.client.user_id
+        ):
+            return None  # m.notice (bots), own echoes, state and everything else
+        direct = room is not None and room.member_count <= 2
+        text = "" if unreadable else event.body
+        command = text.strip().lower().startswith(COMMAND_PREFIX)
+        if command:
+            text = text.strip()[len(COMMAND_PREFIX) :].strip()
+        elif not direct:
+            return None  # chatter in a group room
+        return Inbound(
+            platform=PLATFORM,
+            user_id=event.sender,
+            conversation_id=room_id,
+            is_direct=direct,
+            text=text,
+            event_id=event.event_id,
+            timestamp=event.server_timestamp / 1000,
+            command=command,
+            unreadable=unreadable,
+        )
 
     async def _decrypted(self, room_id: str, event: MegolmEvent) -> Any:
         """The event decrypted, or the same MegolmEvent while its key has not come."""
@@ -316,7 +334,6 @@ class MatrixAdapter:
                 with contextlib.suppress(LocalProtocolError):  # asked already for this session
                     await self.client.request_room_key(event)
             return event
-        self._first_unreadable.pop(event.event_id, None)
         return decrypted
 
     async def _greet(self, room_id: str, room: Any) -> None:

@@ -94,6 +94,15 @@ class Synapse:
             }
         )
         config.write_text(yaml.safe_dump(settings))
+        self._launch()
+
+    def restart(self) -> None:
+        """Stop and start again on the same port, with the same data."""
+        self.stop()
+        self._launch()
+
+    def _launch(self) -> None:
+        config = self.folder / "homeserver.yaml"
         self.process = subprocess.Popen(
             [sys.executable, "-m", "synapse.app.homeserver", "--config-path", str(config)],
             cwd=self.folder,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import logging
 import secrets
 import signal
 import sqlite3
@@ -493,3 +494,24 @@ async def test_a_message_whose_key_comes_late_is_answered_when_it_comes(
         synapse.call(anna.account, "PUT", "/sendToDevice/m.room.encrypted/key", key_for_bot)
         said = await anna.hear(room, bot.user_id, 3)
         assert said[2]["body"].startswith("How often do you visit the library?")
+
+
+async def test_the_bot_syncs_again_after_the_homeserver_restarts(
+    synapse: Synapse,
+    bot: Account,
+    people: dict,
+    tmp_path: Path,
+    survey_folder: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="adapters.matrix")
+    anna = people["anna"]
+    async with bot_runtime(tmp_path, survey_folder, synapse, bot):
+        room = await anna.open_dm(bot.user_id, encrypted=True)
+        await anna.hear(room, bot.user_id, 1)
+        await asyncio.to_thread(synapse.restart)
+        await anna.say(room, "library")
+        said = await anna.hear(room, bot.user_id, 2)
+        assert said[1]["body"].startswith("City library feedback")
+    assert "matrix sync failed" in caplog.text
+    assert "matrix: syncing again after" in caplog.text
