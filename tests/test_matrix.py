@@ -515,3 +515,21 @@ async def test_the_bot_syncs_again_after_the_homeserver_restarts(
         assert said[1]["body"].startswith("City library feedback")
     assert "matrix sync failed" in caplog.text
     assert "matrix: syncing again after" in caplog.text
+
+
+async def test_a_coordinator_can_use_commands_in_a_direct_room_with_the_bot(
+    synapse: Synapse, bot: Account, people: dict, tmp_path: Path, survey_folder: Path
+) -> None:
+    coord = people["coord"]
+    async with bot_runtime(
+        tmp_path,
+        survey_folder,
+        synapse,
+        bot,
+        coordinators=frozenset({f"matrix:{coord.account.user_id}"}),
+    ):
+        dm = await coord.open_dm(bot.user_id, encrypted=True)
+        await coord.hear(dm, bot.user_id, 1)
+        await coord.say(dm, "!survey start library for everyone")
+        said = await coord.hear(dm, bot.user_id, 2)
+        assert said[1]["body"].startswith("Run 1 of 'City library feedback' started for everyone")
