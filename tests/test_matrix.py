@@ -266,6 +266,8 @@ async def test_a_coordinator_starts_a_survey_and_posts_a_harmless_digest_in_a_st
         notices = await coord.hear(staff_room, bot.user_id, 3)
     digest = next(n for n in notices if n["body"].startswith("Digest: City library feedback"))
     assert digest["msgtype"] == "m.notice"
+    assert "Responses: 1, completed 1 (100%), 1 new since the last digest" in digest["body"]
+    assert "mean 5.0, median 5" in digest["body"]  # the one rating given was 5
     assert digest["m.mentions"] == {}
     assert '<a href="https://evil.example">' not in digest["formatted_body"]
     assert "&lt;a href=&quot;https://evil.example&quot;&gt;" in digest["formatted_body"]
