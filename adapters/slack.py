@@ -24,6 +24,7 @@ from collections import OrderedDict
 from dataclasses import replace
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
@@ -31,6 +32,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.events import Capabilities, Inbound, InboundHandler, Outbound
 
@@ -46,6 +48,9 @@ LOCALES_REMEMBERED = 4_096
 MESSAGE_LIMIT = 12_000  # characters per posted message; longer ones (digests) are split
 POST_INTERVAL = 1.0  # seconds per post into one channel over time, as Slack asks...
 POST_BURST = 4  # ...allowing a short burst, as Slack does
+# A slash command's response_url takes up to five answers within thirty minutes.
+RESPONSE_URL_USES = 5
+RESPONSE_URL_SECONDS = 30 * 60 - 60  # a minute's margin
 
 
 def escape(text: str) -> str:
@@ -149,6 +154,8 @@ class SlackAdapter:
             else None
         )
         self._locales: OrderedDict[str, str | None] = OrderedDict()
+        # (channel, user) -> the latest command's response_url, its expiry and uses left
+        self._response_urls: OrderedDict[tuple[str, str], list[Any]] = OrderedDict()
         self._next_post: OrderedDict[str, float] = OrderedDict()  # per channel, for pacing
         self._background: set[asyncio.Task[None]] = set()
         self._runner: web.AppRunner | None = None
@@ -239,7 +246,14 @@ class SlackAdapter:
         await ack()
 
     async def _on_command(self, ack: Any, command: dict[str, Any]) -> None:
-        await ack()  # the answer comes as an ephemeral message when the command is done
+        await ack()  # the answer comes through the response_url when the command is done
+        key = (command["channel_id"], command["user_id"])
+        if command.get("response_url"):
+            expires = time.monotonic() + RESPONSE_URL_SECONDS
+            self._response_urls[key] = [command["response_url"], expires, RESPONSE_URL_USES]
+            self._response_urls.move_to_end(key)
+            if len(self._response_urls) > LOCALES_REMEMBERED:
+                self._response_urls.popitem(last=False)
         inbound = Inbound(
             platform=PLATFORM,
             user_id=command["user_id"],
@@ -320,6 +334,8 @@ class SlackAdapter:
             piece = replace(outbound, text=part, choices=outbound.choices if last else ())
             await self._pace(channel)
             if outbound.visible_to:
+                if await self._respond(channel, outbound.visible_to, part, piece):
+                    continue
                 await self.client.chat_postEphemeral(
                     channel=channel,
                     user=outbound.visible_to,
@@ -334,6 +350,26 @@ class SlackAdapter:
                     unfurl_links=False,
                     unfurl_media=False,
                 )
+
+    async def _respond(self, channel: str, user: str, text: str, piece: Outbound) -> bool:
+        """Answer the user's latest command in this channel through its response_url,
+        which Slack shows privately; False when there is none left, so the caller posts
+        an ephemeral message instead."""
+        found = self._response_urls.get((channel, user))
+        if found is None or found[1] < time.monotonic() or found[2] <= 0:
+            return False
+        found[2] -= 1
+        try:
+            answered = await AsyncWebhookClient(found[0]).send(
+                text=escape(text), blocks=blocks_for(piece), response_type="ephemeral"
+            )
+        except (aiohttp.ClientError, TimeoutError) as error:
+            log.warning("slack response_url failed (%s); posting instead", error)
+            return False
+        if answered.status_code != 200:
+            log.warning("slack response_url answered %d; posting instead", answered.status_code)
+            return False
+        return True
 
     async def _pace(self, channel: str) -> None:
         """About one post per second per channel after a short burst: each post takes the

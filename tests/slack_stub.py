@@ -50,6 +50,7 @@ class SlackWebApi:
         application.router.add_get("/api/{method}", self._call)  # users.info is a GET
         application.router.add_get("/socket", self._socket)
         application.router.add_post("/upload/{file}", self._upload)
+        application.router.add_post("/response/{command}", self._response)
         self._runner = web.AppRunner(application)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -67,6 +68,32 @@ class SlackWebApi:
         data = await request.read()
         self.uploads[request.match_info["file"]] = data
         return web.Response(text=f"OK - {len(data)}")
+
+    async def _response(self, request: web.Request) -> web.Response:
+        """A slash command's response_url: takes JSON, answers a plain 'ok'."""
+        body = await request.json()
+        self.calls.append(Call("response_url", {**body, "url": str(request.url)}))
+        if self.fail.get("response_url"):
+            status, answer, headers = self.fail["response_url"].pop(0)
+            return web.json_response(answer, status=status, headers=headers)
+        return web.Response(text="ok")
+
+    def slash_command(self, user: str, channel: str, text: str, *, team: str = TEAM) -> str:
+        """The form Slack posts for `/survey text`, with a response_url into this stand-in."""
+        trigger = f"{time.time():.6f}"
+        return urlencode(
+            {
+                "token": "legacy",
+                "team_id": team,
+                "channel_id": channel,
+                "user_id": user,
+                "command": "/survey",
+                "text": text,
+                "trigger_id": f"trigger-{trigger}",
+                "response_url": self.url.replace("/api/", f"/response/{trigger}"),
+                "api_app_id": "A0001",
+            }
+        )
 
     async def _socket(self, request: web.Request) -> web.WebSocketResponse:
         """Socket Mode: says hello, then carries envelopes out and acknowledgements back."""
@@ -230,22 +257,6 @@ def click(user: str, message: dict[str, Any], button: dict[str, Any]) -> str:
         ],
     }
     return urlencode({"payload": json.dumps(payload)})
-
-
-def slash_command(user: str, channel: str, text: str) -> str:
-    return urlencode(
-        {
-            "token": "legacy",
-            "team_id": TEAM,
-            "channel_id": channel,
-            "user_id": user,
-            "command": "/survey",
-            "text": text,
-            "trigger_id": f"trigger-{time.time()}",
-            "response_url": "http://127.0.0.1:9/unused",
-            "api_app_id": "A0001",
-        }
-    )
 
 
 async def post(

@@ -20,7 +20,6 @@ from slack_stub import (
     message_event,
     post,
     signed,
-    slash_command,
 )
 
 from adapters.slack import SlackAdapter
@@ -201,16 +200,19 @@ async def test_survey_command_answers_the_coordinator_privately(
 ) -> None:
     session, url = events
     response = await post(
-        session, url, slash_command("UCOORD", "CSTAFF", "start library for everyone"), form=True
+        session,
+        url,
+        slack_api.slash_command("UCOORD", "CSTAFF", "start library for everyone"),
+        form=True,
     )
     assert response.status == 200
     await settle(bot)
-    reply = slack_api.made("chat.postEphemeral")[-1]
-    assert (reply["channel"], reply["user"]) == ("CSTAFF", "UCOORD")
+    reply = slack_api.made("response_url")[-1]
+    assert reply["response_type"] == "ephemeral"
     assert reply["text"].startswith("Run 1 of 'City library feedback' started for everyone")
-    await post(session, url, slash_command("UMAL", "CSTAFF", "list"), form=True)
+    await post(session, url, slack_api.slash_command("UMAL", "CSTAFF", "list"), form=True)
     await settle(bot)
-    assert slack_api.made("chat.postEphemeral")[-1]["text"].startswith("Sorry, survey commands")
+    assert slack_api.made("response_url")[-1]["text"].startswith("Sorry, survey commands")
 
 
 async def test_a_channel_audience_is_read_page_by_page_and_invited(
@@ -218,7 +220,10 @@ async def test_a_channel_audience_is_read_page_by_page_and_invited(
 ) -> None:
     session, url = events
     await post(
-        session, url, slash_command("UCOORD", "CSTAFF", "start home-care for #CCLIENTS"), form=True
+        session,
+        url,
+        slack_api.slash_command("UCOORD", "CSTAFF", "start home-care for #CCLIENTS"),
+        form=True,
     )
     await settle(bot)
     assert len(slack_api.made("conversations.members")) == 2  # two pages
@@ -229,7 +234,7 @@ async def test_a_channel_audience_is_read_page_by_page_and_invited(
     ]
     for member in ("DUANN", "DUBEN", "DUCAT"):
         assert posted_to(slack_api, member)[-1]["text"].startswith("Home care feedback")
-    assert "invited 3" in slack_api.made("chat.postEphemeral")[-1]["text"]
+    assert "invited 3" in slack_api.made("response_url")[-1]["text"]
 
 
 async def test_a_digest_with_mention_attempts_is_posted_harmlessly(
@@ -237,12 +242,15 @@ async def test_a_digest_with_mention_attempts_is_posted_harmlessly(
 ) -> None:
     session, url = events
     await post(
-        session, url, slash_command("UCOORD", "CSTAFF", "start library for everyone"), form=True
+        session,
+        url,
+        slack_api.slash_command("UCOORD", "CSTAFF", "start library for everyone"),
+        form=True,
     )
     attack = "<!channel> <!here> <@U999> <!subteam^S1> <https://evil.example|your bank> & more"
     for number, text in enumerate(["library", "yes", "1", "1", "5", attack, "skip"]):
         await say(events, "UANN", text, f"Ev{number}")
-    await post(session, url, slash_command("UCOORD", "CSTAFF", "digest 1"), form=True)
+    await post(session, url, slack_api.slash_command("UCOORD", "CSTAFF", "digest 1"), form=True)
     await settle(bot)
     digest = posted_to(slack_api, "CSTAFF")[-1]
     for raw in ("<!channel>", "<!here>", "<@U999>", "<!subteam^S1>", "<https://"):
@@ -273,11 +281,14 @@ async def test_a_missing_channel_keeps_the_digest_in_the_outbox(
 ) -> None:
     session, url = events
     await post(
-        session, url, slash_command("UCOORD", "CGONE", "start library for everyone"), form=True
+        session,
+        url,
+        slack_api.slash_command("UCOORD", "CGONE", "start library for everyone"),
+        form=True,
     )
     await settle(bot)
     slack_api.fail["chat.postMessage"] = [(200, {"ok": False, "error": "channel_not_found"}, {})]
-    await post(session, url, slash_command("UCOORD", "CGONE", "digest 1"), form=True)
+    await post(session, url, slack_api.slash_command("UCOORD", "CGONE", "digest 1"), form=True)
     await settle(bot)
     await bot.outbox.settle()
     with sqlite3.connect(bot.store._path) as connection:
@@ -327,11 +338,14 @@ async def test_an_export_is_uploaded_to_the_staff_channel(
 ) -> None:
     session, url = events
     await post(
-        session, url, slash_command("UCOORD", "CSTAFF", "start library for everyone"), form=True
+        session,
+        url,
+        slack_api.slash_command("UCOORD", "CSTAFF", "start library for everyone"),
+        form=True,
     )
     for number, text in enumerate(["library", "yes", "1", "1", "5", "Fine", "skip"]):
         await say(events, "UANN", text, f"Ev{number}")
-    await post(session, url, slash_command("UCOORD", "CSTAFF", "export 1"), form=True)
+    await post(session, url, slack_api.slash_command("UCOORD", "CSTAFF", "export 1"), form=True)
     await settle(bot)
     completed = slack_api.made("files.completeUploadExternal")[-1]
     assert completed["channel_id"] == "CSTAFF"
@@ -359,21 +373,41 @@ async def test_a_long_digest_is_split_under_slacks_limits(
 async def test_a_large_invite_wave_reports_progress_and_loses_no_invite_under_rate_limits(
     bot: Runtime, events, slack_api: SlackWebApi
 ) -> None:
-    people = [f"UP{n:04d}" for n in range(250)]
+    people = [f"UP{n:04d}" for n in range(1000)]
     slack_api.channels["CWAVE"] = people
     limited = (429, {"ok": False, "error": "ratelimited"}, {"Retry-After": "0"})
     slack_api.fail["conversations.open"] = [limited, limited]
     slack_api.fail["chat.postMessage"] = [limited, limited, limited]
     session, url = events
     await post(
-        session, url, slash_command("UCOORD", "CSTAFF", "start home-care for #CWAVE"), form=True
+        session,
+        url,
+        slack_api.slash_command("UCOORD", "CSTAFF", "start home-care for #CWAVE"),
+        form=True,
     )
     await settle(bot)
-    told = [m["text"] for m in slack_api.made("chat.postEphemeral")]
-    assert told[:2] == ["Run 1: invited 100 of 250…", "Run 1: invited 200 of 250…"]
-    assert "invited 250" in told[-1]
+    # the first five answers use the command's response_url, the rest chat.postEphemeral
+    told = [
+        c.params["text"]
+        for c in slack_api.calls
+        if c.method in ("response_url", "chat.postEphemeral")
+    ]
+    assert len(slack_api.made("response_url")) == 5
+    assert told[:-1] == [f"Run 1: invited {n:,} of 1,000…" for n in range(100, 1000, 100)]
+    assert "invited 1000" in told[-1]
     invited = {p["channel"] for p in slack_api.made("chat.postMessage") if p["channel"] != "CSTAFF"}
     assert invited == {f"D{person}" for person in people}
+
+
+async def test_a_command_answer_falls_back_to_an_ephemeral_post_when_the_response_url_fails(
+    bot: Runtime, events, slack_api: SlackWebApi
+) -> None:
+    slack_api.fail["response_url"] = [(404, {"ok": False, "error": "expired_url"}, {})]
+    session, url = events
+    await post(session, url, slack_api.slash_command("UCOORD", "CSTAFF", "list"), form=True)
+    await settle(bot)
+    reply = slack_api.made("chat.postEphemeral")[-1]
+    assert (reply["channel"], reply["user"]) == ("CSTAFF", "UCOORD")
 
 
 async def test_posts_into_one_channel_are_paced_after_a_short_burst(
