@@ -53,6 +53,9 @@ RESPONSE_URL_USES = 5
 RESPONSE_URL_SECONDS = 30 * 60 - 60  # a minute's margin
 
 
+_MENTION = re.compile(r"^\s*<@[A-Z0-9]+(\|[^>]*)?>")
+
+
 def escape(text: str) -> str:
     """Slack's three control characters, so `<!channel>` and `<@U…>` stay text."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
@@ -167,6 +170,7 @@ class SlackAdapter:
         app.event("message")(self._on_message)
         app.action(re.compile(r"^choice-\d+$"))(self._on_click)
         app.command("/survey")(self._on_command)
+        app.event("app_mention")(self._on_mention)
         app.event(re.compile(r".*"))(self._ignore)  # acknowledged, so Slack does not retry
 
     def app(self) -> web.Application:
@@ -263,6 +267,23 @@ class SlackAdapter:
             event_id=command["trigger_id"],
             timestamp=time.time(),
             command=True,
+            workspace=command.get("team_id"),
+        )
+        self._in_background(self._handler(inbound))
+
+    async def _on_mention(self, body: dict[str, Any], event: dict[str, Any]) -> None:
+        """`@civicbot survey …` in a channel: a command, like /survey."""
+        text = _MENTION.sub("", event.get("text", ""), count=1).strip()
+        inbound = Inbound(
+            platform=PLATFORM,
+            user_id=event["user"],
+            conversation_id=event["channel"],
+            is_direct=False,
+            text=text,
+            event_id=body["event_id"],
+            timestamp=float(event["ts"]),
+            command=True,
+            workspace=body.get("team_id"),
         )
         self._in_background(self._handler(inbound))
 

@@ -1,8 +1,8 @@
 """Coordinator commands: start, inspect, nudge, digest, export and close survey runs.
 
-Only configured coordinators (`platform:user_id`) may run them; everyone else
-gets a polite refusal. Every command, allowed or refused, goes into the audit
-table. Replies go straight back to the conversation the command came from.
+Only configured coordinators (`platform:user_id`, or `platform:team/user_id`) may
+run them; everyone else gets a polite refusal. Every command, allowed or refused,
+goes into the audit table. Replies go straight back to the conversation the command came from.
 """
 
 from __future__ import annotations
@@ -66,9 +66,17 @@ class Coordination:
     def stop(self) -> None:
         self.schedule.stop()
 
+    def _is_coordinator(self, inbound: Inbound) -> bool:
+        """`platform:user`, or `platform:team/user` to allow the user only from that team
+        (a Slack app installed in several workspaces). Never by channel."""
+        names = {f"{inbound.platform}:{inbound.user_id}"}
+        if inbound.workspace:
+            names.add(f"{inbound.platform}:{inbound.workspace}/{inbound.user_id}")
+        return not names.isdisjoint(self._coordinators)
+
     async def handle(self, inbound: Inbound) -> None:
         """Run one command and answer it; a failure is logged and told, never raised."""
-        allowed = f"{inbound.platform}:{inbound.user_id}" in self._coordinators
+        allowed = self._is_coordinator(inbound)
         attachment = None
         if not allowed:
             reply = REFUSAL

@@ -26,6 +26,7 @@ class Inbound:
     locale: str | None = None  # the participant's language preference, where known
     command: bool = False  # the adapter recognised a coordinator command; text is the rest
     unreadable: bool = False  # a message arrived that could not be read (encrypted, no key)
+    workspace: str | None = None  # the user's team, where a platform has several (Slack)
 
 
 @dataclass(frozen=True, slots=True)

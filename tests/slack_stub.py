@@ -235,6 +235,29 @@ def message_event(user: str, text: str, event_id: str, *, channel: str | None = 
     )
 
 
+def mention_event(user: str, channel: str, text: str, event_id: str) -> str:
+    """`@civicbot text` in a channel, as the app_mention event Slack sends."""
+    ts = f"{time.time():.6f}"
+    return json.dumps(
+        {
+            "token": "legacy",
+            "team_id": TEAM,
+            "api_app_id": "A0001",
+            "type": "event_callback",
+            "event_id": event_id,
+            "event_time": int(time.time()),
+            "event": {
+                "type": "app_mention",
+                "channel": channel,
+                "user": user,
+                "text": f"<@UBOT> {text}",
+                "ts": ts,
+                "event_ts": ts,
+            },
+        }
+    )
+
+
 def click(user: str, message: dict[str, Any], button: dict[str, Any]) -> str:
     payload = {
         "type": "block_actions",

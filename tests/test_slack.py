@@ -17,6 +17,7 @@ from slack_stub import (
     SIGNING_SECRET,
     SlackWebApi,
     click,
+    mention_event,
     message_event,
     post,
     signed,
@@ -47,7 +48,7 @@ def slack_bot(tmp_path: Path, survey_folder: Path, api: SlackWebApi, **mode: obj
         survey_folder=survey_folder,
         adapters=[adapter],
         environ={"CIVICBOT_PSEUDONYM_KEY": "k"},
-        coordinators=frozenset({"slack:UCOORD"}),
+        coordinators=frozenset({"slack:UCOORD", "slack:T0001/UTEAM"}),
     )
 
 
@@ -213,6 +214,33 @@ async def test_survey_command_answers_the_coordinator_privately(
     await post(session, url, slack_api.slash_command("UMAL", "CSTAFF", "list"), form=True)
     await settle(bot)
     assert slack_api.made("response_url")[-1]["text"].startswith("Sorry, survey commands")
+
+
+async def test_a_coordinator_named_with_a_team_is_allowed_only_from_that_team(
+    bot: Runtime, events, slack_api: SlackWebApi
+) -> None:
+    session, url = events
+    await post(session, url, slack_api.slash_command("UTEAM", "CSTAFF", "list"), form=True)
+    await settle(bot)
+    await post(
+        session, url, slack_api.slash_command("UTEAM", "CSTAFF", "list", team="T0666"), form=True
+    )
+    await settle(bot)
+    first, second = (r["text"] for r in slack_api.made("response_url"))
+    assert first.startswith("Surveys")
+    assert second.startswith("Sorry, survey commands")
+
+
+async def test_a_mention_in_a_channel_is_a_command_answered_privately(
+    bot: Runtime, events, slack_api: SlackWebApi
+) -> None:
+    session, url = events
+    response = await post(session, url, mention_event("UCOORD", "CSTAFF", "survey list", "Ev9"))
+    assert response.status == 200
+    await settle(bot)
+    reply = slack_api.made("chat.postEphemeral")[-1]
+    assert (reply["channel"], reply["user"]) == ("CSTAFF", "UCOORD")
+    assert reply["text"].startswith("Surveys")
 
 
 async def test_a_channel_audience_is_read_page_by_page_and_invited(
