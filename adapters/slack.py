@@ -44,6 +44,8 @@ SECTION_LIMIT = 3_000  # characters in one section block
 BLOCK_LIMIT = 50  # blocks in one message
 BUTTONS_PER_ACTIONS_BLOCK = 25
 BUTTON_TEXT_LIMIT = 75
+CHECKBOXES_PER_GROUP = 10
+SEND_CHOICES = "send-choices"
 LOCALES_REMEMBERED = 4_096
 MESSAGE_LIMIT = 12_000  # characters per posted message; longer ones (digests) are split
 POST_INTERVAL = 1.0  # seconds per post into one channel over time, as Slack asks...
@@ -71,7 +73,9 @@ def blocks_for(outbound: Outbound) -> list[dict[str, Any]]:
         {"type": "section", "text": {"type": "plain_text", "text": chunk, "emoji": True}}
         for chunk in _chunks(text, SECTION_LIMIT)
     ]
-    if outbound.choices and not outbound.multiple:
+    if outbound.choices and outbound.multiple:
+        blocks.extend(_checkboxes(outbound))
+    elif outbound.choices:
         for start in range(0, len(outbound.choices), BUTTONS_PER_ACTIONS_BLOCK):
             row = outbound.choices[start : start + BUTTONS_PER_ACTIONS_BLOCK]
             blocks.append(
@@ -94,6 +98,44 @@ def blocks_for(outbound: Outbound) -> list[dict[str, Any]]:
                 }
             )
     return blocks[:BLOCK_LIMIT]
+
+
+def _checkboxes(outbound: Outbound) -> list[dict[str, Any]]:
+    """Multiple choice: checkboxes (ten to a group, Slack's limit) and a send button
+    that carries the question, so an empty selection can still be answered."""
+    blocks: list[dict[str, Any]] = []
+    for start in range(0, len(outbound.choices), CHECKBOXES_PER_GROUP):
+        row = outbound.choices[start : start + CHECKBOXES_PER_GROUP]
+        options = [
+            {
+                "text": {
+                    "type": "plain_text",
+                    "text": _button_label(outbound, start + i, choice.label),
+                    "emoji": True,
+                },
+                "value": choice.value,
+            }
+            for i, choice in enumerate(row)
+        ]
+        blocks.append(
+            {
+                "type": "actions",
+                "block_id": f"pick-{start}",
+                "elements": [
+                    {"type": "checkboxes", "action_id": f"pick-{start}", "options": options}
+                ],
+            }
+        )
+    question = outbound.choices[0].value.partition("=")[0]
+    send = {
+        "type": "button",
+        "action_id": SEND_CHOICES,
+        "text": {"type": "plain_text", "text": "Send choices"},
+        "style": "primary",
+        "value": question,
+    }
+    blocks.append({"type": "actions", "block_id": SEND_CHOICES, "elements": [send]})
+    return blocks
 
 
 def _button_label(outbound: Outbound, index: int, label: str) -> str:
@@ -169,6 +211,8 @@ class SlackAdapter:
         app = self._app
         app.event("message")(self._on_message)
         app.action(re.compile(r"^choice-\d+$"))(self._on_click)
+        app.action(re.compile(r"^pick-\d+$"))(self._on_tick)
+        app.action(SEND_CHOICES)(self._on_send_choices)
         app.command("/survey")(self._on_command)
         app.event("app_mention")(self._on_mention)
         app.event(re.compile(r".*"))(self._ignore)  # acknowledged, so Slack does not retry
@@ -245,7 +289,41 @@ class SlackAdapter:
             timestamp=float(action["action_ts"]),
             locale=await self._locale(user),
         )
-        await self._show_choice(body, action)
+        await self._show_choice(body, action["text"]["text"])
+        await self._handle_then_ack(inbound)
+        await ack()
+
+    async def _on_tick(self, ack: Any) -> None:
+        await ack()  # a box ticked or unticked: the answer comes with the send button
+
+    async def _on_send_choices(
+        self, ack: Any, body: dict[str, Any], action: dict[str, Any]
+    ) -> None:
+        """The ticked boxes of every group, sent as one answer `question=id,id`."""
+        ticked = [
+            option
+            for block in (body.get("state") or {}).get("values", {}).values()
+            for element in block.values()
+            if element.get("type") == "checkboxes"
+            for option in element.get("selected_options") or []
+        ]
+        ids = [option["value"].partition("=")[2] for option in ticked]
+        labels = ", ".join(option["text"]["text"] for option in ticked)
+        user = body["user"]["id"]
+        channel = body["channel"]["id"]
+        inbound = Inbound(
+            platform=PLATFORM,
+            user_id=user,
+            conversation_id=channel,
+            is_direct=channel.startswith("D"),
+            text=labels,
+            action=f"{action['value']}={','.join(ids)}",
+            event_id=f"{body['container']['message_ts']}:{action['action_ts']}",
+            timestamp=float(action["action_ts"]),
+            locale=await self._locale(user),
+        )
+        if ticked:
+            await self._show_choice(body, labels)
         await self._handle_then_ack(inbound)
         await ack()
 
@@ -302,13 +380,13 @@ class SlackAdapter:
         task.add_done_callback(self._background.discard)
         return task
 
-    async def _show_choice(self, body: dict[str, Any], action: dict[str, Any]) -> None:
+    async def _show_choice(self, body: dict[str, Any], chosen_text: str) -> None:
         """Replace the buttons of the answered question with the choice made."""
         message = body.get("message") or {}
         kept = [b for b in message.get("blocks", []) if b.get("type") != "actions"]
         chosen = {
             "type": "context",
-            "elements": [{"type": "plain_text", "text": f"✓ {action['text']['text']}"}],
+            "elements": [{"type": "plain_text", "text": f"✓ {chosen_text}"}],
         }
         try:
             await self.client.chat_update(

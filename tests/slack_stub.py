@@ -11,7 +11,7 @@ import json
 import time
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode
 
 import aiohttp
 from aiohttp import web
@@ -279,6 +279,25 @@ def click(user: str, message: dict[str, Any], button: dict[str, Any]) -> str:
             }
         ],
     }
+    return urlencode({"payload": json.dumps(payload)})
+
+
+def send_choices(user: str, message: dict[str, Any], ticked: list[dict[str, Any]]) -> str:
+    """The send button under checkboxes, with the ticked options in the payload's state."""
+    send = message["blocks"][-1]["elements"][0]
+    groups = [b for b in message["blocks"] if b.get("block_id", "").startswith("pick-")]
+    values = {
+        group["block_id"]: {
+            group["elements"][0]["action_id"]: {
+                "type": "checkboxes",
+                "selected_options": [o for o in group["elements"][0]["options"] if o in ticked],
+            }
+        }
+        for group in groups
+    }
+    payload = json.loads(parse_qs(click(user, message, send))["payload"][0])
+    payload["state"] = {"values": values}
+    payload["actions"][0]["block_id"] = send["action_id"]
     return urlencode({"payload": json.dumps(payload)})
 
 

@@ -20,6 +20,7 @@ from slack_stub import (
     mention_event,
     message_event,
     post,
+    send_choices,
     signed,
 )
 
@@ -127,6 +128,30 @@ async def test_buttons_answer_and_the_question_shows_the_choice(
     assert update["blocks"][-1]["elements"][0]["text"] == "✓ 1. Yes"
     assert all(b["type"] != "actions" for b in update["blocks"])
     assert "How often do you visit the library?" in posted_to(slack_api, "DUANN")[-1]["text"]
+
+
+async def test_multiple_choice_is_answered_with_checkboxes_and_a_send_button(
+    bot: Runtime, events, slack_api: SlackWebApi, tmp_path: Path
+) -> None:
+    session, url = events
+    for number, text in enumerate(["library", "yes", "1"]):
+        await say(events, "UANN", text, f"Ev{number}")
+        await settle(bot)
+    question = posted_to(slack_api, "DUANN")[-1]
+    assert question["text"].startswith("Which services have you used this year?")
+    [boxes] = [b for b in question["blocks"] if b.get("block_id") == "pick-0"]
+    options = boxes["elements"][0]["options"]
+    assert [o["text"]["text"] for o in options[:2]] == [
+        "1. Borrowing books",
+        "2. E-books and audiobooks",
+    ]
+    message = {"ts": "1700000009.000100", "text": question["text"], "blocks": question["blocks"]}
+    body = send_choices("UANN", message, [options[0], options[2]])
+    assert (await post(session, url, body, form=True)).status == 200
+    await settle(bot)
+    shown = slack_api.made("chat.update")[-1]["blocks"][-1]["elements"][0]["text"]
+    assert shown == "✓ 1. Borrowing books, 3. Events and courses"
+    assert answers(tmp_path)["services"] == ["loans", "events"]
 
 
 async def test_the_slack_language_picks_the_survey_language(
