@@ -165,7 +165,9 @@ def _chunks(text: str, size: int) -> list[str]:
 
 class SlackAdapter:
     platform = PLATFORM
-    capabilities = Capabilities(buttons=True, invites=True, max_message_length=SECTION_LIMIT)
+    capabilities = Capabilities(
+        buttons=True, invites=True, file_upload=True, max_message_length=SECTION_LIMIT
+    )
 
     def __init__(
         self,

@@ -78,7 +78,7 @@ class _Session:
 
 class WebAdapter:
     platform = PLATFORM
-    capabilities = Capabilities(buttons=True, max_message_length=10_000)
+    capabilities = Capabilities(buttons=True, file_upload=True, max_message_length=10_000)
 
     def __init__(
         self,

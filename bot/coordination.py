@@ -2,11 +2,13 @@
 
 Only configured coordinators (`platform:user_id`, or `platform:team/user_id`) may
 run them; everyone else gets a polite refusal. Every command, allowed or refused,
-goes into the audit table. Replies go straight back to the conversation the command came from.
+goes into the audit table. Replies go straight back to the conversation the
+command came from.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -17,6 +19,7 @@ from functools import partial
 from typing import cast
 
 from bot import commands, digest
+from bot.charts import chart_png
 from bot.commands import Command, Unusable
 from bot.core import Bot
 from bot.events import Adapter, Attachment, Inbound, Inviting, Outbound, encode_body
@@ -140,11 +143,7 @@ class Coordination:
             return await self._status(run), None
         if command.name == "export":
             rows = await self._store.read(partial(runs.rows_of, run_id=run.id))
-            data = csv_of(survey, rows.responses, rows.answers)
-            name = f"{survey.id}-run-{run.id}.csv"
-            return f"Run {run.id}: {len(rows.responses)} responses in {name}.", Attachment(
-                name, "text/csv", data
-            )
+            return _csv_file(survey, run.id, rows)
         if command.name == "digest":
             return await self.post_digest(run, survey, fallback=inbound), None
         if command.name == "remind":
@@ -322,7 +321,35 @@ class Coordination:
                 f"The digest of run {run.id} could not be posted to its channel yet (is it "
                 "archived, or is civicbot not in it?). It is kept and will be sent again."
             )
-        return f"Digest of run {run.id} posted: {built.new_completed} new completed responses."
+        told = f"Digest of run {run.id} posted: {built.new_completed} new completed responses."
+        files = await self._digest_files(survey, built, rows, platform)
+        for caption, attachment in files:
+            try:
+                await self._adapters[platform].send(
+                    Outbound(platform, channel, caption, attachment=attachment)
+                )
+            except Exception:
+                log.exception("uploading %s for run %d failed", attachment.filename, run.id)
+                told += f" {attachment.filename} could not be uploaded; try again later."
+        return told
+
+    async def _digest_files(
+        self, survey: Survey, built: digest.Digest, rows: runs.RunRows, platform: str
+    ) -> list[tuple[str, Attachment]]:
+        """The chart and the CSV the survey's digests ask for, where the platform takes
+        files. They are made again from the data each time, so they are not stored."""
+        if not self._adapters[platform].capabilities.file_upload:
+            return []
+        files = []
+        if survey.digest.chart:
+            png = await asyncio.to_thread(chart_png, built)  # a CPU-bound second, off the loop
+            if png is not None:
+                caption = f"Run {built.run_id} as a chart: the figures of the digest above."
+                name = f"{survey.id}-run-{built.run_id}.png"
+                files.append((caption, Attachment(name, "image/png", png)))
+        if survey.digest.csv:
+            files.append(_csv_file(survey, built.run_id, rows))
+        return files
 
     async def _remind(self, run: runs.RunRow, survey: Survey) -> str:
         if run.status == "closed":
@@ -358,3 +385,12 @@ def _when(timestamp: float) -> str:
 
 def _when_local(moment: datetime | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M %Z") if moment else "never"
+
+
+def _csv_file(survey: Survey, run_id: int, rows: runs.RunRows) -> tuple[str, Attachment]:
+    """The run's answers as CSV, with the line that introduces it."""
+    name = f"{survey.id}-run-{run_id}.csv"
+    data = csv_of(survey, rows.responses, rows.answers)
+    return f"Run {run_id}: {len(rows.responses)} responses in {name}.", Attachment(
+        name, "text/csv", data
+    )

@@ -126,6 +126,13 @@ AnyQuestion = SingleChoice | MultipleChoice | Scale | FreeText | Number
 Question = Annotated[AnyQuestion, Field(discriminator="type")]
 
 
+class DigestExtras(_Model):
+    """What a digest brings besides its text, where the platform takes files."""
+
+    chart: bool = False  # a PNG bar chart of the choice and scale questions
+    csv: bool = False  # the run's answers so far, as in `survey export`
+
+
 class Survey(_Model):
     id: Identifier
     title: Texts
@@ -136,6 +143,7 @@ class Survey(_Model):
     consent: Texts | None = None
     thanks: Texts | None = None
     questions: list[Question] = Field(min_length=1)
+    digest: DigestExtras = DigestExtras()
 
     @property
     def default_language(self) -> str:

@@ -189,12 +189,26 @@ async def test_digest_goes_to_the_staff_room_and_counts_only_new_responses_as_ne
     clock.now += 60
     reply = await command(chat, "survey digest 1")
     assert reply == "Digest of run 1 posted: 1 new completed responses."
-    posted = chat.to(STAFF_ROOM)[-2].text
-    assert posted.startswith("Digest: City library feedback (run 1)\nResponses: 1, completed 1")
-    assert "“Open on Sundays”" in posted
+    posted = chat.to(STAFF_ROOM)[-4]
+    assert posted.text.startswith(
+        "Digest: City library feedback (run 1)\nResponses: 1, completed 1"
+    )
+    assert "“Open on Sundays”" in posted.text
     clock.now += 60
     await command(chat, "survey digest 1")
-    assert "0 new since the last digest" in chat.to(STAFF_ROOM)[-2].text
+    assert "0 new since the last digest" in chat.to(STAFF_ROOM)[-4].text
+
+
+async def test_a_digest_brings_the_chart_and_csv_its_survey_asks_for(
+    chat: MemoryAdapter, clock: Clock
+) -> None:
+    await command(chat, "survey start library for everyone")
+    await answer_library(chat, "dee", "library", "yes", "1", "1", "5", "Open on Sundays", "2")
+    await command(chat, "survey digest 1")
+    chart, table = (m.attachment for m in chat.to(STAFF_ROOM)[-3:-1])
+    assert (chart.filename, chart.media_type) == ("library-services-run-1.png", "image/png")
+    assert chart.data.startswith(b"\x89PNG")
+    assert (table.filename, table.media_type) == ("library-services-run-1.csv", "text/csv")
 
 
 async def test_export_is_a_csv_with_one_column_per_question(chat: MemoryAdapter) -> None:

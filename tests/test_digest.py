@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import struct
 from pathlib import Path
 
+from bot.charts import chart_png, charted
 from bot.digest import AnswerRow, ResponseRow, build, render_text
 from conversations.checks import read_survey
 
@@ -122,3 +124,18 @@ def test_a_run_with_no_answers_yet() -> None:
     empty = build(survey=SURVEY, run_id=1, responses=[], answers=[], since=None, until=1.0)
     assert empty.completion_rate == 0.0
     assert "Responses: 0, completed 0 (0%), 0 new since the last digest" in render_text(empty)
+
+
+def test_the_chart_shows_each_choice_and_scale_question_with_answers() -> None:
+    shown = [q.question_id for q in charted(digest())]
+    assert shown == ["visits", "services", "satisfaction", "age_group"]  # not free text
+    png = chart_png(digest())
+    assert png.startswith(b"\x89PNG")
+    width, height = struct.unpack(">II", png[16:24])
+    assert width == 880  # 8 inches at 110 dpi
+    assert height > 4 * 100  # a panel per question
+
+
+def test_no_chart_for_a_run_with_no_answers_yet() -> None:
+    empty = build(survey=SURVEY, run_id=1, responses=[], answers=[], since=None, until=1.0)
+    assert chart_png(empty) is None

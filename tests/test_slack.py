@@ -406,6 +406,24 @@ async def test_an_export_is_uploaded_to_the_staff_channel(
     assert data.decode().splitlines()[0].startswith("response,status,completed_at,visits")
 
 
+async def test_a_digest_uploads_the_chart_and_csv_its_survey_asks_for(
+    bot: Runtime, events, slack_api: SlackWebApi
+) -> None:
+    session, url = events
+    start = slack_api.slash_command("UCOORD", "CSTAFF", "start library for everyone")
+    await post(session, url, start, form=True)
+    for number, text in enumerate(["library", "yes", "1", "1", "5", "Fine", "skip"]):
+        await say(events, "UANN", text, f"Ev{number}")
+    await post(session, url, slack_api.slash_command("UCOORD", "CSTAFF", "digest 1"), form=True)
+    await settle(bot)
+    assert posted_to(slack_api, "CSTAFF")[-1]["text"].startswith("Digest: City library feedback")
+    completed = slack_api.made("files.completeUploadExternal")
+    assert [c["channel_id"] for c in completed] == ["CSTAFF", "CSTAFF"]
+    chart, table = slack_api.uploads.values()
+    assert chart.startswith(b"\x89PNG")
+    assert table.decode().startswith("response,status,completed_at,visits")
+
+
 async def test_a_long_digest_is_split_under_slacks_limits(
     bot: Runtime, slack_api: SlackWebApi
 ) -> None:
