@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import html
+import io
 import itertools
 import logging
 import os
@@ -52,6 +53,7 @@ from nio import (
     RoomPreset,
     RoomSendResponse,
     SyncResponse,
+    UploadResponse,
     WhoamiResponse,
 )
 
@@ -94,7 +96,9 @@ class MatrixLogin:
 
 class MatrixAdapter:
     platform = PLATFORM
-    capabilities = Capabilities(invites=True, max_message_length=EVENT_BYTES_LIMIT)
+    capabilities = Capabilities(
+        invites=True, file_upload=True, max_message_length=EVENT_BYTES_LIMIT
+    )
 
     def __init__(
         self,
@@ -367,6 +371,8 @@ class MatrixAdapter:
         The outbox id is the transaction id, so a resend is the same event."""
         room = await self._known_room(outbound.conversation_id)
         notice = room.member_count > 2
+        if outbound.attachment is not None:
+            await self._send_file(room, outbound)
         text = outbound.text
         if outbound.choices and outbound.numbered:
             text += "\n" + "\n".join(f"{i}. {c.label}" for i, c in enumerate(outbound.choices, 1))
@@ -381,6 +387,32 @@ class MatrixAdapter:
             }
             tx_id = f"civicbot-{outbound.outbox_id}-{number}" if outbound.outbox_id else None
             await self._send_event(outbound.conversation_id, content, tx_id)
+
+    async def _send_file(self, room: Any, outbound: Outbound) -> None:
+        """Upload the file (encrypted for an encrypted room) and post it as m.image or
+        m.file; the text that introduces it follows as its own message."""
+        attachment = outbound.attachment
+        uploaded, keys = await self.client.upload(
+            io.BytesIO(attachment.data),
+            content_type=attachment.media_type,
+            filename=attachment.filename,
+            encrypt=room.encrypted,
+            filesize=len(attachment.data),
+        )
+        if not isinstance(uploaded, UploadResponse):
+            raise RuntimeError(f"matrix refused the file {attachment.filename}: {uploaded}")
+        content: dict[str, Any] = {
+            "msgtype": "m.image" if attachment.media_type.startswith("image/") else "m.file",
+            "body": attachment.filename,
+            "info": {"mimetype": attachment.media_type, "size": len(attachment.data)},
+            "m.mentions": {},
+        }
+        if keys is not None:
+            content["file"] = {**keys, "url": uploaded.content_uri}
+        else:
+            content["url"] = uploaded.content_uri
+        tx_id = f"civicbot-{outbound.outbox_id}-file" if outbound.outbox_id else None
+        await self._send_event(room.room_id, content, tx_id)
 
     async def _known_room(self, room_id: str) -> Any:
         """The room as syncing knows it: nio encrypts for the members it knows. Until the

@@ -21,11 +21,11 @@ from nio import (
     AsyncClient,
     AsyncClientConfig,
     RoomCreateResponse,
-    RoomMessageNotice,
-    RoomMessageText,
+    RoomMessage,
     RoomPreset,
     RoomSendResponse,
 )
+from nio.crypto import decrypt_attachment
 
 from adapters.matrix import (
     ENCRYPTED_ROOM,
@@ -116,10 +116,7 @@ class Person:
             await self.client.join(room_id)
         for room_id, room in response.rooms.join.items():
             for event in room.timeline.events:
-                if (
-                    isinstance(event, RoomMessageText | RoomMessageNotice)
-                    and event.sender == sender
-                ):
+                if isinstance(event, RoomMessage) and event.sender == sender:
                     self.heard.setdefault(room_id, []).append(event.source["content"])
 
     async def close(self) -> None:
@@ -263,8 +260,13 @@ async def test_a_coordinator_starts_a_survey_and_posts_a_harmless_digest_in_a_st
             await anna.say(dm, text)
             await anna.hear(dm, bot.user_id, number)
         await coord.say(staff_room, "!survey digest 1")
-        notices = await coord.hear(staff_room, bot.user_id, 3)
+        notices = await coord.hear(staff_room, bot.user_id, 7)
     digest = next(n for n in notices if n["body"].startswith("Digest: City library feedback"))
+    files = [(n["msgtype"], n["body"]) for n in notices if "url" in n]
+    assert files == [
+        ("m.image", "library-services-run-1.png"),
+        ("m.file", "library-services-run-1.csv"),
+    ]
     assert digest["msgtype"] == "m.notice"
     assert "Responses: 1, completed 1 (100%), 1 new since the last digest" in digest["body"]
     assert "mean 5.0, median 5" in digest["body"]  # the one rating given was 5
@@ -535,3 +537,15 @@ async def test_a_coordinator_can_use_commands_in_a_direct_room_with_the_bot(
         await coord.say(dm, "!survey start library for everyone")
         said = await coord.hear(dm, bot.user_id, 2)
         assert said[1]["body"].startswith("Run 1 of 'City library feedback' started for everyone")
+        await coord.say(dm, "!survey export 1")
+        said = await coord.hear(dm, bot.user_id, 4)
+    upload, told = said[2:4]
+    assert (upload["msgtype"], upload["body"]) == ("m.file", "library-services-run-1.csv")
+    assert "url" not in upload  # an encrypted room gets the file encrypted
+    assert told["body"] == "Run 1: 0 responses in library-services-run-1.csv."
+    secret = upload["file"]
+    downloaded = await coord.client.download(secret["url"])
+    csv_text = decrypt_attachment(
+        downloaded.body, secret["key"]["k"], secret["hashes"]["sha256"], secret["iv"]
+    )
+    assert csv_text.decode().startswith("response,status,completed_at,visits")
