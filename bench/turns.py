@@ -22,11 +22,14 @@ import tempfile
 import time
 from pathlib import Path
 
+import uvloop
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from adapters.memory import MemoryAdapter  # noqa: E402
 from bot.app import Runtime, running  # noqa: E402
+from bot.collector import tune_for_serving  # noqa: E402
 
 # One full pass through library-services; the keyword starts the next pass.
 SCRIPT = ["library", "yes", "1", "1, 3", "4", "Longer opening hours please", "2"]
@@ -119,10 +122,14 @@ def settings(folder: Path) -> dict:
 async def throughput(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory(dir=args.dir) as folder:
         async with running(**settings(Path(folder))) as runtime:
+            if args.gc == "tuned":
+                tune_for_serving()  # as `civicbot run` does
             await drive(runtime, args.participants, 1.0, args.rate)  # warm-up
             figures = await drive(runtime, args.participants, args.seconds, args.rate)
     mode = f"offered {args.rate:,.0f} turns/s" if args.rate else "as fast as possible"
-    print(f"{args.participants:,} participants, {args.seconds:g} s, {mode}")
+    print(
+        f"{args.participants:,} participants, {args.seconds:g} s, {mode}, {args.loop}, gc {args.gc}"
+    )
     print(f"  calibration      {calibration_seconds():.2f} s for 5M loop iterations")
     print(f"  durable turns/s  {figures['turns_per_s']:,.0f}  ({figures['turns']:,} turns)")
     print(f"  turn latency     p50 {figures['p50_ms']:.2f} ms   p99 {figures['p99_ms']:.2f} ms")
@@ -148,6 +155,8 @@ async def open_conversations(runtime: Runtime, start: int, stop: int) -> None:
 async def memory(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory(dir=args.dir) as folder:
         async with running(**settings(Path(folder))) as runtime:
+            if args.gc == "tuned":
+                tune_for_serving()
             marks = [1_000, 10_000, args.conversations]
             done = 0
             readings = []
@@ -167,6 +176,18 @@ async def memory(args: argparse.Namespace) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dir", default=None, help="where the SQLite file goes (default: /tmp)")
+    parser.add_argument(
+        "--gc",
+        choices=("tuned", "default"),
+        default="tuned",
+        help="the garbage collector as `civicbot run` sets it (bot/collector.py), or Python's",
+    )
+    parser.add_argument(
+        "--loop",
+        choices=("uvloop", "asyncio"),
+        default="uvloop",
+        help="the event loop: uvloop as `civicbot run` uses, or asyncio's own",
+    )
     modes = parser.add_subparsers(dest="mode", required=True)
     for name in ("throughput", "latency"):
         mode = modes.add_parser(name)
@@ -176,7 +197,9 @@ def main() -> None:
     mode = modes.add_parser("memory")
     mode.add_argument("--conversations", type=int, default=100_000)
     args = parser.parse_args()
-    asyncio.run(memory(args) if args.mode == "memory" else throughput(args))
+    loop_factory = uvloop.new_event_loop if args.loop == "uvloop" else None
+    with asyncio.Runner(loop_factory=loop_factory) as runner:
+        runner.run(memory(args) if args.mode == "memory" else throughput(args))
 
 
 if __name__ == "__main__":

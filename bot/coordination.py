@@ -19,7 +19,6 @@ from functools import partial
 from typing import cast
 
 from bot import commands, digest
-from bot.charts import chart_png
 from bot.commands import Command, Unusable
 from bot.core import Bot
 from bot.events import Adapter, Attachment, Inbound, Inviting, Outbound, encode_body
@@ -342,6 +341,8 @@ class Coordination:
             return []
         files = []
         if survey.digest.chart:
+            from bot.charts import chart_png  # matplotlib: 50 MiB, loaded once a chart is due
+
             png = await asyncio.to_thread(chart_png, built)  # a CPU-bound second, off the loop
             if png is not None:
                 caption = f"Run {built.run_id} as a chart: the figures of the digest above."

@@ -13,6 +13,7 @@ from adapters.matrix import MatrixAdapter, MatrixLogin
 from adapters.slack import SlackAdapter
 from adapters.web import PLATFORM, STAFF, WebAdapter
 from bot.app import AdapterFactory, Runtime, running
+from bot.collector import tune_for_serving
 from bot.config import ConfigError, Settings, secret
 
 log = logging.getLogger(__name__)
@@ -106,6 +107,7 @@ async def serve(
         coordinators=frozenset(coordinators),
         timezone=settings.timezone,
     ) as runtime:
+        tune_for_serving()
         for problem in runtime.surveys.problems:
             announce(f"survey problem: {problem}")
         printed_key = key if not environ.get(settings.web.staff_key_env) else None
