@@ -22,6 +22,8 @@ from storage.store import Store
 
 log = logging.getLogger(__name__)
 
+FORGET_EVENTS_EVERY = 3600.0  # seconds
+
 AdapterFactory = Callable[[InboundHandler], Adapter]
 
 
@@ -86,11 +88,16 @@ async def running(
         await outbox.resend_unsent()  # adapters are connected: Matrix needs to know its rooms
         resent.set()
         await coordination.start()
-        sweeping = asyncio.get_running_loop().create_task(outbox.keep_sending(clock=clock))
+        loop = asyncio.get_running_loop()
+        background = [
+            loop.create_task(outbox.keep_sending(clock=clock)),
+            loop.create_task(_keep_forgetting_old_events(store, clock)),
+        ]
         try:
             yield Runtime(bot, coordination, store, outbox, surveys, built)
         finally:
-            sweeping.cancel()
+            for task in background:
+                task.cancel()
     finally:
         coordination.stop()
         for adapter in reversed(built):
@@ -100,3 +107,15 @@ async def running(
                 log.exception("stopping the %s adapter failed", adapter.platform)
         await outbox.settle()
         await store.close()
+
+
+async def _keep_forgetting_old_events(store: Store, clock: Callable[[], float]) -> None:
+    """At start and then hourly: event ids past their retention are forgotten."""
+    while True:
+        try:
+            forgotten = await store.forget_old_events(clock())
+            if forgotten:
+                log.info("forgot %d processed event ids past their retention", forgotten)
+        except Exception:
+            log.exception("forgetting old event ids failed; trying again in an hour")
+        await asyncio.sleep(FORGET_EVENTS_EVERY)

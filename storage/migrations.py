@@ -151,12 +151,17 @@ def _schedules(db: sqlite_utils.Database) -> None:
     )
 
 
+def _event_age(db: sqlite_utils.Database) -> None:
+    _run_script(db, "CREATE INDEX processed_events_by_age ON processed_events (processed_at);")
+
+
 MIGRATIONS = [
     Migration(
         1, "participants, addresses, runs, responses, answers, events, outbox", _initial_schema
     ),
     Migration(2, "command audit and digest watermarks", _coordination),
     Migration(3, "digest schedules", _schedules),
+    Migration(4, "processed events by age, for forgetting old ones", _event_age),
 ]
 
 

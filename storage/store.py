@@ -8,6 +8,7 @@ import logging
 import sqlite3
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
@@ -15,6 +16,7 @@ from storage.database import connect
 from storage.migrations import migrate
 from storage.privacy import Erased, erase_participant
 from storage.recent import RecentConversations
+from storage.retention import DELETE_CHUNK, EVENT_MEMORY_SECONDS, forget_events_before
 from storage.runs import create_run, open_to_everyone
 from storage.turns import Loaded, StoredOutbox, TurnRecord, load, record_turns
 from storage.writer import GroupCommitWriter
@@ -113,6 +115,17 @@ class Store:
             (queued_before,),
         ).fetchall()
         return [StoredOutbox(i, p, c, b) for i, p, c, b in rows]
+
+    async def forget_old_events(self, now: float) -> int:
+        """Forget the event ids processed more than EVENT_MEMORY_SECONDS ago, a chunk
+        per commit; how many went."""
+        forgotten = 0
+        before = now - EVENT_MEMORY_SECONDS
+        while True:
+            gone = await self.writer.write(partial(forget_events_before, before=before))
+            forgotten += gone
+            if gone < DELETE_CHUNK:
+                return forgotten
 
     def forget_sent(self, outbox_ids: list[int]) -> None:
         """Drop delivered replies from the outbox with the next commit. Not awaited, and

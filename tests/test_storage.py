@@ -10,6 +10,7 @@ import pytest
 
 from storage.database import connect
 from storage.migrations import MIGRATIONS, migrate
+from storage.retention import DELETE_CHUNK
 from storage.store import Store
 from storage.turns import ConversationRow, Loaded, OutboxMessage, TurnRecord
 from storage.writer import GroupCommitWriter
@@ -162,3 +163,18 @@ async def test_unsent_replies_survive_reopening(tmp_path: Path, body: str) -> No
         assert [(r.conversation_id, r.body) for r in reopened.unsent()] == [("dm", body)]
     finally:
         await reopened.close()
+
+
+async def test_event_ids_are_forgotten_after_thirty_days_and_recent_ones_kept(
+    tmp_path: Path,
+) -> None:
+    store = Store.open(tmp_path / "db.sqlite")
+    day = 24 * 3600.0
+    old = [turn(f"old{n}", now=1.0) for n in range(DELETE_CHUNK + 10)]  # more than one chunk
+    await asyncio.gather(*(store.commit_turn(t) for t in old))
+    await store.commit_turn(turn("recent", now=25 * day))
+    assert await store.forget_old_events(now=31 * day) == DELETE_CHUNK + 10
+    assert await store.commit_turn(turn("recent", now=31 * day)) is None  # still recognised
+    await store.close()
+    kept = connect(tmp_path / "db.sqlite").execute("SELECT event_id FROM processed_events")
+    assert kept.fetchall() == [("recent",)]
