@@ -130,7 +130,7 @@ def _checkboxes(outbound: Outbound) -> list[dict[str, Any]]:
     send = {
         "type": "button",
         "action_id": SEND_CHOICES,
-        "text": {"type": "plain_text", "text": "Send choices"},
+        "text": {"type": "plain_text", "text": outbound.send_label or "✓"},
         "style": "primary",
         "value": question,
     }

@@ -139,6 +139,7 @@ class WebAdapter:
             "choices": [{"label": c.label, "value": c.value} for c in outbound.choices],
             "numbered": outbound.numbered,
             "multiple": outbound.multiple,
+            "send_label": outbound.send_label,
         }
         if outbound.attachment is not None:
             name = secrets.token_urlsafe(16)

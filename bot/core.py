@@ -170,7 +170,7 @@ class Bot:
         if outbox_ids is None:
             return None
         return [
-            Outbound(platform, to, m.text, m.choices, m.numbered, m.multiple, outbox_id)
+            Outbound(platform, to, *m.astuple(), outbox_id=outbox_id)
             for m, outbox_id in zip(messages, outbox_ids, strict=True)
         ]
 
@@ -305,9 +305,7 @@ def _merged(prompts: tuple[Prompt, ...]) -> tuple[Prompt, ...]:
     for prompt in prompts:
         texts.append(prompt.text)
         if prompt.choices:
-            messages.append(
-                Prompt("\n\n".join(texts), prompt.choices, prompt.numbered, prompt.multiple)
-            )
+            messages.append(Prompt("\n\n".join(texts), *prompt.astuple()[1:]))
             texts = []
     if texts:
         messages.append(Prompt("\n\n".join(texts)))

@@ -40,6 +40,7 @@ class Outbound:
     choices: tuple[Choice, ...] = ()
     numbered: bool = True
     multiple: bool = False
+    send_label: str = ""  # multiple choice: the label of the button that sends the ticks
     outbox_id: int | None = None  # stable across resends: a platform's idempotency key
     attachment: Attachment | None = None
     visible_to: str | None = None  # only this user sees it, where the platform can do that
@@ -55,13 +56,18 @@ class Outbound:
             choices=tuple(Choice(label, value) for label, value in fields["choices"]),
             numbered=fields["numbered"],
             multiple=fields["multiple"],
+            send_label=fields.get("send_label", ""),  # rows queued before it existed
             outbox_id=id,
         )
 
 
 @functools.lru_cache(maxsize=4096)
 def encode_body(
-    text: str, choices: tuple[Choice, ...] = (), numbered: bool = True, multiple: bool = False
+    text: str,
+    choices: tuple[Choice, ...] = (),
+    numbered: bool = True,
+    multiple: bool = False,
+    send_label: str = "",
 ) -> str:
     """What the outbox stores of an Outbound: everything but where it goes. Every
     participant at a question gets the same message, so encodings are remembered."""
@@ -70,6 +76,7 @@ def encode_body(
         "choices": [[c.label, c.value] for c in choices],
         "numbered": numbered,
         "multiple": multiple,
+        "send_label": send_label,
     }
     return json.dumps(body, ensure_ascii=False)
 

@@ -56,9 +56,10 @@ class Prompt:
     choices: tuple[Choice, ...] = ()
     numbered: bool = True
     multiple: bool = False
+    send_label: str = ""  # multiple choice: the button that sends the ticked options
 
-    def astuple(self) -> tuple[str, tuple[Choice, ...], bool, bool]:
-        return (self.text, self.choices, self.numbered, self.multiple)
+    def astuple(self) -> tuple[str, tuple[Choice, ...], bool, bool, str]:
+        return (self.text, self.choices, self.numbered, self.multiple, self.send_label)
 
 
 @dataclass(frozen=True, slots=True)
@@ -298,7 +299,9 @@ def _question_prompt(question: AnyQuestion, lang: str) -> Prompt:
     text = "\n".join(lines)
     if isinstance(question, SingleChoice | MultipleChoice):
         choices = tuple(Choice(o.text[lang], f"{question.id}={o.id}") for o in question.options)
-        return Prompt(text, choices, multiple=isinstance(question, MultipleChoice))
+        if isinstance(question, MultipleChoice):
+            return Prompt(text, choices, multiple=True, send_label=say(lang, "send_choices"))
+        return Prompt(text, choices)
     if isinstance(question, Scale):
         points = range(question.min, question.max + 1)
         choices = tuple(Choice(str(n), f"{question.id}={n}") for n in points)

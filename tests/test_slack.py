@@ -141,6 +141,7 @@ async def test_multiple_choice_is_answered_with_checkboxes_and_a_send_button(
     assert question["text"].startswith("Which services have you used this year?")
     [boxes] = [b for b in question["blocks"] if b.get("block_id") == "pick-0"]
     options = boxes["elements"][0]["options"]
+    assert question["blocks"][-1]["elements"][0]["text"]["text"] == "Send my choices"
     assert [o["text"]["text"] for o in options[:2]] == [
         "1. Borrowing books",
         "2. E-books and audiobooks",

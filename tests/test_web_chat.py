@@ -52,7 +52,7 @@ async def test_a_full_survey_by_clicking(browser: Browser, site: Runtime, tmp_pa
     await page.get_by_role("button", name="1. Every week").click()
     await page.get_by_label("1. Borrowing books").check()
     await page.get_by_label("3. Events and courses").check()
-    await page.get_by_role("button", name="Send choices").click()
+    await page.get_by_role("button", name="Send my choices").click()
     await page.get_by_role("button", name="4", exact=True).click()
     await expect(last_bot_message(page)).to_contain_text("What is one thing we could do better?")
     await type_answer(page, "Open on Sundays")

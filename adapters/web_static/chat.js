@@ -61,7 +61,7 @@ function multipleChoices(item, message) {
   const group = document.createElement("fieldset");
   group.className = "choices";
   const legend = document.createElement("legend");
-  legend.textContent = "Choose one or more, then send";
+  legend.textContent = message.text.split("\n")[0];  // the question
   group.appendChild(legend);
   message.choices.forEach((choice, index) => {
     const label = document.createElement("label");
@@ -76,7 +76,7 @@ function multipleChoices(item, message) {
   const submit = document.createElement("button");
   submit.type = "button";
   submit.className = "send-choices";
-  submit.textContent = "Send choices";
+  submit.textContent = message.send_label || "✓";
   submit.addEventListener("click", () => {
     const picked = Array.from(group.querySelectorAll("input:checked"));
     if (picked.length === 0) {
