@@ -17,7 +17,7 @@ from bot.events import Adapter, Inbound, InboundHandler
 from bot.outbox import OutboxSender, Send
 from bot.survey_files import SurveyCatalogue, load_folder
 from storage.pseudonyms import Pseudonyms, load_key
-from storage.runs import closed_runs
+from storage.runs import closed_keywords, closed_runs
 from storage.store import Store
 
 log = logging.getLogger(__name__)
@@ -82,7 +82,7 @@ async def running(
     by_platform.update({adapter.platform: adapter for adapter in built})
     senders.update({adapter.platform: adapter.send for adapter in built})
     try:
-        bot.closed_runs(await store.read(closed_runs))
+        bot.closed_before(await store.read(closed_runs), await store.read(closed_keywords))
         for adapter in built:
             await adapter.start()
         await outbox.resend_unsent()  # adapters are connected: Matrix needs to know its rooms

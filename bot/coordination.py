@@ -188,6 +188,7 @@ class Coordination:
             if existing and existing[1] == "open":
                 return f"Run {existing[0]} of '{title}' is already open for everyone."
             run_id = await self._new_run(survey, "open", channel)
+            self._bot.opened_for_everyone(survey.id, run_id)
             return (
                 f"Run {run_id} of '{title}' started for everyone who types "
                 f"'{survey.keyword}'. Digests go to this conversation."
@@ -373,7 +374,7 @@ class Coordination:
         if run.status == "closed":
             return f"Run {run.id} is already closed."
         await self._store.write(partial(runs.close_run, run_id=run.id, now=self._clock()))
-        self._bot.run_closed(run.id, run.survey_id)
+        self._bot.run_closed(run.id, run.survey_id, for_everyone=run.audience == "open")
         return (
             f"Run {run.id} closed: {run.responses} responses, {run.completed} completed. "
             "It takes no more answers; 'survey digest' and 'survey export' still work."

@@ -57,16 +57,26 @@ class Bot:
         self._serial = PerKeySerializer()
         self._open_runs: dict[str, int] = {}
         self._closed_runs: set[int] = set()
+        self._closed_keywords: set[str] = set()  # surveys whose run for everyone was closed
 
-    def run_closed(self, run_id: int, survey_id: str) -> None:
-        """From now on the run takes no answers, and its keyword opens a new run."""
+    def run_closed(self, run_id: int, survey_id: str, *, for_everyone: bool) -> None:
+        """From now on the run takes no answers; if it was the run for everyone, the
+        survey's keyword starts nothing until a coordinator opens it again."""
         self._closed_runs.add(run_id)
         if self._open_runs.get(survey_id) == run_id:
             del self._open_runs[survey_id]
+        if for_everyone:
+            self._closed_keywords.add(survey_id)
 
-    def closed_runs(self, run_ids: set[int]) -> None:
-        """The runs closed before this start."""
+    def opened_for_everyone(self, survey_id: str, run_id: int) -> None:
+        """A coordinator opened a run for everyone: the keyword starts it."""
+        self._open_runs[survey_id] = run_id
+        self._closed_keywords.discard(survey_id)
+
+    def closed_before(self, run_ids: set[int], keyword_surveys: set[str]) -> None:
+        """What was closed before this start: runs, and surveys' runs for everyone."""
         self._closed_runs |= run_ids
+        self._closed_keywords |= keyword_surveys
 
     async def dispatch(self, inbound: Inbound) -> None:
         """Handle one event: store its turn, then send the replies. Failures are logged and
@@ -234,12 +244,13 @@ class Bot:
     async def _begin(self, record: TurnRecord, inbound: Inbound) -> Turn | _Reply:
         """No conversation in progress: a survey keyword starts one, anything else is told how."""
         survey = self._surveys.by_keyword(inbound.action or inbound.text)
-        if survey is None:
+        if survey is None or survey.id in self._closed_keywords:
             return _Reply(self._no_survey_prompt(inbound.locale))
         run_id = self._open_runs.get(survey.id)
         if run_id is None:
             run_id = await self._store.open_run(survey.id, now=record.now)
             if run_id is None:  # a coordinator closed it
+                self._closed_keywords.add(survey.id)
                 return _Reply(self._no_survey_prompt(inbound.locale))
             self._open_runs[survey.id] = run_id
         turn = engine.start(survey, language=inbound.locale)
@@ -254,7 +265,12 @@ class Bot:
         """Say there is nothing running, and offer the open surveys by keyword and button."""
         lang = locale if locale and speaks(locale) else "en"
         open_surveys = sorted(
-            (s for s in self._surveys.surveys.values() if s.keyword), key=lambda s: s.keyword
+            (
+                s
+                for s in self._surveys.surveys.values()
+                if s.keyword and s.id not in self._closed_keywords
+            ),
+            key=lambda s: s.keyword,
         )
         lines = [say(lang, "no_survey")]
         if open_surveys:

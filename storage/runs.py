@@ -183,6 +183,17 @@ def closed_runs(connection: sqlite3.Connection) -> set[int]:
     return {row[0] for row in connection.execute("SELECT id FROM runs WHERE status = 'closed'")}
 
 
+def closed_keywords(connection: sqlite3.Connection) -> set[str]:
+    """Surveys whose run for everyone was closed with no new one opened since."""
+    return {
+        row[0]
+        for row in connection.execute(
+            "SELECT survey_id FROM runs WHERE audience = 'open'"
+            " GROUP BY survey_id HAVING max(status = 'open') = 0"
+        )
+    }
+
+
 @dataclass(frozen=True, slots=True)
 class ScheduleRow:
     id: int

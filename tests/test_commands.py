@@ -181,6 +181,21 @@ async def test_a_closed_run_takes_no_more_answers(chat: MemoryAdapter, tmp_path:
     assert await command(chat, "survey close 1") == "Run 1 is already closed."
 
 
+async def test_a_closed_survey_is_no_longer_offered_until_it_is_opened_again(
+    chat: MemoryAdapter,
+) -> None:
+    await command(chat, "survey start library for everyone")
+    await command(chat, "survey close 1")
+    await chat.push("hal", "hello")
+    offer = chat.to("dm-hal")[-1]
+    assert "library" not in offer.text
+    assert "library" not in [c.value for c in offer.choices]
+    assert "homecare" in [c.value for c in offer.choices]
+    await command(chat, "survey start library for everyone")
+    await chat.push("hal", "library")
+    assert chat.to("dm-hal")[-1].text.startswith("City library feedback")
+
+
 async def test_digest_goes_to_the_staff_room_and_counts_only_new_responses_as_new(
     chat: MemoryAdapter, clock: Clock
 ) -> None:
