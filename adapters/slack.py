@@ -70,8 +70,7 @@ def blocks_for(outbound: Outbound) -> list[dict[str, Any]]:
     if outbound.choices and outbound.numbered:
         text += "\n" + "\n".join(f"{i}. {c.label}" for i, c in enumerate(outbound.choices, 1))
     blocks: list[dict[str, Any]] = [
-        {"type": "section", "text": {"type": "plain_text", "text": chunk, "emoji": True}}
-        for chunk in _chunks(text, SECTION_LIMIT)
+        {"type": "section", "text": _plain(chunk)} for chunk in _chunks(text, SECTION_LIMIT)
     ]
     if outbound.choices and outbound.multiple:
         blocks.extend(_checkboxes(outbound))
@@ -86,11 +85,7 @@ def blocks_for(outbound: Outbound) -> list[dict[str, Any]]:
                         {
                             "type": "button",
                             "action_id": f"choice-{start + i}",
-                            "text": {
-                                "type": "plain_text",
-                                "text": _button_label(outbound, start + i, choice.label),
-                                "emoji": True,
-                            },
+                            "text": _plain(_button_label(outbound, start + i, choice.label)),
                             "value": choice.value,
                         }
                         for i, choice in enumerate(row)
@@ -108,11 +103,7 @@ def _checkboxes(outbound: Outbound) -> list[dict[str, Any]]:
         row = outbound.choices[start : start + CHECKBOXES_PER_GROUP]
         options = [
             {
-                "text": {
-                    "type": "plain_text",
-                    "text": _button_label(outbound, start + i, choice.label),
-                    "emoji": True,
-                },
+                "text": _plain(_button_label(outbound, start + i, choice.label)),
                 "value": choice.value,
             }
             for i, choice in enumerate(row)
@@ -130,12 +121,17 @@ def _checkboxes(outbound: Outbound) -> list[dict[str, Any]]:
     send = {
         "type": "button",
         "action_id": SEND_CHOICES,
-        "text": {"type": "plain_text", "text": outbound.send_label or "✓"},
+        "text": _plain(outbound.send_label or "✓"),
         "style": "primary",
         "value": question,
     }
     blocks.append({"type": "actions", "block_id": SEND_CHOICES, "elements": [send]})
     return blocks
+
+
+def _plain(text: str) -> dict[str, Any]:
+    """A text object Slack shows as it is: no mentions, links or formatting."""
+    return {"type": "plain_text", "text": text, "emoji": True}
 
 
 def _button_label(outbound: Outbound, index: int, label: str) -> str:
@@ -278,22 +274,8 @@ class SlackAdapter:
         await self._handle_then_ack(inbound)
 
     async def _on_click(self, ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
-        user = body["user"]["id"]
-        channel = body["channel"]["id"]
-        inbound = Inbound(
-            platform=PLATFORM,
-            user_id=user,
-            conversation_id=channel,
-            is_direct=channel.startswith("D"),
-            text=action["text"]["text"],
-            action=action["value"],
-            event_id=f"{body['container']['message_ts']}:{action['action_ts']}",
-            timestamp=float(action["action_ts"]),
-            locale=await self._locale(user),
-        )
-        await self._show_choice(body, action["text"]["text"])
-        await self._handle_then_ack(inbound)
-        await ack()
+        label = action["text"]["text"]
+        await self._answer_by_click(ack, body, action, text=label, value=action["value"])
 
     async def _on_tick(self, ack: Any) -> None:
         await ack()  # a box ticked or unticked: the answer comes with the send button
@@ -309,8 +291,15 @@ class SlackAdapter:
             if element.get("type") == "checkboxes"
             for option in element.get("selected_options") or []
         ]
-        ids = [option["value"].partition("=")[2] for option in ticked]
+        ids = ",".join(option["value"].partition("=")[2] for option in ticked)
         labels = ", ".join(option["text"]["text"] for option in ticked)
+        value = f"{action['value']}={ids}"
+        await self._answer_by_click(ack, body, action, text=labels, value=value)
+
+    async def _answer_by_click(
+        self, ack: Any, body: dict[str, Any], action: dict[str, Any], *, text: str, value: str
+    ) -> None:
+        """A button's answer: the question shows it at once, then the turn is stored."""
         user = body["user"]["id"]
         channel = body["channel"]["id"]
         inbound = Inbound(
@@ -318,14 +307,14 @@ class SlackAdapter:
             user_id=user,
             conversation_id=channel,
             is_direct=channel.startswith("D"),
-            text=labels,
-            action=f"{action['value']}={','.join(ids)}",
+            text=text,
+            action=value,
             event_id=f"{body['container']['message_ts']}:{action['action_ts']}",
             timestamp=float(action["action_ts"]),
             locale=await self._locale(user),
         )
-        if ticked:
-            await self._show_choice(body, labels)
+        if text:  # an empty selection is asked again, the boxes stay
+            await self._show_choice(body, text)
         await self._handle_then_ack(inbound)
         await ack()
 

@@ -213,30 +213,18 @@ def signed(body: str, *, secret: str = SIGNING_SECRET, at: int | None = None) ->
 
 
 def message_event(user: str, text: str, event_id: str, *, channel: str | None = None) -> str:
-    ts = f"{time.time():.6f}"
-    return json.dumps(
-        {
-            "token": "legacy",
-            "team_id": TEAM,
-            "api_app_id": "A0001",
-            "type": "event_callback",
-            "event_id": event_id,
-            "event_time": int(time.time()),
-            "event": {
-                "type": "message",
-                "channel": channel or f"D{user}",
-                "user": user,
-                "text": text,
-                "ts": ts,
-                "event_ts": ts,
-                "channel_type": "im",
-            },
-        }
-    )
+    event = {"type": "message", "channel": channel or f"D{user}", "channel_type": "im"}
+    return _event_callback(event_id, {**event, "user": user, "text": text})
 
 
 def mention_event(user: str, channel: str, text: str, event_id: str) -> str:
     """`@civicbot text` in a channel, as the app_mention event Slack sends."""
+    event = {"type": "app_mention", "channel": channel, "user": user, "text": f"<@UBOT> {text}"}
+    return _event_callback(event_id, event)
+
+
+def _event_callback(event_id: str, event: dict[str, Any]) -> str:
+    """The Events API envelope around one event."""
     ts = f"{time.time():.6f}"
     return json.dumps(
         {
@@ -246,14 +234,7 @@ def mention_event(user: str, channel: str, text: str, event_id: str) -> str:
             "type": "event_callback",
             "event_id": event_id,
             "event_time": int(time.time()),
-            "event": {
-                "type": "app_mention",
-                "channel": channel,
-                "user": user,
-                "text": f"<@UBOT> {text}",
-                "ts": ts,
-                "event_ts": ts,
-            },
+            "event": {**event, "ts": ts, "event_ts": ts},
         }
     )
 

@@ -131,8 +131,9 @@ def bot_runtime(
     *,
     login: MatrixLogin | None = None,
     unreadable_after: float = 60.0,
-    **extra,
+    coordinator: Person | None = None,
 ):
+    coordinators = {f"matrix:{coordinator.account.user_id}"} if coordinator else set()
     return running(
         database=tmp_path / "civicbot.db",
         survey_folder=survey_folder,
@@ -147,7 +148,7 @@ def bot_runtime(
             )
         ],
         environ={"CIVICBOT_PSEUDONYM_KEY": "k"},
-        **extra,
+        coordinators=frozenset(coordinators),
     )
 
 
@@ -183,12 +184,18 @@ def stored_answers(tmp_path: Path) -> list[tuple[str, str]]:
         return connection.execute("SELECT question_id, value FROM answers").fetchall()
 
 
+@pytest.mark.parametrize("encrypted", [False, True], ids=["plain", "encrypted"])
 async def test_a_citizen_completes_a_survey_in_a_direct_room(
-    synapse: Synapse, bot: Account, people: dict, tmp_path: Path, survey_folder: Path
+    synapse: Synapse,
+    bot: Account,
+    people: dict,
+    tmp_path: Path,
+    survey_folder: Path,
+    encrypted: bool,
 ) -> None:
     anna = people["anna"]
     async with bot_runtime(tmp_path, survey_folder, synapse, bot):
-        room = await anna.open_dm(bot.user_id)
+        room = await anna.open_dm(bot.user_id, encrypted=encrypted)
         greeting = (await anna.hear(room, bot.user_id, 1))[0]
         assert greeting["body"].startswith("There is no survey for you right now.")
         script = ["library", "yes", "1", "1, 3", "4", "Longer <b>hours</b> @room", "2"]
@@ -199,6 +206,8 @@ async def test_a_citizen_completes_a_survey_in_a_direct_room(
         assert said[-1]["body"] == "Thank you! Library staff read every answer."
         assert all(m["msgtype"] == "m.text" and m["m.mentions"] == {} for m in said)
     assert dict(stored_answers(tmp_path))["improve"] == json.dumps("Longer <b>hours</b> @room")
+    types = bot_event_types(synapse, anna.account, room, bot.user_id)
+    assert types == ["m.room.encrypted" if encrypted else "m.room.message"] * 8
 
 
 async def test_messages_sent_while_the_bot_was_stopped_are_answered_once_in_order(
@@ -241,13 +250,7 @@ async def test_a_coordinator_starts_a_survey_and_posts_a_harmless_digest_in_a_st
         name="Library staff", invite=[bot.user_id, ben.account.user_id]
     )
     await ben.client.join(staff_room)
-    async with bot_runtime(
-        tmp_path,
-        survey_folder,
-        synapse,
-        bot,
-        coordinators=frozenset({f"matrix:{coord.account.user_id}"}),
-    ):
+    async with bot_runtime(tmp_path, survey_folder, synapse, bot, coordinator=coord):
         await asyncio.sleep(1.5)  # the bot joins the staff room
         await coord.say(staff_room, "!survey start library for everyone")
         reply = (await coord.hear(staff_room, bot.user_id, 1))[0]
@@ -350,28 +353,19 @@ def bot_event_types(synapse: Synapse, reader: Account, room_id: str, bot_user: s
     return [e["type"] for e in page["chunk"] if e["sender"] == bot_user and "state_key" not in e]
 
 
+async def at_the_consent_question(person: Person, bot_user: str) -> str:
+    """An encrypted DM with the bot in which `person` has started the library survey."""
+    room = await person.open_dm(bot_user, encrypted=True)
+    await person.hear(room, bot_user, 1)  # the greeting
+    await person.say(room, "library")
+    await person.hear(room, bot_user, 2)  # the consent question
+    return room
+
+
 def send_encrypted(synapse: Synapse, sender: Account, room_id: str, content: dict) -> None:
     """An m.room.encrypted event sent as it is, past the client's own encryption."""
     path = f"/rooms/{quote(room_id)}/send/m.room.encrypted/{secrets.token_hex(8)}"
     synapse.call(sender, "PUT", path, content)
-
-
-async def test_a_citizen_completes_a_survey_in_an_encrypted_direct_room(
-    synapse: Synapse, bot: Account, people: dict, tmp_path: Path, survey_folder: Path
-) -> None:
-    anna = people["anna"]
-    async with bot_runtime(tmp_path, survey_folder, synapse, bot):
-        room = await anna.open_dm(bot.user_id, encrypted=True)
-        greeting = (await anna.hear(room, bot.user_id, 1))[0]
-        assert greeting["body"].startswith("There is no survey for you right now.")
-        script = ["library", "yes", "1", "1, 3", "4", "Shorter queues", "2"]
-        for number, text in enumerate(script, start=2):
-            await anna.say(room, text)
-            await anna.hear(room, bot.user_id, number)
-        assert anna.heard[room][-1]["body"] == "Thank you! Library staff read every answer."
-    assert dict(stored_answers(tmp_path))["improve"] == json.dumps("Shorter queues")
-    types = bot_event_types(synapse, anna.account, room, bot.user_id)
-    assert types == ["m.room.encrypted"] * 8  # never plaintext
 
 
 async def test_a_message_the_bot_cannot_decrypt_is_asked_for_again_never_stored(
@@ -379,10 +373,7 @@ async def test_a_message_the_bot_cannot_decrypt_is_asked_for_again_never_stored(
 ) -> None:
     anna = people["anna"]
     async with bot_runtime(tmp_path, survey_folder, synapse, bot, unreadable_after=2):
-        room = await anna.open_dm(bot.user_id, encrypted=True)
-        await anna.hear(room, bot.user_id, 1)
-        await anna.say(room, "library")
-        await anna.hear(room, bot.user_id, 2)  # the consent question
+        room = await at_the_consent_question(anna, bot.user_id)
         # Encrypted with a session whose key the bot never gets; "yes" waits behind it.
         keys = anna.client.olm.account.identity_keys
         unreadable = {
@@ -408,10 +399,7 @@ async def test_a_password_login_is_the_same_device_with_the_same_keys_at_every_s
     anna = people["anna"]
     login = MatrixLogin(bot.user_id, "CIVICBOT", password=bot.password)
     async with bot_runtime(tmp_path, survey_folder, synapse, bot, login=login):
-        room = await anna.open_dm(bot.user_id, encrypted=True)
-        await anna.hear(room, bot.user_id, 1)
-        await anna.say(room, "library")
-        await anna.hear(room, bot.user_id, 2)
+        room = await at_the_consent_question(anna, bot.user_id)
     async with bot_runtime(tmp_path, survey_folder, synapse, bot, login=login):
         await anna.say(room, "yes")
         said = await anna.hear(room, bot.user_id, 3)
@@ -448,13 +436,7 @@ async def test_members_of_a_room_are_invited_in_encrypted_direct_rooms(
     )
     for person in readers:
         await person.client.join(room)
-    async with bot_runtime(
-        tmp_path,
-        survey_folder,
-        synapse,
-        bot,
-        coordinators=frozenset({f"matrix:{coord.account.user_id}"}),
-    ):
+    async with bot_runtime(tmp_path, survey_folder, synapse, bot, coordinator=coord):
         cara_dm = await cara.open_dm(bot.user_id, encrypted=True)  # she has one already
         await cara.hear(cara_dm, bot.user_id, 1)
         await asyncio.sleep(1.5)  # the bot joins the panel's room
@@ -481,10 +463,7 @@ async def test_a_message_whose_key_comes_late_is_answered_when_it_comes(
 ) -> None:
     anna = people["anna"]
     async with bot_runtime(tmp_path, survey_folder, synapse, bot):
-        room = await anna.open_dm(bot.user_id, encrypted=True)
-        await anna.hear(room, bot.user_id, 1)
-        await anna.say(room, "library")
-        await anna.hear(room, bot.user_id, 2)  # the consent question
+        room = await at_the_consent_question(anna, bot.user_id)
         # "yes", encrypted with a new room key that reaches the bot only later
         olm = anna.client.olm
         [(_, key_for_bot)] = olm.share_group_session_parallel(room, [bot.user_id], True)
@@ -525,13 +504,7 @@ async def test_a_coordinator_can_use_commands_in_a_direct_room_with_the_bot(
     synapse: Synapse, bot: Account, people: dict, tmp_path: Path, survey_folder: Path
 ) -> None:
     coord = people["coord"]
-    async with bot_runtime(
-        tmp_path,
-        survey_folder,
-        synapse,
-        bot,
-        coordinators=frozenset({f"matrix:{coord.account.user_id}"}),
-    ):
+    async with bot_runtime(tmp_path, survey_folder, synapse, bot, coordinator=coord):
         dm = await coord.open_dm(bot.user_id, encrypted=True)
         await coord.hear(dm, bot.user_id, 1)
         await coord.say(dm, "!survey start library for everyone")
