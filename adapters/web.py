@@ -100,6 +100,9 @@ class WebAdapter:
         self._runner: web.AppRunner | None = None
         self._stopping = False
         self.port = port  # the bound port once started (port 0 picks a free one)
+        # Transcripts live in memory: a page that sees another epoch knows the server
+        # restarted, and reads the new transcript from its start.
+        self._epoch = secrets.token_hex(8)
 
     def app(self) -> web.Application:
         app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[_headers])
@@ -235,12 +238,16 @@ class WebAdapter:
         except ValueError:
             return _error(400, "'after' must be a whole number.")
         session = self._session(user_id)
-        if session.sequence <= after and request.query.get("wait") != "0" and not self._stopping:
+        if request.query.get("epoch", self._epoch) != self._epoch:
+            after = 0  # the page knew the server before it restarted: all of the new transcript
+        elif session.sequence <= after and request.query.get("wait") != "0" and not self._stopping:
             session.changed.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(session.changed.wait(), POLL_SECONDS)
         messages = [m for m in session.transcript if m["seq"] > after]
-        return web.json_response({"messages": messages, "last": session.sequence})
+        return web.json_response(
+            {"messages": messages, "last": session.sequence, "epoch": self._epoch}
+        )
 
     async def _receive(self, request: web.Request, *, who: Identify) -> web.StreamResponse:
         identity = who(request)

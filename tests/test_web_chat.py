@@ -9,19 +9,21 @@ from pathlib import Path
 
 import pytest
 from conftest import last_bot_message, type_answer
+from homeserver import free_port
 from playwright.async_api import Browser, expect
 
 from adapters.web import WebAdapter
 from bot.app import Runtime, running
+from bot.events import encode_body
 
 THANKS = "Thank you! Library staff read every answer."
 
 
-def web_chat(tmp_path: Path, survey_folder: Path):
+def web_chat(tmp_path: Path, survey_folder: Path, *, port: int = 0):
     return running(
         database=tmp_path / "civicbot.db",
         survey_folder=survey_folder,
-        adapters=[lambda handler: WebAdapter(handler, port=0)],
+        adapters=[lambda handler: WebAdapter(handler, port=port)],
         environ={"CIVICBOT_PSEUDONYM_KEY": "web-test"},
     )
 
@@ -144,3 +146,31 @@ async def test_the_page_works_on_a_phone_width_screen_at_200_percent(
     client_width = await page.evaluate("document.documentElement.clientWidth")
     assert scroll_width <= client_width  # nothing to scroll sideways for
     await expect(page.get_by_role("button", name="1. Every week")).to_be_visible()
+
+
+async def test_a_page_left_open_across_a_server_restart_goes_on_without_repeats(
+    browser: Browser, tmp_path: Path, survey_folder: Path
+) -> None:
+    port = free_port()
+    page = await browser.new_page()
+    async with web_chat(tmp_path, survey_folder, port=port) as runtime:
+        await page.goto(url(runtime))
+        await expect(last_bot_message(page)).to_contain_text("There is no survey")
+        for text in ["homecare", "yes", "1"]:
+            await type_answer(page, text)
+        await expect(last_bot_message(page)).to_contain_text("How many home-care visits")
+        replies = await page.locator("#log li.bot").count()
+        seen = await page.evaluate("fetch('/api/messages?after=0&wait=0').then(r => r.json())")
+    # As after a crash: the last reply was sent but still in the outbox, so it goes again.
+    last = seen["messages"][-1]
+    with sqlite3.connect(tmp_path / "civicbot.db") as connection:
+        [(to,)] = connection.execute("SELECT conversation_id FROM addresses").fetchall()
+        connection.execute(
+            "INSERT INTO outbox (id, platform, conversation_id, body, created_at)"
+            " VALUES (?, 'web', ?, ?, 0)",
+            (last["id"], to, encode_body(last["text"])),
+        )
+    async with web_chat(tmp_path, survey_folder, port=port):
+        await type_answer(page, "3")  # the same page, never reloaded
+        await expect(last_bot_message(page)).to_contain_text("keep to the agreed times")
+        await expect(page.locator("#log li.bot")).to_have_count(replies + 1)

@@ -9,6 +9,7 @@ const form = document.getElementById("composer");
 const input = document.getElementById("message");
 const statusLine = document.getElementById("status");
 let last = 0;
+let epoch = null;  // the server's; another one means it restarted
 
 function newId() {
   return crypto.randomUUID ? crypto.randomUUID()
@@ -91,7 +92,13 @@ function multipleChoices(item, message) {
   item.appendChild(group);
 }
 
+const shown = new Set();  // outbox ids: a reply resent after a crash is shown once
+
 function showBotMessage(message) {
+  if (message.id !== null) {
+    if (shown.has(message.id)) return;
+    shown.add(message.id);
+  }
   disableOldChoices();
   const item = addLine("bot", message.text);
   if (message.choices.length) {
@@ -132,16 +139,16 @@ async function send(text, action) {
 async function poll() {
   for (;;) {
     try {
-      const response = await fetch(`${api}?after=${last}`);
+      const known = epoch === null ? "" : `&epoch=${epoch}`;
+      const response = await fetch(`${api}?after=${last}${known}`);
       if (response.status === 401) {
         statusLine.textContent = "Your session has expired. Please reload the page.";
         return;
       }
       const data = await response.json();
-      for (const message of data.messages) {
-        showBotMessage(message);
-        last = message.seq;
-      }
+      epoch = data.epoch;  // after a restart, the new transcript comes whole
+      for (const message of data.messages) showBotMessage(message);
+      last = data.last;
       if (statusLine.textContent.startsWith("Connection")) statusLine.textContent = "";
     } catch (error) {
       statusLine.textContent = "Connection lost; trying again…";
