@@ -173,7 +173,7 @@ def run_refused(tmp_path: Path, config_text: str) -> subprocess.CompletedProcess
     """`civicbot run` with this configuration, expected to stop before serving."""
     config = tmp_path / "civicbot.toml"
     config.write_text(config_text, encoding="utf-8")
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "MATRIX_"))}
     return subprocess.run(
         [sys.executable, "-m", "bot", "run", "--config", str(config)],
         capture_output=True,
@@ -196,3 +196,11 @@ def test_slack_without_its_token_stops_civicbot_run_naming_the_variable(tmp_path
     done = run_refused(tmp_path, "[slack]\nenabled = true\n[web]\nport = 0\n")
     assert done.returncode == 2
     assert "slack.bot_token_env: the environment variable SLACK_BOT_TOKEN is not set" in done.stderr
+
+
+def test_matrix_without_a_token_or_password_stops_civicbot_run_naming_both(
+    tmp_path: Path,
+) -> None:
+    done = run_refused(tmp_path, "[matrix]\nenabled = true\n[web]\nport = 0\n")
+    assert done.returncode == 2
+    assert "MATRIX_ACCESS_TOKEN (an access token) or MATRIX_PASSWORD" in done.stderr
