@@ -8,9 +8,12 @@ transaction (the group-commit writer's), so a turn is stored whole or not at all
 from __future__ import annotations
 
 import json
+import math
 import sqlite3
 from dataclasses import dataclass
 from typing import Any
+
+ANONYMOUS_TIME_STEP = 3600.0  # seconds: anonymous responses' times are rounded up to this
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +73,15 @@ class TurnRecord:
         response loses its last link to the participant when it ends."""
         return None if (self.anonymous and self.finished) else self.response_id
 
+    @property
+    def response_time(self) -> float:
+        """The time stored on the response and its answers. For an anonymous survey it is
+        rounded up to the hour, so it cannot be matched to the exact moment of an event
+        or a conversation that does name the participant."""
+        if self.anonymous:
+            return math.ceil(self.now / ANONYMOUS_TIME_STEP) * ANONYMOUS_TIME_STEP
+        return self.now
+
 
 def load(connection: sqlite3.Connection, pid: str) -> Loaded:
     row = connection.execute(
@@ -119,7 +131,7 @@ def record_turns(connection: sqlite3.Connection, turns: list[TurnRecord]) -> lis
                 t.answer[0],
                 json.dumps(t.answer[1], ensure_ascii=False),
                 t.given_by,
-                t.now,
+                t.response_time,
             )
             for t in fresh
             if t.answer is not None
@@ -132,7 +144,11 @@ def record_turns(connection: sqlite3.Connection, turns: list[TurnRecord]) -> lis
     connection.executemany(
         "UPDATE responses SET status = ?, updated_at = ?,"
         " completed_at = CASE WHEN ? = 'completed' THEN ? ELSE completed_at END WHERE id = ?",
-        [(t.status, t.now, t.status, t.now, t.response_id) for t in fresh if t.status is not None],
+        [
+            (t.status, t.response_time, t.status, t.response_time, t.response_id)
+            for t in fresh
+            if t.status is not None
+        ],
     )
     connection.executemany(
         "UPDATE conversations SET response_id = ?, state = ?, updated_at = ?"
@@ -160,7 +176,7 @@ def _first_turn_changes(connection: sqlite3.Connection, turn: TurnRecord) -> Non
         turn.response_id = connection.execute(
             "INSERT INTO responses (run_id, pid, status, started_at, updated_at)"
             " VALUES (?, ?, 'started', ?, ?)",
-            (turn.run_id, None if turn.anonymous else turn.pid, turn.now, turn.now),
+            (turn.run_id, None if turn.anonymous else turn.pid, *[turn.response_time] * 2),
         ).lastrowid
         connection.execute(
             "UPDATE participants SET active_run = ? WHERE pid = ?", (turn.run_id, turn.pid)

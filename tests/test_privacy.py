@@ -5,6 +5,8 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+from conftest import Clock
+
 from adapters.memory import MemoryAdapter
 from bot.app import Runtime
 
@@ -83,3 +85,21 @@ async def test_after_forget_me_someone_can_start_afresh(
     await say_all(chat, "gus", "library", "yes", "1", "forget me", "library")
     assert "Do you want to take part?" in chat.sent[-1].text
     assert count(tmp_path, "responses") == 1
+
+
+async def test_anonymous_answers_carry_only_the_hour_not_the_moment(
+    chat: MemoryAdapter, tmp_path: Path, clock: Clock
+) -> None:
+    clock.now = 1_700_000_123.456  # 22:15:23 UTC
+    await chat.push("eva", "homecare")
+    await say_all(chat, "eva", "yes", "1", "3")
+    with sqlite3.connect(tmp_path / "civicbot.db") as connection:
+        times = connection.execute(
+            "SELECT started_at, updated_at FROM responses"
+            " UNION SELECT answered_at, answered_at FROM answers"
+        ).fetchall()
+        [(conversation_time,)] = connection.execute(
+            "SELECT updated_at FROM conversations"
+        ).fetchall()
+    assert times == [(1_700_002_800.0, 1_700_002_800.0)]  # 23:00, the next full hour
+    assert conversation_time == clock.now  # kept exact: it names the person, not the answers
