@@ -14,10 +14,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import html
 import json
 import logging
 import re
 import secrets
+import string
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
@@ -28,6 +30,7 @@ from typing import Any
 
 from aiohttp import web
 
+from adapters.web_texts import PAGE_TEXTS, page_language, preferred_language
 from bot.events import Attachment, Capabilities, Inbound, InboundHandler, Outbound
 
 log = logging.getLogger(__name__)
@@ -163,8 +166,11 @@ class WebAdapter:
         return session
 
     async def _page(self, request: web.Request) -> web.StreamResponse:
-        page = resources.files("adapters").joinpath("web_static/chat.html").read_text("utf-8")
+        language = page_language(request.headers.get("Accept-Language", ""))
+        page = _rendered("chat.html", language)
         response = web.Response(text=page, content_type="text/html", charset="utf-8")
+        response.headers["Content-Language"] = language
+        response.headers["Vary"] = "Accept-Language"
         if _user_id(request) is None:
             response.set_cookie(
                 COOKIE,
@@ -215,7 +221,7 @@ class WebAdapter:
                 status=403,
                 text="This is the staff page. Open it with the link civicbot printed at start.",
             )
-        page = resources.files("adapters").joinpath("web_static/staff.html").read_text("utf-8")
+        page = _rendered("staff.html", "en")  # staff pages are in English for now
         return web.Response(text=page, content_type="text/html", charset="utf-8")
 
     async def _file(self, request: web.Request) -> web.StreamResponse:
@@ -281,7 +287,7 @@ class WebAdapter:
                 action=action,
                 event_id=event_id,
                 timestamp=time.time(),
-                locale=_language(request),
+                locale=preferred_language(request.headers.get("Accept-Language", "")),
                 command=command,
             )
         )
@@ -309,12 +315,16 @@ def _user_id(request: web.Request) -> str | None:
     return hashlib.sha256(token.encode()).hexdigest()[:32]
 
 
+def _rendered(name: str, language: str) -> str:
+    """A page with its words in `language`; the script's words ride in data-texts."""
+    texts = PAGE_TEXTS[language]
+    template = resources.files("adapters").joinpath(f"web_static/{name}").read_text("utf-8")
+    values = {key: html.escape(text) for key, text in texts.items()}
+    values["lang"] = language
+    values["texts"] = html.escape(json.dumps(texts, ensure_ascii=False))
+    return string.Template(template).substitute(values)
+
+
 def _same_origin(request: web.Request) -> bool:
     origin = request.headers.get("Origin")
     return origin is None or origin.split("://", 1)[-1] == request.host
-
-
-def _language(request: web.Request) -> str | None:
-    header = request.headers.get("Accept-Language", "")
-    first = header.split(",", 1)[0].split(";", 1)[0].strip().lower()
-    return first.split("-", 1)[0] or None

@@ -174,3 +174,19 @@ async def test_a_page_left_open_across_a_server_restart_goes_on_without_repeats(
         await type_answer(page, "3")  # the same page, never reloaded
         await expect(last_bot_message(page)).to_contain_text("keep to the agreed times")
         await expect(page.locator("#log li.bot")).to_have_count(replies + 1)
+
+
+async def test_a_finnish_browser_gets_the_page_and_the_bot_in_finnish(
+    browser: Browser, site: Runtime
+) -> None:
+    context = await browser.new_context(locale="fi-FI")
+    page = await context.new_page()
+    await page.goto(url(site))
+    await expect(page.locator("html")).to_have_attribute("lang", "fi")
+    await expect(page.get_by_role("heading")).to_have_text("Palautekeskustelu")
+    await expect(last_bot_message(page)).to_contain_text("Sinulle ei ole nyt kyselyä")
+    await page.get_by_role("button", name="Lähetä").click()  # nothing typed
+    await expect(page.locator("#status")).to_have_text("Kirjoita ensin vastaus.")
+    await page.get_by_label("Vastauksesi").fill("library")
+    await page.get_by_role("button", name="Lähetä").click()
+    await expect(last_bot_message(page)).to_contain_text("Kaupunginkirjaston palautekysely")

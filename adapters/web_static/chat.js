@@ -4,6 +4,7 @@
 
 const api = document.body.dataset.api;
 const staff = document.body.dataset.mode === "staff";
+const texts = JSON.parse(document.body.dataset.texts);  // the page's words, in its language
 const log = document.getElementById("log");
 const form = document.getElementById("composer");
 const input = document.getElementById("message");
@@ -81,7 +82,7 @@ function multipleChoices(item, message) {
   submit.addEventListener("click", () => {
     const picked = Array.from(group.querySelectorAll("input:checked"));
     if (picked.length === 0) {
-      statusLine.textContent = "Choose at least one option first.";
+      statusLine.textContent = texts.choose_first;
       return;
     }
     const question = picked[0].value.split("=")[0];
@@ -107,7 +108,7 @@ function showBotMessage(message) {
   if (message.file) {
     const link = document.createElement("a");
     link.href = message.file.url;
-    link.textContent = `Download ${message.file.name}`;
+    link.textContent = `${texts.download} ${message.file.name}`;
     item.appendChild(link);
   }
 }
@@ -125,15 +126,15 @@ async function send(text, action) {
       });
       if (response.ok) return;
       const problem = await response.json().catch(() => ({}));
-      statusLine.textContent = problem.error || "Your message could not be sent. Please try again.";
+      statusLine.textContent = problem.error || texts.not_sent;
       return;
     } catch (error) {
       // the same id again: the bot recognises a repeat and stores it once
-      statusLine.textContent = "Connection lost; trying again…";
+      statusLine.textContent = texts.reconnecting;
       await new Promise(resolve => setTimeout(resolve, 1000 * (attempt + 1)));
     }
   }
-  statusLine.textContent = "Your message could not be sent. Please check your connection.";
+  statusLine.textContent = texts.offline;
 }
 
 async function poll() {
@@ -142,16 +143,16 @@ async function poll() {
       const known = epoch === null ? "" : `&epoch=${epoch}`;
       const response = await fetch(`${api}?after=${last}${known}`);
       if (response.status === 401) {
-        statusLine.textContent = "Your session has expired. Please reload the page.";
+        statusLine.textContent = texts.expired;
         return;
       }
       const data = await response.json();
       epoch = data.epoch;  // after a restart, the new transcript comes whole
       for (const message of data.messages) showBotMessage(message);
       last = data.last;
-      if (statusLine.textContent.startsWith("Connection")) statusLine.textContent = "";
+      if (statusLine.textContent === texts.reconnecting) statusLine.textContent = "";
     } catch (error) {
-      statusLine.textContent = "Connection lost; trying again…";
+      statusLine.textContent = texts.reconnecting;
       await new Promise(resolve => setTimeout(resolve, 2000));
     }
   }
@@ -161,7 +162,7 @@ form.addEventListener("submit", event => {
   event.preventDefault();
   const text = input.value.trim();
   if (!text) {
-    statusLine.textContent = "Type an answer first.";
+    statusLine.textContent = texts.type_first;
     return;
   }
   input.value = "";
