@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import itertools
 import resource
+import sqlite3
 import statistics
 import sys
 import tempfile
@@ -152,6 +153,12 @@ async def open_conversations(runtime: Runtime, start: int, stop: int) -> None:
         await asyncio.gather(*(begin(f"m{i}") for i in range(first, min(first + batch, stop))))
 
 
+def count_open_conversations(connection: sqlite3.Connection) -> int:
+    return connection.execute(
+        "SELECT count(*) FROM conversations WHERE state NOT LIKE '%\"done\"%'"
+    ).fetchone()[0]
+
+
 async def memory(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory(dir=args.dir) as folder:
         async with running(**settings(Path(folder))) as runtime:
@@ -163,9 +170,7 @@ async def memory(args: argparse.Namespace) -> None:
             for mark in marks:
                 await open_conversations(runtime, done, mark)
                 done = mark
-                open_now = runtime.store._reader.execute(
-                    "SELECT count(*) FROM conversations WHERE state NOT LIKE '%\"done\"%'"
-                ).fetchone()[0]
+                open_now = await runtime.store.read(count_open_conversations)
                 readings.append((mark, open_now, rss_mib()))
     base = readings[0][2]
     print("open conversations   RSS        vs 1,000")

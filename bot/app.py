@@ -6,7 +6,7 @@ import asyncio
 import logging
 import os
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +14,7 @@ from pathlib import Path
 from bot.coordination import Coordination
 from bot.core import Bot
 from bot.events import Adapter, Inbound, InboundHandler
-from bot.outbox import OutboxSender, Send
+from bot.outbox import RETRY_DELAYS, OutboxSender, Send
 from bot.survey_files import SurveyCatalogue, load_folder
 from storage.pseudonyms import Pseudonyms, load_key
 from storage.runs import closed_keywords, closed_runs
@@ -47,6 +47,7 @@ async def running(
     environ: dict[str, str] | None = None,
     coordinators: frozenset[str] = frozenset(),
     timezone: str = "UTC",
+    send_retry_delays: Iterable[float] = RETRY_DELAYS,
 ) -> AsyncIterator[Runtime]:
     """Open storage, load surveys, start the adapters, send what the outbox still holds,
     then handle events; on exit stop the adapters and commit what is in flight."""
@@ -54,7 +55,7 @@ async def running(
     log.info("loaded %d surveys from %s", len(surveys.surveys), survey_folder)
     store = Store.open(database)
     senders: dict[str, Send] = {}
-    outbox = OutboxSender(store, senders)
+    outbox = OutboxSender(store, senders, retry_delays=send_retry_delays)
     pseudonyms = Pseudonyms(load_key(database, os.environ if environ is None else environ))
     bot = Bot(store=store, surveys=surveys, pseudonyms=pseudonyms, outbox=outbox, clock=clock)
     by_platform: dict[str, Adapter] = {}

@@ -50,6 +50,7 @@ def slack_bot(tmp_path: Path, survey_folder: Path, api: SlackWebApi, **mode: obj
         adapters=[adapter],
         environ={"CIVICBOT_PSEUDONYM_KEY": "k"},
         coordinators=frozenset({"slack:UCOORD", "slack:T0001/UTEAM"}),
+        send_retry_delays=(),  # a failed send stays in the outbox at once
     )
 
 
@@ -58,7 +59,6 @@ async def bot(
     tmp_path: Path, survey_folder: Path, slack_api: SlackWebApi
 ) -> AsyncIterator[Runtime]:
     async with slack_bot(tmp_path, survey_folder, slack_api, port=0) as runtime:
-        runtime.outbox._retry_delays = ()
         yield runtime
 
 
@@ -317,7 +317,7 @@ async def test_a_digest_with_mention_attempts_is_posted_harmlessly(
 
 
 async def test_rate_limited_posts_are_retried_after_retry_after(
-    bot: Runtime, events, slack_api: SlackWebApi
+    bot: Runtime, events, slack_api: SlackWebApi, tmp_path: Path
 ) -> None:
     limited = {"ok": False, "error": "ratelimited"}
     slack_api.fail["chat.postMessage"] = [(429, limited, {"Retry-After": "1"})]
@@ -326,12 +326,12 @@ async def test_rate_limited_posts_are_retried_after_retry_after(
     attempts = posted_to(slack_api, "DUANN")
     assert len(attempts) == 2  # refused once, then sent
     await bot.outbox.settle()
-    with sqlite3.connect(bot.store._path) as connection:
+    with sqlite3.connect(tmp_path / "civicbot.db") as connection:
         assert connection.execute("SELECT count(*) FROM outbox").fetchone() == (0,)
 
 
 async def test_a_missing_channel_keeps_the_digest_in_the_outbox(
-    bot: Runtime, events, slack_api: SlackWebApi
+    bot: Runtime, events, slack_api: SlackWebApi, tmp_path: Path
 ) -> None:
     session, url = events
     await post(
@@ -345,7 +345,7 @@ async def test_a_missing_channel_keeps_the_digest_in_the_outbox(
     await post(session, url, slack_api.slash_command("UCOORD", "CGONE", "digest 1"), form=True)
     await settle(bot)
     await bot.outbox.settle()
-    with sqlite3.connect(bot.store._path) as connection:
+    with sqlite3.connect(tmp_path / "civicbot.db") as connection:
         kept = connection.execute("SELECT conversation_id FROM outbox").fetchall()
     assert kept == [("CGONE",)]
 

@@ -195,9 +195,10 @@ async def test_a_failed_send_is_sent_after_a_restart(
         "environ": {"CIVICBOT_PSEUDONYM_KEY": "k"},
     }
     async with running(
-        adapters=[lambda handler: MemoryAdapter(handler, on_send=broken)], **settings
+        adapters=[lambda handler: MemoryAdapter(handler, on_send=broken)],
+        send_retry_delays=(),
+        **settings,
     ) as runtime:
-        runtime.outbox._retry_delays = ()
         await runtime.adapters[0].push("hal", "library")
     assert rows(tmp_path, "SELECT count(*) FROM outbox") == [(1,)]
 
@@ -245,8 +246,8 @@ async def test_replies_that_failed_are_sent_by_the_outbox_sweep(
         adapters=[lambda handler: MemoryAdapter(handler, on_send=flaky)],
         clock=clock,
         environ={"CIVICBOT_PSEUDONYM_KEY": "k"},
+        send_retry_delays=(),
     ) as runtime:
-        runtime.outbox._retry_delays = ()
         await runtime.adapters[0].push("ida", "library")
         assert delivered == []
         platform_up.set()
