@@ -72,6 +72,7 @@ GAP_PAGE = 100
 UNREADABLE_AFTER_SECONDS = 60.0  # how long a message waits for its decryption key
 NEW_ROOM_WAIT_SECONDS = 30.0  # a room the bot just created appears with the next sync
 SYNCS_AHEAD = 64  # fetched but not yet handled
+HEALTH_EVERY_SECONDS = 600.0  # a line in the log that says syncing works
 ENCRYPTED_ROOM = {
     "type": "m.room.encryption",
     "state_key": "",
@@ -193,6 +194,7 @@ class MatrixAdapter:
 
     async def _fetch_forever(self) -> None:
         failures = 0
+        last_health = -HEALTH_EVERY_SECONDS
         while True:
             since = self._next_since
             try:
@@ -213,6 +215,14 @@ class MatrixAdapter:
             if failures:
                 log.info("matrix: syncing again after %d failed attempts", failures)
             failures = 0
+            if time.monotonic() - last_health >= HEALTH_EVERY_SECONDS:
+                last_health = time.monotonic()
+                log.info(
+                    "matrix: healthy: %d rooms, %d batches waiting, %d messages held for keys",
+                    len(self.client.rooms),
+                    self._fetched.qsize(),
+                    sum(len(events) for events in self._held.values()),
+                )
             self._next_since = response.next_batch
             try:
                 async with self._keys_lock:

@@ -496,6 +496,7 @@ async def test_the_bot_syncs_again_after_the_homeserver_restarts(
         await anna.say(room, "library")
         said = await anna.hear(room, bot.user_id, 2)
         assert said[1]["body"].startswith("City library feedback")
+    assert "matrix: healthy: " in caplog.text  # at the first sync, then every ten minutes
     assert "matrix sync failed" in caplog.text
     assert "matrix: syncing again after" in caplog.text
 
