@@ -51,9 +51,9 @@ def parse(question: AnyQuestion, text: str, lang: str) -> AnswerValue | Invalid:
 def from_action(question: AnyQuestion, raw: str, lang: str) -> AnswerValue | Invalid:
     """The answer a button's value carries; buttons only offer valid answers."""
     if isinstance(question, SingleChoice | MultipleChoice):
-        ids = raw.split(",")
+        ids = raw.split(",") if raw else []  # no boxes ticked: too few, below
         known = {o.id for o in question.options}
-        if not ids or any(i not in known for i in ids):
+        if any(i not in known for i in ids) or (not ids and isinstance(question, SingleChoice)):
             return Invalid(say(lang, "invalid_choice"))
         if isinstance(question, SingleChoice):
             return ids[0]

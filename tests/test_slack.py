@@ -155,6 +155,24 @@ async def test_multiple_choice_is_answered_with_checkboxes_and_a_send_button(
     assert answers(tmp_path)["services"] == ["loans", "events"]
 
 
+async def test_sending_no_ticked_boxes_asks_the_question_again(
+    bot: Runtime, events, slack_api: SlackWebApi, tmp_path: Path
+) -> None:
+    session, url = events
+    for number, text in enumerate(["library", "yes", "1"]):
+        await say(events, "UANN", text, f"Ev{number}")
+        await settle(bot)
+    question = posted_to(slack_api, "DUANN")[-1]
+    message = {"ts": "1700000009.000100", "text": question["text"], "blocks": question["blocks"]}
+    assert (await post(session, url, send_choices("UANN", message, []), form=True)).status == 200
+    await settle(bot)
+    again = posted_to(slack_api, "DUANN")[-1]["text"]
+    assert again.startswith("Please choose from 1 to 5 options.")
+    assert "Which services have you used this year?" in again
+    assert slack_api.made("chat.update") == []  # the boxes stay, to be ticked
+    assert "services" not in answers(tmp_path)
+
+
 async def test_the_slack_language_picks_the_survey_language(
     bot: Runtime, events, slack_api: SlackWebApi
 ) -> None:
