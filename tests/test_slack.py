@@ -15,6 +15,7 @@ from slack_stub import (
     APP_TOKEN,
     BOT_TOKEN,
     SIGNING_SECRET,
+    TEAM,
     SlackWebApi,
     click,
     mention_event,
@@ -84,6 +85,21 @@ async def say(events, user: str, text: str, event_id: str, **headers: str):
     response = await post(session, url, body, headers={**signed(body), **headers})
     assert response.status == 200
     return response
+
+
+async def survey_command(
+    events,
+    api: SlackWebApi,
+    text: str,
+    *,
+    user: str = "UCOORD",
+    channel: str = "CSTAFF",
+    team: str = TEAM,
+) -> None:
+    """`/survey text` typed in a channel: Slack's signed form post, acknowledged."""
+    session, url = events
+    body = api.slash_command(user, channel, text, team=team)
+    assert (await post(session, url, body, form=True)).status == 200
 
 
 async def settle(bot: Runtime) -> None:
@@ -243,19 +259,12 @@ async def test_events_civicbot_ignores_are_still_acknowledged(bot: Runtime, even
 async def test_survey_command_answers_the_coordinator_privately(
     bot: Runtime, events, slack_api: SlackWebApi
 ) -> None:
-    session, url = events
-    response = await post(
-        session,
-        url,
-        slack_api.slash_command("UCOORD", "CSTAFF", "start library for everyone"),
-        form=True,
-    )
-    assert response.status == 200
+    await survey_command(events, slack_api, "start library for everyone")
     await settle(bot)
     reply = slack_api.made("response_url")[-1]
     assert reply["response_type"] == "ephemeral"
     assert reply["text"].startswith("Run 1 of 'City library feedback' started for everyone")
-    await post(session, url, slack_api.slash_command("UMAL", "CSTAFF", "list"), form=True)
+    await survey_command(events, slack_api, "list", user="UMAL")
     await settle(bot)
     assert slack_api.made("response_url")[-1]["text"].startswith("Sorry, survey commands")
 
@@ -263,12 +272,9 @@ async def test_survey_command_answers_the_coordinator_privately(
 async def test_a_coordinator_named_with_a_team_is_allowed_only_from_that_team(
     bot: Runtime, events, slack_api: SlackWebApi
 ) -> None:
-    session, url = events
-    await post(session, url, slack_api.slash_command("UTEAM", "CSTAFF", "list"), form=True)
+    await survey_command(events, slack_api, "list", user="UTEAM")
     await settle(bot)
-    await post(
-        session, url, slack_api.slash_command("UTEAM", "CSTAFF", "list", team="T0666"), form=True
-    )
+    await survey_command(events, slack_api, "list", user="UTEAM", team="T0666")
     await settle(bot)
     first, second = (r["text"] for r in slack_api.made("response_url"))
     assert first.startswith("Surveys")
@@ -290,13 +296,7 @@ async def test_a_mention_in_a_channel_is_a_command_answered_privately(
 async def test_a_channel_audience_is_read_page_by_page_and_invited(
     bot: Runtime, events, slack_api: SlackWebApi
 ) -> None:
-    session, url = events
-    await post(
-        session,
-        url,
-        slack_api.slash_command("UCOORD", "CSTAFF", "start home-care for #CCLIENTS"),
-        form=True,
-    )
+    await survey_command(events, slack_api, "start home-care for #CCLIENTS")
     await settle(bot)
     assert len(slack_api.made("conversations.members")) == 2  # two pages
     assert sorted(p["users"] for p in slack_api.made("conversations.open")) == [
@@ -312,17 +312,11 @@ async def test_a_channel_audience_is_read_page_by_page_and_invited(
 async def test_a_digest_with_mention_attempts_is_posted_harmlessly(
     bot: Runtime, events, slack_api: SlackWebApi
 ) -> None:
-    session, url = events
-    await post(
-        session,
-        url,
-        slack_api.slash_command("UCOORD", "CSTAFF", "start library for everyone"),
-        form=True,
-    )
+    await survey_command(events, slack_api, "start library for everyone")
     attack = "<!channel> <!here> <@U999> <!subteam^S1> <https://evil.example|your bank> & more"
     for number, text in enumerate(["library", "yes", "1", "1", "5", attack, "skip"]):
         await say(events, "UANN", text, f"Ev{number}")
-    await post(session, url, slack_api.slash_command("UCOORD", "CSTAFF", "digest 1"), form=True)
+    await survey_command(events, slack_api, "digest 1")
     await settle(bot)
     digest = posted_to(slack_api, "CSTAFF")[-1]
     for raw in ("<!channel>", "<!here>", "<@U999>", "<!subteam^S1>", "<https://"):
@@ -351,16 +345,10 @@ async def test_rate_limited_posts_are_retried_after_retry_after(
 async def test_a_missing_channel_keeps_the_digest_in_the_outbox(
     bot: Runtime, events, slack_api: SlackWebApi, tmp_path: Path
 ) -> None:
-    session, url = events
-    await post(
-        session,
-        url,
-        slack_api.slash_command("UCOORD", "CGONE", "start library for everyone"),
-        form=True,
-    )
+    await survey_command(events, slack_api, "start library for everyone", channel="CGONE")
     await settle(bot)
     slack_api.fail["chat.postMessage"] = [(200, {"ok": False, "error": "channel_not_found"}, {})]
-    await post(session, url, slack_api.slash_command("UCOORD", "CGONE", "digest 1"), form=True)
+    await survey_command(events, slack_api, "digest 1", channel="CGONE")
     await settle(bot)
     await bot.outbox.settle()
     with sqlite3.connect(tmp_path / "civicbot.db") as connection:
@@ -408,16 +396,10 @@ async def test_socket_mode_reconnects_after_a_disconnect(
 async def test_an_export_is_uploaded_to_the_staff_channel(
     bot: Runtime, events, slack_api: SlackWebApi
 ) -> None:
-    session, url = events
-    await post(
-        session,
-        url,
-        slack_api.slash_command("UCOORD", "CSTAFF", "start library for everyone"),
-        form=True,
-    )
+    await survey_command(events, slack_api, "start library for everyone")
     for number, text in enumerate(["library", "yes", "1", "1", "5", "Fine", "skip"]):
         await say(events, "UANN", text, f"Ev{number}")
-    await post(session, url, slack_api.slash_command("UCOORD", "CSTAFF", "export 1"), form=True)
+    await survey_command(events, slack_api, "export 1")
     await settle(bot)
     completed = slack_api.made("files.completeUploadExternal")[-1]
     assert completed["channel_id"] == "CSTAFF"
@@ -428,12 +410,10 @@ async def test_an_export_is_uploaded_to_the_staff_channel(
 async def test_a_digest_uploads_the_chart_and_csv_its_survey_asks_for(
     bot: Runtime, events, slack_api: SlackWebApi
 ) -> None:
-    session, url = events
-    start = slack_api.slash_command("UCOORD", "CSTAFF", "start library for everyone")
-    await post(session, url, start, form=True)
+    await survey_command(events, slack_api, "start library for everyone")
     for number, text in enumerate(["library", "yes", "1", "1", "5", "Fine", "skip"]):
         await say(events, "UANN", text, f"Ev{number}")
-    await post(session, url, slack_api.slash_command("UCOORD", "CSTAFF", "digest 1"), form=True)
+    await survey_command(events, slack_api, "digest 1")
     await settle(bot)
     assert posted_to(slack_api, "CSTAFF")[-1]["text"].startswith("Digest: City library feedback")
     completed = slack_api.made("files.completeUploadExternal")
@@ -468,13 +448,7 @@ async def test_a_large_invite_wave_reports_progress_and_loses_no_invite_under_ra
     limited = (429, {"ok": False, "error": "ratelimited"}, {"Retry-After": "0"})
     slack_api.fail["conversations.open"] = [limited, limited]
     slack_api.fail["chat.postMessage"] = [limited, limited, limited]
-    session, url = events
-    await post(
-        session,
-        url,
-        slack_api.slash_command("UCOORD", "CSTAFF", "start home-care for #CWAVE"),
-        form=True,
-    )
+    await survey_command(events, slack_api, "start home-care for #CWAVE")
     await settle(bot)
     # the first five answers use the command's response_url, the rest chat.postEphemeral
     told = [
@@ -493,8 +467,7 @@ async def test_a_command_answer_falls_back_to_an_ephemeral_post_when_the_respons
     bot: Runtime, events, slack_api: SlackWebApi
 ) -> None:
     slack_api.fail["response_url"] = [(404, {"ok": False, "error": "expired_url"}, {})]
-    session, url = events
-    await post(session, url, slack_api.slash_command("UCOORD", "CSTAFF", "list"), form=True)
+    await survey_command(events, slack_api, "list")
     await settle(bot)
     reply = slack_api.made("chat.postEphemeral")[-1]
     assert (reply["channel"], reply["user"]) == ("CSTAFF", "UCOORD")
