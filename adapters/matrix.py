@@ -207,7 +207,7 @@ class MatrixAdapter:
             except (aiohttp.ClientError, TimeoutError) as error:
                 response = error  # the homeserver is down or the connection stalled
             if not isinstance(response, SyncResponse):
-                delay = BACKOFF_SECONDS[min(failures, len(BACKOFF_SECONDS) - 1)]
+                delay = _backoff(failures)
                 failures += 1
                 log.warning("matrix sync failed (%s); retrying in %d s", response, delay)
                 await asyncio.sleep(delay)
@@ -242,7 +242,7 @@ class MatrixAdapter:
                     await self._handle(response, since=since)
                     break
                 except Exception:  # the batch is tried again: what was stored is deduplicated
-                    delay = BACKOFF_SECONDS[min(attempt, len(BACKOFF_SECONDS) - 1)]
+                    delay = _backoff(attempt)
                     log.exception("handling a matrix sync batch failed; again in %d s", delay)
                     await asyncio.sleep(delay)
             if self._held and self._held_checkpoint is None:
@@ -516,6 +516,11 @@ async def keep_keys(client: AsyncClient) -> None:
         await client.keys_query()
     if client.should_claim_keys:
         await client.keys_claim(client.get_users_for_key_claiming())
+
+
+def _backoff(attempt: int) -> int:
+    """Seconds to wait before try number `attempt + 1` (counting from 0)."""
+    return BACKOFF_SECONDS[min(attempt, len(BACKOFF_SECONDS) - 1)]
 
 
 def _split(text: str, size: int) -> list[str]:

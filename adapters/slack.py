@@ -21,7 +21,7 @@ import logging
 import re
 import time
 from collections import OrderedDict
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import aiohttp
@@ -46,7 +46,7 @@ BUTTONS_PER_ACTIONS_BLOCK = 25
 BUTTON_TEXT_LIMIT = 75
 CHECKBOXES_PER_GROUP = 10
 SEND_CHOICES = "send-choices"
-LOCALES_REMEMBERED = 4_096
+REMEMBERED = 4_096  # users' locales, command reply URLs, channels' post slots
 MESSAGE_LIMIT = 12_000  # characters per posted message; longer ones (digests) are split
 POST_INTERVAL = 1.0  # seconds per post into one channel over time, as Slack asks...
 POST_BURST = 4  # ...allowing a short burst, as Slack does
@@ -129,6 +129,23 @@ def _checkboxes(outbound: Outbound) -> list[dict[str, Any]]:
     return blocks
 
 
+@dataclass(slots=True)
+class _ResponseUrl:
+    """A slash command's response_url, while Slack still takes answers there."""
+
+    url: str
+    expires: float  # time.monotonic()
+    uses_left: int
+
+
+def _remember(table: OrderedDict[Any, Any], key: Any, value: Any) -> None:
+    """Store `value` as the newest entry, forgetting the oldest beyond REMEMBERED."""
+    table[key] = value
+    table.move_to_end(key)
+    if len(table) > REMEMBERED:
+        table.popitem(last=False)
+
+
 def _plain(text: str) -> dict[str, Any]:
     """A text object Slack shows as it is: no mentions, links or formatting."""
     return {"type": "plain_text", "text": text, "emoji": True}
@@ -197,8 +214,8 @@ class SlackAdapter:
             else None
         )
         self._locales: OrderedDict[str, str | None] = OrderedDict()
-        # (channel, user) -> the latest command's response_url, its expiry and uses left
-        self._response_urls: OrderedDict[tuple[str, str], list[Any]] = OrderedDict()
+        # (channel, user) -> where to answer that user's latest command there
+        self._response_urls: OrderedDict[tuple[str, str], _ResponseUrl] = OrderedDict()
         self._next_post: OrderedDict[str, float] = OrderedDict()  # per channel, for pacing
         self._background: set[asyncio.Task[None]] = set()
         self._runner: web.AppRunner | None = None
@@ -323,10 +340,8 @@ class SlackAdapter:
         key = (command["channel_id"], command["user_id"])
         if command.get("response_url"):
             expires = time.monotonic() + RESPONSE_URL_SECONDS
-            self._response_urls[key] = [command["response_url"], expires, RESPONSE_URL_USES]
-            self._response_urls.move_to_end(key)
-            if len(self._response_urls) > LOCALES_REMEMBERED:
-                self._response_urls.popitem(last=False)
+            reply = _ResponseUrl(command["response_url"], expires, RESPONSE_URL_USES)
+            _remember(self._response_urls, key, reply)
         inbound = Inbound(
             platform=PLATFORM,
             user_id=command["user_id"],
@@ -399,9 +414,7 @@ class SlackAdapter:
             locale = (found["user"].get("locale") or "").split("-")[0] or None
         except SlackApiError:
             locale = None
-        self._locales[user] = locale
-        if len(self._locales) > LOCALES_REMEMBERED:
-            self._locales.popitem(last=False)
+        _remember(self._locales, user, locale)
         return locale
 
     async def send(self, outbound: Outbound) -> None:
@@ -446,11 +459,11 @@ class SlackAdapter:
         which Slack shows privately; False when there is none left, so the caller posts
         an ephemeral message instead."""
         found = self._response_urls.get((channel, user))
-        if found is None or found[1] < time.monotonic() or found[2] <= 0:
+        if found is None or found.expires < time.monotonic() or found.uses_left <= 0:
             return False
-        found[2] -= 1
+        found.uses_left -= 1
         try:
-            answered = await AsyncWebhookClient(found[0]).send(
+            answered = await AsyncWebhookClient(found.url).send(
                 text=escape(text), blocks=blocks_for(piece), response_type="ephemeral"
             )
         except (aiohttp.ClientError, TimeoutError) as error:
@@ -467,10 +480,7 @@ class SlackAdapter:
         now = time.monotonic()
         earliest = now - (POST_BURST - 1) * POST_INTERVAL
         slot = max(earliest, self._next_post.get(channel, earliest))
-        self._next_post[channel] = slot + POST_INTERVAL
-        self._next_post.move_to_end(channel)
-        if len(self._next_post) > LOCALES_REMEMBERED:
-            self._next_post.popitem(last=False)
+        _remember(self._next_post, channel, slot + POST_INTERVAL)
         if slot > now:
             await asyncio.sleep(slot - now)
 

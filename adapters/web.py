@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import html
 import json
@@ -315,6 +316,7 @@ def _user_id(request: web.Request) -> str | None:
     return hashlib.sha256(token.encode()).hexdigest()[:32]
 
 
+@functools.cache  # two pages in three languages: made once each
 def _rendered(name: str, language: str) -> str:
     """A page with its words in `language`; the script's words ride in data-texts."""
     texts = PAGE_TEXTS[language]
