@@ -4,6 +4,7 @@ connection; every write goes through the group-commit writer."""
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import sqlite3
 from collections.abc import Callable
@@ -133,6 +134,9 @@ class Store:
         sent once more after the restart."""
 
         def delete(connection: sqlite3.Connection) -> None:
-            connection.executemany("DELETE FROM outbox WHERE id = ?", [(i,) for i in outbox_ids])
+            connection.execute(
+                "DELETE FROM outbox WHERE id IN (SELECT value FROM json_each(?))",
+                (json.dumps(outbox_ids),),
+            )
 
         self.writer.submit_later(delete, within=SENT_CLEANUP_DELAY)
