@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
+import os
 import resource
 import sqlite3
 import statistics
@@ -57,6 +58,19 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def process_rss_mib(pid: int) -> float:
+    with open(f"/proc/{pid}/statm") as statm:
+        pages = int(statm.read().split()[1])
+    return pages * resource.getpagesize() / 2**20
+
+
+def cpu_seconds(runtime: Runtime) -> float:
+    """CPU time of the bot's process and of its database writer process."""
+    with open(f"/proc/{runtime.store.writer.pid}/stat") as stat:
+        user, system = stat.read().rsplit(")", 1)[1].split()[11:13]
+    return time.process_time() + (int(user) + int(system)) / os.sysconf("SC_CLK_TCK")
+
+
 async def quiet(outbound: object) -> None:
     """Replies are dropped: keeping them would measure the benchmark, not the bot."""
 
@@ -88,7 +102,8 @@ async def drive(runtime: Runtime, participants: int, seconds: float, rate: float
     latencies: list[float] = []
     interval = participants / rate if rate else 0.0
     commits_before = runtime.store.writer.commits
-    cpu_before = time.process_time()
+    await runtime.store.flushed()  # the writer process is up
+    cpu_before = cpu_seconds(runtime)
     started = time.perf_counter()
     deadline = started + seconds
     await asyncio.gather(
@@ -98,7 +113,7 @@ async def drive(runtime: Runtime, participants: int, seconds: float, rate: float
         )
     )
     elapsed = time.perf_counter() - started
-    cpu = time.process_time() - cpu_before
+    cpu = cpu_seconds(runtime) - cpu_before
     commits = runtime.store.writer.commits - commits_before
     latencies.sort()
     return {
@@ -127,6 +142,7 @@ async def throughput(args: argparse.Namespace) -> None:
                 tune_for_serving()  # as `civicbot run` does
             await drive(runtime, args.participants, 1.0, args.rate)  # warm-up
             figures = await drive(runtime, args.participants, args.seconds, args.rate)
+            writer_rss = process_rss_mib(runtime.store.writer.pid)
     mode = f"offered {args.rate:,.0f} turns/s" if args.rate else "as fast as possible"
     print(
         f"{args.participants:,} participants, {args.seconds:g} s, {mode}, {args.loop}, gc {args.gc}"
@@ -136,8 +152,8 @@ async def throughput(args: argparse.Namespace) -> None:
     print(f"  turn latency     p50 {figures['p50_ms']:.2f} ms   p99 {figures['p99_ms']:.2f} ms")
     print(f"  turns per commit {figures['turns_per_commit']:.1f}")
     cpu = figures["cpu_us_per_turn"]
-    print(f"  CPU per turn     {cpu:.0f} µs (both threads, simulated participants included)")
-    print(f"  peak RSS         {peak_rss_mib():.1f} MiB")
+    print(f"  CPU per turn     {cpu:.0f} µs (both processes, simulated participants included)")
+    print(f"  peak RSS         {peak_rss_mib():.1f} MiB, writer process {writer_rss:.1f} MiB")
 
 
 async def open_conversations(runtime: Runtime, start: int, stop: int) -> None:
@@ -171,11 +187,12 @@ async def memory(args: argparse.Namespace) -> None:
                 await open_conversations(runtime, done, mark)
                 done = mark
                 open_now = await runtime.store.read(count_open_conversations)
-                readings.append((mark, open_now, rss_mib()))
+                writer_rss = process_rss_mib(runtime.store.writer.pid)
+                readings.append((mark, open_now, rss_mib(), writer_rss))
     base = readings[0][2]
-    print("open conversations   RSS        vs 1,000")
-    for _, open_now, rss in readings:
-        print(f"  {open_now:>9,}      {rss:7.1f} MiB  {rss / base:.2f}x")
+    print("open conversations   bot RSS      vs 1,000   writer process RSS")
+    for _, open_now, rss, writer_rss in readings:
+        print(f"  {open_now:>9,}      {rss:7.1f} MiB  {rss / base:.2f}x      {writer_rss:7.1f} MiB")
 
 
 def main() -> None:

@@ -113,4 +113,4 @@ class OutboxSender:
     async def settle(self) -> None:
         """Wait until everything sent so far is also gone from the outbox."""
         self._cleanup()
-        await self._store.writer.write(lambda connection: None)
+        await self._store.flushed()

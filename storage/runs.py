@@ -99,6 +99,15 @@ def open_to_everyone(connection: sqlite3.Connection, survey_id: str) -> tuple[in
     ).fetchone()
 
 
+def run_for_everyone(connection: sqlite3.Connection, *, survey_id: str, now: float) -> int | None:
+    """The survey's run open to anyone (the one its keyword starts), created the first
+    time; None once a coordinator has closed it."""
+    found = open_to_everyone(connection, survey_id)
+    if found:
+        return found[0] if found[1] == "open" else None
+    return create_run(connection, survey_id=survey_id, audience="open", staff_channel=None, now=now)
+
+
 def responses_of(
     connection: sqlite3.Connection, run_id: int
 ) -> list[tuple[int, str, float | None]]:

@@ -4,7 +4,6 @@ connection; every write goes through the group-commit writer."""
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import sqlite3
 from collections.abc import Callable
@@ -18,9 +17,9 @@ from storage.migrations import migrate
 from storage.privacy import Erased, erase_participant
 from storage.recent import RecentConversations
 from storage.retention import DELETE_CHUNK, EVENT_MEMORY_SECONDS, forget_events_before
-from storage.runs import create_run, open_to_everyone
-from storage.turns import Loaded, StoredOutbox, TurnRecord, load, record_turns
-from storage.writer import GroupCommitWriter
+from storage.runs import run_for_everyone
+from storage.turns import Loaded, StoredOutbox, TurnRecord, forget_sent, load, record_turns
+from storage.writer import GroupCommitWriter, nothing
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -46,9 +45,12 @@ class Store:
     @classmethod
     def open(cls, path: Path | str) -> Store:
         """Open (creating if need be) and migrate the database. Call from a running loop."""
-        write_connection = connect(path)
-        migrate(write_connection)
-        writer = GroupCommitWriter(write_connection)
+        migrations = connect(path)
+        try:
+            migrate(migrations)
+        finally:
+            migrations.close()
+        writer = GroupCommitWriter(path)
         writer.start()
         return cls(path, connect(path), writer)
 
@@ -59,7 +61,7 @@ class Store:
 
     async def erase_participant(self, pid: str, **details: object) -> Erased | None:
         """Erase everything linked to a participant (see storage.privacy)."""
-        erased = await self.writer.write(lambda c: erase_participant(c, pid, **details))
+        erased = await self.writer.write(partial(erase_participant, pid=pid, **details))
         self._recent.forget(pid)
         return erased
 
@@ -89,24 +91,21 @@ class Store:
     async def commit_turn(self, turn: TurnRecord) -> list[int] | None:
         """Store a whole turn; returns its replies' outbox ids, or None if the event was a
         redelivery."""
-        stored = await self.writer.submit_item(record_turns, turn)
-        if stored is not None:
-            self._recent.committed(turn)
-        return stored
+        try:
+            stored = await self.writer.submit_item(record_turns, turn)
+        except Exception:  # perhaps stored after all: read it back next time
+            self._recent.forget(turn.pid)
+            raise
+        if stored is None:
+            return None
+        outbox_ids, turn.response_id = stored
+        self._recent.committed(turn)
+        return outbox_ids
 
     async def open_run(self, survey_id: str, *, now: float) -> int | None:
         """The survey's run open to anyone (the one its keyword starts). The first time a
         keyword is used one is created; None once a coordinator has closed it."""
-
-        def get_or_create(connection: sqlite3.Connection) -> int | None:
-            found = open_to_everyone(connection, survey_id)
-            if found:
-                return found[0] if found[1] == "open" else None
-            return create_run(
-                connection, survey_id=survey_id, audience="open", staff_channel=None, now=now
-            )
-
-        return await self.writer.write(get_or_create)
+        return await self.writer.write(partial(run_for_everyone, survey_id=survey_id, now=now))
 
     def unsent(self, *, queued_before: float | None = None) -> list[StoredOutbox]:
         """Replies not yet sent, oldest first; only those queued before a time if given."""
@@ -132,11 +131,10 @@ class Store:
         """Drop delivered replies from the outbox with the next commit. Not awaited, and
         not worth a commit of its own: a crash before it only means those replies are
         sent once more after the restart."""
+        self.writer.submit_later(
+            partial(forget_sent, outbox_ids=outbox_ids), within=SENT_CLEANUP_DELAY
+        )
 
-        def delete(connection: sqlite3.Connection) -> None:
-            connection.execute(
-                "DELETE FROM outbox WHERE id IN (SELECT value FROM json_each(?))",
-                (json.dumps(outbox_ids),),
-            )
-
-        self.writer.submit_later(delete, within=SENT_CLEANUP_DELAY)
+    async def flushed(self) -> None:
+        """Wait until every write submitted so far has committed."""
+        await self.writer.write(nothing)

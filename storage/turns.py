@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 import math
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from operator import attrgetter
 from typing import Any
 
 ANONYMOUS_TIME_STEP = 3600.0  # seconds: anonymous responses' times are rounded up to this
@@ -38,6 +39,9 @@ class OutboxMessage:
     platform: str
     conversation_id: str
     body: str  # JSON, as the sender will read it back after a restart
+
+    def __reduce__(self) -> tuple:
+        return (OutboxMessage, (self.platform, self.conversation_id, self.body))
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +71,11 @@ class TurnRecord:
     status: str | None = None  # the response's new status, if it changed
     finished: bool = False
 
+    def __reduce__(self) -> tuple:
+        # Pickled for the writer process at every turn: as the tuple of its fields this
+        # takes a fifth of the time the dataclass's own way takes.
+        return (TurnRecord, _turn_record_fields(self))
+
     @property
     def kept_response(self) -> int | None:
         """The response the conversation row points to after this turn. An anonymous
@@ -81,6 +90,9 @@ class TurnRecord:
         if self.anonymous:
             return math.ceil(self.now / ANONYMOUS_TIME_STEP) * ANONYMOUS_TIME_STEP
         return self.now
+
+
+_turn_record_fields = attrgetter(*(field.name for field in fields(TurnRecord)))
 
 
 def load(connection: sqlite3.Connection, pid: str) -> Loaded:
@@ -99,16 +111,17 @@ def load(connection: sqlite3.Connection, pid: str) -> Loaded:
     return Loaded(True, address, conversation)
 
 
-def record_turns(connection: sqlite3.Connection, turns: list[TurnRecord]) -> list[list[int] | None]:
-    """Store many turns at once. Each result is the outbox ids of the turn's replies, or
-    None if its event was already processed (then the turn changed nothing).
+def record_turns(
+    connection: sqlite3.Connection, turns: list[TurnRecord]
+) -> list[tuple[list[int], int | None] | None]:
+    """Store many turns at once. Each result is (the outbox ids of the turn's replies,
+    its response id), or None if its event was already processed (then the turn changed
+    nothing).
 
-    Each kind of change is one statement whose rows come in one multi-row VALUES list,
-    rather than an executemany with a row per turn: a statement is then one call into
-    SQLite that runs without the GIL, so the writer's thread works beside the event loop
-    instead of taking turns with it, and it costs a third of the executemany. A
-    participant has at most one turn in a batch (their turns are serialised), so no
-    statement meets the same row twice.
+    Each kind of change is one statement whose rows come in one multi-row VALUES list:
+    that costs a third of an executemany with a row per turn. A participant has at most
+    one turn in a batch (their turns are serialised), so no statement meets the same row
+    twice.
     """
     keys = [turn.event_key for turn in turns]
     placeholders = ",".join("?" * len(keys))
@@ -170,7 +183,7 @@ def record_turns(connection: sqlite3.Connection, turns: list[TurnRecord]) -> lis
         [_conversation_values(t) for t in fresh if t.state is not None and not t.start_response],
     )
     stored = _queue_replies(connection, fresh)
-    return [stored.get(id(turn)) for turn in turns]
+    return [(stored[id(turn)], turn.response_id) if id(turn) in stored else None for turn in turns]
 
 
 def _first_turn_changes(connection: sqlite3.Connection, turns: list[TurnRecord]) -> None:
@@ -251,6 +264,13 @@ def _queue_replies(connection: sqlite3.Connection, turns: list[TurnRecord]) -> d
         rows,
     )
     return ids
+
+
+def forget_sent(connection: sqlite3.Connection, *, outbox_ids: list[int]) -> None:
+    """Delivered replies leave the outbox."""
+    connection.execute(
+        "DELETE FROM outbox WHERE id IN (SELECT value FROM json_each(?))", (json.dumps(outbox_ids),)
+    )
 
 
 def _each(connection: sqlite3.Connection, statement: str, columns: str, rows: list[tuple]) -> None:

@@ -1,66 +1,78 @@
-"""Group commit: every write goes through one connection, and concurrent writes share a commit.
+"""Group commit: every write goes to one writer, and concurrent writes share a commit.
 
 A write is a function of the connection, or an item for a batch function that
 writes many items of one kind at once (`submit_item`, used for conversation
-turns: one executemany per statement instead of one execute per turn). Writes
+turns: one statement per kind of change instead of one per turn). Writes
 submitted while a commit is in progress wait and then go together in the next
 transaction. A write's future resolves only after the transaction holding it has
 committed (with synchronous=FULL, fsynced), so callers may act on the result:
 that is what makes "stored before sent" hold at thousands of turns per second.
 
-If any write in a batch raises, the transaction is rolled back and the batch
-runs again with each write in its own savepoint, so one failing write fails alone.
-
-The statements run in the event loop's thread and only COMMIT (the fsync) runs in
-a worker thread. Statement execution is mostly Python work that holds the GIL; in
-a second thread it would fight the loop for it (every executemany row re-takes the
-GIL) and both would crawl. COMMIT is one C call that releases the GIL throughout,
-so the loop prepares the next batch while the disk syncs the last one. SQLite's
-automatic WAL checkpoint runs inside COMMIT too, so it delays one batch, never the
-loop.
+The statements and the COMMIT run in a process of their own
+(`storage.write_process`), so the event loop prepares the next batch while the
+last one is written, on the other core. Writes therefore travel pickled: each
+must be a module-level function or a `functools.partial` of one, and its result
+and any exception it raises must pickle. If the writer process dies, the writes
+it held fail (they may or may not have been committed) and a new one is started
+for the next batch.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sqlite3
+import sys
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any, TypeVar
+
+from storage import write_process
+from storage.write_process import BatchWrite
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 R = TypeVar("R")
-Write = Callable[[sqlite3.Connection], Any]
-# writes many items of one kind; returns one result per item, in order
-BatchWrite = Callable[[sqlite3.Connection, list[Any]], list[Any]]
-# (batch function or None for a plain write, the write or the item, its future)
+# (batch function or None for a plain write, the item or the write, its future)
 _Pending = tuple[BatchWrite | None, Any, asyncio.Future[Any]]
 
 MAX_BATCH = 2_000
+# A backlog larger than this is committed in two halves. When every busy participant
+# waits for the same commit, the event loop has nothing to do until it returns; in
+# halves, the loop runs one half's next turns while the other half is committed.
+SPLIT_ABOVE = 200
 
 
 class WriterClosed(RuntimeError):
     """Raised for writes submitted after `close()`."""
 
 
+class WriterDied(RuntimeError):
+    """The writer process ended while it held these writes: they may or may not be stored."""
+
+
 class GroupCommitWriter:
-    def __init__(self, connection: sqlite3.Connection, *, max_batch: int = MAX_BATCH) -> None:
-        self._connection = connection
+    def __init__(self, path: Path | str, *, max_batch: int = MAX_BATCH) -> None:
+        self._path = path
         self._max_batch = max_batch
         self._pending: list[_Pending] = []
         self._deferred: list[_Pending] = []
         self._deferred_timer: asyncio.TimerHandle | None = None
         self._wakeup = asyncio.Event()
-        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
+        self._process: asyncio.subprocess.Process | None = None
         self._task: asyncio.Task[None] | None = None
         self._closing = False
         self.commits = 0  # for benchmarks: how many transactions carried the writes
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="group-commit")
+
+    @property
+    def pid(self) -> int | None:
+        """The writer process's id (for benchmarks that count its CPU time)."""
+        return None if self._process is None else self._process.pid
 
     def submit(self, write: Callable[[sqlite3.Connection], T]) -> asyncio.Future[T]:
         """Queue `write`; the future holds its result once its transaction has committed."""
@@ -101,74 +113,90 @@ class GroupCommitWriter:
         self._wakeup.set()
         if self._task is not None:
             await self._task
-        self._thread.shutdown(wait=True)
 
     async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            await self._wakeup.wait()
-            self._wakeup.clear()
-            while self._pending or self._deferred:
-                batch = self._take_batch()
-                try:
-                    outcomes = self._execute(batch)
-                    await loop.run_in_executor(self._thread, self._connection.execute, "COMMIT")
-                    self.commits += 1
-                except Exception as error:  # the commit itself failed: nothing in it is stored
-                    log.exception("a batch of %d writes failed to commit", len(batch))
-                    if self._connection.in_transaction:
-                        self._connection.execute("ROLLBACK")
-                    outcomes = [error] * len(batch)
-                for (_, _, future), outcome in zip(batch, outcomes, strict=True):
-                    if future.done():
-                        continue
-                    if isinstance(outcome, BaseException):
-                        future.set_exception(outcome)
-                    else:
-                        future.set_result(outcome)
-            if self._closing:
-                return
+        try:
+            await self._started_process()
+            while True:
+                await self._wakeup.wait()
+                self._wakeup.clear()
+                while self._pending or self._deferred:
+                    batch = self._take_batch()
+                    outcomes = await self._commit(batch)
+                    for (_, _, future), outcome in zip(batch, outcomes, strict=True):
+                        if future.done():
+                            continue
+                        if isinstance(outcome, BaseException):
+                            future.set_exception(outcome)
+                        else:
+                            future.set_result(outcome)
+                if self._closing:
+                    return
+        finally:
+            await self._stop_process()
+
+    async def _commit(self, batch: list[_Pending]) -> list[Any]:
+        """Have the writer process commit the batch; one outcome per write."""
+        writes = [(batch_write, work) for batch_write, work, _ in batch]
+        try:
+            message = write_process.encode(writes)
+        except Exception as error:  # one write cannot travel: try each alone
+            if len(batch) == 1:
+                return [TypeError(f"a write the writer process cannot receive: {error}")]
+            return [outcome for pending in batch for outcome in await self._commit([pending])]
+        try:
+            process = await self._started_process()
+            process.stdin.write(message)
+            await process.stdin.drain()
+            header = await process.stdout.readexactly(write_process.HEADER_BYTES)
+            reply = await process.stdout.readexactly(int.from_bytes(header, "big"))
+        except (OSError, asyncio.IncompleteReadError) as error:
+            log.error("the database writer process stopped (%s); starting a new one", error)
+            await self._stop_process()
+            return [WriterDied(f"the database writer stopped: {error}")] * len(batch)
+        self.commits += 1
+        return write_process.decode(reply)
+
+    async def _started_process(self) -> asyncio.subprocess.Process:
+        if self._process is not None and self._process.returncode is not None:
+            log.error(
+                "the database writer process ended (%s); starting a new one",
+                self._process.returncode,
+            )
+            self._process = None
+        if self._process is None:
+            # the child imports the functions it is sent from where this process does
+            environment = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+            self._process = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "storage.write_process",
+                str(self._path),
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                env=environment,
+            )
+        return self._process
+
+    async def _stop_process(self) -> None:
+        process, self._process = self._process, None
+        if process is None:
+            return
+        if process.stdin is not None and not process.stdin.is_closing():
+            process.stdin.close()  # the end of its input ends it
+        await process.wait()
 
     def _take_batch(self) -> list[_Pending]:
-        batch = self._deferred + self._pending[: self._max_batch]
-        del self._pending[: self._max_batch]
+        size = len(self._pending)
+        if size > SPLIT_ABOVE:
+            size = min(self._max_batch, (size + 1) // 2)
+        batch = self._deferred + self._pending[:size]
+        del self._pending[:size]
         self._deferred = []
         if self._deferred_timer is not None:
             self._deferred_timer.cancel()
             self._deferred_timer = None
         return batch
-
-    def _execute(self, batch: list[_Pending]) -> list[Any]:
-        """Run the batch's writes in an open transaction, left open for COMMIT."""
-        try:
-            return self._statements(batch, careful=False)
-        except _WriteFailed:
-            return self._statements(batch, careful=True)
-
-    def _statements(self, batch: list[_Pending], *, careful: bool) -> list[Any]:
-        connection = self._connection
-        outcomes: list[Any] = []
-        connection.execute("BEGIN IMMEDIATE")
-        try:
-            for group_writer, group in _groups(batch, careful=careful):
-                if careful:
-                    connection.execute("SAVEPOINT one_write")
-                try:
-                    if group_writer is None:
-                        outcomes.append(group[0](connection))
-                    else:
-                        outcomes.extend(group_writer(connection, group))
-                except Exception as error:
-                    if not careful:
-                        raise _WriteFailed from error
-                    connection.execute("ROLLBACK TO one_write")
-                    outcomes.append(error)
-                if careful:
-                    connection.execute("RELEASE one_write")
-        except BaseException:
-            connection.execute("ROLLBACK")
-            raise
-        return outcomes
 
 
 def _log_failure(future: asyncio.Future[Any]) -> None:
@@ -176,16 +204,5 @@ def _log_failure(future: asyncio.Future[Any]) -> None:
         log.error("a deferred write failed: %s", future.exception())
 
 
-class _WriteFailed(Exception):
-    """A write raised: the batch is rolled back and retried one write at a time."""
-
-
-def _groups(batch: list[_Pending], *, careful: bool) -> list[tuple[BatchWrite | None, list[Any]]]:
-    """Consecutive items of the same batch function go together, in submission order."""
-    groups: list[tuple[BatchWrite | None, list[Any]]] = []
-    for batch_write, work, _ in batch:
-        if not careful and batch_write is not None and groups and groups[-1][0] is batch_write:
-            groups[-1][1].append(work)
-        else:
-            groups.append((batch_write, [work]))
-    return groups
+def nothing(connection: sqlite3.Connection) -> None:
+    """A write that changes nothing: its commit says that everything before it committed."""

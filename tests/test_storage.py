@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import sqlite3
+import time
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -13,7 +17,7 @@ from storage.migrations import MIGRATIONS, migrate
 from storage.retention import DELETE_CHUNK
 from storage.store import Store
 from storage.turns import ConversationRow, Loaded, OutboxMessage, TurnRecord
-from storage.writer import GroupCommitWriter
+from storage.writer import GroupCommitWriter, WriterDied
 
 
 def test_migrations_are_recorded_with_their_description(tmp_path: Path) -> None:
@@ -31,17 +35,20 @@ def test_database_settings_make_commits_durable(tmp_path: Path) -> None:
     assert connection.execute("PRAGMA busy_timeout").fetchone()[0] > 0
 
 
+def insert_note(connection: sqlite3.Connection, *, n: int) -> int:
+    """A write the writer process can receive: a module-level function."""
+    return connection.execute("INSERT INTO notes VALUES (?)", (n,)).lastrowid
+
+
+def notes_table(path: Path, column: str = "n INTEGER") -> Path:
+    connect(path).execute(f"CREATE TABLE notes ({column})")
+    return path
+
+
 async def test_concurrent_writes_share_one_commit(tmp_path: Path) -> None:
-    connection = connect(tmp_path / "db.sqlite")
-    connection.execute("CREATE TABLE notes (n INTEGER)")
-    writer = GroupCommitWriter(connection)
+    writer = GroupCommitWriter(notes_table(tmp_path / "db.sqlite"))
     writer.start()
-    results = await asyncio.gather(
-        *(
-            writer.write(lambda c, n=n: c.execute("INSERT INTO notes VALUES (?)", (n,)).lastrowid)
-            for n in range(100)
-        )
-    )
+    results = await asyncio.gather(*(writer.write(partial(insert_note, n=n)) for n in range(100)))
     await writer.close()
     assert sorted(results) == list(range(1, 101))
     assert writer.commits <= 2
@@ -51,18 +58,12 @@ async def test_concurrent_writes_share_one_commit(tmp_path: Path) -> None:
 
 
 async def test_one_failing_write_fails_alone(tmp_path: Path) -> None:
-    connection = connect(tmp_path / "db.sqlite")
-    connection.execute("CREATE TABLE notes (n INTEGER UNIQUE)")
-    writer = GroupCommitWriter(connection)
+    writer = GroupCommitWriter(notes_table(tmp_path / "db.sqlite", "n INTEGER UNIQUE"))
     writer.start()
-
-    def insert(n: int):
-        return lambda c: c.execute("INSERT INTO notes VALUES (?)", (n,))
-
     outcomes = await asyncio.gather(
-        writer.write(insert(1)),
-        writer.write(insert(1)),
-        writer.write(insert(2)),
+        writer.write(partial(insert_note, n=1)),
+        writer.write(partial(insert_note, n=1)),
+        writer.write(partial(insert_note, n=2)),
         return_exceptions=True,
     )
     await writer.close()
@@ -70,6 +71,39 @@ async def test_one_failing_write_fails_alone(tmp_path: Path) -> None:
     assert not isinstance(outcomes[0], BaseException)
     assert not isinstance(outcomes[2], BaseException)
     stored = connect(tmp_path / "db.sqlite").execute("SELECT n FROM notes ORDER BY n").fetchall()
+    assert stored == [(1,), (2,)]
+
+
+async def test_a_write_that_cannot_reach_the_writer_process_fails_alone(tmp_path: Path) -> None:
+    writer = GroupCommitWriter(notes_table(tmp_path / "db.sqlite"))
+    writer.start()
+    outcomes = await asyncio.gather(
+        writer.write(partial(insert_note, n=1)),
+        writer.write(lambda connection: None),
+        return_exceptions=True,
+    )
+    await writer.close()
+    assert outcomes[0] == 1
+    assert isinstance(outcomes[1], TypeError)
+    assert "cannot receive" in str(outcomes[1])
+
+
+def stall(connection: sqlite3.Connection) -> None:
+    time.sleep(60)
+
+
+async def test_writes_go_on_after_the_writer_process_dies(tmp_path: Path) -> None:
+    writer = GroupCommitWriter(notes_table(tmp_path / "db.sqlite"))
+    writer.start()
+    await writer.write(partial(insert_note, n=1))
+    held = asyncio.ensure_future(writer.write(stall))
+    await asyncio.sleep(0.5)  # the writer process is in the stalled write
+    os.kill(writer.pid, signal.SIGKILL)
+    with pytest.raises(WriterDied):
+        await held
+    assert await writer.write(partial(insert_note, n=2)) == 2  # a new process took over
+    await writer.close()
+    stored = connect(tmp_path / "db.sqlite").execute("SELECT n FROM notes").fetchall()
     assert stored == [(1,), (2,)]
 
 

@@ -1,0 +1,143 @@
+"""The database writer's process: it runs batches of writes and commits them.
+
+The bot's process sends a batch (pickled: each write is a module-level function or a
+`functools.partial` of one, or an item for a batch function) on this process's
+stdin, and reads one outcome per write back from its stdout once the batch has
+committed. The end of stdin (the bot stopped or died) ends this process.
+
+Why a process of its own: executing statements is Python and SQLite work that would
+otherwise take a third of the bot's one core, and a thread cannot take it off that
+core, because every statement hands the GIL back and forth with the event loop
+(measured: slower than doing it all in the loop's thread).
+"""
+
+from __future__ import annotations
+
+import logging
+import pickle
+import sqlite3
+import sys
+from collections.abc import Callable
+from typing import Any, BinaryIO
+
+from storage.database import connect
+
+log = logging.getLogger(__name__)
+
+# writes many items of one kind; returns one result per item, in order
+BatchWrite = Callable[[sqlite3.Connection, list[Any]], list[Any]]
+# (batch function, or None for a plain write; the item, or the write)
+Write = tuple[BatchWrite | None, Any]
+
+HEADER_BYTES = 4  # each message: its length, big-endian, then the pickle
+
+
+def encode(value: Any) -> bytes:
+    """A message: the pickle's length, then the pickle."""
+    data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+    return len(data).to_bytes(HEADER_BYTES, "big") + data
+
+
+def decode(data: bytes) -> Any:
+    """A message's value, from the bytes after its header."""
+    return pickle.loads(data)
+
+
+def _receive(stream: BinaryIO) -> Any | None:
+    """The next message, or None at the end of the stream."""
+    header = stream.read(HEADER_BYTES)
+    if len(header) < HEADER_BYTES:
+        return None
+    return decode(stream.read(int.from_bytes(header, "big")))
+
+
+def commit(connection: sqlite3.Connection, batch: list[Write]) -> list[Any]:
+    """Run the batch's writes in one transaction and commit it: one outcome per write,
+    a result or the exception it raised. If any write raises, the transaction is rolled
+    back and the batch runs again with each write in its own savepoint, so one failing
+    write fails alone. If the commit itself fails, every write gets its error."""
+    try:
+        try:
+            outcomes = _statements(connection, batch, careful=False)
+        except _WriteFailed:
+            outcomes = _statements(connection, batch, careful=True)
+        connection.execute("COMMIT")
+    except Exception as error:  # nothing in the batch is stored
+        log.exception("a batch of %d writes failed to commit", len(batch))
+        if connection.in_transaction:
+            connection.execute("ROLLBACK")
+        return [error] * len(batch)
+    return outcomes
+
+
+def _statements(connection: sqlite3.Connection, batch: list[Write], *, careful: bool) -> list[Any]:
+    outcomes: list[Any] = []
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        for batch_write, group in _groups(batch, careful=careful):
+            if careful:
+                connection.execute("SAVEPOINT one_write")
+            try:
+                if batch_write is None:
+                    outcomes.append(group[0](connection))
+                else:
+                    outcomes.extend(batch_write(connection, group))
+            except Exception as error:
+                if not careful:
+                    raise _WriteFailed from error
+                connection.execute("ROLLBACK TO one_write")
+                outcomes.append(error)
+            if careful:
+                connection.execute("RELEASE one_write")
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+    return outcomes
+
+
+class _WriteFailed(Exception):
+    """A write raised: the batch is rolled back and retried one write at a time."""
+
+
+def _groups(batch: list[Write], *, careful: bool) -> list[tuple[BatchWrite | None, list[Any]]]:
+    """Consecutive items of the same batch function go together, in submission order."""
+    groups: list[tuple[BatchWrite | None, list[Any]]] = []
+    for batch_write, work in batch:
+        if not careful and batch_write is not None and groups and groups[-1][0] is batch_write:
+            groups[-1][1].append(work)
+        else:
+            groups.append((batch_write, [work]))
+    return groups
+
+
+def _sendable(outcomes: list[Any]) -> bytes:
+    """The outcomes as a message; one that cannot be pickled is sent as an error saying so."""
+    try:
+        return encode(outcomes)
+    except Exception:
+        return encode([_alone(outcome) for outcome in outcomes])
+
+
+def _alone(outcome: Any) -> Any:
+    try:
+        pickle.dumps(outcome)
+    except Exception as error:
+        return TypeError(f"a write's result that cannot be sent back: {error}")
+    return outcome
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    connection = connect(sys.argv[1])
+    try:
+        while (batch := _receive(sys.stdin.buffer)) is not None:
+            sys.stdout.buffer.write(_sendable(commit(connection, batch)))
+            sys.stdout.buffer.flush()
+    except BrokenPipeError:
+        pass  # the bot is gone; what was committed stays, and its replies wait in the outbox
+    finally:
+        connection.close()
+
+
+if __name__ == "__main__":
+    main()
