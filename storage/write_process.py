@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import pickle
+import signal
 import sqlite3
 import sys
 from collections.abc import Callable
@@ -127,6 +128,11 @@ def _alone(outcome: Any) -> Any:
 
 
 def main() -> None:
+    # Its life follows its input: Ctrl-C in a terminal, or a service manager's SIGTERM
+    # to the whole group, reaches this process too, but the bot still has writes to
+    # hand over while it shuts down, and closes the pipe when it is done.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     connection = connect(sys.argv[1])
     try:
