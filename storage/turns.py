@@ -138,7 +138,7 @@ def record_turns(
             fresh.append(turn)
     _each(
         connection,
-        "INSERT INTO processed_events (event_id, processed_at) SELECT * FROM turn",
+        "INSERT INTO processed_events (event_id, processed_at) SELECT * FROM batch",
         "event_id, at",
         [(turn.event_key, turn.now) for turn in fresh],
     )
@@ -146,7 +146,7 @@ def record_turns(
     _each(
         connection,
         "INSERT OR REPLACE INTO answers (response_id, question_id, value, given_by, answered_at)"
-        " SELECT * FROM turn",
+        " SELECT * FROM batch",
         "response_id, question_id, value, given_by, at",
         [
             (
@@ -162,23 +162,23 @@ def record_turns(
     )
     _each(
         connection,
-        "DELETE FROM answers WHERE (response_id, question_id) IN (SELECT * FROM turn)",
+        "DELETE FROM answers WHERE (response_id, question_id) IN (SELECT * FROM batch)",
         "response_id, question_id",
         [(t.response_id, t.retract) for t in fresh if t.retract is not None],
     )
     _each(
         connection,
-        "UPDATE responses SET status = turn.status, updated_at = turn.at,"
-        " completed_at = CASE WHEN turn.status = 'completed' THEN turn.at ELSE completed_at END"
-        " FROM turn WHERE responses.id = turn.id",
+        "UPDATE responses SET status = batch.status, updated_at = batch.at,"
+        " completed_at = CASE WHEN batch.status = 'completed' THEN batch.at ELSE completed_at END"
+        " FROM batch WHERE responses.id = batch.id",
         "status, at, id",
         [(t.status, t.response_time, t.response_id) for t in fresh if t.status is not None],
     )
     _each(
         connection,
-        "UPDATE conversations SET response_id = turn.response_id, state = turn.state,"
-        " updated_at = turn.at FROM turn"
-        " WHERE conversations.pid = turn.pid AND conversations.run_id = turn.run_id",
+        "UPDATE conversations SET response_id = batch.response_id, state = batch.state,"
+        " updated_at = batch.at FROM batch"
+        " WHERE conversations.pid = batch.pid AND conversations.run_id = batch.run_id",
         CONVERSATION_COLUMNS,
         [_conversation_values(t) for t in fresh if t.state is not None and not t.start_response],
     )
@@ -190,14 +190,14 @@ def _first_turn_changes(connection: sqlite3.Connection, turns: list[TurnRecord])
     """The rarer changes: new participants, new addresses, new conversations."""
     _each(
         connection,
-        "INSERT OR IGNORE INTO participants (pid, created_at) SELECT * FROM turn",
+        "INSERT OR IGNORE INTO participants (pid, created_at) SELECT * FROM batch",
         "pid, at",
         [(t.pid, t.now) for t in turns if t.new_participant],
     )
     _each(
         connection,
         "INSERT OR REPLACE INTO addresses (pid, platform, user_id, conversation_id, updated_at)"
-        " SELECT * FROM turn",
+        " SELECT * FROM batch",
         "pid, platform, user_id, conversation_id, at",
         [(t.pid, *t.address, t.now) for t in turns if t.address is not None],
     )
@@ -212,7 +212,7 @@ def _first_turn_changes(connection: sqlite3.Connection, turns: list[TurnRecord])
     _each(
         connection,
         "INSERT INTO responses (id, run_id, pid, status, started_at, updated_at)"
-        " SELECT id, run_id, pid, 'started', at, at FROM turn",
+        " SELECT id, run_id, pid, 'started', at, at FROM batch",
         "id, run_id, pid, at",
         [
             (t.response_id, t.run_id, None if t.anonymous else t.pid, t.response_time)
@@ -221,15 +221,15 @@ def _first_turn_changes(connection: sqlite3.Connection, turns: list[TurnRecord])
     )
     _each(
         connection,
-        "UPDATE participants SET active_run = turn.run_id FROM turn"
-        " WHERE participants.pid = turn.pid",
+        "UPDATE participants SET active_run = batch.run_id FROM batch"
+        " WHERE participants.pid = batch.pid",
         "pid, run_id",
         [(t.pid, t.run_id) for t in starts],
     )
     _each(
         connection,
         "INSERT OR REPLACE INTO conversations (response_id, state, updated_at, pid, run_id)"
-        " SELECT * FROM turn",
+        " SELECT * FROM batch",
         CONVERSATION_COLUMNS,
         [_conversation_values(t) for t in starts],
     )
@@ -259,7 +259,7 @@ def _queue_replies(connection: sqlite3.Connection, turns: list[TurnRecord]) -> d
         ids[id(turn)] = list(range(first, next_id))
     _each(
         connection,
-        "INSERT INTO outbox (id, platform, conversation_id, body, created_at) SELECT * FROM turn",
+        "INSERT INTO outbox (id, platform, conversation_id, body, created_at) SELECT * FROM batch",
         "id, platform, conversation_id, body, at",
         rows,
     )
@@ -268,13 +268,16 @@ def _queue_replies(connection: sqlite3.Connection, turns: list[TurnRecord]) -> d
 
 def forget_sent(connection: sqlite3.Connection, *, outbox_ids: list[int]) -> None:
     """Delivered replies leave the outbox."""
-    connection.execute(
-        "DELETE FROM outbox WHERE id IN (SELECT value FROM json_each(?))", (json.dumps(outbox_ids),)
+    _each(
+        connection,
+        "DELETE FROM outbox WHERE id IN (SELECT id FROM batch)",
+        "id",
+        [(outbox_id,) for outbox_id in outbox_ids],
     )
 
 
 def _each(connection: sqlite3.Connection, statement: str, columns: str, rows: list[tuple]) -> None:
-    """Run `statement` over `rows`, which it reads as the table `turn(columns)`."""
+    """Run `statement` over `rows`, which it reads as the table `batch(columns)`."""
     if not rows:
         return
     width = len(rows[0])
@@ -283,7 +286,7 @@ def _each(connection: sqlite3.Connection, statement: str, columns: str, rows: li
     for first in range(0, len(rows), per_statement):
         chunk = rows[first : first + per_statement]
         connection.execute(
-            f"WITH turn({columns}) AS (VALUES {','.join([row_placeholders] * len(chunk))})"
+            f"WITH batch({columns}) AS (VALUES {','.join([row_placeholders] * len(chunk))})"
             f" {statement}",
             [value for row in chunk for value in row],
         )
