@@ -47,21 +47,15 @@ def calibration_seconds() -> float:
     return time.perf_counter() - started
 
 
-def rss_mib() -> float:
-    """Current resident set size (Linux), in MiB."""
-    with open("/proc/self/statm") as statm:
+def rss_mib(pid: int | str = "self") -> float:
+    """Current resident set size of a process, this one by default (Linux), in MiB."""
+    with open(f"/proc/{pid}/statm") as statm:
         pages = int(statm.read().split()[1])
     return pages * resource.getpagesize() / 2**20
 
 
 def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def process_rss_mib(pid: int) -> float:
-    with open(f"/proc/{pid}/statm") as statm:
-        pages = int(statm.read().split()[1])
-    return pages * resource.getpagesize() / 2**20
 
 
 def cpu_seconds(runtime: Runtime) -> float:
@@ -142,7 +136,7 @@ async def throughput(args: argparse.Namespace) -> None:
                 tune_for_serving()  # as `civicbot run` does
             await drive(runtime, args.participants, 1.0, args.rate)  # warm-up
             figures = await drive(runtime, args.participants, args.seconds, args.rate)
-            writer_rss = process_rss_mib(runtime.store.writer.pid)
+            writer_rss = rss_mib(runtime.store.writer.pid)
     mode = f"offered {args.rate:,.0f} turns/s" if args.rate else "as fast as possible"
     print(
         f"{args.participants:,} participants, {args.seconds:g} s, {mode}, {args.loop}, gc {args.gc}"
@@ -187,7 +181,7 @@ async def memory(args: argparse.Namespace) -> None:
                 await open_conversations(runtime, done, mark)
                 done = mark
                 open_now = await runtime.store.read(count_open_conversations)
-                writer_rss = process_rss_mib(runtime.store.writer.pid)
+                writer_rss = rss_mib(runtime.store.writer.pid)
                 readings.append((mark, open_now, rss_mib(), writer_rss))
     base = readings[0][2]
     print("open conversations   bot RSS      vs 1,000   writer process RSS")
