@@ -146,14 +146,24 @@ async def test_buttons_answer_and_the_question_shows_the_choice(
     assert "How often do you visit the library?" in posted_to(slack_api, "DUANN")[-1]["text"]
 
 
+async def at_the_services_question(bot: Runtime, events, slack_api: SlackWebApi) -> dict:
+    """Ann starts the library survey, consents, and gets the multiple-choice question."""
+    for number, text in enumerate(["library", "yes", "1"]):
+        await say(events, "UANN", text, f"Ev{number}")
+        await settle(bot)
+    return posted_to(slack_api, "DUANN")[-1]
+
+
+def as_shown(question: dict) -> dict:
+    """The posted question as Slack hands it back in a block action: with its ts."""
+    return {"ts": "1700000009.000100", "text": question["text"], "blocks": question["blocks"]}
+
+
 async def test_multiple_choice_is_answered_with_checkboxes_and_a_send_button(
     bot: Runtime, events, slack_api: SlackWebApi, tmp_path: Path
 ) -> None:
     session, url = events
-    for number, text in enumerate(["library", "yes", "1"]):
-        await say(events, "UANN", text, f"Ev{number}")
-        await settle(bot)
-    question = posted_to(slack_api, "DUANN")[-1]
+    question = await at_the_services_question(bot, events, slack_api)
     assert question["text"].startswith("Which services have you used this year?")
     [boxes] = [b for b in question["blocks"] if b.get("block_id") == "pick-0"]
     options = boxes["elements"][0]["options"]
@@ -162,8 +172,7 @@ async def test_multiple_choice_is_answered_with_checkboxes_and_a_send_button(
         "1. Borrowing books",
         "2. E-books and audiobooks",
     ]
-    message = {"ts": "1700000009.000100", "text": question["text"], "blocks": question["blocks"]}
-    body = send_choices("UANN", message, [options[0], options[2]])
+    body = send_choices("UANN", as_shown(question), [options[0], options[2]])
     assert (await post(session, url, body, form=True)).status == 200
     await settle(bot)
     shown = slack_api.made("chat.update")[-1]["blocks"][-1]["elements"][0]["text"]
@@ -175,12 +184,9 @@ async def test_sending_no_ticked_boxes_asks_the_question_again(
     bot: Runtime, events, slack_api: SlackWebApi, tmp_path: Path
 ) -> None:
     session, url = events
-    for number, text in enumerate(["library", "yes", "1"]):
-        await say(events, "UANN", text, f"Ev{number}")
-        await settle(bot)
-    question = posted_to(slack_api, "DUANN")[-1]
-    message = {"ts": "1700000009.000100", "text": question["text"], "blocks": question["blocks"]}
-    assert (await post(session, url, send_choices("UANN", message, []), form=True)).status == 200
+    question = await at_the_services_question(bot, events, slack_api)
+    body = send_choices("UANN", as_shown(question), [])
+    assert (await post(session, url, body, form=True)).status == 200
     await settle(bot)
     again = posted_to(slack_api, "DUANN")[-1]["text"]
     assert again.startswith("Please choose from 1 to 5 options.")
