@@ -315,13 +315,20 @@ async def test_a_channel_audience_is_read_page_by_page_and_invited(
     assert "invited 3" in slack_api.made("response_url")[-1]["text"]
 
 
+async def ann_answers_the_library_survey(
+    events, slack_api: SlackWebApi, *, comment: str = "Fine"
+) -> None:
+    """A coordinator opens the library survey to everyone and Ann answers it through."""
+    await survey_command(events, slack_api, "start library for everyone")
+    for number, text in enumerate(["library", "yes", "1", "1", "5", comment, "skip"]):
+        await say(events, "UANN", text, f"Ev{number}")
+
+
 async def test_a_digest_with_mention_attempts_is_posted_harmlessly(
     bot: Runtime, events, slack_api: SlackWebApi
 ) -> None:
-    await survey_command(events, slack_api, "start library for everyone")
     attack = "<!channel> <!here> <@U999> <!subteam^S1> <https://evil.example|your bank> & more"
-    for number, text in enumerate(["library", "yes", "1", "1", "5", attack, "skip"]):
-        await say(events, "UANN", text, f"Ev{number}")
+    await ann_answers_the_library_survey(events, slack_api, comment=attack)
     await survey_command(events, slack_api, "digest 1")
     await settle(bot)
     digest = posted_to(slack_api, "CSTAFF")[-1]
@@ -402,9 +409,7 @@ async def test_socket_mode_reconnects_after_a_disconnect(
 async def test_an_export_is_uploaded_to_the_staff_channel(
     bot: Runtime, events, slack_api: SlackWebApi
 ) -> None:
-    await survey_command(events, slack_api, "start library for everyone")
-    for number, text in enumerate(["library", "yes", "1", "1", "5", "Fine", "skip"]):
-        await say(events, "UANN", text, f"Ev{number}")
+    await ann_answers_the_library_survey(events, slack_api)
     await survey_command(events, slack_api, "export 1")
     await settle(bot)
     completed = slack_api.made("files.completeUploadExternal")[-1]
@@ -416,9 +421,7 @@ async def test_an_export_is_uploaded_to_the_staff_channel(
 async def test_a_digest_uploads_the_chart_and_csv_its_survey_asks_for(
     bot: Runtime, events, slack_api: SlackWebApi
 ) -> None:
-    await survey_command(events, slack_api, "start library for everyone")
-    for number, text in enumerate(["library", "yes", "1", "1", "5", "Fine", "skip"]):
-        await say(events, "UANN", text, f"Ev{number}")
+    await ann_answers_the_library_survey(events, slack_api)
     await survey_command(events, slack_api, "digest 1")
     await settle(bot)
     assert posted_to(slack_api, "CSTAFF")[-1]["text"].startswith("Digest: City library feedback")
