@@ -1,9 +1,11 @@
 """The database writer's process: it runs batches of writes and commits them.
 
-The bot's process sends a batch (pickled: each write is a module-level function or a
+The bot's process sends writes (pickled: each is a module-level function or a
 `functools.partial` of one, or an item for a batch function) on this process's
-stdin, and reads one outcome per write back from its stdout once the batch has
-committed. The end of stdin (the bot stopped or died) ends this process.
+stdin whenever it has some, in messages of any size. Everything that arrived while
+a commit was in progress goes into the next transaction: that is where group commit
+happens. After each commit, one message on stdout holds one outcome per write, in
+the order they came. The end of stdin (the bot stopped or died) ends this process.
 
 Why a process of its own: executing statements is Python and SQLite work that would
 otherwise take a third of the bot's one core, and a thread cannot take it off that
@@ -14,12 +16,14 @@ core, because every statement hands the GIL back and forth with the event loop
 from __future__ import annotations
 
 import logging
+import os
 import pickle
+import select
 import signal
 import sqlite3
 import sys
 from collections.abc import Callable
-from typing import Any, BinaryIO
+from typing import Any
 
 from storage.database import connect
 
@@ -31,6 +35,7 @@ BatchWrite = Callable[[sqlite3.Connection, list[Any]], list[Any]]
 Write = tuple[BatchWrite | None, Any]
 
 HEADER_BYTES = 4  # each message: its length, big-endian, then the pickle
+MAX_BATCH = 2_000  # writes in one transaction, at most
 
 
 def encode(value: Any) -> bytes:
@@ -39,17 +44,50 @@ def encode(value: Any) -> bytes:
     return len(data).to_bytes(HEADER_BYTES, "big") + data
 
 
-def decode(data: bytes) -> Any:
+def decode(data: bytes | bytearray) -> Any:
     """A message's value, from the bytes after its header."""
     return pickle.loads(data)
 
 
-def _receive(stream: BinaryIO) -> Any | None:
-    """The next message, or None at the end of the stream."""
-    header = stream.read(HEADER_BYTES)
-    if len(header) < HEADER_BYTES:
-        return None
-    return decode(stream.read(int.from_bytes(header, "big")))
+class Inbox:
+    """The writes arriving on a pipe, taken in batches of all that has arrived."""
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+        self._buffer = bytearray()
+        self._writes: list[Write] = []  # arrived, not yet taken
+
+    def batch(self) -> list[Write] | None:
+        """The writes that have arrived, waiting for one if there is none yet; None at
+        the end of the input."""
+        while True:
+            self._take_messages()
+            if self._writes and (len(self._writes) >= MAX_BATCH or not self._more_arrived()):
+                break
+            data = os.read(self._fd, READ_BYTES)
+            if not data:
+                break
+            self._buffer += data
+        if not self._writes:
+            return None
+        batch, self._writes = self._writes[:MAX_BATCH], self._writes[MAX_BATCH:]
+        return batch
+
+    def _take_messages(self) -> None:
+        buffer, start = self._buffer, 0
+        while len(buffer) - start >= HEADER_BYTES:
+            end = start + HEADER_BYTES + int.from_bytes(buffer[start : start + HEADER_BYTES], "big")
+            if len(buffer) < end:
+                break
+            self._writes.extend(decode(buffer[start + HEADER_BYTES : end]))
+            start = end
+        del buffer[:start]
+
+    def _more_arrived(self) -> bool:
+        return bool(select.select([self._fd], [], [], 0)[0])
+
+
+READ_BYTES = 1 << 20
 
 
 def commit(connection: sqlite3.Connection, batch: list[Write]) -> list[Any]:
@@ -136,7 +174,8 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     connection = connect(sys.argv[1])
     try:
-        while (batch := _receive(sys.stdin.buffer)) is not None:
+        inbox = Inbox(sys.stdin.fileno())
+        while (batch := inbox.batch()) is not None:
             sys.stdout.buffer.write(_sendable(commit(connection, batch)))
             sys.stdout.buffer.flush()
     except BrokenPipeError:

@@ -2,19 +2,21 @@
 
 A write is a function of the connection, or an item for a batch function that
 writes many items of one kind at once (`submit_item`, used for conversation
-turns: one statement per kind of change instead of one per turn). Writes
-submitted while a commit is in progress wait and then go together in the next
-transaction. A write's future resolves only after the transaction holding it has
-committed (with synchronous=FULL, fsynced), so callers may act on the result:
-that is what makes "stored before sent" hold at thousands of turns per second.
+turns: one statement per kind of change instead of one per turn). A write's
+future resolves only after the transaction holding it has committed (with
+synchronous=FULL, fsynced), so callers may act on the result: that is what makes
+"stored before sent" hold at thousands of turns per second.
 
 The statements and the COMMIT run in a process of their own
-(`storage.write_process`), so the event loop prepares the next batch while the
-last one is written, on the other core. Writes therefore travel pickled: each
-must be a module-level function or a `functools.partial` of one, and its result
-and any exception it raises must pickle. If the writer process dies, the writes
-it held fail (they may or may not have been committed) and a new one is started
-for the next batch.
+(`storage.write_process`), on the other core. Writes are sent to it as soon as
+they are submitted (those of one event-loop iteration in one message), without
+waiting for the commit in progress; the writer process puts everything that
+arrived during a commit into the next one. So the writer never waits for the
+bot to read a result and send more, and nothing waits in the bot for a commit
+to end. Writes therefore travel pickled: each must be a module-level function or
+a `functools.partial` of one, and its result and any exception it raises must
+pickle. If the writer process dies, the writes it held fail (they may or may not
+have been committed) and a new one is started for the next write.
 """
 
 from __future__ import annotations
@@ -22,8 +24,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import pickle
 import sqlite3
 import sys
+from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -38,11 +42,10 @@ R = TypeVar("R")
 # (batch function or None for a plain write, the item or the write, its future)
 _Pending = tuple[BatchWrite | None, Any, asyncio.Future[Any]]
 
-MAX_BATCH = 2_000
-# A backlog larger than this is committed in two halves. When every busy participant
-# waits for the same commit, the event loop has nothing to do until it returns; in
-# halves, the loop runs one half's next turns while the other half is committed.
-SPLIT_ABOVE = 200
+# Writes are sent at the end of each event-loop iteration, or as soon as this many are
+# waiting: when one commit returns a thousand turns at once, their next turns all come
+# in one iteration, and the writer process can commit the first of them meanwhile.
+SEND_EVERY = 64
 
 
 class WriterClosed(RuntimeError):
@@ -53,15 +56,27 @@ class WriterDied(RuntimeError):
     """The writer process ended while it held these writes: they may or may not be stored."""
 
 
+class _Child:
+    """A writer process, and the futures of the writes it holds, in the order it got them."""
+
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        self.process = process
+        self.held: deque[asyncio.Future[Any]] = deque()
+        self.results: asyncio.Task[None] | None = None
+
+    @property
+    def usable(self) -> bool:
+        return self.process.returncode is None and not (self.results and self.results.done())
+
+
 class GroupCommitWriter:
-    def __init__(self, path: Path | str, *, max_batch: int = MAX_BATCH) -> None:
+    def __init__(self, path: Path | str) -> None:
         self._path = path
-        self._max_batch = max_batch
         self._pending: list[_Pending] = []
         self._deferred: list[_Pending] = []
         self._deferred_timer: asyncio.TimerHandle | None = None
         self._wakeup = asyncio.Event()
-        self._process: asyncio.subprocess.Process | None = None
+        self._child: _Child | None = None
         self._task: asyncio.Task[None] | None = None
         self._closing = False
         self.commits = 0  # for benchmarks: how many transactions carried the writes
@@ -72,7 +87,7 @@ class GroupCommitWriter:
     @property
     def pid(self) -> int | None:
         """The writer process's id (for benchmarks that count its CPU time)."""
-        return None if self._process is None else self._process.pid
+        return None if self._child is None else self._child.process.pid
 
     def submit(self, write: Callable[[sqlite3.Connection], T]) -> asyncio.Future[T]:
         """Queue `write`; the future holds its result once its transaction has committed."""
@@ -85,7 +100,7 @@ class GroupCommitWriter:
         return self._queue(batch, item)
 
     def submit_later(self, write: Callable[[sqlite3.Connection], Any], *, within: float) -> None:
-        """Queue a write that rides along with the next commit, or gets one of its own after
+        """Queue a write that rides along with the next one, or is sent on its own after
         `within` seconds, rather than costing a commit now. Nobody waits for it; failures
         are logged."""
         if self._closing:
@@ -101,6 +116,8 @@ class GroupCommitWriter:
             raise WriterClosed("the database writer is closed")
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._pending.append((batch, work, future))
+        if len(self._pending) >= SEND_EVERY and self._child is not None and self._child.usable:
+            self._hand_over(self._child, self._take_all())
         self._wakeup.set()
         return future
 
@@ -116,58 +133,77 @@ class GroupCommitWriter:
 
     async def _run(self) -> None:
         try:
-            await self._started_process()
+            await self._usable_child()
             while True:
                 await self._wakeup.wait()
                 self._wakeup.clear()
-                while self._pending or self._deferred:
-                    batch = self._take_batch()
-                    outcomes = await self._commit(batch)
-                    for (_, _, future), outcome in zip(batch, outcomes, strict=True):
-                        if future.done():
-                            continue
-                        if isinstance(outcome, BaseException):
-                            future.set_exception(outcome)
-                        else:
-                            future.set_result(outcome)
-                if self._closing:
+                if self._pending or self._deferred:
+                    await self._send(self._take_all())
+                if self._closing and not self._pending:
                     return
         finally:
-            await self._stop_process()
+            await self._stop_child()
 
-    async def _commit(self, batch: list[_Pending]) -> list[Any]:
-        """Have the writer process commit the batch; one outcome per write."""
-        writes = [(batch_write, work) for batch_write, work, _ in batch]
+    def _take_all(self) -> list[_Pending]:
+        batch = self._deferred + self._pending
+        self._pending = []
+        self._deferred = []
+        if self._deferred_timer is not None:
+            self._deferred_timer.cancel()
+            self._deferred_timer = None
+        return batch
+
+    async def _send(self, batch: list[_Pending]) -> None:
+        child = await self._usable_child()
+        self._hand_over(child, batch)
         try:
-            message = write_process.encode(writes)
-        except Exception as error:  # one write cannot travel: try each alone
-            if len(batch) == 1:
-                return [TypeError(f"a write the writer process cannot receive: {error}")]
-            return [outcome for pending in batch for outcome in await self._commit([pending])]
+            await child.process.stdin.drain()
+        except OSError as error:  # its results task fails what it held
+            log.error("the database writer process stopped taking writes (%s)", error)
+
+    def _hand_over(self, child: _Child, batch: list[_Pending]) -> None:
+        """Give the writes to the writer process; their futures resolve as it commits."""
         try:
-            process = await self._started_process()
-            process.stdin.write(message)
-            await process.stdin.drain()
-            header = await process.stdout.readexactly(write_process.HEADER_BYTES)
-            reply = await process.stdout.readexactly(int.from_bytes(header, "big"))
+            message = write_process.encode([(batch_write, work) for batch_write, work, _ in batch])
+        except Exception:  # one write cannot travel: it fails, the others go
+            batch = _receivable(batch)
+            if not batch:
+                return
+            message = write_process.encode([(batch_write, work) for batch_write, work, _ in batch])
+        child.held.extend(future for _, _, future in batch)
+        child.process.stdin.write(message)
+
+    async def _results(self, child: _Child) -> None:
+        """Resolve the futures of the child's writes as its commits come back."""
+        stdout = child.process.stdout
+        try:
+            while True:
+                header = await stdout.readexactly(write_process.HEADER_BYTES)
+                outcomes = write_process.decode(
+                    await stdout.readexactly(int.from_bytes(header, "big"))
+                )
+                self.commits += 1
+                for outcome in outcomes:
+                    _settle(child.held.popleft(), outcome)
         except (OSError, asyncio.IncompleteReadError) as error:
+            if not child.held:
+                return  # it ended because its input did
             log.error("the database writer process stopped (%s); starting a new one", error)
-            await self._stop_process()
-            return [WriterDied(f"the database writer stopped: {error}")] * len(batch)
-        self.commits += 1
-        return write_process.decode(reply)
+            died = WriterDied(f"the database writer stopped: {error}")
+            while child.held:
+                _settle(child.held.popleft(), died)
 
-    async def _started_process(self) -> asyncio.subprocess.Process:
-        if self._process is not None and self._process.returncode is not None:
+    async def _usable_child(self) -> _Child:
+        if self._child is not None and not self._child.usable:
             log.error(
                 "the database writer process ended (%s); starting a new one",
-                self._process.returncode,
+                self._child.process.returncode,
             )
-            self._process = None
-        if self._process is None:
+            self._child = None
+        if self._child is None:
             # the child imports the functions it is sent from where this process does
             environment = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-            self._process = await asyncio.create_subprocess_exec(
+            process = await asyncio.create_subprocess_exec(
                 sys.executable,
                 "-m",
                 "storage.write_process",
@@ -176,27 +212,44 @@ class GroupCommitWriter:
                 stdout=asyncio.subprocess.PIPE,
                 env=environment,
             )
-        return self._process
+            self._child = _Child(process)
+            self._child.results = asyncio.get_running_loop().create_task(
+                self._results(self._child), name="group-commit-results"
+            )
+        return self._child
 
-    async def _stop_process(self) -> None:
-        process, self._process = self._process, None
-        if process is None:
+    async def _stop_child(self) -> None:
+        """Close its input (which ends it once it has committed all it holds) and wait."""
+        child, self._child = self._child, None
+        if child is None:
             return
-        if process.stdin is not None and not process.stdin.is_closing():
-            process.stdin.close()  # the end of its input ends it
-        await process.wait()
+        if not child.process.stdin.is_closing():
+            child.process.stdin.close()
+        if child.results is not None:
+            await child.results
+        await child.process.wait()
 
-    def _take_batch(self) -> list[_Pending]:
-        size = len(self._pending)
-        if size > SPLIT_ABOVE:
-            size = min(self._max_batch, (size + 1) // 2)
-        batch = self._deferred + self._pending[:size]
-        del self._pending[:size]
-        self._deferred = []
-        if self._deferred_timer is not None:
-            self._deferred_timer.cancel()
-            self._deferred_timer = None
-        return batch
+
+def _receivable(batch: list[_Pending]) -> list[_Pending]:
+    """The writes that can be pickled; the others fail now, each with its reason."""
+    kept = []
+    for batch_write, work, future in batch:
+        try:
+            pickle.dumps((batch_write, work), protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception as error:
+            future.set_exception(TypeError(f"a write the writer process cannot receive: {error}"))
+        else:
+            kept.append((batch_write, work, future))
+    return kept
+
+
+def _settle(future: asyncio.Future[Any], outcome: Any) -> None:
+    if future.done():
+        return
+    if isinstance(outcome, BaseException):
+        future.set_exception(outcome)
+    else:
+        future.set_result(outcome)
 
 
 def _log_failure(future: asyncio.Future[Any]) -> None:

@@ -17,6 +17,7 @@ from storage.migrations import MIGRATIONS, migrate
 from storage.retention import DELETE_CHUNK
 from storage.store import Store
 from storage.turns import ConversationRow, Loaded, OutboxMessage, TurnRecord
+from storage.write_process import Inbox, encode
 from storage.writer import GroupCommitWriter, WriterDied
 
 
@@ -86,6 +87,21 @@ async def test_a_write_that_cannot_reach_the_writer_process_fails_alone(tmp_path
     assert outcomes[0] == 1
     assert isinstance(outcomes[1], TypeError)
     assert "cannot receive" in str(outcomes[1])
+
+
+def test_writes_that_arrive_during_a_commit_go_together_into_the_next() -> None:
+    read_end, write_end = os.pipe()
+    inbox = Inbox(read_end)
+    for n in (1, 2, 3):  # three messages, as three loop iterations of the bot send them
+        os.write(write_end, encode([(None, partial(insert_note, n=n))]))
+    os.write(write_end, encode([(None, partial(insert_note, n=4))])[:5])  # still arriving
+    batch = inbox.batch()
+    assert [write.keywords["n"] for _, write in batch] == [1, 2, 3]
+    os.write(write_end, encode([(None, partial(insert_note, n=4))])[5:])
+    os.close(write_end)
+    assert [write.keywords["n"] for _, write in inbox.batch()] == [4]
+    assert inbox.batch() is None  # the bot closed the pipe
+    os.close(read_end)
 
 
 def stall(connection: sqlite3.Connection) -> None:
