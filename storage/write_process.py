@@ -87,7 +87,7 @@ class Inbox:
         return bool(select.select([self._fd], [], [], 0)[0])
 
 
-READ_BYTES = 1 << 20
+READ_BYTES = 1 << 16  # what a pipe holds on Linux: one read never returns more
 
 
 def commit(connection: sqlite3.Connection, batch: list[Write]) -> list[Any]:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import sqlite3
 import time
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 
@@ -15,8 +17,16 @@ import pytest
 from storage.database import connect
 from storage.migrations import MIGRATIONS, migrate
 from storage.retention import DELETE_CHUNK
+from storage.runs import run_for_everyone
 from storage.store import Store
-from storage.turns import ConversationRow, Loaded, OutboxMessage, TurnRecord
+from storage.turns import (
+    MAX_ROWS,
+    ConversationRow,
+    Loaded,
+    OutboxMessage,
+    TurnRecord,
+    record_turns,
+)
 from storage.write_process import Inbox, encode
 from storage.writer import GroupCommitWriter, WriterDied
 
@@ -155,6 +165,35 @@ async def test_the_same_event_twice_in_one_batch_is_stored_once(tmp_path: Path) 
     check = connect(tmp_path / "db.sqlite")
     assert check.execute("SELECT count(*) FROM responses").fetchone() == (1,)
     assert check.execute("SELECT count(*) FROM outbox").fetchone() == (1,)
+
+
+def test_a_batch_larger_than_one_statement_takes_is_stored_whole_and_once(
+    tmp_path: Path,
+) -> None:
+    connection = connect(tmp_path / "db.sqlite")
+    migrate(connection)
+    run_id = run_for_everyone(connection, survey_id="survey", now=1.0)
+    starts = [
+        turn(
+            f"e{n}",
+            f"p{n}",
+            run_id=run_id,
+            new_participant=True,
+            address=("memory", f"u{n}", f"dm{n}"),
+            start_response=True,
+            state={"stage": "question", "n": n},
+        )
+        for n in range(2 * MAX_ROWS + 45)  # statements of 256, 256, 32, 8, 4 and 1 rows
+    ]
+    stored = record_turns(connection, starts)
+    again = record_turns(connection, [replace(t) for t in starts])
+    assert [ids for ids, _ in stored] == [[n] for n in range(1, len(starts) + 1)]
+    assert [response for _, response in stored] == list(range(1, len(starts) + 1))
+    assert again == [None] * len(starts)
+    for table in ("processed_events", "participants", "responses", "conversations", "outbox"):
+        assert connection.execute(f"SELECT count(*) FROM {table}").fetchone() == (len(starts),)
+    states = connection.execute("SELECT pid, state FROM conversations").fetchall()
+    assert all(json.loads(state)["n"] == int(pid[1:]) for pid, state in states)
 
 
 async def test_recent_conversation_cache_follows_commits(tmp_path: Path) -> None:
