@@ -413,7 +413,10 @@ class MatrixAdapter:
             raise RuntimeError(f"matrix refused the file {attachment.filename}: {uploaded}")
         content: dict[str, Any] = {
             "msgtype": "m.image" if attachment.media_type.startswith("image/") else "m.file",
-            "body": attachment.filename,
+            # a body other than the filename is the file's caption, which clients read
+            # out as an image's alt text (Matrix 1.10)
+            "body": attachment.description or attachment.filename,
+            "filename": attachment.filename,
             "info": {"mimetype": attachment.media_type, "size": len(attachment.data)},
             "m.mentions": {},
         }

@@ -428,6 +428,7 @@ class SlackAdapter:
                 content=outbound.attachment.data,
                 filename=outbound.attachment.filename,
                 title=outbound.attachment.filename,
+                alt_txt=outbound.attachment.description or None,
                 initial_comment=escape(outbound.text),
             )
             return

@@ -20,6 +20,7 @@ INCHES_PER_BAR = 0.32
 TITLE_INCHES = 0.9
 DPI = 110
 BAR_COLOUR = "#1f5fa8"  # dark blue: enough contrast on white for low vision
+ALT_TEXT_LIMIT = 1000  # characters: Slack refuses longer alt text (alt_txt_too_large)
 
 
 def charted(digest: Digest) -> list[QuestionSummary]:
@@ -54,3 +55,24 @@ def chart_png(digest: Digest) -> bytes | None:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")
     return buffer.getvalue()
+
+
+def chart_description(digest: Digest) -> str:
+    """The chart in words, as its alt text: what it shows, the most chosen answer to each
+    question, and where every figure is (the digest message it comes with)."""
+    title = textwrap.shorten(digest.survey_title, 200, placeholder="…")
+    opening = f"Bar charts of run {digest.run_id} of {title}, one per question."
+    closing = "Every count is in the digest message above."
+    findings = " ".join(_most_chosen(question) for question in charted(digest))
+    room = ALT_TEXT_LIMIT - len(opening) - len(closing) - 2
+    return f"{opening} {textwrap.shorten(findings, room, placeholder=' …')} {closing}"
+
+
+def _most_chosen(question: QuestionSummary) -> str:
+    top = max(question.options, key=lambda option: option.count)
+    leaders = " and ".join(o.label for o in question.options if o.count == top.count)
+    mean = f", mean {question.mean:.1f}" if question.mean is not None else ""
+    text = question.text.rstrip()
+    if text[-1] not in "?.!:":
+        text += ":"  # "Your age group: Most answered …"
+    return f"{text} Most answered {leaders}: {top.count} ({top.percent:g}%){mean}."

@@ -342,13 +342,17 @@ class Coordination:
             return []
         files = []
         if survey.digest.chart:
-            from bot.charts import chart_png  # matplotlib: 50 MiB, loaded once a chart is due
+            from bot.charts import (  # matplotlib: 50 MiB, loaded once a chart is due
+                chart_description,
+                chart_png,
+            )
 
             png = await asyncio.to_thread(chart_png, built)  # a CPU-bound second, off the loop
             if png is not None:
                 caption = f"Run {built.run_id} as a chart: the figures of the digest above."
                 name = f"{survey.id}-run-{built.run_id}.png"
-                files.append((caption, Attachment(name, "image/png", png)))
+                description = chart_description(built)
+                files.append((caption, Attachment(name, "image/png", png, description)))
         if survey.digest.csv:
             files.append(_csv_file(survey, built.run_id, rows))
         return files

@@ -86,6 +86,7 @@ class Attachment:
     filename: str
     media_type: str
     data: bytes
+    description: str = ""  # an image's alt text: what it shows, for who cannot see it
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,6 +20,7 @@ BOT_TOKEN = "xoxb-test-token"
 APP_TOKEN = "xapp-test-token"
 SIGNING_SECRET = "test-signing-secret"
 TEAM = "T0001"
+ALT_TEXT_LIMIT = 1000  # characters of an image's alt_txt (files.getUploadURLExternal)
 
 
 @dataclass
@@ -181,6 +182,8 @@ class SlackWebApi:
         if method == "chat.update":
             return {"ok": True, "channel": params["channel"], "ts": params["ts"]}
         if method == "files.getUploadURLExternal":
+            if len(params.get("alt_txt") or "") > ALT_TEXT_LIMIT:
+                return {"ok": False, "error": "alt_txt_too_large"}
             file_id = f"F{next(self._ts)}"
             upload_url = self.url.replace("/api/", f"/upload/{file_id}")
             return {"ok": True, "upload_url": upload_url, "file_id": file_id}

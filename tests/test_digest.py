@@ -6,8 +6,16 @@ import json
 import struct
 from pathlib import Path
 
-from bot.charts import chart_png, charted
-from bot.digest import AnswerRow, ResponseRow, build, render_text
+from bot.charts import ALT_TEXT_LIMIT, chart_description, chart_png, charted
+from bot.digest import (
+    AnswerRow,
+    Digest,
+    OptionCount,
+    QuestionSummary,
+    ResponseRow,
+    build,
+    render_text,
+)
 from conversations.checks import read_survey
 
 SURVEY_FILE = Path(__file__).resolve().parent.parent / "surveys" / "library-services.yaml"
@@ -134,6 +142,29 @@ def test_the_chart_shows_each_choice_and_scale_question_with_answers() -> None:
     width, height = struct.unpack(">II", png[16:24])
     assert width == 880  # 8 inches at 110 dpi
     assert height > 4 * 100  # a panel per question
+
+
+def test_the_charts_alt_text_tells_the_most_chosen_answers() -> None:
+    assert chart_description(digest()) == (
+        "Bar charts of run 7 of City library feedback, one per question."
+        " How often do you visit the library? Most answered Every week: 3 (60%)."
+        " Which services have you used this year? Most answered Borrowing books: 3 (75%)."
+        " Overall, how satisfied are you with the library? Most answered 4: 2 (50%), mean 3.8."
+        " Your age group: Most answered 65 or over: 1 (100%)."
+        " Every count is in the digest message above."
+    )
+
+
+def test_a_long_surveys_alt_text_stays_within_slacks_limit() -> None:
+    tied = (OptionCount("Yes", 4, 50.0), OptionCount("No", 4, 50.0))
+    question = QuestionSummary(
+        "q", "Was the service easy to reach? " * 3, "single_choice", 8, 0, tied
+    )
+    long = Digest(7, "Home care feedback", 8, 8, 8, questions=(question,) * 30)
+    text = chart_description(long)
+    assert len(text) <= ALT_TEXT_LIMIT
+    assert "Most answered Yes and No: 4 (50%)." in text
+    assert text.endswith("… Every count is in the digest message above.")
 
 
 def test_no_chart_for_a_run_with_no_answers_yet() -> None:

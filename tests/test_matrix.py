@@ -265,11 +265,11 @@ async def test_a_coordinator_starts_a_survey_and_posts_a_harmless_digest_in_a_st
         await coord.say(staff_room, "!survey digest 1")
         notices = await coord.hear(staff_room, bot.user_id, 7)
     digest = next(n for n in notices if n["body"].startswith("Digest: City library feedback"))
-    files = [(n["msgtype"], n["body"]) for n in notices if "url" in n]
-    assert files == [
-        ("m.image", "library-services-run-1.png"),
-        ("m.file", "library-services-run-1.csv"),
-    ]
+    chart, table = (n for n in notices if "url" in n)
+    assert (chart["msgtype"], chart["filename"]) == ("m.image", "library-services-run-1.png")
+    assert chart["body"].startswith("Bar charts of run 1 of City library feedback")  # alt text
+    assert (table["msgtype"], table["filename"]) == ("m.file", "library-services-run-1.csv")
+    assert table["body"] == table["filename"]
     assert digest["msgtype"] == "m.notice"
     assert "Responses: 1, completed 1 (100%), 1 new since the last digest" in digest["body"]
     assert "mean 5.0, median 5" in digest["body"]  # the one rating given was 5

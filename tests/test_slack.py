@@ -432,6 +432,19 @@ async def test_a_digest_uploads_the_chart_and_csv_its_survey_asks_for(
     assert table.decode().startswith("response,status,completed_at,visits")
 
 
+async def test_a_digest_chart_has_alt_text_for_screen_readers(
+    bot: Runtime, events, slack_api: SlackWebApi
+) -> None:
+    await ann_answers_the_library_survey(events, slack_api)
+    await survey_command(events, slack_api, "digest 1")
+    await settle(bot)
+    chart, table = slack_api.made("files.getUploadURLExternal")
+    assert chart["alt_txt"].startswith("Bar charts of run 1 of City library feedback")
+    assert "How often do you visit the library? Most answered" in chart["alt_txt"]
+    assert chart["alt_txt"].endswith("Every count is in the digest message above.")
+    assert "alt_txt" not in table
+
+
 async def test_a_long_digest_is_split_under_slacks_limits(
     bot: Runtime, slack_api: SlackWebApi
 ) -> None:
