@@ -153,7 +153,12 @@ class WebAdapter:
             self._files[name] = outbound.attachment
             if len(self._files) > MAX_FILES:
                 self._files.popitem(last=False)
-            entry["file"] = {"name": outbound.attachment.filename, "url": f"/staff/files/{name}"}
+            entry["file"] = {
+                "name": outbound.attachment.filename,
+                "url": f"/staff/files/{name}",
+                "type": outbound.attachment.media_type,
+                "description": outbound.attachment.description,
+            }
         session.transcript.append(entry)
         session.changed.set()
 

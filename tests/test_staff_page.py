@@ -56,8 +56,15 @@ async def test_a_coordinator_starts_a_survey_and_reads_its_digest(
     await expect(digest).to_contain_text("Responses: 1, completed 1 (100%), 1 new")
     await expect(digest).to_contain_text("“<script>alert(1)</script> more books”")
     assert await staff.locator("#log script").count() == 0
+    chart = staff.get_by_role("img", name="Bar charts of run 1 of City library feedback")
+    await expect(chart).to_be_visible()
+    loaded_width = "image => image.decode().then(() => image.naturalWidth)"
+    assert await chart.evaluate(loaded_width) == 880  # the PNG itself, 8 inches at 110 dpi
     await type_answer(staff, "survey export 1")
-    download_link = staff.get_by_role("link", name="Download library-services-run-1.csv")
+    # the digest brought the run's CSV too; the export's is the second
+    csv_links = staff.get_by_role("link", name="Download library-services-run-1.csv")
+    await expect(csv_links).to_have_count(2)
+    download_link = csv_links.last
     async with staff.expect_download() as download:
         await download_link.click()
     assert (await download.value).suggested_filename == "library-services-run-1.csv"

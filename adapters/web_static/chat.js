@@ -106,6 +106,12 @@ function showBotMessage(message) {
     (message.multiple ? multipleChoices : singleChoices)(item, message);
   }
   if (message.file) {
+    if (message.file.type.startsWith("image/")) {
+      const image = document.createElement("img");
+      image.src = message.file.url;
+      image.alt = message.file.description;
+      item.appendChild(image);
+    }
     const link = document.createElement("a");
     link.href = message.file.url;
     link.textContent = `${texts.download} ${message.file.name}`;
