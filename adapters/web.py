@@ -23,7 +23,7 @@ import secrets
 import string
 import time
 from collections import OrderedDict, deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import partial
 from importlib import resources
@@ -31,6 +31,7 @@ from typing import Any
 
 from aiohttp import web
 
+from adapters.web_limits import AddressLimits, Network, TokenBucket, client_address, retry_after
 from adapters.web_texts import PAGE_TEXTS, page_language, preferred_language
 from bot.events import Attachment, Capabilities, Inbound, InboundHandler, Outbound
 
@@ -46,6 +47,8 @@ TRANSCRIPT_LENGTH = 100  # messages kept per session for a reload
 MAX_SESSIONS = 10_000  # least recently active sessions beyond this are forgotten
 POLL_SECONDS = 25.0
 BURST, REFILL_PER_SECOND = 8, 1.0  # rate limit per session: a burst, then one a second
+# per client address (web_limits.py): enough for a room of people on one connection
+ADDRESS_BURST, ADDRESS_PER_SECOND = 100, 5.0
 _EVENT_ID = re.compile(r"^[A-Za-z0-9-]{8,64}$")
 _STATIC = {"chat.css": "text/css", "chat.js": "text/javascript"}
 Identify = Callable[[web.Request], "tuple[str, bool] | None"]
@@ -67,17 +70,7 @@ class _Session:
     )
     sequence: int = 0
     changed: asyncio.Event = field(default_factory=asyncio.Event)
-    tokens: float = BURST
-    refilled: float = field(default_factory=time.monotonic)
-
-    def allow(self) -> bool:
-        now = time.monotonic()
-        self.tokens = min(BURST, self.tokens + (now - self.refilled) * REFILL_PER_SECOND)
-        self.refilled = now
-        if self.tokens < 1:
-            return False
-        self.tokens -= 1
-        return True
+    limit: TokenBucket = field(default_factory=lambda: TokenBucket(BURST, REFILL_PER_SECOND))
 
 
 class WebAdapter:
@@ -92,6 +85,7 @@ class WebAdapter:
         port: int = 8080,
         secure_cookie: bool = False,
         staff_key: str | None = None,
+        trusted_proxies: Iterable[Network] = (),
     ) -> None:
         self._handler = handler
         self._host = host
@@ -101,6 +95,9 @@ class WebAdapter:
         self._staff_tokens: set[str] = set()
         self._files: OrderedDict[str, Attachment] = OrderedDict()
         self._sessions: OrderedDict[str, _Session] = OrderedDict()
+        self._addresses = AddressLimits(ADDRESS_BURST, ADDRESS_PER_SECOND)
+        self._trusted_proxies = tuple(trusted_proxies)
+        self._told_about_proxy = False
         self._runner: web.AppRunner | None = None
         self._stopping = False
         self.port = port  # the bound port once started (port 0 picks a free one)
@@ -249,6 +246,8 @@ class WebAdapter:
             after = int(request.query.get("after", "0"))
         except ValueError:
             return _error(400, "'after' must be a whole number.")
+        if user_id not in self._sessions and (limited := self._address_limited(request)):
+            return limited  # made-up cookies would otherwise push real sessions out
         session = self._session(user_id)
         if request.query.get("epoch", self._epoch) != self._epoch:
             after = 0  # the page knew the server before it restarted: all of the new transcript
@@ -262,6 +261,8 @@ class WebAdapter:
         )
 
     async def _receive(self, request: web.Request, *, who: Identify) -> web.StreamResponse:
+        if limited := self._address_limited(request):
+            return limited
         identity = who(request)
         if identity is None:
             return _error(401, "Your session has expired. Please reload the page.")
@@ -281,8 +282,8 @@ class WebAdapter:
             return _error(400, "The message could not be read. Please try again.")
         if not isinstance(event_id, str) or not _EVENT_ID.match(event_id):
             return _error(400, "The message has no valid id. Please reload the page.")
-        if not self._session(user_id).allow():
-            return _error(429, "You are sending messages very fast. Please wait a moment.")
+        if wait := self._session(user_id).limit.take():
+            return _too_fast("You are sending messages very fast. Please wait a moment.", wait)
         await self._handler(
             Inbound(
                 platform=PLATFORM,
@@ -299,6 +300,25 @@ class WebAdapter:
         )
         return web.json_response({"ok": True}, status=202)
 
+    def _address_limited(self, request: web.Request) -> web.Response | None:
+        """A refusal if the request's client address has used up its share, else None."""
+        forwarded_for = request.headers.get("X-Forwarded-For", "")
+        address = client_address(request.remote, forwarded_for, self._trusted_proxies)
+        if forwarded_for and address == request.remote and not self._told_about_proxy:
+            self._told_about_proxy = True
+            log.warning(
+                "web: requests come through a proxy at %s that is not in web.trusted_proxies;"
+                " every client behind it shares one rate limit",
+                request.remote,
+            )
+        if wait := self._addresses.take(address):
+            return _too_fast(
+                "Too many messages are coming from your network just now."
+                " Please wait a moment and try again.",
+                wait,
+            )
+        return None
+
 
 @web.middleware
 async def _headers(request: web.Request, handler: Any) -> web.StreamResponse:
@@ -312,6 +332,12 @@ async def _headers(request: web.Request, handler: Any) -> web.StreamResponse:
 
 def _error(status: int, message: str) -> web.Response:
     return web.json_response({"error": message}, status=status)
+
+
+def _too_fast(message: str, wait: float) -> web.Response:
+    response = _error(429, message)
+    response.headers["Retry-After"] = retry_after(wait)
+    return response
 
 
 def _user_id(request: web.Request) -> str | None:

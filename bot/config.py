@@ -12,7 +12,14 @@ from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    IPvAnyNetwork,
+    ValidationError,
+    field_validator,
+)
 
 from bot.survey_files import EXAMPLE_SURVEYS
 
@@ -41,6 +48,9 @@ class WebSettings(_Section):
     public_url: Annotated[str, Field(pattern=r"^https?://")] | None = None
     # The environment variable holding the key to the staff page.
     staff_key_env: str = "CIVICBOT_STAFF_KEY"
+    # Reverse proxies (addresses or networks) whose X-Forwarded-For names the client,
+    # so that rate limits apply per client rather than to everyone behind the proxy.
+    trusted_proxies: list[IPvAnyNetwork] = []
 
 
 class SlackSettings(_Section):

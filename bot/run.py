@@ -79,7 +79,12 @@ def adapter_factories(
         secure = bool(web.public_url and web.public_url.startswith("https://"))
         factories.append(
             lambda handler: WebAdapter(
-                handler, host=web.host, port=web.port, secure_cookie=secure, staff_key=key
+                handler,
+                host=web.host,
+                port=web.port,
+                secure_cookie=secure,
+                staff_key=key,
+                trusted_proxies=web.trusted_proxies,
             )
         )
     return factories

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -15,6 +17,7 @@ import pytest
 
 from adapters import web
 from adapters.web import WebAdapter
+from adapters.web_limits import client_address
 from bot.app import Runtime, running
 
 
@@ -126,6 +129,108 @@ async def test_a_flood_from_one_session_is_slowed_down(client: aiohttp.ClientSes
     ]
     assert statuses[: web.BURST] == [202] * web.BURST
     assert 429 in statuses[web.BURST :]
+
+
+def made_up_cookie() -> dict[str, str]:
+    """A session cookie nobody was given, as a flood can send with every message."""
+    return {web.COOKIE: secrets.token_urlsafe(32)}
+
+
+FLOOD = web.ADDRESS_BURST + 40  # more than the burst and what refills meanwhile
+
+
+async def test_a_flood_with_a_new_cookie_each_time_is_slowed_down_by_address(
+    site: Runtime, caplog: pytest.LogCaptureFixture
+) -> None:
+    url = f"http://127.0.0.1:{site.adapters[0].port}/api/messages"
+    responses = []
+    async with aiohttp.ClientSession() as session:
+        for i in range(FLOOD):
+            forged = {"X-Forwarded-For": f"203.0.113.{i % 250}"}  # ignored: not from a proxy
+            response = await session.post(
+                url, json=message("hi", f"flood-{i:04d}"), cookies=made_up_cookie(), headers=forged
+            )
+            responses.append((response.status, await response.json(), response.headers))
+    assert [status for status, _, _ in responses[: web.ADDRESS_BURST]] == [202] * web.ADDRESS_BURST
+    status, body, headers = responses[-1]
+    assert status == 429
+    assert body["error"].startswith("Too many messages are coming from your network")
+    assert int(headers["Retry-After"]) >= 1
+    assert "not in web.trusted_proxies" in caplog.text
+
+
+async def test_polls_with_made_up_cookies_cannot_push_real_sessions_out(site: Runtime) -> None:
+    url = f"http://127.0.0.1:{site.adapters[0].port}/api/messages?after=0&wait=0"
+    async with aiohttp.ClientSession() as session:
+        statuses = [(await session.get(url, cookies=made_up_cookie())).status for _ in range(FLOOD)]
+    assert statuses[: web.ADDRESS_BURST] == [200] * web.ADDRESS_BURST
+    assert statuses[-1] == 429
+
+
+async def test_behind_a_trusted_proxy_each_client_has_its_own_limit(
+    tmp_path: Path, survey_folder: Path
+) -> None:
+    proxy = [ipaddress.ip_network("127.0.0.1/32")]
+    async with running(
+        database=tmp_path / "civicbot.db",
+        survey_folder=survey_folder,
+        adapters=[lambda handler: WebAdapter(handler, port=0, trusted_proxies=proxy)],
+        environ={"CIVICBOT_PSEUDONYM_KEY": "web-test"},
+    ) as site:
+        url = f"http://127.0.0.1:{site.adapters[0].port}/api/messages"
+
+        async def post(number: int, forwarded_for: str) -> int:
+            response = await session.post(
+                url,
+                json=message("hi", f"event-{number:04d}"),
+                cookies=made_up_cookie(),
+                headers={"X-Forwarded-For": forwarded_for},
+            )
+            return response.status
+
+        async with aiohttp.ClientSession() as session:
+            flood = [await post(i, "203.0.113.5") for i in range(FLOOD)]
+            # a made-up entry left of what the proxy added changes nothing
+            spoofed = await post(FLOOD, "198.51.100.9, 203.0.113.5")
+            neighbour = await post(FLOOD + 1, "203.0.113.6")
+    assert flood[-1] == 429
+    assert spoofed == 429
+    assert neighbour == 202
+
+
+LOOPBACK = ipaddress.ip_network("127.0.0.1/32")
+INNER_PROXIES = ipaddress.ip_network("10.0.0.0/8")
+
+
+@pytest.mark.parametrize(
+    ("peer", "forwarded_for", "trusted", "counted"),
+    [
+        ("198.51.100.7", "", [], "198.51.100.7"),
+        ("198.51.100.7", "203.0.113.5", [], "198.51.100.7"),
+        ("127.0.0.1", "203.0.113.5", [LOOPBACK], "203.0.113.5"),
+        ("127.0.0.1", "1.2.3.4, 203.0.113.5", [LOOPBACK], "203.0.113.5"),
+        ("127.0.0.1", "203.0.113.5, 10.1.2.3", [LOOPBACK, INNER_PROXIES], "203.0.113.5"),
+        ("127.0.0.1", "", [LOOPBACK], "127.0.0.1"),
+        ("127.0.0.1", "not-an-address", [LOOPBACK], "not-an-address"),
+        ("2001:db8:1:2::1", "", [], "2001:db8:1:2::/64"),
+        ("2001:db8:1:2:ffff::9", "", [], "2001:db8:1:2::/64"),
+    ],
+    ids=[
+        "direct",
+        "header-from-a-stranger-ignored",
+        "through-a-trusted-proxy",
+        "made-up-entry-on-the-left-ignored",
+        "two-trusted-proxies",
+        "the-proxy-itself",
+        "garbage-from-the-proxy-counts-as-itself",
+        "ipv6-by-its-64",
+        "same-64-same-count",
+    ],
+)
+def test_which_address_a_request_counts_against(
+    peer: str, forwarded_for: str, trusted: list, counted: str
+) -> None:
+    assert client_address(peer, forwarded_for, trusted) == counted
 
 
 def test_civicbot_run_serves_the_demo_and_stops_cleanly(tmp_path: Path) -> None:
