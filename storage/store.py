@@ -96,7 +96,8 @@ class Store:
         except Exception:  # perhaps stored after all: read it back next time
             self._recent.forget(turn.pid)
             raise
-        if stored is None:
+        if stored is None:  # committed before, perhaps by a writer that outlived its bot:
+            self._recent.forget(turn.pid)  # then the cached conversation may predate it
             return None
         outbox_ids, turn.response_id = stored
         self._recent.committed(turn)

@@ -227,6 +227,32 @@ async def test_recent_conversation_cache_follows_commits(tmp_path: Path) -> None
         await fresh.close()
 
 
+async def test_a_redelivered_event_drops_the_cached_conversation(tmp_path: Path) -> None:
+    store = Store.open(tmp_path / "db.sqlite")
+    run_id = await store.open_run("survey", now=1.0)
+    started = turn(
+        "e1",
+        run_id=run_id,
+        new_participant=True,
+        address=("memory", "u", "dm-1"),
+        start_response=True,
+        state={"stage": "consent"},
+    )
+    await store.commit_turn(started)
+    assert store.load("p1").conversation.state == {"stage": "consent"}  # cached
+    # the writer process of a bot that was killed commits the next turn after its death
+    answered = turn("e2", run_id=run_id, response_id=1, state={"stage": "question"})
+    elsewhere = connect(tmp_path / "db.sqlite")
+    elsewhere.execute("BEGIN IMMEDIATE")
+    record_turns(elsewhere, [answered])
+    elsewhere.execute("COMMIT")
+    assert await store.commit_turn(replace(answered)) is None  # the event comes again
+    try:
+        assert store.load("p1").conversation.state == {"stage": "question"}
+    finally:
+        await store.close()
+
+
 async def test_a_new_participant_without_an_address_is_not_cached(tmp_path: Path) -> None:
     store = Store.open(tmp_path / "db.sqlite")
     run_id = await store.open_run("survey", now=1.0)
