@@ -418,12 +418,16 @@ async def test_an_export_is_uploaded_to_the_staff_channel(
     assert data.decode().splitlines()[0].startswith("response,status,completed_at,visits")
 
 
-async def test_a_digest_uploads_the_chart_and_csv_its_survey_asks_for(
-    bot: Runtime, events, slack_api: SlackWebApi
-) -> None:
+async def a_digest_of_anns_answers(bot: Runtime, events, slack_api: SlackWebApi) -> None:
     await ann_answers_the_library_survey(events, slack_api)
     await survey_command(events, slack_api, "digest 1")
     await settle(bot)
+
+
+async def test_a_digest_uploads_the_chart_and_csv_its_survey_asks_for(
+    bot: Runtime, events, slack_api: SlackWebApi
+) -> None:
+    await a_digest_of_anns_answers(bot, events, slack_api)
     assert posted_to(slack_api, "CSTAFF")[-1]["text"].startswith("Digest: City library feedback")
     completed = slack_api.made("files.completeUploadExternal")
     assert [c["channel_id"] for c in completed] == ["CSTAFF", "CSTAFF"]
@@ -435,9 +439,7 @@ async def test_a_digest_uploads_the_chart_and_csv_its_survey_asks_for(
 async def test_a_digest_chart_has_alt_text_for_screen_readers(
     bot: Runtime, events, slack_api: SlackWebApi
 ) -> None:
-    await ann_answers_the_library_survey(events, slack_api)
-    await survey_command(events, slack_api, "digest 1")
-    await settle(bot)
+    await a_digest_of_anns_answers(bot, events, slack_api)
     chart, table = slack_api.made("files.getUploadURLExternal")
     assert chart["alt_txt"].startswith("Bar charts of run 1 of City library feedback")
     assert "How often do you visit the library? Most answered" in chart["alt_txt"]

@@ -196,11 +196,9 @@ def test_a_batch_larger_than_one_statement_takes_is_stored_whole_and_once(
     assert all(json.loads(state)["n"] == int(pid[1:]) for pid, state in states)
 
 
-async def test_recent_conversation_cache_follows_commits(tmp_path: Path) -> None:
-    store = Store.open(tmp_path / "db.sqlite")
-    run_id = await store.open_run("survey", now=1.0)
-    assert store.load("p1").known_participant is False
-    started = turn(
+def first_turn(run_id: int) -> TurnRecord:
+    """p1's first turn: a new participant starts a survey and is asked for consent."""
+    return turn(
         "e1",
         run_id=run_id,
         new_participant=True,
@@ -208,7 +206,13 @@ async def test_recent_conversation_cache_follows_commits(tmp_path: Path) -> None
         start_response=True,
         state={"stage": "consent"},
     )
-    await store.commit_turn(started)
+
+
+async def test_recent_conversation_cache_follows_commits(tmp_path: Path) -> None:
+    store = Store.open(tmp_path / "db.sqlite")
+    run_id = await store.open_run("survey", now=1.0)
+    assert store.load("p1").known_participant is False
+    await store.commit_turn(first_turn(run_id))
     cached = store.load("p1")
     answered = turn(
         "e2",
@@ -230,15 +234,7 @@ async def test_recent_conversation_cache_follows_commits(tmp_path: Path) -> None
 async def test_a_redelivered_event_drops_the_cached_conversation(tmp_path: Path) -> None:
     store = Store.open(tmp_path / "db.sqlite")
     run_id = await store.open_run("survey", now=1.0)
-    started = turn(
-        "e1",
-        run_id=run_id,
-        new_participant=True,
-        address=("memory", "u", "dm-1"),
-        start_response=True,
-        state={"stage": "consent"},
-    )
-    await store.commit_turn(started)
+    await store.commit_turn(first_turn(run_id))
     assert store.load("p1").conversation.state == {"stage": "consent"}  # cached
     # the writer process of a bot that was killed commits the next turn after its death
     answered = turn("e2", run_id=run_id, response_id=1, state={"stage": "question"})
