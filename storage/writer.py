@@ -188,7 +188,9 @@ class GroupCommitWriter:
         except (OSError, asyncio.IncompleteReadError) as error:
             if not child.held:
                 return  # it ended because its input did
-            log.error("the database writer process stopped (%s); starting a new one", error)
+            log.error(
+                "the database writer process stopped (%s) holding %d writes", error, len(child.held)
+            )
             died = WriterDied(f"the database writer stopped: {error}")
             while child.held:
                 _settle(child.held.popleft(), died)
