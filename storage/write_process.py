@@ -35,6 +35,7 @@ BatchWrite = Callable[[sqlite3.Connection, list[Any]], list[Any]]
 Write = tuple[BatchWrite | None, Any]
 
 HEADER_BYTES = 4  # each message: its length, big-endian, then the pickle
+COUNT_BYTES = 4  # messages of writes also say how many they hold, after the length
 MAX_BATCH = 2_000  # writes in one transaction, at most
 
 
@@ -42,6 +43,13 @@ def encode(value: Any) -> bytes:
     """A message: the pickle's length, then the pickle."""
     data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
     return len(data).to_bytes(HEADER_BYTES, "big") + data
+
+
+def encode_writes(writes: list[Write]) -> bytes:
+    """A message of writes: the pickle's length, how many writes, then the pickle. The
+    count lets writes that cannot be unpickled here each fail, instead of this process."""
+    data = pickle.dumps(writes, protocol=pickle.HIGHEST_PROTOCOL)
+    return len(data).to_bytes(HEADER_BYTES, "big") + len(writes).to_bytes(COUNT_BYTES, "big") + data
 
 
 def decode(data: bytes | bytearray) -> Any:
@@ -74,12 +82,16 @@ class Inbox:
         return batch
 
     def _take_messages(self) -> None:
-        buffer, start = self._buffer, 0
-        while len(buffer) - start >= HEADER_BYTES:
-            end = start + HEADER_BYTES + int.from_bytes(buffer[start : start + HEADER_BYTES], "big")
+        buffer, start, headers = self._buffer, 0, HEADER_BYTES + COUNT_BYTES
+        while len(buffer) - start >= headers:
+            end = start + headers + int.from_bytes(buffer[start : start + HEADER_BYTES], "big")
             if len(buffer) < end:
                 break
-            self._writes.extend(decode(buffer[start + HEADER_BYTES : end]))
+            try:
+                self._writes.extend(decode(buffer[start + headers : end]))
+            except Exception as error:  # e.g. a function from the bot's __main__
+                count = int.from_bytes(buffer[start + HEADER_BYTES : start + headers], "big")
+                self._writes.extend([(None, _Unloadable(error))] * count)
             start = end
         del buffer[:start]
 
@@ -88,6 +100,16 @@ class Inbox:
 
 
 READ_BYTES = 1 << 16  # what a pipe holds on Linux: one read never returns more
+
+
+class _Unloadable:
+    """Stands for the writes of a message that could not be unpickled: each fails."""
+
+    def __init__(self, error: Exception) -> None:
+        self._error = error
+
+    def __call__(self, connection: sqlite3.Connection) -> None:
+        raise TypeError(f"a write the writer process cannot load: {self._error!r}")
 
 
 def commit(connection: sqlite3.Connection, batch: list[Write]) -> list[Any]:

@@ -164,12 +164,12 @@ class GroupCommitWriter:
     def _hand_over(self, child: _Child, batch: list[_Pending]) -> None:
         """Give the writes to the writer process; their futures resolve as it commits."""
         try:
-            message = write_process.encode([(batch_write, work) for batch_write, work, _ in batch])
+            message = write_process.encode_writes([(write, work) for write, work, _ in batch])
         except Exception:  # one write cannot travel: it fails, the others go
             batch = _receivable(batch)
             if not batch:
                 return
-            message = write_process.encode([(batch_write, work) for batch_write, work, _ in batch])
+            message = write_process.encode_writes([(write, work) for write, work, _ in batch])
         child.held.extend(future for _, _, future in batch)
         child.process.stdin.write(message)
 

@@ -27,7 +27,7 @@ from storage.turns import (
     TurnRecord,
     record_turns,
 )
-from storage.write_process import Inbox, encode
+from storage.write_process import Inbox, encode_writes
 from storage.writer import GroupCommitWriter, WriterDied
 
 
@@ -103,15 +103,39 @@ def test_writes_that_arrive_during_a_commit_go_together_into_the_next() -> None:
     read_end, write_end = os.pipe()
     inbox = Inbox(read_end)
     for n in (1, 2, 3):  # three messages, as three loop iterations of the bot send them
-        os.write(write_end, encode([(None, partial(insert_note, n=n))]))
-    os.write(write_end, encode([(None, partial(insert_note, n=4))])[:5])  # still arriving
+        os.write(write_end, encode_writes([(None, partial(insert_note, n=n))]))
+    os.write(write_end, encode_writes([(None, partial(insert_note, n=4))])[:5])  # arriving
     batch = inbox.batch()
     assert [write.keywords["n"] for _, write in batch] == [1, 2, 3]
-    os.write(write_end, encode([(None, partial(insert_note, n=4))])[5:])
+    os.write(write_end, encode_writes([(None, partial(insert_note, n=4))])[5:])
     os.close(write_end)
     assert [write.keywords["n"] for _, write in inbox.batch()] == [4]
     assert inbox.batch() is None  # the bot closed the pipe
     os.close(read_end)
+
+
+def refuse_to_load() -> None:
+    raise RuntimeError("this cannot be rebuilt here")
+
+
+class LoadsNowhere:
+    """Pickles in the bot's process; unpickling it raises (as a function from the bot's
+    __main__ would in the writer process)."""
+
+    def __reduce__(self) -> tuple:
+        return (refuse_to_load, ())
+
+
+async def test_a_write_the_writer_process_cannot_load_fails_alone(tmp_path: Path) -> None:
+    writer = GroupCommitWriter(notes_table(tmp_path / "db.sqlite"))
+    writer.start()
+    assert await writer.write(partial(insert_note, n=1)) == 1
+    pid = writer.pid
+    with pytest.raises(TypeError, match=r"cannot load.*this cannot be rebuilt here"):
+        await writer.write(partial(insert_note, n=LoadsNowhere()))
+    assert await writer.write(partial(insert_note, n=2)) == 2
+    assert writer.pid == pid  # the same writer process goes on
+    await writer.close()
 
 
 def stall(connection: sqlite3.Connection) -> None:
