@@ -86,6 +86,7 @@ class WebAdapter:
         secure_cookie: bool = False,
         staff_key: str | None = None,
         trusted_proxies: Iterable[Network] = (),
+        address_limit: tuple[float, float] = (ADDRESS_BURST, ADDRESS_PER_SECOND),
     ) -> None:
         self._handler = handler
         self._host = host
@@ -95,7 +96,7 @@ class WebAdapter:
         self._staff_tokens: set[str] = set()
         self._files: OrderedDict[str, Attachment] = OrderedDict()
         self._sessions: OrderedDict[str, _Session] = OrderedDict()
-        self._addresses = AddressLimits(ADDRESS_BURST, ADDRESS_PER_SECOND)
+        self._addresses = AddressLimits(*address_limit)  # (burst, then per second)
         self._trusted_proxies = tuple(trusted_proxies)
         self._told_about_proxy = False
         self._runner: web.AppRunner | None = None

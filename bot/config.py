@@ -51,6 +51,9 @@ class WebSettings(_Section):
     # Reverse proxies (addresses or networks) whose X-Forwarded-For names the client,
     # so that rate limits apply per client rather than to everyone behind the proxy.
     trusted_proxies: list[IPvAnyNetwork] = []
+    # Messages and new sessions per client address: a burst, then so many a second.
+    address_burst: Annotated[int, Field(ge=1)] = 100
+    address_per_second: Annotated[float, Field(gt=0)] = 5.0
 
 
 class SlackSettings(_Section):

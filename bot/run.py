@@ -85,6 +85,7 @@ def adapter_factories(
                 secure_cookie=secure,
                 staff_key=key,
                 trusted_proxies=web.trusted_proxies,
+                address_limit=(web.address_burst, web.address_per_second),
             )
         )
     return factories

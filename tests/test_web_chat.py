@@ -7,11 +7,13 @@ import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import aiohttp
 import pytest
 from conftest import last_bot_message, type_answer
 from homeserver import free_port
 from playwright.async_api import Browser, expect
 
+from adapters import web
 from adapters.web import WebAdapter
 from bot.app import Runtime, running
 from bot.events import encode_body
@@ -19,11 +21,11 @@ from bot.events import encode_body
 THANKS = "Thank you! Library staff read every answer."
 
 
-def web_chat(tmp_path: Path, survey_folder: Path, *, port: int = 0):
+def web_chat(tmp_path: Path, survey_folder: Path, *, port: int = 0, **options: object):
     return running(
         database=tmp_path / "civicbot.db",
         survey_folder=survey_folder,
-        adapters=[lambda handler: WebAdapter(handler, port=port)],
+        adapters=[lambda handler: WebAdapter(handler, port=port, **options)],
         environ={"CIVICBOT_PSEUDONYM_KEY": "web-test"},
     )
 
@@ -190,3 +192,26 @@ async def test_a_finnish_browser_gets_the_page_and_the_bot_in_finnish(
     await page.get_by_label("Vastauksesi").fill("library")
     await page.get_by_role("button", name="Lähetä").click()
     await expect(last_bot_message(page)).to_contain_text("Kaupunginkirjaston palautekysely")
+
+
+async def test_a_page_opened_while_its_network_is_over_the_limit_waits_and_says_why(
+    browser: Browser, tmp_path: Path, survey_folder: Path
+) -> None:
+    async with web_chat(tmp_path, survey_folder, address_limit=(3, 1.0)) as site:
+        async with aiohttp.ClientSession() as flood:
+            for number in range(10):  # made-up cookies: they all count against one address
+                await flood.post(
+                    f"{url(site)}api/messages",
+                    json={"text": "hi", "id": f"flood-{number:04d}"},
+                    cookies={web.COOKIE: f"made-up-{number}"},
+                )
+        page = await browser.new_page()
+        await page.goto(url(site))
+        await expect(page.locator("#status")).to_have_text(
+            "Too many messages are coming from your network just now."
+            " Please wait a moment and try again."
+        )
+        # it tries again when told; the bot greets it once the network's share refills
+        greeting = "There is no survey for you right now."
+        await expect(last_bot_message(page)).to_contain_text(greeting)
+        await expect(page.locator("#status")).to_have_text("")

@@ -119,13 +119,27 @@ function showBotMessage(message) {
   }
 }
 
+async function patiently(url, options) {
+  // A 429 (this session, or everyone on this network, sent too much): say why, wait as
+  // long as the server asks, and try again with the same request.
+  for (;;) {
+    const response = await fetch(url, options);
+    if (response.status !== 429) return response;
+    const problem = await response.json().catch(() => ({}));
+    statusLine.textContent = problem.error || texts.reconnecting;
+    const seconds = Number(response.headers.get("Retry-After")) || 2;
+    await new Promise(resolve => setTimeout(resolve, seconds * 1000));
+    statusLine.textContent = "";
+  }
+}
+
 async function send(text, action) {
   addLine("me", text);
   statusLine.textContent = "";
   const body = { text, action: action || null, id: newId() };
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
-      const response = await fetch(api, {
+      const response = await patiently(api, {
         method: "POST",
         headers: { "Content-Type": "application/json" },
         body: JSON.stringify(body),
@@ -147,7 +161,7 @@ async function poll() {
   for (;;) {
     try {
       const known = epoch === null ? "" : `&epoch=${epoch}`;
-      const response = await fetch(`${api}?after=${last}${known}`);
+      const response = await patiently(`${api}?after=${last}${known}`);
       if (response.status === 401) {
         statusLine.textContent = texts.expired;
         return;
@@ -183,11 +197,11 @@ input.addEventListener("keydown", event => {
 });
 
 async function begin() {
-  const response = await fetch(`${api}?after=0&wait=0`);
+  const response = await patiently(`${api}?after=0&wait=0`);
   const data = response.ok ? await response.json() : { messages: [] };
   if (data.messages.length === 0 && !staff) {
     // A first visit, or the server restarted: ask the bot where we are.
-    await fetch(api, {
+    await patiently(api, {
       method: "POST",
       headers: { "Content-Type": "application/json" },
       body: JSON.stringify({ text: "", action: "cmd:continue", id: newId() }),
