@@ -32,7 +32,7 @@ from typing import Any
 from aiohttp import web
 
 from adapters.web_limits import AddressLimits, Network, TokenBucket, client_address, retry_after
-from adapters.web_texts import PAGE_TEXTS, page_language, preferred_language
+from adapters.web_texts import PAGE_TEXTS, page_language, preferred_language, refusal
 from bot.events import Attachment, Capabilities, Inbound, InboundHandler, Outbound
 
 log = logging.getLogger(__name__)
@@ -241,12 +241,12 @@ class WebAdapter:
     async def _poll(self, request: web.Request, *, who: Identify) -> web.StreamResponse:
         identity = who(request)
         if identity is None:
-            return _error(401, "Your session has expired. Please reload the page.")
+            return _error(request, 401, "expired")
         user_id = identity[0]
         try:
             after = int(request.query.get("after", "0"))
         except ValueError:
-            return _error(400, "'after' must be a whole number.")
+            return _error(request, 400, "bad_after")
         if user_id not in self._sessions and (limited := self._address_limited(request)):
             return limited  # made-up cookies would otherwise push real sessions out
         session = self._session(user_id)
@@ -266,25 +266,25 @@ class WebAdapter:
             return limited
         identity = who(request)
         if identity is None:
-            return _error(401, "Your session has expired. Please reload the page.")
+            return _error(request, 401, "expired")
         user_id, command = identity
         if not _same_origin(request):
-            return _error(403, "This page cannot be used from another site.")
+            return _error(request, 403, "other_site")
         try:
             body = await request.json()
         except web.HTTPRequestEntityTooLarge:
-            return _error(413, f"That message is too large; the limit is {MAX_BODY_BYTES:,} bytes.")
+            return _error(request, 413, "too_large", limit=MAX_BODY_BYTES)
         except (json.JSONDecodeError, UnicodeDecodeError):
-            return _error(400, "The message could not be read. Please try again.")
+            return _error(request, 400, "unreadable")
         if not isinstance(body, dict):
-            return _error(400, "The message could not be read. Please try again.")
+            return _error(request, 400, "unreadable")
         text, action, event_id = body.get("text", ""), body.get("action"), body.get("id")
         if not isinstance(text, str) or not (action is None or isinstance(action, str)):
-            return _error(400, "The message could not be read. Please try again.")
+            return _error(request, 400, "unreadable")
         if not isinstance(event_id, str) or not _EVENT_ID.match(event_id):
-            return _error(400, "The message has no valid id. Please reload the page.")
+            return _error(request, 400, "no_id")
         if wait := self._session(user_id).limit.take():
-            return _too_fast("You are sending messages very fast. Please wait a moment.", wait)
+            return _too_fast(request, "too_fast", wait)
         await self._handler(
             Inbound(
                 platform=PLATFORM,
@@ -313,11 +313,7 @@ class WebAdapter:
                 request.remote,
             )
         if wait := self._addresses.take(address):
-            return _too_fast(
-                "Too many messages are coming from your network just now."
-                " Please wait a moment and try again.",
-                wait,
-            )
+            return _too_fast(request, "network_busy", wait)
         return None
 
 
@@ -326,17 +322,19 @@ async def _headers(request: web.Request, handler: Any) -> web.StreamResponse:
     try:
         response = await handler(request)
     except web.HTTPRequestEntityTooLarge:
-        response = _error(413, f"That message is too large; the limit is {MAX_BODY_BYTES:,} bytes.")
+        response = _error(request, 413, "too_large", limit=MAX_BODY_BYTES)
     response.headers.update(_HEADERS)
     return response
 
 
-def _error(status: int, message: str) -> web.Response:
+def _error(request: web.Request, status: int, refused: str, **numbers: int) -> web.Response:
+    """A refusal with its sentence (a key of the page's texts) in the page's language."""
+    message = refusal(request.headers.get("Accept-Language", ""), refused, **numbers)
     return web.json_response({"error": message}, status=status)
 
 
-def _too_fast(message: str, wait: float) -> web.Response:
-    response = _error(429, message)
+def _too_fast(request: web.Request, refused: str, wait: float) -> web.Response:
+    response = _error(request, 429, refused)
     response.headers["Retry-After"] = retry_after(wait)
     return response
 

@@ -23,6 +23,15 @@ PAGE_TEXTS: dict[str, dict[str, str]] = {
         "offline": "Your message could not be sent. Please check your connection.",
         "expired": "Your session has expired. Please reload the page.",
         "download": "Download",
+        # the server's refusals, shown in the status line
+        "bad_after": "'after' must be a whole number.",
+        "other_site": "This page cannot be used from another site.",
+        "too_large": "That message is too large; the limit is {limit} bytes.",
+        "unreadable": "The message could not be read. Please try again.",
+        "no_id": "The message has no valid id. Please reload the page.",
+        "too_fast": "You are sending messages very fast. Please wait a moment.",
+        "network_busy": "Too many messages are coming from your network just now. "
+        "Please wait a moment and try again.",
     },
     "fi": {
         "title": "Palautekeskustelu",
@@ -40,6 +49,14 @@ PAGE_TEXTS: dict[str, dict[str, str]] = {
         "offline": "Viestiäsi ei voitu lähettää. Tarkista verkkoyhteytesi.",
         "expired": "Istuntosi on vanhentunut. Lataa sivu uudelleen.",
         "download": "Lataa",
+        "bad_after": "'after' on oltava kokonaisluku.",
+        "other_site": "Tätä sivua ei voi käyttää toiselta sivustolta.",
+        "too_large": "Viesti on liian suuri; enimmäiskoko on {limit} tavua.",
+        "unreadable": "Viestiä ei voitu lukea. Yritä uudelleen.",
+        "no_id": "Viestillä ei ole kelvollista tunnistetta. Lataa sivu uudelleen.",
+        "too_fast": "Lähetät viestejä hyvin nopeasti. Odota hetki.",
+        "network_busy": "Verkostasi tulee juuri nyt liikaa viestejä. "
+        "Odota hetki ja yritä uudelleen.",
     },
     "sv": {
         "title": "Responschatt",
@@ -57,6 +74,14 @@ PAGE_TEXTS: dict[str, dict[str, str]] = {
         "offline": "Ditt meddelande kunde inte skickas. Kontrollera din anslutning.",
         "expired": "Din session har gått ut. Ladda om sidan.",
         "download": "Ladda ner",
+        "bad_after": "'after' måste vara ett heltal.",
+        "other_site": "Den här sidan kan inte användas från en annan webbplats.",
+        "too_large": "Meddelandet är för stort; gränsen är {limit} byte.",
+        "unreadable": "Meddelandet kunde inte läsas. Försök igen.",
+        "no_id": "Meddelandet saknar giltigt id. Ladda om sidan.",
+        "too_fast": "Du skickar meddelanden mycket snabbt. Vänta en stund.",
+        "network_busy": "Det kommer för många meddelanden från ditt nätverk just nu. "
+        "Vänta en stund och försök igen.",
     },
 }
 
@@ -72,3 +97,12 @@ def preferred_language(accept_language: str) -> str | None:
 
 def page_language(accept_language: str) -> str:
     return preferred_language(accept_language) or "en"
+
+
+def refusal(accept_language: str, key: str, **numbers: int) -> str:
+    """One of the server's refusals, in the page's language, its numbers written as
+    that language groups digits (65,536; 65 536)."""
+    language = page_language(accept_language)
+    separator = "," if language == "en" else "\u00a0"
+    grouped = {name: f"{number:,}".replace(",", separator) for name, number in numbers.items()}
+    return PAGE_TEXTS[language][key].format(**grouped)

@@ -18,6 +18,7 @@ import pytest
 from adapters import web
 from adapters.web import WebAdapter
 from adapters.web_limits import client_address
+from adapters.web_texts import PAGE_TEXTS
 from bot.app import Runtime, running
 
 
@@ -92,6 +93,28 @@ async def test_another_sites_page_cannot_post(client: aiohttp.ClientSession) -> 
         "/api/messages", json=message(), headers={"Origin": "https://evil.example"}
     )
     assert response.status == 403
+
+
+async def test_a_refusal_speaks_the_browsers_language(client: aiohttp.ClientSession) -> None:
+    finnish = await client.post(
+        "/api/messages", json=message(text="x" * 100_000), headers={"Accept-Language": "fi-FI"}
+    )
+    assert (await finnish.json())["error"] == (
+        "Viesti on liian suuri; enimmäiskoko on 65\u00a0536 tavua."
+    )
+    swedish = await client.post(
+        "/api/messages",
+        json=message(),
+        headers={"Accept-Language": "sv-SE, en;q=0.5", "Origin": "https://evil.example"},
+    )
+    assert (await swedish.json())["error"] == (
+        "Den här sidan kan inte användas från en annan webbplats."
+    )
+
+
+def test_every_page_text_is_in_every_language() -> None:
+    english = PAGE_TEXTS["en"].keys()
+    assert all(texts.keys() == english for texts in PAGE_TEXTS.values())
 
 
 async def test_an_oversized_body_gets_a_clear_refusal(client: aiohttp.ClientSession) -> None:
