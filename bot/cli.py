@@ -50,6 +50,32 @@ def run(config_path: Path | None) -> None:
         sys.exit(1)
 
 
+@main.command()
+@click.argument("destination", type=click.Path(path_type=Path))
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    help="civicbot.toml, to find the database; without it, the demo's civicbot.db",
+)
+def backup(destination: Path, config_path: Path | None) -> None:
+    """Copy the database to DESTINATION while the bot runs, with its pseudonym key."""
+    from storage.backup import BackupError, back_up
+    from storage.pseudonyms import KEY_VARIABLE
+
+    try:
+        database = load_settings(config_path).storage.database
+        made = back_up(database, destination)
+    except (ConfigError, BackupError) as error:
+        click.echo(str(error), err=True)
+        sys.exit(1)
+    click.echo(f"{database} backed up to {made.database} ({made.size:,} bytes, checked)")
+    if made.key is not None:
+        click.echo(f"the pseudonym key is in {made.key}: keep the two together")
+    else:
+        click.echo(f"no key file: keep {KEY_VARIABLE} with this backup")
+
+
 @main.group()
 def surveys() -> None:
     """Work with survey files."""

@@ -18,11 +18,16 @@ from pathlib import Path
 KEY_VARIABLE = "CIVICBOT_PSEUDONYM_KEY"
 
 
+def key_file(database: Path) -> Path:
+    """Where the generated key of `database` is kept: beside it."""
+    return database.with_name(database.name + ".key")
+
+
 def load_key(database: Path, environ: dict[str, str] | None = None) -> bytes:
     environ = os.environ if environ is None else environ
     if environ.get(KEY_VARIABLE):
         return environ[KEY_VARIABLE].encode()
-    path = database.with_name(database.name + ".key")
+    path = key_file(database)
     try:
         return path.read_bytes().strip()
     except FileNotFoundError:

@@ -7,15 +7,20 @@ import json
 import os
 import signal
 import sqlite3
+import stat
 import time
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from bot.cli import main
+from storage.backup import BackupError, back_up
 from storage.database import connect
 from storage.migrations import MIGRATIONS, migrate
+from storage.pseudonyms import key_file, load_key
 from storage.retention import DELETE_CHUNK
 from storage.runs import run_for_everyone
 from storage.store import Store
@@ -313,3 +318,68 @@ async def test_event_ids_are_forgotten_after_thirty_days_and_recent_ones_kept(
     await store.close()
     kept = connect(tmp_path / "db.sqlite").execute("SELECT event_id FROM processed_events")
     assert kept.fetchall() == [("recent",)]
+
+
+def conversation_turn(event: str, pid: str, run_id: int) -> TurnRecord:
+    return turn(
+        event,
+        pid,
+        run_id=run_id,
+        new_participant=True,
+        start_response=True,
+        state={"stage": "question"},
+    )
+
+
+async def test_a_backup_taken_while_answers_are_written_holds_whole_turns_and_the_key(
+    tmp_path: Path,
+) -> None:
+    database = tmp_path / "civicbot.db"
+    store = Store.open(database)
+    load_key(database, environ={})  # the generated key, as `civicbot run` makes it
+    run_id = await store.open_run("survey", now=1.0)
+    await asyncio.gather(
+        *(store.commit_turn(conversation_turn(f"e{n}", f"p{n}", run_id)) for n in range(100))
+    )
+    meanwhile = asyncio.gather(
+        *(store.commit_turn(conversation_turn(f"f{n}", f"q{n}", run_id)) for n in range(100))
+    )
+    made = await asyncio.to_thread(back_up, database, tmp_path / "copy.db")
+    await meanwhile
+    await store.close()
+    copy = sqlite3.connect(made.database)
+    (responses,) = copy.execute("SELECT count(*) FROM responses").fetchone()
+    assert 100 <= responses <= 200  # what had committed when the copy was taken
+    assert copy.execute("SELECT count(*) FROM conversations").fetchone() == (responses,)
+    assert copy.execute("SELECT count(*) FROM outbox").fetchone() == (responses,)
+    assert made.key.read_bytes() == key_file(database).read_bytes()
+    assert stat.S_IMODE(made.database.stat().st_mode) == 0o600
+    assert stat.S_IMODE(made.key.stat().st_mode) == 0o600
+
+
+def test_a_backup_never_overwrites_a_file(tmp_path: Path) -> None:
+    database = tmp_path / "civicbot.db"
+    migrate(connect(database))
+    taken = tmp_path / "copy.db"
+    taken.write_text("last week's backup")
+    with pytest.raises(BackupError, match="exists already"):
+        back_up(database, taken)
+    assert taken.read_text() == "last week's backup"
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("copy")) == ["copy.db"]
+
+
+def test_civicbot_backup_copies_the_configured_database(tmp_path: Path) -> None:
+    database = tmp_path / "data" / "answers.db"
+    database.parent.mkdir()
+    migrate(connect(database))
+    load_key(database, environ={})
+    config = tmp_path / "civicbot.toml"
+    config.write_text('[storage]\ndatabase = "data/answers.db"\n')
+    runner = CliRunner()
+    result = runner.invoke(main, ["backup", str(tmp_path / "copy.db"), "--config", str(config)])
+    assert result.exit_code == 0, result.output
+    assert "backed up to" in result.output
+    assert "keep the two together" in result.output
+    missing = runner.invoke(main, ["backup", str(tmp_path / "again.db")])  # no civicbot.db here
+    assert missing.exit_code == 1
+    assert "there is no database here to back up" in missing.output

@@ -1,0 +1,69 @@
+"""A consistent copy of the database, taken while the bot runs, with its pseudonym key.
+
+SQLite's online backup copies the database as of one moment, whatever the writer is
+doing; copying the file (and its -wal) by hand while the bot runs can catch a
+half-written state. Without the pseudonym key the copy still holds every answer, but
+returning participants would be seen as new, so the key file goes with it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+from storage.pseudonyms import key_file
+
+PRIVATE = 0o600  # answers and addresses are personal data
+
+
+class BackupError(Exception):
+    """The backup could not be made; the message says why. Nothing was left behind."""
+
+
+@dataclass(frozen=True, slots=True)
+class Backup:
+    database: Path
+    size: int  # bytes
+    key: Path | None  # None: the key is not a file (CIVICBOT_PSEUDONYM_KEY), or there is none
+
+
+def back_up(database: Path, destination: Path) -> Backup:
+    """Copy `database` to `destination` (a new file, readable by its owner only), check
+    the copy, and copy the pseudonym key file beside it if there is one."""
+    if not database.is_file():
+        raise BackupError(f"{database}: there is no database here to back up")
+    key = key_file(database)
+    key_copy = key_file(destination)
+    for taken in (destination, key_copy):
+        if taken.exists():
+            raise BackupError(f"{taken} exists already; a backup never overwrites a file")
+    partial = destination.with_name(destination.name + ".partial")
+    try:
+        _copy(database, partial)
+        os.chmod(partial, PRIVATE)
+        os.replace(partial, destination)  # the backup appears only once it is whole
+    except (sqlite3.Error, OSError) as error:
+        partial.unlink(missing_ok=True)
+        raise BackupError(f"{destination}: the backup failed: {error}") from None
+    if not key.is_file():
+        return Backup(destination, destination.stat().st_size, None)
+    shutil.copyfile(key, key_copy)
+    os.chmod(key_copy, PRIVATE)
+    return Backup(destination, destination.stat().st_size, key_copy)
+
+
+def _copy(database: Path, partial: Path) -> None:
+    source = sqlite3.connect(f"file:{database}?mode=ro", uri=True)  # never creates one
+    target = sqlite3.connect(partial)
+    try:
+        source.backup(target)
+        target.execute("PRAGMA journal_mode=DELETE")  # one self-contained file
+        (verdict,) = target.execute("PRAGMA integrity_check").fetchone()
+        if verdict != "ok":
+            raise sqlite3.DatabaseError(f"the copy does not pass SQLite's check: {verdict}")
+    finally:
+        target.close()
+        source.close()
