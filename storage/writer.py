@@ -191,9 +191,12 @@ class GroupCommitWriter:
             log.error(
                 "the database writer process stopped (%s) holding %d writes", error, len(child.held)
             )
-            died = WriterDied(f"the database writer stopped: {error}")
-            while child.held:
-                _settle(child.held.popleft(), died)
+            _fail_held(child, WriterDied(f"the database writer stopped: {error}"))
+        except Exception as error:  # results that cannot be read: the stream is lost too
+            log.exception("a result from the database writer process could not be read")
+            if child.process.returncode is None:
+                child.process.kill()  # the next write starts a new one
+            _fail_held(child, WriterDied(f"a result of the writer was unreadable: {error}"))
 
     async def _usable_child(self) -> _Child:
         if self._child is not None and not self._child.usable:
@@ -243,6 +246,11 @@ def _receivable(batch: list[_Pending]) -> list[_Pending]:
         else:
             kept.append((batch_write, work, future))
     return kept
+
+
+def _fail_held(child: _Child, error: WriterDied) -> None:
+    while child.held:
+        _settle(child.held.popleft(), error)
 
 
 def _settle(future: asyncio.Future[Any], outcome: Any) -> None:

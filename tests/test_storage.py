@@ -143,6 +143,21 @@ async def test_a_write_the_writer_process_cannot_load_fails_alone(tmp_path: Path
     await writer.close()
 
 
+def answer_that_loads_nowhere(connection: sqlite3.Connection) -> LoadsNowhere:
+    return LoadsNowhere()  # pickles in the writer process; the bot cannot unpickle it
+
+
+async def test_a_result_the_bot_cannot_read_fails_its_write_and_the_next_goes_on(
+    tmp_path: Path,
+) -> None:
+    writer = GroupCommitWriter(notes_table(tmp_path / "db.sqlite"))
+    writer.start()
+    with pytest.raises(WriterDied, match="unreadable"):
+        await writer.write(answer_that_loads_nowhere)
+    assert await writer.write(partial(insert_note, n=1)) == 1  # a new writer process
+    await writer.close()
+
+
 def stall(connection: sqlite3.Connection) -> None:
     time.sleep(60)
 
