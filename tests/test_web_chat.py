@@ -215,3 +215,22 @@ async def test_a_page_opened_while_its_network_is_over_the_limit_waits_and_says_
         greeting = "There is no survey for you right now."
         await expect(last_bot_message(page)).to_contain_text(greeting)
         await expect(page.locator("#status")).to_have_text("")
+
+
+async def test_answers_typed_faster_than_the_limit_are_stored_in_the_order_typed(
+    browser: Browser, site: Runtime, tmp_path: Path
+) -> None:
+    page = await browser.new_page()
+    await page.goto(url(site))
+    await expect(last_bot_message(page)).to_contain_text("There is no survey")
+    # with the page's own first message, ten: more than a session's burst of eight
+    for text in ["library", "help", "help", "yes", "1", "1, 3", "4", "Open on Sundays", "2"]:
+        await type_answer(page, text)
+    await expect(last_bot_message(page)).to_have_text(f"civicbot: {THANKS}", timeout=15_000)
+    assert stored_answers(tmp_path) == {
+        "visits": "weekly",
+        "services": ["loans", "events"],
+        "satisfaction": 4,
+        "improve": "Open on Sundays",
+        "age_group": "18_39",
+    }

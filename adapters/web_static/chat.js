@@ -133,10 +133,17 @@ async function patiently(url, options) {
   }
 }
 
-async function send(text, action) {
+let delivered = Promise.resolve();  // the last message's delivery, retries included
+
+function send(text, action) {
   addLine("me", text);
   statusLine.textContent = "";
   const body = { text, action: action || null, id: newId() };
+  // One at a time: a message that waits (429) or is retried never overtakes the next.
+  delivered = delivered.then(() => deliver(body));
+}
+
+async function deliver(body) {
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
       const response = await patiently(api, {
