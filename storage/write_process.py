@@ -37,6 +37,7 @@ Write = tuple[BatchWrite | None, Any]
 HEADER_BYTES = 4  # each message: its length, big-endian, then the pickle
 COUNT_BYTES = 4  # messages of writes also say how many they hold, after the length
 MAX_BATCH = 2_000  # writes in one transaction, at most
+READ_BYTES = 1 << 16  # what a pipe holds on Linux: one read never returns more
 
 
 def encode(value: Any) -> bytes:
@@ -97,9 +98,6 @@ class Inbox:
 
     def _more_arrived(self) -> bool:
         return bool(select.select([self._fd], [], [], 0)[0])
-
-
-READ_BYTES = 1 << 16  # what a pipe holds on Linux: one read never returns more
 
 
 class _Unloadable:

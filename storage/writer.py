@@ -28,7 +28,7 @@ import pickle
 import sqlite3
 import sys
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -59,14 +59,20 @@ class WriterDied(RuntimeError):
 class _Child:
     """A writer process, and the futures of the writes it holds, in the order it got them."""
 
-    def __init__(self, process: asyncio.subprocess.Process) -> None:
+    def __init__(
+        self,
+        process: asyncio.subprocess.Process,
+        read_results: Callable[[_Child], Coroutine[Any, Any, None]],
+    ) -> None:
         self.process = process
         self.held: deque[asyncio.Future[Any]] = deque()
-        self.results: asyncio.Task[None] | None = None
+        self.results = asyncio.get_running_loop().create_task(
+            read_results(self), name="group-commit-results"
+        )
 
     @property
     def usable(self) -> bool:
-        return self.process.returncode is None and not (self.results and self.results.done())
+        return self.process.returncode is None and not self.results.done()
 
 
 class GroupCommitWriter:
@@ -164,12 +170,12 @@ class GroupCommitWriter:
     def _hand_over(self, child: _Child, batch: list[_Pending]) -> None:
         """Give the writes to the writer process; their futures resolve as it commits."""
         try:
-            message = write_process.encode_writes([(write, work) for write, work, _ in batch])
+            message = _message(batch)
         except Exception:  # one write cannot travel: it fails, the others go
             batch = _receivable(batch)
             if not batch:
                 return
-            message = write_process.encode_writes([(write, work) for write, work, _ in batch])
+            message = _message(batch)
         child.held.extend(future for _, _, future in batch)
         child.process.stdin.write(message)
 
@@ -217,10 +223,7 @@ class GroupCommitWriter:
                 stdout=asyncio.subprocess.PIPE,
                 env=environment,
             )
-            self._child = _Child(process)
-            self._child.results = asyncio.get_running_loop().create_task(
-                self._results(self._child), name="group-commit-results"
-            )
+            self._child = _Child(process, self._results)
         return self._child
 
     async def _stop_child(self) -> None:
@@ -230,9 +233,12 @@ class GroupCommitWriter:
             return
         if not child.process.stdin.is_closing():
             child.process.stdin.close()
-        if child.results is not None:
-            await child.results
+        await child.results
         await child.process.wait()
+
+
+def _message(batch: list[_Pending]) -> bytes:
+    return write_process.encode_writes([(write, work) for write, work, _ in batch])
 
 
 def _receivable(batch: list[_Pending]) -> list[_Pending]:
