@@ -34,6 +34,7 @@ from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetry
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
+from adapters.recently import remember
 from bot.events import Capabilities, Inbound, InboundHandler, Outbound
 
 log = logging.getLogger(__name__)
@@ -136,14 +137,6 @@ class _ResponseUrl:
     url: str
     expires: float  # time.monotonic()
     uses_left: int
-
-
-def _remember(table: OrderedDict[Any, Any], key: Any, value: Any) -> None:
-    """Store `value` as the newest entry, forgetting the oldest beyond REMEMBERED."""
-    table[key] = value
-    table.move_to_end(key)
-    if len(table) > REMEMBERED:
-        table.popitem(last=False)
 
 
 def _plain(text: str) -> dict[str, Any]:
@@ -341,7 +334,7 @@ class SlackAdapter:
         if command.get("response_url"):
             expires = time.monotonic() + RESPONSE_URL_SECONDS
             reply = _ResponseUrl(command["response_url"], expires, RESPONSE_URL_USES)
-            _remember(self._response_urls, key, reply)
+            remember(self._response_urls, key, reply, most=REMEMBERED)
         inbound = Inbound(
             platform=PLATFORM,
             user_id=command["user_id"],
@@ -414,7 +407,7 @@ class SlackAdapter:
             locale = (found["user"].get("locale") or "").split("-")[0] or None
         except SlackApiError:
             locale = None
-        _remember(self._locales, user, locale)
+        remember(self._locales, user, locale, most=REMEMBERED)
         return locale
 
     async def send(self, outbound: Outbound) -> None:
@@ -481,7 +474,7 @@ class SlackAdapter:
         now = time.monotonic()
         earliest = now - (POST_BURST - 1) * POST_INTERVAL
         slot = max(earliest, self._next_post.get(channel, earliest))
-        _remember(self._next_post, channel, slot + POST_INTERVAL)
+        remember(self._next_post, channel, slot + POST_INTERVAL, most=REMEMBERED)
         if slot > now:
             await asyncio.sleep(slot - now)
 

@@ -31,6 +31,7 @@ from typing import Any
 
 from aiohttp import web
 
+from adapters.recently import remember, used
 from adapters.web_limits import AddressLimits, Network, TokenBucket, client_address, retry_after
 from adapters.web_texts import PAGE_TEXTS, page_language, preferred_language, refusal
 from bot.events import Attachment, Capabilities, Inbound, InboundHandler, Outbound
@@ -148,9 +149,7 @@ class WebAdapter:
         }
         if outbound.attachment is not None:
             name = secrets.token_urlsafe(16)
-            self._files[name] = outbound.attachment
-            if len(self._files) > MAX_FILES:
-                self._files.popitem(last=False)
+            remember(self._files, name, outbound.attachment, most=MAX_FILES)
             entry["file"] = {
                 "name": outbound.attachment.filename,
                 "url": f"/staff/files/{name}",
@@ -161,13 +160,7 @@ class WebAdapter:
         session.changed.set()
 
     def _session(self, user_id: str) -> _Session:
-        session = self._sessions.get(user_id)
-        if session is None:
-            session = self._sessions[user_id] = _Session()
-            if len(self._sessions) > MAX_SESSIONS:
-                self._sessions.popitem(last=False)
-        self._sessions.move_to_end(user_id)
-        return session
+        return used(self._sessions, user_id, _Session, most=MAX_SESSIONS)
 
     async def _page(self, request: web.Request) -> web.StreamResponse:
         language = page_language(request.headers.get("Accept-Language", ""))

@@ -20,6 +20,8 @@ import time
 from collections import OrderedDict
 from collections.abc import Iterable
 
+from adapters.recently import used
+
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 MAX_ADDRESSES = 10_000  # least recently seen addresses beyond this are forgotten
@@ -55,14 +57,11 @@ class AddressLimits:
 
     def take(self, address: str) -> float:
         """0 if a request from `address` may go now, else the seconds until one may."""
-        bucket = self._buckets.get(address)
-        if bucket is None:
-            bucket = self._buckets[address] = TokenBucket(self._burst, self._per_second)
-            if len(self._buckets) > MAX_ADDRESSES:
-                self._buckets.popitem(last=False)
-        else:
-            self._buckets.move_to_end(address)
+        bucket = used(self._buckets, address, self._new_bucket, most=MAX_ADDRESSES)
         return bucket.take()
+
+    def _new_bucket(self) -> TokenBucket:
+        return TokenBucket(self._burst, self._per_second)
 
 
 def client_address(peer: str | None, forwarded_for: str, trusted: Iterable[Network]) -> str:
