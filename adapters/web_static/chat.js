@@ -119,6 +119,10 @@ function showBotMessage(message) {
   }
 }
 
+function pause(milliseconds) {
+  return new Promise(resolve => setTimeout(resolve, milliseconds));
+}
+
 async function patiently(url, options) {
   // A 429 (this session, or everyone on this network, sent too much): say why, wait as
   // long as the server asks, and try again with the same request.
@@ -128,7 +132,7 @@ async function patiently(url, options) {
     const problem = await response.json().catch(() => ({}));
     statusLine.textContent = problem.error || texts.reconnecting;
     const seconds = Number(response.headers.get("Retry-After")) || 2;
-    await new Promise(resolve => setTimeout(resolve, seconds * 1000));
+    await pause(seconds * 1000);
     statusLine.textContent = "";
   }
 }
@@ -158,7 +162,7 @@ async function deliver(body) {
     } catch (error) {
       // the same id again: the bot recognises a repeat and stores it once
       statusLine.textContent = texts.reconnecting;
-      await new Promise(resolve => setTimeout(resolve, 1000 * (attempt + 1)));
+      await pause(1000 * (attempt + 1));
     }
   }
   statusLine.textContent = texts.offline;
@@ -180,7 +184,7 @@ async function poll() {
       if (statusLine.textContent === texts.reconnecting) statusLine.textContent = "";
     } catch (error) {
       statusLine.textContent = texts.reconnecting;
-      await new Promise(resolve => setTimeout(resolve, 2000));
+      await pause(2000);
     }
   }
 }
