@@ -34,7 +34,7 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import aiohttp
 from nio import (
@@ -56,9 +56,11 @@ from nio import (
     UploadResponse,
     WhoamiResponse,
 )
+from pydantic import Field
 
-from bot.config import ConfigError
+from bot.config import ConfigError, PlatformSection
 from bot.events import Capabilities, Inbound, InboundHandler, Outbound
+from bot.platforms import Configured, PlatformContext
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +80,47 @@ ENCRYPTED_ROOM = {
     "state_key": "",
     "content": {"algorithm": "m.megolm.v1.aes-sha2"},
 }
+
+
+class MatrixSettings(PlatformSection):
+    homeserver: Annotated[str, Field(pattern=r"^https?://")] = "http://127.0.0.1:8008"
+    user_id: Annotated[str, Field(pattern=r"^@[^:]+:.+$")] = "@civicbot:localhost"
+    device_id: str = "CIVICBOT"  # the same device at every start
+    # The bot logs in with an access token, or else with a password, from these variables.
+    access_token_env: str = "MATRIX_ACCESS_TOKEN"
+    password_env: str = "MATRIX_PASSWORD"
+    # Optional: the key that encrypts the crypto store (matrix-crypto/ beside the database).
+    store_key_env: str = "MATRIX_STORE_KEY"
+
+
+SETTINGS = MatrixSettings
+
+
+def from_settings(settings: MatrixSettings, context: PlatformContext) -> Configured:
+    environ = context.environ
+    login = MatrixLogin(
+        user_id=settings.user_id,
+        device_id=settings.device_id,
+        access_token=environ.get(settings.access_token_env) or None,
+        password=environ.get(settings.password_env) or None,
+    )
+    if not (login.access_token or login.password):
+        raise ConfigError(
+            f"matrix: set the environment variable {settings.access_token_env} "
+            f"(an access token) or {settings.password_env} (the bot's password)"
+        )
+    store_key = environ.get(settings.store_key_env) or None
+
+    def build(handler: InboundHandler) -> MatrixAdapter:
+        return MatrixAdapter(
+            handler,
+            homeserver=settings.homeserver,
+            login=login,
+            state_folder=context.state_folder,
+            store_key=store_key,
+        )
+
+    return Configured(build)
 
 
 class MatrixLoginError(ConfigError):
@@ -146,6 +189,9 @@ class MatrixAdapter:
         # Device lists, Olm sessions and room keys change one step at a time: a key query
         # landing while a room key is being shared would skip the devices it brought.
         self._keys_lock = asyncio.Lock()
+
+    def describe(self) -> str:
+        return f"Matrix: syncing as {self._login.user_id}"
 
     async def start(self) -> None:
         await self._log_in()
@@ -383,9 +429,10 @@ class MatrixAdapter:
         notice = room.member_count > 2
         if outbound.attachment is not None:
             await self._send_file(room, outbound)
-        text = outbound.text
-        if outbound.choices and outbound.numbered:
-            text += "\n" + "\n".join(f"{i}. {c.label}" for i, c in enumerate(outbound.choices, 1))
+        message = outbound.message
+        text = message.text
+        if message.choices and message.numbered:
+            text += "\n" + "\n".join(f"{i}. {c.label}" for i, c in enumerate(message.choices, 1))
         parts = _split(text, EVENT_BYTES_LIMIT // 4)  # HTML escaping at most quadruples
         for number, part in enumerate(parts):
             content = {

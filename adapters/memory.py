@@ -43,6 +43,9 @@ class MemoryAdapter:
         """What was sent into one conversation."""
         return [o for o in self.sent if o.conversation_id == conversation_id]
 
+    def describe(self) -> str:
+        return f"{self.platform}: in memory"
+
     async def start(self) -> None:
         pass
 

@@ -21,11 +21,13 @@ import logging
 import re
 import time
 from collections import OrderedDict
-from dataclasses import dataclass, replace
-from typing import Any
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from typing import Annotated, Any
 
 import aiohttp
 from aiohttp import web
+from pydantic import Field
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
@@ -35,138 +37,69 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from adapters.recently import remember
+from adapters.slack_blocks import SECTION_LIMIT, SEND_CHOICES, blocks_for, chunks, escape
+from adapters.slack_pacing import REMEMBERED, Clock, PostSlots, ResponseUrls
+from bot.config import ConfigError, PlatformSection, secret
 from bot.events import Capabilities, Inbound, InboundHandler, Outbound
+from bot.platforms import Configured, PlatformContext
+from conversations.outgoing import Message, answer_of
 
 log = logging.getLogger(__name__)
 
 PLATFORM = "slack"
 ACK_WITHIN = 2.5  # seconds: Slack wants an answer within 3
-SECTION_LIMIT = 3_000  # characters in one section block
-BLOCK_LIMIT = 50  # blocks in one message
-BUTTONS_PER_ACTIONS_BLOCK = 25
-BUTTON_TEXT_LIMIT = 75
-CHECKBOXES_PER_GROUP = 10
-SEND_CHOICES = "send-choices"
-REMEMBERED = 4_096  # users' locales, command reply URLs, channels' post slots
 MESSAGE_LIMIT = 12_000  # characters per posted message; longer ones (digests) are split
-POST_INTERVAL = 1.0  # seconds per post into one channel over time, as Slack asks...
-POST_BURST = 4  # ...allowing a short burst, as Slack does
-# A slash command's response_url takes up to five answers within thirty minutes.
-RESPONSE_URL_USES = 5
-RESPONSE_URL_SECONDS = 30 * 60 - 60  # a minute's margin
+
+
+class SlackSettings(PlatformSection):
+    # Secrets are never in the file: these name the environment variables holding them.
+    bot_token_env: str = "SLACK_BOT_TOKEN"
+    signing_secret_env: str = "SLACK_SIGNING_SECRET"
+    # When this variable holds an app-level token (xapp-…), Socket Mode is used.
+    app_token_env: str = "SLACK_APP_TOKEN"
+    host: str = "127.0.0.1"  # behind a TLS-terminating proxy that Slack can reach
+    port: Annotated[int, Field(ge=0, le=65535)] = 3000
+    path: str = "/slack/events"
+    # Slack's Web API; GovSlack's is https://slack-gov.com/api/
+    api_url: Annotated[str, Field(pattern=r"^https?://.*/$")] = "https://slack.com/api/"
+
+
+SETTINGS = SlackSettings
+
+
+def from_settings(settings: SlackSettings, context: PlatformContext) -> Configured:
+    """Socket Mode when the app-level token's variable is set, else HTTP events, which
+    need the signing secret."""
+    environ = context.environ
+    token = secret(environ, "slack.bot_token_env", settings.bot_token_env)
+    app_token = environ.get(settings.app_token_env) or None
+    if app_token is not None and not app_token.startswith("xapp-"):
+        raise ConfigError(
+            f"slack.app_token_env: {settings.app_token_env} holds no app-level token"
+            " (they begin with xapp-)"
+        )
+    signing = (
+        environ.get(settings.signing_secret_env, "")
+        if app_token
+        else secret(environ, "slack.signing_secret_env", settings.signing_secret_env)
+    )
+
+    def build(handler: InboundHandler) -> SlackAdapter:
+        return SlackAdapter(
+            handler,
+            bot_token=token,
+            signing_secret=signing,
+            app_token=app_token,
+            api_url=settings.api_url,
+            host=settings.host,
+            port=settings.port,
+            path=settings.path,
+        )
+
+    return Configured(build)
 
 
 _MENTION = re.compile(r"^\s*<@[A-Z0-9]+(\|[^>]*)?>")
-
-
-def escape(text: str) -> str:
-    """Slack's three control characters, so `<!channel>` and `<@U…>` stay text."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def blocks_for(outbound: Outbound) -> list[dict[str, Any]]:
-    """Block Kit for a message: plain-text sections, the numbered choices as text, and
-    buttons for single choices and scales (a typed answer always works too)."""
-    text = outbound.text
-    if outbound.choices and outbound.numbered:
-        text += "\n" + "\n".join(f"{i}. {c.label}" for i, c in enumerate(outbound.choices, 1))
-    blocks: list[dict[str, Any]] = [
-        {"type": "section", "text": _plain(chunk)} for chunk in _chunks(text, SECTION_LIMIT)
-    ]
-    if outbound.choices and outbound.multiple:
-        blocks.extend(_checkboxes(outbound))
-    elif outbound.choices:
-        for start in range(0, len(outbound.choices), BUTTONS_PER_ACTIONS_BLOCK):
-            row = outbound.choices[start : start + BUTTONS_PER_ACTIONS_BLOCK]
-            blocks.append(
-                {
-                    "type": "actions",
-                    "block_id": f"choices-{start}",
-                    "elements": [
-                        {
-                            "type": "button",
-                            "action_id": f"choice-{start + i}",
-                            "text": _plain(_button_label(outbound, start + i, choice.label)),
-                            "value": choice.value,
-                        }
-                        for i, choice in enumerate(row)
-                    ],
-                }
-            )
-    return blocks[:BLOCK_LIMIT]
-
-
-def _checkboxes(outbound: Outbound) -> list[dict[str, Any]]:
-    """Multiple choice: checkboxes (ten to a group, Slack's limit) and a send button
-    that carries the question, so an empty selection can still be answered."""
-    blocks: list[dict[str, Any]] = []
-    for start in range(0, len(outbound.choices), CHECKBOXES_PER_GROUP):
-        row = outbound.choices[start : start + CHECKBOXES_PER_GROUP]
-        options = [
-            {
-                "text": _plain(_button_label(outbound, start + i, choice.label)),
-                "value": choice.value,
-            }
-            for i, choice in enumerate(row)
-        ]
-        blocks.append(
-            {
-                "type": "actions",
-                "block_id": f"pick-{start}",
-                "elements": [
-                    {"type": "checkboxes", "action_id": f"pick-{start}", "options": options}
-                ],
-            }
-        )
-    question = outbound.choices[0].value.partition("=")[0]
-    send = {
-        "type": "button",
-        "action_id": SEND_CHOICES,
-        "text": _plain(outbound.send_label or "✓"),
-        "style": "primary",
-        "value": question,
-    }
-    blocks.append({"type": "actions", "block_id": SEND_CHOICES, "elements": [send]})
-    return blocks
-
-
-@dataclass(slots=True)
-class _ResponseUrl:
-    """A slash command's response_url, while Slack still takes answers there."""
-
-    url: str
-    expires: float  # time.monotonic()
-    uses_left: int
-
-
-def _plain(text: str) -> dict[str, Any]:
-    """A text object Slack shows as it is: no mentions, links or formatting."""
-    return {"type": "plain_text", "text": text, "emoji": True}
-
-
-def _button_label(outbound: Outbound, index: int, label: str) -> str:
-    shown = f"{index + 1}. {label}" if outbound.numbered else label
-    return shown if len(shown) <= BUTTON_TEXT_LIMIT else shown[: BUTTON_TEXT_LIMIT - 1] + "…"
-
-
-def _chunks(text: str, size: int) -> list[str]:
-    """Split at line ends where possible, so a long digest reads well across blocks."""
-    chunks: list[str] = []
-    current = ""
-    for line in text.splitlines(keepends=True):
-        while len(line) > size:
-            if current:
-                chunks.append(current)
-                current = ""
-            chunks.append(line[:size])
-            line = line[size:]
-        if len(current) + len(line) > size:
-            chunks.append(current)
-            current = ""
-        current += line
-    if current or not chunks:
-        chunks.append(current or " ")
-    return [chunk.rstrip("\n") or " " for chunk in chunks]
 
 
 class SlackAdapter:
@@ -186,6 +119,8 @@ class SlackAdapter:
         host: str = "127.0.0.1",
         port: int = 3000,
         path: str = "/slack/events",
+        clock: Clock = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._handler = handler
         self._host = host
@@ -207,9 +142,9 @@ class SlackAdapter:
             else None
         )
         self._locales: OrderedDict[str, str | None] = OrderedDict()
-        # (channel, user) -> where to answer that user's latest command there
-        self._response_urls: OrderedDict[tuple[str, str], _ResponseUrl] = OrderedDict()
-        self._next_post: OrderedDict[str, float] = OrderedDict()  # per channel, for pacing
+        self._response_urls = ResponseUrls(clock=clock)
+        self._post_slots = PostSlots(clock=clock)
+        self._sleep = sleep
         self._background: set[asyncio.Task[None]] = set()
         self._runner: web.AppRunner | None = None
         self.port = port
@@ -301,9 +236,8 @@ class SlackAdapter:
             if element.get("type") == "checkboxes"
             for option in element.get("selected_options") or []
         ]
-        ids = ",".join(option["value"].partition("=")[2] for option in ticked)
         labels = ", ".join(option["text"]["text"] for option in ticked)
-        value = f"{action['value']}={ids}"
+        value = answer_of(action["value"], [option["value"] for option in ticked])
         await self._answer_by_click(ack, body, action, text=labels, value=value)
 
     async def _answer_by_click(
@@ -330,11 +264,10 @@ class SlackAdapter:
 
     async def _on_command(self, ack: Any, command: dict[str, Any]) -> None:
         await ack()  # the answer comes through the response_url when the command is done
-        key = (command["channel_id"], command["user_id"])
         if command.get("response_url"):
-            expires = time.monotonic() + RESPONSE_URL_SECONDS
-            reply = _ResponseUrl(command["response_url"], expires, RESPONSE_URL_USES)
-            remember(self._response_urls, key, reply, most=REMEMBERED)
+            self._response_urls.remember(
+                command["channel_id"], command["user_id"], command["response_url"]
+            )
         inbound = Inbound(
             platform=PLATFORM,
             user_id=command["user_id"],
@@ -422,13 +355,14 @@ class SlackAdapter:
                 filename=outbound.attachment.filename,
                 title=outbound.attachment.filename,
                 alt_txt=outbound.attachment.description or None,
-                initial_comment=escape(outbound.text),
+                initial_comment=escape(outbound.message.text),
             )
             return
-        parts = _chunks(outbound.text, MESSAGE_LIMIT)
+        message = outbound.message
+        parts = chunks(message.text, MESSAGE_LIMIT)
         for number, part in enumerate(parts, start=1):
             last = number == len(parts)  # the choices go under the last part
-            piece = replace(outbound, text=part, choices=outbound.choices if last else ())
+            piece = replace(message, text=part, choices=message.choices if last else ())
             await self._pace(channel)
             if outbound.visible_to:
                 if await self._respond(channel, outbound.visible_to, part, piece):
@@ -448,16 +382,15 @@ class SlackAdapter:
                     unfurl_media=False,
                 )
 
-    async def _respond(self, channel: str, user: str, text: str, piece: Outbound) -> bool:
+    async def _respond(self, channel: str, user: str, text: str, piece: Message) -> bool:
         """Answer the user's latest command in this channel through its response_url,
         which Slack shows privately; False when there is none left, so the caller posts
         an ephemeral message instead."""
-        found = self._response_urls.get((channel, user))
-        if found is None or found.expires < time.monotonic() or found.uses_left <= 0:
+        url = self._response_urls.take(channel, user)
+        if url is None:
             return False
-        found.uses_left -= 1
         try:
-            answered = await AsyncWebhookClient(found.url).send(
+            answered = await AsyncWebhookClient(url).send(
                 text=escape(text), blocks=blocks_for(piece), response_type="ephemeral"
             )
         except (aiohttp.ClientError, TimeoutError) as error:
@@ -469,14 +402,9 @@ class SlackAdapter:
         return True
 
     async def _pace(self, channel: str) -> None:
-        """About one post per second per channel after a short burst: each post takes the
-        next free slot, and the slots run at most POST_BURST intervals ahead of now."""
-        now = time.monotonic()
-        earliest = now - (POST_BURST - 1) * POST_INTERVAL
-        slot = max(earliest, self._next_post.get(channel, earliest))
-        remember(self._next_post, channel, slot + POST_INTERVAL, most=REMEMBERED)
-        if slot > now:
-            await asyncio.sleep(slot - now)
+        wait = self._post_slots.take(channel)
+        if wait:
+            await self._sleep(wait)
 
     async def open_direct(self, user_id: str) -> str:
         opened = await self.client.conversations_open(users=user_id)

@@ -23,18 +23,22 @@ import secrets
 import string
 import time
 from collections import OrderedDict, deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from importlib import resources
-from typing import Any
+from typing import Annotated, Any
 
 from aiohttp import web
+from pydantic import Field, IPvAnyNetwork
 
 from adapters.recently import remember, used
 from adapters.web_limits import AddressLimits, Network, TokenBucket, client_address, retry_after
 from adapters.web_texts import PAGE_TEXTS, page_language, preferred_language, refusal
+from bot.config import PlatformSection
 from bot.events import Attachment, Capabilities, Inbound, InboundHandler, Outbound
+from bot.platforms import Configured, PlatformContext
+from conversations.outgoing import answer_of
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +68,57 @@ _HEADERS = {
 }
 
 
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+class WebSettings(PlatformSection):
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(ge=0, le=65535)] = 8080
+    # Where people reach the chat; an https address makes the session cookie Secure.
+    public_url: Annotated[str, Field(pattern=r"^https?://")] | None = None
+    # The environment variable holding the key to the staff page.
+    staff_key_env: str = "CIVICBOT_STAFF_KEY"
+    # Reverse proxies (addresses or networks) whose X-Forwarded-For names the client,
+    # so that rate limits apply per client rather than to everyone behind the proxy.
+    trusted_proxies: list[IPvAnyNetwork] = Field(default_factory=list)
+    # Messages and new sessions per client address: a burst, then so many a second.
+    address_burst: Annotated[int, Field(ge=1)] = ADDRESS_BURST
+    address_per_second: Annotated[float, Field(gt=0)] = ADDRESS_PER_SECOND
+
+
+SETTINGS = WebSettings
+
+
+def staff_key(settings: WebSettings, environ: Mapping[str, str]) -> str | None:
+    """The key that opens the staff page: from the environment, or — only when the chat
+    listens on this machine alone — a new one each start. Otherwise no staff page."""
+    key = environ.get(settings.staff_key_env)
+    if key:
+        return key
+    return secrets.token_urlsafe(24) if settings.host in LOOPBACK else None
+
+
+def from_settings(settings: WebSettings, context: PlatformContext) -> Configured:
+    key = staff_key(settings, context.environ)
+    shown_key = None if context.environ.get(settings.staff_key_env) else key
+
+    def build(handler: InboundHandler) -> WebAdapter:
+        return WebAdapter(
+            handler,
+            host=settings.host,
+            port=settings.port,
+            public_url=settings.public_url,
+            staff_key=key,
+            show_staff_key=shown_key is not None,
+            trusted_proxies=settings.trusted_proxies,
+            address_limit=(settings.address_burst, settings.address_per_second),
+        )
+
+    # holding the staff key is the permission
+    return Configured(build, frozenset({f"{PLATFORM}:{STAFF}"} if key else ()))
+
+
 @dataclass
 class _Session:
     transcript: deque[dict[str, Any]] = field(
@@ -84,16 +139,19 @@ class WebAdapter:
         *,
         host: str = "127.0.0.1",
         port: int = 8080,
-        secure_cookie: bool = False,
+        public_url: str | None = None,
         staff_key: str | None = None,
+        show_staff_key: bool = False,
         trusted_proxies: Iterable[Network] = (),
         address_limit: tuple[float, float] = (ADDRESS_BURST, ADDRESS_PER_SECOND),
     ) -> None:
         self._handler = handler
         self._host = host
         self._port = port
-        self._secure_cookie = secure_cookie
+        self._public_url = public_url
+        self._secure_cookie = bool(public_url and public_url.startswith("https://"))
         self._staff_key = staff_key  # None: no staff page
+        self._show_staff_key = show_staff_key  # generated at start: only this line tells it
         self._staff_tokens: set[str] = set()
         self._files: OrderedDict[str, Attachment] = OrderedDict()
         self._sessions: OrderedDict[str, _Session] = OrderedDict()
@@ -126,6 +184,15 @@ class WebAdapter:
         await site.start()
         self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
 
+    def describe(self) -> str:
+        url = self._public_url or f"http://{self._host}:{self.port}/"
+        lines = [f"open {url} to answer a survey in the web chat"]
+        if self._show_staff_key:
+            lines.append(
+                f"open {url}staff?key={self._staff_key} for the staff page (commands, digests)"
+            )
+        return "\n".join(lines)
+
     async def stop(self) -> None:
         """Stop accepting; requests in flight (turns being stored) finish first, and
         waiting polls are answered at once."""
@@ -137,15 +204,17 @@ class WebAdapter:
 
     async def send(self, outbound: Outbound) -> None:
         session = self._session(outbound.conversation_id)
+        message = outbound.message
         session.sequence += 1
         entry = {
             "seq": session.sequence,
             "id": outbound.outbox_id,
-            "text": outbound.text,
-            "choices": [{"label": c.label, "value": c.value} for c in outbound.choices],
-            "numbered": outbound.numbered,
-            "multiple": outbound.multiple,
-            "send_label": outbound.send_label,
+            "text": message.text,
+            "choices": [{"label": c.label, "value": c.value} for c in message.choices],
+            "numbered": message.numbered,
+            "multiple": message.multiple,
+            "send_label": message.send_label,
+            "question": message.question,
         }
         if outbound.attachment is not None:
             name = secrets.token_urlsafe(16)
@@ -272,6 +341,12 @@ class WebAdapter:
         if not isinstance(body, dict):
             return _error(request, 400, "unreadable")
         text, action, event_id = body.get("text", ""), body.get("action"), body.get("id")
+        picked = body.get("picked")  # multiple choice: {"question": id, "values": [...]}
+        if isinstance(picked, dict):
+            question, values = picked.get("question"), picked.get("values")
+            if not (isinstance(question, str) and isinstance(values, list)):
+                return _error(request, 400, "unreadable")
+            action = answer_of(question, [str(value) for value in values])
         if not isinstance(text, str) or not (action is None or isinstance(action, str)):
             return _error(request, 400, "unreadable")
         if not isinstance(event_id, str) or not _EVENT_ID.match(event_id):

@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 from adapters.memory import MemoryAdapter  # noqa: E402
 from bot.app import Runtime, running  # noqa: E402
-from bot.collector import tune_for_serving  # noqa: E402
+from bot.gc_tuning import tune_for_serving  # noqa: E402
 
 # One full pass through library-services; the keyword starts the next pass.
 SCRIPT = ["library", "yes", "1", "1, 3", "4", "Longer opening hours please", "2"]
@@ -196,7 +196,7 @@ def main() -> None:
         "--gc",
         choices=("tuned", "default"),
         default="tuned",
-        help="the garbage collector as `civicbot run` sets it (bot/collector.py), or Python's",
+        help="the garbage collector as `civicbot run` sets it (bot/gc_tuning.py), or Python's",
     )
     parser.add_argument(
         "--loop",

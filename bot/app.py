@@ -13,7 +13,7 @@ from pathlib import Path
 
 from bot.coordination import Coordination
 from bot.core import Bot
-from bot.events import Adapter, Inbound, InboundHandler
+from bot.events import Adapter, AdapterFactory, Inbound
 from bot.outbox import RETRY_DELAYS, OutboxSender, Send
 from bot.survey_files import SurveyCatalogue, load_folder
 from storage.pseudonyms import Pseudonyms, load_key
@@ -23,8 +23,6 @@ from storage.store import Store
 log = logging.getLogger(__name__)
 
 FORGET_EVENTS_EVERY = 3600.0  # seconds
-
-AdapterFactory = Callable[[InboundHandler], Adapter]
 
 
 @dataclass

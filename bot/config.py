@@ -9,18 +9,12 @@ from __future__ import annotations
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    IPvAnyNetwork,
-    ValidationError,
-    field_validator,
-)
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from bot import platforms
 from bot.survey_files import EXAMPLE_SURVEYS
 
 
@@ -28,66 +22,38 @@ class ConfigError(Exception):
     """The configuration cannot be used; the message names the file and the setting."""
 
 
-class _Section(BaseModel):
+class Section(BaseModel):
+    """A section of civicbot.toml: an unknown setting in it is an error, never ignored."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class StorageSettings(_Section):
+class PlatformSection(Section):
+    """A chat platform's section; each adapter module extends it with its own settings."""
+
+    enabled: bool = False
+
+
+class StorageSettings(Section):
     database: Path = Path("civicbot.db")
 
 
-class SurveySettings(_Section):
+class SurveySettings(Section):
     folder: Path = EXAMPLE_SURVEYS
 
 
-class WebSettings(_Section):
-    enabled: bool = True
-    host: str = "127.0.0.1"
-    port: Annotated[int, Field(ge=0, le=65535)] = 8080
-    # Where people reach the chat; an https address makes the session cookie Secure.
-    public_url: Annotated[str, Field(pattern=r"^https?://")] | None = None
-    # The environment variable holding the key to the staff page.
-    staff_key_env: str = "CIVICBOT_STAFF_KEY"
-    # Reverse proxies (addresses or networks) whose X-Forwarded-For names the client,
-    # so that rate limits apply per client rather than to everyone behind the proxy.
-    trusted_proxies: list[IPvAnyNetwork] = []
-    # Messages and new sessions per client address: a burst, then so many a second.
-    address_burst: Annotated[int, Field(ge=1)] = 100
-    address_per_second: Annotated[float, Field(gt=0)] = 5.0
-
-
-class SlackSettings(_Section):
-    enabled: bool = False
-    # Secrets are never in the file: these name the environment variables holding them.
-    bot_token_env: str = "SLACK_BOT_TOKEN"
-    signing_secret_env: str = "SLACK_SIGNING_SECRET"
-    # When this variable holds an app-level token (xapp-…), Socket Mode is used.
-    app_token_env: str = "SLACK_APP_TOKEN"
-    host: str = "127.0.0.1"  # behind a TLS-terminating proxy that Slack can reach
-    port: Annotated[int, Field(ge=0, le=65535)] = 3000
-    path: str = "/slack/events"
-
-
-class MatrixSettings(_Section):
-    enabled: bool = False
-    homeserver: Annotated[str, Field(pattern=r"^https?://")] = "http://127.0.0.1:8008"
-    user_id: Annotated[str, Field(pattern=r"^@[^:]+:.+$")] = "@civicbot:localhost"
-    device_id: str = "CIVICBOT"  # the same device at every start
-    # The bot logs in with an access token, or else with a password, from these variables.
-    access_token_env: str = "MATRIX_ACCESS_TOKEN"
-    password_env: str = "MATRIX_PASSWORD"
-    # Optional: the key that encrypts the crypto store (matrix-crypto/ beside the database).
-    store_key_env: str = "MATRIX_STORE_KEY"
-
-
-class Settings(_Section):
+class Settings(Section):
     timezone: str = "UTC"  # for digest schedules' cron times
     coordinators: list[Annotated[str, Field(pattern=r"^[a-z]+:.+$")]] = []
     storage: StorageSettings = StorageSettings()
     surveys: SurveySettings = SurveySettings()
-    web: WebSettings = WebSettings()
-    slack: SlackSettings = SlackSettings()
-    matrix: MatrixSettings = MatrixSettings()
+    # platform name -> its section, as its adapter module reads it (bot.platforms)
+    platforms: dict[str, PlatformSection] = Field(default_factory=dict)
+
+    def platform(self, name: str) -> PlatformSection | None:
+        """The platform's section, or None when it is not enabled."""
+        section = self.platforms.get(name)
+        return section if section is not None and section.enabled else None
 
     @field_validator("timezone")
     @classmethod
@@ -102,20 +68,14 @@ class Settings(_Section):
 def load_settings(path: Path | None) -> Settings:
     """The settings in `path`, relative paths taken from the file's folder; defaults if None."""
     if path is None:
-        return Settings()
+        return settings_of({}, source="the defaults")
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as error:
         raise ConfigError(f"{path}: cannot read the configuration: {error.strerror}") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
         raise ConfigError(f"{path}: not valid TOML: {error}") from None
-    try:
-        settings = Settings.model_validate(raw)
-    except ValidationError as error:
-        problems = "\n".join(
-            f"  {'.'.join(str(p) for p in e['loc'])}: {_explain(e)}" for e in error.errors()
-        )
-        raise ConfigError(f"{path}: settings that cannot be used:\n{problems}") from None
+    settings = settings_of(raw, source=str(path))
     base = path.parent
     return settings.model_copy(
         update={
@@ -127,6 +87,33 @@ def load_settings(path: Path | None) -> Settings:
             ),
         }
     )
+
+
+def settings_of(raw: dict[str, Any], *, source: str) -> Settings:
+    """Validate a configuration's contents; every problem is named, by its setting."""
+    sections = {name: raw.pop(name, {}) for name in platforms.sections_to_read(raw)}
+    problems = ["  platforms: unknown setting"] if "platforms" in raw else []
+    raw = {key: value for key, value in raw.items() if key != "platforms"}
+    try:
+        settings = Settings.model_validate(raw)
+    except ValidationError as error:
+        problems += _described(error, ())
+    read: dict[str, PlatformSection] = {}
+    for name, section in sections.items():
+        try:
+            read[name] = platforms.module_of(name).SETTINGS.model_validate(section)
+        except ValidationError as error:
+            problems += _described(error, (name,))
+    if problems:
+        listed = "\n".join(problems)
+        raise ConfigError(f"{source}: settings that cannot be used:\n{listed}")
+    return settings.model_copy(update={"platforms": read})
+
+
+def _described(error: ValidationError, prefix: tuple[str, ...]) -> list[str]:
+    return [
+        f"  {'.'.join(str(p) for p in (*prefix, *e['loc']))}: {_explain(e)}" for e in error.errors()
+    ]
 
 
 def secret(environ: Mapping[str, str], setting: str, variable: str) -> str:

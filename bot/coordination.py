@@ -21,12 +21,13 @@ from typing import cast
 from bot import commands, digest
 from bot.commands import Command, Unusable
 from bot.core import Bot
-from bot.events import Adapter, Attachment, Inbound, Inviting, Outbound, encode_body
+from bot.events import Adapter, Attachment, Inbound, Inviting, Outbound
 from bot.export import csv_of
 from bot.outbox import OutboxSender
 from bot.scheduling import DigestSchedule
 from bot.survey_files import SurveyCatalogue
 from conversations.messages import say
+from conversations.outgoing import Message
 from conversations.survey import Survey
 from storage import runs
 from storage.store import Store
@@ -112,7 +113,7 @@ class Coordination:
         answer = Outbound(
             inbound.platform,
             inbound.conversation_id,
-            text,
+            Message(text),
             attachment=attachment,
             visible_to=inbound.user_id,
         )
@@ -312,10 +313,12 @@ class Coordination:
                 now=now,
                 platform=platform,
                 channel=channel,
-                body=encode_body(text),
+                body=Message(text).to_json(),
             )
         )
-        sent = await self._outbox.send([Outbound(platform, channel, text, outbox_id=outbox_id)])
+        sent = await self._outbox.send(
+            [Outbound(platform, channel, Message(text), outbox_id=outbox_id)]
+        )
         if not sent:
             return (
                 f"The digest of run {run.id} could not be posted to its channel yet (is it "
@@ -326,7 +329,7 @@ class Coordination:
         for caption, attachment in files:
             try:
                 await self._adapters[platform].send(
-                    Outbound(platform, channel, caption, attachment=attachment)
+                    Outbound(platform, channel, Message(caption), attachment=attachment)
                 )
             except Exception:
                 log.exception("uploading %s for run %d failed", attachment.filename, run.id)

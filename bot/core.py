@@ -11,15 +11,17 @@ import json
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from functools import partial
 
-from bot.events import Inbound, Outbound, encode_body
+from bot.events import Inbound, Outbound
 from bot.outbox import OutboxSender
-from bot.serial import PerKeySerializer
+from bot.per_participant import ParticipantLocks
 from bot.survey_files import SurveyCatalogue
 from conversations import engine
-from conversations.engine import Choice, Prompt, State, Turn
+from conversations.engine import State, Turn
 from conversations.messages import command_of, say, speaks
+from conversations.outgoing import Choice, Message
 from conversations.survey import AnyQuestion, MultipleChoice, SingleChoice, Survey
 from storage.privacy import stored_responses
 from storage.pseudonyms import Pseudonyms
@@ -54,7 +56,7 @@ class Bot:
         self._pseudonyms = pseudonyms
         self._outbox = outbox
         self._clock = clock
-        self._serial = PerKeySerializer()
+        self._serial = ParticipantLocks()
         self._open_runs: dict[str, int] = {}
         self._closed_runs: set[int] = set()
         self._closed_keywords: set[str] = set()  # surveys whose run for everyone was closed
@@ -111,15 +113,15 @@ class Bot:
             return await self._forget(pid, inbound, record, loaded)
         survey = self._ongoing_survey(loaded)
         if inbound.unreadable:  # nothing to answer with: ask again, leave the survey as it is
-            turn = _Reply(Prompt(say(_language_of(loaded, inbound), "unreadable")))
+            turn = _Reply(Message(say(_language_of(loaded, inbound), "unreadable")))
         elif privacy and privacy[0] == "my_data":
             text = await self._stored_data(pid, _language_of(loaded, inbound))
-            turn = _Reply(Prompt(text))
+            turn = _Reply(Message(text))
         elif survey is not None:
             turn = self._continue(record, loaded, survey, inbound)
         else:
             turn = await self._begin(record, inbound)
-        return await self._commit(record, turn.prompts, inbound.platform, inbound.conversation_id)
+        return await self._commit(record, turn.messages, inbound.platform, inbound.conversation_id)
 
     async def _stored_data(self, pid: str, lang: str) -> str:
         """What is stored from this participant, readable, in their language."""
@@ -151,13 +153,13 @@ class Bot:
             now=record.now,
             platform=inbound.platform,
             conversation_id=inbound.conversation_id,
-            confirmation=encode_body(text),
+            confirmation=Message(text).to_json(),
         )
         if erased is None:
             return None
         log.info("erased a participant's data on request: %d responses", erased.responses)
         return [
-            Outbound(inbound.platform, inbound.conversation_id, text, outbox_id=outbox_id)
+            Outbound(inbound.platform, inbound.conversation_id, Message(text), outbox_id=outbox_id)
             for outbox_id in erased.outbox_ids
         ]
 
@@ -171,16 +173,16 @@ class Bot:
         return self._surveys.surveys.get(conversation.state["survey"])
 
     async def _commit(
-        self, record: TurnRecord, prompts: tuple[Prompt, ...], platform: str, to: str
+        self, record: TurnRecord, said: tuple[Message, ...], platform: str, to: str
     ) -> list[Outbound] | None:
         """Store the turn with its replies; the replies to send, or None for a redelivery."""
-        messages = _merged(prompts)
-        record.outbox = [OutboxMessage(platform, to, encode_body(*m.astuple())) for m in messages]
+        messages = _merged(said)
+        record.outbox = [OutboxMessage(platform, to, m.to_json()) for m in messages]
         outbox_ids = await self._store.commit_turn(record)
         if outbox_ids is None:
             return None
         return [
-            Outbound(platform, to, *m.astuple(), outbox_id=outbox_id)
+            Outbound(platform, to, m, outbox_id=outbox_id)
             for m, outbox_id in zip(messages, outbox_ids, strict=True)
         ]
 
@@ -208,7 +210,7 @@ class Bot:
                 state=turn.state.to_dict(),
                 status=RESPONSE_STATUS["started"],
             )
-            stored = await self._commit(record, turn.prompts, platform, conversation_id)
+            stored = await self._commit(record, turn.messages, platform, conversation_id)
             if stored is None:
                 return "already"
             await self._outbox.send(stored)
@@ -219,7 +221,7 @@ class Bot:
         async with self._serial.hold(pid):
             now = self._clock()
             record = TurnRecord(event_key=f"remind:{pid}:{now}", pid=pid, now=now, outbox=[])
-            stored = await self._commit(record, (Prompt(text),), platform, conversation_id)
+            stored = await self._commit(record, (Message(text),), platform, conversation_id)
             return bool(stored) and await self._outbox.send(stored)
 
     def _continue(
@@ -261,7 +263,7 @@ class Bot:
         record.status = RESPONSE_STATUS["started"]
         return turn
 
-    def _no_survey_prompt(self, locale: str | None) -> Prompt:
+    def _no_survey_prompt(self, locale: str | None) -> Message:
         """Say there is nothing running, and offer the open surveys by keyword and button."""
         lang = locale if locale and speaks(locale) else "en"
         open_surveys = sorted(
@@ -279,14 +281,14 @@ class Bot:
         choices = tuple(
             Choice(s.title.get(lang, s.title[s.default_language]), s.keyword) for s in open_surveys
         )
-        return Prompt("\n".join(lines), choices, numbered=False)
+        return Message("\n".join(lines), choices, numbered=False)
 
 
 class _Reply:
     """A one-message answer outside any survey; shaped like a Turn where it is used."""
 
-    def __init__(self, prompt: Prompt) -> None:
-        self.prompts = (prompt,)
+    def __init__(self, message: Message) -> None:
+        self.messages = (message,)
 
 
 def _language_of(loaded: Loaded, inbound: Inbound) -> str:
@@ -311,18 +313,18 @@ def _finished(state: dict) -> bool:
     return state["stage"] in engine.TERMINAL_STAGES
 
 
-def _merged(prompts: tuple[Prompt, ...]) -> tuple[Prompt, ...]:
-    """Prompts become as few messages as possible: a message ends with the prompt whose
-    choices it shows, so buttons always sit under the question they answer."""
-    if len(prompts) == 1:  # the usual turn: one question
-        return prompts
-    messages: list[Prompt] = []
+def _merged(said: tuple[Message, ...]) -> tuple[Message, ...]:
+    """What the engine said, in as few messages as possible: a message ends with the one
+    whose choices it shows, so buttons always sit under the question they answer."""
+    if len(said) == 1:  # the usual turn: one question
+        return said
+    messages: list[Message] = []
     texts: list[str] = []
-    for prompt in prompts:
-        texts.append(prompt.text)
-        if prompt.choices:
-            messages.append(Prompt("\n\n".join(texts), *prompt.astuple()[1:]))
+    for message in said:
+        texts.append(message.text)
+        if message.choices:
+            messages.append(replace(message, text="\n\n".join(texts)))
             texts = []
     if texts:
-        messages.append(Prompt("\n\n".join(texts)))
+        messages.append(Message("\n\n".join(texts)))
     return tuple(messages)

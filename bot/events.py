@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import functools
-import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from conversations.engine import Choice
+from conversations.outgoing import Message
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,54 +29,14 @@ class Inbound:
 
 @dataclass(frozen=True, slots=True)
 class Outbound:
-    """A message to send. Adapters render choices as buttons where they can, and always
-    also as numbered text when `numbered`."""
+    """A message to send, and where to."""
 
     platform: str
     conversation_id: str
-    text: str
-    choices: tuple[Choice, ...] = ()
-    numbered: bool = True
-    multiple: bool = False
-    send_label: str = ""  # multiple choice: the label of the button that sends the ticks
+    message: Message
     outbox_id: int | None = None  # stable across resends: a platform's idempotency key
     attachment: Attachment | None = None
     visible_to: str | None = None  # only this user sees it, where the platform can do that
-
-    @classmethod
-    def from_body(cls, body: str, *, platform: str, to: str, id: int) -> Outbound:
-        """The Outbound an outbox row holds (see `encode_body`)."""
-        fields = json.loads(body)
-        return cls(
-            platform=platform,
-            conversation_id=to,
-            text=fields["text"],
-            choices=tuple(Choice(label, value) for label, value in fields["choices"]),
-            numbered=fields["numbered"],
-            multiple=fields["multiple"],
-            send_label=fields.get("send_label", ""),  # rows queued before it existed
-            outbox_id=id,
-        )
-
-
-@functools.lru_cache(maxsize=4096)
-def encode_body(
-    text: str,
-    choices: tuple[Choice, ...] = (),
-    numbered: bool = True,
-    multiple: bool = False,
-    send_label: str = "",
-) -> str:
-    """What the outbox stores of an Outbound: everything but where it goes. Every
-    participant at a question gets the same message, so encodings are remembered."""
-    body = {
-        "text": text,
-        "choices": [[c.label, c.value] for c in choices],
-        "numbered": numbered,
-        "multiple": multiple,
-        "send_label": send_label,
-    }
-    return json.dumps(body, ensure_ascii=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +71,13 @@ class Adapter(Protocol):
     async def stop(self) -> None: ...
 
     async def send(self, outbound: Outbound) -> None: ...
+
+    def describe(self) -> str:
+        """One line for whoever started civicbot: where and how this platform is reached."""
+        ...
+
+
+AdapterFactory = Callable[[InboundHandler], Adapter]
 
 
 class Inviting(Protocol):

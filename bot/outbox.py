@@ -9,6 +9,7 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable
 
 from bot.events import Outbound
+from conversations.outgoing import Message
 from storage.store import Store
 
 log = logging.getLogger(__name__)
@@ -52,7 +53,7 @@ class OutboxSender:
     async def resend_unsent(self, *, queued_before: float | None = None) -> int:
         """Send whatever the outbox still holds (after a restart, or after failures)."""
         messages = [
-            Outbound.from_body(row.body, platform=row.platform, to=row.conversation_id, id=row.id)
+            Outbound(row.platform, row.conversation_id, Message.from_json(row.body), row.id)
             for row in self._store.unsent(queued_before=queued_before)
             if row.id not in self._in_flight
         ]

@@ -21,6 +21,7 @@ from conversations.messages import (
     language_named,
     say,
 )
+from conversations.outgoing import Choice, Message, answer_action, read_answer
 from conversations.survey import (
     END,
     AnyQuestion,
@@ -40,26 +41,6 @@ FAILURES_BEFORE_HELP = 3
 Stage = Literal["consent", "question", "stopped", "done", "declined"]
 Outcome = Literal["started", "consented", "declined", "completed", "stopped", "resumed"]
 TERMINAL_STAGES = ("done", "declined")
-
-
-@dataclass(frozen=True, slots=True)
-class Choice:
-    label: str
-    value: str
-
-
-@dataclass(frozen=True, slots=True)
-class Prompt:
-    """One message to the participant. `numbered`: a typed number picks a choice by position."""
-
-    text: str
-    choices: tuple[Choice, ...] = ()
-    numbered: bool = True
-    multiple: bool = False
-    send_label: str = ""  # multiple choice: the button that sends the ticked options
-
-    def astuple(self) -> tuple[str, tuple[Choice, ...], bool, bool, str]:
-        return (self.text, self.choices, self.numbered, self.multiple, self.send_label)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +87,7 @@ class State:
 @dataclass(frozen=True, slots=True)
 class Turn:
     state: State
-    prompts: tuple[Prompt, ...]
+    messages: tuple[Message, ...]
     answer: Answer | None = None
     retract: str | None = None  # question id whose stored answer no longer holds
     outcome: Outcome | None = None
@@ -126,7 +107,7 @@ def step(survey: Survey, state: State, text: str, *, action: str | None = None) 
     """Take one message (typed `text`, or a button's `action` value) and return the turn."""
     lang = state.language
     if state.finished:
-        return Turn(state, (Prompt(say(lang, "already_finished")),))
+        return Turn(state, (Message(say(lang, "already_finished")),))
     if len(text) > MAX_MESSAGE_LENGTH:
         reason = say(lang, "message_too_long", length=len(text), limit=MAX_MESSAGE_LENGTH)
         return _reject(survey, state, reason)
@@ -138,7 +119,7 @@ def step(survey: Survey, state: State, text: str, *, action: str | None = None) 
     if command is not None:
         return _command(survey, state, *command)
     if state.stage == "stopped":
-        return Turn(state, (Prompt(say(lang, "still_stopped")),))
+        return Turn(state, (Message(say(lang, "still_stopped")),))
     if state.stage == "consent":
         return _consent(survey, state, text, action)
     return _answer(survey, state, text, action)
@@ -154,26 +135,26 @@ def _command(survey: Survey, state: State, command: str, argument: str) -> Turn:
         return _switch_language(survey, state, argument)
     if command == "stop":
         if state.stage == "stopped":
-            return Turn(state, (Prompt(say(lang, "still_stopped")),))
+            return Turn(state, (Message(say(lang, "still_stopped")),))
         stopped = replace(state, stage="stopped", failures=0)
-        return Turn(stopped, (Prompt(say(lang, "stopped")),), outcome="stopped")
+        return Turn(stopped, (Message(say(lang, "stopped")),), outcome="stopped")
     if state.stage == "stopped":
         if command != "continue":
-            return Turn(state, (Prompt(say(lang, "still_stopped")),))
+            return Turn(state, (Message(say(lang, "still_stopped")),))
         resumed = replace(state, stage="question" if state.question_id else "consent")
         return Turn(resumed, (_ask(survey, resumed),), outcome="resumed")
     if command == "help":
-        return Turn(state, (Prompt(_help_text(survey, state)), _ask(survey, state)))
+        return Turn(state, (Message(_help_text(survey, state)), _ask(survey, state)))
     if command == "back":
         if not state.history:
-            return Turn(state, (Prompt(say(lang, "first_question")), _ask(survey, state)))
+            return Turn(state, (Message(say(lang, "first_question")), _ask(survey, state)))
         previous = state.history[-1]
         back = replace(state, question_id=previous, history=state.history[:-1], failures=0)
         return Turn(back, (_ask(survey, back),), retract=previous)
     if command == "skip":
         question = survey.question(state.question_id) if state.stage == "question" else None
         if question is None or not question.optional:
-            return Turn(state, (Prompt(say(lang, "cannot_skip")), _ask(survey, state)))
+            return Turn(state, (Message(say(lang, "cannot_skip")), _ask(survey, state)))
         return _advance(survey, state, Answer(question.id, None))
     # `continue` outside a stopped conversation just shows where we are
     return Turn(state, (_ask(survey, state),))
@@ -188,23 +169,23 @@ def _switch_language(survey: Survey, state: State, argument: str) -> Turn:
             Choice(LANGUAGE_NAMES.get(c, c), f"cmd:language {c}") for c in survey.languages
         )
         reason = say(state.language, "language_choose", languages=names, example=example)
-        return Turn(state, (Prompt(reason, choices, numbered=False),))
+        return Turn(state, (Message(reason, choices, numbered=False),))
     switched = replace(state, language=wanted)
-    prompts = [Prompt(say(wanted, "language_switched"))]
+    prompts = [Message(say(wanted, "language_switched"))]
     if state.stage != "stopped":
         prompts.append(_ask(survey, switched))
     return Turn(switched, tuple(prompts))
 
 
 def _consent(survey: Survey, state: State, text: str, action: str | None) -> Turn:
-    folded = fold(action.removeprefix("consent=") if action else text)
+    folded = fold(read_answer(action)[1] if action else text)
     if folded in YES_WORDS or folded == "1":
         first = replace(state, stage="question", question_id=survey.questions[0].id, failures=0)
         return Turn(first, (_ask(survey, first),), outcome="consented")
     if folded in NO_WORDS or folded == "2":
         declined = replace(state, stage="declined", failures=0)
         return Turn(
-            declined, (Prompt(say(state.language, "consent_declined")),), outcome="declined"
+            declined, (Message(say(state.language, "consent_declined")),), outcome="declined"
         )
     return _reject(survey, state, say(state.language, "consent_hint"))
 
@@ -212,9 +193,9 @@ def _consent(survey: Survey, state: State, text: str, action: str | None) -> Tur
 def _answer(survey: Survey, state: State, text: str, action: str | None) -> Turn:
     question = survey.question(state.question_id)
     if action is not None:
-        question_id, _, raw = action.partition("=")
+        question_id, raw = read_answer(action)
         if question_id != question.id:
-            return Turn(state, (Prompt(say(state.language, "stale_button")), _ask(survey, state)))
+            return Turn(state, (Message(say(state.language, "stale_button")), _ask(survey, state)))
         result = answers.from_action(question, raw, state.language)
     else:
         result = answers.parse(question, text, state.language)
@@ -229,7 +210,7 @@ def _advance(survey: Survey, state: State, answer: Answer) -> Turn:
     if target == END:
         done = replace(state, stage="done", question_id=None, failures=0)
         thanks = survey.thanks[state.language] if survey.thanks else say(state.language, "thanks")
-        return Turn(done, (Prompt(thanks),), answer=answer, outcome="completed")
+        return Turn(done, (Message(thanks),), answer=answer, outcome="completed")
     # built directly: this is the hot path, and dataclasses.replace costs more than the rest
     moved = State(
         state.survey_id, state.language, "question", target, (*state.history, question.id)
@@ -249,7 +230,7 @@ def _reject(survey: Survey, state: State, reason: str) -> Turn:
     )
     lang = state.language
     if failed.failures < FAILURES_BEFORE_HELP or state.stage == "stopped":
-        return Turn(failed, (Prompt(reason), _ask(survey, failed)))
+        return Turn(failed, (Message(reason), _ask(survey, failed)))
     optional = state.stage == "question" and survey.question(state.question_id).optional
     offer = say(lang, "stuck_optional" if optional else "stuck")
     ways_out = [Choice(say(lang, "help_label"), "cmd:help")]
@@ -257,16 +238,16 @@ def _reject(survey: Survey, state: State, reason: str) -> Turn:
         ways_out.append(Choice(say(lang, "skip_label"), "cmd:skip"))
     return Turn(
         failed,
-        (Prompt(f"{reason}\n{offer}", tuple(ways_out), numbered=False), _ask(survey, failed)),
+        (Message(f"{reason}\n{offer}", tuple(ways_out), numbered=False), _ask(survey, failed)),
     )
 
 
-def _introduction(survey: Survey, lang: str) -> Prompt:
+def _introduction(survey: Survey, lang: str) -> Message:
     lines = [survey.title[lang]]
     if survey.intro:
         lines.append(survey.intro[lang])
     lines.extend(say(other, "language_offer") for other in survey.languages if other != lang)
-    return Prompt("\n".join(lines))
+    return Message("\n".join(lines))
 
 
 def _help_text(survey: Survey, state: State) -> str:
@@ -277,12 +258,15 @@ def _help_text(survey: Survey, state: State) -> str:
     return say(state.language, "help")
 
 
-def _ask(survey: Survey, state: State) -> Prompt:
+def _ask(survey: Survey, state: State) -> Message:
     """The prompt for wherever the conversation stands."""
     lang = state.language
     if state.stage == "consent":
-        choices = (Choice(say(lang, "yes"), "consent=yes"), Choice(say(lang, "no"), "consent=no"))
-        return Prompt(f"{survey.consent[lang]}\n{say(lang, 'consent_hint')}", choices)
+        choices = (
+            Choice(say(lang, "yes"), answer_action("consent", "yes")),
+            Choice(say(lang, "no"), answer_action("consent", "no")),
+        )
+        return Message(f"{survey.consent[lang]}\n{say(lang, 'consent_hint')}", choices)
     key = (state.question_id, lang)
     cached = survey.prompt_cache.get(key)
     if cached is None:
@@ -292,21 +276,25 @@ def _ask(survey: Survey, state: State) -> Prompt:
     return cached
 
 
-def _question_prompt(question: AnyQuestion, lang: str) -> Prompt:
+def _question_prompt(question: AnyQuestion, lang: str) -> Message:
     lines = [question.text[lang], _hint(question, lang)]
     if question.optional:
         lines.append(say(lang, "hint_optional"))
     text = "\n".join(lines)
     if isinstance(question, SingleChoice | MultipleChoice):
-        choices = tuple(Choice(o.text[lang], f"{question.id}={o.id}") for o in question.options)
         if isinstance(question, MultipleChoice):
-            return Prompt(text, choices, multiple=True, send_label=say(lang, "send_choices"))
-        return Prompt(text, choices)
+            ticks = tuple(Choice(o.text[lang], o.id) for o in question.options)
+            send = say(lang, "send_choices")
+            return Message(text, ticks, multiple=True, send_label=send, question=question.id)
+        choices = tuple(
+            Choice(o.text[lang], answer_action(question.id, o.id)) for o in question.options
+        )
+        return Message(text, choices)
     if isinstance(question, Scale):
         points = range(question.min, question.max + 1)
-        choices = tuple(Choice(str(n), f"{question.id}={n}") for n in points)
-        return Prompt(text, choices, numbered=False)
-    return Prompt(text)
+        choices = tuple(Choice(str(n), answer_action(question.id, str(n))) for n in points)
+        return Message(text, choices, numbered=False)
+    return Message(text)
 
 
 def _hint(question: AnyQuestion, lang: str) -> str:

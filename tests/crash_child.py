@@ -28,7 +28,11 @@ SEND_DELAY = 0.02
 async def write_reply(outbound: Outbound) -> None:
     await asyncio.sleep(SEND_DELAY)
     line = json.dumps(
-        {"to": outbound.conversation_id, "outbox_id": outbound.outbox_id, "text": outbound.text}
+        {
+            "to": outbound.conversation_id,
+            "outbox_id": outbound.outbox_id,
+            "text": outbound.message.text,
+        }
     )
     os.write(sys.stdout.fileno(), (line + "\n").encode())  # one write: atomic on a pipe
 

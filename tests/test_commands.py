@@ -39,7 +39,7 @@ def chat(runtime: Runtime) -> MemoryAdapter:
 async def command(chat: MemoryAdapter, text: str, *, user: str = "coord") -> str:
     """Run a command in the staff room and return the bot's answer to it."""
     await chat.push(user, text, command=True, is_direct=False, conversation=STAFF_ROOM)
-    return chat.to(STAFF_ROOM)[-1].text
+    return chat.to(STAFF_ROOM)[-1].message.text
 
 
 def rows(tmp_path: Path, sql: str) -> list[tuple]:
@@ -102,10 +102,10 @@ async def test_start_for_named_people_invites_each_by_direct_message(
     assert reply.startswith("Run 1 of 'Home care feedback' started for @ann, @ben: invited 2.")
     for person in ("ann", "ben"):
         invitation = chat.to(f"dm-{person}")[-1]
-        assert invitation.text.startswith("Home care feedback")
-        assert "Do you agree" in invitation.text  # consent first
+        assert invitation.message.text.startswith("Home care feedback")
+        assert "Do you agree" in invitation.message.text  # consent first
     await chat.push("ann", "yes")
-    assert "Who is answering?" in chat.to("dm-ann")[-1].text
+    assert "Who is answering?" in chat.to("dm-ann")[-1].message.text
 
 
 async def test_start_for_a_channel_invites_its_members_but_not_the_coordinator(
@@ -123,7 +123,7 @@ async def test_inviting_someone_in_another_survey_does_not_interrupt_them(
     reply = await command(chat, "survey start home-care for @ann @ben")
     assert "invited 1, 1 in another survey now, not invited." in reply
     await chat.push("ann", "1")
-    assert "Which services have you used" in chat.to("dm-ann")[-1].text
+    assert "Which services have you used" in chat.to("dm-ann")[-1].message.text
 
 
 async def test_starting_twice_for_the_same_person_invites_once(chat: MemoryAdapter) -> None:
@@ -162,10 +162,10 @@ async def test_remind_nudges_only_those_who_have_not_finished(chat: MemoryAdapte
     await answer_library(chat, "ann", "yes", "1", "3", "8", "5", "skip", "skip")  # finishes
     reply = await command(chat, "survey remind 1")
     assert reply == "Reminded 1 of 1 people who have not finished run 1."
-    assert chat.to("dm-ben")[-1].text.startswith("A reminder about “Home care feedback”")
-    assert "reminder" not in chat.to("dm-ann")[-1].text
+    assert chat.to("dm-ben")[-1].message.text.startswith("A reminder about “Home care feedback”")
+    assert "reminder" not in chat.to("dm-ann")[-1].message.text
     await chat.push("ben", "continue")
-    assert "Do you agree" in chat.to("dm-ben")[-1].text
+    assert "Do you agree" in chat.to("dm-ben")[-1].message.text
 
 
 async def test_a_closed_run_takes_no_more_answers(chat: MemoryAdapter, tmp_path: Path) -> None:
@@ -174,9 +174,9 @@ async def test_a_closed_run_takes_no_more_answers(chat: MemoryAdapter, tmp_path:
     reply = await command(chat, "survey close 1")
     assert reply.startswith("Run 1 closed: 1 responses, 0 completed.")
     await chat.push("dee", "1")
-    assert chat.to("dm-dee")[-1].text.startswith("There is no survey for you right now.")
+    assert chat.to("dm-dee")[-1].message.text.startswith("There is no survey for you right now.")
     await chat.push("gil", "library")
-    assert chat.to("dm-gil")[-1].text.startswith("There is no survey for you right now.")
+    assert chat.to("dm-gil")[-1].message.text.startswith("There is no survey for you right now.")
     assert rows(tmp_path, "SELECT count(*) FROM answers") == [(0,)]
     assert await command(chat, "survey close 1") == "Run 1 is already closed."
 
@@ -188,12 +188,12 @@ async def test_a_closed_survey_is_no_longer_offered_until_it_is_opened_again(
     await command(chat, "survey close 1")
     await chat.push("hal", "hello")
     offer = chat.to("dm-hal")[-1]
-    assert "library" not in offer.text
-    assert "library" not in [c.value for c in offer.choices]
-    assert "homecare" in [c.value for c in offer.choices]
+    assert "library" not in offer.message.text
+    assert "library" not in [c.value for c in offer.message.choices]
+    assert "homecare" in [c.value for c in offer.message.choices]
     await command(chat, "survey start library for everyone")
     await chat.push("hal", "library")
-    assert chat.to("dm-hal")[-1].text.startswith("City library feedback")
+    assert chat.to("dm-hal")[-1].message.text.startswith("City library feedback")
 
 
 async def test_digest_goes_to_the_staff_room_and_counts_only_new_responses_as_new(
@@ -205,13 +205,13 @@ async def test_digest_goes_to_the_staff_room_and_counts_only_new_responses_as_ne
     reply = await command(chat, "survey digest 1")
     assert reply == "Digest of run 1 posted: 1 new completed responses."
     posted = chat.to(STAFF_ROOM)[-4]
-    assert posted.text.startswith(
+    assert posted.message.text.startswith(
         "Digest: City library feedback (run 1)\nResponses: 1, completed 1"
     )
-    assert "“Open on Sundays”" in posted.text
+    assert "“Open on Sundays”" in posted.message.text
     clock.now += 60
     await command(chat, "survey digest 1")
-    assert "0 new since the last digest" in chat.to(STAFF_ROOM)[-4].text
+    assert "0 new since the last digest" in chat.to(STAFF_ROOM)[-4].message.text
 
 
 async def test_a_digest_brings_the_chart_and_csv_its_survey_asks_for(

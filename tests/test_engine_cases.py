@@ -39,15 +39,15 @@ def through_json(state: State) -> State:
 
 
 def check(turn: Turn, expected: dict, where: str) -> None:
-    said = "\n".join(p.text for p in turn.prompts)
+    said = "\n".join(p.text for p in turn.messages)
     for fragment in expected.get("says", []):
         assert fragment in said, f"{where}: expected {fragment!r} in:\n{said}"
     for fragment in expected.get("never_says", []):
         assert fragment not in said, f"{where}: did not expect {fragment!r} in:\n{said}"
-    if "prompts" in expected:
-        assert len(turn.prompts) == expected["prompts"], f"{where}: {turn.prompts}"
+    if "messages" in expected:
+        assert len(turn.messages) == expected["messages"], f"{where}: {turn.messages}"
     if "choices" in expected:
-        labels = [c.label for c in turn.prompts[-1].choices]
+        labels = [c.label for c in turn.messages[-1].choices]
         assert labels == expected["choices"], where
     if "stage" in expected:
         assert turn.state.stage == expected["stage"], where

@@ -26,7 +26,7 @@ async def test_my_data_shows_the_answers_as_given_and_the_survey_goes_on(
 ) -> None:
     await say_all(chat, "anna", "library", "yes", "1", "1, 2", "skip")
     await chat.push("anna", "my data")
-    shown = chat.sent[-1].text
+    shown = chat.sent[-1].message.text
     assert shown.splitlines()[:4] == [
         "This is what we have stored from you:",
         "City library feedback (answering):",
@@ -35,12 +35,12 @@ async def test_my_data_shows_the_answers_as_given_and_the_survey_goes_on(
     ]
     assert "Type forget me to erase all of it." in shown
     await chat.push("anna", "4")
-    assert "What is one thing we could do better?" in chat.sent[-1].text
+    assert "What is one thing we could do better?" in chat.sent[-1].message.text
 
 
 async def test_my_data_in_finnish_with_nothing_stored(chat: MemoryAdapter) -> None:
     await chat.push("bo", "minun tietoni", locale="fi")
-    assert chat.sent[-1].text == "Meillä ei ole sinulta tallennettuja vastauksia."
+    assert chat.sent[-1].message.text == "Meillä ei ole sinulta tallennettuja vastauksia."
 
 
 async def test_forget_me_erases_everything_linked_to_the_person(
@@ -49,14 +49,14 @@ async def test_forget_me_erases_everything_linked_to_the_person(
     await say_all(chat, "cai", "library", "yes", "1", "1", "5", "Longer hours", "2")
     await say_all(chat, "dee", "library", "yes", "2")
     await chat.push("cai", "Forget me")
-    assert chat.sent[-1].text.startswith("Everything you told us has been erased")
+    assert chat.sent[-1].message.text.startswith("Everything you told us has been erased")
     await runtime.outbox.settle()
     assert (count(tmp_path, "responses"), count(tmp_path, "answers")) == (1, 1)  # dee's
     assert (count(tmp_path, "participants"), count(tmp_path, "addresses")) == (1, 1)
     assert count(tmp_path, "conversations") == 1
     assert count(tmp_path, "outbox") == 0
     await chat.push("cai", "my data")
-    assert chat.sent[-1].text == "We have no answers stored from you."
+    assert chat.sent[-1].message.text == "We have no answers stored from you."
 
 
 async def test_forget_me_in_swedish_keeps_anonymous_answers(
@@ -66,7 +66,7 @@ async def test_forget_me_in_swedish_keeps_anonymous_answers(
     await say_all(chat, "eva", "ja", "1", "3", "8", "5", "skip", "skip")
     answers_before = count(tmp_path, "answers")
     await chat.push("eva", "glöm mig", locale="sv")
-    assert chat.sent[-1].text.startswith("Allt du berättat har raderats")
+    assert chat.sent[-1].message.text.startswith("Allt du berättat har raderats")
     assert count(tmp_path, "answers") == answers_before
     assert count(tmp_path, "addresses") == 0
 
@@ -83,7 +83,7 @@ async def test_after_forget_me_someone_can_start_afresh(
     chat: MemoryAdapter, tmp_path: Path
 ) -> None:
     await say_all(chat, "gus", "library", "yes", "1", "forget me", "library")
-    assert "Do you want to take part?" in chat.sent[-1].text
+    assert "Do you want to take part?" in chat.sent[-1].message.text
     assert count(tmp_path, "responses") == 1
 
 

@@ -31,7 +31,7 @@ def bot(tmp_path: Path, survey_folder: Path, clock: Clock):
 
 async def command(chat: MemoryAdapter, text: str) -> str:
     await chat.push("coord", text, command=True, is_direct=False, conversation=STAFF_ROOM)
-    return chat.to(STAFF_ROOM)[-1].text
+    return chat.to(STAFF_ROOM)[-1].message.text
 
 
 async def test_a_schedule_runs_on_cron_time_in_the_configured_zone(
@@ -86,7 +86,9 @@ async def test_a_digest_missed_while_down_is_caught_up_once_at_start(
             await chat.push("dee", text)
     clock.now += 2 * 24 * 3600  # down over two 9:00s
     async with bot(tmp_path, survey_folder, clock) as runtime:
-        posted = [m.text for m in runtime.adapters[0].to(STAFF_ROOM) if m.attachment is None]
+        posted = [
+            m.message.text for m in runtime.adapters[0].to(STAFF_ROOM) if m.attachment is None
+        ]
         assert len(posted) == 1  # once, however many times were missed
         assert posted[0].startswith("Digest: City library feedback (run 1)")
         assert "1 new since the last digest" in posted[0]

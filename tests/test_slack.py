@@ -11,6 +11,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from conftest import Clock
 from slack_stub import (
     APP_TOKEN,
     BOT_TOKEN,
@@ -26,6 +27,7 @@ from slack_stub import (
 )
 
 from adapters.slack import SlackAdapter
+from adapters.slack_pacing import PostSlots, ResponseUrls
 from bot.app import Runtime, running
 
 
@@ -450,11 +452,13 @@ async def test_a_digest_chart_has_alt_text_for_screen_readers(
 async def test_a_long_digest_is_split_under_slacks_limits(
     bot: Runtime, slack_api: SlackWebApi
 ) -> None:
-    from adapters.slack import BLOCK_LIMIT, MESSAGE_LIMIT
+    from adapters.slack import MESSAGE_LIMIT
+    from adapters.slack_blocks import BLOCK_LIMIT
     from bot.events import Outbound
+    from conversations.outgoing import Message
 
     long_text = "\n".join(f"line {n}: " + "x" * 90 for n in range(400))  # ~40,000 characters
-    await bot.adapters[0].send(Outbound("slack", "CSTAFF", long_text))
+    await bot.adapters[0].send(Outbound("slack", "CSTAFF", Message(long_text)))
     posts = posted_to(slack_api, "CSTAFF")
     assert len(posts) == 4
     assert all(len(p["text"]) <= MESSAGE_LIMIT for p in posts)
@@ -497,14 +501,20 @@ async def test_a_command_answer_falls_back_to_an_ephemeral_post_when_the_respons
     assert (reply["channel"], reply["user"]) == ("CSTAFF", "UCOORD")
 
 
-async def test_posts_into_one_channel_are_paced_after_a_short_burst(
-    bot: Runtime, slack_api: SlackWebApi
-) -> None:
-    from bot.events import Outbound
+def test_posts_into_one_channel_are_paced_after_a_short_burst() -> None:
+    clock = Clock(0.0)
+    slots = PostSlots(clock=clock)
+    assert [slots.take("CBUSY") for _ in range(6)] == [0, 0, 0, 0, 1.0, 2.0]
+    assert slots.take("COTHER") == 0  # another channel has its own slots
+    clock.now = 10.0
+    assert slots.take("CBUSY") == 0  # a quiet channel has its burst back
 
-    started = time.monotonic()
-    for number in range(6):
-        await bot.adapters[0].send(Outbound("slack", "CBUSY", f"post {number}"))
-    # four at once, then one a second: the sixth waits about two seconds
-    assert time.monotonic() - started >= 1.9
-    assert len(posted_to(slack_api, "CBUSY")) == 6
+
+def test_a_command_is_answered_through_its_response_url_five_times_within_half_an_hour() -> None:
+    clock = Clock(0.0)
+    urls = ResponseUrls(clock=clock)
+    urls.remember("CSTAFF", "UCOORD", "https://hooks/1")
+    assert [urls.take("CSTAFF", "UCOORD") for _ in range(6)] == [*["https://hooks/1"] * 5, None]
+    urls.remember("CSTAFF", "UCOORD", "https://hooks/2")
+    clock.now = 30 * 60.0
+    assert urls.take("CSTAFF", "UCOORD") is None  # expired

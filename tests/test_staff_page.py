@@ -10,10 +10,8 @@ import pytest
 from conftest import last_bot_message, type_answer
 from playwright.async_api import Browser, expect
 
-from adapters.web import WebAdapter
+from adapters.web import WebAdapter, WebSettings, staff_key
 from bot.app import Runtime, running
-from bot.config import Settings, WebSettings
-from bot.run import staff_key
 
 KEY = "staff-key-for-tests"
 
@@ -97,8 +95,8 @@ async def test_a_citizen_session_cannot_run_commands(site: Runtime) -> None:
 
 
 def test_the_staff_key_comes_from_the_environment_or_only_on_loopback() -> None:
-    loopback = Settings()
-    public = Settings(web=WebSettings(host="0.0.0.0"))
+    loopback = WebSettings()
+    public = WebSettings(host="0.0.0.0")
     assert staff_key(public, {"CIVICBOT_STAFF_KEY": "set-by-operator"}) == "set-by-operator"
     assert staff_key(public, {}) is None
     generated = staff_key(loopback, {})

@@ -35,7 +35,7 @@ async def test_citizen_completes_a_survey_by_typing(
     await say_all(
         chat, "anna", "Library", "yes", "every week", "1, 2", "4", "More Finnish books", "skip"
     )
-    assert chat.sent[-1].text == "Thank you! Library staff read every answer."
+    assert chat.sent[-1].message.text == "Thank you! Library staff read every answer."
     assert answers(tmp_path) == {
         "visits": "weekly",
         "services": ["loans", "ebooks"],
@@ -51,11 +51,11 @@ async def test_citizen_completes_a_survey_by_typing(
 async def test_buttons_show_under_their_question(chat: MemoryAdapter) -> None:
     await say_all(chat, "anna", "library")
     opening = chat.sent[-1]
-    assert opening.text.startswith("City library feedback")
-    assert opening.text.endswith("Do you want to take part?\nReply yes or no.")
-    assert [c.value for c in opening.choices] == ["consent=yes", "consent=no"]
+    assert opening.message.text.startswith("City library feedback")
+    assert opening.message.text.endswith("Do you want to take part?\nReply yes or no.")
+    assert [c.value for c in opening.message.choices] == ["consent=yes", "consent=no"]
     await chat.push("anna", action="consent=yes")
-    assert next(c.label for c in chat.sent[-1].choices) == "Every week"
+    assert next(c.label for c in chat.sent[-1].message.choices) == "Every week"
 
 
 async def test_redelivered_event_changes_nothing_and_sends_nothing(
@@ -69,7 +69,7 @@ async def test_redelivered_event_changes_nothing_and_sends_nothing(
     await chat.push("anna", "yes", event_id="e2")
     assert len(chat.sent) == sent_before
     assert answers(tmp_path) == {"visits": "monthly"}
-    assert "Which services" in chat.sent[-1].text
+    assert "Which services" in chat.sent[-1].message.text
 
 
 async def test_message_with_no_survey_running_says_how_to_start(
@@ -77,10 +77,10 @@ async def test_message_with_no_survey_running_says_how_to_start(
 ) -> None:
     await chat.push("bo", "hello?")
     reply = chat.sent[-1]
-    assert reply.text == (
+    assert reply.message.text == (
         "There is no survey for you right now.\nTo start one, type: branchtest, homecare, library"
     )
-    assert [(c.label, c.value) for c in reply.choices] == [
+    assert [(c.label, c.value) for c in reply.message.choices] == [
         ("Test survey", "branchtest"),
         ("Home care feedback", "homecare"),
         ("City library feedback", "library"),
@@ -91,19 +91,21 @@ async def test_message_with_no_survey_running_says_how_to_start(
 async def test_a_survey_button_starts_that_survey(chat: MemoryAdapter) -> None:
     await chat.push("bo", "hello?")
     await chat.push("bo", action="homecare")
-    assert chat.sent[-1].text.startswith("Home care feedback")
+    assert chat.sent[-1].message.text.startswith("Home care feedback")
 
 
 async def test_no_survey_reply_speaks_the_platform_language(chat: MemoryAdapter) -> None:
     await chat.push("bo", "hei", locale="fi")
-    assert chat.sent[-1].text.startswith("Sinulle ei ole nyt kyselyä.")
+    assert chat.sent[-1].message.text.startswith("Sinulle ei ole nyt kyselyä.")
 
 
 async def test_anonymous_answers_carry_no_link_to_the_participant(
     chat: MemoryAdapter, tmp_path: Path
 ) -> None:
     await say_all(chat, "cai", "homecare", "yes", "1", "3", "8", "5", "1,2", "skip")
-    assert chat.sent[-1].text.startswith("Thank you. Your feedback goes to the home-care team")
+    assert chat.sent[-1].message.text.startswith(
+        "Thank you. Your feedback goes to the home-care team"
+    )
     assert rows(tmp_path, "SELECT pid, status FROM responses") == [(None, "completed")]
     assert rows(tmp_path, "SELECT response_id FROM conversations") == [(None,)]
     assert answers(tmp_path)["wishes"] == ["same_carer", "more_time"]
@@ -136,7 +138,7 @@ async def test_one_participants_messages_are_handled_in_order(
     # sent together: each must see the state the previous one left
     await asyncio.gather(*(chat.push("dee", text) for text in ["yes", "4", "1", "2"]))
     assert answers(tmp_path) == {"visits": "never", "barriers": ["hours"], "improve": "2"}
-    assert "Your age group" in chat.sent[-1].text
+    assert "Your age group" in chat.sent[-1].message.text
 
 
 async def test_participants_answer_concurrently(chat: MemoryAdapter, tmp_path: Path) -> None:
@@ -168,15 +170,15 @@ async def test_bad_messages_get_clear_answers_and_lose_nothing(
     await say_all(chat, "gus", "branchtest", "1", "0")
     stored = answers(tmp_path)
     await chat.push("gus", "x" * 1_000_000)
-    assert "That message is too long for me (1000000 characters)" in chat.sent[-1].text
+    assert "That message is too long for me (1000000 characters)" in chat.sent[-1].message.text
     await chat.push("gus", "")
-    assert chat.sent[-1].text.startswith("I did not get any text.")
+    assert chat.sent[-1].message.text.startswith("I did not get any text.")
     await chat.push("gus", "\x00\x07\x1b\u202e")
     # the third failure in a row: the reason and an offer of help, then the question
-    assert chat.sent[-2].text.startswith(
+    assert chat.sent[-2].message.text.startswith(
         "I did not get any text. Please type an answer.\nHaving trouble?"
     )
-    assert chat.sent[-1].text.startswith("Why so low?")
+    assert chat.sent[-1].message.text.startswith("Why so low?")
     assert answers(tmp_path) == stored
     await chat.push("gus", "טוב 👍🏽")
     assert answers(tmp_path)["why"] == "טוב 👍🏽"
@@ -205,7 +207,7 @@ async def test_a_failed_send_is_sent_after_a_restart(
     async with running(adapters=[MemoryAdapter], **settings) as runtime:
         resent = runtime.adapters[0].sent
         assert len(resent) == 1
-        assert resent[0].text.startswith("City library feedback")
+        assert resent[0].message.text.startswith("City library feedback")
     assert rows(tmp_path, "SELECT count(*) FROM outbox") == [(0,)]
 
 
@@ -238,7 +240,7 @@ async def test_replies_that_failed_are_sent_by_the_outbox_sweep(
     async def flaky(outbound) -> None:
         if not platform_up.is_set():
             raise ConnectionError("platform down")
-        delivered.append(outbound.text)
+        delivered.append(outbound.message.text)
 
     async with running(
         database=tmp_path / "civicbot.db",

@@ -16,7 +16,7 @@ from playwright.async_api import Browser, expect
 from adapters import web
 from adapters.web import WebAdapter
 from bot.app import Runtime, running
-from bot.events import encode_body
+from conversations.outgoing import Message
 
 THANKS = "Thank you! Library staff read every answer."
 # what both full walks through the library survey store
@@ -172,7 +172,7 @@ async def test_a_page_left_open_across_a_server_restart_goes_on_without_repeats(
         connection.execute(
             "INSERT INTO outbox (id, platform, conversation_id, body, created_at)"
             " VALUES (?, 'web', ?, ?, 0)",
-            (last["id"], to, encode_body(last["text"])),
+            (last["id"], to, Message(last["text"]).to_json()),
         )
     async with web_chat(tmp_path, survey_folder, port=port):
         await type_answer(page, "3")  # the same page, never reloaded

@@ -85,9 +85,8 @@ function multipleChoices(item, message) {
       statusLine.textContent = texts.choose_first;
       return;
     }
-    const question = picked[0].value.split("=")[0];
-    const ids = picked.map(box => box.value.split("=")[1]);
-    send(picked.map(box => box.dataset.label).join(", "), `${question}=${ids.join(",")}`);
+    const values = picked.map(box => box.value);
+    send(picked.map(box => box.dataset.label).join(", "), null, { question: message.question, values });
   });
   group.appendChild(submit);
   item.appendChild(group);
@@ -139,10 +138,11 @@ async function patiently(url, options) {
 
 let delivered = Promise.resolve();  // the last message's delivery, retries included
 
-function send(text, action) {
+function send(text, action, picked) {
   addLine("me", text);
   statusLine.textContent = "";
   const body = { text, action: action || null, id: newId() };
+  if (picked) body.picked = picked;  // multiple choice: the question and the ticked values
   // One at a time: a message that waits (429) or is retried never overtakes the next.
   delivered = delivered.then(() => deliver(body));
 }

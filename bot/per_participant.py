@@ -1,11 +1,11 @@
-"""One participant's messages are handled one at a time, in arrival order."""
+"""Locks that make one participant's messages be handled one at a time, in arrival order."""
 
 from __future__ import annotations
 
 import asyncio
 
 
-class PerKeySerializer:
+class ParticipantLocks:
     """A FIFO lock per key, kept only while someone holds or waits for it, so memory
     follows the number of busy participants, not of all participants."""
 
