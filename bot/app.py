@@ -55,7 +55,14 @@ async def running(
     senders: dict[str, Send] = {}
     outbox = OutboxSender(store, senders, retry_delays=send_retry_delays)
     pseudonyms = Pseudonyms(load_key(database, os.environ if environ is None else environ))
-    bot = Bot(store=store, surveys=surveys, pseudonyms=pseudonyms, outbox=outbox, clock=clock)
+    bot = Bot(
+        store=store,
+        surveys=surveys,
+        pseudonyms=pseudonyms,
+        outbox=outbox,
+        clock=clock,
+        timezone=timezone,
+    )
     by_platform: dict[str, Adapter] = {}
     coordination = Coordination(
         bot=bot,

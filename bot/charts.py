@@ -12,9 +12,9 @@ import textwrap
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from bot.digest import Digest, QuestionSummary
+from bot.digest import Digest
+from conversations.summary import Summary
 
-CHARTED = ("single_choice", "multiple_choice", "scale")
 WIDTH_INCHES = 8.0
 INCHES_PER_BAR = 0.32
 TITLE_INCHES = 0.9
@@ -23,9 +23,9 @@ BAR_COLOUR = "#1f5fa8"  # dark blue: enough contrast on white for low vision
 ALT_TEXT_LIMIT = 1000  # characters: Slack refuses longer alt text (alt_txt_too_large)
 
 
-def charted(digest: Digest) -> list[QuestionSummary]:
-    """The questions a chart shows: those with counted options and any answers."""
-    return [q for q in digest.questions if q.kind in CHARTED and q.options and q.answered]
+def charted(digest: Digest) -> list[Summary]:
+    """The questions a chart shows: those whose counts are charted, with any answers."""
+    return [q for q in digest.questions if q.charted and q.counts and q.answered]
 
 
 def chart_png(digest: Digest) -> bytes | None:
@@ -33,18 +33,18 @@ def chart_png(digest: Digest) -> bytes | None:
     questions = charted(digest)
     if not questions:
         return None
-    heights = [TITLE_INCHES + INCHES_PER_BAR * len(q.options) for q in questions]
+    heights = [TITLE_INCHES + INCHES_PER_BAR * len(q.counts) for q in questions]
     figure = Figure(figsize=(WIDTH_INCHES, sum(heights) + 0.6), dpi=DPI)
     FigureCanvasAgg(figure)
     figure.suptitle(f"{digest.survey_title} (run {digest.run_id})", fontsize=13)
     axes = figure.subplots(len(questions), 1, squeeze=False, height_ratios=heights)[:, 0]
     for ax, question in zip(axes, questions, strict=True):
-        labels = [textwrap.shorten(o.label, 40, placeholder="…") for o in question.options]
-        counts = [o.count for o in question.options]
+        labels = [textwrap.shorten(o.label, 40, placeholder="…") for o in question.counts]
+        counts = [o.count for o in question.counts]
         bars = ax.barh(labels, counts, color=BAR_COLOUR)
         ax.invert_yaxis()  # the first option on top, as in the survey
         ax.bar_label(
-            bars, labels=[f"{o.count} ({o.percent:g}%)" for o in question.options], padding=3
+            bars, labels=[f"{o.count} ({o.percent:g}%)" for o in question.counts], padding=3
         )
         ax.set_title(textwrap.fill(question.text, 80), fontsize=10, loc="left")
         ax.set_xlim(0, max(counts) * 1.3 or 1)
@@ -68,9 +68,9 @@ def chart_description(digest: Digest) -> str:
     return f"{opening} {textwrap.shorten(findings, room, placeholder=' …')} {closing}"
 
 
-def _most_chosen(question: QuestionSummary) -> str:
-    top = max(question.options, key=lambda option: option.count)
-    leaders = " and ".join(o.label for o in question.options if o.count == top.count)
+def _most_chosen(question: Summary) -> str:
+    top = max(question.counts, key=lambda option: option.count)
+    leaders = " and ".join(o.label for o in question.counts if o.count == top.count)
     mean = f", mean {question.mean:.1f}" if question.mean is not None else ""
     text = question.text.rstrip()
     if text[-1] not in "?.!:":

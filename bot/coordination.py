@@ -9,7 +9,6 @@ command came from.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from collections import Counter
@@ -26,6 +25,7 @@ from bot.export import csv_of
 from bot.outbox import OutboxSender
 from bot.scheduling import DigestSchedule
 from bot.survey_files import SurveyCatalogue
+from conversations.engine import State
 from conversations.messages import say
 from conversations.outgoing import Message
 from conversations.survey import Survey
@@ -366,7 +366,7 @@ class Coordination:
         waiting = await self._store.read(partial(runs.in_progress, run_id=run.id))
         reminded = 0
         for person in waiting:
-            language = json.loads(person.state)["language"]
+            language = State.from_json(person.state).language
             text = say(language, "reminder", title=survey.title.get(language, ""))
             if await self._bot.remind(
                 pid=person.pid,

@@ -7,12 +7,13 @@ replies) before any reply is sent, and an event id seen before changes nothing.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import datetime
 from functools import partial
+from zoneinfo import ZoneInfo
 
 from bot.events import Inbound, Outbound
 from bot.outbox import OutboxSender
@@ -22,7 +23,7 @@ from conversations import engine
 from conversations.engine import State, Turn
 from conversations.messages import command_of, say, speaks
 from conversations.outgoing import Choice, Message
-from conversations.survey import AnyQuestion, MultipleChoice, SingleChoice, Survey
+from conversations.survey import Survey
 from storage.privacy import stored_responses
 from storage.pseudonyms import Pseudonyms
 from storage.store import Store
@@ -50,12 +51,14 @@ class Bot:
         pseudonyms: Pseudonyms,
         outbox: OutboxSender,
         clock: Callable[[], float] = time.time,
+        timezone: str = "UTC",
     ) -> None:
         self._store = store
         self._surveys = surveys
         self._pseudonyms = pseudonyms
         self._outbox = outbox
         self._clock = clock
+        self._zone = ZoneInfo(timezone)  # where "today" is, for answers such as "yesterday"
         self._serial = ParticipantLocks()
         self._open_runs: dict[str, int] = {}
         self._closed_runs: set[int] = set()
@@ -139,7 +142,7 @@ class Bot:
             order = {q.id: i for i, q in enumerate(survey.questions)}
             for question_id, value in sorted(response.answers, key=lambda a: order[a[0]]):
                 question = survey.question(question_id)
-                lines.append(f"  {question.text[shown]} {_shown(question, value, shown)}")
+                lines.append(f"  {question.text[shown]} {question.shown(value, shown)}")
         lines.append(say(lang, "my_data_footer"))
         return "\n".join(lines)
 
@@ -166,11 +169,11 @@ class Bot:
     def _ongoing_survey(self, loaded: Loaded) -> Survey | None:
         """The survey of the participant's conversation, unless it has ended or closed."""
         conversation = loaded.conversation
-        if conversation is None or _finished(conversation.state):
+        if conversation is None or conversation.finished:
             return None
         if conversation.run_id in self._closed_runs:
             return None
-        return self._surveys.surveys.get(conversation.state["survey"])
+        return self._surveys.surveys.get(State.from_json(conversation.state).survey_id)
 
     async def _commit(
         self, record: TurnRecord, said: tuple[Message, ...], platform: str, to: str
@@ -207,7 +210,7 @@ class Bot:
                 run_id=run_id,
                 start_response=True,
                 anonymous=survey.anonymous,
-                state=turn.state.to_dict(),
+                state=turn.state.to_json(),
                 status=RESPONSE_STATUS["started"],
             )
             stored = await self._commit(record, turn.messages, platform, conversation_id)
@@ -228,13 +231,14 @@ class Bot:
         self, record: TurnRecord, loaded: Loaded, survey: Survey, inbound: Inbound
     ) -> Turn:
         conversation = loaded.conversation
-        before = State.from_dict(conversation.state)
-        turn = engine.step(survey, before, inbound.text, action=inbound.action)
+        before = State.from_json(conversation.state)
+        today = datetime.fromtimestamp(record.now, self._zone).date()
+        turn = engine.step(survey, before, inbound.text, action=inbound.action, today=today)
         record.run_id = conversation.run_id
         record.response_id = conversation.response_id
         record.anonymous = survey.anonymous
         if turn.state != before:
-            record.state = turn.state.to_dict()
+            record.state = turn.state.to_json()
             record.finished = turn.state.finished
         if turn.answer is not None:
             record.answer = (turn.answer.question_id, turn.answer.value)
@@ -259,7 +263,7 @@ class Bot:
         record.run_id = run_id
         record.start_response = True
         record.anonymous = survey.anonymous
-        record.state = turn.state.to_dict()
+        record.state = turn.state.to_json()
         record.status = RESPONSE_STATUS["started"]
         return turn
 
@@ -293,24 +297,8 @@ class _Reply:
 
 def _language_of(loaded: Loaded, inbound: Inbound) -> str:
     if loaded.conversation is not None:
-        return loaded.conversation.state["language"]
+        return State.from_json(loaded.conversation.state).language
     return inbound.locale if inbound.locale and speaks(inbound.locale) else "en"
-
-
-def _shown(question: AnyQuestion, value: str | None, lang: str) -> str:
-    """A stored answer as the participant would recognise it."""
-    decoded = None if value is None else json.loads(value)
-    if decoded is None:
-        return say(lang, "skipped")
-    if isinstance(question, SingleChoice | MultipleChoice):
-        labels = {o.id: o.text[lang] for o in question.options}
-        chosen = decoded if isinstance(decoded, list) else [decoded]
-        return ", ".join(labels.get(c, c) for c in chosen)
-    return str(decoded)
-
-
-def _finished(state: dict) -> bool:
-    return state["stage"] in engine.TERMINAL_STAGES
 
 
 def _merged(said: tuple[Message, ...]) -> tuple[Message, ...]:

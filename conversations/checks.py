@@ -14,16 +14,8 @@ import yaml
 from pydantic import ValidationError
 
 from conversations.messages import COMMANDS, speaks
-from conversations.survey import (
-    END,
-    MAX_QUESTIONS,
-    AnyQuestion,
-    MultipleChoice,
-    Number,
-    Scale,
-    SingleChoice,
-    Survey,
-)
+from conversations.questions import TYPE_NAMES, AnyQuestion
+from conversations.survey import END, MAX_QUESTIONS, Survey
 from conversations.text import fold
 
 MAX_FILE_BYTES = 1_000_000
@@ -104,7 +96,7 @@ def _structural(source: str, raw: dict[str, Any], error: dict[str, Any]) -> Prob
         found = entry.get("id") if isinstance(entry, dict) else None
         question = str(found) if found else f"#{loc[1] + 1}"
         loc = loc[2:]
-        if loc and loc[0] in _QUESTION_TYPES:  # pydantic puts the union tag in the path
+        if loc and loc[0] in TYPE_NAMES:  # pydantic puts the union tag in the path
             loc = loc[1:]
     path = ".".join(str(part) for part in loc)
     kind = error["type"]
@@ -123,8 +115,7 @@ def _structural(source: str, raw: dict[str, Any], error: dict[str, Any]) -> Prob
     return Problem(source, question, message)
 
 
-_QUESTION_TYPES = ("single_choice", "multiple_choice", "scale", "text", "number")
-_TYPE_LIST = ", ".join(_QUESTION_TYPES)
+_TYPE_LIST = ", ".join(TYPE_NAMES)
 
 
 def _cross_checks(survey: Survey, source: str) -> Iterator[Problem]:
@@ -158,37 +149,15 @@ def _cross_checks(survey: Survey, source: str) -> Iterator[Problem]:
 
 def _question_checks(survey: Survey, question: AnyQuestion, known: set[str], problem) -> Iterator:
     qid = question.id
-    yield from _translations(survey, question.text, qid, "text", problem)
-    yield from _translations(survey, question.help, qid, "help", problem)
+    for name, texts in question.translated():
+        yield from _translations(survey, texts, qid, name, problem)
     if question.next is not None and question.next not in known:
         yield problem(qid, f"next goes to '{question.next}', which is no question (or 'end')")
-    options = question.options if isinstance(question, SingleChoice | MultipleChoice) else []
-    option_ids = [o.id for o in options]
-    for duplicate in sorted({i for i in option_ids if option_ids.count(i) > 1}):
-        yield problem(qid, f"option id '{duplicate}' is used twice")
-    for option in options:
-        yield from _translations(survey, option.text, qid, f"option {option.id}", problem)
-        if any(fold(t) in COMMANDS for t in option.text.values()):
-            yield problem(
-                qid,
-                f"option '{option.id}' reads as a command word; typing it runs the command",
-                "warning",
-            )
-    if isinstance(question, Scale):
-        yield from _translations(survey, question.min_label, qid, "min_label", problem)
-        yield from _translations(survey, question.max_label, qid, "max_label", problem)
     for rule in question.branch:
         if rule.goto not in known:
             yield problem(qid, f"branch goes to '{rule.goto}', which is no question (or 'end')")
-        if rule.any_of is not None:
-            if not options:
-                yield problem(qid, "any_of branches need a choice question; use at_most/at_least")
-            for unknown in [i for i in rule.any_of if i not in option_ids and options]:
-                yield problem(qid, f"branch names option '{unknown}', which this question lacks")
-        if (rule.at_most is not None or rule.at_least is not None) and not isinstance(
-            question, Scale | Number
-        ):
-            yield problem(qid, "at_most/at_least branches need a scale or number question")
+    for severity, message in question.problems():
+        yield problem(qid, message, severity)
 
 
 def _translations(survey: Survey, texts, qid, what: str, problem) -> Iterator[Problem]:

@@ -8,11 +8,11 @@ inputs always give the same turn.
 
 from __future__ import annotations
 
+import datetime
+import json
 from dataclasses import dataclass, replace
-from typing import Any, Literal
+from typing import Literal
 
-from conversations import answers
-from conversations.answers import AnswerValue, Invalid
 from conversations.messages import (
     LANGUAGE_NAMES,
     NO_WORDS,
@@ -22,15 +22,8 @@ from conversations.messages import (
     say,
 )
 from conversations.outgoing import Choice, Message, answer_action, read_answer
-from conversations.survey import (
-    END,
-    AnyQuestion,
-    FreeText,
-    MultipleChoice,
-    Scale,
-    SingleChoice,
-    Survey,
-)
+from conversations.questions import AnswerValue, Asking, Invalid
+from conversations.survey import END, Survey
 from conversations.text import clean, fold
 
 # Longer messages are refused before any parsing; no question accepts more.
@@ -58,18 +51,22 @@ class State:
     history: tuple[str, ...] = ()  # questions answered on the way here, for `back`
     failures: int = 0
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "survey": self.survey_id,
-            "language": self.language,
-            "stage": self.stage,
-            "question": self.question_id,
-            "history": list(self.history),
-            "failures": self.failures,
-        }
+    def to_json(self) -> str:
+        """The state as storage keeps it; only `from_json` reads it back."""
+        return json.dumps(
+            {
+                "survey": self.survey_id,
+                "language": self.language,
+                "stage": self.stage,
+                "question": self.question_id,
+                "history": list(self.history),
+                "failures": self.failures,
+            }
+        )
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> State:
+    def from_json(cls, text: str) -> State:
+        data = json.loads(text)
         return cls(
             survey_id=data["survey"],
             language=data["language"],
@@ -103,8 +100,16 @@ def start(survey: Survey, *, language: str | None = None) -> Turn:
     return Turn(state, (_introduction(survey, chosen), _ask(survey, state)), outcome="started")
 
 
-def step(survey: Survey, state: State, text: str, *, action: str | None = None) -> Turn:
-    """Take one message (typed `text`, or a button's `action` value) and return the turn."""
+def step(
+    survey: Survey,
+    state: State,
+    text: str,
+    *,
+    today: datetime.date,
+    action: str | None = None,
+) -> Turn:
+    """Take one message (typed `text`, or a button's `action` value) and return the turn.
+    `today` is the participant's date, for answers such as "yesterday"."""
     lang = state.language
     if state.finished:
         return Turn(state, (Message(say(lang, "already_finished")),))
@@ -122,7 +127,7 @@ def step(survey: Survey, state: State, text: str, *, action: str | None = None) 
         return Turn(state, (Message(say(lang, "still_stopped")),))
     if state.stage == "consent":
         return _consent(survey, state, text, action)
-    return _answer(survey, state, text, action)
+    return _answer(survey, state, text, action, Asking(lang, today))
 
 
 def _is_command(action: str | None) -> bool:
@@ -190,15 +195,17 @@ def _consent(survey: Survey, state: State, text: str, action: str | None) -> Tur
     return _reject(survey, state, say(state.language, "consent_hint"))
 
 
-def _answer(survey: Survey, state: State, text: str, action: str | None) -> Turn:
+def _answer(survey: Survey, state: State, text: str, action: str | None, asking: Asking) -> Turn:
     question = survey.question(state.question_id)
     if action is not None:
         question_id, raw = read_answer(action)
         if question_id != question.id:
             return Turn(state, (Message(say(state.language, "stale_button")), _ask(survey, state)))
-        result = answers.from_action(question, raw, state.language)
+        result = question.from_action(raw, asking)
+    elif not text:
+        result = Invalid(say(state.language, "empty"))
     else:
-        result = answers.parse(question, text, state.language)
+        result = question.parse(text, asking)
     if isinstance(result, Invalid):
         return _reject(survey, state, result.reason)
     return _advance(survey, state, Answer(question.id, result))
@@ -206,7 +213,7 @@ def _answer(survey: Survey, state: State, text: str, action: str | None) -> Turn
 
 def _advance(survey: Survey, state: State, answer: Answer) -> Turn:
     question = survey.question(answer.question_id)
-    target = answers.next_question(survey, question, answer.value)
+    target = survey.next_question(question, answer.value)
     if target == END:
         done = replace(state, stage="done", question_id=None, failures=0)
         thanks = survey.thanks[state.language] if survey.thanks else say(state.language, "thanks")
@@ -270,56 +277,5 @@ def _ask(survey: Survey, state: State) -> Message:
     key = (state.question_id, lang)
     cached = survey.prompt_cache.get(key)
     if cached is None:
-        cached = survey.prompt_cache[key] = _question_prompt(
-            survey.question(state.question_id), lang
-        )
+        cached = survey.prompt_cache[key] = survey.question(state.question_id).prompt(lang)
     return cached
-
-
-def _question_prompt(question: AnyQuestion, lang: str) -> Message:
-    lines = [question.text[lang], _hint(question, lang)]
-    if question.optional:
-        lines.append(say(lang, "hint_optional"))
-    text = "\n".join(lines)
-    if isinstance(question, SingleChoice | MultipleChoice):
-        if isinstance(question, MultipleChoice):
-            ticks = tuple(Choice(o.text[lang], o.id) for o in question.options)
-            send = say(lang, "send_choices")
-            return Message(text, ticks, multiple=True, send_label=send, question=question.id)
-        choices = tuple(
-            Choice(o.text[lang], answer_action(question.id, o.id)) for o in question.options
-        )
-        return Message(text, choices)
-    if isinstance(question, Scale):
-        points = range(question.min, question.max + 1)
-        choices = tuple(Choice(str(n), answer_action(question.id, str(n))) for n in points)
-        return Message(text, choices, numbered=False)
-    return Message(text)
-
-
-def _hint(question: AnyQuestion, lang: str) -> str:
-    if isinstance(question, SingleChoice):
-        return say(lang, "hint_single")
-    if isinstance(question, MultipleChoice):
-        high = question.max_choices or len(question.options)
-        if question.min_choices == 1 and high == len(question.options):
-            return say(lang, "hint_multiple")
-        return say(lang, "hint_multiple_limits", low=question.min_choices, high=high)
-    if isinstance(question, Scale):
-        hint = say(lang, "hint_scale", low=question.min, high=question.max)
-        if question.min_label and question.max_label:
-            labels = say(
-                lang,
-                "hint_scale_labels",
-                low=question.min,
-                high=question.max,
-                low_label=question.min_label[lang],
-                high_label=question.max_label[lang],
-            )
-            hint = f"{hint} {labels}"
-        return hint
-    if isinstance(question, FreeText):
-        return say(lang, "hint_text", limit=question.max_length)
-    if question.min is not None and question.max is not None:
-        return say(lang, "hint_number_range", low=f"{question.min:g}", high=f"{question.max:g}")
-    return say(lang, "hint_number")

@@ -155,6 +155,19 @@ def _event_age(db: sqlite_utils.Database) -> None:
     _run_script(db, "CREATE INDEX processed_events_by_age ON processed_events (processed_at);")
 
 
+def _finished_conversations(db: sqlite_utils.Database) -> None:
+    # The state is the engine's to read; from now on each turn says whether it ended.
+    # Existing rows are read once, in the format the engine wrote until then.
+    _run_script(
+        db,
+        """
+        ALTER TABLE conversations ADD COLUMN finished INTEGER NOT NULL DEFAULT 0;
+        UPDATE conversations SET finished = 1
+            WHERE json_extract(state, '$.stage') IN ('done', 'declined');
+        """,
+    )
+
+
 MIGRATIONS = [
     Migration(
         1, "participants, addresses, runs, responses, answers, events, outbox", _initial_schema
@@ -162,6 +175,7 @@ MIGRATIONS = [
     Migration(2, "command audit and digest watermarks", _coordination),
     Migration(3, "digest schedules", _schedules),
     Migration(4, "processed events by age, for forgetting old ones", _event_age),
+    Migration(5, "whether each conversation has ended, beside its state", _finished_conversations),
 ]
 
 

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass
+from typing import Any
+
+from storage.turns import decoded
 
 
 @dataclass(frozen=True, slots=True)
 class StoredResponse:
     survey_id: str
     status: str
-    answers: list[tuple[str, str | None]]  # (question id, JSON value)
+    answers: list[tuple[str, Any]]  # (question id, value; None: skipped)
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,10 +35,12 @@ def stored_responses(connection: sqlite3.Connection, pid: str) -> list[StoredRes
         (pid,),
     ).fetchall()
     for response_id, survey_id, status in responses:
-        answers = connection.execute(
-            "SELECT question_id, value FROM answers WHERE response_id = ?",
-            (response_id,),
-        ).fetchall()
+        answers = [
+            (question_id, decoded(value))
+            for question_id, value in connection.execute(
+                "SELECT question_id, value FROM answers WHERE response_id = ?", (response_id,)
+            )
+        ]
         found.append(StoredResponse(survey_id, status, answers))
     return found
 

@@ -41,7 +41,9 @@ class RecentConversations:
         address = turn.address[2] if turn.address else before.address
         conversation = before.conversation if before else None
         if turn.state is not None:
-            conversation = ConversationRow(turn.run_id, turn.kept_response, turn.state)
+            conversation = ConversationRow(
+                turn.run_id, turn.kept_response, turn.state, turn.finished
+            )
         self.put(turn.pid, Loaded(True, address, conversation))
 
     def forget(self, pid: str) -> None:

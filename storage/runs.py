@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass
+from typing import Any
+
+from storage.turns import decoded
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,7 +28,7 @@ class Reachable:
     pid: str
     platform: str
     conversation_id: str
-    state: str  # JSON
+    state: str  # the engine's, as it wrote it
 
 
 _RUN_COLUMNS = (
@@ -73,7 +76,7 @@ class RunRows:
 
     last_digest: float | None
     responses: list[tuple[int, str, float | None]]
-    answers: list[tuple[int, str, str | None]]
+    answers: list[tuple[int, str, Any]]  # (response id, question id, value; None: skipped)
 
 
 def rows_of(connection: sqlite3.Connection, run_id: int) -> RunRows:
@@ -116,13 +119,14 @@ def responses_of(
     ).fetchall()
 
 
-def answers_of(connection: sqlite3.Connection, run_id: int) -> list[tuple[int, str, str | None]]:
-    return connection.execute(
+def answers_of(connection: sqlite3.Connection, run_id: int) -> list[tuple[int, str, Any]]:
+    rows = connection.execute(
         "SELECT a.response_id, a.question_id, a.value FROM answers a"
         " JOIN responses r ON r.id = a.response_id WHERE r.run_id = ?"
         " ORDER BY a.response_id",
         (run_id,),
-    ).fetchall()
+    )
+    return [(response_id, question, decoded(value)) for response_id, question, value in rows]
 
 
 def in_progress(connection: sqlite3.Connection, run_id: int) -> list[Reachable]:
@@ -130,7 +134,7 @@ def in_progress(connection: sqlite3.Connection, run_id: int) -> list[Reachable]:
     rows = connection.execute(
         "SELECT c.pid, a.platform, a.conversation_id, c.state FROM conversations c"
         " JOIN addresses a ON a.pid = c.pid"
-        " WHERE c.run_id = ? AND json_extract(c.state, '$.stage') NOT IN ('done', 'declined')",
+        " WHERE c.run_id = ? AND NOT c.finished",
         (run_id,),
     )
     return [Reachable(*row) for row in rows]

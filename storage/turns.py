@@ -26,7 +26,8 @@ MAX_ROWS = 256
 class ConversationRow:
     run_id: int
     response_id: int | None
-    state: dict[str, Any]
+    state: str  # the engine's, as it wrote it (State.to_json); storage never reads it
+    finished: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +69,7 @@ class TurnRecord:
     run_id: int | None = None
     start_response: bool = False  # a new conversation: open a response for it
     anonymous: bool = False
-    state: dict[str, Any] | None = None  # None: the conversation does not change
+    state: str | None = None  # the engine's state as JSON; None: the conversation is as it was
     response_id: int | None = None
     answer: tuple[str, Any] | None = None  # (question id, value); value None = skipped
     given_by: str = "participant"
@@ -100,18 +101,29 @@ class TurnRecord:
 _turn_record_fields = attrgetter(*(field.name for field in fields(TurnRecord)))
 
 
+def encoded(value: Any) -> str:
+    """An answer's value as the answers table keeps it (JSON; null when skipped)."""
+    return json.dumps(value, ensure_ascii=False)
+
+
+def decoded(stored: str | None) -> Any:
+    """An answer's value as `encoded` wrote it: the one place that reads it back."""
+    return None if stored is None else json.loads(stored)
+
+
 def load(connection: sqlite3.Connection, pid: str) -> Loaded:
     row = connection.execute(
-        "SELECT p.active_run, c.response_id, c.state, a.conversation_id FROM participants p"
+        "SELECT p.active_run, c.response_id, c.state, c.finished, a.conversation_id"
+        " FROM participants p"
         " LEFT JOIN conversations c ON c.pid = p.pid AND c.run_id = p.active_run"
         " LEFT JOIN addresses a ON a.pid = p.pid WHERE p.pid = ?",
         (pid,),
     ).fetchone()
     if row is None:
         return Loaded(False, None, None)
-    run_id, response_id, state, address = row
+    run_id, response_id, state, finished, address = row
     conversation = (
-        None if state is None else ConversationRow(run_id, response_id, json.loads(state))
+        None if state is None else ConversationRow(run_id, response_id, state, bool(finished))
     )
     return Loaded(True, address, conversation)
 
@@ -158,7 +170,7 @@ def record_turns(
             (
                 t.response_id,
                 t.answer[0],
-                json.dumps(t.answer[1], ensure_ascii=False),
+                encoded(t.answer[1]),
                 t.given_by,
                 t.response_time,
             )
@@ -183,7 +195,7 @@ def record_turns(
     _each(
         connection,
         "UPDATE conversations SET response_id = batch.response_id, state = batch.state,"
-        " updated_at = batch.at FROM batch"
+        " finished = batch.finished, updated_at = batch.at FROM batch"
         " WHERE conversations.pid = batch.pid AND conversations.run_id = batch.run_id",
         CONVERSATION_COLUMNS,
         [_conversation_values(t) for t in fresh if t.state is not None and not t.start_response],
@@ -234,18 +246,20 @@ def _first_turn_changes(connection: sqlite3.Connection, turns: list[TurnRecord])
     )
     _each(
         connection,
-        "INSERT OR REPLACE INTO conversations (response_id, state, updated_at, pid, run_id)"
+        "INSERT OR REPLACE INTO conversations"
+        " (response_id, state, finished, updated_at, pid, run_id)"
         " SELECT * FROM batch",
         CONVERSATION_COLUMNS,
         [_conversation_values(t) for t in starts],
     )
 
 
-CONVERSATION_COLUMNS = "response_id, state, at, pid, run_id"
+CONVERSATION_COLUMNS = "response_id, state, finished, at, pid, run_id"
 
 
 def _conversation_values(turn: TurnRecord) -> tuple:
-    return (turn.kept_response, json.dumps(turn.state), turn.now, turn.pid, turn.run_id)
+    finished = int(turn.finished)
+    return (turn.kept_response, turn.state, finished, turn.now, turn.pid, turn.run_id)
 
 
 def _queue_replies(connection: sqlite3.Connection, turns: list[TurnRecord]) -> dict[int, list[int]]:

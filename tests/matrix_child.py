@@ -13,7 +13,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from adapters.matrix import MatrixAdapter, MatrixLogin
+from adapters.matrix import MatrixAdapter
+from adapters.matrix_device import MatrixLogin
 from bot.app import running
 
 

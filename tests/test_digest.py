@@ -2,21 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import struct
 from pathlib import Path
 
 from bot.charts import ALT_TEXT_LIMIT, chart_description, chart_png, charted
-from bot.digest import (
-    AnswerRow,
-    Digest,
-    OptionCount,
-    QuestionSummary,
-    ResponseRow,
-    build,
-    render_text,
-)
+from bot.digest import AnswerRow, Digest, ResponseRow, build, render_text
 from conversations.checks import read_survey
+from conversations.summary import Count, Summary
 
 SURVEY_FILE = Path(__file__).resolve().parent.parent / "surveys" / "library-services.yaml"
 SURVEY = read_survey(SURVEY_FILE.read_text(encoding="utf-8"), source="library").survey
@@ -34,7 +26,7 @@ RESPONSES = [
 
 
 def answer(response: int, question: str, value: object) -> AnswerRow:
-    return AnswerRow(response, question, json.dumps(value))
+    return AnswerRow(response, question, value)
 
 
 ANSWERS = [
@@ -79,7 +71,7 @@ def test_totals_count_new_completed_and_completion_rate() -> None:
 def test_single_choice_counts_and_percentages() -> None:
     visits = question("visits")
     assert visits.answered == 5
-    assert [(o.label, o.count, o.percent) for o in visits.options] == [
+    assert [(o.label, o.count, o.percent) for o in visits.counts] == [
         ("Every week", 3, 60.0),
         ("Every month", 1, 20.0),
         ("A few times a year", 1, 20.0),
@@ -89,7 +81,7 @@ def test_single_choice_counts_and_percentages() -> None:
 
 def test_multiple_choice_percentages_are_of_people_answering() -> None:
     services = question("services")
-    assert [(o.count, o.percent) for o in services.options] == [
+    assert [(o.count, o.percent) for o in services.counts] == [
         (3, 75.0),
         (1, 25.0),
         (1, 25.0),
@@ -101,7 +93,7 @@ def test_multiple_choice_percentages_are_of_people_answering() -> None:
 def test_scale_mean_median_and_histogram() -> None:
     satisfaction = question("satisfaction")
     assert (satisfaction.mean, satisfaction.median) == (3.75, 4.0)
-    assert [o.count for o in satisfaction.options] == [0, 1, 0, 2, 1]
+    assert [o.count for o in satisfaction.counts] == [0, 1, 0, 2, 1]
 
 
 def test_free_text_themes_and_quotes_new_first() -> None:
@@ -156,10 +148,8 @@ def test_the_charts_alt_text_tells_the_most_chosen_answers() -> None:
 
 
 def test_a_long_surveys_alt_text_stays_within_slacks_limit() -> None:
-    tied = (OptionCount("Yes", 4, 50.0), OptionCount("No", 4, 50.0))
-    question = QuestionSummary(
-        "q", "Was the service easy to reach? " * 3, "single_choice", 8, 0, tied
-    )
+    tied = (Count("Yes", 4, 50.0), Count("No", 4, 50.0))
+    question = Summary("q", "Was the service easy to reach? " * 3, 8, 0, tied, charted=True)
     long = Digest(7, "Home care feedback", 8, 8, 8, questions=(question,) * 30)
     text = chart_description(long)
     assert len(text) <= ALT_TEXT_LIMIT

@@ -1,13 +1,14 @@
 """Every engine behaviour case in tests/engine_cases/, run through one runner.
 
-A case names a survey, optionally a starting language, and steps. Each step says
+A case names a survey, optionally a starting language and the participant's today,
+and steps. Each step says
 what the participant typed (`say`) or clicked (`click`) and what must follow. The
 state is serialised to JSON and read back before every step, as storage does.
 """
 
 from __future__ import annotations
 
-import json
+import datetime
 from pathlib import Path
 
 import pytest
@@ -32,10 +33,11 @@ def load_survey(name: str):
 
 
 SETUP_KEYS = {"say", "click", "repeat"}
+TODAY = datetime.date(2026, 12, 1)  # unless a case says `today:`
 
 
 def through_json(state: State) -> State:
-    return State.from_dict(json.loads(json.dumps(state.to_dict())))
+    return State.from_json(state.to_json())
 
 
 def check(turn: Turn, expected: dict, where: str) -> None:
@@ -70,15 +72,16 @@ def test_engine_case(case_file: Path) -> None:
     turn = engine.start(survey, language=case.get("language"))
     check(turn, case.get("start", {}), "start")
     state = turn.state
+    today = case.get("today", TODAY)
     for number, step in enumerate(case["steps"], start=1):
         state = through_json(state)
         if "click" in step:
-            turn = engine.step(survey, state, "", action=step["click"])
+            turn = engine.step(survey, state, "", action=step["click"], today=today)
         else:
             text = step["say"]
             if "repeat" in step:
                 text = text * step["repeat"]
-            turn = engine.step(survey, state, text)
+            turn = engine.step(survey, state, text, today=today)
         check(turn, step, f"step {number} ({step.get('say', step.get('click'))!r})")
         state = turn.state
 

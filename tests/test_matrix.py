@@ -27,13 +27,9 @@ from nio import (
 )
 from nio.crypto import decrypt_attachment
 
-from adapters.matrix import (
-    ENCRYPTED_ROOM,
-    MatrixAdapter,
-    MatrixLogin,
-    MatrixLoginError,
-    keep_keys,
-)
+from adapters.matrix import MatrixAdapter
+from adapters.matrix_device import MatrixLogin, MatrixLoginError, keep_keys
+from adapters.matrix_rooms import ENCRYPTED_ROOM
 from bot.app import running
 
 

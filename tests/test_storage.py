@@ -198,7 +198,7 @@ async def test_the_same_event_twice_in_one_batch_is_stored_once(tmp_path: Path) 
             new_participant=True,
             address=("memory", "u", "dm"),
             start_response=True,
-            state={"stage": "question"},
+            state='{"stage": "question"}',
         )
         for _ in range(2)
     )
@@ -225,7 +225,7 @@ def test_a_batch_larger_than_one_statement_takes_is_stored_whole_and_once(
             new_participant=True,
             address=("memory", f"u{n}", f"dm{n}"),
             start_response=True,
-            state={"stage": "question", "n": n},
+            state=f'{{"n": {n}}}',
         )
         for n in range(2 * MAX_ROWS + 45)  # statements of 256, 256, 32, 8, 4 and 1 rows
     ]
@@ -248,7 +248,7 @@ def first_turn(run_id: int) -> TurnRecord:
         new_participant=True,
         address=("memory", "u", "dm-1"),
         start_response=True,
-        state={"stage": "consent"},
+        state='{"stage": "consent"}',
     )
 
 
@@ -262,7 +262,7 @@ async def test_recent_conversation_cache_follows_commits(tmp_path: Path) -> None
         "e2",
         run_id=run_id,
         response_id=cached.conversation.response_id,
-        state={"stage": "question"},
+        state='{"stage": "question"}',
     )
     await store.commit_turn(answered)
     from_cache = store.load("p1")
@@ -270,7 +270,9 @@ async def test_recent_conversation_cache_follows_commits(tmp_path: Path) -> None
     fresh = Store.open(tmp_path / "db.sqlite")  # an empty cache: read from the database
     try:
         assert fresh.load("p1") == from_cache
-        assert from_cache == Loaded(True, "dm-1", ConversationRow(run_id, 1, {"stage": "question"}))
+        assert from_cache == Loaded(
+            True, "dm-1", ConversationRow(run_id, 1, '{"stage": "question"}', False)
+        )
     finally:
         await fresh.close()
 
@@ -279,16 +281,16 @@ async def test_a_redelivered_event_drops_the_cached_conversation(tmp_path: Path)
     store = Store.open(tmp_path / "db.sqlite")
     run_id = await store.open_run("survey", now=1.0)
     await store.commit_turn(first_turn(run_id))
-    assert store.load("p1").conversation.state == {"stage": "consent"}  # cached
+    assert store.load("p1").conversation.state == '{"stage": "consent"}'  # cached
     # the writer process of a bot that was killed commits the next turn after its death
-    answered = turn("e2", run_id=run_id, response_id=1, state={"stage": "question"})
+    answered = turn("e2", run_id=run_id, response_id=1, state='{"stage": "question"}')
     elsewhere = connect(tmp_path / "db.sqlite")
     elsewhere.execute("BEGIN IMMEDIATE")
     record_turns(elsewhere, [answered])
     elsewhere.execute("COMMIT")
     assert await store.commit_turn(replace(answered)) is None  # the event comes again
     try:
-        assert store.load("p1").conversation.state == {"stage": "question"}
+        assert store.load("p1").conversation.state == '{"stage": "question"}'
     finally:
         await store.close()
 
@@ -342,7 +344,7 @@ def conversation_turn(event: str, pid: str, run_id: int) -> TurnRecord:
         run_id=run_id,
         new_participant=True,
         start_response=True,
-        state={"stage": "question"},
+        state='{"stage": "question"}',
     )
 
 

@@ -1,0 +1,145 @@
+"""Matrix events <-> core events, as pure functions, and the messages held for their keys.
+
+Nothing here talks to the homeserver: the adapter (adapters/matrix.py) syncs,
+decrypts and sends, and asks these what an event means and what to post.
+"""
+
+from __future__ import annotations
+
+import html
+import time
+from collections.abc import Callable
+from typing import Any
+
+from nio import RoomMessageText
+
+from bot.events import Attachment, Inbound
+from conversations.outgoing import Message
+
+PLATFORM = "matrix"
+COMMAND_PREFIX = "!survey"
+EVENT_BYTES_LIMIT = 60_000  # under Matrix's 65,536-byte event limit, with room to spare
+
+
+def inbound_of(
+    event: Any, *, room_id: str, direct: bool, own_user: str, unreadable: bool = False
+) -> Inbound | None:
+    """The core event for a room event; None for what civicbot does not read. A direct
+    room (two members) carries a citizen's answers; any room carries `!survey` commands."""
+    if not unreadable and (not isinstance(event, RoomMessageText) or event.sender == own_user):
+        return None  # m.notice (bots), own echoes, state and everything else
+    text = "" if unreadable else event.body
+    command = text.strip().lower().startswith(COMMAND_PREFIX)
+    if command:
+        text = text.strip()[len(COMMAND_PREFIX) :].strip()
+    elif not direct:
+        return None  # chatter in a group room
+    return Inbound(
+        platform=PLATFORM,
+        user_id=event.sender,
+        conversation_id=room_id,
+        is_direct=direct,
+        text=text,
+        event_id=event.event_id,
+        timestamp=event.server_timestamp / 1000,
+        command=command,
+        unreadable=unreadable,
+    )
+
+
+def sent_before(event: Any, joined_at: float | None) -> bool:
+    """Whether the event predates the bot's joining the room (a second's leeway)."""
+    return joined_at is not None and event.server_timestamp / 1000 < joined_at - 1
+
+
+def text_contents(message: Message, *, notice: bool) -> list[dict[str, Any]]:
+    """The m.room.message contents of a message: m.text to a citizen, m.notice into group
+    rooms, with the choices numbered, split to fit, HTML escaped, nobody pinged."""
+    text = message.text
+    if message.choices and message.numbered:
+        text += "\n" + "\n".join(f"{i}. {c.label}" for i, c in enumerate(message.choices, 1))
+    return [
+        {
+            "msgtype": "m.notice" if notice else "m.text",
+            "body": part,
+            "format": "org.matrix.custom.html",
+            "formatted_body": html.escape(part).replace("\n", "<br>"),
+            "m.mentions": {},  # nobody is pinged, whatever the text says
+        }
+        for part in split(text, EVENT_BYTES_LIMIT // 4)  # HTML escaping at most quadruples
+    ]
+
+
+def file_content(attachment: Attachment, uri: str, keys: dict[str, Any] | None) -> dict[str, Any]:
+    """An uploaded file as m.image or m.file; `keys` when it was encrypted for the room."""
+    content: dict[str, Any] = {
+        "msgtype": "m.image" if attachment.media_type.startswith("image/") else "m.file",
+        # a body other than the filename is the file's caption, which clients read out
+        # as an image's alt text (Matrix 1.10)
+        "body": attachment.description or attachment.filename,
+        "filename": attachment.filename,
+        "info": {"mimetype": attachment.media_type, "size": len(attachment.data)},
+        "m.mentions": {},
+    }
+    if keys is not None:
+        content["file"] = {**keys, "url": uri}
+    else:
+        content["url"] = uri
+    return content
+
+
+def split(text: str, size: int) -> list[str]:
+    return [text[i : i + size] for i in range(0, len(text), size)] or [""]
+
+
+class HeldEvents:
+    """Per room, the events behind one that cannot be decrypted yet, in order, and where
+    syncing must resume so that none of them is skipped after a restart."""
+
+    def __init__(self, *, wait: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self._wait = wait
+        self._clock = clock
+        self._rooms: dict[str, list[Any]] = {}
+        self._first_seen: dict[str, float] = {}  # event id -> when it could not be read
+        self._checkpoint: str | None = None  # the sync token before the oldest held event
+
+    def rooms(self) -> set[str]:
+        return set(self._rooms)
+
+    def count(self) -> int:
+        return sum(len(events) for events in self._rooms.values())
+
+    def before(self, room_id: str, events: list[Any]) -> list[Any]:
+        """The room's held events, then the new ones."""
+        return self._rooms.get(room_id, []) + events
+
+    def unreadable(self, event_id: str) -> bool:
+        """Note an event that could not be decrypted; True the first time (ask for its key)."""
+        if event_id in self._first_seen:
+            return False
+        self._first_seen[event_id] = self._clock()
+        return True
+
+    def still_waiting(self, event_id: str) -> bool:
+        """Whether its key may still come; past the wait, it is handled as unreadable."""
+        return self._clock() - self._first_seen[event_id] < self._wait
+
+    def hold(self, room_id: str, events: list[Any]) -> None:
+        """Hold these events (the first one unreadable) until the next try."""
+        self._rooms[room_id] = events
+
+    def handled(self, event_id: str) -> None:
+        self._first_seen.pop(event_id, None)
+
+    def release(self, room_id: str) -> None:
+        """Every held event of the room has been handled."""
+        self._rooms.pop(room_id, None)
+
+    def checkpoint(self, *, since: str | None, next_batch: str) -> str:
+        """Where to resume after a batch fetched from `since`: the batch's end, or, while
+        events are held, the token before the oldest of them."""
+        if not self._rooms:
+            self._checkpoint = None
+        elif self._checkpoint is None:
+            self._checkpoint = since
+        return self._checkpoint or next_batch

@@ -1,0 +1,185 @@
+"""Questions answered by choosing among options: one (single choice) or several."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterator
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from conversations.messages import COMMANDS, say
+from conversations.outgoing import Choice, Message, answer_action
+from conversations.questions.base import (
+    AnswerValue,
+    Asking,
+    Branch,
+    Given,
+    Invalid,
+    Option,
+    QuestionBase,
+    Texts,
+)
+from conversations.summary import Count, Summary, percent
+from conversations.text import fold
+
+_LIST_SEPARATORS = re.compile(r"\s*[,;/&+]\s*")
+_WORD_SEPARATORS = re.compile(r"\s+(?:and|ja|och)\s+|\s+")
+
+
+class _Choosing(QuestionBase):
+    options: list[Option] = Field(min_length=2, max_length=20)
+
+    def label(self, option_id: str, lang: str) -> str:
+        return self._labels(lang).get(option_id, option_id)
+
+    def _labels(self, lang: str) -> dict[str, str]:
+        return {o.id: o.text[lang] for o in self.options}
+
+    def matches(self, rule: Branch, value: AnswerValue) -> bool:
+        chosen = value if isinstance(value, list) else [value]
+        return rule.any_of is not None and any(v in rule.any_of for v in chosen)
+
+    def shown(self, value: AnswerValue, lang: str) -> str:
+        if value is None:
+            return say(lang, "skipped")
+        chosen = value if isinstance(value, list) else [value]
+        return ", ".join(self.label(c, lang) for c in chosen)
+
+    def cell(self, value: AnswerValue, lang: str) -> str:
+        if value is None:
+            return ""
+        chosen = value if isinstance(value, list) else [value]
+        return "; ".join(self.label(c, lang) for c in chosen)
+
+    def summary(self, given: Given, skipped: int, new: frozenset[int], lang: str) -> Summary:
+        counts: Counter[str] = Counter()
+        for _, value in given:
+            counts.update(value if isinstance(value, list) else [value])
+        return Summary(
+            **self.summary_base(given, skipped, lang),
+            counts=tuple(
+                Count(o.text[lang], counts[o.id], percent(counts[o.id], len(given)))
+                for o in self.options
+            ),
+            charted=True,
+        )
+
+    def translated(self) -> Iterator[tuple[str, Texts | None]]:
+        yield from super().translated()
+        for option in self.options:
+            yield f"option {option.id}", option.text
+
+    def problems(self) -> Iterator[tuple[str, str]]:
+        yield from super().problems()
+        ids = [o.id for o in self.options]
+        for duplicate in sorted({i for i in ids if ids.count(i) > 1}):
+            yield "error", f"option id '{duplicate}' is used twice"
+        for option in self.options:
+            if any(fold(t) in COMMANDS for t in option.text.values()):
+                yield (
+                    "warning",
+                    f"option '{option.id}' reads as a command word; typing it runs the command",
+                )
+
+    def branch_problems(self, rule: Branch) -> Iterator[tuple[str, str]]:
+        if rule.at_most is not None or rule.at_least is not None:
+            yield "error", "at_most/at_least branches need a scale or number question"
+        ids = {o.id for o in self.options}
+        for unknown in [i for i in rule.any_of or [] if i not in ids]:
+            yield "error", f"branch names option '{unknown}', which this question lacks"
+
+    def _match(self, text: str, lang: str) -> Option | Invalid:
+        """By number, by text in any case or accents (in any language), or by a unique prefix."""
+        folded = fold(text)
+        if folded.isdecimal() and len(folded) <= 3:
+            index = int(folded)
+            if 1 <= index <= len(self.options):
+                return self.options[index - 1]
+            return Invalid(say(lang, "invalid_choice"))
+        for option in self.options:
+            if folded in option.names:
+                return option
+        if folded:
+            starting = [o for o in self.options if o.folded[lang].startswith(folded)]
+            if len(starting) == 1:
+                return starting[0]
+            if len(starting) > 1:
+                listed = " / ".join(o.text[lang] for o in starting)
+                return Invalid(say(lang, "ambiguous_choice", options=listed))
+        return Invalid(say(lang, "invalid_choice"))
+
+
+class SingleChoice(_Choosing):
+    type: Literal["single_choice"]
+
+    def parse(self, text: str, asking: Asking) -> AnswerValue | Invalid:
+        found = self._match(text, asking.lang)
+        return found.id if isinstance(found, Option) else found
+
+    def from_action(self, raw: str, asking: Asking) -> AnswerValue | Invalid:
+        if raw not in {o.id for o in self.options}:
+            return Invalid(say(asking.lang, "invalid_choice"))
+        return raw
+
+    def hint(self, lang: str) -> str:
+        return say(lang, "hint_single")
+
+    def choices(self, lang: str) -> tuple[Choice, ...]:
+        return tuple(Choice(o.text[lang], answer_action(self.id, o.id)) for o in self.options)
+
+
+class MultipleChoice(_Choosing):
+    type: Literal["multiple_choice"]
+    min_choices: int = Field(default=1, ge=1)
+    max_choices: int | None = Field(default=None, ge=1)
+
+    @model_validator(mode="after")
+    def _choice_bounds(self) -> MultipleChoice:
+        top = self.max_choices if self.max_choices is not None else len(self.options)
+        if not self.min_choices <= top <= len(self.options):
+            raise ValueError(
+                f"min_choices {self.min_choices} and max_choices {top} must satisfy "
+                f"1 <= min_choices <= max_choices <= {len(self.options)} (the number of options)"
+            )
+        return self
+
+    def parse(self, text: str, asking: Asking) -> AnswerValue | Invalid:
+        """Options separated by commas or the like; within a part, by 'and' or spaces."""
+        chosen: set[str] = set()
+        for part in filter(None, _LIST_SEPARATORS.split(fold(text))):
+            found = self._match(part, asking.lang)
+            if isinstance(found, Invalid):
+                words = [p for p in _WORD_SEPARATORS.split(part) if p]
+                pieces = [self._match(word, asking.lang) for word in words]
+                if not pieces or any(isinstance(p, Invalid) for p in pieces):
+                    return found
+                chosen.update(p.id for p in pieces)
+            else:
+                chosen.add(found.id)
+        return self._counted([o.id for o in self.options if o.id in chosen], asking.lang)
+
+    def from_action(self, raw: str, asking: Asking) -> AnswerValue | Invalid:
+        ids = raw.split(",") if raw else []  # no boxes ticked: too few, below
+        if any(i not in {o.id for o in self.options} for i in ids):
+            return Invalid(say(asking.lang, "invalid_choice"))
+        return self._counted([o.id for o in self.options if o.id in ids], asking.lang)
+
+    def _counted(self, ids: list[str], lang: str) -> list[str] | Invalid:
+        high = self.max_choices or len(self.options)
+        if not self.min_choices <= len(ids) <= high:
+            return Invalid(say(lang, "invalid_choice_count", low=self.min_choices, high=high))
+        return ids
+
+    def hint(self, lang: str) -> str:
+        high = self.max_choices or len(self.options)
+        if self.min_choices == 1 and high == len(self.options):
+            return say(lang, "hint_multiple")
+        return say(lang, "hint_multiple_limits", low=self.min_choices, high=high)
+
+    def prompt(self, lang: str) -> Message:
+        plain = super().prompt(lang)
+        ticks = tuple(Choice(o.text[lang], o.id) for o in self.options)
+        send = say(lang, "send_choices")
+        return Message(plain.text, ticks, multiple=True, send_label=send, question=self.id)
