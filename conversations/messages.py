@@ -26,6 +26,16 @@ COMMANDS = {fold(word): command for command, words in _COMMAND_WORDS.items() for
 
 YES_WORDS = frozenset(fold(w) for w in ["yes", "y", "ok", "kyllä", "k", "joo", "ja", "jo"])
 NO_WORDS = frozenset(fold(w) for w in ["no", "n", "ei", "nej"])
+# days relative to today, for date questions, in every language (matched after folding)
+DAY_WORDS = {
+    fold(word): offset
+    for offset, words in (
+        (0, ["today", "tänään", "idag", "i dag"]),
+        (-1, ["yesterday", "eilen", "igår", "i går"]),
+        (1, ["tomorrow", "huomenna", "imorgon", "i morgon"]),
+    )
+    for word in words
+}
 
 _TEXTS: dict[str, dict[str, str]] = {
     "en": {
@@ -50,6 +60,13 @@ _TEXTS: dict[str, dict[str, str]] = {
         "invalid_scale": "Please reply with a whole number from {low} to {high}.",
         "invalid_number": "Please reply with a number, for example 12.",
         "invalid_whole_number": "Please reply with a whole number.",
+        "hint_date": "Reply with a date, for example 3 December 2026, 2026-12-03, today or yesterday.",
+        "date_bounds": "The date must be from {earliest} to {latest}.",
+        "date_from": "The date must be {earliest} or later.",
+        "date_until": "The date must be {latest} or earlier.",
+        "invalid_date": "I could not read that as a date. Please write it for example as 3 December 2026 or 2026-12-03.",
+        "no_such_date": "There is no such day in the calendar. Please check the date.",
+        "today": "today",
         "number_out_of_range": "Please reply with a number from {low} to {high}.",
         "number_too_low": "Please reply with a number of at least {low}.",
         "number_too_high": "Please reply with a number of at most {high}.",
@@ -102,6 +119,13 @@ _TEXTS: dict[str, dict[str, str]] = {
         "invalid_scale": "Vastaa kokonaisluvulla {low}–{high}.",
         "invalid_number": "Vastaa numerolla, esimerkiksi 12.",
         "invalid_whole_number": "Vastaa kokonaisluvulla.",
+        "hint_date": "Vastaa päivämäärällä, esimerkiksi 3.12.2026, 3. joulukuuta 2026, tänään tai eilen.",
+        "date_bounds": "Päivämäärän pitää olla {earliest}–{latest}.",
+        "date_from": "Päivämäärän pitää olla {earliest} tai myöhemmin.",
+        "date_until": "Päivämäärän pitää olla {latest} tai aiemmin.",
+        "invalid_date": "En tunnistanut päivämäärää. Kirjoita se esimerkiksi 3.12.2026.",
+        "no_such_date": "Sellaista päivää ei ole kalenterissa. Tarkista päivämäärä.",
+        "today": "tänään",
         "number_out_of_range": "Vastaa numerolla {low}–{high}.",
         "number_too_low": "Vastaa numerolla, joka on vähintään {low}.",
         "number_too_high": "Vastaa numerolla, joka on enintään {high}.",
@@ -154,6 +178,13 @@ _TEXTS: dict[str, dict[str, str]] = {
         "invalid_scale": "Svara med ett heltal från {low} till {high}.",
         "invalid_number": "Svara med ett tal, till exempel 12.",
         "invalid_whole_number": "Svara med ett heltal.",
+        "hint_date": "Svara med ett datum, till exempel 3.12.2026, 3 december 2026, i dag eller i går.",
+        "date_bounds": "Datumet ska vara mellan {earliest} och {latest}.",
+        "date_from": "Datumet ska vara {earliest} eller senare.",
+        "date_until": "Datumet ska vara {latest} eller tidigare.",
+        "invalid_date": "Jag kunde inte läsa det som ett datum. Skriv det till exempel som 3.12.2026 eller 3 december 2026.",
+        "no_such_date": "Den dagen finns inte i kalendern. Kontrollera datumet.",
+        "today": "i dag",
         "number_out_of_range": "Svara med ett tal från {low} till {high}.",
         "number_too_low": "Svara med ett tal som är minst {low}.",
         "number_too_high": "Svara med ett tal som är högst {high}.",

@@ -160,3 +160,23 @@ def test_a_long_surveys_alt_text_stays_within_slacks_limit() -> None:
 def test_no_chart_for_a_run_with_no_answers_yet() -> None:
     empty = build(survey=SURVEY, run_id=1, responses=[], answers=[], since=None, until=1.0)
     assert chart_png(empty) is None
+
+
+def test_a_date_question_is_summed_up_by_earliest_latest_and_month() -> None:
+    dated = read_survey(
+        (Path(__file__).parent / "surveys" / "visit-date.yaml").read_text(encoding="utf-8"),
+        source="visit-date",
+    ).survey
+    days = ["2026-11-28", "2026-10-03", "2026-11-02"]
+    built = build(
+        survey=dated,
+        run_id=2,
+        responses=[ResponseRow(n, "completed", 10.0) for n in range(1, 4)],
+        answers=[answer(n, "visited", day) for n, day in enumerate(days, start=1)],
+        since=None,
+        until=20.0,
+    )
+    text = render_text(built)
+    assert "  earliest 2026-10-03, latest 2026-11-28" in text
+    assert "  2026-10 ██████████ 1" in text
+    assert "  2026-11 ████████████████████ 2" in text

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from conftest import last_bot_message, type_answer
+from conftest import TEST_SURVEYS, last_bot_message, type_answer
 from homeserver import free_port
 from playwright.async_api import Browser, expect
 
@@ -230,3 +230,26 @@ async def test_answers_typed_faster_than_the_limit_are_stored_in_the_order_typed
         await type_answer(page, text)
     await expect(last_bot_message(page)).to_have_text(f"civicbot: {THANKS}", timeout=15_000)
     assert stored_answers(tmp_path) == WEEKLY_VISITOR
+
+
+async def test_a_date_question_is_answered_in_the_web_chat(
+    browser: Browser, tmp_path: Path
+) -> None:
+    folder = tmp_path / "dated"
+    folder.mkdir()
+    survey = (TEST_SURVEYS / "visit-date.yaml").read_text(encoding="utf-8")
+    (folder / "visit-date.yaml").write_text(f"keyword: visit\n{survey}", encoding="utf-8")
+    page = await browser.new_page()
+    async with web_chat(tmp_path, folder) as runtime:
+        await page.goto(url(runtime))
+        await expect(last_bot_message(page)).to_contain_text("To start one, type: visit")
+        for text, reply in [
+            ("visit", "When did you visit us?"),
+            ("tomorrow", "The date must be today or earlier."),
+            ("2 June 2026", "When would suit you for a follow-up call?"),
+            ("skip", "Thank you!"),
+            ("my data", "When did you visit us? 2 June 2026"),
+        ]:
+            await type_answer(page, text)
+            await expect(last_bot_message(page)).to_contain_text(reply)
+    assert stored_answers(tmp_path) == {"visited": "2026-06-02", "follow_up": None}

@@ -20,10 +20,11 @@ from conversations.questions.base import (
     Texts,
 )
 from conversations.questions.choice import MultipleChoice, SingleChoice
+from conversations.questions.date import DateQuestion
 from conversations.questions.free_text import FreeText
 from conversations.questions.numeric import Number, Scale
 
-AnyQuestion = SingleChoice | MultipleChoice | Scale | FreeText | Number
+AnyQuestion = SingleChoice | MultipleChoice | Scale | FreeText | Number | DateQuestion
 Question = Annotated[AnyQuestion, Field(discriminator="type")]
 # what survey files write as `type:`, in the order the checks list them
 TYPE_NAMES = tuple(
@@ -36,6 +37,7 @@ __all__ = [
     "AnyQuestion",
     "Asking",
     "Branch",
+    "DateQuestion",
     "FreeText",
     "Identifier",
     "Invalid",
