@@ -163,10 +163,11 @@ async def open_conversations(runtime: Runtime, start: int, stop: int) -> None:
         await asyncio.gather(*(begin(f"m{i}") for i in range(first, min(first + batch, stop))))
 
 
-def count_open_conversations(connection: sqlite3.Connection) -> int:
-    return connection.execute(
-        "SELECT count(*) FROM conversations WHERE state NOT LIKE '%\"done\"%'"
-    ).fetchone()[0]
+def count_open_conversations(database: Path) -> int:
+    with sqlite3.connect(database) as connection:
+        return connection.execute(
+            "SELECT count(*) FROM conversations WHERE NOT finished"
+        ).fetchone()[0]
 
 
 async def memory(args: argparse.Namespace) -> None:
@@ -180,7 +181,7 @@ async def memory(args: argparse.Namespace) -> None:
             for mark in marks:
                 await open_conversations(runtime, done, mark)
                 done = mark
-                open_now = await runtime.store.read(count_open_conversations)
+                open_now = count_open_conversations(Path(folder) / "bench.db")
                 writer_rss = rss_mib(runtime.store.writer.pid)
                 readings.append((mark, open_now, rss_mib(), writer_rss))
     base = readings[0][2]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
@@ -16,9 +15,7 @@ from bot.core import Bot
 from bot.events import Adapter, AdapterFactory, Inbound
 from bot.outbox import RETRY_DELAYS, OutboxSender, Send
 from bot.survey_files import SurveyCatalogue, load_folder
-from storage.pseudonyms import Pseudonyms, load_key
-from storage.runs import closed_keywords, closed_runs
-from storage.store import Store
+from storage.contract import Storage, open_storage
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +26,7 @@ FORGET_EVENTS_EVERY = 3600.0  # seconds
 class Runtime:
     bot: Bot
     coordination: Coordination
-    store: Store
+    store: Storage
     outbox: OutboxSender
     surveys: SurveyCatalogue
     adapters: list[Adapter]
@@ -51,14 +48,12 @@ async def running(
     then handle events; on exit stop the adapters and commit what is in flight."""
     surveys = load_folder(survey_folder)
     log.info("loaded %d surveys from %s", len(surveys.surveys), survey_folder)
-    store = Store.open(database)
+    store = open_storage(database, environ=environ)
     senders: dict[str, Send] = {}
     outbox = OutboxSender(store, senders, retry_delays=send_retry_delays)
-    pseudonyms = Pseudonyms(load_key(database, os.environ if environ is None else environ))
     bot = Bot(
         store=store,
         surveys=surveys,
-        pseudonyms=pseudonyms,
         outbox=outbox,
         clock=clock,
         timezone=timezone,
@@ -88,7 +83,6 @@ async def running(
     by_platform.update({adapter.platform: adapter for adapter in built})
     senders.update({adapter.platform: adapter.send for adapter in built})
     try:
-        bot.closed_before(await store.read(closed_runs), await store.read(closed_keywords))
         for adapter in built:
             await adapter.start()
         await outbox.resend_unsent()  # adapters are connected: Matrix needs to know its rooms
@@ -115,7 +109,7 @@ async def running(
         await store.close()
 
 
-async def _keep_forgetting_old_events(store: Store, clock: Callable[[], float]) -> None:
+async def _keep_forgetting_old_events(store: Storage, clock: Callable[[], float]) -> None:
     """At start and then hourly: event ids past their retention are forgotten."""
     while True:
         try:

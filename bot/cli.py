@@ -60,8 +60,7 @@ def run(config_path: Path | None) -> None:
 )
 def backup(destination: Path, config_path: Path | None) -> None:
     """Copy the database to DESTINATION while the bot runs, with its pseudonym key."""
-    from storage.backup import BackupError, back_up
-    from storage.pseudonyms import KEY_VARIABLE
+    from storage.contract import PSEUDONYM_KEY_VARIABLE, BackupError, back_up
 
     try:
         database = load_settings(config_path).storage.database
@@ -73,7 +72,7 @@ def backup(destination: Path, config_path: Path | None) -> None:
     if made.key is not None:
         click.echo(f"the pseudonym key is in {made.key}: keep the two together")
     else:
-        click.echo(f"no key file: keep {KEY_VARIABLE} with this backup")
+        click.echo(f"no key file: keep {PSEUDONYM_KEY_VARIABLE} with this backup")
 
 
 @main.group()

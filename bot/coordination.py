@@ -14,7 +14,6 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
-from functools import partial
 from typing import cast
 
 from bot import commands, digest
@@ -29,8 +28,8 @@ from conversations.engine import State
 from conversations.messages import say
 from conversations.outgoing import Message
 from conversations.survey import Survey
-from storage import runs
-from storage.store import Store
+from storage.contract import Storage
+from storage.records import RunRow, RunRows
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +42,7 @@ class Coordination:
         self,
         *,
         bot: Bot,
-        store: Store,
+        store: Storage,
         surveys: SurveyCatalogue,
         adapters: dict[str, Adapter],
         outbox: OutboxSender,
@@ -93,16 +92,13 @@ class Coordination:
             except Exception:
                 log.exception("survey command %r failed", inbound.text)
                 reply = "Something went wrong running that command; it has been logged."
-        await self._store.write(
-            partial(
-                runs.audit,
-                now=self._clock(),
-                platform=inbound.platform,
-                user_id=inbound.user_id,
-                command=inbound.text[:500],
-                allowed=allowed,
-                outcome=reply.splitlines()[0][:200],
-            )
+        await self._store.audit(
+            now=self._clock(),
+            platform=inbound.platform,
+            user_id=inbound.user_id,
+            command=inbound.text[:500],
+            allowed=allowed,
+            outcome=reply.splitlines()[0][:200],
         )
         await self._tell(inbound, reply, attachment)
 
@@ -133,7 +129,7 @@ class Coordination:
             return await self._list(), None
         if command.name == "start":
             return await self._start(command, inbound), None
-        run = await self._store.read(partial(runs.get_run, run_id=command.run))
+        run = await self._store.run(command.run)
         if run is None:
             return f"There is no run {command.run}. 'survey list' shows the runs.", None
         survey = self._surveys.surveys.get(run.survey_id)
@@ -142,7 +138,7 @@ class Coordination:
         if command.name == "status":
             return await self._status(run), None
         if command.name == "export":
-            rows = await self._store.read(partial(runs.rows_of, run_id=run.id))
+            rows = await self._store.run_rows(run.id)
             return _csv_file(survey, run.id, rows)
         if command.name == "digest":
             return await self.post_digest(run, survey, fallback=inbound), None
@@ -160,7 +156,7 @@ class Coordination:
                 f"  {survey.id}: {survey.title[survey.default_language]}"
                 f" ({len(survey.questions)} questions{keyword})"
             )
-        all_runs = await self._store.read(runs.list_runs)
+        all_runs = await self._store.runs()
         lines.append("Runs:" if all_runs else "No runs yet: 'survey start SURVEY' starts one.")
         for run in all_runs:
             lines.append(
@@ -185,11 +181,10 @@ class Coordination:
                     f"'{survey.id}' has no keyword, so nobody could start it alone. "
                     f"Name who to invite: survey start {survey.id} for @person"
                 )
-            existing = await self._store.read(partial(runs.open_to_everyone, survey_id=survey.id))
-            if existing and existing[1] == "open":
-                return f"Run {existing[0]} of '{title}' is already open for everyone."
+            existing = await self._store.everyone_run(survey.id)
+            if existing and existing.status == "open":
+                return f"Run {existing.id} of '{title}' is already open for everyone."
             run_id = await self._new_run(survey, "open", channel)
-            self._bot.opened_for_everyone(survey.id, run_id)
             return (
                 f"Run {run_id} of '{title}' started for everyone who types "
                 f"'{survey.keyword}'. Digests go to this conversation."
@@ -240,33 +235,30 @@ class Coordination:
         )
 
     async def _new_run(self, survey: Survey, audience: str, channel: str) -> int:
-        return await self._store.write(
-            partial(
-                runs.create_run,
-                survey_id=survey.id,
-                audience=audience,
-                staff_channel=channel,
-                now=self._clock(),
-            )
+        return await self._store.create_run(
+            survey_id=survey.id,
+            audience=audience,
+            staff_channel=channel,
+            now=self._clock(),
         )
 
-    async def _status(self, run: runs.RunRow) -> str:
+    async def _status(self, run: RunRow) -> str:
         rate = 100 * run.completed / run.responses if run.responses else 0
-        last = await self._store.read(partial(runs.last_digest, run_id=run.id))
+        last = await self._store.last_digest(run.id)
         when = _when(last) if last else "none yet"
         lines = [
             f"Run {run.id}: {run.survey_id}, {run.status}, audience {run.audience}.",
             f"{run.responses} responses, {run.completed} completed ({rate:.0f}%). "
             f"Last digest: {when}.",
         ]
-        for schedule in await self._store.read(partial(runs.list_schedules, run_id=run.id)):
+        for schedule in await self._store.schedules(run.id):
             lines.append(
                 f"Schedule {schedule.id}: digest at '{schedule.cron}' ({schedule.timezone}),"
                 f" next {_when_local(self.schedule.next_time(schedule.id))}."
             )
         return "\n".join(lines)
 
-    async def _schedule(self, run: runs.RunRow, cron: str) -> str:
+    async def _schedule(self, run: RunRow, cron: str) -> str:
         try:
             schedule = await self.schedule.add(run.id, cron)
         except ValueError as error:
@@ -280,18 +272,18 @@ class Coordination:
         )
 
     async def _scheduled_digest(self, run_id: int) -> str:
-        run = await self._store.read(partial(runs.get_run, run_id=run_id))
+        run = await self._store.run(run_id)
         survey = self._surveys.surveys.get(run.survey_id) if run else None
         if run is None or survey is None:
             return f"run {run_id} or its survey is gone"
         return await self.post_digest(run, survey)
 
     async def post_digest(
-        self, run: runs.RunRow, survey: Survey, *, fallback: Inbound | None = None
+        self, run: RunRow, survey: Survey, *, fallback: Inbound | None = None
     ) -> str:
         """Post the run's digest to its staff channel and move its watermark."""
         now = self._clock()
-        rows = await self._store.read(partial(runs.rows_of, run_id=run.id))
+        rows = await self._store.run_rows(run.id)
         built = digest.build(
             survey=survey,
             run_id=run.id,
@@ -305,16 +297,13 @@ class Coordination:
             platform, channel = run.staff_channel.split(":", 1)
         else:
             platform, channel = fallback.platform, fallback.conversation_id
-        outbox_id = await self._store.write(
-            partial(
-                runs.post_digest,
-                run_id=run.id,
-                covered_until=now,
-                now=now,
-                platform=platform,
-                channel=channel,
-                body=Message(text).to_json(),
-            )
+        outbox_id = await self._store.post_digest(
+            run_id=run.id,
+            covered_until=now,
+            now=now,
+            platform=platform,
+            channel=channel,
+            body=Message(text).to_json(),
         )
         sent = await self._outbox.send(
             [Outbound(platform, channel, Message(text), outbox_id=outbox_id)]
@@ -337,7 +326,7 @@ class Coordination:
         return told
 
     async def _digest_files(
-        self, survey: Survey, built: digest.Digest, rows: runs.RunRows, platform: str
+        self, survey: Survey, built: digest.Digest, rows: RunRows, platform: str
     ) -> list[tuple[str, Attachment]]:
         """The chart and the CSV the survey's digests ask for, where the platform takes
         files. They are made again from the data each time, so they are not stored."""
@@ -360,10 +349,10 @@ class Coordination:
             files.append(_csv_file(survey, built.run_id, rows))
         return files
 
-    async def _remind(self, run: runs.RunRow, survey: Survey) -> str:
+    async def _remind(self, run: RunRow, survey: Survey) -> str:
         if run.status == "closed":
             return f"Run {run.id} is closed; there is nobody to remind."
-        waiting = await self._store.read(partial(runs.in_progress, run_id=run.id))
+        waiting = await self._store.in_progress(run.id)
         reminded = 0
         for person in waiting:
             language = State.from_json(person.state).language
@@ -377,11 +366,10 @@ class Coordination:
                 reminded += 1
         return f"Reminded {reminded} of {len(waiting)} people who have not finished run {run.id}."
 
-    async def _close(self, run: runs.RunRow) -> str:
+    async def _close(self, run: RunRow) -> str:
         if run.status == "closed":
             return f"Run {run.id} is already closed."
-        await self._store.write(partial(runs.close_run, run_id=run.id, now=self._clock()))
-        self._bot.run_closed(run.id, run.survey_id, for_everyone=run.audience == "open")
+        await self._store.close_run(run.id, now=self._clock())
         return (
             f"Run {run.id} closed: {run.responses} responses, {run.completed} completed. "
             "It takes no more answers; 'survey digest' and 'survey export' still work."
@@ -396,7 +384,7 @@ def _when_local(moment: datetime | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M %Z") if moment else "never"
 
 
-def _csv_file(survey: Survey, run_id: int, rows: runs.RunRows) -> tuple[str, Attachment]:
+def _csv_file(survey: Survey, run_id: int, rows: RunRows) -> tuple[str, Attachment]:
     """The run's answers as CSV, with the line that introduces it."""
     name = f"{survey.id}-run-{run_id}.csv"
     data = csv_of(survey, rows.responses, rows.answers)

@@ -12,7 +12,6 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
-from functools import partial
 from zoneinfo import ZoneInfo
 
 from bot.events import Inbound, Outbound
@@ -24,10 +23,8 @@ from conversations.engine import State, Turn
 from conversations.messages import command_of, say, speaks
 from conversations.outgoing import Choice, Message
 from conversations.survey import Survey
-from storage.privacy import stored_responses
-from storage.pseudonyms import Pseudonyms
-from storage.store import Store
-from storage.turns import Loaded, OutboxMessage, TurnRecord
+from storage.contract import Storage
+from storage.records import Loaded, OutboxMessage, TurnRecord
 
 log = logging.getLogger(__name__)
 
@@ -46,49 +43,25 @@ class Bot:
     def __init__(
         self,
         *,
-        store: Store,
+        store: Storage,
         surveys: SurveyCatalogue,
-        pseudonyms: Pseudonyms,
         outbox: OutboxSender,
         clock: Callable[[], float] = time.time,
         timezone: str = "UTC",
     ) -> None:
         self._store = store
         self._surveys = surveys
-        self._pseudonyms = pseudonyms
         self._outbox = outbox
         self._clock = clock
         self._zone = ZoneInfo(timezone)  # where "today" is, for answers such as "yesterday"
         self._serial = ParticipantLocks()
-        self._open_runs: dict[str, int] = {}
-        self._closed_runs: set[int] = set()
-        self._closed_keywords: set[str] = set()  # surveys whose run for everyone was closed
-
-    def run_closed(self, run_id: int, survey_id: str, *, for_everyone: bool) -> None:
-        """From now on the run takes no answers; if it was the run for everyone, the
-        survey's keyword starts nothing until a coordinator opens it again."""
-        self._closed_runs.add(run_id)
-        if self._open_runs.get(survey_id) == run_id:
-            del self._open_runs[survey_id]
-        if for_everyone:
-            self._closed_keywords.add(survey_id)
-
-    def opened_for_everyone(self, survey_id: str, run_id: int) -> None:
-        """A coordinator opened a run for everyone: the keyword starts it."""
-        self._open_runs[survey_id] = run_id
-        self._closed_keywords.discard(survey_id)
-
-    def closed_before(self, run_ids: set[int], keyword_surveys: set[str]) -> None:
-        """What was closed before this start: runs, and surveys' runs for everyone."""
-        self._closed_runs |= run_ids
-        self._closed_keywords |= keyword_surveys
 
     async def dispatch(self, inbound: Inbound) -> None:
         """Handle one event: store its turn, then send the replies. Failures are logged and
         stay with this event; the bot carries on."""
         if not inbound.is_direct:
             return  # group messages carry commands, not answers
-        pid = self._pseudonyms.of(inbound.platform, inbound.user_id)
+        pid = self._store.pseudonym(inbound.platform, inbound.user_id)
         try:
             async with self._serial.hold(pid):
                 stored = await self._store_turn(pid, inbound)
@@ -101,7 +74,7 @@ class Bot:
         """Run and store the turn; None if the event was a redelivery (nothing changes).
         A redelivered event runs the engine for nothing: the write recognises it."""
         event_key = f"{inbound.platform}:{inbound.event_id}"
-        loaded = self._store.load(pid)
+        loaded = await self._store.load(pid)
         record = TurnRecord(
             event_key=event_key,
             pid=pid,
@@ -128,7 +101,7 @@ class Bot:
 
     async def _stored_data(self, pid: str, lang: str) -> str:
         """What is stored from this participant, readable, in their language."""
-        stored = await self._store.read(partial(stored_responses, pid=pid))
+        stored = await self._store.stored_responses(pid)
         if not stored:
             return say(lang, "my_data_none")
         lines = [say(lang, "my_data")]
@@ -171,7 +144,7 @@ class Bot:
         conversation = loaded.conversation
         if conversation is None or conversation.finished:
             return None
-        if conversation.run_id in self._closed_runs:
+        if not conversation.run_open:
             return None
         return self._surveys.surveys.get(State.from_json(conversation.state).survey_id)
 
@@ -194,9 +167,9 @@ class Bot:
     ) -> str:
         """Open the survey in someone's direct conversation, consent first. Returns
         'invited', 'already' (invited to this run before) or 'busy' (in another survey)."""
-        pid = self._pseudonyms.of(platform, user_id)
+        pid = self._store.pseudonym(platform, user_id)
         async with self._serial.hold(pid):
-            loaded = self._store.load(pid)
+            loaded = await self._store.load(pid)
             if self._ongoing_survey(loaded) is not None:
                 return "already" if loaded.conversation.run_id == run_id else "busy"
             turn = engine.start(survey)
@@ -250,15 +223,11 @@ class Bot:
     async def _begin(self, record: TurnRecord, inbound: Inbound) -> Turn | _Reply:
         """No conversation in progress: a survey keyword starts one, anything else is told how."""
         survey = self._surveys.by_keyword(inbound.action or inbound.text)
-        if survey is None or survey.id in self._closed_keywords:
-            return _Reply(self._no_survey_prompt(inbound.locale))
-        run_id = self._open_runs.get(survey.id)
-        if run_id is None:
-            run_id = await self._store.open_run(survey.id, now=record.now)
-            if run_id is None:  # a coordinator closed it
-                self._closed_keywords.add(survey.id)
-                return _Reply(self._no_survey_prompt(inbound.locale))
-            self._open_runs[survey.id] = run_id
+        run_id = None
+        if survey is not None:
+            run_id = await self._store.keyword_run(survey.id, now=record.now)
+        if survey is None or run_id is None:  # no such survey, or a coordinator closed it
+            return _Reply(await self._no_survey_prompt(inbound.locale))
         turn = engine.start(survey, language=inbound.locale)
         record.run_id = run_id
         record.start_response = True
@@ -267,15 +236,12 @@ class Bot:
         record.status = RESPONSE_STATUS["started"]
         return turn
 
-    def _no_survey_prompt(self, locale: str | None) -> Message:
+    async def _no_survey_prompt(self, locale: str | None) -> Message:
         """Say there is nothing running, and offer the open surveys by keyword and button."""
         lang = locale if locale and speaks(locale) else "en"
+        closed = await self._store.closed_keywords()
         open_surveys = sorted(
-            (
-                s
-                for s in self._surveys.surveys.values()
-                if s.keyword and s.id not in self._closed_keywords
-            ),
+            (s for s in self._surveys.surveys.values() if s.keyword and s.id not in closed),
             key=lambda s: s.keyword,
         )
         lines = [say(lang, "no_survey")]

@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable, Iterable
 
 from bot.events import Outbound
 from conversations.outgoing import Message
-from storage.store import Store
+from storage.contract import Storage
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +22,7 @@ SWEEP_SECONDS = 60.0
 class OutboxSender:
     def __init__(
         self,
-        store: Store,
+        store: Storage,
         senders: dict[str, Send],
         *,
         retry_delays: Iterable[float] = RETRY_DELAYS,
@@ -54,7 +54,7 @@ class OutboxSender:
         """Send whatever the outbox still holds (after a restart, or after failures)."""
         messages = [
             Outbound(row.platform, row.conversation_id, Message.from_json(row.body), row.id)
-            for row in self._store.unsent(queued_before=queued_before)
+            for row in await self._store.unsent(queued_before=queued_before)
             if row.id not in self._in_flight
         ]
         if messages:

@@ -11,13 +11,12 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from functools import partial
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 
-from storage import runs
-from storage.store import Store
+from storage.contract import Storage
+from storage.records import ScheduleRow
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +27,7 @@ class DigestSchedule:
     def __init__(
         self,
         *,
-        store: Store,
+        store: Storage,
         post: PostDigest,
         timezone: str,
         clock: Callable[[], float] = time.time,
@@ -47,7 +46,7 @@ class DigestSchedule:
         """Register every stored schedule and catch up missed digests; returns how many."""
         self._scheduler.start()
         caught_up = 0
-        for schedule in await self._store.read(runs.list_schedules):
+        for schedule in await self._store.schedules():
             self._register(schedule)
             if self._missed(schedule):
                 log.info("catching up the digest of schedule %d missed while down", schedule.id)
@@ -59,22 +58,19 @@ class DigestSchedule:
         if self._scheduler.running:
             self._scheduler.shutdown(wait=False)
 
-    async def add(self, run_id: int, cron: str) -> runs.ScheduleRow:
+    async def add(self, run_id: int, cron: str) -> ScheduleRow:
         self.trigger(cron)  # refuse a bad cron before storing it
-        schedule = await self._store.write(
-            partial(
-                runs.add_schedule,
-                run_id=run_id,
-                cron=cron,
-                timezone=self._timezone,
-                now=self._clock(),
-            )
+        schedule = await self._store.add_schedule(
+            run_id=run_id,
+            cron=cron,
+            timezone=self._timezone,
+            now=self._clock(),
         )
         self._register(schedule)
         return schedule
 
     async def remove(self, schedule_id: int) -> bool:
-        removed = await self._store.write(partial(runs.remove_schedule, schedule_id=schedule_id))
+        removed = await self._store.remove_schedule(schedule_id)
         if self._scheduler.get_job(_job_id(schedule_id)):
             self._scheduler.remove_job(_job_id(schedule_id))
         return removed
@@ -87,13 +83,11 @@ class DigestSchedule:
         """Post the run's digest now and note when; a failure is logged, the schedule stays."""
         try:
             await self._post(run_id)
-            await self._store.write(
-                partial(runs.schedule_fired, schedule_id=schedule_id, at=self._clock())
-            )
+            await self._store.schedule_fired(schedule_id, at=self._clock())
         except Exception:
             log.exception("the scheduled digest of run %d failed", run_id)
 
-    def _register(self, schedule: runs.ScheduleRow) -> None:
+    def _register(self, schedule: ScheduleRow) -> None:
         self._scheduler.add_job(
             self.fire,
             CronTrigger.from_crontab(schedule.cron, timezone=schedule.timezone),
@@ -104,7 +98,7 @@ class DigestSchedule:
             misfire_grace_time=3600,
         )
 
-    def _missed(self, schedule: runs.ScheduleRow) -> bool:
+    def _missed(self, schedule: ScheduleRow) -> bool:
         trigger = CronTrigger.from_crontab(schedule.cron, timezone=schedule.timezone)
         # a hair later, so a time fired at exactly does not count as due again
         since = datetime.fromtimestamp((schedule.last_fired_at or schedule.created_at) + 1e-3, UTC)

@@ -11,23 +11,13 @@ from __future__ import annotations
 import os
 import shutil
 import sqlite3
-from dataclasses import dataclass
 from pathlib import Path
 
+from storage.contract import BackupError
 from storage.pseudonyms import key_file
+from storage.records import Backup
 
 PRIVATE = 0o600  # answers and addresses are personal data
-
-
-class BackupError(Exception):
-    """The backup could not be made; the message says why. Nothing was left behind."""
-
-
-@dataclass(frozen=True, slots=True)
-class Backup:
-    database: Path
-    size: int  # bytes
-    key: Path | None  # None: the key is not a file (CIVICBOT_PSEUDONYM_KEY), or there is none
 
 
 def back_up(database: Path, destination: Path) -> Backup:

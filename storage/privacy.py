@@ -7,24 +7,9 @@ neither shown nor erased here: nobody can tell which are theirs.
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass
-from typing import Any
 
+from storage.records import Erased, StoredResponse
 from storage.turns import decoded
-
-
-@dataclass(frozen=True, slots=True)
-class StoredResponse:
-    survey_id: str
-    status: str
-    answers: list[tuple[str, Any]]  # (question id, value; None: skipped)
-
-
-@dataclass(frozen=True, slots=True)
-class Erased:
-    responses: int
-    answers: int
-    outbox_ids: list[int]  # the confirmation, queued to be sent
 
 
 def stored_responses(connection: sqlite3.Connection, pid: str) -> list[StoredResponse]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
-from storage.turns import ConversationRow, Loaded, TurnRecord
+from storage.records import ConversationRow, Loaded, TurnRecord
 
 CAPACITY = 4_096
 
@@ -40,14 +40,24 @@ class RecentConversations:
             return  # not cached, and the turn alone does not say everything
         address = turn.address[2] if turn.address else before.address
         conversation = before.conversation if before else None
-        if turn.state is not None:
+        if turn.state is not None:  # a turn is only ever stored in an open run
             conversation = ConversationRow(
-                turn.run_id, turn.kept_response, turn.state, turn.finished
+                turn.run_id, turn.kept_response, turn.state, turn.finished, run_open=True
             )
         self.put(turn.pid, Loaded(True, address, conversation))
 
     def forget(self, pid: str) -> None:
         self._entries.pop(pid, None)
+
+    def forget_run(self, run_id: int) -> None:
+        """A run was closed: conversations in it must be read again."""
+        stale = [
+            pid
+            for pid, entry in self._entries.items()
+            if entry.conversation is not None and entry.conversation.run_id == run_id
+        ]
+        for pid in stale:
+            del self._entries[pid]
 
     def __len__(self) -> int:
         return len(self._entries)

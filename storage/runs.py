@@ -3,33 +3,10 @@
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass
 from typing import Any
 
+from storage.records import Reachable, RunRow, RunRows, ScheduleRow
 from storage.turns import decoded
-
-
-@dataclass(frozen=True, slots=True)
-class RunRow:
-    id: int
-    survey_id: str
-    audience: str
-    status: str  # open | closed
-    staff_channel: str | None
-    created_at: float
-    responses: int = 0
-    completed: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class Reachable:
-    """Someone with a conversation in a run that has not ended, and where to reach them."""
-
-    pid: str
-    platform: str
-    conversation_id: str
-    state: str  # the engine's, as it wrote it
-
 
 _RUN_COLUMNS = (
     "r.id, r.survey_id, r.audience, r.status, r.staff_channel, r.created_at,"
@@ -68,15 +45,6 @@ def close_run(connection: sqlite3.Connection, run_id: int, *, now: float) -> Non
     connection.execute(
         "UPDATE runs SET status = 'closed', closed_at = ? WHERE id = ?", (now, run_id)
     )
-
-
-@dataclass(frozen=True, slots=True)
-class RunRows:
-    """What a digest or an export reads of a run, all from one snapshot."""
-
-    last_digest: float | None
-    responses: list[tuple[int, str, float | None]]
-    answers: list[tuple[int, str, Any]]  # (response id, question id, value; None: skipped)
 
 
 def rows_of(connection: sqlite3.Connection, run_id: int) -> RunRows:
@@ -205,16 +173,6 @@ def closed_keywords(connection: sqlite3.Connection) -> set[str]:
             " GROUP BY survey_id HAVING max(status = 'open') = 0"
         )
     }
-
-
-@dataclass(frozen=True, slots=True)
-class ScheduleRow:
-    id: int
-    run_id: int
-    cron: str
-    timezone: str
-    created_at: float
-    last_fired_at: float | None
 
 
 def add_schedule(

@@ -1,24 +1,39 @@
-"""The storage contract the bot core uses. Reads are point lookups on their own
-connection; every write goes through the group-commit writer."""
+"""The SQLite backend of the storage contract (storage/contract.py).
+
+Point lookups (a participant's conversation, the outbox) read on the event loop's
+own connection, from a cache of recent conversations; reads that scan a run get a
+thread and a connection of their own; every write goes through the group-commit
+writer, a process of its own.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
+from storage import privacy, retention, runs
 from storage.database import connect
 from storage.migrations import migrate
-from storage.privacy import Erased, erase_participant
+from storage.pseudonyms import Pseudonyms, load_key
 from storage.recent import RecentConversations
-from storage.retention import DELETE_CHUNK, EVENT_MEMORY_SECONDS, forget_events_before
-from storage.runs import run_for_everyone
-from storage.turns import Loaded, StoredOutbox, TurnRecord, forget_sent, load, record_turns
+from storage.records import (
+    Erased,
+    Loaded,
+    Reachable,
+    RunRow,
+    RunRows,
+    ScheduleRow,
+    StoredOutbox,
+    StoredResponse,
+    TurnRecord,
+)
+from storage.turns import forget_sent, load, record_turns
 from storage.writer import GroupCommitWriter, nothing
 
 log = logging.getLogger(__name__)
@@ -32,59 +47,52 @@ SENT_CLEANUP_DELAY = 0.2
 
 
 class Store:
-    """Reads and writes for the core. Every write that changes a participant's
-    conversation, participant or address row must keep `_recent` coherent."""
+    """Every write that changes a participant's conversation, participant or address
+    row, or a run's status, must keep `_recent` coherent."""
 
     def __init__(
-        self, path: Path | str, reader: sqlite3.Connection, writer: GroupCommitWriter
+        self,
+        path: Path | str,
+        reader: sqlite3.Connection,
+        writer: GroupCommitWriter,
+        pseudonyms: Pseudonyms,
     ) -> None:
         self._path = path
         self._reader = reader
         self.writer = writer
+        self._pseudonyms = pseudonyms
         self._recent = RecentConversations()
-        # reads that scan a run get a thread and a connection of their own
         self._reports = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-reports")
         self._report_connection: sqlite3.Connection | None = None
+        self._closed = False
 
     @classmethod
-    def open(cls, path: Path | str) -> Store:
+    def open(cls, path: Path, *, environ: Mapping[str, str]) -> Store:
         """Open (creating if need be) and migrate the database. Call from a running loop."""
         migrations = connect(path)
         try:
             migrate(migrations)
         finally:
             migrations.close()
+        pseudonyms = Pseudonyms(load_key(path, environ))
         writer = GroupCommitWriter(path)
         writer.start()
-        return cls(path, connect(path), writer)
+        return cls(path, connect(path), writer, pseudonyms)
 
     async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
         await self.writer.close()
         self._reports.shutdown(wait=True)
         self._reader.close()
 
-    async def erase_participant(self, pid: str, **details: object) -> Erased | None:
-        """Erase everything linked to a participant (see storage.privacy)."""
-        erased = await self.writer.write(partial(erase_participant, pid=pid, **details))
-        self._recent.forget(pid)
-        return erased
+    # -- participants and their turns ------------------------------------------------
 
-    async def read(self, query: Callable[[sqlite3.Connection], T]) -> T:
-        """Run a read that may scan a lot (digests, exports) off the event loop."""
-        return await asyncio.get_running_loop().run_in_executor(
-            self._reports, self._on_report_connection, query
-        )
+    def pseudonym(self, platform: str, user_id: str) -> str:
+        return self._pseudonyms.of(platform, user_id)
 
-    async def write(self, change: Callable[[sqlite3.Connection], T]) -> T:
-        """A write that touches no conversation (runs, audit, digests): see `_recent`."""
-        return await self.writer.write(change)
-
-    def _on_report_connection(self, query: Callable[[sqlite3.Connection], T]) -> T:
-        if self._report_connection is None:
-            self._report_connection = connect(self._path)
-        return query(self._report_connection)
-
-    def load(self, pid: str) -> Loaded:
+    async def load(self, pid: str) -> Loaded:
         loaded = self._recent.get(pid)
         if loaded is None:
             loaded = load(self._reader, pid)
@@ -93,8 +101,6 @@ class Store:
         return loaded
 
     async def commit_turn(self, turn: TurnRecord) -> list[int] | None:
-        """Store a whole turn; returns its replies' outbox ids, or None if the event was a
-        redelivery."""
         try:
             stored = await self.writer.submit_item(record_turns, turn)
         except Exception:  # perhaps stored after all: read it back next time
@@ -107,13 +113,17 @@ class Store:
         self._recent.committed(turn)
         return outbox_ids
 
-    async def open_run(self, survey_id: str, *, now: float) -> int | None:
-        """The survey's run open to anyone (the one its keyword starts). The first time a
-        keyword is used one is created; None once a coordinator has closed it."""
-        return await self.writer.write(partial(run_for_everyone, survey_id=survey_id, now=now))
+    async def erase_participant(self, pid: str, **details: object) -> Erased | None:
+        erased = await self.writer.write(partial(privacy.erase_participant, pid=pid, **details))
+        self._recent.forget(pid)
+        return erased
 
-    def unsent(self, *, queued_before: float | None = None) -> list[StoredOutbox]:
-        """Replies not yet sent, oldest first; only those queued before a time if given."""
+    async def stored_responses(self, pid: str) -> list[StoredResponse]:
+        return await self._scan(partial(privacy.stored_responses, pid=pid))
+
+    # -- the outbox -------------------------------------------------------------------
+
+    async def unsent(self, *, queued_before: float | None = None) -> list[StoredOutbox]:
         rows = self._reader.execute(
             "SELECT id, platform, conversation_id, body FROM outbox"
             " WHERE created_at <= coalesce(?, created_at) ORDER BY id",
@@ -121,25 +131,144 @@ class Store:
         ).fetchall()
         return [StoredOutbox(i, p, c, b) for i, p, c, b in rows]
 
-    async def forget_old_events(self, now: float) -> int:
-        """Forget the event ids processed more than EVENT_MEMORY_SECONDS ago, a chunk
-        per commit; how many went."""
-        forgotten = 0
-        before = now - EVENT_MEMORY_SECONDS
-        while True:
-            gone = await self.writer.write(partial(forget_events_before, before=before))
-            forgotten += gone
-            if gone < DELETE_CHUNK:
-                return forgotten
-
     def forget_sent(self, outbox_ids: list[int]) -> None:
-        """Drop delivered replies from the outbox with the next commit. Not awaited, and
-        not worth a commit of its own: a crash before it only means those replies are
-        sent once more after the restart."""
+        """With the next commit, not one of its own (at most SENT_CLEANUP_DELAY later)."""
         self.writer.submit_later(
             partial(forget_sent, outbox_ids=outbox_ids), within=SENT_CLEANUP_DELAY
         )
 
     async def flushed(self) -> None:
-        """Wait until every write submitted so far has committed."""
         await self.writer.write(nothing)
+
+    # -- runs --------------------------------------------------------------------------
+
+    async def create_run(
+        self, *, survey_id: str, audience: str, staff_channel: str | None, now: float
+    ) -> int:
+        return await self.writer.write(
+            partial(
+                runs.create_run,
+                survey_id=survey_id,
+                audience=audience,
+                staff_channel=staff_channel,
+                now=now,
+            )
+        )
+
+    async def keyword_run(self, survey_id: str, *, now: float) -> int | None:
+        found = runs.open_to_everyone(self._reader, survey_id)
+        if found is not None:  # the usual case: no write needed
+            return found[0] if found[1] == "open" else None
+        return await self.writer.write(partial(runs.run_for_everyone, survey_id=survey_id, now=now))
+
+    async def everyone_run(self, survey_id: str) -> RunRow | None:
+        found = runs.open_to_everyone(self._reader, survey_id)
+        return None if found is None else await self.run(found[0])
+
+    async def closed_keywords(self) -> set[str]:
+        return runs.closed_keywords(self._reader)
+
+    async def run(self, run_id: int) -> RunRow | None:
+        return await self._scan(partial(runs.get_run, run_id=run_id))
+
+    async def runs(self) -> list[RunRow]:
+        return await self._scan(runs.list_runs)
+
+    async def close_run(self, run_id: int, *, now: float) -> None:
+        await self.writer.write(partial(runs.close_run, run_id=run_id, now=now))
+        self._recent.forget_run(run_id)
+
+    async def run_rows(self, run_id: int) -> RunRows:
+        return await self._scan(partial(runs.rows_of, run_id=run_id))
+
+    async def in_progress(self, run_id: int) -> list[Reachable]:
+        return await self._scan(partial(runs.in_progress, run_id=run_id))
+
+    # -- digests, audit and schedules ---------------------------------------------------
+
+    async def last_digest(self, run_id: int) -> float | None:
+        return await self._scan(partial(runs.last_digest, run_id=run_id))
+
+    async def post_digest(
+        self,
+        run_id: int,
+        *,
+        covered_until: float,
+        now: float,
+        platform: str,
+        channel: str,
+        body: str,
+    ) -> int:
+        return await self.writer.write(
+            partial(
+                runs.post_digest,
+                run_id=run_id,
+                covered_until=covered_until,
+                now=now,
+                platform=platform,
+                channel=channel,
+                body=body,
+            )
+        )
+
+    async def audit(
+        self,
+        *,
+        now: float,
+        platform: str,
+        user_id: str,
+        command: str,
+        allowed: bool,
+        outcome: str,
+    ) -> None:
+        await self.writer.write(
+            partial(
+                runs.audit,
+                now=now,
+                platform=platform,
+                user_id=user_id,
+                command=command,
+                allowed=allowed,
+                outcome=outcome,
+            )
+        )
+
+    async def add_schedule(
+        self, *, run_id: int, cron: str, timezone: str, now: float
+    ) -> ScheduleRow:
+        return await self.writer.write(
+            partial(runs.add_schedule, run_id=run_id, cron=cron, timezone=timezone, now=now)
+        )
+
+    async def schedules(self, run_id: int | None = None) -> list[ScheduleRow]:
+        return await self._scan(partial(runs.list_schedules, run_id=run_id))
+
+    async def remove_schedule(self, schedule_id: int) -> bool:
+        return await self.writer.write(partial(runs.remove_schedule, schedule_id=schedule_id))
+
+    async def schedule_fired(self, schedule_id: int, *, at: float) -> None:
+        await self.writer.write(partial(runs.schedule_fired, schedule_id=schedule_id, at=at))
+
+    # -- retention ------------------------------------------------------------------------
+
+    async def forget_old_events(self, now: float) -> int:
+        forgotten = 0
+        before = now - retention.EVENT_MEMORY_SECONDS
+        while True:
+            gone = await self.writer.write(partial(retention.forget_events_before, before=before))
+            forgotten += gone
+            if gone < retention.DELETE_CHUNK:
+                return forgotten
+
+    # -- plumbing -------------------------------------------------------------------------
+
+    async def _scan(self, query: Callable[[sqlite3.Connection], T]) -> T:
+        """A read that may scan a lot (digests, exports), off the event loop."""
+        return await asyncio.get_running_loop().run_in_executor(
+            self._reports, self._on_report_connection, query
+        )
+
+    def _on_report_connection(self, query: Callable[[sqlite3.Connection], T]) -> T:
+        if self._report_connection is None:
+            self._report_connection = connect(self._path)
+        return query(self._report_connection)

@@ -8,97 +8,16 @@ transaction (the group-commit writer's), so a turn is stored whole or not at all
 from __future__ import annotations
 
 import json
-import math
 import sqlite3
-from dataclasses import dataclass, fields
-from operator import attrgetter
 from typing import Any
 
-ANONYMOUS_TIME_STEP = 3600.0  # seconds: anonymous responses' times are rounded up to this
+from storage.records import ConversationRow, Loaded, TurnRecord
+
 # Rows in one statement, at most. With chunks of 1, 2, 4 … 256 rows each kind of change
 # has 9 statement texts: with a dozen kinds, they all fit the 128 statements a
 # connection keeps prepared. (Texts for every batch size filled that cache with
 # statements of hundreds of KiB each: 20 MiB more in the writer process.)
 MAX_ROWS = 256
-
-
-@dataclass(frozen=True, slots=True)
-class ConversationRow:
-    run_id: int
-    response_id: int | None
-    state: str  # the engine's, as it wrote it (State.to_json); storage never reads it
-    finished: bool
-
-
-@dataclass(frozen=True, slots=True)
-class Loaded:
-    """What a turn needs to know before it runs. Whether its event was seen before is
-    decided when it is written (`record_turn`), atomically with everything else."""
-
-    known_participant: bool
-    address: str | None  # the conversation id we last reached them at
-    conversation: ConversationRow | None
-
-
-@dataclass(frozen=True, slots=True)
-class OutboxMessage:
-    platform: str
-    conversation_id: str
-    body: str  # JSON, as the sender will read it back after a restart
-
-    def __reduce__(self) -> tuple:
-        return (OutboxMessage, (self.platform, self.conversation_id, self.body))
-
-
-@dataclass(frozen=True, slots=True)
-class StoredOutbox:
-    id: int
-    platform: str
-    conversation_id: str
-    body: str
-
-
-@dataclass(slots=True)
-class TurnRecord:
-    event_key: str
-    pid: str
-    now: float
-    outbox: list[OutboxMessage]
-    new_participant: bool = False
-    address: tuple[str, str, str] | None = None  # (platform, user id, conversation id) if changed
-    run_id: int | None = None
-    start_response: bool = False  # a new conversation: open a response for it
-    anonymous: bool = False
-    state: str | None = None  # the engine's state as JSON; None: the conversation is as it was
-    response_id: int | None = None
-    answer: tuple[str, Any] | None = None  # (question id, value); value None = skipped
-    given_by: str = "participant"
-    retract: str | None = None
-    status: str | None = None  # the response's new status, if it changed
-    finished: bool = False
-
-    def __reduce__(self) -> tuple:
-        # Pickled for the writer process at every turn: as the tuple of its fields this
-        # takes a fifth of the time the dataclass's own way takes.
-        return (TurnRecord, _turn_record_fields(self))
-
-    @property
-    def kept_response(self) -> int | None:
-        """The response the conversation row points to after this turn. An anonymous
-        response loses its last link to the participant when it ends."""
-        return None if (self.anonymous and self.finished) else self.response_id
-
-    @property
-    def response_time(self) -> float:
-        """The time stored on the response and its answers. For an anonymous survey it is
-        rounded up to the hour, so it cannot be matched to the exact moment of an event
-        or a conversation that does name the participant."""
-        if self.anonymous:
-            return math.ceil(self.now / ANONYMOUS_TIME_STEP) * ANONYMOUS_TIME_STEP
-        return self.now
-
-
-_turn_record_fields = attrgetter(*(field.name for field in fields(TurnRecord)))
 
 
 def encoded(value: Any) -> str:
@@ -113,17 +32,20 @@ def decoded(stored: str | None) -> Any:
 
 def load(connection: sqlite3.Connection, pid: str) -> Loaded:
     row = connection.execute(
-        "SELECT p.active_run, c.response_id, c.state, c.finished, a.conversation_id"
-        " FROM participants p"
+        "SELECT p.active_run, c.response_id, c.state, c.finished, r.status = 'open',"
+        " a.conversation_id FROM participants p"
         " LEFT JOIN conversations c ON c.pid = p.pid AND c.run_id = p.active_run"
+        " LEFT JOIN runs r ON r.id = c.run_id"
         " LEFT JOIN addresses a ON a.pid = p.pid WHERE p.pid = ?",
         (pid,),
     ).fetchone()
     if row is None:
         return Loaded(False, None, None)
-    run_id, response_id, state, finished, address = row
+    run_id, response_id, state, finished, run_open, address = row
     conversation = (
-        None if state is None else ConversationRow(run_id, response_id, state, bool(finished))
+        None
+        if state is None
+        else ConversationRow(run_id, response_id, state, bool(finished), bool(run_open))
     )
     return Loaded(True, address, conversation)
 

@@ -17,23 +17,20 @@ import pytest
 from click.testing import CliRunner
 
 from bot.cli import main
-from storage.backup import BackupError, back_up
+from storage.backup import back_up
+from storage.contract import BackupError
 from storage.database import connect
 from storage.migrations import MIGRATIONS, migrate
 from storage.pseudonyms import key_file, load_key
+from storage.records import ConversationRow, Loaded, OutboxMessage, TurnRecord
 from storage.retention import DELETE_CHUNK
 from storage.runs import run_for_everyone
 from storage.store import Store
-from storage.turns import (
-    MAX_ROWS,
-    ConversationRow,
-    Loaded,
-    OutboxMessage,
-    TurnRecord,
-    record_turns,
-)
+from storage.turns import MAX_ROWS, record_turns
 from storage.write_process import Inbox, encode_writes
 from storage.writer import GroupCommitWriter, WriterDied
+
+KEY = {"CIVICBOT_PSEUDONYM_KEY": "k"}
 
 
 def test_migrations_are_recorded_with_their_description(tmp_path: Path) -> None:
@@ -188,29 +185,6 @@ def turn(event: str, pid: str = "p1", *, run_id: int = 1, **changes: object) -> 
     return TurnRecord(**(fields | changes))
 
 
-async def test_the_same_event_twice_in_one_batch_is_stored_once(tmp_path: Path) -> None:
-    store = Store.open(tmp_path / "db.sqlite")
-    run_id = await store.open_run("survey", now=1.0)
-    first, again = (
-        turn(
-            "e1",
-            run_id=run_id,
-            new_participant=True,
-            address=("memory", "u", "dm"),
-            start_response=True,
-            state='{"stage": "question"}',
-        )
-        for _ in range(2)
-    )
-    stored, duplicate = await asyncio.gather(store.commit_turn(first), store.commit_turn(again))
-    await store.close()
-    assert stored == [1]
-    assert duplicate is None
-    check = connect(tmp_path / "db.sqlite")
-    assert check.execute("SELECT count(*) FROM responses").fetchone() == (1,)
-    assert check.execute("SELECT count(*) FROM outbox").fetchone() == (1,)
-
-
 def test_a_batch_larger_than_one_statement_takes_is_stored_whole_and_once(
     tmp_path: Path,
 ) -> None:
@@ -253,11 +227,11 @@ def first_turn(run_id: int) -> TurnRecord:
 
 
 async def test_recent_conversation_cache_follows_commits(tmp_path: Path) -> None:
-    store = Store.open(tmp_path / "db.sqlite")
-    run_id = await store.open_run("survey", now=1.0)
-    assert store.load("p1").known_participant is False
+    store = Store.open(tmp_path / "db.sqlite", environ=KEY)
+    run_id = await store.keyword_run("survey", now=1.0)
+    assert (await store.load("p1")).known_participant is False
     await store.commit_turn(first_turn(run_id))
-    cached = store.load("p1")
+    cached = await store.load("p1")
     answered = turn(
         "e2",
         run_id=run_id,
@@ -265,11 +239,13 @@ async def test_recent_conversation_cache_follows_commits(tmp_path: Path) -> None
         state='{"stage": "question"}',
     )
     await store.commit_turn(answered)
-    from_cache = store.load("p1")
+    from_cache = await store.load("p1")
     await store.close()
-    fresh = Store.open(tmp_path / "db.sqlite")  # an empty cache: read from the database
+    fresh = Store.open(
+        tmp_path / "db.sqlite", environ=KEY
+    )  # an empty cache: read from the database
     try:
-        assert fresh.load("p1") == from_cache
+        assert (await fresh.load("p1")) == from_cache
         assert from_cache == Loaded(
             True, "dm-1", ConversationRow(run_id, 1, '{"stage": "question"}', False)
         )
@@ -278,10 +254,10 @@ async def test_recent_conversation_cache_follows_commits(tmp_path: Path) -> None
 
 
 async def test_a_redelivered_event_drops_the_cached_conversation(tmp_path: Path) -> None:
-    store = Store.open(tmp_path / "db.sqlite")
-    run_id = await store.open_run("survey", now=1.0)
+    store = Store.open(tmp_path / "db.sqlite", environ=KEY)
+    run_id = await store.keyword_run("survey", now=1.0)
     await store.commit_turn(first_turn(run_id))
-    assert store.load("p1").conversation.state == '{"stage": "consent"}'  # cached
+    assert (await store.load("p1")).conversation.state == '{"stage": "consent"}'  # cached
     # the writer process of a bot that was killed commits the next turn after its death
     answered = turn("e2", run_id=run_id, response_id=1, state='{"stage": "question"}')
     elsewhere = connect(tmp_path / "db.sqlite")
@@ -290,42 +266,25 @@ async def test_a_redelivered_event_drops_the_cached_conversation(tmp_path: Path)
     elsewhere.execute("COMMIT")
     assert await store.commit_turn(replace(answered)) is None  # the event comes again
     try:
-        assert store.load("p1").conversation.state == '{"stage": "question"}'
+        assert (await store.load("p1")).conversation.state == '{"stage": "question"}'
     finally:
         await store.close()
 
 
 async def test_a_new_participant_without_an_address_is_not_cached(tmp_path: Path) -> None:
-    store = Store.open(tmp_path / "db.sqlite")
-    run_id = await store.open_run("survey", now=1.0)
+    store = Store.open(tmp_path / "db.sqlite", environ=KEY)
+    run_id = await store.keyword_run("survey", now=1.0)
     await store.commit_turn(turn("e1", run_id=run_id, new_participant=True))
     try:
-        assert store.load("p1") == Loaded(True, None, None)
+        assert await store.load("p1") == Loaded(True, None, None)
     finally:
         await store.close()
-
-
-@pytest.mark.parametrize("body", ['{"text": "x"}', '{"text": "🙂 שלום"}'])
-async def test_unsent_replies_survive_reopening(tmp_path: Path, body: str) -> None:
-    store = Store.open(tmp_path / "db.sqlite")
-    run_id = await store.open_run("survey", now=1.0)
-    await store.commit_turn(
-        turn(
-            "e1", run_id=run_id, new_participant=True, outbox=[OutboxMessage("memory", "dm", body)]
-        )
-    )
-    await store.close()
-    reopened = Store.open(tmp_path / "db.sqlite")
-    try:
-        assert [(r.conversation_id, r.body) for r in reopened.unsent()] == [("dm", body)]
-    finally:
-        await reopened.close()
 
 
 async def test_event_ids_are_forgotten_after_thirty_days_and_recent_ones_kept(
     tmp_path: Path,
 ) -> None:
-    store = Store.open(tmp_path / "db.sqlite")
+    store = Store.open(tmp_path / "db.sqlite", environ=KEY)
     day = 24 * 3600.0
     old = [turn(f"old{n}", now=1.0) for n in range(DELETE_CHUNK + 10)]  # more than one chunk
     await asyncio.gather(*(store.commit_turn(t) for t in old))
@@ -352,9 +311,9 @@ async def test_a_backup_taken_while_answers_are_written_holds_whole_turns_and_th
     tmp_path: Path,
 ) -> None:
     database = tmp_path / "civicbot.db"
-    store = Store.open(database)
+    store = Store.open(database, environ={})
     load_key(database, environ={})  # the generated key, as `civicbot run` makes it
-    run_id = await store.open_run("survey", now=1.0)
+    run_id = await store.keyword_run("survey", now=1.0)
     await asyncio.gather(
         *(store.commit_turn(conversation_turn(f"e{n}", f"p{n}", run_id)) for n in range(100))
     )

@@ -1,0 +1,224 @@
+"""The storage contract: everything the bot asks of storage, and what each call promises.
+
+`bot/` imports this module and `storage.records` (the plain data it exchanges) and
+nothing else of storage. A backend is a class with these methods; the SQLite one
+is `storage.store.Store`, and `tests/test_storage_contract.py` holds the suite
+that every backend must pass unchanged.
+
+Guarantees that hold for every method unless it says otherwise:
+- A write that returned has been committed durably; a write that raised may or may
+  not have been (a redelivery of the same event then changes nothing).
+- Reads see every write that returned before they started.
+- Times are seconds since the epoch, as the caller's clock gave them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Protocol
+
+from storage.pseudonyms import KEY_VARIABLE as PSEUDONYM_KEY_VARIABLE
+from storage.records import (
+    Backup,
+    Erased,
+    Loaded,
+    Reachable,
+    RunRow,
+    RunRows,
+    ScheduleRow,
+    StoredOutbox,
+    StoredResponse,
+    TurnRecord,
+)
+
+
+class Storage(Protocol):
+    # -- participants and their turns ------------------------------------------------
+
+    def pseudonym(self, platform: str, user_id: str) -> str:
+        """The participant's stored id: a keyed hash, the same for the same person on
+        every start and every worker, from which the platform id cannot be read back."""
+        ...
+
+    async def load(self, pid: str) -> Loaded:
+        """What a turn needs to know of the participant before it runs: whether they are
+        known, where they were last reached, and their current conversation (with
+        whether its run is still open)."""
+        ...
+
+    async def commit_turn(self, turn: TurnRecord) -> list[int] | None:
+        """Store a whole turn atomically: event id, participant and address, response,
+        conversation state, answer or retraction, status, and the replies to send.
+        Returns the replies' outbox ids in the order given, or None when the event id
+        was stored before (then nothing changes). Fills in `turn.response_id` for a
+        turn that starts a response. Turns of one participant must not be committed
+        concurrently; the caller orders them."""
+        ...
+
+    async def erase_participant(
+        self,
+        pid: str,
+        *,
+        event_key: str,
+        now: float,
+        platform: str,
+        conversation_id: str,
+        confirmation: str,
+    ) -> Erased | None:
+        """Erase everything linked to the participant (responses, answers,
+        conversations, address, unsent replies to them) and queue `confirmation`,
+        atomically with the event that asked; None if that event was handled before.
+        Anonymous answers, linked to nobody, stay."""
+        ...
+
+    async def stored_responses(self, pid: str) -> list[StoredResponse]:
+        """The participant's responses with their answers, oldest first (not anonymous
+        ones: nothing links those to anybody)."""
+        ...
+
+    # -- the outbox -------------------------------------------------------------------
+
+    async def unsent(self, *, queued_before: float | None = None) -> list[StoredOutbox]:
+        """Replies queued and not yet forgotten, in the order they were queued."""
+        ...
+
+    def forget_sent(self, outbox_ids: list[int]) -> None:
+        """Delivered replies leave the outbox, soon but not necessarily at once (not
+        awaited): a crash before that only means they are sent once more."""
+        ...
+
+    async def flushed(self) -> None:
+        """Wait until everything submitted so far, forgotten replies too, is committed."""
+        ...
+
+    # -- runs --------------------------------------------------------------------------
+
+    async def create_run(
+        self, *, survey_id: str, audience: str, staff_channel: str | None, now: float
+    ) -> int:
+        """A new open run of the survey; its id, greater than every earlier run's."""
+        ...
+
+    async def keyword_run(self, survey_id: str, *, now: float) -> int | None:
+        """The run that typing the survey's keyword joins: the open run for everyone,
+        created the first time (one only, however many ask at once); None once a
+        coordinator has closed it and opened none since."""
+        ...
+
+    async def everyone_run(self, survey_id: str) -> RunRow | None:
+        """The survey's latest run for everyone, an open one first, or None."""
+        ...
+
+    async def closed_keywords(self) -> set[str]:
+        """The surveys whose run for everyone was closed and not opened again."""
+        ...
+
+    async def run(self, run_id: int) -> RunRow | None:
+        """The run with its counts of responses (not declined) and completed ones."""
+        ...
+
+    async def runs(self) -> list[RunRow]:
+        """Every run, with counts, by id."""
+        ...
+
+    async def close_run(self, run_id: int, *, now: float) -> None:
+        """The run takes no more answers: from now on `load` says its run is closed."""
+        ...
+
+    async def run_rows(self, run_id: int) -> RunRows:
+        """The run's responses, answers and digest watermark, from one snapshot, so a
+        turn committed meanwhile is either wholly in them or not at all."""
+        ...
+
+    async def in_progress(self, run_id: int) -> list[Reachable]:
+        """Participants of the run whose conversation has not ended, with where to
+        reach them."""
+        ...
+
+    # -- digests, audit and schedules ---------------------------------------------------
+
+    async def last_digest(self, run_id: int) -> float | None:
+        """Until when the run's last digest counted, or None before the first."""
+        ...
+
+    async def post_digest(
+        self,
+        run_id: int,
+        *,
+        covered_until: float,
+        now: float,
+        platform: str,
+        channel: str,
+        body: str,
+    ) -> int:
+        """Move the run's digest watermark and queue the digest's message, atomically,
+        so a digest is neither lost nor counted twice; the message's outbox id."""
+        ...
+
+    async def audit(
+        self,
+        *,
+        now: float,
+        platform: str,
+        user_id: str,
+        command: str,
+        allowed: bool,
+        outcome: str,
+    ) -> None:
+        """Record a coordinator command, allowed or refused, and what came of it."""
+        ...
+
+    async def add_schedule(
+        self, *, run_id: int, cron: str, timezone: str, now: float
+    ) -> ScheduleRow:
+        """Store a cron schedule of the run's digest; the stored row."""
+        ...
+
+    async def schedules(self, run_id: int | None = None) -> list[ScheduleRow]:
+        """The stored schedules (of one run, if given), by id."""
+        ...
+
+    async def remove_schedule(self, schedule_id: int) -> bool:
+        """Delete a schedule; False if there was none with that id."""
+        ...
+
+    async def schedule_fired(self, schedule_id: int, *, at: float) -> None:
+        """Note when the schedule last fired, so a restart catches up only what it missed."""
+        ...
+
+    # -- retention and lifecycle -------------------------------------------------------
+
+    async def forget_old_events(self, now: float) -> int:
+        """Forget processed event ids past their retention, in chunks; how many went.
+        Redeliveries older than that are beyond any platform's retry window."""
+        ...
+
+    async def close(self) -> None:
+        """Commit what is in flight and release the database; closing again does nothing."""
+        ...
+
+
+def open_storage(database: Path, *, environ: Mapping[str, str] | None = None) -> Storage:
+    """Open (creating and migrating if need be) the storage at `database`, with the
+    pseudonym key from `environ` or beside it. Call from a running event loop."""
+    from storage.store import Store
+
+    return Store.open(database, environ=os.environ if environ is None else environ)
+
+
+class BackupError(Exception):
+    """The backup could not be made; the message says why. Nothing was left behind."""
+
+
+def back_up(database: Path, destination: Path) -> Backup:
+    """A consistent copy of the database at `destination`, taken while the bot runs,
+    checked, readable by its owner only, never over an existing file; the pseudonym
+    key file (without which returning participants look new) is copied beside it."""
+    from storage.backup import back_up
+
+    return back_up(database, destination)
+
+
+__all__ = ["PSEUDONYM_KEY_VARIABLE", "BackupError", "Storage", "back_up", "open_storage"]

@@ -1,0 +1,155 @@
+"""The plain data that crosses the storage contract (storage/contract.py): what the
+bot hands storage to write and what it reads back. No SQL and no behaviour beyond
+what a record says about itself."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields
+from operator import attrgetter
+from pathlib import Path
+from typing import Any
+
+ANONYMOUS_TIME_STEP = 3600.0  # seconds: anonymous responses' times are rounded up to this
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationRow:
+    run_id: int
+    response_id: int | None
+    state: str  # the engine's, as it wrote it (State.to_json); storage never reads it
+    finished: bool
+    run_open: bool = True  # False once a coordinator closed the run: it takes no answers
+
+
+@dataclass(frozen=True, slots=True)
+class Loaded:
+    """What a turn needs to know before it runs. Whether its event was seen before is
+    decided when it is written (`record_turn`), atomically with everything else."""
+
+    known_participant: bool
+    address: str | None  # the conversation id we last reached them at
+    conversation: ConversationRow | None
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxMessage:
+    platform: str
+    conversation_id: str
+    body: str  # JSON, as the sender will read it back after a restart
+
+    def __reduce__(self) -> tuple:
+        return (OutboxMessage, (self.platform, self.conversation_id, self.body))
+
+
+@dataclass(frozen=True, slots=True)
+class StoredOutbox:
+    id: int
+    platform: str
+    conversation_id: str
+    body: str
+
+
+@dataclass(slots=True)
+class TurnRecord:
+    event_key: str
+    pid: str
+    now: float
+    outbox: list[OutboxMessage]
+    new_participant: bool = False
+    address: tuple[str, str, str] | None = None  # (platform, user id, conversation id) if changed
+    run_id: int | None = None
+    start_response: bool = False  # a new conversation: open a response for it
+    anonymous: bool = False
+    state: str | None = None  # the engine's state as JSON; None: the conversation is as it was
+    response_id: int | None = None
+    answer: tuple[str, Any] | None = None  # (question id, value); value None = skipped
+    given_by: str = "participant"
+    retract: str | None = None
+    status: str | None = None  # the response's new status, if it changed
+    finished: bool = False
+
+    def __reduce__(self) -> tuple:
+        # Pickled for the writer process at every turn: as the tuple of its fields this
+        # takes a fifth of the time the dataclass's own way takes.
+        return (TurnRecord, _turn_record_fields(self))
+
+    @property
+    def kept_response(self) -> int | None:
+        """The response the conversation row points to after this turn. An anonymous
+        response loses its last link to the participant when it ends."""
+        return None if (self.anonymous and self.finished) else self.response_id
+
+    @property
+    def response_time(self) -> float:
+        """The time stored on the response and its answers. For an anonymous survey it is
+        rounded up to the hour, so it cannot be matched to the exact moment of an event
+        or a conversation that does name the participant."""
+        if self.anonymous:
+            return math.ceil(self.now / ANONYMOUS_TIME_STEP) * ANONYMOUS_TIME_STEP
+        return self.now
+
+
+@dataclass(frozen=True, slots=True)
+class RunRow:
+    id: int
+    survey_id: str
+    audience: str
+    status: str  # open | closed
+    staff_channel: str | None
+    created_at: float
+    responses: int = 0
+    completed: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Reachable:
+    """Someone with a conversation in a run that has not ended, and where to reach them."""
+
+    pid: str
+    platform: str
+    conversation_id: str
+    state: str  # the engine's, as it wrote it
+
+
+@dataclass(frozen=True, slots=True)
+class RunRows:
+    """What a digest or an export reads of a run, all from one snapshot."""
+
+    last_digest: float | None
+    responses: list[tuple[int, str, float | None]]
+    answers: list[tuple[int, str, Any]]  # (response id, question id, value; None: skipped)
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleRow:
+    id: int
+    run_id: int
+    cron: str
+    timezone: str
+    created_at: float
+    last_fired_at: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredResponse:
+    survey_id: str
+    status: str
+    answers: list[tuple[str, Any]]  # (question id, value; None: skipped)
+
+
+@dataclass(frozen=True, slots=True)
+class Erased:
+    responses: int
+    answers: int
+    outbox_ids: list[int]  # the confirmation, queued to be sent
+
+
+@dataclass(frozen=True, slots=True)
+class Backup:
+    database: Path
+    size: int  # bytes
+    key: Path | None  # None: the key is not a file (CIVICBOT_PSEUDONYM_KEY), or there is none
+
+
+_turn_record_fields = attrgetter(*(field.name for field in fields(TurnRecord)))

@@ -1,0 +1,339 @@
+"""The storage contract's suite: what every backend promises (storage/contract.py), tested
+through the contract alone. A new backend adds itself to BACKENDS and passes it unchanged."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from storage.contract import Storage, open_storage
+from storage.records import OutboxMessage, TurnRecord
+
+DAY = 24 * 3600.0
+Opener = Callable[[], Storage]
+
+
+def sqlite_backend(tmp_path: Path) -> Opener:
+    return lambda: open_storage(tmp_path / "contract.db", environ={"CIVICBOT_PSEUDONYM_KEY": "k"})
+
+
+BACKENDS = {"sqlite": sqlite_backend}
+
+
+@pytest.fixture(params=sorted(BACKENDS))
+def reopen(request: pytest.FixtureRequest, tmp_path: Path) -> Opener:
+    """Opens the backend; again after a close, the same data."""
+    return BACKENDS[request.param](tmp_path)
+
+
+@pytest.fixture
+async def storage(reopen: Opener) -> AsyncIterator[Storage]:
+    opened = reopen()
+    yield opened
+    await opened.close()
+
+
+async def reopened(storage: Storage, reopen: Opener, check: Callable[[Storage], Awaitable]):
+    """Close the storage, open it again, and run `check` on what it holds."""
+    await storage.close()
+    again = reopen()
+    try:
+        return await check(again)
+    finally:
+        await again.close()
+
+
+def reply(text: str, to: str = "dm-1") -> OutboxMessage:
+    return OutboxMessage("memory", to, f'{{"text": "{text}"}}')
+
+
+def start(event: str, pid: str, run_id: int, *, anonymous: bool = False, **more) -> TurnRecord:
+    """A participant's first turn: they start a response in the run."""
+    fields = {
+        "event_key": event,
+        "pid": pid,
+        "now": 10.0,
+        "outbox": [reply("consent?", f"dm-{pid}")],
+        "new_participant": True,
+        "address": ("memory", pid, f"dm-{pid}"),
+        "run_id": run_id,
+        "start_response": True,
+        "anonymous": anonymous,
+        "state": '{"at": "consent"}',
+        "status": "started",
+    }
+    return TurnRecord(**(fields | more))
+
+
+def answer(event: str, pid: str, run_id: int, response_id: int, **more) -> TurnRecord:
+    fields = {
+        "event_key": event,
+        "pid": pid,
+        "now": 20.0,
+        "outbox": [reply("next?", f"dm-{pid}")],
+        "run_id": run_id,
+        "response_id": response_id,
+        "state": '{"at": "q2"}',
+        "answer": ("q1", "weekly"),
+        "status": "answering",
+    }
+    return TurnRecord(**(fields | more))
+
+
+async def new_run(storage: Storage, audience: str = "open") -> int:
+    return await storage.create_run(
+        survey_id="library", audience=audience, staff_channel="memory:staff", now=1.0
+    )
+
+
+async def test_a_turn_is_stored_whole_with_its_replies_in_order(storage: Storage) -> None:
+    run_id = await new_run(storage)
+    first = start("e1", "p1", run_id, outbox=[reply("hello"), reply("consent?")])
+    ids = await storage.commit_turn(first)
+    assert ids is not None
+    assert len(ids) == 2
+    assert ids[0] < ids[1]
+    assert first.response_id is not None
+    loaded = await storage.load("p1")
+    assert (loaded.known_participant, loaded.address) == (True, "dm-p1")
+    assert (loaded.conversation.run_id, loaded.conversation.state) == (run_id, '{"at": "consent"}')
+    assert [r.body for r in await storage.unsent()] == [reply("hello").body, reply("consent?").body]
+
+
+async def test_a_redelivered_event_changes_nothing(storage: Storage) -> None:
+    run_id = await new_run(storage)
+    first = start("e1", "p1", run_id)
+    await storage.commit_turn(first)
+    again = replace(start("e1", "p1", run_id), state='{"at": "elsewhere"}')
+    assert await storage.commit_turn(again) is None
+    assert (await storage.load("p1")).conversation.state == '{"at": "consent"}'
+    assert len(await storage.unsent()) == 1
+
+
+async def test_the_same_event_twice_at_once_is_stored_once(storage: Storage) -> None:
+    run_id = await new_run(storage)
+    stored = await asyncio.gather(*(storage.commit_turn(start("e1", "p1", run_id)) for _ in "ab"))
+    assert stored.count(None) == 1
+    assert (await storage.run(run_id)).responses == 1
+
+
+async def test_an_unknown_participant_loads_as_unknown(storage: Storage) -> None:
+    loaded = await storage.load("nobody")
+    assert (loaded.known_participant, loaded.address, loaded.conversation) == (False, None, None)
+
+
+async def test_a_conversation_reads_back_as_its_last_turn_left_it(
+    storage: Storage, reopen: Opener
+) -> None:
+    run_id = await new_run(storage)
+    first = start("e1", "p1", run_id)
+    await storage.commit_turn(first)
+    await storage.commit_turn(answer("e2", "p1", run_id, first.response_id, finished=True))
+    before = await storage.load("p1")
+    assert before.conversation.finished
+    assert await reopened(storage, reopen, lambda again: again.load("p1")) == before
+
+
+@pytest.mark.parametrize("text", ["plain", "🙂 שלום"])
+async def test_unsent_replies_survive_reopening(
+    storage: Storage, reopen: Opener, text: str
+) -> None:
+    run_id = await new_run(storage)
+    await storage.commit_turn(start("e1", "p1", run_id, outbox=[reply(text)]))
+    unsent = await reopened(storage, reopen, lambda again: again.unsent())
+    assert [(row.conversation_id, row.body) for row in unsent] == [("dm-1", reply(text).body)]
+
+
+async def test_sent_replies_leave_the_outbox_and_old_ones_can_be_picked(storage: Storage) -> None:
+    run_id = await new_run(storage)
+    ids = await storage.commit_turn(start("e1", "p1", run_id, now=10.0))
+    later = await storage.commit_turn(start("e2", "p2", run_id, now=50.0))
+    assert [row.id for row in await storage.unsent(queued_before=20.0)] == ids
+    storage.forget_sent(ids)
+    await storage.flushed()
+    assert [row.id for row in await storage.unsent()] == later
+
+
+async def test_the_keyword_run_is_made_once_and_ends_when_closed(storage: Storage) -> None:
+    made = await asyncio.gather(*(storage.keyword_run("library", now=1.0) for _ in range(5)))
+    assert len(set(made)) == 1
+    assert await storage.keyword_run("library", now=2.0) == made[0]
+    await storage.close_run(made[0], now=3.0)
+    assert await storage.keyword_run("library", now=4.0) is None
+    assert await storage.closed_keywords() == {"library"}
+    reopened_run = await new_run(storage)  # a coordinator opens it for everyone again
+    assert await storage.keyword_run("library", now=5.0) == reopened_run
+    assert await storage.closed_keywords() == set()
+    assert (await storage.everyone_run("library")).id == reopened_run
+
+
+async def test_closing_a_run_closes_the_conversations_in_it(
+    storage: Storage, reopen: Opener
+) -> None:
+    run_id = await new_run(storage)
+    await storage.commit_turn(start("e1", "p1", run_id))
+    assert (await storage.load("p1")).conversation.run_open
+    await storage.close_run(run_id, now=5.0)
+    assert not (await storage.load("p1")).conversation.run_open
+    assert (await storage.run(run_id)).status == "closed"
+    after = await reopened(storage, reopen, lambda again: again.load("p1"))
+    assert not after.conversation.run_open
+
+
+async def test_runs_count_people_answering_and_completed(storage: Storage) -> None:
+    run_id = await new_run(storage)
+    other = await new_run(storage, audience="users:ann")
+    for n, status in enumerate(["completed", "declined", "answering"]):
+        first = start(f"s{n}", f"p{n}", run_id)
+        await storage.commit_turn(first)
+        await storage.commit_turn(
+            answer(f"a{n}", f"p{n}", run_id, first.response_id, status=status)
+        )
+    listed = await storage.runs()
+    assert [(r.id, r.responses, r.completed) for r in listed] == [(run_id, 2, 1), (other, 0, 0)]
+    assert await storage.run(other) == listed[1]
+    assert await storage.run(9999) is None
+
+
+async def test_a_runs_rows_hold_its_answers_as_given(storage: Storage) -> None:
+    run_id = await new_run(storage)
+    first = start("e1", "p1", run_id)
+    await storage.commit_turn(first)
+    for event, value in [("e2", ["loans", "events"]), ("e3", None)]:
+        question = "services" if value else "age"
+        await storage.commit_turn(
+            answer(event, "p1", run_id, first.response_id, answer=(question, value))
+        )
+    rows = await storage.run_rows(run_id)
+    assert sorted(rows.answers, key=str) == sorted(
+        [(first.response_id, "services", ["loans", "events"]), (first.response_id, "age", None)],
+        key=str,
+    )
+    assert [(r[0], r[1]) for r in rows.responses] == [(first.response_id, "answering")]
+    assert rows.last_digest is None
+
+
+async def test_a_retracted_answer_is_gone(storage: Storage) -> None:
+    run_id = await new_run(storage)
+    first = start("e1", "p1", run_id)
+    await storage.commit_turn(first)
+    await storage.commit_turn(answer("e2", "p1", run_id, first.response_id))
+    await storage.commit_turn(
+        answer("e3", "p1", run_id, first.response_id, answer=None, retract="q1")
+    )
+    assert (await storage.run_rows(run_id)).answers == []
+
+
+async def test_people_whose_conversation_has_not_ended_can_be_reminded(storage: Storage) -> None:
+    run_id = await new_run(storage)
+    for pid, finished in [("p1", False), ("p2", True)]:
+        first = start(f"s-{pid}", pid, run_id)
+        await storage.commit_turn(first)
+        await storage.commit_turn(
+            answer(f"a-{pid}", pid, run_id, first.response_id, finished=finished)
+        )
+    waiting = await storage.in_progress(run_id)
+    assert [(r.pid, r.platform, r.conversation_id, r.state) for r in waiting] == [
+        ("p1", "memory", "dm-p1", '{"at": "q2"}')
+    ]
+
+
+async def test_a_digest_moves_the_watermark_and_queues_its_message(storage: Storage) -> None:
+    run_id = await new_run(storage)
+    outbox_id = await storage.post_digest(
+        run_id, covered_until=100.0, now=101.0, platform="memory", channel="staff", body="{}"
+    )
+    assert await storage.last_digest(run_id) == 100.0
+    assert (await storage.run_rows(run_id)).last_digest == 100.0
+    assert [(r.id, r.conversation_id) for r in await storage.unsent()] == [(outbox_id, "staff")]
+
+
+async def test_schedules_are_kept_until_removed(storage: Storage, reopen: Opener) -> None:
+    run_id = await new_run(storage)
+    other = await new_run(storage)
+    made = await storage.add_schedule(run_id=run_id, cron="0 9 * * mon", timezone="UTC", now=1.0)
+    await storage.add_schedule(run_id=other, cron="0 8 * * *", timezone="UTC", now=1.0)
+    await storage.schedule_fired(made.id, at=50.0)
+    assert [s.run_id for s in await storage.schedules()] == [run_id, other]
+    (kept,) = await storage.schedules(run_id)
+    assert (kept.cron, kept.timezone, kept.last_fired_at) == ("0 9 * * mon", "UTC", 50.0)
+    assert await storage.remove_schedule(made.id)
+    assert not await storage.remove_schedule(made.id)
+    left = await reopened(storage, reopen, lambda again: again.schedules())
+    assert [s.run_id for s in left] == [other]
+
+
+async def test_erasing_someone_leaves_nothing_linked_to_them(storage: Storage) -> None:
+    run_id = await new_run(storage)
+    first = start("e1", "p1", run_id)
+    await storage.commit_turn(first)
+    await storage.commit_turn(answer("e2", "p1", run_id, first.response_id))
+    await storage.commit_turn(start("e9", "p2", run_id))
+    erased = await storage.erase_participant(
+        "p1",
+        event_key="forget",
+        now=30.0,
+        platform="memory",
+        conversation_id="dm-p1",
+        confirmation='{"text": "erased"}',
+    )
+    assert (erased.responses, erased.answers) == (1, 1)
+    assert (await storage.load("p1")).known_participant is False
+    assert await storage.stored_responses("p1") == []
+    unsent = await storage.unsent()
+    assert [r.body for r in unsent if r.conversation_id == "dm-p1"] == ['{"text": "erased"}']
+    assert (await storage.run(run_id)).responses == 1  # p2's
+    again = await storage.erase_participant(
+        "p1",
+        event_key="forget",
+        now=31.0,
+        platform="memory",
+        conversation_id="dm-p1",
+        confirmation="{}",
+    )
+    assert again is None
+
+
+async def test_someone_sees_their_own_answers_but_no_anonymous_ones(storage: Storage) -> None:
+    run_id = await new_run(storage)
+    named = start("e1", "p1", run_id)
+    await storage.commit_turn(named)
+    await storage.commit_turn(answer("e2", "p1", run_id, named.response_id, status="completed"))
+    hidden = await new_run(storage)
+    anonymous = start("e3", "p1", hidden, anonymous=True)
+    await storage.commit_turn(anonymous)
+    await storage.commit_turn(
+        answer("e4", "p1", hidden, anonymous.response_id, anonymous=True, finished=True)
+    )
+    (mine,) = await storage.stored_responses("p1")
+    assert (mine.survey_id, mine.status, mine.answers) == (
+        "library",
+        "completed",
+        [("q1", "weekly")],
+    )
+
+
+async def test_event_ids_are_remembered_for_their_retention_and_then_forgotten(
+    storage: Storage,
+) -> None:
+    run_id = await new_run(storage)
+    await storage.commit_turn(start("old", "p1", run_id, now=1.0))
+    await storage.commit_turn(start("recent", "p2", run_id, now=25 * DAY))
+    assert await storage.forget_old_events(now=31 * DAY) == 1
+    assert await storage.commit_turn(start("recent", "p2", run_id, now=31 * DAY)) is None
+
+
+async def test_pseudonyms_are_stable_and_reveal_nobody(storage: Storage, reopen: Opener) -> None:
+    ann = storage.pseudonym("slack", "U024BE7LH")
+    assert ann == storage.pseudonym("slack", "U024BE7LH")
+    assert ann != storage.pseudonym("matrix", "U024BE7LH")
+    assert "U024BE7LH" not in ann
+
+    async def again_ann(again: Storage) -> str:
+        return again.pseudonym("slack", "U024BE7LH")
+
+    assert await reopened(storage, reopen, again_ann) == ann
