@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,7 +12,8 @@ from pathlib import Path
 from bot.coordination import Coordination
 from bot.core import Bot
 from bot.events import Adapter, AdapterFactory, Inbound
-from bot.outbox import RETRY_DELAYS, OutboxSender, Send
+from bot.outbox import RETRY_DELAYS, SWEEP_SECONDS, OutboxSender, Send
+from bot.scheduler import SYSTEM_CLOCK, Clock, Scheduler
 from bot.survey_files import SurveyCatalogue, load_folder
 from storage.contract import Storage, open_storage
 
@@ -30,6 +30,7 @@ class Runtime:
     outbox: OutboxSender
     surveys: SurveyCatalogue
     adapters: list[Adapter]
+    scheduler: Scheduler
 
 
 @asynccontextmanager
@@ -38,7 +39,7 @@ async def running(
     database: Path,
     survey_folder: Path,
     adapters: list[AdapterFactory],
-    clock: Callable[[], float] = time.time,
+    clock: Clock = SYSTEM_CLOCK,
     environ: dict[str, str] | None = None,
     coordinators: frozenset[str] = frozenset(),
     timezone: str = "UTC",
@@ -59,6 +60,7 @@ async def running(
         timezone=timezone,
     )
     by_platform: dict[str, Adapter] = {}
+    scheduler = Scheduler(clock=clock)
     coordination = Coordination(
         bot=bot,
         store=store,
@@ -66,6 +68,7 @@ async def running(
         adapters=by_platform,
         outbox=outbox,
         coordinators=coordinators,
+        scheduler=scheduler,
         timezone=timezone,
         clock=clock,
     )
@@ -88,18 +91,11 @@ async def running(
         await outbox.resend_unsent()  # adapters are connected: Matrix needs to know its rooms
         resent.set()
         await coordination.start()
-        loop = asyncio.get_running_loop()
-        background = [
-            loop.create_task(outbox.keep_sending(clock=clock)),
-            loop.create_task(_keep_forgetting_old_events(store, clock)),
-        ]
-        try:
-            yield Runtime(bot, coordination, store, outbox, surveys, built)
-        finally:
-            for task in background:
-                task.cancel()
+        _schedule_upkeep(scheduler, store, outbox, clock)
+        scheduler.start()
+        yield Runtime(bot, coordination, store, outbox, surveys, built, scheduler)
     finally:
-        coordination.stop()
+        await scheduler.stop()
         for adapter in reversed(built):
             try:
                 await adapter.stop()
@@ -109,13 +105,20 @@ async def running(
         await store.close()
 
 
-async def _keep_forgetting_old_events(store: Storage, clock: Callable[[], float]) -> None:
-    """At start and then hourly: event ids past their retention are forgotten."""
-    while True:
-        try:
-            forgotten = await store.forget_old_events(clock())
-            if forgotten:
-                log.info("forgot %d processed event ids past their retention", forgotten)
-        except Exception:
-            log.exception("forgetting old event ids failed; trying again in an hour")
-        await asyncio.sleep(FORGET_EVENTS_EVERY)
+def _schedule_upkeep(
+    scheduler: Scheduler, store: Storage, outbox: OutboxSender, clock: Clock
+) -> None:
+    """The periodic work that keeps civicbot healthy (digest schedules register their own)."""
+
+    async def sweep_outbox() -> None:
+        """Send again what failed earlier: a platform that was down, a channel that was
+        archived and came back."""
+        await outbox.resend_unsent(queued_before=clock() - SWEEP_SECONDS)
+
+    async def forget_old_events() -> None:
+        forgotten = await store.forget_old_events(clock())
+        if forgotten:
+            log.info("forgot %d processed event ids past their retention", forgotten)
+
+    scheduler.every("outbox-sweep", SWEEP_SECONDS, sweep_outbox)
+    scheduler.every("forget-old-events", FORGET_EVENTS_EVERY, forget_old_events, first_in=0)

@@ -10,19 +10,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections import Counter
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import cast
 
 from bot import commands, digest
 from bot.commands import Command, Unusable
 from bot.core import Bot
+from bot.digest_schedules import DigestSchedules
 from bot.events import Adapter, Attachment, Inbound, Inviting, Outbound
 from bot.export import csv_of
 from bot.outbox import OutboxSender
-from bot.scheduling import DigestSchedule
+from bot.scheduler import Clock, Scheduler
 from bot.survey_files import SurveyCatalogue
 from conversations.engine import State
 from conversations.messages import say
@@ -47,8 +46,9 @@ class Coordination:
         adapters: dict[str, Adapter],
         outbox: OutboxSender,
         coordinators: frozenset[str],
+        scheduler: Scheduler,
         timezone: str = "UTC",
-        clock: Callable[[], float] = time.time,
+        clock: Clock,
     ) -> None:
         self._bot = bot
         self._store = store
@@ -57,16 +57,17 @@ class Coordination:
         self._outbox = outbox
         self._coordinators = coordinators
         self._clock = clock
-        self.schedule = DigestSchedule(
-            store=store, post=self._scheduled_digest, timezone=timezone, clock=clock
+        self.schedule = DigestSchedules(
+            store=store,
+            scheduler=scheduler,
+            post=self._scheduled_digest,
+            timezone=timezone,
+            clock=clock,
         )
 
     async def start(self) -> None:
         """Register the stored digest schedules, catching up any missed while down."""
         await self.schedule.start()
-
-    def stop(self) -> None:
-        self.schedule.stop()
 
     def _is_coordinator(self, inbound: Inbound) -> bool:
         """`platform:user`, or `platform:team/user` to allow the user only from that team

@@ -16,7 +16,7 @@ log = logging.getLogger(__name__)
 
 Send = Callable[[Outbound], Awaitable[None]]
 RETRY_DELAYS = (0.5, 1.0, 2.0, 5.0, 10.0)
-SWEEP_SECONDS = 60.0
+SWEEP_SECONDS = 60.0  # how often, and after how long, failed replies are tried again
 
 
 class OutboxSender:
@@ -61,18 +61,6 @@ class OutboxSender:
             log.info("sending %d replies left in the outbox", len(messages))
             await self.send(messages)
         return len(messages)
-
-    async def keep_sending(
-        self, *, clock: Callable[[], float], every: float = SWEEP_SECONDS
-    ) -> None:
-        """Forever: every so often, send again what failed earlier (a platform that was
-        down, a channel that was archived and came back). Runs until cancelled."""
-        while True:
-            await self._sleep(every)
-            try:
-                await self.resend_unsent(queued_before=clock() - every)
-            except Exception:
-                log.exception("the outbox sweep failed; the next one will try again")
 
     async def _send_one(self, message: Outbound) -> bool:
         send = self._senders.get(message.platform)

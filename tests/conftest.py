@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -14,13 +15,27 @@ TEST_SURVEYS = Path(__file__).resolve().parent / "surveys"
 
 
 class Clock:
-    """A clock the test moves by hand."""
+    """A clock the test moves by hand; what sleeps on it wakes when it is moved past."""
 
     def __init__(self, now: float = 1_800_000_000.0) -> None:
         self.now = now
+        self._sleepers: list[tuple[float, asyncio.Future[None]]] = []
 
     def __call__(self) -> float:
         return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        woken = asyncio.get_running_loop().create_future()
+        self._sleepers.append((self.now + seconds, woken))
+        await woken
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+        for deadline, woken in list(self._sleepers):
+            if deadline <= self.now or woken.done():
+                self._sleepers.remove((deadline, woken))
+                if not woken.done():
+                    woken.set_result(None)
 
 
 @pytest.fixture

@@ -49,6 +49,32 @@ async def test_a_schedule_runs_on_cron_time_in_the_configured_zone(
         assert upcoming.tzinfo.key == ZONE
 
 
+async def test_a_scheduled_digest_is_posted_at_its_time_and_not_before(
+    tmp_path: Path, survey_folder: Path, clock: Clock
+) -> None:
+    clock.now = MONDAY_8_UTC  # 10:00 in Helsinki
+    async with bot(tmp_path, survey_folder, clock) as runtime:
+        chat = runtime.adapters[0]
+        await command(chat, "survey start library for everyone")
+        await command(chat, "survey schedule 1 30 10 * * *")  # 10:30 Helsinki, 8:30 UTC
+        for text in ["library", "yes", "1", "1", "5", "Fine", "skip"]:
+            await chat.push("dee", text)
+        told = len(chat.to(STAFF_ROOM))
+        clock.advance(29 * 60)
+        await runtime.scheduler.settled()
+        assert len(chat.to(STAFF_ROOM)) == told  # 10:29: nothing yet
+        clock.advance(60)
+        await runtime.scheduler.settled()
+        digest, *files = chat.to(STAFF_ROOM)[told:]
+        assert [f.attachment.media_type for f in files] == ["image/png", "text/csv"]
+        assert digest.message.text.startswith("Digest: City library feedback (run 1)")
+        assert "1 new since the last digest" in digest.message.text
+        clock.advance(24 * 3600)  # and again the next day, with nothing new
+        await runtime.scheduler.settled()
+        again = chat.to(STAFF_ROOM)[told + 1 + len(files)]
+        assert "0 new since the last digest" in again.message.text
+
+
 async def test_a_cron_time_that_cannot_work_is_explained(
     tmp_path: Path, survey_folder: Path, clock: Clock
 ) -> None:
