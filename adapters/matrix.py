@@ -161,6 +161,10 @@ class MatrixAdapter:
     def describe(self) -> str:
         return f"Matrix: syncing as {self._login.user_id}"
 
+    def waiting_for_keys(self) -> int:
+        """How many received messages wait for their decryption key."""
+        return self._held.count()
+
     async def start(self) -> None:
         await log_in(self.client, self._login)
         if self._checkpoint_file.exists():
@@ -208,7 +212,7 @@ class MatrixAdapter:
                     "matrix: healthy: %d rooms, %d batches waiting, %d messages held for keys",
                     len(self.client.rooms),
                     self._fetched.qsize(),
-                    self._held.count(),
+                    self.waiting_for_keys(),
                 )
             self._next_since = response.next_batch
             try:

@@ -4,10 +4,10 @@ Socket Mode when an app-level token is given (no public address needed; slack_sd
 reconnects after `disconnect` envelopes and dropped sockets), otherwise HTTP mode:
 the Events API, interactivity and the /survey command arrive as signed requests
 at one aiohttp endpoint, and bolt checks the signature and timestamp. A
-message's turn is stored before Slack gets its acknowledgement (waiting at most
-ACK_WITHIN seconds, under Slack's three), so a crash after the ack loses nothing;
-retries carry the same event id and change nothing. Every event gets a 200, also
-those civicbot ignores, or Slack would retry them.
+message's turn is stored and answered before Slack gets its acknowledgement,
+unless that takes longer than ACK_WITHIN seconds (Slack wants one within three):
+then the ack goes first. Retries carry the same event id and change nothing.
+Every event gets a 200, also those civicbot ignores, or Slack would retry them.
 
 Everything civicbot writes goes out as plain_text blocks, which Slack never
 parses for mentions or links, with an escaped `text` for notifications: no
@@ -37,7 +37,23 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from adapters.recently import remember
-from adapters.slack_blocks import SECTION_LIMIT, SEND_CHOICES, blocks_for, chunks, escape
+from adapters.slack_blocks import (
+    SECTION_LIMIT,
+    SEND_CHOICES,
+    answered,
+    blocks_for,
+    chunks,
+    escape,
+    ticked_options,
+)
+from adapters.slack_events import (
+    PLATFORM,
+    click_inbound,
+    command_inbound,
+    is_answer,
+    mention_inbound,
+    message_inbound,
+)
 from adapters.slack_pacing import REMEMBERED, Clock, PostSlots, ResponseUrls
 from bot.config import ConfigError, PlatformSection, secret
 from bot.events import Capabilities, Inbound, InboundHandler, Outbound
@@ -46,7 +62,6 @@ from conversations.outgoing import Message, answer_of
 
 log = logging.getLogger(__name__)
 
-PLATFORM = "slack"
 ACK_WITHIN = 2.5  # seconds: Slack wants an answer within 3
 MESSAGE_LIMIT = 12_000  # characters per posted message; longer ones (digests) are split
 
@@ -97,9 +112,6 @@ def from_settings(settings: SlackSettings, context: PlatformContext) -> Configur
         )
 
     return Configured(build)
-
-
-_MENTION = re.compile(r"^\s*<@[A-Z0-9]+(\|[^>]*)?>")
 
 
 class SlackAdapter:
@@ -203,20 +215,9 @@ class SlackAdapter:
         return None
 
     async def _on_message(self, body: dict[str, Any], event: dict[str, Any]) -> None:
-        if event.get("channel_type") != "im" or event.get("subtype") or event.get("bot_id"):
-            return  # edits, joins, bots (ourselves included) and channel chatter
-        user = event["user"]
-        inbound = Inbound(
-            platform=PLATFORM,
-            user_id=user,
-            conversation_id=event["channel"],
-            is_direct=True,
-            text=event.get("text", ""),
-            event_id=body["event_id"],
-            timestamp=float(event["ts"]),
-            locale=await self._locale(user),
-        )
-        await self._handle_then_ack(inbound)
+        if is_answer(event):
+            locale = await self._locale(event["user"])
+            await self._handle_then_ack(message_inbound(body, event, locale))
 
     async def _on_click(self, ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
         label = action["text"]["text"]
@@ -228,14 +229,8 @@ class SlackAdapter:
     async def _on_send_choices(
         self, ack: Any, body: dict[str, Any], action: dict[str, Any]
     ) -> None:
-        """The ticked boxes of every group, sent as one answer `question=id,id`."""
-        ticked = [
-            option
-            for block in (body.get("state") or {}).get("values", {}).values()
-            for element in block.values()
-            if element.get("type") == "checkboxes"
-            for option in element.get("selected_options") or []
-        ]
+        """The ticked boxes of every group, sent as one answer."""
+        ticked = ticked_options(body.get("state") or {})
         labels = ", ".join(option["text"]["text"] for option in ticked)
         value = answer_of(action["value"], [option["value"] for option in ticked])
         await self._answer_by_click(ack, body, action, text=labels, value=value)
@@ -244,19 +239,8 @@ class SlackAdapter:
         self, ack: Any, body: dict[str, Any], action: dict[str, Any], *, text: str, value: str
     ) -> None:
         """A button's answer: the question shows it at once, then the turn is stored."""
-        user = body["user"]["id"]
-        channel = body["channel"]["id"]
-        inbound = Inbound(
-            platform=PLATFORM,
-            user_id=user,
-            conversation_id=channel,
-            is_direct=channel.startswith("D"),
-            text=text,
-            action=value,
-            event_id=f"{body['container']['message_ts']}:{action['action_ts']}",
-            timestamp=float(action["action_ts"]),
-            locale=await self._locale(user),
-        )
+        locale = await self._locale(body["user"]["id"])
+        inbound = click_inbound(body, action, text=text, value=value, locale=locale)
         if text:  # an empty selection is asked again, the boxes stay
             await self._show_choice(body, text)
         await self._handle_then_ack(inbound)
@@ -268,38 +252,15 @@ class SlackAdapter:
             self._response_urls.remember(
                 command["channel_id"], command["user_id"], command["response_url"]
             )
-        inbound = Inbound(
-            platform=PLATFORM,
-            user_id=command["user_id"],
-            conversation_id=command["channel_id"],
-            is_direct=False,
-            text=command.get("text", ""),
-            event_id=command["trigger_id"],
-            timestamp=time.time(),
-            command=True,
-            workspace=command.get("team_id"),
-        )
-        self._in_background(self._handler(inbound))
+        self._in_background(self._handler(command_inbound(command)))
 
     async def _on_mention(self, body: dict[str, Any], event: dict[str, Any]) -> None:
-        """`@civicbot survey …` in a channel: a command, like /survey."""
-        text = _MENTION.sub("", event.get("text", ""), count=1).strip()
-        inbound = Inbound(
-            platform=PLATFORM,
-            user_id=event["user"],
-            conversation_id=event["channel"],
-            is_direct=False,
-            text=text,
-            event_id=body["event_id"],
-            timestamp=float(event["ts"]),
-            command=True,
-            workspace=body.get("team_id"),
-        )
-        self._in_background(self._handler(inbound))
+        self._in_background(self._handler(mention_inbound(body, event)))
 
     async def _handle_then_ack(self, inbound: Inbound) -> None:
-        """Hand the event to the core and return (so bolt acknowledges) once it has been
-        stored, or after ACK_WITHIN seconds at most; the replies follow in the background."""
+        """Hand the event to the core and return (so bolt acknowledges) once the core is
+        done with it: its turn stored and its replies posted. After ACK_WITHIN seconds
+        the ack goes anyway, the turn perhaps not stored yet, and the core carries on."""
         task = self._in_background(self._handler(inbound))
         try:
             await asyncio.wait_for(asyncio.shield(task), ACK_WITHIN)
@@ -315,17 +276,12 @@ class SlackAdapter:
     async def _show_choice(self, body: dict[str, Any], chosen_text: str) -> None:
         """Replace the buttons of the answered question with the choice made."""
         message = body.get("message") or {}
-        kept = [b for b in message.get("blocks", []) if b.get("type") != "actions"]
-        chosen = {
-            "type": "context",
-            "elements": [{"type": "plain_text", "text": f"✓ {chosen_text}"}],
-        }
         try:
             await self.client.chat_update(
                 channel=body["channel"]["id"],
                 ts=body["container"]["message_ts"],
                 text=escape(message.get("text", "")),
-                blocks=[*kept, chosen],
+                blocks=answered(message.get("blocks", []), chosen_text),
             )
         except SlackApiError as error:
             log.warning("could not mark the answered question: %s", error.response.get("error"))

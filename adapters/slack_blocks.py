@@ -117,3 +117,21 @@ def chunks(text: str, size: int) -> list[str]:
     if current or not chunks:
         chunks.append(current or " ")
     return [chunk.rstrip("\n") or " " for chunk in chunks]
+
+
+def answered(blocks: list[dict[str, Any]], chosen_text: str) -> list[dict[str, Any]]:
+    """An answered question's blocks: its buttons give way to the choice made."""
+    kept = [b for b in blocks if b.get("type") != "actions"]
+    chosen = {"type": "context", "elements": [{"type": "plain_text", "text": f"✓ {chosen_text}"}]}
+    return [*kept, chosen]
+
+
+def ticked_options(state: dict[str, Any]) -> list[dict[str, Any]]:
+    """The options ticked in every checkbox group of a message's interaction state."""
+    return [
+        option
+        for block in state.get("values", {}).values()
+        for element in block.values()
+        if element.get("type") == "checkboxes"
+        for option in element.get("selected_options") or []
+    ]

@@ -13,28 +13,33 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import hashlib
-import html
 import json
 import logging
 import re
 import secrets
-import string
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
-from importlib import resources
 from typing import Annotated, Any
 
 from aiohttp import web
 from pydantic import Field, IPvAnyNetwork
 
 from adapters.recently import remember, used
-from adapters.web_limits import AddressLimits, Network, TokenBucket, client_address, retry_after
-from adapters.web_texts import PAGE_TEXTS, page_language, preferred_language, refusal
+from adapters.web_limits import AddressLimits, Network, TokenBucket, client_address
+from adapters.web_pages import (
+    MAX_BODY_BYTES,
+    refuse,
+    rendered,
+    same_origin,
+    security_headers,
+    static_file,
+    too_fast,
+)
+from adapters.web_texts import page_language, preferred_language
 from bot.config import PlatformSection
 from bot.events import Attachment, Capabilities, Inbound, InboundHandler, Outbound
 from bot.platforms import Configured, PlatformContext
@@ -47,7 +52,6 @@ COOKIE = "civicbot_session"
 STAFF_COOKIE = "civicbot_staff"
 STAFF = "staff"  # the staff page's user id and conversation id
 MAX_FILES = 20  # exports kept for download from the staff page
-MAX_BODY_BYTES = 64 * 1024
 TRANSCRIPT_LENGTH = 100  # messages kept per session for a reload
 MAX_SESSIONS = 10_000  # least recently active sessions beyond this are forgotten
 POLL_SECONDS = 25.0
@@ -55,17 +59,7 @@ BURST, REFILL_PER_SECOND = 8, 1.0  # rate limit per session: a burst, then one a
 # per client address (web_limits.py): enough for a room of people on one connection
 ADDRESS_BURST, ADDRESS_PER_SECOND = 100, 5.0
 _EVENT_ID = re.compile(r"^[A-Za-z0-9-]{8,64}$")
-_STATIC = {"chat.css": "text/css", "chat.js": "text/javascript"}
 Identify = Callable[[web.Request], "tuple[str, bool] | None"]
-_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
-        "img-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
-    ),
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    "Cache-Control": "no-store",
-}
 
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -166,7 +160,7 @@ class WebAdapter:
         self._epoch = secrets.token_hex(8)
 
     def app(self) -> web.Application:
-        app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[_headers])
+        app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[security_headers])
         app.router.add_get("/", self._page)
         app.router.add_get("/static/{name}", self._static)
         app.router.add_get("/api/messages", partial(self._poll, who=self._citizen))
@@ -233,7 +227,7 @@ class WebAdapter:
 
     async def _page(self, request: web.Request) -> web.StreamResponse:
         language = page_language(request.headers.get("Accept-Language", ""))
-        page = _rendered("chat.html", language)
+        page = rendered("chat.html", language)
         response = web.Response(text=page, content_type="text/html", charset="utf-8")
         response.headers["Content-Language"] = language
         response.headers["Vary"] = "Accept-Language"
@@ -250,11 +244,11 @@ class WebAdapter:
         return response
 
     async def _static(self, request: web.Request) -> web.StreamResponse:
-        name = request.match_info["name"]
-        if name not in _STATIC:
+        found = static_file(request.match_info["name"])
+        if found is None:
             raise web.HTTPNotFound()
-        body = resources.files("adapters").joinpath(f"web_static/{name}").read_bytes()
-        return web.Response(body=body, content_type=_STATIC[name], charset="utf-8")
+        body, media_type = found
+        return web.Response(body=body, content_type=media_type, charset="utf-8")
 
     def _citizen(self, request: web.Request) -> tuple[str, bool] | None:
         """(user id, is a command) for a citizen's request, or None without a session."""
@@ -287,7 +281,7 @@ class WebAdapter:
                 status=403,
                 text="This is the staff page. Open it with the link civicbot printed at start.",
             )
-        page = _rendered("staff.html", "en")  # staff pages are in English for now
+        page = rendered("staff.html", "en")  # staff pages are in English for now
         return web.Response(text=page, content_type="text/html", charset="utf-8")
 
     async def _file(self, request: web.Request) -> web.StreamResponse:
@@ -303,12 +297,12 @@ class WebAdapter:
     async def _poll(self, request: web.Request, *, who: Identify) -> web.StreamResponse:
         identity = who(request)
         if identity is None:
-            return _error(request, 401, "expired")
+            return refuse(request, 401, "expired")
         user_id = identity[0]
         try:
             after = int(request.query.get("after", "0"))
         except ValueError:
-            return _error(request, 400, "bad_after")
+            return refuse(request, 400, "bad_after")
         if user_id not in self._sessions and (limited := self._address_limited(request)):
             return limited  # made-up cookies would otherwise push real sessions out
         session = self._session(user_id)
@@ -328,31 +322,31 @@ class WebAdapter:
             return limited
         identity = who(request)
         if identity is None:
-            return _error(request, 401, "expired")
+            return refuse(request, 401, "expired")
         user_id, command = identity
-        if not _same_origin(request):
-            return _error(request, 403, "other_site")
+        if not same_origin(request):
+            return refuse(request, 403, "other_site")
         try:
             body = await request.json()
         except web.HTTPRequestEntityTooLarge:
-            return _error(request, 413, "too_large", limit=MAX_BODY_BYTES)
+            return refuse(request, 413, "too_large", limit=MAX_BODY_BYTES)
         except (json.JSONDecodeError, UnicodeDecodeError):
-            return _error(request, 400, "unreadable")
+            return refuse(request, 400, "unreadable")
         if not isinstance(body, dict):
-            return _error(request, 400, "unreadable")
+            return refuse(request, 400, "unreadable")
         text, action, event_id = body.get("text", ""), body.get("action"), body.get("id")
         picked = body.get("picked")  # multiple choice: {"question": id, "values": [...]}
         if isinstance(picked, dict):
             question, values = picked.get("question"), picked.get("values")
             if not (isinstance(question, str) and isinstance(values, list)):
-                return _error(request, 400, "unreadable")
+                return refuse(request, 400, "unreadable")
             action = answer_of(question, [str(value) for value in values])
         if not isinstance(text, str) or not (action is None or isinstance(action, str)):
-            return _error(request, 400, "unreadable")
+            return refuse(request, 400, "unreadable")
         if not isinstance(event_id, str) or not _EVENT_ID.match(event_id):
-            return _error(request, 400, "no_id")
+            return refuse(request, 400, "no_id")
         if wait := self._session(user_id).limit.take():
-            return _too_fast(request, "too_fast", wait)
+            return too_fast(request, "too_fast", wait)
         await self._handler(
             Inbound(
                 platform=PLATFORM,
@@ -381,30 +375,8 @@ class WebAdapter:
                 request.remote,
             )
         if wait := self._addresses.take(address):
-            return _too_fast(request, "network_busy", wait)
+            return too_fast(request, "network_busy", wait)
         return None
-
-
-@web.middleware
-async def _headers(request: web.Request, handler: Any) -> web.StreamResponse:
-    try:
-        response = await handler(request)
-    except web.HTTPRequestEntityTooLarge:
-        response = _error(request, 413, "too_large", limit=MAX_BODY_BYTES)
-    response.headers.update(_HEADERS)
-    return response
-
-
-def _error(request: web.Request, status: int, refused: str, **numbers: int) -> web.Response:
-    """A refusal with its sentence (a key of the page's texts) in the page's language."""
-    message = refusal(request.headers.get("Accept-Language", ""), refused, **numbers)
-    return web.json_response({"error": message}, status=status)
-
-
-def _too_fast(request: web.Request, refused: str, wait: float) -> web.Response:
-    response = _error(request, 429, refused)
-    response.headers["Retry-After"] = retry_after(wait)
-    return response
 
 
 def _user_id(request: web.Request) -> str | None:
@@ -412,19 +384,3 @@ def _user_id(request: web.Request) -> str | None:
     if not token or len(token) > 100:
         return None
     return hashlib.sha256(token.encode()).hexdigest()[:32]
-
-
-@functools.cache  # two pages in three languages: made once each
-def _rendered(name: str, language: str) -> str:
-    """A page with its words in `language`; the script's words ride in data-texts."""
-    texts = PAGE_TEXTS[language]
-    template = resources.files("adapters").joinpath(f"web_static/{name}").read_text("utf-8")
-    values = {key: html.escape(text) for key, text in texts.items()}
-    values["lang"] = language
-    values["texts"] = html.escape(json.dumps(texts, ensure_ascii=False))
-    return string.Template(template).substitute(values)
-
-
-def _same_origin(request: web.Request) -> bool:
-    origin = request.headers.get("Origin")
-    return origin is None or origin.split("://", 1)[-1] == request.host

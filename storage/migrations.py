@@ -32,7 +32,7 @@ def _initial_schema(db: sqlite_utils.Database) -> None:
             created_at REAL NOT NULL
         ) WITHOUT ROWID;
 
-        -- The only place that says how to reach a person; erasure and retention clear it.
+        -- The only place that says how to reach a person; erasure clears it.
         CREATE TABLE addresses (
             pid TEXT PRIMARY KEY REFERENCES participants (pid),
             platform TEXT NOT NULL,

@@ -103,6 +103,20 @@ class Person:
                 await self.listen(sender)
         return heard
 
+    async def hears_nothing_more(self, room_id: str, sender: str, so_far: int) -> None:
+        """Prove that no further reply was on its way: one more message, and its answer
+        is the very next one (the bot answers a room's messages in order)."""
+        await self.say(room_id, "anything more?")
+        heard = await self.hear(room_id, sender, so_far + 1)
+        assert len(heard) == so_far + 1, heard[so_far:]
+        assert heard[-1]["body"].startswith("There is no survey for you right now.")
+
+    async def sees_joined(self, room_id: str, user_id: str) -> None:
+        """Wait until `user_id` has joined the room, as this client's syncs show it."""
+        async with asyncio.timeout(HEARING_TIMEOUT):
+            while user_id not in self.client.rooms[room_id].users:
+                await self.listen("")
+
     async def listen(self, sender: str) -> None:
         """One sync: join invitations, note what `sender` said, in every room."""
         response = await self.client.sync(timeout=1000, since=self.since, sync_filter=WIDE)
@@ -228,10 +242,8 @@ async def test_messages_sent_while_the_bot_was_stopped_are_answered_once_in_orde
             assert said[2]["body"].startswith("How often do you visit the library?")
             assert said[7]["body"] == "Thank you! Library staff read every answer."
             assert all(m["body"].startswith("There is no survey") for m in said[8:])
-        await asyncio.sleep(1)  # nothing more should come
         for person in citizens:
-            await person.listen(bot.user_id)
-            assert len(person.heard[rooms[person]]) == 2 + len(later)
+            await person.hears_nothing_more(rooms[person], bot.user_id, 2 + len(later))
     with sqlite3.connect(tmp_path / "civicbot.db") as connection:
         statuses = connection.execute("SELECT status FROM responses").fetchall()
         assert statuses == [("completed",)] * 3
@@ -247,7 +259,7 @@ async def test_a_coordinator_starts_a_survey_and_posts_a_harmless_digest_in_a_st
     )
     await ben.client.join(staff_room)
     async with bot_runtime(tmp_path, survey_folder, synapse, bot, coordinator=coord):
-        await asyncio.sleep(1.5)  # the bot joins the staff room
+        await coord.sees_joined(staff_room, bot.user_id)
         await coord.say(staff_room, "!survey start library for everyone")
         reply = (await coord.hear(staff_room, bot.user_id, 1))[0]
         assert reply["msgtype"] == "m.notice"
@@ -327,10 +339,8 @@ async def test_a_kill_in_the_middle_of_a_batch_loses_and_doubles_nothing(
             assert said[1]["body"].startswith("City library feedback")
             assert said[2]["body"].startswith("How often do you visit the library?")
             assert said[7]["body"] == "Thank you! Library staff read every answer."
-        await asyncio.sleep(2)  # nothing more should come
         for person in people:
-            await person.listen(bot.user_id)
-            assert len(person.heard[rooms[person]]) == 11
+            await person.hears_nothing_more(rooms[person], bot.user_id, 11)
     finally:
         child.send_signal(signal.SIGTERM)
         child.wait(timeout=30)
@@ -435,7 +445,7 @@ async def test_members_of_a_room_are_invited_in_encrypted_direct_rooms(
     async with bot_runtime(tmp_path, survey_folder, synapse, bot, coordinator=coord):
         cara_dm = await cara.open_dm(bot.user_id, encrypted=True)  # she has one already
         await cara.hear(cara_dm, bot.user_id, 1)
-        await asyncio.sleep(1.5)  # the bot joins the panel's room
+        await coord.sees_joined(room, bot.user_id)
         await coord.say(room, f"!survey start library for members of {room}")
         reply = (await coord.hear(room, bot.user_id, 1))[0]
         assert "invited 3" in reply["body"]
@@ -458,7 +468,7 @@ async def test_a_message_whose_key_comes_late_is_answered_when_it_comes(
     synapse: Synapse, bot: Account, people: dict, tmp_path: Path, survey_folder: Path
 ) -> None:
     anna = people["anna"]
-    async with bot_runtime(tmp_path, survey_folder, synapse, bot):
+    async with bot_runtime(tmp_path, survey_folder, synapse, bot) as runtime:
         room = await at_the_consent_question(anna, bot.user_id)
         # "yes", encrypted with a new room key that reaches the bot only later
         olm = anna.client.olm
@@ -467,8 +477,9 @@ async def test_a_message_whose_key_comes_late_is_answered_when_it_comes(
         yes = {"type": "m.room.message", "content": {"msgtype": "m.text", "body": "yes"}}
         encrypted = olm.group_encrypt(room, yes)
         send_encrypted(synapse, anna.account, room, encrypted)
-        await asyncio.sleep(3)
-        await anna.listen(bot.user_id)
+        async with asyncio.timeout(HEARING_TIMEOUT):
+            while not runtime.adapters[0].waiting_for_keys():
+                await anna.listen(bot.user_id)
         assert len(anna.heard[room]) == 2  # waiting for the key, not answering
         synapse.call(anna.account, "PUT", "/sendToDevice/m.room.encrypted/key", key_for_bot)
         said = await anna.hear(room, bot.user_id, 3)

@@ -155,7 +155,9 @@ async def test_a_result_the_bot_cannot_read_fails_its_write_and_the_next_goes_on
     await writer.close()
 
 
-def stall(connection: sqlite3.Connection) -> None:
+def stall(connection: sqlite3.Connection, *, entered: str) -> None:
+    """A write that says it has begun (into the FIFO `entered`), then hangs."""
+    Path(entered).write_text("in the write")
     time.sleep(60)
 
 
@@ -163,8 +165,10 @@ async def test_writes_go_on_after_the_writer_process_dies(tmp_path: Path) -> Non
     writer = GroupCommitWriter(notes_table(tmp_path / "db.sqlite"))
     writer.start()
     await writer.write(partial(insert_note, n=1))
-    held = asyncio.ensure_future(writer.write(stall))
-    await asyncio.sleep(0.5)  # the writer process is in the stalled write
+    entered = tmp_path / "entered"
+    os.mkfifo(entered)
+    held = asyncio.ensure_future(writer.write(partial(stall, entered=str(entered))))
+    await asyncio.to_thread(entered.read_text)  # the writer process is in the stalled write
     os.kill(writer.pid, signal.SIGKILL)
     with pytest.raises(WriterDied):
         await held

@@ -1,8 +1,18 @@
-"""Block Kit rendering, as plain data: a message in, Slack's blocks out."""
+"""Slack's payloads as plain data: a message in, Slack's blocks out; Slack's events in,
+core events out."""
 
 from __future__ import annotations
 
-from adapters.slack_blocks import BLOCK_LIMIT, SEND_CHOICES, blocks_for, chunks, escape
+from adapters.slack_blocks import (
+    BLOCK_LIMIT,
+    SEND_CHOICES,
+    answered,
+    blocks_for,
+    chunks,
+    escape,
+    ticked_options,
+)
+from adapters.slack_events import is_answer, mention_inbound
 from conversations.outgoing import Choice, Message
 
 VISITS = Message(
@@ -59,3 +69,33 @@ def test_mentions_and_links_stay_text_in_notifications() -> None:
     assert escape("<!channel> & <http://evil|click>") == (
         "&lt;!channel&gt; &amp; &lt;http://evil|click&gt;"
     )
+
+
+def test_an_answered_question_shows_the_choice_instead_of_its_buttons() -> None:
+    shown = answered(blocks_for(VISITS), "Every week")
+    assert [b["type"] for b in shown] == ["section", "context"]
+    assert shown[-1]["elements"][0]["text"] == "✓ Every week"
+
+
+def test_the_ticked_boxes_of_every_group_are_read_from_the_state() -> None:
+    def group(*values: str) -> dict:
+        picked = [{"text": {"type": "plain_text", "text": v}, "value": v} for v in values]
+        return {"pick": {"type": "checkboxes", "selected_options": picked}}
+
+    state = {"values": {"pick-0": group("s1", "s3"), "pick-10": group("s11"), "x": {}}}
+    assert [o["value"] for o in ticked_options(state)] == ["s1", "s3", "s11"]
+
+
+def test_only_a_persons_own_direct_messages_are_answers() -> None:
+    said = {"type": "message", "channel_type": "im", "user": "UANN", "text": "hi"}
+    assert is_answer(said)
+    assert not is_answer({**said, "subtype": "message_changed"})  # an edit
+    assert not is_answer({**said, "bot_id": "BBOT"})  # a bot, civicbot among them
+    assert not is_answer({**said, "channel_type": "channel"})  # chatter in a channel
+
+
+def test_a_mention_is_a_command_without_the_mention() -> None:
+    event = {"user": "UCOORD", "channel": "CSTAFF", "text": "<@UBOT|civicbot> survey list"}
+    command = mention_inbound({"event_id": "Ev1", "team_id": "T1"}, {**event, "ts": "1.5"})
+    assert (command.text, command.command, command.is_direct) == ("survey list", True, False)
+    assert (command.workspace, command.event_id, command.timestamp) == ("T1", "Ev1", 1.5)

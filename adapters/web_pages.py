@@ -1,0 +1,73 @@
+"""What every response of the web chat carries: security headers, refusals in the page's
+language, and the pages and static files, rendered in a language."""
+
+from __future__ import annotations
+
+import functools
+import html
+import json
+import string
+from importlib import resources
+from typing import Any
+
+from aiohttp import web
+
+from adapters.web_limits import retry_after
+from adapters.web_texts import PAGE_TEXTS, refusal
+
+MAX_BODY_BYTES = 64 * 1024
+STATIC = {"chat.css": "text/css", "chat.js": "text/javascript"}
+HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
+        "img-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+
+
+@web.middleware
+async def security_headers(request: web.Request, handler: Any) -> web.StreamResponse:
+    try:
+        response = await handler(request)
+    except web.HTTPRequestEntityTooLarge:
+        response = refuse(request, 413, "too_large", limit=MAX_BODY_BYTES)
+    response.headers.update(HEADERS)
+    return response
+
+
+def refuse(request: web.Request, status: int, refused: str, **numbers: int) -> web.Response:
+    """A refusal with its sentence (a key of the page's texts) in the page's language."""
+    message = refusal(request.headers.get("Accept-Language", ""), refused, **numbers)
+    return web.json_response({"error": message}, status=status)
+
+
+def too_fast(request: web.Request, refused: str, wait: float) -> web.Response:
+    response = refuse(request, 429, refused)
+    response.headers["Retry-After"] = retry_after(wait)
+    return response
+
+
+@functools.cache  # two pages in three languages: made once each
+def rendered(name: str, language: str) -> str:
+    """A page with its words in `language`; the script's words ride in data-texts."""
+    texts = PAGE_TEXTS[language]
+    template = resources.files("adapters").joinpath(f"web_static/{name}").read_text("utf-8")
+    values = {key: html.escape(text) for key, text in texts.items()}
+    values["lang"] = language
+    values["texts"] = html.escape(json.dumps(texts, ensure_ascii=False))
+    return string.Template(template).substitute(values)
+
+
+def same_origin(request: web.Request) -> bool:
+    origin = request.headers.get("Origin")
+    return origin is None or origin.split("://", 1)[-1] == request.host
+
+
+def static_file(name: str) -> tuple[bytes, str] | None:
+    """The script or style the page asks for, with its media type; None for other names."""
+    if name not in STATIC:
+        return None
+    return resources.files("adapters").joinpath(f"web_static/{name}").read_bytes(), STATIC[name]
