@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from storage.pseudonyms import KEY_VARIABLE as PSEUDONYM_KEY_VARIABLE
 from storage.records import (
@@ -34,6 +34,7 @@ from storage.records import (
 )
 
 
+@runtime_checkable
 class Storage(Protocol):
     # -- participants and their turns ------------------------------------------------
 

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from storage import privacy, retention, runs
 from storage.database import connect
@@ -47,7 +47,9 @@ SENT_CLEANUP_DELAY = 0.2
 
 
 class Store:
-    """Every write that changes a participant's conversation, participant or address
+    """The storage contract on SQLite; each method's promise is in storage/contract.py.
+
+    Every write that changes a participant's conversation, participant or address
     row, or a run's status, must keep `_recent` coherent."""
 
     def __init__(
@@ -142,18 +144,8 @@ class Store:
 
     # -- runs --------------------------------------------------------------------------
 
-    async def create_run(
-        self, *, survey_id: str, audience: str, staff_channel: str | None, now: float
-    ) -> int:
-        return await self.writer.write(
-            partial(
-                runs.create_run,
-                survey_id=survey_id,
-                audience=audience,
-                staff_channel=staff_channel,
-                now=now,
-            )
-        )
+    async def create_run(self, **run: Any) -> int:
+        return await self.writer.write(partial(runs.create_run, **run))
 
     async def keyword_run(self, survey_id: str, *, now: float) -> int | None:
         found = runs.open_to_everyone(self._reader, survey_id)
@@ -189,56 +181,14 @@ class Store:
     async def last_digest(self, run_id: int) -> float | None:
         return await self._scan(partial(runs.last_digest, run_id=run_id))
 
-    async def post_digest(
-        self,
-        run_id: int,
-        *,
-        covered_until: float,
-        now: float,
-        platform: str,
-        channel: str,
-        body: str,
-    ) -> int:
-        return await self.writer.write(
-            partial(
-                runs.post_digest,
-                run_id=run_id,
-                covered_until=covered_until,
-                now=now,
-                platform=platform,
-                channel=channel,
-                body=body,
-            )
-        )
+    async def post_digest(self, run_id: int, **digest: Any) -> int:
+        return await self.writer.write(partial(runs.post_digest, run_id=run_id, **digest))
 
-    async def audit(
-        self,
-        *,
-        now: float,
-        platform: str,
-        user_id: str,
-        command: str,
-        allowed: bool,
-        outcome: str,
-    ) -> None:
-        await self.writer.write(
-            partial(
-                runs.audit,
-                now=now,
-                platform=platform,
-                user_id=user_id,
-                command=command,
-                allowed=allowed,
-                outcome=outcome,
-            )
-        )
+    async def audit(self, **entry: Any) -> None:
+        await self.writer.write(partial(runs.audit, **entry))
 
-    async def add_schedule(
-        self, *, run_id: int, cron: str, timezone: str, now: float
-    ) -> ScheduleRow:
-        return await self.writer.write(
-            partial(runs.add_schedule, run_id=run_id, cron=cron, timezone=timezone, now=now)
-        )
+    async def add_schedule(self, **schedule: Any) -> ScheduleRow:
+        return await self.writer.write(partial(runs.add_schedule, **schedule))
 
     async def schedules(self, run_id: int | None = None) -> list[ScheduleRow]:
         return await self._scan(partial(runs.list_schedules, run_id=run_id))

@@ -90,6 +90,10 @@ async def new_run(storage: Storage, audience: str = "open") -> int:
     )
 
 
+async def test_the_backend_offers_every_method_of_the_contract(storage: Storage) -> None:
+    assert isinstance(storage, Storage)
+
+
 async def test_a_turn_is_stored_whole_with_its_replies_in_order(storage: Storage) -> None:
     run_id = await new_run(storage)
     first = start("e1", "p1", run_id, outbox=[reply("hello"), reply("consent?")])
