@@ -10,6 +10,10 @@ from playwright.async_api import Browser, Locator, Page, async_playwright
 from adapters.memory import MemoryAdapter
 from bot.app import Runtime, running
 
+# Fixtures that more than one module of tests uses: Matrix's homeserver, accounts and
+# people; Slack's stand-in and civicbot running against it.
+pytest_plugins = ["matrix_harness", "slack_harness"]
+
 ROOT = Path(__file__).resolve().parent.parent
 TEST_SURVEYS = Path(__file__).resolve().parent / "surveys"
 

@@ -1,0 +1,220 @@
+"""Slack through slack-bolt, as coordinators use it: commands, invitations, digests,
+exports and their files, and what Slack's limits do to them."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from conftest import Clock
+from slack_harness import (
+    a_digest_of_anns_answers,
+    ann_answers_the_library_survey,
+    posted_to,
+    say,
+    settle,
+    survey_command,
+)
+from slack_stub import (
+    SlackWebApi,
+    mention_event,
+    post,
+)
+
+from adapters.slack_pacing import ResponseUrls
+from bot.app import Runtime
+
+
+async def test_survey_command_answers_the_coordinator_privately(
+    slack_bot: Runtime, events, slack_api: SlackWebApi
+) -> None:
+    await survey_command(events, slack_api, "start library for everyone")
+    await settle(slack_bot)
+    reply = slack_api.made("response_url")[-1]
+    assert reply["response_type"] == "ephemeral"
+    assert reply["text"].startswith("Run 1 of 'City library feedback' started for everyone")
+    await survey_command(events, slack_api, "list", user="UMAL")
+    await settle(slack_bot)
+    assert slack_api.made("response_url")[-1]["text"].startswith("Sorry, survey commands")
+
+
+async def test_a_coordinator_named_with_a_team_is_allowed_only_from_that_team(
+    slack_bot: Runtime, events, slack_api: SlackWebApi
+) -> None:
+    await survey_command(events, slack_api, "list", user="UTEAM")
+    await settle(slack_bot)
+    await survey_command(events, slack_api, "list", user="UTEAM", team="T0666")
+    await settle(slack_bot)
+    first, second = (r["text"] for r in slack_api.made("response_url"))
+    assert first.startswith("Surveys")
+    assert second.startswith("Sorry, survey commands")
+
+
+async def test_a_mention_in_a_channel_is_a_command_answered_privately(
+    slack_bot: Runtime, events, slack_api: SlackWebApi
+) -> None:
+    session, url = events
+    response = await post(session, url, mention_event("UCOORD", "CSTAFF", "survey list", "Ev9"))
+    assert response.status == 200
+    await settle(slack_bot)
+    reply = slack_api.made("chat.postEphemeral")[-1]
+    assert (reply["channel"], reply["user"]) == ("CSTAFF", "UCOORD")
+    assert reply["text"].startswith("Surveys")
+
+
+async def test_a_channel_audience_is_read_page_by_page_and_invited(
+    slack_bot: Runtime, events, slack_api: SlackWebApi
+) -> None:
+    await survey_command(events, slack_api, "start home-care for #CCLIENTS")
+    await settle(slack_bot)
+    assert len(slack_api.made("conversations.members")) == 2  # two pages
+    assert sorted(p["users"] for p in slack_api.made("conversations.open")) == [
+        "UANN",
+        "UBEN",
+        "UCAT",
+    ]
+    for member in ("DUANN", "DUBEN", "DUCAT"):
+        assert posted_to(slack_api, member)[-1]["text"].startswith("Home care feedback")
+    assert "invited 3" in slack_api.made("response_url")[-1]["text"]
+
+
+async def test_a_digest_with_mention_attempts_is_posted_harmlessly(
+    slack_bot: Runtime, events, slack_api: SlackWebApi
+) -> None:
+    attack = "<!channel> <!here> <@U999> <!subteam^S1> <https://evil.example|your bank> & more"
+    await ann_answers_the_library_survey(events, slack_api, comment=attack)
+    await survey_command(events, slack_api, "digest 1")
+    await settle(slack_bot)
+    digest = posted_to(slack_api, "CSTAFF")[-1]
+    for raw in ("<!channel>", "<!here>", "<@U999>", "<!subteam^S1>", "<https://"):
+        assert raw not in digest["text"]
+    assert "&lt;!channel&gt;" in digest["text"]
+    assert "&amp; more" in digest["text"]
+    assert {b["text"]["type"] for b in digest["blocks"] if b["type"] == "section"} == {"plain_text"}
+    assert "link_names" not in digest
+    assert digest.get("parse") != "full"
+
+
+async def test_rate_limited_posts_are_retried_after_retry_after(
+    slack_bot: Runtime, events, slack_api: SlackWebApi, tmp_path: Path
+) -> None:
+    limited = {"ok": False, "error": "ratelimited"}
+    slack_api.fail["chat.postMessage"] = [(429, limited, {"Retry-After": "1"})]
+    await say(events, "UANN", "library", "Ev1")
+    await settle(slack_bot)
+    attempts = posted_to(slack_api, "DUANN")
+    assert len(attempts) == 2  # refused once, then sent
+    await slack_bot.outbox.settle()
+    with sqlite3.connect(tmp_path / "civicbot.db") as connection:
+        assert connection.execute("SELECT count(*) FROM outbox").fetchone() == (0,)
+
+
+async def test_a_missing_channel_keeps_the_digest_in_the_outbox(
+    slack_bot: Runtime, events, slack_api: SlackWebApi, tmp_path: Path
+) -> None:
+    await survey_command(events, slack_api, "start library for everyone", channel="CGONE")
+    await settle(slack_bot)
+    slack_api.fail["chat.postMessage"] = [(200, {"ok": False, "error": "channel_not_found"}, {})]
+    await survey_command(events, slack_api, "digest 1", channel="CGONE")
+    await settle(slack_bot)
+    await slack_bot.outbox.settle()
+    with sqlite3.connect(tmp_path / "civicbot.db") as connection:
+        kept = connection.execute("SELECT conversation_id FROM outbox").fetchall()
+    assert kept == [("CGONE",)]
+
+
+async def test_an_export_is_uploaded_to_the_staff_channel(
+    slack_bot: Runtime, events, slack_api: SlackWebApi
+) -> None:
+    await ann_answers_the_library_survey(events, slack_api)
+    await survey_command(events, slack_api, "export 1")
+    await settle(slack_bot)
+    completed = slack_api.made("files.completeUploadExternal")[-1]
+    assert completed["channel_id"] == "CSTAFF"
+    (data,) = slack_api.uploads.values()
+    assert data.decode().splitlines()[0].startswith("response,status,completed_at,visits")
+
+
+async def test_a_digest_uploads_the_chart_and_csv_its_survey_asks_for(
+    slack_bot: Runtime, events, slack_api: SlackWebApi
+) -> None:
+    await a_digest_of_anns_answers(slack_bot, events, slack_api)
+    assert posted_to(slack_api, "CSTAFF")[-1]["text"].startswith("Digest: City library feedback")
+    completed = slack_api.made("files.completeUploadExternal")
+    assert [c["channel_id"] for c in completed] == ["CSTAFF", "CSTAFF"]
+    chart, table = slack_api.uploads.values()
+    assert chart.startswith(b"\x89PNG")
+    assert table.decode().startswith("response,status,completed_at,visits")
+
+
+async def test_a_digest_chart_has_alt_text_for_screen_readers(
+    slack_bot: Runtime, events, slack_api: SlackWebApi
+) -> None:
+    await a_digest_of_anns_answers(slack_bot, events, slack_api)
+    chart, table = slack_api.made("files.getUploadURLExternal")
+    assert chart["alt_txt"].startswith("Bar charts of run 1 of City library feedback")
+    assert "How often do you visit the library? Most answered" in chart["alt_txt"]
+    assert chart["alt_txt"].endswith("Every count is in the digest message above.")
+    assert "alt_txt" not in table
+
+
+async def test_a_long_digest_is_split_under_slacks_limits(
+    slack_bot: Runtime, slack_api: SlackWebApi
+) -> None:
+    from adapters.slack import MESSAGE_LIMIT
+    from adapters.slack_blocks import BLOCK_LIMIT
+    from bot.events import Outbound
+    from conversations.outgoing import Message
+
+    long_text = "\n".join(f"line {n}: " + "x" * 90 for n in range(400))  # ~40,000 characters
+    await slack_bot.adapters[0].send(Outbound("slack", "CSTAFF", Message(long_text)))
+    posts = posted_to(slack_api, "CSTAFF")
+    assert len(posts) == 4
+    assert all(len(p["text"]) <= MESSAGE_LIMIT for p in posts)
+    assert all(len(p["blocks"]) <= BLOCK_LIMIT for p in posts)
+    assert all(len(b["text"]["text"]) <= 3000 for p in posts for b in p["blocks"])
+    rebuilt = "\n".join(b["text"]["text"] for p in posts for b in p["blocks"])
+    assert rebuilt == long_text
+
+
+async def test_a_large_invite_wave_reports_progress_and_loses_no_invite_under_rate_limits(
+    slack_bot: Runtime, events, slack_api: SlackWebApi
+) -> None:
+    people = [f"UP{n:04d}" for n in range(1000)]
+    slack_api.channels["CWAVE"] = people
+    limited = (429, {"ok": False, "error": "ratelimited"}, {"Retry-After": "0"})
+    slack_api.fail["conversations.open"] = [limited, limited]
+    slack_api.fail["chat.postMessage"] = [limited, limited, limited]
+    await survey_command(events, slack_api, "start home-care for #CWAVE")
+    await settle(slack_bot)
+    # the first five answers use the command's response_url, the rest chat.postEphemeral
+    told = [
+        c.params["text"]
+        for c in slack_api.calls
+        if c.method in ("response_url", "chat.postEphemeral")
+    ]
+    assert len(slack_api.made("response_url")) == 5
+    assert told[:-1] == [f"Run 1: invited {n:,} of 1,000…" for n in range(100, 1000, 100)]
+    assert "invited 1000" in told[-1]
+    invited = {p["channel"] for p in slack_api.made("chat.postMessage") if p["channel"] != "CSTAFF"}
+    assert invited == {f"D{person}" for person in people}
+
+
+async def test_a_command_answer_falls_back_to_an_ephemeral_post_when_the_response_url_fails(
+    slack_bot: Runtime, events, slack_api: SlackWebApi
+) -> None:
+    slack_api.fail["response_url"] = [(404, {"ok": False, "error": "expired_url"}, {})]
+    await survey_command(events, slack_api, "list")
+    await settle(slack_bot)
+    reply = slack_api.made("chat.postEphemeral")[-1]
+    assert (reply["channel"], reply["user"]) == ("CSTAFF", "UCOORD")
+
+
+def test_a_command_is_answered_through_its_response_url_five_times_within_half_an_hour() -> None:
+    clock = Clock(0.0)
+    urls = ResponseUrls(clock=clock)
+    urls.remember("CSTAFF", "UCOORD", "https://hooks/1")
+    assert [urls.take("CSTAFF", "UCOORD") for _ in range(6)] == [*["https://hooks/1"] * 5, None]
+    urls.remember("CSTAFF", "UCOORD", "https://hooks/2")
+    clock.now = 30 * 60.0
+    assert urls.take("CSTAFF", "UCOORD") is None  # expired
