@@ -183,6 +183,12 @@ class Coordination:
                     f"Name who to invite: survey start {survey.id} for @person"
                 )
             existing = await self._store.everyone_run(survey.id)
+            if existing and existing.status == "open" and not existing.staff_channel:
+                await self._store.set_staff_channel(existing.id, channel)
+                return (
+                    f"Run {existing.id} of '{title}' was opened by someone typing "
+                    f"'{survey.keyword}'. Its digests now go to this conversation."
+                )
             if existing and existing.status == "open":
                 return f"Run {existing.id} of '{title}' is already open for everyone."
             run_id = await self._new_run(survey, "open", channel)
@@ -260,6 +266,12 @@ class Coordination:
         return "\n".join(lines)
 
     async def _schedule(self, run: RunRow, cron: str) -> str:
+        if not run.staff_channel:
+            return (
+                f"Run {run.id} has no staff channel for its digests: someone opened it by "
+                f"typing its keyword. Type 'survey start {run.survey_id} for everyone' in the "
+                "channel where its digests should go, then schedule it."
+            )
         try:
             schedule = await self.schedule.add(run.id, cron)
         except ValueError as error:
@@ -277,6 +289,9 @@ class Coordination:
         survey = self._surveys.surveys.get(run.survey_id) if run else None
         if run is None or survey is None:
             return f"run {run_id} or its survey is gone"
+        if not run.staff_channel:  # scheduled before runs without one were refused
+            log.warning("the scheduled digest of run %d has no staff channel to go to", run_id)
+            return f"run {run_id} has no staff channel"
         return await self.post_digest(run, survey)
 
     async def post_digest(

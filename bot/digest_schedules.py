@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from zoneinfo import ZoneInfo
+
+from apscheduler.triggers.cron import CronTrigger
 
 from bot.scheduler import Clock, Scheduler, cron_trigger
 from storage.contract import Storage
@@ -19,6 +22,7 @@ from storage.records import ScheduleRow
 log = logging.getLogger(__name__)
 
 PostDigest = Callable[[int], Awaitable[str]]
+MIN_INTERVAL = 3600.0  # seconds between two digests of one schedule, at least
 
 
 class DigestSchedules:
@@ -50,8 +54,11 @@ class DigestSchedules:
         return caught_up
 
     async def add(self, run_id: int, cron: str) -> ScheduleRow:
-        """Raises ValueError with the reason when `cron` is not a valid five-field time."""
-        cron_trigger(cron, self._timezone)  # refuse a bad cron before storing it
+        """Raises ValueError with the reason when `cron` is not a valid five-field time, or
+        fires more often than hourly (a digest nobody could read in time)."""
+        trigger = cron_trigger(cron, self._timezone)  # refuse a bad cron before storing it
+        if (gap := _shortest_gap(trigger, self._clock())) < MIN_INTERVAL:
+            raise ValueError(f"it fires every {gap / 60:.0f} minutes; digests come at most hourly")
         schedule = await self._store.add_schedule(
             run_id=run_id, cron=cron, timezone=self._timezone, now=self._clock()
         )
@@ -92,6 +99,20 @@ class DigestSchedules:
         since = datetime.fromtimestamp((schedule.last_fired_at or schedule.created_at) + 1e-3, UTC)
         due = trigger.get_next_fire_time(None, since)
         return due is not None and due.timestamp() <= self._clock()
+
+
+def _shortest_gap(trigger: CronTrigger, now: float, firings: int = 60) -> float:
+    """The shortest time between two of the trigger's next firings, in seconds."""
+    times: list[datetime] = []
+    moment = datetime.fromtimestamp(now, UTC)
+    while len(times) < firings:
+        nxt = trigger.get_next_fire_time(times[-1] if times else None, moment)
+        if nxt is None:
+            break
+        times.append(nxt)
+        moment = nxt + timedelta(seconds=1)
+    gaps = [(b - a).total_seconds() for a, b in pairwise(times)]
+    return min(gaps, default=float("inf"))
 
 
 def _job_id(schedule_id: int) -> str:

@@ -124,6 +124,10 @@ class Storage(Protocol):
         """Every run, with counts, by id."""
         ...
 
+    async def set_staff_channel(self, run_id: int, channel: str) -> None:
+        """Where the run's digests go from now on (`platform:conversation`)."""
+        ...
+
     async def close_run(self, run_id: int, *, now: float) -> None:
         """The run takes no more answers: from now on `load` says its run is closed."""
         ...

@@ -41,6 +41,10 @@ def list_runs(connection: sqlite3.Connection) -> list[RunRow]:
     return [RunRow(*row) for row in rows]
 
 
+def set_staff_channel(connection: sqlite3.Connection, run_id: int, *, channel: str) -> None:
+    connection.execute("UPDATE runs SET staff_channel = ? WHERE id = ?", (channel, run_id))
+
+
 def close_run(connection: sqlite3.Connection, run_id: int, *, now: float) -> None:
     connection.execute(
         "UPDATE runs SET status = 'closed', closed_at = ? WHERE id = ?", (now, run_id)

@@ -166,6 +166,9 @@ class Store:
     async def runs(self) -> list[RunRow]:
         return await self._scan(runs.list_runs)
 
+    async def set_staff_channel(self, run_id: int, channel: str) -> None:
+        await self.writer.write(partial(runs.set_staff_channel, run_id=run_id, channel=channel))
+
     async def close_run(self, run_id: int, *, now: float) -> None:
         await self.writer.write(partial(runs.close_run, run_id=run_id, now=now))
         self._recent.forget_run(run_id)

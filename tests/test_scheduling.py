@@ -135,3 +135,32 @@ async def test_unschedule_removes_a_schedule(
         assert runtime.coordination.schedule.next_time(1) is None
         assert "Schedule" not in await command(chat, "survey status 1")
         assert (await command(chat, "survey unschedule 1")).startswith("There is no schedule 1.")
+
+
+async def test_a_schedule_more_often_than_hourly_is_refused(
+    tmp_path: Path, survey_folder: Path, clock: Clock
+) -> None:
+    async with bot(tmp_path, survey_folder, clock) as runtime:
+        chat = runtime.adapters[0]
+        await command(chat, "survey start library for everyone")
+        reply = await command(chat, "survey schedule 1 */30 9 * * *")
+        assert reply.startswith("'*/30 9 * * *' is not a cron time I can use (it fires every 30")
+        assert (await command(chat, "survey schedule 1 0 9,10 * * *")).startswith("Schedule 1:")
+
+
+async def test_a_run_a_citizen_opened_is_scheduled_only_once_it_has_a_staff_channel(
+    tmp_path: Path, survey_folder: Path, clock: Clock
+) -> None:
+    clock.now = MONDAY_8_UTC
+    async with bot(tmp_path, survey_folder, clock) as runtime:
+        chat = runtime.adapters[0]
+        await chat.push("dee", "library")  # the keyword opens run 1, with no staff channel
+        refused = await command(chat, "survey schedule 1 0 11 * * *")
+        assert refused.startswith("Run 1 has no staff channel for its digests")
+        adopted = await command(chat, "survey start library for everyone")
+        assert adopted.endswith("Its digests now go to this conversation.")
+        assert (await command(chat, "survey schedule 1 0 11 * * *")).startswith("Schedule 1:")
+        clock.advance(3600)  # 11:00 in Helsinki
+        await runtime.scheduler.settled()
+        posted = [m.message.text for m in chat.to(STAFF_ROOM)]
+        assert [t for t in posted if t.startswith("Digest: City library feedback")] != []

@@ -341,3 +341,10 @@ async def test_pseudonyms_are_stable_and_reveal_nobody(storage: Storage, reopen:
         return again.pseudonym("slack", "U024BE7LH")
 
     assert await reopened(storage, reopen, again_ann) == ann
+
+
+async def test_a_run_gets_the_staff_channel_its_digests_go_to(storage: Storage) -> None:
+    run_id = await storage.keyword_run("library", now=1.0)
+    assert (await storage.run(run_id)).staff_channel is None
+    await storage.set_staff_channel(run_id, "slack:CSTAFF")
+    assert (await storage.run(run_id)).staff_channel == "slack:CSTAFF"
