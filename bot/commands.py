@@ -19,7 +19,7 @@ USAGE = {
     "remind": "survey remind RUN",
     "close": "survey close RUN",
     "digest": "survey digest RUN",
-    "export": "survey export RUN",
+    "export": "survey export RUN [raw]  (raw: without redacting personal data, audited)",
     "schedule": "survey schedule RUN CRON  (a digest, e.g. survey schedule 3 0 9 * * mon)",
     "unschedule": "survey unschedule SCHEDULE",
 }
@@ -49,6 +49,7 @@ class Command:
     audience: Audience = field(default_factory=lambda: Audience("open"))
     cron: str | None = None
     schedule: int | None = None
+    raw: bool = False  # export: the participants' words as written
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +87,8 @@ def parse(text: str) -> Command | Unusable:
         if len(args[1:]) != 5:
             return _usage(name, "needs a cron time of five fields: minute hour day month weekday")
         return Command(name, run=run, cron=cron)
+    if name == "export" and [a.lower() for a in args[1:]] == ["raw"]:
+        return Command(name, run=run, raw=True)
     if len(args) > 1:
         return _usage(name, "takes only the run number")
     return Command(name, run=run)

@@ -140,7 +140,7 @@ class Coordination:
             return await self._status(run), None
         if command.name == "export":
             rows = await self._store.run_rows(run.id)
-            return _csv_file(survey, run.id, rows)
+            return _csv_file(survey, run.id, rows, raw=command.raw)
         if command.name == "digest":
             return await self.post_digest(run, survey, fallback=inbound), None
         if command.name == "remind":
@@ -400,10 +400,13 @@ def _when_local(moment: datetime | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M %Z") if moment else "never"
 
 
-def _csv_file(survey: Survey, run_id: int, rows: RunRows) -> tuple[str, Attachment]:
+def _csv_file(
+    survey: Survey, run_id: int, rows: RunRows, *, raw: bool = False
+) -> tuple[str, Attachment]:
     """The run's answers as CSV, with the line that introduces it."""
-    name = f"{survey.id}-run-{run_id}.csv"
-    data = csv_of(survey, rows.responses, rows.answers)
-    return f"Run {run_id}: {len(rows.responses)} responses in {name}.", Attachment(
-        name, "text/csv", data
-    )
+    name = f"{survey.id}-run-{run_id}{'-raw' if raw else ''}.csv"
+    data = csv_of(survey, rows.responses, rows.answers, raw=raw)
+    told = f"Run {run_id}: {len(rows.responses)} responses in {name}."
+    if raw:
+        told += " Unredacted: it holds whatever personal data people wrote; keep it safe."
+    return told, Attachment(name, "text/csv", data)

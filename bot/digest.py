@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from bot.redaction import redacted
 from conversations.questions import AnswerValue
 from conversations.summary import Summary
 from conversations.survey import Survey
@@ -65,10 +66,15 @@ def build(
     by_question: dict[str, list[tuple[int, AnswerValue]]] = {}
     for row in answers:
         by_question.setdefault(row.question_id, []).append((row.response_id, row.value))
+    words = {q.id for q in survey.questions if q.citizen_words}
     summaries = []
     for question in survey.questions:
         rows = by_question.get(question.id, [])
-        given = [(rid, v) for rid, v in rows if v is not None]
+        given = [
+            (rid, redacted(str(v)) if question.id in words else v)
+            for rid, v in rows
+            if v is not None
+        ]
         summaries.append(question.summary(given, len(rows) - len(given), frozenset(new), lang))
     return Digest(
         run_id=run_id,

@@ -3,7 +3,9 @@
 Safe to open in a spreadsheet: a text cell that a spreadsheet would run as a
 formula (it starts with =, +, -, @, a tab or a carriage return) is prefixed with
 an apostrophe, as OWASP advises, and the file starts with a UTF-8 byte-order mark
-so that ä, ö and å read right. A skipped question reads `[skipped]`; one the
+so that ä, ö and å read right. Participants' own words are redacted
+(bot/redaction.py) unless a coordinator asks for them raw (`survey export RUN
+raw`, audited like every command). A skipped question reads `[skipped]`; one the
 person did not reach (another branch, or not yet) is an empty cell.
 
 In an anonymous survey the rows are shuffled and numbered 1, 2, 3 … anew in each
@@ -18,6 +20,7 @@ import io
 import random
 from datetime import UTC, datetime
 
+from bot.redaction import redacted
 from conversations.questions import AnswerValue
 from conversations.survey import Survey
 
@@ -30,13 +33,17 @@ def csv_of(
     responses: list[tuple[int, str, float | None]],
     answers: list[tuple[int, str, AnswerValue]],
     *,
+    raw: bool = False,
     shuffle: random.Random | None = None,
 ) -> bytes:
-    """The CSV file's bytes. `shuffle` orders an anonymous survey's rows (by default an
-    unpredictable order)."""
+    """The CSV file's bytes: participants' own words redacted unless `raw`. `shuffle`
+    orders an anonymous survey's rows (by default an unpredictable order)."""
     lang = survey.default_language
     by_response: dict[int, dict[str, AnswerValue]] = {}
+    words = set() if raw else {q.id for q in survey.questions if q.citizen_words}
     for response_id, question_id, value in answers:
+        if question_id in words and value is not None:
+            value = redacted(str(value))
         by_response.setdefault(response_id, {})[question_id] = value
     rows = list(responses)
     if survey.anonymous:

@@ -34,6 +34,7 @@ from bot.commands import Audience, Command, Unusable, parse
         ("survey remind 12", Command("remind", run=12)),
         ("survey digest 1", Command("digest", run=1)),
         ("survey export 1", Command("export", run=1)),
+        ("survey export 1 raw", Command("export", run=1, raw=True)),
         ("survey schedule 2 0 9 * * mon", Command("schedule", run=2, cron="0 9 * * mon")),
         ("survey unschedule 4", Command("unschedule", schedule=4)),
         ("START library", Command("start", survey="library")),

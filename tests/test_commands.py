@@ -256,3 +256,24 @@ async def test_export_is_a_csv_with_one_column_per_question(chat: MemoryAdapter)
         "[skipped]",
     ]
     assert table[2][3:] == ["Every week", "Events and courses", "4", "", "Nothing", "40 to 64"]
+
+
+async def test_staff_see_a_phone_number_as_phone_and_the_person_still_sees_their_own(
+    chat: MemoryAdapter,
+) -> None:
+    await command(chat, "survey start library for everyone")
+    said = "Longer hours please, call me on 040 123 4567"
+    await answer_library(chat, "dee", "library", "yes", "1", "1", "5", said, "skip")
+    await command(chat, "survey digest 1")
+    digest = next(m for m in chat.to(STAFF_ROOM) if m.message.text.startswith("Digest:"))
+    assert "“Longer hours please, call me on [phone]”" in digest.message.text
+    assert "040 123 4567" not in digest.message.text
+    exported = await command(chat, "survey export 1")
+    assert "040" not in chat.to(STAFF_ROOM)[-1].attachment.data.decode("utf-8-sig")
+    assert exported.endswith(".csv.")
+    await command(chat, "survey export 1 raw")
+    raw = chat.to(STAFF_ROOM)[-1]
+    assert raw.message.text.endswith("it holds whatever personal data people wrote; keep it safe.")
+    assert said in raw.attachment.data.decode("utf-8-sig")
+    await chat.push("dee", "my data")
+    assert said in chat.to("dm-dee")[-1].message.text

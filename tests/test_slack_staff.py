@@ -146,7 +146,7 @@ async def test_a_digest_uploads_the_chart_and_csv_its_survey_asks_for(
     assert [c["channel_id"] for c in completed] == ["CSTAFF", "CSTAFF"]
     chart, table = slack_api.uploads.values()
     assert chart.startswith(b"\x89PNG")
-    assert table.decode().startswith("response,status,completed_at,visits")
+    assert table.decode("utf-8-sig").startswith("response,status,completed_at,visits")
 
 
 async def test_a_digest_chart_has_alt_text_for_screen_readers(

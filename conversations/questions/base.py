@@ -14,7 +14,7 @@ import datetime
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
@@ -83,6 +83,10 @@ class Branch(Model):
 
 
 class QuestionBase(Model):
+    # Whether answers are the participant's own words, which may hold personal data:
+    # staff see them only after redaction (bot/redaction.py).
+    citizen_words: ClassVar[bool] = False
+
     id: Identifier
     text: Texts
     help: Texts | None = None

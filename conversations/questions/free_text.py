@@ -35,6 +35,7 @@ _WORD = re.compile(r"[^\W\d_]{3,}", re.UNICODE)
 
 
 class FreeText(QuestionBase):
+    citizen_words = True
     type: Literal["text"]
     max_length: int = Field(default=1000, ge=1, le=10_000)
 
