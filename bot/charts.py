@@ -12,7 +12,7 @@ import textwrap
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from bot.digest import Digest
+from bot.digest import Digest, shown_count
 from conversations.summary import Summary
 
 WIDTH_INCHES = 8.0
@@ -24,8 +24,12 @@ ALT_TEXT_LIMIT = 1000  # characters: Slack refuses longer alt text (alt_txt_too_
 
 
 def charted(digest: Digest) -> list[Summary]:
-    """The questions a chart shows: those whose counts are charted, with any answers."""
-    return [q for q in digest.questions if q.charted and q.counts and q.answered]
+    """The questions a chart shows: those whose counts are charted and may be shown."""
+    return [
+        q
+        for q in digest.questions
+        if q.charted and q.answered and any(not c.hidden for c in q.counts)
+    ]
 
 
 def chart_png(digest: Digest) -> bytes | None:
@@ -44,7 +48,7 @@ def chart_png(digest: Digest) -> bytes | None:
         bars = ax.barh(labels, counts, color=BAR_COLOUR)
         ax.invert_yaxis()  # the first option on top, as in the survey
         ax.bar_label(
-            bars, labels=[f"{o.count} ({o.percent:g}%)" for o in question.counts], padding=3
+            bars, labels=[shown_count(o, digest.min_group_size) for o in question.counts], padding=3
         )
         ax.set_title(textwrap.fill(question.text, 80), fontsize=10, loc="left")
         ax.set_xlim(0, max(counts) * 1.3 or 1)

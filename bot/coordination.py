@@ -22,6 +22,7 @@ from bot.events import Adapter, Attachment, Inbound, Inviting, Outbound
 from bot.export import csv_of
 from bot.outbox import OutboxSender
 from bot.scheduler import Clock, Scheduler
+from bot.small_cells import protect
 from bot.survey_files import SurveyCatalogue
 from conversations.engine import State
 from conversations.messages import say
@@ -300,13 +301,16 @@ class Coordination:
         """Post the run's digest to its staff channel and move its watermark."""
         now = self._clock()
         rows = await self._store.run_rows(run.id)
-        built = digest.build(
-            survey=survey,
-            run_id=run.id,
-            responses=[digest.ResponseRow(*r) for r in rows.responses],
-            answers=[digest.AnswerRow(*a) for a in rows.answers],
-            since=rows.last_digest,
-            until=now,
+        built = protect(
+            digest.build(
+                survey=survey,
+                run_id=run.id,
+                responses=[digest.ResponseRow(*r) for r in rows.responses],
+                answers=[digest.AnswerRow(*a) for a in rows.answers],
+                since=rows.last_digest,
+                until=now,
+            ),
+            survey.min_group_size,
         )
         text = digest.render_text(built)
         if run.staff_channel:

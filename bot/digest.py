@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from bot.redaction import redacted
 from conversations.questions import AnswerValue
-from conversations.summary import Summary
+from conversations.summary import Count, Summary
 from conversations.survey import Survey
 
 BAR_WIDTH = 20
@@ -39,6 +39,7 @@ class Digest:
     completed: int
     new_completed: int
     questions: tuple[Summary, ...] = field(default_factory=tuple)
+    min_group_size: int = 1  # counts below it are hidden (bot/small_cells.py)
 
     @property
     def completion_rate(self) -> float:
@@ -100,17 +101,27 @@ def render_text(digest: Digest) -> str:
             lines.append(f"  mean {summary.mean:.1f}, median {summary.median:g}")
         if summary.facts:
             lines.append("  " + ", ".join(f"{name} {value}" for name, value in summary.facts))
-        if summary.bars and summary.answered:
+        if summary.counts and all(c.hidden for c in summary.counts):
+            lines.append(f"  figures hidden until {digest.min_group_size} have answered")
+        elif summary.bars and summary.answered:
             top = max((c.count for c in summary.counts), default=0)
             width = max(2, *(len(c.label) for c in summary.counts))
             for count in summary.counts:
                 bar = "█" * round(BAR_WIDTH * count.count / top) if top else ""
-                lines.append(f"  {count.label:>{width}} {bar} {count.count}")
+                shown = f"fewer than {digest.min_group_size}" if count.hidden else count.count
+                lines.append(f"  {count.label:>{width}} {bar} {shown}")
         else:
             for count in summary.counts:
-                lines.append(f"  {count.label}: {count.count} ({count.percent:g}%)")
+                lines.append(f"  {count.label}: {shown_count(count, digest.min_group_size)}")
         if summary.themes:
             lines.append("  themes: " + ", ".join(f"{w} ({n})" for w, n in summary.themes))
         for quote in summary.quotes:
             lines.append(f"  “{quote}”")
     return "\n".join(lines)
+
+
+def shown_count(count: Count, min_group_size: int) -> str:
+    """A count as staff may see it: with its percentage, or "fewer than k"."""
+    if count.hidden:
+        return f"fewer than {min_group_size}"
+    return f"{count.count} ({count.percent:g}%)"

@@ -11,6 +11,7 @@ class Count:
     label: str
     count: int
     percent: float
+    hidden: bool = False  # too few to show (small-cell suppression): count and percent are 0
 
 
 @dataclass(frozen=True, slots=True)

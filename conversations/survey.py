@@ -38,6 +38,8 @@ class Survey(Model):
     languages: list[LanguageCode] = Field(min_length=1)
     keyword: Annotated[str, StringConstraints(min_length=2, max_length=40)] | None = None
     anonymous: bool = False
+    # No count below this is shown to staff, nor a quote before this many have completed.
+    min_group_size: int = Field(default=5, ge=1, le=100)
     intro: Texts | None = None
     consent: Texts | None = None
     thanks: Texts | None = None

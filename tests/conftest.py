@@ -58,6 +58,14 @@ def survey_folder(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
+def one_person_digests(survey_folder: Path) -> None:
+    """The library survey shows figures and quotes from its first respondent on, for tests
+    of what a digest shows (small-cell suppression has tests of its own)."""
+    library = survey_folder / "library-services.yaml"
+    library.write_text("min_group_size: 1\n" + library.read_text(encoding="utf-8"), "utf-8")
+
+
+@pytest.fixture
 async def runtime(tmp_path: Path, survey_folder: Path, clock: Clock) -> AsyncIterator[Runtime]:
     async with running(
         database=tmp_path / "civicbot.db",

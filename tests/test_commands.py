@@ -14,6 +14,8 @@ from conftest import Clock
 from adapters.memory import MemoryAdapter
 from bot.app import Runtime, running
 
+pytestmark = pytest.mark.usefixtures("one_person_digests")
+
 STAFF_ROOM = "staff-room"
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from bot.charts import ALT_TEXT_LIMIT, chart_description, chart_png, charted
 from bot.digest import AnswerRow, Digest, ResponseRow, build, render_text
+from bot.small_cells import protect
 from conversations.checks import read_survey
 from conversations.summary import Count, Summary
 
@@ -180,3 +181,42 @@ def test_a_date_question_is_summed_up_by_earliest_latest_and_month() -> None:
     assert "  earliest 2026-10-03, latest 2026-11-28" in text
     assert "  2026-10 ██████████ 1" in text
     assert "  2026-11 ████████████████████ 2" in text
+
+
+def protected(k: int = 5) -> Digest:
+    return protect(digest(), k)
+
+
+def test_a_count_below_k_reads_fewer_than_k_and_its_complement_is_hidden_too() -> None:
+    visits = next(q for q in protected().questions if q.question_id == "visits")
+    # 3, 1, 1, 0 of 5: the ones are hidden; 3 is hidden too, or 5 - 0 - ... would give them
+    assert [(c.label, c.count, c.hidden) for c in visits.counts] == [
+        ("Every week", 0, True),
+        ("Every month", 0, True),
+        ("A few times a year", 0, True),
+        ("Not at all", 0, False),
+    ]
+    text = render_text(protected())
+    assert "  Every month: fewer than 5" in text
+    assert "(20%)" not in text
+
+
+def test_a_question_fewer_than_k_answered_shows_no_figures() -> None:
+    text = render_text(protected())
+    assert "Your age group (1 answered, 1 skipped)\n  figures hidden until 5 have answered" in text
+    assert "65 or over" not in text
+    satisfaction = next(q for q in protected().questions if q.question_id == "satisfaction")
+    assert (satisfaction.mean, satisfaction.median) == (None, None)  # 4 answered
+
+
+def test_quotes_wait_for_k_completed_responses_and_rare_themes_are_left_out() -> None:
+    improve = next(q for q in protected().questions if q.question_id == "improve")
+    assert (improve.quotes, improve.themes) == ((), ())  # 4 completed; themes of 2
+    assert next(q for q in protected(3).questions if q.question_id == "improve").quotes
+
+
+def test_the_chart_and_its_alt_text_never_show_a_small_count() -> None:
+    shown = [q.question_id for q in charted(protected())]
+    assert shown == ["visits"]  # the others were answered by fewer than 5
+    assert "1 (100%)" not in chart_description(protected())
+    assert chart_png(protected()).startswith(b"\x89PNG")

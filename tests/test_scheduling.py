@@ -7,10 +7,13 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import pytest
 from conftest import Clock
 
 from adapters.memory import MemoryAdapter
 from bot.app import running
+
+pytestmark = pytest.mark.usefixtures("one_person_digests")
 
 STAFF_ROOM = "staff-room"
 ZONE = "Europe/Helsinki"

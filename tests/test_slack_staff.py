@@ -6,6 +6,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+import pytest
 from conftest import Clock
 from slack_harness import (
     a_digest_of_anns_answers,
@@ -23,6 +24,8 @@ from slack_stub import (
 
 from adapters.slack_pacing import ResponseUrls
 from bot.app import Runtime
+
+pytestmark = pytest.mark.usefixtures("one_person_digests")
 
 
 async def test_survey_command_answers_the_coordinator_privately(

@@ -13,6 +13,8 @@ from playwright.async_api import Browser, expect
 from adapters.web import WebAdapter, WebSettings, staff_key
 from bot.app import Runtime, running
 
+pytestmark = pytest.mark.usefixtures("one_person_digests")
+
 KEY = "staff-key-for-tests"
 
 
