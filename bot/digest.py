@@ -40,6 +40,7 @@ class Digest:
     new_completed: int
     questions: tuple[Summary, ...] = field(default_factory=tuple)
     min_group_size: int = 1  # counts below it are hidden (bot/small_cells.py)
+    partial: int = 0  # responses begun and not finished: not in the figures
 
     @property
     def completion_rate(self) -> float:
@@ -56,7 +57,8 @@ def build(
     until: float,
     language: str | None = None,
 ) -> Digest:
-    """The digest of a run at `until`, counting as new what completed after `since`."""
+    """The digest of a run at `until`, counting as new what completed after `since`. The
+    figures count completed responses; the others are only counted as partial."""
     lang = language if language in survey.languages else survey.default_language
     completed = [r for r in responses if r.status == "completed" and r.completed_at is not None]
     new = {
@@ -64,8 +66,11 @@ def build(
         for r in completed
         if (since is None or r.completed_at > since) and r.completed_at <= until
     }
+    counted = {r.id for r in completed}
     by_question: dict[str, list[tuple[int, AnswerValue]]] = {}
     for row in answers:
+        if row.response_id not in counted:
+            continue
         by_question.setdefault(row.question_id, []).append((row.response_id, row.value))
     words = {q.id for q in survey.questions if q.citizen_words}
     summaries = []
@@ -84,6 +89,7 @@ def build(
         completed=len(completed),
         new_completed=len(new),
         questions=tuple(summaries),
+        partial=len([r for r in responses if r.status not in ("completed", "declined")]),
     )
 
 
@@ -94,6 +100,8 @@ def render_text(digest: Digest) -> str:
         f"Responses: {digest.responses}, completed {digest.completed} "
         f"({digest.completion_rate:.0f}%), {digest.new_completed} new since the last digest",
     ]
+    if digest.partial:
+        lines.append(f"Figures count completed responses only ({digest.partial} unfinished).")
     for summary in digest.questions:
         lines.append("")
         lines.append(f"{summary.text} ({summary.answered} answered, {summary.skipped} skipped)")
@@ -111,8 +119,12 @@ def render_text(digest: Digest) -> str:
                 shown = f"fewer than {digest.min_group_size}" if count.hidden else count.count
                 lines.append(f"  {count.label:>{width}} {bar} {shown}")
         else:
+            nobody = [c.label for c in summary.counts if not c.count and not c.hidden]
             for count in summary.counts:
-                lines.append(f"  {count.label}: {shown_count(count, digest.min_group_size)}")
+                if count.count or count.hidden:
+                    lines.append(f"  {count.label}: {shown_count(count, digest.min_group_size)}")
+            if nobody:
+                lines.append(f"  chosen by nobody: {', '.join(nobody)}")
         if summary.themes:
             lines.append("  themes: " + ", ".join(f"{w} ({n})" for w, n in summary.themes))
         for quote in summary.quotes:

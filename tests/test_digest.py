@@ -14,15 +14,16 @@ from conversations.summary import Count, Summary
 SURVEY_FILE = Path(__file__).resolve().parent.parent / "surveys" / "library-services.yaml"
 SURVEY = read_survey(SURVEY_FILE.read_text(encoding="utf-8"), source="library").survey
 
-# five people: four completed (two of them after the last digest at t=100), one declined,
-# one still answering
+# seven people: five completed (three of them after the last digest at t=100), one
+# declined, one still answering
 RESPONSES = [
     ResponseRow(1, "completed", 50.0),
     ResponseRow(2, "completed", 90.0),
     ResponseRow(3, "completed", 150.0),
     ResponseRow(4, "completed", 160.0),
     ResponseRow(5, "declined", None),
-    ResponseRow(6, "answering", None),
+    ResponseRow(6, "completed", 170.0),
+    ResponseRow(7, "answering", None),
 ]
 
 
@@ -36,6 +37,7 @@ ANSWERS = [
     answer(3, "visits", "monthly"),
     answer(4, "visits", "weekly"),
     answer(6, "visits", "rarely"),
+    answer(7, "visits", "never"),  # not finished: not in the figures
     answer(1, "services", ["loans", "ebooks"]),
     answer(2, "services", ["loans"]),
     answer(3, "services", ["events", "loans"]),
@@ -65,8 +67,9 @@ def question(question_id: str):
 
 def test_totals_count_new_completed_and_completion_rate() -> None:
     result = digest()
-    assert (result.responses, result.completed, result.new_completed) == (5, 4, 2)
-    assert result.completion_rate == 80.0
+    assert (result.responses, result.completed, result.new_completed) == (6, 5, 3)
+    assert round(result.completion_rate) == 83
+    assert result.partial == 1
 
 
 def test_single_choice_counts_and_percentages() -> None:
@@ -110,11 +113,13 @@ def test_free_text_themes_and_quotes_new_first() -> None:
 
 def test_rendered_text_reads_in_a_minute() -> None:
     text = render_text(digest())
-    assert text.splitlines()[:2] == [
+    assert text.splitlines()[:3] == [
         "Digest: City library feedback (run 7)",
-        "Responses: 5, completed 4 (80%), 2 new since the last digest",
+        "Responses: 6, completed 5 (83%), 3 new since the last digest",
+        "Figures count completed responses only (1 unfinished).",
     ]
     assert "  Every week: 3 (60%)" in text
+    assert "  chosen by nobody: Not at all" in text  # one line for every option nobody chose
     assert "  mean 3.8, median 4" in text
     assert "   4 ████████████████████ 2" in text
     assert "  themes: hours (2), opening (2)" in text
