@@ -215,7 +215,8 @@ def _advance(survey: Survey, state: State, answer: Answer) -> Turn:
     question = survey.question(answer.question_id)
     target = survey.next_question(question, answer.value)
     if target == END:
-        done = replace(state, stage="done", question_id=None, failures=0)
+        # the path taken stays with no one once it is over (it can tell an anonymous answer)
+        done = replace(state, stage="done", question_id=None, history=(), failures=0)
         thanks = survey.thanks[state.language] if survey.thanks else say(state.language, "thanks")
         return Turn(done, (Message(thanks),), answer=answer, outcome="completed")
     # built directly: this is the hot path, and dataclasses.replace costs more than the rest

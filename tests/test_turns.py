@@ -109,6 +109,9 @@ async def test_anonymous_answers_carry_no_link_to_the_participant(
     assert rows(tmp_path, "SELECT pid, status FROM responses") == [(None, "completed")]
     assert rows(tmp_path, "SELECT response_id FROM conversations") == [(None,)]
     assert answers(tmp_path)["wishes"] == ["same_carer", "more_time"]
+    # nor does the ended conversation keep the path taken, which could tell the answers
+    [(state,)] = rows(tmp_path, "SELECT state FROM conversations")
+    assert json.loads(state)["history"] == []
 
 
 async def test_platform_user_ids_are_stored_only_as_the_address(
