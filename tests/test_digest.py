@@ -103,7 +103,7 @@ def test_scale_mean_median_and_histogram() -> None:
 def test_free_text_themes_and_quotes_new_first() -> None:
     improve = question("improve")
     assert (improve.answered, improve.skipped) == (3, 1)
-    assert improve.themes == (("hours", 2), ("opening", 2))
+    assert improve.themes == (("opening hours", 2),)
     assert improve.quotes == (
         "Opening hours are too short, and the e-book app crashes",
         "Longer opening hours on Sundays",
@@ -122,7 +122,7 @@ def test_rendered_text_reads_in_a_minute() -> None:
     assert "  chosen by nobody: Not at all" in text  # one line for every option nobody chose
     assert "  mean 3.8, median 4" in text
     assert "   4 ████████████████████ 2" in text
-    assert "  themes: hours (2), opening (2)" in text
+    assert "  themes: opening hours (2)" in text
     assert "Your age group (1 answered, 1 skipped)" in text
 
 
