@@ -110,14 +110,20 @@ def step(
 ) -> Turn:
     """Take one message (typed `text`, or a button's `action` value) and return the turn.
     `today` is the participant's date, for answers such as "yesterday"."""
-    lang = state.language
     if state.finished:
-        return Turn(state, (Message(say(lang, "already_finished")),))
+        return Turn(state, (Message(say(state.language, "already_finished")),))
+    state, nothing_left = _as_the_survey_is_now(survey, state)
+    if nothing_left:
+        return _advance_past_the_end(survey, state)
+    lang = state.language
     if len(text) > MAX_MESSAGE_LENGTH:
         reason = say(lang, "message_too_long", length=len(text), limit=MAX_MESSAGE_LENGTH)
+        if state.stage == "stopped":
+            return Turn(state, (Message(f"{reason}\n{say(lang, 'still_stopped')}"),))
         return _reject(survey, state, reason)
 
     text = clean(text)
+    action = None if action is None else clean(action)
     command = command_of(action.removeprefix("cmd:")) if _is_command(action) else None
     if command is None and action is None:
         command = command_of(text)
@@ -128,6 +134,35 @@ def step(
     if state.stage == "consent":
         return _consent(survey, state, text, action)
     return _answer(survey, state, text, action, Asking(lang, today))
+
+
+def _as_the_survey_is_now(survey: Survey, state: State) -> tuple[State, bool]:
+    """The state fitted to the survey file as it is now, which may have changed under the
+    conversation: a language it no longer has becomes its first; questions it no longer
+    has leave the path back, and the current one gives way to the first question not yet
+    answered. True beside it when no such question is left."""
+    known = survey.question_ids
+    current = state.question_id
+    if (
+        state.language in survey.languages
+        and (current is None or current in known)
+        and all(q in known for q in state.history)
+    ):
+        return state, False  # the usual case: nothing changed
+    language = state.language if state.language in survey.languages else survey.default_language
+    history = tuple(q for q in state.history if q in known)
+    gone = current is not None and current not in known
+    if gone:
+        current = next((q.id for q in survey.questions if q.id not in history), None)
+    moved = replace(state, language=language, history=history, question_id=current, failures=0)
+    return moved, gone and current is None
+
+
+def _advance_past_the_end(survey: Survey, state: State) -> Turn:
+    """The question someone was at is gone and every other was answered: done."""
+    done = replace(state, stage="done", history=(), failures=0)
+    thanks = survey.thanks[state.language] if survey.thanks else say(state.language, "thanks")
+    return Turn(done, (Message(thanks),), outcome="completed")
 
 
 def _is_command(action: str | None) -> bool:

@@ -66,6 +66,10 @@ class Survey(Model):
                     return rule.goto
         return question.next or self.after(question.id)
 
+    @cached_property
+    def question_ids(self) -> frozenset[str]:
+        return frozenset(self._by_id)
+
     def order(self, question_id: str) -> int:
         """Where the question stands in the file, for listing answers in survey order."""
         return self._order[question_id]

@@ -1,0 +1,127 @@
+"""The engine answers every input, also on a survey file that changed under a conversation,
+and never raises."""
+
+from __future__ import annotations
+
+import datetime
+import json
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from conversations import engine
+from conversations.checks import read_survey
+from conversations.engine import State
+from conversations.survey import Survey
+
+ROOT = Path(__file__).resolve().parent.parent
+SURVEY_FILES = sorted(
+    [*(ROOT / "surveys").glob("*.yaml"), *(ROOT / "tests/surveys").glob("*.yaml")]
+)
+TODAY = datetime.date(2026, 12, 1)
+
+
+def survey(path: Path) -> Survey:
+    checked = read_survey(path.read_text(encoding="utf-8"), source=str(path))
+    assert checked.survey is not None
+    return checked.survey
+
+
+LIBRARY = survey(ROOT / "surveys" / "library-services.yaml")
+
+
+def without(questions: set[str], of: Survey = LIBRARY) -> Survey:
+    """The survey as it reads after someone deleted these questions from its file."""
+    fields = of.model_dump()
+    fields["questions"] = [q for q in fields["questions"] if q["id"] not in questions]
+    return Survey.model_validate(fields)
+
+
+def at(question: str, history: tuple[str, ...] = ()) -> State:
+    return State(LIBRARY.id, "en", "question", question, history)
+
+
+def test_a_long_message_after_stopping_at_consent_gets_a_reason() -> None:
+    stopped = State(LIBRARY.id, "en", "stopped")
+    turn = engine.step(LIBRARY, stopped, "x" * 20_000, today=TODAY)
+    said = turn.messages[0].text
+    assert said.startswith("That message is too long for me (20000 characters).")
+    assert "Type continue" in said
+    assert turn.state == stopped
+
+
+def test_a_question_deleted_from_the_file_moves_the_person_to_the_next_one_left() -> None:
+    changed = without({"improve"})
+    turn = engine.step(changed, at("improve", ("visits", "services")), "help", today=TODAY)
+    assert turn.state.question_id == "satisfaction"  # the first not answered yet
+    assert "how satisfied are you" in turn.messages[-1].text
+
+
+def test_when_no_question_is_left_the_survey_ends_with_thanks() -> None:
+    changed = without({"age_group"})
+    answered = ("visits", "services", "satisfaction", "barriers", "improve")
+    turn = engine.step(changed, at("age_group", answered), "2", today=TODAY)
+    assert (turn.state.stage, turn.outcome) == ("done", "completed")
+    assert turn.messages[0].text == "Thank you! Library staff read every answer."
+
+
+def test_a_language_taken_out_of_the_file_falls_back_to_the_first() -> None:
+    english_only = Survey.model_validate({**LIBRARY.model_dump(), "languages": ["en"]})
+    finnish = State(LIBRARY.id, "fi", "question", "visits")
+    turn = engine.step(english_only, finnish, "1", today=TODAY)
+    assert turn.state.language == "en"
+
+
+def test_a_buttons_value_is_cleaned_like_typed_text() -> None:
+    turn = engine.step(
+        LIBRARY, at("improve"), "", action="improve=Ramp\x00\u202e please", today=TODAY
+    )
+    assert turn.answer.value == "Ramp please"
+
+
+_TYPED = st.one_of(
+    st.sampled_from(
+        [
+            "yes",
+            "no",
+            "1",
+            "2",
+            "3",
+            "1, 2",
+            "skip",
+            "back",
+            "stop",
+            "continue",
+            "help",
+            "language fi",
+            "language sv",
+            "kieli",
+            "",
+            "today",
+            "3.12.2026",
+            "0",
+            "99",
+        ]
+    ),
+    st.text(max_size=60),
+    st.builds(lambda n: "a" * n, st.integers(10_001, 10_010)),  # over the message limit
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_every_survey_answers_any_input_with_a_well_formed_state(data: st.DataObject) -> None:
+    chosen = survey(data.draw(st.sampled_from(SURVEY_FILES)))
+    turn = engine.start(chosen, language=data.draw(st.sampled_from(["en", "fi", "sv", None])))
+    for _ in range(data.draw(st.integers(1, 25))):
+        choices = [c.value for m in turn.messages for c in m.choices]
+        if choices and data.draw(st.booleans()):
+            action, text = data.draw(st.sampled_from(choices)), ""
+        else:
+            action, text = None, data.draw(_TYPED)
+        state = State.from_json(turn.state.to_json())
+        assert json.loads(turn.state.to_json())["survey"] == chosen.id
+        turn = engine.step(chosen, state, text, action=action, today=TODAY)
+        assert turn.messages, (text, action)
+        assert all(m.text for m in turn.messages)
