@@ -38,10 +38,11 @@ from adapters.web_pages import (
     security_headers,
     static_file,
     too_fast,
+    unavailable,
 )
 from adapters.web_texts import page_language, preferred_language
 from bot.config import PlatformSection
-from bot.events import Attachment, Capabilities, Inbound, InboundHandler, Outbound
+from bot.events import Attachment, Capabilities, Inbound, InboundHandler, NotStored, Outbound
 from bot.platforms import Configured, PlatformContext
 from conversations.outgoing import answer_of
 
@@ -55,6 +56,7 @@ MAX_FILES = 20  # exports kept for download from the staff page
 TRANSCRIPT_LENGTH = 100  # messages kept per session for a reload
 MAX_SESSIONS = 10_000  # least recently active sessions beyond this are forgotten
 POLL_SECONDS = 25.0
+NOT_STORED_RETRY_SECONDS = 2.0  # a message that could not be stored is sent again this soon
 BURST, REFILL_PER_SECOND = 8, 1.0  # rate limit per session: a burst, then one a second
 # per client address (web_limits.py): enough for a room of people on one connection
 ADDRESS_BURST, ADDRESS_PER_SECOND = 100, 5.0
@@ -347,20 +349,22 @@ class WebAdapter:
             return refuse(request, 400, "no_id")
         if wait := self._session(user_id).limit.take():
             return too_fast(request, "too_fast", wait)
-        await self._handler(
-            Inbound(
-                platform=PLATFORM,
-                user_id=user_id,
-                conversation_id=user_id,
-                is_direct=not command,
-                text=text,
-                action=action,
-                event_id=event_id,
-                timestamp=time.time(),
-                locale=preferred_language(request.headers.get("Accept-Language", "")),
-                command=command,
-            )
+        inbound = Inbound(
+            platform=PLATFORM,
+            user_id=user_id,
+            conversation_id=user_id,
+            is_direct=not command,
+            text=text,
+            action=action,
+            event_id=event_id,
+            timestamp=time.time(),
+            locale=preferred_language(request.headers.get("Accept-Language", "")),
+            command=command,
         )
+        try:
+            await self._handler(inbound)
+        except NotStored:  # the page sends it again, with the same id, after Retry-After
+            return unavailable(request, "not_stored", NOT_STORED_RETRY_SECONDS)
         return web.json_response({"ok": True}, status=202)
 
     def _address_limited(self, request: web.Request) -> web.Response | None:

@@ -50,6 +50,13 @@ def too_fast(request: web.Request, refused: str, wait: float) -> web.Response:
     return response
 
 
+def unavailable(request: web.Request, refused: str, wait: float) -> web.Response:
+    """A 503: nothing was kept of the request, and the page should send it again."""
+    response = refuse(request, 503, refused)
+    response.headers["Retry-After"] = retry_after(wait)
+    return response
+
+
 @functools.cache  # two pages in three languages: made once each
 def rendered(name: str, language: str) -> str:
     """A page with its words in `language`; the script's words ride in data-texts."""

@@ -30,6 +30,7 @@ PAGE_TEXTS: dict[str, dict[str, str]] = {
         "unreadable": "The message could not be read. Please try again.",
         "no_id": "The message has no valid id. Please reload the page.",
         "too_fast": "You are sending messages very fast. Please wait a moment.",
+        "not_stored": "Your message could not be saved just now. It is sent again in a moment.",
         "network_busy": "Too many messages are coming from your network just now. "
         "Please wait a moment and try again.",
     },
@@ -55,6 +56,8 @@ PAGE_TEXTS: dict[str, dict[str, str]] = {
         "unreadable": "Viestiä ei voitu lukea. Yritä uudelleen.",
         "no_id": "Viestillä ei ole kelvollista tunnistetta. Lataa sivu uudelleen.",
         "too_fast": "Lähetät viestejä hyvin nopeasti. Odota hetki.",
+        "not_stored": "Viestiäsi ei juuri nyt saatu tallennettua. "
+        "Se lähetetään hetken päästä uudelleen.",
         "network_busy": "Verkostasi tulee juuri nyt liikaa viestejä. "
         "Odota hetki ja yritä uudelleen.",
     },
@@ -80,6 +83,7 @@ PAGE_TEXTS: dict[str, dict[str, str]] = {
         "unreadable": "Meddelandet kunde inte läsas. Försök igen.",
         "no_id": "Meddelandet saknar giltigt id. Ladda om sidan.",
         "too_fast": "Du skickar meddelanden mycket snabbt. Vänta en stund.",
+        "not_stored": "Ditt meddelande kunde inte sparas just nu. Det skickas igen om en stund.",
         "network_busy": "Det kommer för många meddelanden från ditt nätverk just nu. "
         "Vänta en stund och försök igen.",
     },

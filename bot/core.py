@@ -14,7 +14,7 @@ from dataclasses import replace
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from bot.events import Inbound, Outbound
+from bot.events import Inbound, NotStored, Outbound
 from bot.outbox import OutboxSender
 from bot.per_participant import ParticipantLocks
 from bot.survey_files import SurveyCatalogue
@@ -57,18 +57,27 @@ class Bot:
         self._serial = ParticipantLocks()
 
     async def dispatch(self, inbound: Inbound) -> None:
-        """Handle one event: store its turn, then send the replies. Failures are logged and
-        stay with this event; the bot carries on."""
+        """Handle one event: store its turn, then send the replies. Raises NotStored when
+        the turn could not be stored, so the adapter does not acknowledge the event; a
+        failure after that is logged and stays with this event."""
         if not inbound.is_direct:
             return  # group messages carry commands, not answers
         pid = self._store.pseudonym(inbound.platform, inbound.user_id)
-        try:
-            async with self._serial.hold(pid):
+        async with self._serial.hold(pid):
+            try:
                 stored = await self._store_turn(pid, inbound)
-                if stored:
+            except Exception as error:
+                log.exception("%s event %s was not stored", *_named(inbound))
+                raise NotStored(str(error)) from None
+            if stored:
+                try:
                     await self._outbox.send(stored)
-        except Exception:
-            log.exception("%s event %s failed", inbound.platform, inbound.event_id)
+                except Exception:  # the replies wait in the outbox for its sweep
+                    log.exception(
+                        "sending the replies to %s event %s failed",
+                        inbound.platform,
+                        inbound.event_id,
+                    )
 
     async def _store_turn(self, pid: str, inbound: Inbound) -> list[Outbound] | None:
         """Run and store the turn; None if the event was a redelivery (nothing changes).
@@ -259,6 +268,10 @@ class _Reply:
 
     def __init__(self, message: Message) -> None:
         self.messages = (message,)
+
+
+def _named(inbound: Inbound) -> tuple[str, str]:
+    return inbound.platform, inbound.event_id
 
 
 def _language_of(loaded: Loaded, inbound: Inbound) -> str:

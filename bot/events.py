@@ -57,7 +57,13 @@ class Capabilities:
     max_message_length: int = 4_000
 
 
-InboundHandler = Callable[[Inbound], Awaitable[None]]
+class NotStored(Exception):
+    """The event's turn could not be stored: the adapter must not tell its platform the
+    event was received, so that the platform delivers it again (the event id makes a
+    second delivery of something that was stored after all change nothing)."""
+
+
+InboundHandler = Callable[[Inbound], Awaitable[None]]  # may raise NotStored
 
 
 class Adapter(Protocol):

@@ -95,6 +95,11 @@ class GroupCommitWriter:
         """The writer process's id (for benchmarks that count its CPU time)."""
         return None if self._child is None else self._child.process.pid
 
+    @property
+    def holding(self) -> int:
+        """Writes handed to the writer process and not answered yet."""
+        return 0 if self._child is None else len(self._child.held)
+
     def submit(self, write: Callable[[sqlite3.Connection], T]) -> asyncio.Future[T]:
         """Queue `write`; the future holds its result once its transaction has committed."""
         return self._queue(None, write)

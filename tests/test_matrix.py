@@ -74,6 +74,7 @@ async def test_messages_sent_while_the_bot_was_stopped_are_answered_once_in_orde
         assert len(stored_answers(tmp_path)) == 3 * 5
 
 
+@pytest.mark.usefixtures("one_person_digests")  # one respondent's figures, quote and chart
 async def test_a_coordinator_starts_a_survey_and_posts_a_harmless_digest_in_a_staff_room(
     synapse: Synapse, bot_account: Account, people: dict, tmp_path: Path, survey_folder: Path
 ) -> None:

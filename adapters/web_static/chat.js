@@ -123,11 +123,12 @@ function pause(milliseconds) {
 }
 
 async function patiently(url, options) {
-  // A 429 (this session, or everyone on this network, sent too much): say why, wait as
-  // long as the server asks, and try again with the same request.
+  // A 429 (this session, or everyone on this network, sent too much) or a 503 (the
+  // message could not be saved, so nothing was kept): say why, wait as long as the
+  // server asks, and try again with the same request (the same id: stored once).
   for (;;) {
     const response = await fetch(url, options);
-    if (response.status !== 429) return response;
+    if (response.status !== 429 && response.status !== 503) return response;
     const problem = await response.json().catch(() => ({}));
     statusLine.textContent = problem.error || texts.reconnecting;
     const seconds = Number(response.headers.get("Retry-After")) || 2;

@@ -1,0 +1,90 @@
+"""Nothing is acknowledged that is not stored: when the database writer dies holding the
+turns of many people at once, the web chat answers those messages 503, the page sends
+them again, and every message ends up stored and answered once."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sqlite3
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from adapters.web import WebAdapter
+from bot.app import Runtime, running
+
+PEOPLE = 120
+
+
+def stall(connection: sqlite3.Connection) -> None:
+    """A write that holds the writer process, so the turns behind it wait in its pipe."""
+    time.sleep(60)
+
+
+@pytest.fixture
+async def site(tmp_path: Path, survey_folder: Path) -> AsyncIterator[Runtime]:
+    async with running(
+        database=tmp_path / "civicbot.db",
+        survey_folder=survey_folder,
+        adapters=[lambda handler: WebAdapter(handler, port=0, address_limit=(10_000, 1_000))],
+        environ={"CIVICBOT_PSEUDONYM_KEY": "k"},
+    ) as runtime:
+        yield runtime
+
+
+async def a_person(base: str) -> aiohttp.ClientSession:
+    session = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
+    await session.get(base)  # the page sets the session cookie
+    return session
+
+
+async def send(session: aiohttp.ClientSession, base: str, text: str, event_id: str) -> int:
+    body = {"text": text, "action": None, "id": event_id}
+    async with session.post(f"{base}api/messages", json=body) as response:
+        if response.status == 503:
+            assert response.headers["Retry-After"]
+        return response.status
+
+
+async def test_messages_held_by_a_writer_that_dies_are_refused_then_stored_when_sent_again(
+    site: Runtime, tmp_path: Path
+) -> None:
+    base = f"http://127.0.0.1:{site.adapters[0].port}/"
+    people = [await a_person(base) for _ in range(PEOPLE)]
+    try:
+        writer = site.store.writer
+        stalled = asyncio.ensure_future(writer.write(stall))
+        sending = [
+            asyncio.ensure_future(send(p, base, "library", f"first-{n:04d}"))
+            for n, p in enumerate(people)
+        ]
+        async with asyncio.timeout(20):  # every turn is in the writer's hands
+            while writer.holding < PEOPLE + 1:  # noqa: ASYNC110 - another process's progress
+                await asyncio.sleep(0.01)
+        os.kill(writer.pid, signal.SIGKILL)
+        statuses = await asyncio.gather(*sending)
+        await asyncio.gather(stalled, return_exceptions=True)
+        assert statuses.count(503) == PEOPLE  # none of them was acknowledged
+        # the page sends each again, with the same id
+        again = await asyncio.gather(
+            *(send(p, base, "library", f"first-{n:04d}") for n, p in enumerate(people))
+        )
+        assert again == [202] * PEOPLE
+        replies = await asyncio.gather(
+            *(p.get(f"{base}api/messages?after=0&wait=0") for p in people)
+        )
+        for reply in replies:
+            messages = (await reply.json())["messages"]
+            assert [m["text"].split("\n")[0] for m in messages] == ["City library feedback"]
+    finally:
+        for person in people:
+            await person.close()
+    with sqlite3.connect(tmp_path / "civicbot.db") as connection:
+        (events,) = connection.execute("SELECT count(*) FROM processed_events").fetchone()
+        (responses,) = connection.execute("SELECT count(*) FROM responses").fetchone()
+    assert (events, responses) == (PEOPLE, PEOPLE)
