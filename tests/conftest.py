@@ -57,6 +57,29 @@ def survey_folder(tmp_path: Path) -> Path:
     return folder
 
 
+STAFF_ROOM = "staff-room"
+
+
+def coordinated(tmp_path: Path, survey_folder: Path, clock: Clock, **options: object):
+    """civicbot with the in-memory adapter and `memory:coord` as its coordinator."""
+    channels = options.pop("channels", None)
+    return running(
+        database=tmp_path / "civicbot.db",
+        survey_folder=survey_folder,
+        adapters=[lambda handler: MemoryAdapter(handler, channels=channels)],
+        clock=clock,
+        environ={"CIVICBOT_PSEUDONYM_KEY": "k"},
+        coordinators=frozenset({"memory:coord"}),
+        **options,
+    )
+
+
+async def command(chat: MemoryAdapter, text: str, *, user: str = "coord") -> str:
+    """Run a command in the staff room and return the bot's answer to it."""
+    await chat.push(user, text, command=True, is_direct=False, conversation=STAFF_ROOM)
+    return chat.to(STAFF_ROOM)[-1].message.text
+
+
 @pytest.fixture
 def one_person_digests(survey_folder: Path) -> None:
     """The library survey shows figures and quotes from its first respondent on, for tests

@@ -9,39 +9,24 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from conftest import Clock
+from conftest import STAFF_ROOM, Clock, command, coordinated
 
 from adapters.memory import MemoryAdapter
-from bot.app import Runtime, running
+from bot.app import Runtime
 
 pytestmark = pytest.mark.usefixtures("one_person_digests")
-
-STAFF_ROOM = "staff-room"
 
 
 @pytest.fixture
 async def runtime(tmp_path: Path, survey_folder: Path, clock: Clock) -> AsyncIterator[Runtime]:
     channels = {"#homecare-clients": ["ann", "ben", "coord"], "#empty": []}
-    async with running(
-        database=tmp_path / "civicbot.db",
-        survey_folder=survey_folder,
-        adapters=[lambda handler: MemoryAdapter(handler, channels=channels)],
-        clock=clock,
-        environ={"CIVICBOT_PSEUDONYM_KEY": "k"},
-        coordinators=frozenset({"memory:coord"}),
-    ) as started:
+    async with coordinated(tmp_path, survey_folder, clock, channels=channels) as started:
         yield started
 
 
 @pytest.fixture
 def chat(runtime: Runtime) -> MemoryAdapter:
     return runtime.adapters[0]
-
-
-async def command(chat: MemoryAdapter, text: str, *, user: str = "coord") -> str:
-    """Run a command in the staff room and return the bot's answer to it."""
-    await chat.push(user, text, command=True, is_direct=False, conversation=STAFF_ROOM)
-    return chat.to(STAFF_ROOM)[-1].message.text
 
 
 def rows(tmp_path: Path, sql: str) -> list[tuple]:

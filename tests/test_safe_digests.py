@@ -7,38 +7,24 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from conftest import Clock
+from conftest import STAFF_ROOM, Clock, command, coordinated
 
 from adapters.memory import MemoryAdapter
-from bot.app import running
-
-STAFF_ROOM = "staff-room"
 
 
 @pytest.fixture
 async def chat(tmp_path: Path, survey_folder: Path, clock: Clock) -> AsyncIterator[MemoryAdapter]:
-    async with running(
-        database=tmp_path / "civicbot.db",
-        survey_folder=survey_folder,
-        adapters=[MemoryAdapter],
-        clock=clock,
-        environ={"CIVICBOT_PSEUDONYM_KEY": "k"},
-        coordinators=frozenset({"memory:coord"}),
-    ) as runtime:
+    async with coordinated(tmp_path, survey_folder, clock) as runtime:
         yield runtime.adapters[0]
-
-
-async def staff_command(chat: MemoryAdapter, text: str) -> None:
-    await chat.push("coord", text, command=True, is_direct=False, conversation=STAFF_ROOM)
 
 
 async def test_one_older_persons_answers_are_not_readable_from_the_digest(
     chat: MemoryAdapter,
 ) -> None:
-    await staff_command(chat, "survey start library for everyone")
+    await command(chat, "survey start library for everyone")
     for text in ["library", "yes", "1", "1", "5", "My name is Ann Smith, 040 123 4567", "4"]:
         await chat.push("ann", text)
-    await staff_command(chat, "survey digest 1")
+    await command(chat, "survey digest 1")
     digest = next(m for m in chat.to(STAFF_ROOM) if m.message.text.startswith("Digest:"))
     text = digest.message.text
     assert "Responses: 1, completed 1 (100%)" in text

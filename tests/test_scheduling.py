@@ -8,33 +8,16 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from conftest import Clock
-
-from adapters.memory import MemoryAdapter
-from bot.app import running
+from conftest import STAFF_ROOM, Clock, command, coordinated
 
 pytestmark = pytest.mark.usefixtures("one_person_digests")
 
-STAFF_ROOM = "staff-room"
 ZONE = "Europe/Helsinki"
 MONDAY_8_UTC = datetime(2027, 1, 4, 8, 0, tzinfo=ZoneInfo("UTC")).timestamp()
 
 
 def bot(tmp_path: Path, survey_folder: Path, clock: Clock):
-    return running(
-        database=tmp_path / "civicbot.db",
-        survey_folder=survey_folder,
-        adapters=[MemoryAdapter],
-        clock=clock,
-        environ={"CIVICBOT_PSEUDONYM_KEY": "k"},
-        coordinators=frozenset({"memory:coord"}),
-        timezone=ZONE,
-    )
-
-
-async def command(chat: MemoryAdapter, text: str) -> str:
-    await chat.push("coord", text, command=True, is_direct=False, conversation=STAFF_ROOM)
-    return chat.to(STAFF_ROOM)[-1].message.text
+    return coordinated(tmp_path, survey_folder, clock, timezone=ZONE)
 
 
 async def test_a_schedule_runs_on_cron_time_in_the_configured_zone(
