@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
 import sqlite3
 import time
 from pathlib import Path
@@ -202,3 +204,29 @@ def test_posts_into_one_channel_are_paced_after_a_short_burst() -> None:
     assert slots.take("COTHER") == 0  # another channel has its own slots
     clock.now = 10.0
     assert slots.take("CBUSY") == 0  # a quiet channel has its burst back
+
+
+def stall(connection: object) -> None:
+    """A write that holds the writer process, so the turns behind it wait in its pipe."""
+    time.sleep(60)
+
+
+async def test_an_event_whose_turn_could_not_be_stored_is_not_acknowledged(
+    slack_bot: Runtime, events, slack_api: SlackWebApi, tmp_path: Path
+) -> None:
+    writer = slack_bot.store.writer
+    stalled = asyncio.ensure_future(writer.write(stall))
+    session, url = events
+    body = message_event("UANN", "library", "Ev1")
+    sending = asyncio.ensure_future(post(session, url, body))
+    async with asyncio.timeout(10):  # the turn is in the writer's hands
+        while writer.holding < 2:  # noqa: ASYNC110 - another process's progress
+            await asyncio.sleep(0.01)
+    os.kill(writer.pid, signal.SIGKILL)
+    refused = await sending
+    await asyncio.gather(stalled, return_exceptions=True)
+    assert refused.status != 200  # so Slack delivers it again
+    again = await post(session, url, body, headers={**signed(body), "X-Slack-Retry-Num": "1"})
+    assert again.status == 200
+    await settle(slack_bot)
+    assert posted_to(slack_api, "DUANN")[0]["text"].startswith("City library feedback")
