@@ -7,6 +7,7 @@ decrypts and sends, and asks these what an event means and what to post.
 from __future__ import annotations
 
 import html
+import json
 import time
 from collections.abc import Callable
 from typing import Any
@@ -19,6 +20,9 @@ from conversations.outgoing import Message
 PLATFORM = "matrix"
 COMMAND_PREFIX = "!survey"
 EVENT_BYTES_LIMIT = 60_000  # under Matrix's 65,536-byte event limit, with room to spare
+# Body and formatted body of one event, as JSON escapes them: encrypted, the event grows
+# by a third (base64) and an envelope, and must still be under the limit.
+PART_BYTES = 40_000
 
 
 def inbound_of(
@@ -63,11 +67,20 @@ def text_contents(message: Message, *, notice: bool) -> list[dict[str, Any]]:
             "msgtype": "m.notice" if notice else "m.text",
             "body": part,
             "format": "org.matrix.custom.html",
-            "formatted_body": html.escape(part).replace("\n", "<br>"),
+            "formatted_body": _html(part),
             "m.mentions": {},  # nobody is pinged, whatever the text says
         }
-        for part in split(text, EVENT_BYTES_LIMIT // 4)  # HTML escaping at most quadruples
+        for part in split(text, PART_BYTES)
     ]
+
+
+def _html(text: str) -> str:
+    return html.escape(text).replace("\n", "<br>")
+
+
+def _cost(character: str) -> int:
+    """Bytes the character takes in the body and the formatted body, as JSON."""
+    return len(json.dumps(character)) + len(json.dumps(_html(character))) - 4
 
 
 def file_content(attachment: Attachment, uri: str, keys: dict[str, Any] | None) -> dict[str, Any]:
@@ -88,8 +101,23 @@ def file_content(attachment: Attachment, uri: str, keys: dict[str, Any] | None) 
     return content
 
 
-def split(text: str, size: int) -> list[str]:
-    return [text[i : i + size] for i in range(0, len(text), size)] or [""]
+def split(text: str, budget: int) -> list[str]:
+    """Parts of the text whose body and formatted body take at most `budget` bytes, cut
+    after a line where one ends in the part, else where the budget runs out."""
+    parts: list[str] = []
+    start, used, line_end = 0, 0, None
+    for index, character in enumerate(text):
+        cost = _cost(character)
+        if used + cost > budget:
+            cut = line_end + 1 if line_end is not None else index
+            parts.append(text[start:cut])
+            start, line_end = cut, None
+            used = sum(_cost(c) for c in text[start:index])
+        used += cost
+        if character == "\n":
+            line_end = index
+    parts.append(text[start:])
+    return parts
 
 
 class HeldEvents:

@@ -3,6 +3,8 @@ dicts in, no homeserver."""
 
 from __future__ import annotations
 
+import json
+
 from conftest import Clock
 from nio import Event, MegolmEvent
 
@@ -88,9 +90,21 @@ def test_a_message_is_numbered_escaped_and_pings_nobody() -> None:
     assert text_contents(message, notice=True)[0]["msgtype"] == "m.notice"
 
 
-def test_a_long_digest_is_split_into_events_under_the_size_limit() -> None:
-    parts = text_contents(Message("x" * 40_000), notice=True)
-    assert [len(p["body"]) for p in parts] == [15_000, 15_000, 10_000]
+def test_a_long_digest_is_split_at_line_ends_into_events_under_the_size_limit() -> None:
+    text = "\n".join(f"line {n}: " + "x" * 90 for n in range(600))  # ~60,000 characters
+    parts = text_contents(Message(text), notice=True)
+    assert len(parts) > 1
+    assert "".join(p["body"] for p in parts) == text
+    assert all(p["body"].endswith("\n") for p in parts[:-1])  # cut after a line
+
+
+def test_a_reply_full_of_emoji_fits_an_encrypted_event() -> None:
+    text = "Kiitos 😀 <3 & " * 6_000  # emoji take 12 bytes as JSON, < and & more as HTML
+    parts = text_contents(Message(text), notice=False)
+    assert "".join(p["body"] for p in parts) == text
+    for part in parts:
+        encrypted = len(json.dumps(part)) * 4 / 3 + 1_000  # base64 and the envelope
+        assert encrypted < 65_536
 
 
 def test_a_message_waits_for_its_key_and_holds_the_rest_of_its_room_behind_it() -> None:
