@@ -63,6 +63,7 @@ from conversations.outgoing import Message, answer_of
 log = logging.getLogger(__name__)
 
 ACK_WITHIN = 2.5  # seconds: Slack wants an answer within 3
+LOCALE_WAIT = 0.5  # seconds a person's language is looked up for, at most
 MESSAGE_LIMIT = 12_000  # characters per posted message; longer ones (digests) are split
 
 
@@ -291,11 +292,13 @@ class SlackAdapter:
         if user in self._locales:
             self._locales.move_to_end(user)
             return self._locales[user]
-        try:
-            found = await self.client.users_info(user=user, include_locale=True)
+        try:  # never long: Slack wants its ack within 3 s, and a 429 would wait it out
+            found = await asyncio.wait_for(
+                self.client.users_info(user=user, include_locale=True), LOCALE_WAIT
+            )
             locale = (found["user"].get("locale") or "").split("-")[0] or None
-        except SlackApiError:
-            locale = None
+        except (SlackApiError, TimeoutError):
+            locale = None  # the survey's first language; the person can switch
         remember(self._locales, user, locale, most=REMEMBERED)
         return locale
 

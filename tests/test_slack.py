@@ -230,3 +230,14 @@ async def test_an_event_whose_turn_could_not_be_stored_is_not_acknowledged(
     assert again.status == 200
     await settle(slack_bot)
     assert posted_to(slack_api, "DUANN")[0]["text"].startswith("City library feedback")
+
+
+async def test_a_rate_limited_language_lookup_does_not_hold_up_the_answer(
+    slack_bot: Runtime, events, slack_api: SlackWebApi
+) -> None:
+    limited = (429, {"ok": False, "error": "ratelimited"}, {"Retry-After": "20"})
+    slack_api.fail["users.info"] = [limited]
+    async with asyncio.timeout(5):  # far less than the 20 s Slack asked to wait
+        await say(events, "UFI", "library", "Ev1")
+        await settle(slack_bot)
+    assert posted_to(slack_api, "DUFI")[0]["text"].startswith("City library feedback")
