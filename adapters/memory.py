@@ -7,6 +7,7 @@ process, where no chat platform is wanted.
 from __future__ import annotations
 
 import itertools
+import secrets
 import time
 from collections.abc import Awaitable, Callable
 
@@ -27,7 +28,9 @@ class MemoryAdapter:
         self.platform = platform
         self._handler = handler
         self._on_send = on_send
+        # unique across instances too: a restarted bot on the same database sees new events
         self._event_ids = itertools.count(1)
+        self._instance = secrets.token_hex(4)
         self.channels = channels or {}
         self.sent: list[Outbound] = []
 
@@ -82,7 +85,7 @@ class MemoryAdapter:
                 is_direct=is_direct,
                 command=command,
                 text=text,
-                event_id=event_id or f"ev-{next(self._event_ids)}",
+                event_id=event_id or f"ev-{self._instance}-{next(self._event_ids)}",
                 timestamp=time.time(),
                 action=action,
                 locale=locale,

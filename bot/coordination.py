@@ -79,7 +79,13 @@ class Coordination:
         return not names.isdisjoint(self._coordinators)
 
     async def handle(self, inbound: Inbound) -> None:
-        """Run one command and answer it; a failure is logged and told, never raised."""
+        """Run one command and answer it; a failure is logged and told, never raised. A
+        command delivered again (Slack retries a mention it got no answer to in time) is
+        recognised by its event id and does nothing twice."""
+        event_key = f"{inbound.platform}:command:{inbound.event_id}"
+        if not await self._store.first_delivery(event_key, now=self._clock()):
+            log.info("%s command event %s came again; done once already", *_named(inbound))
+            return
         allowed = self._is_coordinator(inbound)
         attachment = None
         if not allowed:
@@ -394,6 +400,10 @@ class Coordination:
             f"Run {run.id} closed: {run.responses} responses, {run.completed} completed. "
             "It takes no more answers; 'survey digest' and 'survey export' still work."
         )
+
+
+def _named(inbound: Inbound) -> tuple[str, str]:
+    return inbound.platform, inbound.event_id
 
 
 def _when(timestamp: float) -> str:

@@ -109,7 +109,9 @@ def render_text(digest: Digest) -> str:
             lines.append(f"  mean {summary.mean:.1f}, median {summary.median:g}")
         if summary.facts:
             lines.append("  " + ", ".join(f"{name} {value}" for name, value in summary.facts))
-        if summary.counts and all(c.hidden for c in summary.counts):
+        if not summary.answered:
+            lines.append("  no answers yet")
+        elif summary.counts and all(c.hidden for c in summary.counts):
             lines.append(f"  figures hidden until {digest.min_group_size} have answered")
         elif summary.bars and summary.answered:
             top = max((c.count for c in summary.counts), default=0)

@@ -28,7 +28,7 @@ def protect(digest: Digest, k: int) -> Digest:
 
 
 def _protected(summary: Summary, k: int, *, quotes: bool) -> Summary:
-    if summary.answered < k:
+    if 0 < summary.answered < k:
         return replace(
             summary,
             counts=tuple(_hidden(c) for c in summary.counts),  # zeros would tell too

@@ -79,6 +79,11 @@ class Storage(Protocol):
         ones: nothing links those to anybody)."""
         ...
 
+    async def first_delivery(self, event_key: str, *, now: float) -> bool:
+        """Note an event that is handled outside a turn (a coordinator's command): True the
+        first time its key is seen, False for every delivery after (until retention)."""
+        ...
+
     # -- the outbox -------------------------------------------------------------------
 
     async def unsent(self, *, queued_before: float | None = None) -> list[StoredOutbox]:

@@ -17,7 +17,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
-from storage import privacy, retention, runs
+from storage import privacy, retention, runs, turns
 from storage.database import connect
 from storage.migrations import migrate
 from storage.pseudonyms import Pseudonyms, load_key
@@ -122,6 +122,9 @@ class Store:
 
     async def stored_responses(self, pid: str) -> list[StoredResponse]:
         return await self._scan(partial(privacy.stored_responses, pid=pid))
+
+    async def first_delivery(self, event_key: str, *, now: float) -> bool:
+        return await self.writer.write(partial(turns.first_delivery, event_key=event_key, now=now))
 
     # -- the outbox -------------------------------------------------------------------
 

@@ -208,6 +208,14 @@ def _queue_replies(connection: sqlite3.Connection, turns: list[TurnRecord]) -> d
     return ids
 
 
+def first_delivery(connection: sqlite3.Connection, *, event_key: str, now: float) -> bool:
+    inserted = connection.execute(
+        "INSERT OR IGNORE INTO processed_events (event_id, processed_at) VALUES (?, ?)",
+        (event_key, now),
+    )
+    return inserted.rowcount == 1
+
+
 def forget_sent(connection: sqlite3.Connection, *, outbox_ids: list[int]) -> None:
     """Delivered replies leave the outbox."""
     _each(

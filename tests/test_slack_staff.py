@@ -20,6 +20,7 @@ from slack_stub import (
     SlackWebApi,
     mention_event,
     post,
+    signed,
 )
 
 from adapters.slack_pacing import ResponseUrls
@@ -63,6 +64,20 @@ async def test_a_mention_in_a_channel_is_a_command_answered_privately(
     reply = slack_api.made("chat.postEphemeral")[-1]
     assert (reply["channel"], reply["user"]) == ("CSTAFF", "UCOORD")
     assert reply["text"].startswith("Surveys")
+
+
+async def test_a_mention_slack_delivers_again_runs_its_command_once(
+    slack_bot: Runtime, events, slack_api: SlackWebApi
+) -> None:
+    session, url = events
+    await ann_answers_the_library_survey(events, slack_api)
+    mention = mention_event("UCOORD", "CSTAFF", "survey digest 1", "Ev99")
+    assert (await post(session, url, mention)).status == 200
+    retried = {**signed(mention), "X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "timeout"}
+    assert (await post(session, url, mention, headers=retried)).status == 200
+    await settle(slack_bot)
+    digests = [p for p in posted_to(slack_api, "CSTAFF") if p["text"].startswith("Digest:")]
+    assert len(digests) == 1
 
 
 async def test_a_channel_audience_is_read_page_by_page_and_invited(

@@ -348,3 +348,9 @@ async def test_a_run_gets_the_staff_channel_its_digests_go_to(storage: Storage) 
     assert (await storage.run(run_id)).staff_channel is None
     await storage.set_staff_channel(run_id, "slack:CSTAFF")
     assert (await storage.run(run_id)).staff_channel == "slack:CSTAFF"
+
+
+async def test_an_event_handled_outside_a_turn_is_first_delivered_once(storage: Storage) -> None:
+    assert await storage.first_delivery("slack:command:Ev9", now=1.0)
+    assert not await storage.first_delivery("slack:command:Ev9", now=2.0)
+    assert await storage.first_delivery("slack:command:Ev10", now=2.0)
