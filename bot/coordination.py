@@ -84,7 +84,7 @@ class Coordination:
         recognised by its event id and does nothing twice."""
         event_key = f"{inbound.platform}:command:{inbound.event_id}"
         if not await self._store.first_delivery(event_key, now=self._clock()):
-            log.info("%s command event %s came again; done once already", *_named(inbound))
+            log.info("%s command event %s came again; done once already", *inbound.logged)
             return
         allowed = self._is_coordinator(inbound)
         attachment = None
@@ -400,10 +400,6 @@ class Coordination:
             f"Run {run.id} closed: {run.responses} responses, {run.completed} completed. "
             "It takes no more answers; 'survey digest' and 'survey export' still work."
         )
-
-
-def _named(inbound: Inbound) -> tuple[str, str]:
-    return inbound.platform, inbound.event_id
 
 
 def _when(timestamp: float) -> str:

@@ -67,7 +67,7 @@ class Bot:
             try:
                 stored = await self._store_turn(pid, inbound)
             except Exception as error:
-                log.exception("%s event %s was not stored", *_named(inbound))
+                log.exception("%s event %s was not stored", *inbound.logged)
                 raise NotStored(str(error)) from None
             if stored:
                 try:
@@ -268,10 +268,6 @@ class _Reply:
 
     def __init__(self, message: Message) -> None:
         self.messages = (message,)
-
-
-def _named(inbound: Inbound) -> tuple[str, str]:
-    return inbound.platform, inbound.event_id
 
 
 def _language_of(loaded: Loaded, inbound: Inbound) -> str:

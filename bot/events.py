@@ -26,6 +26,11 @@ class Inbound:
     unreadable: bool = False  # a message arrived that could not be read (encrypted, no key)
     workspace: str | None = None  # the user's team, where a platform has several (Slack)
 
+    @property
+    def logged(self) -> tuple[str, str]:
+        """What a log line may say of the event: its platform and its id, nobody's data."""
+        return self.platform, self.event_id
+
 
 @dataclass(frozen=True, slots=True)
 class Outbound:
