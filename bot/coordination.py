@@ -8,7 +8,6 @@ command came from.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections import Counter
 from datetime import UTC, datetime
@@ -17,9 +16,9 @@ from typing import cast
 from bot import commands, digest
 from bot.commands import Command, Unusable
 from bot.core import Bot
+from bot.digest_files import csv_file, digest_files
 from bot.digest_schedules import DigestSchedules
 from bot.events import Adapter, Attachment, Inbound, Inviting, Outbound
-from bot.export import csv_of
 from bot.outbox import OutboxSender
 from bot.scheduler import Clock, Scheduler
 from bot.small_cells import protect
@@ -29,7 +28,7 @@ from conversations.messages import say
 from conversations.outgoing import Message
 from conversations.survey import Survey
 from storage.contract import Storage
-from storage.records import RunRow, RunRows
+from storage.records import RunRow
 
 log = logging.getLogger(__name__)
 
@@ -147,7 +146,7 @@ class Coordination:
             return await self._status(run), None
         if command.name == "export":
             rows = await self._store.run_rows(run.id)
-            return _csv_file(survey, run.id, rows, raw=command.raw)
+            return csv_file(survey, run.id, rows, raw=command.raw)
         if command.name == "digest":
             return await self.post_digest(run, survey, fallback=inbound), None
         if command.name == "remind":
@@ -340,7 +339,8 @@ class Coordination:
                 "archived, or is civicbot not in it?). It is kept and will be sent again."
             )
         told = f"Digest of run {run.id} posted: {built.new_completed} new completed responses."
-        files = await self._digest_files(survey, built, rows, platform)
+        uploads = self._adapters[platform].capabilities.file_upload
+        files = await digest_files(survey, built, rows) if uploads else []
         for caption, attachment in files:
             try:
                 await self._adapters[platform].send(
@@ -350,30 +350,6 @@ class Coordination:
                 log.exception("uploading %s for run %d failed", attachment.filename, run.id)
                 told += f" {attachment.filename} could not be uploaded; try again later."
         return told
-
-    async def _digest_files(
-        self, survey: Survey, built: digest.Digest, rows: RunRows, platform: str
-    ) -> list[tuple[str, Attachment]]:
-        """The chart and the CSV the survey's digests ask for, where the platform takes
-        files. They are made again from the data each time, so they are not stored."""
-        if not self._adapters[platform].capabilities.file_upload:
-            return []
-        files = []
-        if survey.digest.chart:
-            from bot.charts import (  # matplotlib: 50 MiB, loaded once a chart is due
-                chart_description,
-                chart_png,
-            )
-
-            png = await asyncio.to_thread(chart_png, built)  # a CPU-bound second, off the loop
-            if png is not None:
-                caption = f"Run {built.run_id} as a chart: the figures of the digest above."
-                name = f"{survey.id}-run-{built.run_id}.png"
-                description = chart_description(built)
-                files.append((caption, Attachment(name, "image/png", png, description)))
-        if survey.digest.csv:
-            files.append(_csv_file(survey, built.run_id, rows))
-        return files
 
     async def _remind(self, run: RunRow, survey: Survey) -> str:
         if run.status == "closed":
@@ -408,15 +384,3 @@ def _when(timestamp: float) -> str:
 
 def _when_local(moment: datetime | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M %Z") if moment else "never"
-
-
-def _csv_file(
-    survey: Survey, run_id: int, rows: RunRows, *, raw: bool = False
-) -> tuple[str, Attachment]:
-    """The run's answers as CSV, with the line that introduces it."""
-    name = f"{survey.id}-run-{run_id}{'-raw' if raw else ''}.csv"
-    data = csv_of(survey, rows.responses, rows.answers, raw=raw)
-    told = f"Run {run_id}: {len(rows.responses)} responses in {name}."
-    if raw:
-        told += " Unredacted: it holds whatever personal data people wrote; keep it safe."
-    return told, Attachment(name, "text/csv", data)

@@ -1,0 +1,46 @@
+"""The files that go with a digest or an export: the chart and the CSV of a run."""
+
+from __future__ import annotations
+
+import asyncio
+
+from bot.digest import Digest
+from bot.events import Attachment
+from bot.export import csv_of
+from conversations.survey import Survey
+from storage.records import RunRows
+
+
+async def digest_files(
+    survey: Survey, built: Digest, rows: RunRows
+) -> list[tuple[str, Attachment]]:
+    """The chart and the CSV the survey's digests ask for, each with the line that
+    introduces it. They are made again from the data each time, so they are not stored."""
+    files = []
+    if survey.digest.chart:
+        from bot.charts import (  # matplotlib: 50 MiB, loaded once a chart is due
+            chart_description,
+            chart_png,
+        )
+
+        png = await asyncio.to_thread(chart_png, built)  # a CPU-bound second, off the loop
+        if png is not None:
+            caption = f"Run {built.run_id} as a chart: the figures of the digest above."
+            name = f"{survey.id}-run-{built.run_id}.png"
+            description = chart_description(built)
+            files.append((caption, Attachment(name, "image/png", png, description)))
+    if survey.digest.csv:
+        files.append(csv_file(survey, built.run_id, rows))
+    return files
+
+
+def csv_file(
+    survey: Survey, run_id: int, rows: RunRows, *, raw: bool = False
+) -> tuple[str, Attachment]:
+    """The run's answers as CSV, with the line that introduces it."""
+    name = f"{survey.id}-run-{run_id}{'-raw' if raw else ''}.csv"
+    data = csv_of(survey, rows.responses, rows.answers, raw=raw)
+    told = f"Run {run_id}: {len(rows.responses)} responses in {name}."
+    if raw:
+        told += " Unredacted: it holds whatever personal data people wrote; keep it safe."
+    return told, Attachment(name, "text/csv", data)
