@@ -11,7 +11,6 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
-from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
 
@@ -40,7 +39,6 @@ class DigestSchedules:
         self._post = post
         self._timezone = timezone
         self._clock = clock
-        self._zones: dict[int, str] = {}  # schedule id -> the zone it was made in
 
     async def start(self) -> int:
         """Register every stored schedule and catch up missed digests; returns how many."""
@@ -68,14 +66,11 @@ class DigestSchedules:
     async def remove(self, schedule_id: int) -> bool:
         removed = await self._store.remove_schedule(schedule_id)
         self._scheduler.remove(_job_id(schedule_id))
-        self._zones.pop(schedule_id, None)
         return removed
 
     def next_time(self, schedule_id: int) -> datetime | None:
         """When the schedule fires next, in its time zone."""
-        found = self._scheduler.next_time(_job_id(schedule_id))
-        zone = ZoneInfo(self._zones.get(schedule_id, self._timezone))
-        return found.astimezone(zone) if found else None
+        return self._scheduler.next_time(_job_id(schedule_id))
 
     async def fire(self, schedule_id: int, run_id: int) -> None:
         """Post the run's digest now and note when; a failure is logged, the schedule stays."""
@@ -86,7 +81,6 @@ class DigestSchedules:
             log.exception("the scheduled digest of run %d failed", run_id)
 
     def _register(self, schedule: ScheduleRow) -> None:
-        self._zones[schedule.id] = schedule.timezone
         self._scheduler.cron(
             _job_id(schedule.id),
             cron_trigger(schedule.cron, schedule.timezone),

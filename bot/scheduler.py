@@ -91,8 +91,11 @@ class Scheduler:
         return removed
 
     def next_time(self, job_id: str) -> datetime | None:
+        """When the job runs next, in its trigger's time zone."""
         entry = self._entries.get(job_id)
-        return entry.next_time if entry else None
+        if entry is None or entry.next_time is None:
+            return None
+        return entry.next_time.astimezone(entry.trigger.timezone)
 
     def start(self) -> None:
         self._loop_task = asyncio.get_running_loop().create_task(self._run(), name="scheduler")
