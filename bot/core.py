@@ -73,11 +73,7 @@ class Bot:
                 try:
                     await self._outbox.send(stored)
                 except Exception:  # the replies wait in the outbox for its sweep
-                    log.exception(
-                        "sending the replies to %s event %s failed",
-                        inbound.platform,
-                        inbound.event_id,
-                    )
+                    log.exception("sending the replies to %s event %s failed", *inbound.logged)
 
     async def _store_turn(self, pid: str, inbound: Inbound) -> list[Outbound] | None:
         """Run and store the turn; None if the event was a redelivery (nothing changes).
@@ -96,14 +92,14 @@ class Bot:
         privacy = command_of(inbound.text) if inbound.action is None else None
         if privacy and privacy[0] == "forget_me":
             return await self._forget(pid, inbound, record, loaded)
-        survey = self._ongoing_survey(loaded)
+        ongoing = self._ongoing(loaded)
         if inbound.unreadable:  # nothing to answer with: ask again, leave the survey as it is
             turn = _Reply(Message(say(_language_of(loaded, inbound), "unreadable")))
         elif privacy and privacy[0] == "my_data":
             text = await self._stored_data(pid, _language_of(loaded, inbound))
             turn = _Reply(Message(text))
-        elif survey is not None:
-            turn = self._continue(record, loaded, survey, inbound)
+        elif ongoing is not None:
+            turn = self._continue(record, loaded, *ongoing, inbound)
         else:
             turn = await self._begin(record, inbound)
         return await self._commit(record, turn.messages, inbound.platform, inbound.conversation_id)
@@ -148,14 +144,15 @@ class Bot:
             for outbox_id in erased.outbox_ids
         ]
 
-    def _ongoing_survey(self, loaded: Loaded) -> Survey | None:
-        """The survey of the participant's conversation, unless it has ended or closed."""
+    def _ongoing(self, loaded: Loaded) -> tuple[Survey, State] | None:
+        """The survey of the participant's conversation and where it stands, unless it has
+        ended or its run closed."""
         conversation = loaded.conversation
-        if conversation is None or conversation.finished:
+        if conversation is None or conversation.finished or not conversation.run_open:
             return None
-        if not conversation.run_open:
-            return None
-        return self._surveys.surveys.get(State.from_json(conversation.state).survey_id)
+        state = State.from_json(conversation.state)
+        survey = self._surveys.surveys.get(state.survey_id)
+        return None if survey is None else (survey, state)
 
     async def _commit(
         self, record: TurnRecord, said: tuple[Message, ...], platform: str, to: str
@@ -179,7 +176,7 @@ class Bot:
         pid = self._store.pseudonym(platform, user_id)
         async with self._serial.hold(pid):
             loaded = await self._store.load(pid)
-            if self._ongoing_survey(loaded) is not None:
+            if self._ongoing(loaded) is not None:
                 return "already" if loaded.conversation.run_id == run_id else "busy"
             turn = engine.start(survey)
             record = TurnRecord(
@@ -210,10 +207,9 @@ class Bot:
             return bool(stored) and await self._outbox.send(stored)
 
     def _continue(
-        self, record: TurnRecord, loaded: Loaded, survey: Survey, inbound: Inbound
+        self, record: TurnRecord, loaded: Loaded, survey: Survey, before: State, inbound: Inbound
     ) -> Turn:
         conversation = loaded.conversation
-        before = State.from_json(conversation.state)
         today = datetime.fromtimestamp(record.now, self._zone).date()
         turn = engine.step(survey, before, inbound.text, action=inbound.action, today=today)
         record.run_id = conversation.run_id
