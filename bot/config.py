@@ -43,17 +43,12 @@ class SurveySettings(Section):
 
 
 class Settings(Section):
-    timezone: str = "UTC"  # for digest schedules' cron times
+    timezone: str = "UTC"  # for cron times, and for "today" in date answers
     coordinators: list[Annotated[str, Field(pattern=r"^[a-z]+:.+$")]] = []
     storage: StorageSettings = StorageSettings()
     surveys: SurveySettings = SurveySettings()
     # platform name -> its section, as its adapter module reads it (bot.platforms)
     platforms: dict[str, PlatformSection] = Field(default_factory=dict)
-
-    def platform(self, name: str) -> PlatformSection | None:
-        """The platform's section, or None when it is not enabled."""
-        section = self.platforms.get(name)
-        return section if section is not None and section.enabled else None
 
     @field_validator("timezone")
     @classmethod

@@ -113,12 +113,12 @@ def render_text(digest: Digest) -> str:
             lines.append("  no answers yet")
         elif summary.counts and all(c.hidden for c in summary.counts):
             lines.append(f"  figures hidden until {digest.min_group_size} have answered")
-        elif summary.bars and summary.answered:
+        elif summary.bars:
             top = max((c.count for c in summary.counts), default=0)
             width = max(2, *(len(c.label) for c in summary.counts))
             for count in summary.counts:
                 bar = "█" * round(BAR_WIDTH * count.count / top) if top else ""
-                shown = f"fewer than {digest.min_group_size}" if count.hidden else count.count
+                shown = shown_count(count, digest.min_group_size, percent=False)
                 lines.append(f"  {count.label:>{width}} {bar} {shown}")
         else:
             nobody = [c.label for c in summary.counts if not c.count and not c.hidden]
@@ -134,8 +134,9 @@ def render_text(digest: Digest) -> str:
     return "\n".join(lines)
 
 
-def shown_count(count: Count, min_group_size: int) -> str:
-    """A count as staff may see it: with its percentage, or "fewer than k"."""
+def shown_count(count: Count, min_group_size: int, *, percent: bool = True) -> str:
+    """A count as staff may see it (with its percentage, unless not wanted), or "fewer
+    than k"."""
     if count.hidden:
         return f"fewer than {min_group_size}"
-    return f"{count.count} ({count.percent:g}%)"
+    return f"{count.count} ({count.percent:g}%)" if percent else str(count.count)
