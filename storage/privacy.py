@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlite3
 
 from storage.records import Erased, StoredResponse
-from storage.turns import decoded
+from storage.turns import decoded, first_delivery
 
 
 def stored_responses(connection: sqlite3.Connection, pid: str) -> list[StoredResponse]:
@@ -42,11 +42,7 @@ def erase_participant(
 ) -> Erased | None:
     """Erase everything linked to the participant, in one transaction with the event that
     asked for it and the confirmation to send. None if that event was already handled."""
-    inserted = connection.execute(
-        "INSERT OR IGNORE INTO processed_events (event_id, processed_at) VALUES (?, ?)",
-        (event_key, now),
-    )
-    if inserted.rowcount == 0:
+    if not first_delivery(connection, event_key=event_key, now=now):
         return None
     responses = [r for (r,) in connection.execute("SELECT id FROM responses WHERE pid = ?", (pid,))]
     answers = 0

@@ -209,6 +209,7 @@ def _queue_replies(connection: sqlite3.Connection, turns: list[TurnRecord]) -> d
 
 
 def first_delivery(connection: sqlite3.Connection, *, event_key: str, now: float) -> bool:
+    """Note an event handled outside `record_turns`; False if it was noted before."""
     inserted = connection.execute(
         "INSERT OR IGNORE INTO processed_events (event_id, processed_at) VALUES (?, ?)",
         (event_key, now),
