@@ -5,25 +5,18 @@ them again, and every message ends up stored and answered once."""
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
 import sqlite3
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
 import pytest
+from writer_faults import killed_holding
 
 from adapters.web import WebAdapter
 from bot.app import Runtime, running
 
 PEOPLE = 120
-
-
-def stall(connection: sqlite3.Connection) -> None:
-    """A write that holds the writer process, so the turns behind it wait in its pipe."""
-    time.sleep(60)
 
 
 @pytest.fixture
@@ -57,18 +50,12 @@ async def test_messages_held_by_a_writer_that_dies_are_refused_then_stored_when_
     base = f"http://127.0.0.1:{site.adapters[0].port}/"
     people = [await a_person(base) for _ in range(PEOPLE)]
     try:
-        writer = site.store.writer
-        stalled = asyncio.ensure_future(writer.write(stall))
-        sending = [
-            asyncio.ensure_future(send(p, base, "library", f"first-{n:04d}"))
-            for n, p in enumerate(people)
-        ]
-        async with asyncio.timeout(20):  # every turn is in the writer's hands
-            while writer.holding < PEOPLE + 1:  # noqa: ASYNC110 - another process's progress
-                await asyncio.sleep(0.01)
-        os.kill(writer.pid, signal.SIGKILL)
+        async with killed_holding(site.store.writer, PEOPLE):
+            sending = [
+                asyncio.ensure_future(send(p, base, "library", f"first-{n:04d}"))
+                for n, p in enumerate(people)
+            ]
         statuses = await asyncio.gather(*sending)
-        await asyncio.gather(stalled, return_exceptions=True)
         assert statuses.count(503) == PEOPLE  # none of them was acknowledged
         # the page sends each again, with the same id
         again = await asyncio.gather(

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import signal
 import sqlite3
 import time
 from pathlib import Path
@@ -22,6 +20,7 @@ from slack_stub import (
     send_choices,
     signed,
 )
+from writer_faults import killed_holding
 
 from adapters.slack_pacing import PostSlots
 from bot.app import Runtime
@@ -206,25 +205,14 @@ def test_posts_into_one_channel_are_paced_after_a_short_burst() -> None:
     assert slots.take("CBUSY") == 0  # a quiet channel has its burst back
 
 
-def stall(connection: object) -> None:
-    """A write that holds the writer process, so the turns behind it wait in its pipe."""
-    time.sleep(60)
-
-
 async def test_an_event_whose_turn_could_not_be_stored_is_not_acknowledged(
     slack_bot: Runtime, events, slack_api: SlackWebApi, tmp_path: Path
 ) -> None:
-    writer = slack_bot.store.writer
-    stalled = asyncio.ensure_future(writer.write(stall))
     session, url = events
     body = message_event("UANN", "library", "Ev1")
-    sending = asyncio.ensure_future(post(session, url, body))
-    async with asyncio.timeout(10):  # the turn is in the writer's hands
-        while writer.holding < 2:  # noqa: ASYNC110 - another process's progress
-            await asyncio.sleep(0.01)
-    os.kill(writer.pid, signal.SIGKILL)
+    async with killed_holding(slack_bot.store.writer, 1):
+        sending = asyncio.ensure_future(post(session, url, body))
     refused = await sending
-    await asyncio.gather(stalled, return_exceptions=True)
     assert refused.status != 200  # so Slack delivers it again
     again = await post(session, url, body, headers={**signed(body), "X-Slack-Retry-Num": "1"})
     assert again.status == 200

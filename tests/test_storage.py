@@ -8,13 +8,13 @@ import os
 import signal
 import sqlite3
 import stat
-import time
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from writer_faults import stall
 
 from bot.cli import main
 from storage.backup import back_up
@@ -153,12 +153,6 @@ async def test_a_result_the_bot_cannot_read_fails_its_write_and_the_next_goes_on
         await writer.write(answer_that_loads_nowhere)
     assert await writer.write(partial(insert_note, n=1)) == 1  # a new writer process
     await writer.close()
-
-
-def stall(connection: sqlite3.Connection, *, entered: str) -> None:
-    """A write that says it has begun (into the FIFO `entered`), then hangs."""
-    Path(entered).write_text("in the write")
-    time.sleep(60)
 
 
 async def test_writes_go_on_after_the_writer_process_dies(tmp_path: Path) -> None:
