@@ -17,7 +17,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
-from storage import privacy, retention, runs, turns
+from storage import privacy, retention, runs
 from storage.database import connect
 from storage.migrations import migrate
 from storage.pseudonyms import Pseudonyms, load_key
@@ -33,7 +33,7 @@ from storage.records import (
     StoredResponse,
     TurnRecord,
 )
-from storage.turns import forget_sent, load, record_turns
+from storage.turns import first_delivery, forget_sent, load, record_turns
 from storage.writer import GroupCommitWriter, nothing
 
 log = logging.getLogger(__name__)
@@ -124,7 +124,7 @@ class Store:
         return await self._scan(partial(privacy.stored_responses, pid=pid))
 
     async def first_delivery(self, event_key: str, *, now: float) -> bool:
-        return await self.writer.write(partial(turns.first_delivery, event_key=event_key, now=now))
+        return await self.writer.write(partial(first_delivery, event_key=event_key, now=now))
 
     # -- the outbox -------------------------------------------------------------------
 
