@@ -45,14 +45,16 @@ def refuse(request: web.Request, status: int, refused: str, **numbers: int) -> w
 
 
 def too_fast(request: web.Request, refused: str, wait: float) -> web.Response:
-    response = refuse(request, 429, refused)
-    response.headers["Retry-After"] = retry_after(wait)
-    return response
+    """A 429: this session or this network sent too much; the page waits and resends."""
+    return _retry_after(refuse(request, 429, refused), wait)
 
 
 def unavailable(request: web.Request, refused: str, wait: float) -> web.Response:
     """A 503: nothing was kept of the request, and the page should send it again."""
-    response = refuse(request, 503, refused)
+    return _retry_after(refuse(request, 503, refused), wait)
+
+
+def _retry_after(response: web.Response, wait: float) -> web.Response:
     response.headers["Retry-After"] = retry_after(wait)
     return response
 
