@@ -113,8 +113,8 @@ def step(
     if state.finished:
         return Turn(state, (Message(say(state.language, "already_finished")),))
     state, nothing_left = _as_the_survey_is_now(survey, state)
-    if nothing_left:
-        return _advance_past_the_end(survey, state)
+    if nothing_left:  # the question someone was at is gone, and every other was answered
+        return _finished(survey, state)
     lang = state.language
     if len(text) > MAX_MESSAGE_LENGTH:
         reason = say(lang, "message_too_long", length=len(text), limit=MAX_MESSAGE_LENGTH)
@@ -156,13 +156,6 @@ def _as_the_survey_is_now(survey: Survey, state: State) -> tuple[State, bool]:
         current = next((q.id for q in survey.questions if q.id not in history), None)
     moved = replace(state, language=language, history=history, question_id=current, failures=0)
     return moved, gone and current is None
-
-
-def _advance_past_the_end(survey: Survey, state: State) -> Turn:
-    """The question someone was at is gone and every other was answered: done."""
-    done = replace(state, stage="done", history=(), failures=0)
-    thanks = survey.thanks[state.language] if survey.thanks else say(state.language, "thanks")
-    return Turn(done, (Message(thanks),), outcome="completed")
 
 
 def _is_command(action: str | None) -> bool:
@@ -250,15 +243,20 @@ def _advance(survey: Survey, state: State, answer: Answer) -> Turn:
     question = survey.question(answer.question_id)
     target = survey.next_question(question, answer.value)
     if target == END:
-        # the path taken stays with no one once it is over (it can tell an anonymous answer)
-        done = replace(state, stage="done", question_id=None, history=(), failures=0)
-        thanks = survey.thanks[state.language] if survey.thanks else say(state.language, "thanks")
-        return Turn(done, (Message(thanks),), answer=answer, outcome="completed")
+        return _finished(survey, state, answer)
     # built directly: this is the hot path, and dataclasses.replace costs more than the rest
     moved = State(
         state.survey_id, state.language, "question", target, (*state.history, question.id)
     )
     return Turn(moved, (_ask(survey, moved),), answer=answer)
+
+
+def _finished(survey: Survey, state: State, answer: Answer | None = None) -> Turn:
+    """The survey is done: thanks. The path taken stays with no one once it is over (it
+    can tell an anonymous answer)."""
+    done = replace(state, stage="done", question_id=None, history=(), failures=0)
+    thanks = survey.thanks[state.language] if survey.thanks else say(state.language, "thanks")
+    return Turn(done, (Message(thanks),), answer=answer, outcome="completed")
 
 
 def _reject(survey: Survey, state: State, reason: str) -> Turn:
