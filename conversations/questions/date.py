@@ -45,10 +45,10 @@ class DateQuestion(QuestionBase):
 
     def parse(self, text: str, asking: Asking) -> AnswerValue | Invalid:
         lang, today = asking.lang, asking.today
-        read = _read(fold(text), today, self._range(today))
+        low, high = self._range(today)
+        read = _read(fold(text), today, (low, high))
         if isinstance(read, str):
             return Invalid(say(lang, read))
-        low, high = self._range(today)
         if (low and read < low) or (high and read > high):
             return Invalid(self._bounds_text(lang) or say(lang, "invalid_date"))
         return read.isoformat()
