@@ -111,8 +111,10 @@ def from_settings(settings: WebSettings, context: PlatformContext) -> Configured
             address_limit=(settings.address_burst, settings.address_per_second),
         )
 
-    # holding the staff key is the permission
-    return Configured(build, frozenset({f"{PLATFORM}:{STAFF}"} if key else ()))
+    if key is None:
+        return Configured(build)
+    # holding the staff key is the permission; open surveys' digests land on the page
+    return Configured(build, frozenset({f"{PLATFORM}:{STAFF}"}), f"{PLATFORM}:{STAFF}")
 
 
 @dataclass

@@ -20,6 +20,7 @@ from storage.contract import Storage, open_storage
 log = logging.getLogger(__name__)
 
 FORGET_EVENTS_EVERY = 3600.0  # seconds
+EXPIRE_EVERY = 3600.0
 
 
 @dataclass
@@ -43,6 +44,7 @@ async def running(
     environ: dict[str, str] | None = None,
     coordinators: frozenset[str] = frozenset(),
     timezone: str = "UTC",
+    staff_channel: str | None = None,
     send_retry_delays: Iterable[float] = RETRY_DELAYS,
 ) -> AsyncIterator[Runtime]:
     """Open storage, load surveys, start the adapters, send what the outbox still holds,
@@ -58,6 +60,7 @@ async def running(
         outbox=outbox,
         clock=clock,
         timezone=timezone,
+        staff_channel=staff_channel,
     )
     by_platform: dict[str, Adapter] = {}
     scheduler = Scheduler(clock=clock)
@@ -91,7 +94,7 @@ async def running(
         await outbox.resend_unsent()  # adapters are connected: Matrix needs to know its rooms
         resent.set()
         await coordination.start()
-        _schedule_upkeep(scheduler, store, outbox, clock)
+        _schedule_upkeep(scheduler, store, outbox, surveys, clock)
         scheduler.start()
         yield Runtime(bot, coordination, store, outbox, surveys, built, scheduler)
     finally:
@@ -106,7 +109,11 @@ async def running(
 
 
 def _schedule_upkeep(
-    scheduler: Scheduler, store: Storage, outbox: OutboxSender, clock: Clock
+    scheduler: Scheduler,
+    store: Storage,
+    outbox: OutboxSender,
+    surveys: SurveyCatalogue,
+    clock: Clock,
 ) -> None:
     """The periodic work that keeps civicbot healthy (digest schedules register their own)."""
 
@@ -120,5 +127,14 @@ def _schedule_upkeep(
         if forgotten:
             log.info("forgot %d processed event ids past their retention", forgotten)
 
+    async def expire_conversations() -> None:
+        """Count abandoned conversations as expired (their people are free already)."""
+        for survey in surveys.surveys.values():
+            before = clock() - survey.expires_after.total_seconds()
+            expired = await store.expire_conversations(survey.id, before=before)
+            if expired:
+                log.info("%d conversations of %s expired", expired, survey.id)
+
     scheduler.every("outbox-sweep", SWEEP_SECONDS, sweep_outbox)
+    scheduler.every("expire-conversations", EXPIRE_EVERY, expire_conversations, first_in=0)
     scheduler.every("forget-old-events", FORGET_EVENTS_EVERY, forget_old_events, first_in=0)

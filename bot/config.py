@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from bot import platforms
 from bot.survey_files import EXAMPLE_SURVEYS
+from conversations.survey import StaffChannel
 
 
 class ConfigError(Exception):
@@ -40,6 +41,9 @@ class StorageSettings(Section):
 
 class SurveySettings(Section):
     folder: Path = EXAMPLE_SURVEYS
+    # Where digests of open surveys go when their file names no staff_channel:
+    # "platform:conversation". Unset: the web staff page, when there is one.
+    staff_channel: StaffChannel | None = None
 
 
 class Settings(Section):

@@ -167,7 +167,7 @@ class Coordination:
         lines.append("Runs:" if all_runs else "No runs yet: 'survey start SURVEY' starts one.")
         for run in all_runs:
             lines.append(
-                f"  {run.id}: {run.survey_id}, {run.status}, {run.responses} responses,"
+                f"  {run.id}: {run.survey_id}, {run.status}, {_people(run.people)},"
                 f" {run.completed} completed"
             )
         return "\n".join(lines)
@@ -240,6 +240,8 @@ class Coordination:
         counts = [f"invited {outcomes['invited']}"]
         if outcomes["busy"]:
             counts.append(f"{outcomes['busy']} in another survey now, not invited")
+        if outcomes["opted_out"]:
+            counts.append(f"{outcomes['opted_out']} opted out of invitations, not invited")
         if outcomes["failed"]:
             counts.append(f"{outcomes['failed']} could not be reached")
         return (
@@ -261,9 +263,13 @@ class Coordination:
         when = _when(last) if last else "none yet"
         lines = [
             f"Run {run.id}: {run.survey_id}, {run.status}, audience {run.audience}.",
-            f"{run.responses} responses, {run.completed} completed ({rate:.0f}%). "
-            f"Last digest: {when}.",
+            f"{_people(run.people)}, {run.responses} responses, {run.completed} completed "
+            f"({rate:.0f}%). Last digest: {when}.",
         ]
+        if run.opted_out:
+            lines.append(
+                f"{_people(run.opted_out)} of them opted out of invitations and reminders."
+            )
         for schedule in await self._store.schedules(run.id):
             lines.append(
                 f"Schedule {schedule.id}: digest at '{schedule.cron}' ({schedule.timezone}),"
@@ -354,7 +360,8 @@ class Coordination:
     async def _remind(self, run: RunRow, survey: Survey) -> str:
         if run.status == "closed":
             return f"Run {run.id} is closed; there is nobody to remind."
-        waiting = await self._store.in_progress(run.id)
+        active_since = self._clock() - survey.expires_after.total_seconds()
+        waiting = await self._store.in_progress(run.id, active_since=active_since)
         reminded = 0
         for person in waiting:
             language = State.from_json(person.state).language
@@ -363,6 +370,7 @@ class Coordination:
                 pid=person.pid,
                 platform=person.platform,
                 conversation_id=person.conversation_id,
+                run_id=run.id,
                 text=text,
             ):
                 reminded += 1
@@ -376,6 +384,10 @@ class Coordination:
             f"Run {run.id} closed: {run.responses} responses, {run.completed} completed. "
             "It takes no more answers; 'survey digest' and 'survey export' still work."
         )
+
+
+def _people(count: int) -> str:
+    return f"{count} {'person' if count == 1 else 'people'}"
 
 
 def _when(timestamp: float) -> str:

@@ -24,7 +24,7 @@ from conversations.messages import command_of, say, speaks
 from conversations.outgoing import Choice, Message
 from conversations.survey import Survey
 from storage.contract import Storage
-from storage.records import Loaded, OutboxMessage, TurnRecord
+from storage.records import ConversationRow, Loaded, OutboxMessage, TurnRecord
 
 log = logging.getLogger(__name__)
 
@@ -48,12 +48,14 @@ class Bot:
         outbox: OutboxSender,
         clock: Callable[[], float] = time.time,
         timezone: str = "UTC",
+        staff_channel: str | None = None,
     ) -> None:
         self._store = store
         self._surveys = surveys
         self._outbox = outbox
         self._clock = clock
         self._zone = ZoneInfo(timezone)  # where "today" is, for answers such as "yesterday"
+        self._staff_channel = staff_channel  # digests of open surveys that name none go here
         self._serial = ParticipantLocks()
 
     async def dispatch(self, inbound: Inbound) -> None:
@@ -90,18 +92,25 @@ class Bot:
         if loaded.address != inbound.conversation_id:
             record.address = (inbound.platform, inbound.user_id, inbound.conversation_id)
         privacy = command_of(inbound.text) if inbound.action is None else None
-        if privacy and privacy[0] == "forget_me":
+        word = privacy[0] if privacy else None
+        if word == "forget_me":
             return await self._forget(pid, inbound, record, loaded)
-        ongoing = self._ongoing(loaded)
+        if word == "unsubscribe":
+            record.opted_out = True
+        elif loaded.opted_out:
+            record.opted_out = False  # writing again ends an opt-out
+        ongoing = self._ongoing(loaded, record.now)
+        lang = _language_of(loaded, inbound)
         if inbound.unreadable:  # nothing to answer with: ask again, leave the survey as it is
-            turn = _Reply(Message(say(_language_of(loaded, inbound), "unreadable")))
-        elif privacy and privacy[0] == "my_data":
-            text = await self._stored_data(pid, _language_of(loaded, inbound))
-            turn = _Reply(Message(text))
-        elif ongoing is not None:
+            turn = _Reply(Message(say(lang, "unreadable")))
+        elif word == "my_data":
+            turn = _Reply(Message(await self._stored_data(pid, lang)))
+        elif ongoing is not None and not self._starts_another(*ongoing, inbound):
             turn = self._continue(record, loaded, *ongoing, inbound)
+        elif word == "unsubscribe":
+            turn = _Reply(Message(say(lang, "unsubscribed")))
         else:
-            turn = await self._begin(record, inbound)
+            turn = await self._begin(record, loaded, inbound)
         return await self._commit(record, turn.messages, inbound.platform, inbound.conversation_id)
 
     async def _stored_data(self, pid: str, lang: str) -> str:
@@ -144,15 +153,24 @@ class Bot:
             for outbox_id in erased.outbox_ids
         ]
 
-    def _ongoing(self, loaded: Loaded) -> tuple[Survey, State] | None:
+    def _ongoing(self, loaded: Loaded, now: float) -> tuple[Survey, State] | None:
         """The survey of the participant's conversation and where it stands, unless it has
-        ended or its run closed."""
+        ended, expired or its run closed."""
         conversation = loaded.conversation
         if conversation is None or conversation.finished or not conversation.run_open:
             return None
         state = State.from_json(conversation.state)
         survey = self._surveys.surveys.get(state.survey_id)
-        return None if survey is None else (survey, state)
+        if survey is None or _expired(conversation, survey, now):
+            return None
+        return survey, state
+
+    def _starts_another(self, survey: Survey, state: State, inbound: Inbound) -> bool:
+        """Someone who stopped a survey may start another by its keyword."""
+        if state.stage != "stopped":
+            return False
+        other = self._surveys.by_keyword(inbound.action or inbound.text)
+        return other is not None and other.id != survey.id
 
     async def _commit(
         self, record: TurnRecord, said: tuple[Message, ...], platform: str, to: str
@@ -172,17 +190,24 @@ class Bot:
         self, *, platform: str, user_id: str, conversation_id: str, survey: Survey, run_id: int
     ) -> str:
         """Open the survey in someone's direct conversation, consent first. Returns
-        'invited', 'already' (invited to this run before) or 'busy' (in another survey)."""
+        'invited', 'already' (invited to this run before), 'busy' (in another survey) or
+        'opted_out' (said unsubscribe and has not written since)."""
         pid = self._store.pseudonym(platform, user_id)
         async with self._serial.hold(pid):
+            now = self._clock()
             loaded = await self._store.load(pid)
-            if self._ongoing(loaded) is not None:
-                return "already" if loaded.conversation.run_id == run_id else "busy"
+            if loaded.opted_out:
+                return "opted_out"
+            ongoing = self._ongoing(loaded, now)
+            if ongoing is not None and loaded.conversation.run_id == run_id:
+                return "already"
+            if ongoing is not None and ongoing[1].stage != "stopped":
+                return "busy"
             turn = engine.start(survey)
             record = TurnRecord(
                 event_key=f"invite:{run_id}:{pid}",  # inviting twice invites once
                 pid=pid,
-                now=self._clock(),
+                now=now,
                 outbox=[],
                 new_participant=not loaded.known_participant,
                 address=(platform, user_id, conversation_id),
@@ -198,11 +223,16 @@ class Bot:
             await self._outbox.send(stored)
             return "invited"
 
-    async def remind(self, *, pid: str, platform: str, conversation_id: str, text: str) -> bool:
-        """Nudge someone who has not finished; stored and sent like any reply."""
+    async def remind(
+        self, *, pid: str, platform: str, conversation_id: str, run_id: int, text: str
+    ) -> bool:
+        """Nudge someone who has not finished; stored (and counted) and sent like any reply."""
         async with self._serial.hold(pid):
             now = self._clock()
-            record = TurnRecord(event_key=f"remind:{pid}:{now}", pid=pid, now=now, outbox=[])
+            record = TurnRecord(
+                event_key=f"remind:{pid}:{now}", pid=pid, now=now, outbox=[], run_id=run_id
+            )
+            record.reminded = True
             stored = await self._commit(record, (Message(text),), platform, conversation_id)
             return bool(stored) and await self._outbox.send(stored)
 
@@ -225,14 +255,25 @@ class Bot:
             record.status = RESPONSE_STATUS[turn.outcome]
         return turn
 
-    async def _begin(self, record: TurnRecord, inbound: Inbound) -> Turn | _Reply:
+    async def _begin(self, record: TurnRecord, loaded: Loaded, inbound: Inbound) -> Turn | _Reply:
         """No conversation in progress: a survey keyword starts one, anything else is told how."""
+        lang = _language_of(loaded, inbound)
         survey = self._surveys.by_keyword(inbound.action or inbound.text)
         run_id = None
         if survey is not None:
-            run_id = await self._store.keyword_run(survey.id, now=record.now)
-        if survey is None or run_id is None:  # no such survey, or a coordinator closed it
-            return _Reply(await self._no_survey_prompt(inbound.locale))
+            run_id = await self._store.keyword_run(
+                survey.id,
+                now=record.now,
+                opens_itself=survey.open,
+                staff_channel=survey.staff_channel or self._staff_channel,
+            )
+        if survey is None or run_id is None:  # no such survey, or none open now
+            prompt = await self._no_survey_prompt(inbound.locale)
+            moved_on = self._moved_on(record, loaded)
+            return _Reply(prompt) if moved_on is None else _Reply(moved_on, prompt)
+        if not survey.repeat and await self._completed(record.pid, run_id, loaded):
+            title = survey.title.get(lang, survey.title[survey.default_language])
+            return _Reply(Message(say(lang, "already_answered", title=title)))
         turn = engine.start(survey, language=inbound.locale)
         record.run_id = run_id
         record.start_response = True
@@ -241,12 +282,43 @@ class Bot:
         record.status = RESPONSE_STATUS["started"]
         return turn
 
+    def _moved_on(self, record: TurnRecord, loaded: Loaded) -> Message | None:
+        """If the person's conversation expired, say so once: this turn ends it."""
+        conversation = loaded.conversation
+        if conversation is None or conversation.finished or not conversation.run_open:
+            return None
+        state = State.from_json(conversation.state)
+        survey = self._surveys.surveys.get(state.survey_id)
+        if survey is None or not _expired(conversation, survey, record.now):
+            return None
+        record.run_id = conversation.run_id
+        record.response_id = conversation.response_id
+        record.anonymous = survey.anonymous
+        record.state = conversation.state
+        record.finished = True
+        record.status = "expired"
+        title = survey.title.get(state.language, survey.title[survey.default_language])
+        return Message(say(state.language, "moved_on", title=title))
+
+    async def _completed(self, pid: str, run_id: int, loaded: Loaded) -> bool:
+        """Whether the person has completed the run already (one response each)."""
+        if not loaded.known_participant:
+            return False
+        conversation = loaded.conversation
+        if conversation is None or conversation.run_id != run_id:
+            conversation = await self._store.conversation_in(pid, run_id)
+        return conversation is not None and State.from_json(conversation.state).stage == "done"
+
     async def _no_survey_prompt(self, locale: str | None) -> Message:
-        """Say there is nothing running, and offer the open surveys by keyword and button."""
+        """Say there is nothing running, and offer the surveys whose keyword works now."""
         lang = locale if locale and speaks(locale) else "en"
-        closed = await self._store.closed_keywords()
+        everyone_runs = await self._store.keyword_surveys()
         open_surveys = sorted(
-            (s for s in self._surveys.surveys.values() if s.keyword and s.id not in closed),
+            (
+                s
+                for s in self._surveys.surveys.values()
+                if s.keyword and everyone_runs.get(s.id, s.open)
+            ),
             key=lambda s: s.keyword,
         )
         lines = [say(lang, "no_survey")]
@@ -260,10 +332,15 @@ class Bot:
 
 
 class _Reply:
-    """A one-message answer outside any survey; shaped like a Turn where it is used."""
+    """An answer outside any survey; shaped like a Turn where it is used."""
 
-    def __init__(self, message: Message) -> None:
-        self.messages = (message,)
+    def __init__(self, *messages: Message) -> None:
+        self.messages = messages
+
+
+def _expired(conversation: ConversationRow, survey: Survey, now: float) -> bool:
+    """No change for longer than the survey waits: the conversation has moved on."""
+    return conversation.updated_at < now - survey.expires_after.total_seconds()
 
 
 def _language_of(loaded: Loaded, inbound: Inbound) -> str:

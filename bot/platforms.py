@@ -41,11 +41,13 @@ class PlatformContext:
 
 @dataclass(frozen=True)
 class Configured:
-    """A platform ready to be built, and the users it vouches for as coordinators itself
-    (`platform:user`), as the web staff page does for whoever holds its key."""
+    """A platform ready to be built, the users it vouches for as coordinators itself
+    (`platform:user`), as the web staff page does for whoever holds its key, and the
+    staff conversation it offers for digests that have no other place to go."""
 
     build: AdapterFactory
     coordinators: frozenset[str] = field(default_factory=frozenset)
+    staff_channel: str | None = None
 
 
 def module_of(name: str) -> ModuleType:

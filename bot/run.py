@@ -53,6 +53,8 @@ async def serve(
         adapters=[platform.build for platform in configured],
         coordinators=coordinators,
         timezone=settings.timezone,
+        staff_channel=settings.surveys.staff_channel
+        or next((p.staff_channel for p in configured if p.staff_channel), None),
         environ=dict(environ),
     ) as runtime:
         tune_for_serving()

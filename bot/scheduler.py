@@ -19,7 +19,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from apscheduler.triggers.base import BaseTrigger
@@ -61,6 +61,9 @@ class _Entry:
     job: Job
     next_time: datetime | None
     running: asyncio.Task[None] | None = None
+
+
+_INSTANT = timedelta(microseconds=1)
 
 
 class Scheduler:
@@ -135,8 +138,9 @@ class Scheduler:
             now = self._now()
             for job_id, entry in list(self._entries.items()):
                 if entry.next_time is not None and entry.next_time <= now:
-                    # coalesced: the next time after now, however many were missed
-                    entry.next_time = entry.trigger.get_next_fire_time(entry.next_time, now)
+                    # Coalesced: the first time after now, however many were missed (given
+                    # the previous time, a trigger would step through every missed one).
+                    entry.next_time = entry.trigger.get_next_fire_time(None, now + _INSTANT)
                     if entry.running is None:
                         entry.running = asyncio.get_running_loop().create_task(
                             self._fire(job_id, entry)

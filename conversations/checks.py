@@ -133,6 +133,8 @@ def _cross_checks(survey: Survey, source: str) -> Iterator[Problem]:
             )
     if survey.keyword and fold(survey.keyword) in COMMANDS:
         yield problem(None, f"keyword '{survey.keyword}' is a command word; choose another")
+    if survey.open and not survey.keyword:
+        yield problem(None, "open: true needs a keyword, the word that starts the survey")
     for name in ("title", "intro", "consent", "thanks"):
         yield from _translations(survey, getattr(survey, name), None, name, problem)
 

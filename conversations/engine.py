@@ -166,11 +166,13 @@ def _command(survey: Survey, state: State, command: str, argument: str) -> Turn:
     lang = state.language
     if command == "language":
         return _switch_language(survey, state, argument)
-    if command == "stop":
+    if command in ("stop", "unsubscribe"):  # an opt-out ends the survey as stop does
+        said = Message(say(lang, "unsubscribed" if command == "unsubscribe" else "stopped"))
         if state.stage == "stopped":
-            return Turn(state, (Message(say(lang, "still_stopped")),))
-        stopped = replace(state, stage="stopped", failures=0)
-        return Turn(stopped, (Message(say(lang, "stopped")),), outcome="stopped")
+            return Turn(
+                state, (said if command == "unsubscribe" else Message(say(lang, "still_stopped")),)
+            )
+        return Turn(replace(state, stage="stopped", failures=0), (said,), outcome="stopped")
     if state.stage == "stopped":
         if command != "continue":
             return Turn(state, (Message(say(lang, "still_stopped")),))

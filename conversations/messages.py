@@ -21,6 +21,7 @@ _COMMAND_WORDS = {
     "language": ["language", "kieli", "språk"],
     "my_data": ["my data", "minun tietoni", "omat tietoni", "mina uppgifter"],
     "forget_me": ["forget me", "unohda minut", "glöm mig"],
+    "unsubscribe": ["unsubscribe", "opt out", "peru tilaus", "avregistrera"],
 }
 COMMANDS = {fold(word): command for command, words in _COMMAND_WORDS.items() for word in words}
 
@@ -95,6 +96,9 @@ _TEXTS: dict[str, dict[str, str]] = {
         "my_data_footer": "Type forget me to erase all of it. Answers to anonymous surveys are not linked to you, so they are not shown here.",
         "skipped": "(skipped)",
         "forgotten": "Everything you told us has been erased, and so has how to reach you. Answers to anonymous surveys were never linked to you and stay as they are.",
+        "unsubscribed": "You will get no more invitations or reminders. Your answers so far are kept. Write to me any time to take part again.",
+        "already_answered": "You have already answered “{title}”. Thank you!",
+        "moved_on": "The survey you started, “{title}”, has moved on, so your message was not kept as an answer.",
         "unreadable": "I could not open your last message: it was encrypted with a key I did not receive. Please send it again.",
     },
     "fi": {
@@ -154,6 +158,9 @@ _TEXTS: dict[str, dict[str, str]] = {
         "my_data_footer": "Kirjoita unohda minut, niin poistamme kaiken. Nimettömien kyselyjen vastauksia ei ole liitetty sinuun, joten ne eivät näy tässä.",
         "skipped": "(ohitettu)",
         "forgotten": "Kaikki kertomasi on poistettu, samoin yhteystietosi. Nimettömien kyselyjen vastauksia ei koskaan liitetty sinuun, ja ne säilyvät.",
+        "unsubscribed": "Et saa enää kutsuja etkä muistutuksia. Tähänastiset vastauksesi säilyvät. Kirjoita milloin tahansa, niin voit taas osallistua.",
+        "already_answered": "Olet jo vastannut kyselyyn ”{title}”. Kiitos!",
+        "moved_on": "Aloittamasi kysely ”{title}” on jo päättynyt sinun osaltasi, joten viestiäsi ei tallennettu vastaukseksi.",
         "unreadable": "En saanut viimeistä viestiäsi auki: se oli salattu avaimella, jota en saanut. Lähetä se uudelleen.",
     },
     "sv": {
@@ -213,6 +220,9 @@ _TEXTS: dict[str, dict[str, str]] = {
         "my_data_footer": "Skriv glöm mig så raderar vi allt. Svar på anonyma enkäter är inte kopplade till dig och visas inte här.",
         "skipped": "(hoppades över)",
         "forgotten": "Allt du berättat har raderats, liksom hur vi når dig. Svar på anonyma enkäter kopplades aldrig till dig och finns kvar.",
+        "unsubscribed": "Du får inga fler inbjudningar eller påminnelser. Dina svar hittills finns kvar. Skriv till mig när som helst för att delta igen.",
+        "already_answered": "Du har redan svarat på ”{title}”. Tack!",
+        "moved_on": "Enkäten du började på, ”{title}”, har gått vidare, så ditt meddelande sparades inte som ett svar.",
         "unreadable": "Jag kunde inte öppna ditt senaste meddelande: det var krypterat med en nyckel som jag inte fick. Skicka det igen.",
     },
 }

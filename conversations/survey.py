@@ -6,10 +6,11 @@ Cross-question rules (branch targets, loops, translations) live in
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import cached_property
 from typing import Annotated
 
-from pydantic import Field, StringConstraints
+from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints
 
 from conversations.questions import (
     AnswerValue,
@@ -25,6 +26,27 @@ END = "end"  # a branch or `next` target that finishes the survey
 MAX_QUESTIONS = 100
 
 
+def _days_if_number(value: object) -> object:
+    # A bare number in a survey file means days: pydantic alone would read seconds.
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return timedelta(days=value)
+    return value
+
+
+def _longer_than_nothing(value: timedelta) -> timedelta:
+    if value <= timedelta(0):
+        raise ValueError("must be longer than nothing, e.g. '14 days' or '36 hours'")
+    return value
+
+
+# A length of time: a number of days, or e.g. '36 hours', '2 days', 'P14D'.
+Duration = Annotated[
+    timedelta, BeforeValidator(_days_if_number), AfterValidator(_longer_than_nothing)
+]
+# Where a run's digests go: "platform:conversation", e.g. "slack:C0123" or "web:staff".
+StaffChannel = Annotated[str, StringConstraints(pattern=r"^[a-z]+:\S+$", max_length=300)]
+
+
 class DigestExtras(Model):
     """What a digest brings besides its text, where the platform takes files."""
 
@@ -38,6 +60,13 @@ class Survey(Model):
     languages: list[LanguageCode] = Field(min_length=1)
     keyword: Annotated[str, StringConstraints(min_length=2, max_length=40)] | None = None
     anonymous: bool = False
+    # Typing the keyword opens a run without a coordinator (a kiosk, a library's desk);
+    # otherwise the keyword works only while a coordinator has a run open for everyone.
+    open: bool = False
+    staff_channel: StaffChannel | None = None  # where an open survey's digests go
+    repeat: bool = False  # one person may answer the same run more than once
+    # A conversation with no answer for this long has moved on: the person is free again.
+    expires_after: Duration = timedelta(days=14)
     # No count below this is shown to staff, nor a quote before this many have completed.
     min_group_size: int = Field(default=5, ge=1, le=100)
     intro: Texts | None = None

@@ -22,6 +22,7 @@ from typing import Protocol, runtime_checkable
 from storage.pseudonyms import KEY_VARIABLE as PSEUDONYM_KEY_VARIABLE
 from storage.records import (
     Backup,
+    ConversationRow,
     Erased,
     Loaded,
     Reachable,
@@ -74,6 +75,11 @@ class Storage(Protocol):
         Anonymous answers, linked to nobody, stay."""
         ...
 
+    async def conversation_in(self, pid: str, run_id: int) -> ConversationRow | None:
+        """The participant's conversation in that run, current or not; None if they never
+        had one (an anonymous one says that they took part, not what they answered)."""
+        ...
+
     async def stored_responses(self, pid: str) -> list[StoredResponse]:
         """The participant's responses with their answers, oldest first (not anonymous
         ones: nothing links those to anybody)."""
@@ -107,22 +113,26 @@ class Storage(Protocol):
         """A new open run of the survey; its id, greater than every earlier run's."""
         ...
 
-    async def keyword_run(self, survey_id: str, *, now: float) -> int | None:
-        """The run that typing the survey's keyword joins: the open run for everyone,
-        created the first time (one only, however many ask at once); None once a
-        coordinator has closed it and opened none since."""
+    async def keyword_run(
+        self, survey_id: str, *, now: float, opens_itself: bool, staff_channel: str | None
+    ) -> int | None:
+        """The run that typing the survey's keyword joins: the open run for everyone. A
+        survey that `opens_itself` gets one (with `staff_channel`) the first time, one only
+        however many ask at once. None when there is none: a coordinator has not opened
+        one, or closed it and opened none since."""
         ...
 
     async def everyone_run(self, survey_id: str) -> RunRow | None:
         """The survey's latest run for everyone, an open one first, or None."""
         ...
 
-    async def closed_keywords(self) -> set[str]:
-        """The surveys whose run for everyone was closed and not opened again."""
+    async def keyword_surveys(self) -> dict[str, bool]:
+        """For each survey that has had a run for everyone, whether one is open now."""
         ...
 
     async def run(self, run_id: int) -> RunRow | None:
-        """The run with its counts of responses (not declined) and completed ones."""
+        """The run with its counts: responses (not declined), completed ones, people who
+        took part, and how many of those have opted out since."""
         ...
 
     async def runs(self) -> list[RunRow]:
@@ -142,9 +152,16 @@ class Storage(Protocol):
         turn committed meanwhile is either wholly in them or not at all."""
         ...
 
-    async def in_progress(self, run_id: int) -> list[Reachable]:
-        """Participants of the run whose conversation has not ended, with where to
-        reach them."""
+    async def in_progress(self, run_id: int, *, active_since: float) -> list[Reachable]:
+        """Participants of the run still on their way through it, with where to reach
+        them: not finished, stopped, or expired (unchanged since `active_since`), and not
+        opted out."""
+        ...
+
+    async def expire_conversations(self, survey_id: str, *, before: float) -> int:
+        """Mark the survey's responses expired whose conversation has not changed since
+        `before` (in chunks); how many. Their conversations stay, so that whoever comes
+        back is told the survey moved on."""
         ...
 
     # -- digests, audit and schedules ---------------------------------------------------

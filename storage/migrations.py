@@ -168,6 +168,20 @@ def _finished_conversations(db: sqlite_utils.Database) -> None:
     )
 
 
+def _lifecycle(db: sqlite_utils.Database) -> None:
+    _run_script(
+        db,
+        """
+        -- Set by `unsubscribe`: no invitations or reminders until the person writes again.
+        ALTER TABLE participants ADD COLUMN opted_out_at REAL;
+        -- How often, and when last, the person was reminded of this conversation.
+        ALTER TABLE conversations ADD COLUMN reminders INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE conversations ADD COLUMN reminded_at REAL;
+        CREATE INDEX conversations_by_run ON conversations (run_id, finished);
+        """,
+    )
+
+
 MIGRATIONS = [
     Migration(
         1, "participants, addresses, runs, responses, answers, events, outbox", _initial_schema
@@ -176,6 +190,7 @@ MIGRATIONS = [
     Migration(3, "digest schedules", _schedules),
     Migration(4, "processed events by age, for forgetting old ones", _event_age),
     Migration(5, "whether each conversation has ended, beside its state", _finished_conversations),
+    Migration(6, "opt-outs, and reminders counted per conversation", _lifecycle),
 ]
 
 

@@ -42,9 +42,10 @@ class RecentConversations:
         conversation = before.conversation if before else None
         if turn.state is not None:  # a turn is only ever stored in an open run
             conversation = ConversationRow(
-                turn.run_id, turn.kept_response, turn.state, turn.finished, run_open=True
+                turn.run_id, turn.kept_response, turn.state, turn.finished, True, turn.now
             )
-        self.put(turn.pid, Loaded(True, address, conversation))
+        opted_out = before.opted_out if turn.opted_out is None and before else bool(turn.opted_out)
+        self.put(turn.pid, Loaded(True, address, conversation, opted_out))
 
     def forget(self, pid: str) -> None:
         self._entries.pop(pid, None)

@@ -20,6 +20,7 @@ class ConversationRow:
     state: str  # the engine's, as it wrote it (State.to_json); storage never reads it
     finished: bool
     run_open: bool = True  # False once a coordinator closed the run: it takes no answers
+    updated_at: float = 0.0  # when its state last changed: an answer, a start, a stop
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +31,7 @@ class Loaded:
     known_participant: bool
     address: str | None  # the conversation id we last reached them at
     conversation: ConversationRow | None
+    opted_out: bool = False  # said `unsubscribe` and has not written since
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +70,8 @@ class TurnRecord:
     retract: str | None = None
     status: str | None = None  # the response's new status, if it changed
     finished: bool = False
+    opted_out: bool | None = None  # True: `unsubscribe`; False: wrote again; None: as it was
+    reminded: bool = False  # a reminder of the conversation in `run_id`: count it
 
     def __reduce__(self) -> tuple:
         # Pickled for the writer process at every turn: as the tuple of its fields this
@@ -100,6 +104,8 @@ class RunRow:
     created_at: float
     responses: int = 0
     completed: int = 0
+    people: int = 0  # who took part, however many times (a survey may allow repeats)
+    opted_out: int = 0  # of those, how many have said `unsubscribe` since
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +116,8 @@ class Reachable:
     platform: str
     conversation_id: str
     state: str  # the engine's, as it wrote it
+    reminders: int = 0  # reminders of this conversation so far
+    reminded_at: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

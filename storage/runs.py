@@ -11,8 +11,13 @@ from storage.turns import decoded
 _RUN_COLUMNS = (
     "r.id, r.survey_id, r.audience, r.status, r.staff_channel, r.created_at,"
     " (SELECT count(*) FROM responses WHERE run_id = r.id AND status != 'declined'),"
-    " (SELECT count(*) FROM responses WHERE run_id = r.id AND status = 'completed')"
+    " (SELECT count(*) FROM responses WHERE run_id = r.id AND status = 'completed'),"
+    " (SELECT count(*) FROM conversations WHERE run_id = r.id),"
+    " (SELECT count(*) FROM conversations c JOIN participants p ON p.pid = c.pid"
+    "  WHERE c.run_id = r.id AND p.opted_out_at IS NOT NULL)"
 )
+# Responses that have ended one way or another: nobody is reminded of them.
+_ENDED = "('completed', 'declined', 'stopped', 'expired')"
 
 
 def create_run(
@@ -74,13 +79,24 @@ def open_to_everyone(connection: sqlite3.Connection, survey_id: str) -> tuple[in
     ).fetchone()
 
 
-def run_for_everyone(connection: sqlite3.Connection, *, survey_id: str, now: float) -> int | None:
-    """The survey's run open to anyone (the one its keyword starts), created the first
-    time; None once a coordinator has closed it."""
+def run_for_everyone(
+    connection: sqlite3.Connection,
+    *,
+    survey_id: str,
+    now: float,
+    opens_itself: bool,
+    staff_channel: str | None,
+) -> int | None:
+    """The survey's run open to anyone (the one its keyword joins). A survey that opens
+    itself gets one the first time; any other waits for a coordinator. None once closed."""
     found = open_to_everyone(connection, survey_id)
     if found:
         return found[0] if found[1] == "open" else None
-    return create_run(connection, survey_id=survey_id, audience="open", staff_channel=None, now=now)
+    if not opens_itself:
+        return None
+    return create_run(
+        connection, survey_id=survey_id, audience="open", staff_channel=staff_channel, now=now
+    )
 
 
 def responses_of(
@@ -101,15 +117,38 @@ def answers_of(connection: sqlite3.Connection, run_id: int) -> list[tuple[int, s
     return [(response_id, question, decoded(value)) for response_id, question, value in rows]
 
 
-def in_progress(connection: sqlite3.Connection, run_id: int) -> list[Reachable]:
-    """Participants of the run whose conversation has not ended (for reminders)."""
+def in_progress(
+    connection: sqlite3.Connection, run_id: int, *, active_since: float
+) -> list[Reachable]:
+    """Participants of the run who are still on their way through it: not finished,
+    stopped or expired (no change since `active_since`), and not opted out."""
     rows = connection.execute(
-        "SELECT c.pid, a.platform, a.conversation_id, c.state FROM conversations c"
+        "SELECT c.pid, a.platform, a.conversation_id, c.state, c.reminders, c.reminded_at"
+        " FROM conversations c"
         " JOIN addresses a ON a.pid = c.pid"
-        " WHERE c.run_id = ? AND NOT c.finished",
-        (run_id,),
+        " JOIN participants p ON p.pid = c.pid"
+        " JOIN responses r ON r.id = c.response_id"
+        f" WHERE c.run_id = ? AND NOT c.finished AND r.status NOT IN {_ENDED}"
+        " AND c.updated_at >= ? AND p.opted_out_at IS NULL",
+        (run_id, active_since),
     )
     return [Reachable(*row) for row in rows]
+
+
+def expire_conversations(
+    connection: sqlite3.Connection, *, survey_id: str, before: float, limit: int
+) -> int:
+    """Mark up to `limit` responses of the survey as expired whose conversation has not
+    changed since `before`; how many. The conversation itself stays as it was, so that
+    the person is told the survey moved on when they come back."""
+    return connection.execute(
+        "UPDATE responses SET status = 'expired' WHERE id IN ("
+        " SELECT c.response_id FROM conversations c"
+        " JOIN runs ru ON ru.id = c.run_id JOIN responses r ON r.id = c.response_id"
+        f" WHERE ru.survey_id = ? AND NOT c.finished AND r.status NOT IN {_ENDED}"
+        " AND c.updated_at < ? LIMIT ?)",
+        (survey_id, before, limit),
+    ).rowcount
 
 
 def last_digest(connection: sqlite3.Connection, run_id: int) -> float | None:
@@ -164,19 +203,13 @@ def post_digest(
     ).lastrowid
 
 
-def closed_runs(connection: sqlite3.Connection) -> set[int]:
-    return {row[0] for row in connection.execute("SELECT id FROM runs WHERE status = 'closed'")}
-
-
-def closed_keywords(connection: sqlite3.Connection) -> set[str]:
-    """Surveys whose run for everyone was closed with no new one opened since."""
-    return {
-        row[0]
-        for row in connection.execute(
-            "SELECT survey_id FROM runs WHERE audience = 'open'"
-            " GROUP BY survey_id HAVING max(status = 'open') = 0"
-        )
-    }
+def keyword_surveys(connection: sqlite3.Connection) -> dict[str, bool]:
+    """For each survey that has had a run for everyone: whether one is open now."""
+    rows = connection.execute(
+        "SELECT survey_id, max(status = 'open') FROM runs WHERE audience = 'open'"
+        " GROUP BY survey_id"
+    )
+    return {survey_id: bool(is_open) for survey_id, is_open in rows}
 
 
 def add_schedule(

@@ -23,6 +23,7 @@ from storage.migrations import migrate
 from storage.pseudonyms import Pseudonyms, load_key
 from storage.recent import RecentConversations
 from storage.records import (
+    ConversationRow,
     Erased,
     Loaded,
     Reachable,
@@ -33,7 +34,8 @@ from storage.records import (
     StoredResponse,
     TurnRecord,
 )
-from storage.turns import first_delivery, forget_sent, load, record_turns
+from storage.retention import DELETE_CHUNK
+from storage.turns import conversation_in, first_delivery, forget_sent, load, record_turns
 from storage.writer import GroupCommitWriter, nothing
 
 log = logging.getLogger(__name__)
@@ -120,6 +122,9 @@ class Store:
         self._recent.forget(pid)
         return erased
 
+    async def conversation_in(self, pid: str, run_id: int) -> ConversationRow | None:
+        return conversation_in(self._reader, pid, run_id)
+
     async def stored_responses(self, pid: str) -> list[StoredResponse]:
         return await self._scan(partial(privacy.stored_responses, pid=pid))
 
@@ -150,18 +155,22 @@ class Store:
     async def create_run(self, **run: Any) -> int:
         return await self.writer.write(partial(runs.create_run, **run))
 
-    async def keyword_run(self, survey_id: str, *, now: float) -> int | None:
+    async def keyword_run(self, survey_id: str, **opening: Any) -> int | None:
         found = runs.open_to_everyone(self._reader, survey_id)
         if found is not None:  # the usual case: no write needed
             return found[0] if found[1] == "open" else None
-        return await self.writer.write(partial(runs.run_for_everyone, survey_id=survey_id, now=now))
+        if not opening["opens_itself"]:
+            return None
+        return await self.writer.write(
+            partial(runs.run_for_everyone, survey_id=survey_id, **opening)
+        )
 
     async def everyone_run(self, survey_id: str) -> RunRow | None:
         found = runs.open_to_everyone(self._reader, survey_id)
         return None if found is None else await self.run(found[0])
 
-    async def closed_keywords(self) -> set[str]:
-        return runs.closed_keywords(self._reader)
+    async def keyword_surveys(self) -> dict[str, bool]:
+        return runs.keyword_surveys(self._reader)
 
     async def run(self, run_id: int) -> RunRow | None:
         return await self._scan(partial(runs.get_run, run_id=run_id))
@@ -179,8 +188,19 @@ class Store:
     async def run_rows(self, run_id: int) -> RunRows:
         return await self._scan(partial(runs.rows_of, run_id=run_id))
 
-    async def in_progress(self, run_id: int) -> list[Reachable]:
-        return await self._scan(partial(runs.in_progress, run_id=run_id))
+    async def in_progress(self, run_id: int, *, active_since: float) -> list[Reachable]:
+        return await self._scan(partial(runs.in_progress, run_id=run_id, active_since=active_since))
+
+    async def expire_conversations(self, survey_id: str, *, before: float) -> int:
+        expire = partial(
+            runs.expire_conversations, survey_id=survey_id, before=before, limit=DELETE_CHUNK
+        )
+        expired = 0
+        while (done := await self.writer.write(expire)) > 0:
+            expired += done  # only responses change: no cached conversation does
+            if done < DELETE_CHUNK:
+                break
+        return expired
 
     # -- digests, audit and schedules ---------------------------------------------------
 

@@ -33,7 +33,7 @@ def decoded(stored: str | None) -> Any:
 def load(connection: sqlite3.Connection, pid: str) -> Loaded:
     row = connection.execute(
         "SELECT p.active_run, c.response_id, c.state, c.finished, r.status = 'open',"
-        " a.conversation_id FROM participants p"
+        " c.updated_at, a.conversation_id, p.opted_out_at IS NOT NULL FROM participants p"
         " LEFT JOIN conversations c ON c.pid = p.pid AND c.run_id = p.active_run"
         " LEFT JOIN runs r ON r.id = c.run_id"
         " LEFT JOIN addresses a ON a.pid = p.pid WHERE p.pid = ?",
@@ -41,13 +41,33 @@ def load(connection: sqlite3.Connection, pid: str) -> Loaded:
     ).fetchone()
     if row is None:
         return Loaded(False, None, None)
-    run_id, response_id, state, finished, run_open, address = row
+    run_id, response_id, state, finished, run_open, updated_at, address, opted_out = row
     conversation = (
         None
         if state is None
-        else ConversationRow(run_id, response_id, state, bool(finished), bool(run_open))
+        else ConversationRow(
+            run_id, response_id, state, bool(finished), bool(run_open), updated_at or 0.0
+        )
     )
-    return Loaded(True, address, conversation)
+    return Loaded(True, address, conversation, bool(opted_out))
+
+
+def conversation_in(
+    connection: sqlite3.Connection, pid: str, run_id: int
+) -> ConversationRow | None:
+    """The participant's conversation in one run, whether or not it is their current one."""
+    row = connection.execute(
+        "SELECT c.run_id, c.response_id, c.state, c.finished, r.status = 'open', c.updated_at"
+        " FROM conversations c JOIN runs r ON r.id = c.run_id"
+        " WHERE c.pid = ? AND c.run_id = ?",
+        (pid, run_id),
+    ).fetchone()
+    if row is None:
+        return None
+    run, response_id, state, finished, run_open, updated_at = row
+    return ConversationRow(
+        run, response_id, state, bool(finished), bool(run_open), updated_at or 0.0
+    )
 
 
 def record_turns(
@@ -83,6 +103,20 @@ def record_turns(
         [(turn.event_key, turn.now) for turn in fresh],
     )
     _first_turn_changes(connection, fresh)
+    _each(
+        connection,
+        "UPDATE participants SET opted_out_at = batch.at FROM batch"
+        " WHERE participants.pid = batch.pid",
+        "pid, at",
+        [(t.pid, t.now if t.opted_out else None) for t in fresh if t.opted_out is not None],
+    )
+    _each(
+        connection,
+        "UPDATE conversations SET reminders = reminders + 1, reminded_at = batch.at FROM batch"
+        " WHERE conversations.pid = batch.pid AND conversations.run_id = batch.run_id",
+        "pid, run_id, at",
+        [(t.pid, t.run_id, t.now) for t in fresh if t.reminded],
+    )
     _each(
         connection,
         "INSERT OR REPLACE INTO answers (response_id, question_id, value, given_by, answered_at)"

@@ -65,7 +65,7 @@ async def test_list_shows_surveys_and_runs(chat: MemoryAdapter) -> None:
     await command(chat, "survey start library for everyone")
     reply = await command(chat, "survey list")
     assert "  library-services: City library feedback (6 questions, keyword 'library')" in reply
-    assert "  1: library-services, open, 0 responses, 0 completed" in reply
+    assert "  1: library-services, open, 0 people, 0 completed" in reply
 
 
 async def test_start_for_everyone_is_the_run_the_keyword_joins(

@@ -188,7 +188,9 @@ def test_a_batch_larger_than_one_statement_takes_is_stored_whole_and_once(
 ) -> None:
     connection = connect(tmp_path / "db.sqlite")
     migrate(connection)
-    run_id = run_for_everyone(connection, survey_id="survey", now=1.0)
+    run_id = run_for_everyone(
+        connection, survey_id="survey", now=1.0, opens_itself=True, staff_channel=None
+    )
     starts = [
         turn(
             f"e{n}",
@@ -226,7 +228,7 @@ def first_turn(run_id: int) -> TurnRecord:
 
 async def test_recent_conversation_cache_follows_commits(tmp_path: Path) -> None:
     store = Store.open(tmp_path / "db.sqlite", environ=KEY)
-    run_id = await store.keyword_run("survey", now=1.0)
+    run_id = await store.keyword_run("survey", now=1.0, opens_itself=True, staff_channel=None)
     assert (await store.load("p1")).known_participant is False
     await store.commit_turn(first_turn(run_id))
     cached = await store.load("p1")
@@ -245,7 +247,7 @@ async def test_recent_conversation_cache_follows_commits(tmp_path: Path) -> None
     try:
         assert (await fresh.load("p1")) == from_cache
         assert from_cache == Loaded(
-            True, "dm-1", ConversationRow(run_id, 1, '{"stage": "question"}', False)
+            True, "dm-1", ConversationRow(run_id, 1, '{"stage": "question"}', False, True, 1.0)
         )
     finally:
         await fresh.close()
@@ -253,7 +255,7 @@ async def test_recent_conversation_cache_follows_commits(tmp_path: Path) -> None
 
 async def test_a_redelivered_event_drops_the_cached_conversation(tmp_path: Path) -> None:
     store = Store.open(tmp_path / "db.sqlite", environ=KEY)
-    run_id = await store.keyword_run("survey", now=1.0)
+    run_id = await store.keyword_run("survey", now=1.0, opens_itself=True, staff_channel=None)
     await store.commit_turn(first_turn(run_id))
     assert (await store.load("p1")).conversation.state == '{"stage": "consent"}'  # cached
     # the writer process of a bot that was killed commits the next turn after its death
@@ -271,7 +273,7 @@ async def test_a_redelivered_event_drops_the_cached_conversation(tmp_path: Path)
 
 async def test_a_new_participant_without_an_address_is_not_cached(tmp_path: Path) -> None:
     store = Store.open(tmp_path / "db.sqlite", environ=KEY)
-    run_id = await store.keyword_run("survey", now=1.0)
+    run_id = await store.keyword_run("survey", now=1.0, opens_itself=True, staff_channel=None)
     await store.commit_turn(turn("e1", run_id=run_id, new_participant=True))
     try:
         assert await store.load("p1") == Loaded(True, None, None)
@@ -311,7 +313,7 @@ async def test_a_backup_taken_while_answers_are_written_holds_whole_turns_and_th
     database = tmp_path / "civicbot.db"
     store = Store.open(database, environ={})
     load_key(database, environ={})  # the generated key, as `civicbot run` makes it
-    run_id = await store.keyword_run("survey", now=1.0)
+    run_id = await store.keyword_run("survey", now=1.0, opens_itself=True, staff_channel=None)
     await asyncio.gather(
         *(store.commit_turn(conversation_turn(f"e{n}", f"p{n}", run_id)) for n in range(100))
     )

@@ -14,6 +14,7 @@ from storage.contract import Storage, open_storage
 from storage.records import OutboxMessage, TurnRecord
 
 DAY = 24 * 3600.0
+OPENS_ITSELF = {"opens_itself": True, "staff_channel": None}
 Opener = Callable[[], Storage]
 
 
@@ -162,17 +163,33 @@ async def test_sent_replies_leave_the_outbox_and_old_ones_can_be_picked(storage:
     assert [row.id for row in await storage.unsent()] == later
 
 
-async def test_the_keyword_run_is_made_once_and_ends_when_closed(storage: Storage) -> None:
-    made = await asyncio.gather(*(storage.keyword_run("library", now=1.0) for _ in range(5)))
+async def test_the_keyword_run_of_an_open_survey_is_made_once_and_ends_when_closed(
+    storage: Storage,
+) -> None:
+    made = await asyncio.gather(
+        *(
+            storage.keyword_run("library", now=1.0, opens_itself=True, staff_channel="web:staff")
+            for _ in range(5)
+        )
+    )
     assert len(set(made)) == 1
-    assert await storage.keyword_run("library", now=2.0) == made[0]
+    assert (await storage.run(made[0])).staff_channel == "web:staff"
+    assert await storage.keyword_run("library", now=2.0, **OPENS_ITSELF) == made[0]
     await storage.close_run(made[0], now=3.0)
-    assert await storage.keyword_run("library", now=4.0) is None
-    assert await storage.closed_keywords() == {"library"}
+    assert await storage.keyword_run("library", now=4.0, **OPENS_ITSELF) is None
+    assert await storage.keyword_surveys() == {"library": False}
     reopened_run = await new_run(storage)  # a coordinator opens it for everyone again
-    assert await storage.keyword_run("library", now=5.0) == reopened_run
-    assert await storage.closed_keywords() == set()
+    assert await storage.keyword_run("library", now=5.0, **OPENS_ITSELF) == reopened_run
+    assert await storage.keyword_surveys() == {"library": True}
     assert (await storage.everyone_run("library")).id == reopened_run
+
+
+async def test_the_keyword_of_a_survey_nobody_opened_joins_no_run(storage: Storage) -> None:
+    assert (
+        await storage.keyword_run("youth", now=1.0, opens_itself=False, staff_channel=None)
+    ) is None
+    assert await storage.runs() == []
+    assert await storage.keyword_surveys() == {}
 
 
 async def test_closing_a_run_closes_the_conversations_in_it(
@@ -240,10 +257,73 @@ async def test_people_whose_conversation_has_not_ended_can_be_reminded(storage: 
         await storage.commit_turn(
             answer(f"a-{pid}", pid, run_id, first.response_id, finished=finished)
         )
-    waiting = await storage.in_progress(run_id)
+    waiting = await storage.in_progress(run_id, active_since=0.0)
     assert [(r.pid, r.platform, r.conversation_id, r.state) for r in waiting] == [
         ("p1", "memory", "dm-p1", '{"at": "q2"}')
     ]
+
+
+async def test_stopped_quiet_and_opted_out_people_are_not_reminded(storage: Storage) -> None:
+    run_id = await new_run(storage)
+    for pid, more in [
+        ("going", {}),
+        ("stopped", {"status": "stopped"}),
+        ("quiet", {"now": 5.0}),
+        ("opted-out", {"opted_out": True}),
+    ]:
+        first = start(f"s-{pid}", pid, run_id, now=more.get("now", 10.0))
+        await storage.commit_turn(first)
+        await storage.commit_turn(
+            answer(f"a-{pid}", pid, run_id, first.response_id, **({"now": 20.0} | more))
+        )
+    waiting = await storage.in_progress(run_id, active_since=10.0)
+    assert [r.pid for r in waiting] == ["going"]
+
+
+async def test_a_reminder_is_counted_on_the_conversation(storage: Storage) -> None:
+    run_id = await new_run(storage)
+    first = start("s", "p1", run_id)
+    await storage.commit_turn(first)
+    for n, at in enumerate([30.0, 40.0]):
+        await storage.commit_turn(
+            TurnRecord(f"r{n}", "p1", at, [reply("remember?")], run_id=run_id, reminded=True)
+        )
+    (waiting,) = await storage.in_progress(run_id, active_since=0.0)
+    assert (waiting.reminders, waiting.reminded_at) == (2, 40.0)
+
+
+async def test_an_opt_out_lasts_until_the_person_writes_again(storage: Storage) -> None:
+    pid = storage.pseudonym("memory", "ann")
+    run_id = await new_run(storage)
+    await storage.commit_turn(start("s", pid, run_id))
+    await storage.commit_turn(TurnRecord("u", pid, 30.0, [reply("bye")], opted_out=True))
+    assert (await storage.load(pid)).opted_out
+    assert (await storage.run(run_id)).opted_out == 1
+    await storage.commit_turn(TurnRecord("w", pid, 40.0, [reply("hi")], opted_out=False))
+    assert not (await storage.load(pid)).opted_out
+
+
+async def test_abandoned_conversations_expire_and_stay_for_their_person_to_be_told(
+    storage: Storage,
+) -> None:
+    run_id = await new_run(storage)
+    for pid, at in [("old", 10.0), ("recent", 100.0)]:
+        await storage.commit_turn(start(f"s-{pid}", pid, run_id, now=at))
+    assert await storage.expire_conversations("library", before=50.0) == 1
+    assert await storage.expire_conversations("library", before=50.0) == 0
+    statuses = sorted(status for _, status, _ in (await storage.run_rows(run_id)).responses)
+    assert statuses == ["expired", "started"]
+    assert (await storage.load("old")).conversation.finished is False
+
+
+async def test_a_conversation_in_an_earlier_run_can_be_looked_up(storage: Storage) -> None:
+    first_run, second_run = await new_run(storage), await new_run(storage)
+    await storage.commit_turn(start("s1", "p1", first_run, state='{"at": "done"}'))
+    await storage.commit_turn(start("s2", "p1", second_run))
+    earlier = await storage.conversation_in("p1", first_run)
+    assert (earlier.run_id, earlier.state) == (first_run, '{"at": "done"}')
+    assert await storage.conversation_in("p1", 99) is None
+    assert await storage.conversation_in("nobody", first_run) is None
 
 
 async def test_a_digest_moves_the_watermark_and_queues_its_message(storage: Storage) -> None:
@@ -344,7 +424,7 @@ async def test_pseudonyms_are_stable_and_reveal_nobody(storage: Storage, reopen:
 
 
 async def test_a_run_gets_the_staff_channel_its_digests_go_to(storage: Storage) -> None:
-    run_id = await storage.keyword_run("library", now=1.0)
+    run_id = await storage.keyword_run("library", now=1.0, **OPENS_ITSELF)
     assert (await storage.run(run_id)).staff_channel is None
     await storage.set_staff_channel(run_id, "slack:CSTAFF")
     assert (await storage.run(run_id)).staff_channel == "slack:CSTAFF"

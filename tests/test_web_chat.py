@@ -238,7 +238,9 @@ async def test_a_date_question_is_answered_in_the_web_chat(
     folder = tmp_path / "dated"
     folder.mkdir()
     survey = (TEST_SURVEYS / "visit-date.yaml").read_text(encoding="utf-8")
-    (folder / "visit-date.yaml").write_text(f"keyword: visit\n{survey}", encoding="utf-8")
+    (folder / "visit-date.yaml").write_text(
+        f"keyword: visit\nopen: true\n{survey}", encoding="utf-8"
+    )
     page = await browser.new_page()
     async with web_chat(tmp_path, folder) as runtime:
         await page.goto(url(runtime))
