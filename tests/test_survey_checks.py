@@ -11,6 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from bot.cli import main
+from conversations.checks import read_survey
 
 GOOD = """
 id: demo
@@ -188,3 +189,26 @@ def test_console_script_exits_non_zero_on_error(tmp_path: Path) -> None:
     )
     assert done.returncode == 1
     assert "bad.yaml: error: missing 'id'" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("setting", "expected"),
+    [
+        ("expires_after: 0", "expires_after: Value error, must be longer than nothing"),
+        ("expires_after: -3", "expires_after: Value error, must be longer than nothing"),
+        ("expires_after: soon", "expires_after: Input should be a valid timedelta"),
+        ("staff_channel: the staff room", "staff_channel: String should match pattern"),
+        ("open: true", "open: true needs a keyword"),
+    ],
+)
+def test_lifecycle_settings_that_cannot_work_are_named(
+    tmp_path: Path, setting: str, expected: str
+) -> None:
+    code, output = check(tmp_path, f"{setting}\n{GOOD}")
+    assert code == 1
+    assert expected in output
+
+
+def test_expires_after_reads_a_bare_number_as_days(tmp_path: Path) -> None:
+    survey = read_survey(f"expires_after: 3\n{GOOD}", source="s.yaml").survey
+    assert survey.expires_after.days == 3
