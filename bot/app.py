@@ -7,12 +7,15 @@ import logging
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
+from bot.config import StorageSettings
 from bot.coordination import Coordination
 from bot.core import Bot
 from bot.events import Adapter, AdapterFactory, Inbound
 from bot.outbox import RETRY_DELAYS, SWEEP_SECONDS, OutboxSender, Send
+from bot.retention import RETENTION_EVERY, apply_retention
 from bot.scheduler import SYSTEM_CLOCK, Clock, Scheduler
 from bot.survey_files import SurveyCatalogue, load_folder
 from storage.contract import Storage, open_storage
@@ -21,6 +24,7 @@ log = logging.getLogger(__name__)
 
 FORGET_EVENTS_EVERY = 3600.0  # seconds
 EXPIRE_EVERY = 3600.0
+KEEP_ADDRESSES = StorageSettings.model_fields["keep_addresses"].default
 
 
 @dataclass
@@ -45,6 +49,7 @@ async def running(
     coordinators: frozenset[str] = frozenset(),
     timezone: str = "UTC",
     staff_channel: str | None = None,
+    keep_addresses: timedelta = KEEP_ADDRESSES,
     send_retry_delays: Iterable[float] = RETRY_DELAYS,
 ) -> AsyncIterator[Runtime]:
     """Open storage, load surveys, start the adapters, send what the outbox still holds,
@@ -94,7 +99,7 @@ async def running(
         await outbox.resend_unsent()  # adapters are connected: Matrix needs to know its rooms
         resent.set()
         await coordination.start()
-        _schedule_upkeep(scheduler, store, outbox, surveys, clock)
+        _schedule_upkeep(scheduler, store, outbox, surveys, clock, keep_addresses)
         scheduler.start()
         yield Runtime(bot, coordination, store, outbox, surveys, built, scheduler)
     finally:
@@ -114,6 +119,7 @@ def _schedule_upkeep(
     outbox: OutboxSender,
     surveys: SurveyCatalogue,
     clock: Clock,
+    keep_addresses: timedelta,
 ) -> None:
     """The periodic work that keeps civicbot healthy (digest schedules register their own)."""
 
@@ -135,6 +141,10 @@ def _schedule_upkeep(
             if expired:
                 log.info("%d conversations of %s expired", expired, survey.id)
 
+    async def retention() -> None:
+        await apply_retention(store, surveys, keep_addresses=keep_addresses, now=clock())
+
     scheduler.every("outbox-sweep", SWEEP_SECONDS, sweep_outbox)
+    scheduler.every("retention", RETENTION_EVERY, retention, first_in=0)
     scheduler.every("expire-conversations", EXPIRE_EVERY, expire_conversations, first_in=0)
     scheduler.every("forget-old-events", FORGET_EVENTS_EVERY, forget_old_events, first_in=0)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Mapping
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -16,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from bot import platforms
 from bot.survey_files import EXAMPLE_SURVEYS
-from conversations.survey import StaffChannel
+from conversations.survey import Duration, StaffChannel
 
 
 class ConfigError(Exception):
@@ -37,6 +38,9 @@ class PlatformSection(Section):
 
 class StorageSettings(Section):
     database: Path = Path("civicbot.db")
+    # Addresses of people not seen for this long are deleted (they are reached again
+    # when they next write).
+    keep_addresses: Duration = timedelta(days=90)
 
 
 class SurveySettings(Section):

@@ -143,7 +143,7 @@ class Coordination:
         if survey is None:
             return f"Run {run.id}'s survey '{run.survey_id}' is not loaded any more.", None
         if command.name == "status":
-            return await self._status(run), None
+            return await self._status(run, survey), None
         if command.name == "export":
             rows = await self._store.run_rows(run.id)
             return csv_file(survey, run.id, rows, raw=command.raw)
@@ -257,7 +257,7 @@ class Coordination:
             now=self._clock(),
         )
 
-    async def _status(self, run: RunRow) -> str:
+    async def _status(self, run: RunRow, survey: Survey) -> str:
         rate = 100 * run.completed / run.responses if run.responses else 0
         last = await self._store.last_digest(run.id)
         when = _when(last) if last else "none yet"
@@ -270,12 +270,29 @@ class Coordination:
             lines.append(
                 f"{_people(run.opted_out)} of them opted out of invitations and reminders."
             )
+        if run.purged_at is not None:
+            lines.extend(await self._kept(run, survey))
         for schedule in await self._store.schedules(run.id):
             lines.append(
                 f"Schedule {schedule.id}: digest at '{schedule.cron}' ({schedule.timezone}),"
                 f" next {_when_local(self.schedule.next_time(schedule.id))}."
             )
         return "\n".join(lines)
+
+    async def _kept(self, run: RunRow, survey: Survey) -> list[str]:
+        """What is left of a run whose answers retention deleted: when, and any counts."""
+        lines = [f"Its answers were deleted on {_when(run.purged_at)}, as its survey keeps them."]
+        by_question: dict[str, list[str]] = {}
+        for question_id, value, count in await self._store.kept_counts(run.id):
+            question = survey.question(question_id) if question_id in survey.question_ids else None
+            shown = question.shown(value, survey.default_language) if question else str(value)
+            small = count < survey.min_group_size
+            figure = f"fewer than {survey.min_group_size}" if small else str(count)
+            by_question.setdefault(question_id, []).append(f"{shown}: {figure}")
+        if by_question:
+            lines.append("Counts kept:")
+            lines.extend(f"  {q}: {', '.join(values)}" for q, values in by_question.items())
+        return lines
 
     async def _schedule(self, run: RunRow, cron: str) -> str:
         if not run.staff_channel:

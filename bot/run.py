@@ -49,6 +49,7 @@ async def serve(
     )
     async with running(
         database=settings.storage.database,
+        keep_addresses=settings.storage.keep_addresses,
         survey_folder=settings.surveys.folder,
         adapters=[platform.build for platform in configured],
         coordinators=coordinators,

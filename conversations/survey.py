@@ -67,6 +67,10 @@ class Survey(Model):
     repeat: bool = False  # one person may answer the same run more than once
     # A conversation with no answer for this long has moved on: the person is free again.
     expires_after: Duration = timedelta(days=14)
+    # How long answers are kept after the run closes; then they are deleted, and with
+    # keep_counts only the counts of each choice and scale answer stay.
+    keep_answers: Duration = timedelta(days=365)
+    keep_counts: bool = False
     # No count below this is shown to staff, nor a quote before this many have completed.
     min_group_size: int = Field(default=5, ge=1, le=100)
     intro: Texts | None = None

@@ -14,10 +14,9 @@ import sqlite3
 from pathlib import Path
 
 from storage.contract import BackupError
+from storage.database import PRIVATE, keep_private
 from storage.pseudonyms import key_file
 from storage.records import Backup
-
-PRIVATE = 0o600  # answers and addresses are personal data
 
 
 def back_up(database: Path, destination: Path) -> Backup:
@@ -32,8 +31,8 @@ def back_up(database: Path, destination: Path) -> Backup:
             raise BackupError(f"{taken} exists already; a backup never overwrites a file")
     partial = destination.with_name(destination.name + ".partial")
     try:
+        keep_private(partial)  # private from its first byte
         _copy(database, partial)
-        os.chmod(partial, PRIVATE)
         os.replace(partial, destination)  # the backup appears only once it is whole
     except (sqlite3.Error, OSError) as error:
         partial.unlink(missing_ok=True)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from storage.pseudonyms import KEY_VARIABLE as PSEUDONYM_KEY_VARIABLE
 from storage.records import (
@@ -25,6 +25,7 @@ from storage.records import (
     ConversationRow,
     Erased,
     Loaded,
+    Purged,
     Reachable,
     RunRow,
     RunRows,
@@ -72,7 +73,7 @@ class Storage(Protocol):
         """Erase everything linked to the participant (responses, answers,
         conversations, address, unsent replies to them) and queue `confirmation`,
         atomically with the event that asked; None if that event was handled before.
-        Anonymous answers, linked to nobody, stay."""
+        Anonymous answers, linked to nobody, stay. The erased data leaves the files."""
         ...
 
     async def conversation_in(self, pid: str, run_id: int) -> ConversationRow | None:
@@ -220,6 +221,25 @@ class Storage(Protocol):
     async def forget_old_events(self, now: float) -> int:
         """Forget processed event ids past their retention, in chunks; how many went.
         Redeliveries older than that are beyond any platform's retry window."""
+        ...
+
+    async def purge_answers(
+        self, survey_id: str, *, closed_before: float, counted: list[str], now: float
+    ) -> list[Purged]:
+        """Delete the answers, responses and conversations of the survey's runs closed
+        before `closed_before`, in chunks, keeping first the counts of the values given to
+        the `counted` questions; what went, run by run. The run rows stay. Deleted data
+        leaves the database files (overwritten, and the files compacted)."""
+        ...
+
+    async def kept_counts(self, run_id: int) -> list[tuple[str, Any, int]]:
+        """(question id, value, how often) kept of a purged run, by question, commonest first."""
+        ...
+
+    async def forget_addresses(self, *, inactive_since: float) -> int:
+        """Delete the addresses of people not seen since `inactive_since` (neither their
+        address nor any conversation changed since), in chunks; how many. They are
+        reached again when they next write. Deleted data leaves the database files."""
         ...
 
     async def close(self) -> None:

@@ -182,6 +182,26 @@ def _lifecycle(db: sqlite_utils.Database) -> None:
     )
 
 
+def _retention(db: sqlite_utils.Database) -> None:
+    _run_script(
+        db,
+        """
+        -- When the run's answers were deleted after their retention (the run row stays).
+        ALTER TABLE runs ADD COLUMN purged_at REAL;
+        -- What a survey that keeps counts keeps of a purged run: how often each value of
+        -- each choice and scale question was given, and nothing that names anybody.
+        CREATE TABLE kept_counts (
+            run_id INTEGER NOT NULL REFERENCES runs (id),
+            question_id TEXT NOT NULL,
+            value TEXT NOT NULL,  -- JSON
+            count INTEGER NOT NULL,
+            PRIMARY KEY (run_id, question_id, value)
+        ) WITHOUT ROWID;
+        CREATE INDEX addresses_by_age ON addresses (updated_at);
+        """,
+    )
+
+
 MIGRATIONS = [
     Migration(
         1, "participants, addresses, runs, responses, answers, events, outbox", _initial_schema
@@ -191,6 +211,7 @@ MIGRATIONS = [
     Migration(4, "processed events by age, for forgetting old ones", _event_age),
     Migration(5, "whether each conversation has ended, beside its state", _finished_conversations),
     Migration(6, "opt-outs, and reminders counted per conversation", _lifecycle),
+    Migration(7, "retention: purged runs and the counts they keep", _retention),
 ]
 
 
@@ -215,4 +236,10 @@ def migrate(connection: sqlite3.Connection, *, now: Callable[[], float] = time.t
                 }
             )
         log.info("applied migration %d: %s", migration.version, migration.description)
+    if connection.execute("PRAGMA auto_vacuum").fetchone()[0] == 0:
+        # A file made before civicbot compacted: rewritten once so that deleted data can
+        # leave it (this takes a while on a large database, and only happens once).
+        log.info("converting the database to incremental vacuum, once")
+        connection.execute("PRAGMA auto_vacuum=INCREMENTAL")
+        connection.execute("VACUUM")
     return max((m.version for m in MIGRATIONS), default=0)

@@ -60,5 +60,8 @@ class RecentConversations:
         for pid in stale:
             del self._entries[pid]
 
+    def clear(self) -> None:
+        self._entries.clear()
+
     def __len__(self) -> int:
         return len(self._entries)

@@ -106,6 +106,7 @@ class RunRow:
     completed: int = 0
     people: int = 0  # who took part, however many times (a survey may allow repeats)
     opted_out: int = 0  # of those, how many have said `unsubscribe` since
+    purged_at: float | None = None  # when retention deleted its answers
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +152,15 @@ class Erased:
     responses: int
     answers: int
     outbox_ids: list[int]  # the confirmation, queued to be sent
+
+
+@dataclass(frozen=True, slots=True)
+class Purged:
+    """What retention deleted of one run."""
+
+    run_id: int
+    answers: int
+    responses: int
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,6 +6,7 @@ import sqlite3
 from typing import Any
 
 from storage.records import Reachable, RunRow, RunRows, ScheduleRow
+from storage.retention import DELETE_CHUNK
 from storage.turns import decoded
 
 _RUN_COLUMNS = (
@@ -14,7 +15,8 @@ _RUN_COLUMNS = (
     " (SELECT count(*) FROM responses WHERE run_id = r.id AND status = 'completed'),"
     " (SELECT count(*) FROM conversations WHERE run_id = r.id),"
     " (SELECT count(*) FROM conversations c JOIN participants p ON p.pid = c.pid"
-    "  WHERE c.run_id = r.id AND p.opted_out_at IS NOT NULL)"
+    "  WHERE c.run_id = r.id AND p.opted_out_at IS NOT NULL),"
+    " r.purged_at"
 )
 # Responses that have ended one way or another: nobody is reminded of them.
 _ENDED = "('completed', 'declined', 'stopped', 'expired')"
@@ -135,10 +137,8 @@ def in_progress(
     return [Reachable(*row) for row in rows]
 
 
-def expire_conversations(
-    connection: sqlite3.Connection, *, survey_id: str, before: float, limit: int
-) -> int:
-    """Mark up to `limit` responses of the survey as expired whose conversation has not
+def expire_conversations(connection: sqlite3.Connection, *, survey_id: str, before: float) -> int:
+    """Mark up to DELETE_CHUNK responses of the survey as expired whose conversation has not
     changed since `before`; how many. The conversation itself stays as it was, so that
     the person is told the survey moved on when they come back."""
     return connection.execute(
@@ -147,7 +147,7 @@ def expire_conversations(
         " JOIN runs ru ON ru.id = c.run_id JOIN responses r ON r.id = c.response_id"
         f" WHERE ru.survey_id = ? AND NOT c.finished AND r.status NOT IN {_ENDED}"
         " AND c.updated_at < ? LIMIT ?)",
-        (survey_id, before, limit),
+        (survey_id, before, DELETE_CHUNK),
     ).rowcount
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from storage import privacy, retention, runs
-from storage.database import connect
+from storage.database import compact, connect
 from storage.migrations import migrate
 from storage.pseudonyms import Pseudonyms, load_key
 from storage.recent import RecentConversations
@@ -26,6 +26,7 @@ from storage.records import (
     ConversationRow,
     Erased,
     Loaded,
+    Purged,
     Reachable,
     RunRow,
     RunRows,
@@ -34,8 +35,14 @@ from storage.records import (
     StoredResponse,
     TurnRecord,
 )
-from storage.retention import DELETE_CHUNK
-from storage.turns import conversation_in, first_delivery, forget_sent, load, record_turns
+from storage.turns import (
+    conversation_in,
+    decoded,
+    first_delivery,
+    forget_sent,
+    load,
+    record_turns,
+)
 from storage.writer import GroupCommitWriter, nothing
 
 log = logging.getLogger(__name__)
@@ -120,6 +127,8 @@ class Store:
     async def erase_participant(self, pid: str, **details: object) -> Erased | None:
         erased = await self.writer.write(partial(privacy.erase_participant, pid=pid, **details))
         self._recent.forget(pid)
+        if erased is not None:
+            await self._scan(compact)
         return erased
 
     async def conversation_in(self, pid: str, run_id: int) -> ConversationRow | None:
@@ -192,15 +201,10 @@ class Store:
         return await self._scan(partial(runs.in_progress, run_id=run_id, active_since=active_since))
 
     async def expire_conversations(self, survey_id: str, *, before: float) -> int:
-        expire = partial(
-            runs.expire_conversations, survey_id=survey_id, before=before, limit=DELETE_CHUNK
+        # only responses change: no cached conversation does
+        return await self._in_chunks(
+            partial(runs.expire_conversations, survey_id=survey_id, before=before)
         )
-        expired = 0
-        while (done := await self.writer.write(expire)) > 0:
-            expired += done  # only responses change: no cached conversation does
-            if done < DELETE_CHUNK:
-                break
-        return expired
 
     # -- digests, audit and schedules ---------------------------------------------------
 
@@ -228,13 +232,48 @@ class Store:
     # -- retention ------------------------------------------------------------------------
 
     async def forget_old_events(self, now: float) -> int:
-        forgotten = 0
         before = now - retention.EVENT_MEMORY_SECONDS
+        return await self._in_chunks(partial(retention.forget_events_before, before=before))
+
+    async def purge_answers(
+        self, survey_id: str, *, closed_before: float, counted: list[str], now: float
+    ) -> list[Purged]:
+        due = partial(
+            retention.runs_past_retention, survey_id=survey_id, closed_before=closed_before
+        )
+        purged = []
+        for run_id in await self._scan(due):
+            chunk = partial(retention.purge_run_chunk, run_id=run_id, counted=counted, now=now)
+            answers = responses = 0
+            while any(deleted := await self.writer.write(chunk)):
+                answers, responses = answers + deleted[0], responses + deleted[1]
+            self._recent.forget_run(run_id)
+            purged.append(Purged(run_id, answers, responses))
+        if purged:
+            await self._scan(compact)
+        return purged
+
+    async def kept_counts(self, run_id: int) -> list[tuple[str, Any, int]]:
+        rows = await self._scan(partial(retention.kept_counts, run_id=run_id))
+        return [(question, decoded(value), count) for question, value, count in rows]
+
+    async def forget_addresses(self, *, inactive_since: float) -> int:
+        forgotten = await self._in_chunks(
+            partial(retention.forget_addresses, inactive_since=inactive_since)
+        )
+        if forgotten:
+            self._recent.clear()  # rare, and cheaper than finding whose entries changed
+            await self._scan(compact)
+        return forgotten
+
+    async def _in_chunks(self, delete: Callable[[sqlite3.Connection], int]) -> int:
+        """Run a chunked delete until a chunk comes back short; how many rows went."""
+        deleted = 0
         while True:
-            gone = await self.writer.write(partial(retention.forget_events_before, before=before))
-            forgotten += gone
+            gone = await self.writer.write(delete)
+            deleted += gone
             if gone < retention.DELETE_CHUNK:
-                return forgotten
+                return deleted
 
     # -- plumbing -------------------------------------------------------------------------
 

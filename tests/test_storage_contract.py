@@ -434,3 +434,36 @@ async def test_an_event_handled_outside_a_turn_is_first_delivered_once(storage: 
     assert await storage.first_delivery("slack:command:Ev9", now=1.0)
     assert not await storage.first_delivery("slack:command:Ev9", now=2.0)
     assert await storage.first_delivery("slack:command:Ev10", now=2.0)
+
+
+async def test_retention_purges_closed_runs_and_keeps_only_their_counts(storage: Storage) -> None:
+    old_run, recent_run = await new_run(storage), await new_run(storage)
+    for run_id, pid in [(old_run, "p1"), (old_run, "p2"), (recent_run, "p3")]:
+        first = start(f"s-{pid}", pid, run_id)
+        await storage.commit_turn(first)
+        await storage.commit_turn(
+            answer(f"a-{pid}", pid, run_id, first.response_id, answer=("q1", ["a", "b"]))
+        )
+        await storage.commit_turn(
+            answer(f"t-{pid}", pid, run_id, first.response_id, answer=("words", "my own"))
+        )
+    await storage.close_run(old_run, now=100.0)
+    await storage.close_run(recent_run, now=500.0)
+    purged = await storage.purge_answers("library", closed_before=200.0, counted=["q1"], now=600.0)
+    assert [(p.run_id, p.answers, p.responses) for p in purged] == [(old_run, 4, 2)]
+    assert await storage.kept_counts(old_run) == [("q1", "a", 2), ("q1", "b", 2)]
+    assert (await storage.run_rows(old_run)).answers == []
+    assert len((await storage.run_rows(recent_run)).answers) == 2
+    assert (await storage.run(old_run)).purged_at == 600.0
+    assert await storage.conversation_in("p1", old_run) is None
+    again = await storage.purge_answers("library", closed_before=200.0, counted=["q1"], now=700.0)
+    assert again == []
+
+
+async def test_retention_forgets_addresses_of_people_not_seen_since(storage: Storage) -> None:
+    run_id = await new_run(storage)
+    for pid, at in [("gone", 10.0), ("seen", 90.0)]:
+        await storage.commit_turn(start(f"s-{pid}", pid, run_id, now=at))
+    assert await storage.forget_addresses(inactive_since=50.0) == 1
+    assert (await storage.load("gone")).address is None
+    assert (await storage.load("seen")).address == "dm-seen"
