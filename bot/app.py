@@ -15,6 +15,7 @@ from bot.coordination import Coordination
 from bot.core import Bot
 from bot.events import Adapter, AdapterFactory, Inbound
 from bot.outbox import RETRY_DELAYS, SWEEP_SECONDS, OutboxSender, Send
+from bot.reminders import QUIET_HOURS, REMIND_EVERY, QuietHours
 from bot.retention import RETENTION_EVERY, apply_retention
 from bot.scheduler import SYSTEM_CLOCK, Clock, Scheduler
 from bot.survey_files import SurveyCatalogue, load_folder
@@ -50,6 +51,7 @@ async def running(
     timezone: str = "UTC",
     staff_channel: str | None = None,
     keep_addresses: timedelta = KEEP_ADDRESSES,
+    quiet_hours: str = QUIET_HOURS,
     send_retry_delays: Iterable[float] = RETRY_DELAYS,
 ) -> AsyncIterator[Runtime]:
     """Open storage, load surveys, start the adapters, send what the outbox still holds,
@@ -78,6 +80,7 @@ async def running(
         coordinators=coordinators,
         scheduler=scheduler,
         timezone=timezone,
+        quiet_hours=QuietHours.parse(quiet_hours, timezone),
         clock=clock,
     )
 
@@ -99,6 +102,7 @@ async def running(
         await outbox.resend_unsent()  # adapters are connected: Matrix needs to know its rooms
         resent.set()
         await coordination.start()
+        scheduler.every("reminders", REMIND_EVERY, coordination.reminders.send_due)
         _schedule_upkeep(scheduler, store, outbox, surveys, clock, keep_addresses)
         scheduler.start()
         yield Runtime(bot, coordination, store, outbox, surveys, built, scheduler)

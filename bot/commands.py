@@ -9,14 +9,19 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Literal
+
+from pydantic import ValidationError
+
+from conversations.survey import ReminderPolicy
 
 USAGE = {
     "help": "survey help",
     "list": "survey list",
     "start": "survey start SURVEY [for everyone | for #channel | for @person @person …]",
     "status": "survey status RUN",
-    "remind": "survey remind RUN",
+    "remind": "survey remind RUN [after 2 days[, at most 2 times] | off]",
     "close": "survey close RUN",
     "digest": "survey digest RUN",
     "export": "survey export RUN [raw]  (raw: without redacting personal data, audited)",
@@ -50,6 +55,8 @@ class Command:
     cron: str | None = None
     schedule: int | None = None
     raw: bool = False  # export: the participants' words as written
+    # remind: reminders sent by the run itself from now on, or "off"; None: remind now
+    reminders: ReminderPolicy | Literal["off"] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +96,8 @@ def parse(text: str) -> Command | Unusable:
         return Command(name, run=run, cron=cron)
     if name == "export" and [a.lower() for a in args[1:]] == ["raw"]:
         return Command(name, run=run, raw=True)
+    if name == "remind" and len(args) > 1:
+        return _reminders(run, " ".join(args[1:]))
     if len(args) > 1:
         return _usage(name, "takes only the run number")
     return Command(name, run=run)
@@ -113,6 +122,31 @@ def _start(args: list[str]) -> Command | Unusable:
     if not people:
         return _usage("start", "needs at least one person after 'for'")
     return Command("start", survey=survey, audience=Audience("users", people))
+
+
+_POLICY = re.compile(
+    r"^after\s+(\d{1,4})\s*(hours?|days?|weeks?)(?:\s*,?\s*at\s+most\s+(\d{1,3})\s+times?)?$",
+    re.IGNORECASE,
+)
+_UNIT = {"hour": timedelta(hours=1), "day": timedelta(days=1), "week": timedelta(weeks=1)}
+
+
+def _reminders(run: int, text: str) -> Command | Unusable:
+    if text.lower() == "off":
+        return Command("remind", run=run, reminders="off")
+    found = _POLICY.match(text.strip())
+    if found is None:
+        return _usage("remind", f"cannot read '{text}'")
+    count, unit, at_most = found.groups()
+    after = int(count) * _UNIT[unit.lower().rstrip("s")]
+    try:
+        policy = ReminderPolicy(after=after, **({"at_most": int(at_most)} if at_most else {}))
+    except ValidationError as error:
+        problem = error.errors()[0]
+        return _usage(
+            "remind", f"{problem['loc'][0]}: {problem['msg'].removeprefix('Value error, ')}"
+        )
+    return Command("remind", run=run, reminders=policy)
 
 
 def _usage(name: str, problem: str) -> Unusable:

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from bot import platforms
+from bot.reminders import QUIET_HOURS, QuietHours
 from bot.survey_files import EXAMPLE_SURVEYS
 from conversations.survey import Duration, StaffChannel
 
@@ -52,6 +53,8 @@ class SurveySettings(Section):
 
 class Settings(Section):
     timezone: str = "UTC"  # for cron times, and for "today" in date answers
+    # No reminder or other unasked message goes out between these times of day.
+    quiet_hours: str = QUIET_HOURS
     coordinators: list[Annotated[str, Field(pattern=r"^[a-z]+:.+$")]] = []
     storage: StorageSettings = StorageSettings()
     surveys: SurveySettings = SurveySettings()
@@ -65,6 +68,12 @@ class Settings(Section):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"unknown time zone '{value}', e.g. 'Europe/Helsinki'") from None
+        return value
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _time_span(cls, value: str) -> str:
+        QuietHours.parse(value, "UTC")  # raises ValueError naming the problem
         return value
 
 

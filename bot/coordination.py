@@ -10,23 +10,23 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import timedelta
 from typing import cast
 
-from bot import commands, digest
+from bot import commands, digest, run_status
 from bot.commands import Command, Unusable
 from bot.core import Bot
 from bot.digest_files import csv_file, digest_files
 from bot.digest_schedules import DigestSchedules
 from bot.events import Adapter, Attachment, Inbound, Inviting, Outbound
 from bot.outbox import OutboxSender
+from bot.reminders import MANUAL, QUIET_HOURS, QuietHours, Reminders, policy_of
+from bot.run_status import when_local
 from bot.scheduler import Clock, Scheduler
 from bot.small_cells import protect
 from bot.survey_files import SurveyCatalogue
-from conversations.engine import State
-from conversations.messages import say
 from conversations.outgoing import Message
-from conversations.survey import Survey
+from conversations.survey import ReminderPolicy, Survey
 from storage.contract import Storage
 from storage.records import RunRow
 
@@ -48,6 +48,7 @@ class Coordination:
         coordinators: frozenset[str],
         scheduler: Scheduler,
         timezone: str = "UTC",
+        quiet_hours: QuietHours | None = None,
         clock: Clock,
     ) -> None:
         self._bot = bot
@@ -57,6 +58,13 @@ class Coordination:
         self._outbox = outbox
         self._coordinators = coordinators
         self._clock = clock
+        self.reminders = Reminders(
+            bot=bot,
+            store=store,
+            surveys=surveys,
+            quiet=quiet_hours or QuietHours.parse(QUIET_HOURS, timezone),
+            clock=clock,
+        )
         self.schedule = DigestSchedules(
             store=store,
             scheduler=scheduler,
@@ -133,7 +141,7 @@ class Coordination:
                 return f"Schedule {command.schedule} removed.", None
             return f"There is no schedule {command.schedule}. 'survey status RUN' lists them.", None
         if command.name == "list":
-            return await self._list(), None
+            return await run_status.listing(self._store, self._surveys), None
         if command.name == "start":
             return await self._start(command, inbound), None
         run = await self._store.run(command.run)
@@ -143,34 +151,19 @@ class Coordination:
         if survey is None:
             return f"Run {run.id}'s survey '{run.survey_id}' is not loaded any more.", None
         if command.name == "status":
-            return await self._status(run, survey), None
+            return await run_status.status(
+                self._store, run, survey, await self._status_extras(run, survey)
+            ), None
         if command.name == "export":
             rows = await self._store.run_rows(run.id)
             return csv_file(survey, run.id, rows, raw=command.raw)
         if command.name == "digest":
             return await self.post_digest(run, survey, fallback=inbound), None
         if command.name == "remind":
-            return await self._remind(run, survey), None
+            return await self._remind(run, survey, command), None
         if command.name == "schedule":
             return await self._schedule(run, command.cron), None
         return await self._close(run), None
-
-    async def _list(self) -> str:
-        lines = ["Surveys:"]
-        for survey in sorted(self._surveys.surveys.values(), key=lambda s: s.id):
-            keyword = f", keyword '{survey.keyword}'" if survey.keyword else ""
-            lines.append(
-                f"  {survey.id}: {survey.title[survey.default_language]}"
-                f" ({len(survey.questions)} questions{keyword})"
-            )
-        all_runs = await self._store.runs()
-        lines.append("Runs:" if all_runs else "No runs yet: 'survey start SURVEY' starts one.")
-        for run in all_runs:
-            lines.append(
-                f"  {run.id}: {run.survey_id}, {run.status}, {_people(run.people)},"
-                f" {run.completed} completed"
-            )
-        return "\n".join(lines)
 
     async def _start(self, command: Command, inbound: Inbound) -> str:
         survey = self._surveys.surveys.get(command.survey) or self._surveys.by_keyword(
@@ -257,43 +250,6 @@ class Coordination:
             now=self._clock(),
         )
 
-    async def _status(self, run: RunRow, survey: Survey) -> str:
-        rate = 100 * run.completed / run.responses if run.responses else 0
-        last = await self._store.last_digest(run.id)
-        when = _when(last) if last else "none yet"
-        lines = [
-            f"Run {run.id}: {run.survey_id}, {run.status}, audience {run.audience}.",
-            f"{_people(run.people)}, {run.responses} responses, {run.completed} completed "
-            f"({rate:.0f}%). Last digest: {when}.",
-        ]
-        if run.opted_out:
-            lines.append(
-                f"{_people(run.opted_out)} of them opted out of invitations and reminders."
-            )
-        if run.purged_at is not None:
-            lines.extend(await self._kept(run, survey))
-        for schedule in await self._store.schedules(run.id):
-            lines.append(
-                f"Schedule {schedule.id}: digest at '{schedule.cron}' ({schedule.timezone}),"
-                f" next {_when_local(self.schedule.next_time(schedule.id))}."
-            )
-        return "\n".join(lines)
-
-    async def _kept(self, run: RunRow, survey: Survey) -> list[str]:
-        """What is left of a run whose answers retention deleted: when, and any counts."""
-        lines = [f"Its answers were deleted on {_when(run.purged_at)}, as its survey keeps them."]
-        by_question: dict[str, list[str]] = {}
-        for question_id, value, count in await self._store.kept_counts(run.id):
-            question = survey.question(question_id) if question_id in survey.question_ids else None
-            shown = question.shown(value, survey.default_language) if question else str(value)
-            small = count < survey.min_group_size
-            figure = f"fewer than {survey.min_group_size}" if small else str(count)
-            by_question.setdefault(question_id, []).append(f"{shown}: {figure}")
-        if by_question:
-            lines.append("Counts kept:")
-            lines.extend(f"  {q}: {', '.join(values)}" for q, values in by_question.items())
-        return lines
-
     async def _schedule(self, run: RunRow, cron: str) -> str:
         if not run.staff_channel:
             return (
@@ -310,7 +266,7 @@ class Coordination:
             )
         return (
             f"Schedule {schedule.id}: the digest of run {run.id} at '{cron}' "
-            f"({schedule.timezone}), next {_when_local(self.schedule.next_time(schedule.id))}."
+            f"({schedule.timezone}), next {when_local(self.schedule.next_time(schedule.id))}."
         )
 
     async def _scheduled_digest(self, run_id: int) -> str:
@@ -374,24 +330,47 @@ class Coordination:
                 told += f" {attachment.filename} could not be uploaded; try again later."
         return told
 
-    async def _remind(self, run: RunRow, survey: Survey) -> str:
+    async def _remind(self, run: RunRow, survey: Survey, command: Command) -> str:
         if run.status == "closed":
             return f"Run {run.id} is closed; there is nobody to remind."
-        active_since = self._clock() - survey.expires_after.total_seconds()
-        waiting = await self._store.in_progress(run.id, active_since=active_since)
-        reminded = 0
-        for person in waiting:
-            language = State.from_json(person.state).language
-            text = say(language, "reminder", title=survey.title.get(language, ""))
-            if await self._bot.remind(
-                pid=person.pid,
-                platform=person.platform,
-                conversation_id=person.conversation_id,
-                run_id=run.id,
-                text=text,
-            ):
-                reminded += 1
-        return f"Reminded {reminded} of {len(waiting)} people who have not finished run {run.id}."
+        if command.reminders == "off":
+            await self._store.set_reminder_policy(run.id, after=None, at_most=None)
+            fallback = survey.remind
+            if fallback is None:
+                return f"Run {run.id} sends no reminders by itself any more."
+            return f"Run {run.id} is back to its survey's reminders: {_policy(fallback)}."
+        if command.reminders is not None:
+            policy = command.reminders
+            await self._store.set_reminder_policy(
+                run.id, after=policy.after.total_seconds(), at_most=policy.at_most
+            )
+            return (
+                f"Run {run.id} reminds by itself everyone who has not finished: "
+                f"{_policy(policy)}, never in quiet hours ({self.reminders.quiet.describe()})."
+            )
+        if self.reminders.quiet.contain(self._clock()):
+            return (
+                f"It is quiet hours ({self.reminders.quiet.describe()}): nobody is reminded "
+                "now. Try again after they end."
+            )
+        policy = policy_of(run, survey) or MANUAL
+        reminded, skipped = await self.reminders.send(run, survey, policy)
+        waiting = reminded + sum(skipped.values())
+        told = f"Reminded {reminded} of {waiting} people who have not finished run {run.id}."
+        if skipped:
+            told += " Not reminded: " + "; ".join(f"{n} {why}" for why, n in skipped.items()) + "."
+        return told
+
+    async def _status_extras(self, run: RunRow, survey: Survey) -> list[str]:
+        """What `survey status` says of the run's reminders and digest schedules."""
+        policy = policy_of(run, survey)
+        lines = [f"Reminders: {_policy(policy)}." if policy else "Reminders: only when asked."]
+        for schedule in await self._store.schedules(run.id):
+            lines.append(
+                f"Schedule {schedule.id}: digest at '{schedule.cron}' ({schedule.timezone}),"
+                f" next {when_local(self.schedule.next_time(schedule.id))}."
+            )
+        return lines
 
     async def _close(self, run: RunRow) -> str:
         if run.status == "closed":
@@ -403,13 +382,13 @@ class Coordination:
         )
 
 
-def _people(count: int) -> str:
-    return f"{count} {'person' if count == 1 else 'people'}"
+def _policy(policy: ReminderPolicy) -> str:
+    times = "once" if policy.at_most == 1 else f"{policy.at_most} times"
+    return f"after {_length(policy.after)} without an answer, at most {times}"
 
 
-def _when(timestamp: float) -> str:
-    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d %H:%M UTC")
-
-
-def _when_local(moment: datetime | None) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M %Z") if moment else "never"
+def _length(length: timedelta) -> str:
+    hours = length.total_seconds() / 3600
+    if hours % 24:
+        return f"{hours:g} hours"
+    return f"{hours / 24:g} days" if hours != 24 else "1 day"

@@ -226,7 +226,8 @@ class Bot:
     async def remind(
         self, *, pid: str, platform: str, conversation_id: str, run_id: int, text: str
     ) -> bool:
-        """Nudge someone who has not finished; stored (and counted) and sent like any reply."""
+        """Nudge someone who has not finished; stored (and counted) and sent like any reply.
+        True once it is stored: if the platform is down, the outbox sends it later."""
         async with self._serial.hold(pid):
             now = self._clock()
             record = TurnRecord(
@@ -234,7 +235,9 @@ class Bot:
             )
             record.reminded = True
             stored = await self._commit(record, (Message(text),), platform, conversation_id)
-            return bool(stored) and await self._outbox.send(stored)
+            if stored:
+                await self._outbox.send(stored)
+            return bool(stored)
 
     def _continue(
         self, record: TurnRecord, loaded: Loaded, survey: Survey, before: State, inbound: Inbound

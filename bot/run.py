@@ -50,6 +50,7 @@ async def serve(
     async with running(
         database=settings.storage.database,
         keep_addresses=settings.storage.keep_addresses,
+        quiet_hours=settings.quiet_hours,
         survey_folder=settings.surveys.folder,
         adapters=[platform.build for platform in configured],
         coordinators=coordinators,

@@ -47,6 +47,14 @@ Duration = Annotated[
 StaffChannel = Annotated[str, StringConstraints(pattern=r"^[a-z]+:\S+$", max_length=300)]
 
 
+class ReminderPolicy(Model):
+    """Reminders sent by themselves: `after` this long without an answer (or since the
+    last reminder), at most `at_most` times."""
+
+    after: Duration
+    at_most: int = Field(default=2, ge=1, le=10)
+
+
 class DigestExtras(Model):
     """What a digest brings besides its text, where the platform takes files."""
 
@@ -67,6 +75,7 @@ class Survey(Model):
     repeat: bool = False  # one person may answer the same run more than once
     # A conversation with no answer for this long has moved on: the person is free again.
     expires_after: Duration = timedelta(days=14)
+    remind: ReminderPolicy | None = None  # None: only when a coordinator asks
     # How long answers are kept after the run closes; then they are deleted, and with
     # keep_counts only the counts of each choice and scale answer stay.
     keep_answers: Duration = timedelta(days=365)

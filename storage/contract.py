@@ -144,6 +144,13 @@ class Storage(Protocol):
         """Where the run's digests go from now on (`platform:conversation`)."""
         ...
 
+    async def set_reminder_policy(
+        self, run_id: int, *, after: float | None, at_most: int | None
+    ) -> None:
+        """The run's reminders: `after` seconds without an answer, at most `at_most` times
+        (None, None: back to its survey's policy)."""
+        ...
+
     async def close_run(self, run_id: int, *, now: float) -> None:
         """The run takes no more answers: from now on `load` says its run is closed."""
         ...

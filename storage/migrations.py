@@ -202,6 +202,17 @@ def _retention(db: sqlite_utils.Database) -> None:
     )
 
 
+def _reminder_policies(db: sqlite_utils.Database) -> None:
+    _run_script(
+        db,
+        """
+        -- A run's own reminder policy (survey remind RUN after …), over its survey's.
+        ALTER TABLE runs ADD COLUMN remind_after REAL;
+        ALTER TABLE runs ADD COLUMN remind_at_most INTEGER;
+        """,
+    )
+
+
 MIGRATIONS = [
     Migration(
         1, "participants, addresses, runs, responses, answers, events, outbox", _initial_schema
@@ -212,6 +223,7 @@ MIGRATIONS = [
     Migration(5, "whether each conversation has ended, beside its state", _finished_conversations),
     Migration(6, "opt-outs, and reminders counted per conversation", _lifecycle),
     Migration(7, "retention: purged runs and the counts they keep", _retention),
+    Migration(8, "reminder policies per run", _reminder_policies),
 ]
 
 

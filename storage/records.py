@@ -107,6 +107,8 @@ class RunRow:
     people: int = 0  # who took part, however many times (a survey may allow repeats)
     opted_out: int = 0  # of those, how many have said `unsubscribe` since
     purged_at: float | None = None  # when retention deleted its answers
+    remind_after: float | None = None  # seconds; the run's own reminder policy, if any
+    remind_at_most: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +121,7 @@ class Reachable:
     state: str  # the engine's, as it wrote it
     reminders: int = 0  # reminders of this conversation so far
     reminded_at: float | None = None
+    updated_at: float = 0.0  # when the person last moved on in it
 
 
 @dataclass(frozen=True, slots=True)

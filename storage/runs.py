@@ -16,7 +16,7 @@ _RUN_COLUMNS = (
     " (SELECT count(*) FROM conversations WHERE run_id = r.id),"
     " (SELECT count(*) FROM conversations c JOIN participants p ON p.pid = c.pid"
     "  WHERE c.run_id = r.id AND p.opted_out_at IS NOT NULL),"
-    " r.purged_at"
+    " r.purged_at, r.remind_after, r.remind_at_most"
 )
 # Responses that have ended one way or another: nobody is reminded of them.
 _ENDED = "('completed', 'declined', 'stopped', 'expired')"
@@ -50,6 +50,15 @@ def list_runs(connection: sqlite3.Connection) -> list[RunRow]:
 
 def set_staff_channel(connection: sqlite3.Connection, run_id: int, *, channel: str) -> None:
     connection.execute("UPDATE runs SET staff_channel = ? WHERE id = ?", (channel, run_id))
+
+
+def set_reminder_policy(
+    connection: sqlite3.Connection, run_id: int, *, after: float | None, at_most: int | None
+) -> None:
+    connection.execute(
+        "UPDATE runs SET remind_after = ?, remind_at_most = ? WHERE id = ?",
+        (after, at_most, run_id),
+    )
 
 
 def close_run(connection: sqlite3.Connection, run_id: int, *, now: float) -> None:
@@ -125,7 +134,8 @@ def in_progress(
     """Participants of the run who are still on their way through it: not finished,
     stopped or expired (no change since `active_since`), and not opted out."""
     rows = connection.execute(
-        "SELECT c.pid, a.platform, a.conversation_id, c.state, c.reminders, c.reminded_at"
+        "SELECT c.pid, a.platform, a.conversation_id, c.state, c.reminders, c.reminded_at,"
+        " c.updated_at"
         " FROM conversations c"
         " JOIN addresses a ON a.pid = c.pid"
         " JOIN participants p ON p.pid = c.pid"

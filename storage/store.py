@@ -190,6 +190,9 @@ class Store:
     async def set_staff_channel(self, run_id: int, channel: str) -> None:
         await self.writer.write(partial(runs.set_staff_channel, run_id=run_id, channel=channel))
 
+    async def set_reminder_policy(self, run_id: int, **policy: Any) -> None:
+        await self.writer.write(partial(runs.set_reminder_policy, run_id=run_id, **policy))
+
     async def close_run(self, run_id: int, *, now: float) -> None:
         await self.writer.write(partial(runs.close_run, run_id=run_id, now=now))
         self._recent.forget_run(run_id)

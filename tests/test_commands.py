@@ -144,9 +144,12 @@ async def test_status_gives_counts_and_completion(chat: MemoryAdapter) -> None:
     assert "2 responses, 1 completed (50%). Last digest: none yet." in reply
 
 
-async def test_remind_nudges_only_those_who_have_not_finished(chat: MemoryAdapter) -> None:
+async def test_remind_nudges_only_those_who_have_not_finished(
+    chat: MemoryAdapter, clock: Clock
+) -> None:
     await command(chat, "survey start home-care for @ann @ben")
     await answer_library(chat, "ann", "yes", "1", "3", "8", "5", "skip", "skip")  # finishes
+    clock.advance(24 * 3600)
     reply = await command(chat, "survey remind 1")
     assert reply == "Reminded 1 of 1 people who have not finished run 1."
     assert chat.to("dm-ben")[-1].message.text.startswith("A reminder about “Home care feedback”")

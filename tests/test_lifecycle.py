@@ -110,9 +110,10 @@ async def test_after_stop_the_person_can_start_another_survey(chat: MemoryAdapte
     assert (await says(chat, "ann", "homecare")).startswith("Home care feedback\nThis short")
 
 
-async def test_stopped_people_are_not_reminded(chat: MemoryAdapter) -> None:
+async def test_stopped_people_are_not_reminded(chat: MemoryAdapter, clock: Clock) -> None:
     await command(chat, "survey start home-care for @ann @ben")
     await says(chat, "ann", "stop")
+    clock.advance(DAY)
     assert await command(chat, "survey remind 1") == (
         "Reminded 1 of 1 people who have not finished run 1."
     )
@@ -157,11 +158,12 @@ async def test_expired_conversations_are_counted_by_the_hourly_upkeep(
 
 
 async def test_unsubscribe_ends_invitations_and_reminders_until_the_person_writes_again(
-    chat: MemoryAdapter,
+    chat: MemoryAdapter, clock: Clock
 ) -> None:
     await command(chat, "survey start home-care for @ann @ben")
     reply = await says(chat, "ann", "unsubscribe")
     assert reply.startswith("You will get no more invitations or reminders.")
+    clock.advance(DAY)
     assert await command(chat, "survey remind 1") == (
         "Reminded 1 of 1 people who have not finished run 1."
     )

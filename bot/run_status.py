@@ -1,0 +1,72 @@
+"""What `survey list` and `survey status` say about surveys and runs."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from bot.survey_files import SurveyCatalogue
+from conversations.survey import Survey
+from storage.contract import Storage
+from storage.records import RunRow
+
+
+async def listing(store: Storage, surveys: SurveyCatalogue) -> str:
+    lines = ["Surveys:"]
+    for survey in sorted(surveys.surveys.values(), key=lambda s: s.id):
+        keyword = f", keyword '{survey.keyword}'" if survey.keyword else ""
+        lines.append(
+            f"  {survey.id}: {survey.title[survey.default_language]}"
+            f" ({len(survey.questions)} questions{keyword})"
+        )
+    all_runs = await store.runs()
+    lines.append("Runs:" if all_runs else "No runs yet: 'survey start SURVEY' starts one.")
+    for run in all_runs:
+        lines.append(
+            f"  {run.id}: {run.survey_id}, {run.status}, {people(run.people)},"
+            f" {run.completed} completed"
+        )
+    return "\n".join(lines)
+
+
+async def status(store: Storage, run: RunRow, survey: Survey, extras: list[str]) -> str:
+    """The run's counts, then `extras` (its reminders and schedules, which others keep)."""
+    rate = 100 * run.completed / run.responses if run.responses else 0
+    last = await store.last_digest(run.id)
+    lines = [
+        f"Run {run.id}: {run.survey_id}, {run.status}, audience {run.audience}.",
+        f"{people(run.people)}, {run.responses} responses, {run.completed} completed "
+        f"({rate:.0f}%). Last digest: {when(last) if last else 'none yet'}.",
+    ]
+    if run.opted_out:
+        lines.append(f"{people(run.opted_out)} of them opted out of invitations and reminders.")
+    if run.purged_at is not None:
+        lines.extend(await _kept(store, run, survey))
+    return "\n".join(lines + extras)
+
+
+async def _kept(store: Storage, run: RunRow, survey: Survey) -> list[str]:
+    """What is left of a run whose answers retention deleted: when, and any counts."""
+    lines = [f"Its answers were deleted on {when(run.purged_at)}, as its survey keeps them."]
+    by_question: dict[str, list[str]] = {}
+    for question_id, value, count in await store.kept_counts(run.id):
+        question = survey.question(question_id) if question_id in survey.question_ids else None
+        shown = question.shown(value, survey.default_language) if question else str(value)
+        small = count < survey.min_group_size
+        figure = f"fewer than {survey.min_group_size}" if small else str(count)
+        by_question.setdefault(question_id, []).append(f"{shown}: {figure}")
+    if by_question:
+        lines.append("Counts kept:")
+        lines.extend(f"  {q}: {', '.join(values)}" for q, values in by_question.items())
+    return lines
+
+
+def people(count: int) -> str:
+    return f"{count} {'person' if count == 1 else 'people'}"
+
+
+def when(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def when_local(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M %Z") if moment else "never"
