@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -14,11 +14,14 @@ from bot.config import StorageSettings
 from bot.coordination import Coordination
 from bot.core import Bot
 from bot.events import Adapter, AdapterFactory, Inbound
+from bot.invitations import Guardrails
 from bot.outbox import RETRY_DELAYS, SWEEP_SECONDS, OutboxSender, Send
 from bot.reminders import QUIET_HOURS, REMIND_EVERY, QuietHours
 from bot.retention import RETENTION_EVERY, apply_retention
+from bot.roles import Staff
 from bot.scheduler import SYSTEM_CLOCK, Clock, Scheduler
 from bot.survey_files import SurveyCatalogue, load_folder
+from conversations.survey import StaffRole
 from storage.contract import Storage, open_storage
 
 log = logging.getLogger(__name__)
@@ -48,10 +51,12 @@ async def running(
     clock: Clock = SYSTEM_CLOCK,
     environ: dict[str, str] | None = None,
     coordinators: frozenset[str] = frozenset(),
+    roles: Mapping[StaffRole, Iterable[str]] | None = None,
     timezone: str = "UTC",
     staff_channel: str | None = None,
     keep_addresses: timedelta = KEEP_ADDRESSES,
     quiet_hours: str = QUIET_HOURS,
+    guardrails: Guardrails | None = None,
     send_retry_delays: Iterable[float] = RETRY_DELAYS,
 ) -> AsyncIterator[Runtime]:
     """Open storage, load surveys, start the adapters, send what the outbox still holds,
@@ -77,10 +82,17 @@ async def running(
         surveys=surveys,
         adapters=by_platform,
         outbox=outbox,
-        coordinators=coordinators,
+        staff=Staff.of(
+            {
+                **(roles or {}),
+                "coordinator": [*coordinators, *(roles or {}).get("coordinator", [])],
+            },
+            {survey.id: survey.roles for survey in surveys.surveys.values() if survey.roles},
+        ),
         scheduler=scheduler,
         timezone=timezone,
         quiet_hours=QuietHours.parse(quiet_hours, timezone),
+        guardrails=guardrails,
         clock=clock,
     )
 

@@ -8,8 +8,8 @@ this module turns the rest into a `Command`, or says what would work.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
-from datetime import timedelta
+from dataclasses import dataclass, field, replace
+from datetime import date, timedelta
 from typing import Literal
 
 from pydantic import ValidationError
@@ -19,16 +19,21 @@ from conversations.survey import ReminderPolicy
 USAGE = {
     "help": "survey help",
     "list": "survey list",
-    "start": "survey start SURVEY [for everyone | for #channel | for @person @person …]",
+    "start": "survey start SURVEY [for everyone | for #channel | for @person @person …] [dry-run]",
     "status": "survey status RUN",
-    "remind": "survey remind RUN [after 2 days[, at most 2 times] | off]",
+    "remind": "survey remind RUN [dry-run | after 2 days[, at most 2 times] | off]",
     "close": "survey close RUN",
     "digest": "survey digest RUN",
     "export": "survey export RUN [raw]  (raw: without redacting personal data, audited)",
     "schedule": "survey schedule RUN CRON  (a digest, e.g. survey schedule 3 0 9 * * mon)",
     "unschedule": "survey unschedule SCHEDULE",
+    "audit": "survey audit [RUN] [since 2027-01-01]  (who did what; coordinators only)",
+    "approve": "survey approve REQUEST  (a second coordinator lets a large audience go ahead)",
 }
 HELP = "Commands:\n" + "\n".join(f"  {usage}" for usage in USAGE.values())
+
+DRY_RUNS = frozenset({"start", "remind"})  # the commands that message people
+DRY_RUN_WORDS = frozenset({"dry-run", "dryrun", "--dry-run"})
 
 AudienceKind = Literal["open", "channel", "users"]
 
@@ -55,6 +60,9 @@ class Command:
     cron: str | None = None
     schedule: int | None = None
     raw: bool = False  # export: the participants' words as written
+    since: date | None = None  # audit: entries from this day on
+    dry_run: bool = False  # start, remind: say what would be sent, to how many, send nothing
+    request: int | None = None  # approve: the held request's number
     # remind: reminders sent by the run itself from now on, or "off"; None: remind now
     reminders: ReminderPolicy | Literal["off"] | None = None
 
@@ -78,10 +86,19 @@ def parse(text: str) -> Command | Unusable:
     name, args = words[0].lower(), words[1:]
     if name not in USAGE:
         return Unusable(f"There is no command '{words[0]}'.\n{HELP}")
+    if name in DRY_RUNS and args and args[-1].lower() in DRY_RUN_WORDS:
+        parsed = parse(" ".join([name, *args[:-1]]))
+        return replace(parsed, dry_run=True) if isinstance(parsed, Command) else parsed
+    if name == "approve":
+        if len(args) != 1 or not _RUN.match(args[0]):
+            return _usage(name, "needs the number of the request, from the reply that held it")
+        return Command(name, request=int(_RUN.match(args[0]).group(1)))
     if name in ("help", "list"):
         return Command(name) if not args else _usage(name, "takes nothing more")
     if name == "start":
         return _start(args)
+    if name == "audit":
+        return _audit(args)
     if name == "unschedule":
         if len(args) != 1 or not _RUN.match(args[0]):
             return _usage(name, "needs the number of a schedule, from survey status")
@@ -147,6 +164,21 @@ def _reminders(run: int, text: str) -> Command | Unusable:
             "remind", f"{problem['loc'][0]}: {problem['msg'].removeprefix('Value error, ')}"
         )
     return Command("remind", run=run, reminders=policy)
+
+
+def _audit(args: list[str]) -> Command | Unusable:
+    run = None
+    if args and _RUN.match(args[0]):
+        run, args = int(_RUN.match(args[0]).group(1)), args[1:]
+    if not args:
+        return Command("audit", run=run)
+    if len(args) != 2 or args[0].lower() != "since":
+        return _usage("audit", "continues with 'since' and a date")
+    try:
+        since = date.fromisoformat(args[1])
+    except ValueError:
+        return _usage("audit", f"needs a date such as 2027-01-01, not '{args[1]}'")
+    return Command("audit", run=run, since=since)
 
 
 def _usage(name: str, problem: str) -> Unusable:

@@ -10,7 +10,7 @@ import tomllib
 from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from bot import platforms
 from bot.reminders import QUIET_HOURS, QuietHours
 from bot.survey_files import EXAMPLE_SURVEYS
-from conversations.survey import Duration, StaffChannel
+from conversations.survey import Duration, StaffChannel, StaffName, StaffRole
 
 
 class ConfigError(Exception):
@@ -51,13 +51,24 @@ class SurveySettings(Section):
     staff_channel: StaffChannel | None = None
 
 
+class GuardrailSettings(Section):
+    """Limits on commands that message people (bot/invitations.py)."""
+
+    approval_above: int = Field(default=500, ge=1)  # recipients; more need a second coordinator
+    approval_within: Duration = timedelta(hours=1)
+    messages_per_hour: int = Field(default=10_000, ge=1)  # invitations and reminders
+
+
 class Settings(Section):
     timezone: str = "UTC"  # for cron times, and for "today" in date answers
     # No reminder or other unasked message goes out between these times of day.
     quiet_hours: str = QUIET_HOURS
-    coordinators: list[Annotated[str, Field(pattern=r"^[a-z]+:.+$")]] = []
+    coordinators: list[StaffName] = []
+    # Other staff roles (bot/roles.py): role -> names, e.g. analyst = ["slack:U024BE7LH"].
+    roles: dict[StaffRole, list[StaffName]] = Field(default_factory=dict)
     storage: StorageSettings = StorageSettings()
     surveys: SurveySettings = SurveySettings()
+    guardrails: GuardrailSettings = GuardrailSettings()
     # platform name -> its section, as its adapter module reads it (bot.platforms)
     platforms: dict[str, PlatformSection] = Field(default_factory=dict)
 

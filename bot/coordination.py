@@ -1,26 +1,27 @@
 """Coordinator commands: start, inspect, nudge, digest, export and close survey runs.
 
-Only configured coordinators (`platform:user_id`, or `platform:team/user_id`) may
-run them; everyone else gets a polite refusal. Every command, allowed or refused,
-goes into the audit table. Replies go straight back to the conversation the
+Only staff may run them, each as their role allows (bot/roles.py); everyone else
+gets a polite refusal. Every command, allowed or refused, goes into the audit
+table, with the run it was about. Replies go straight back to the conversation the
 command came from.
 """
 
 from __future__ import annotations
 
 import logging
-from collections import Counter
-from datetime import timedelta
-from typing import cast
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from bot import commands, digest, run_status
 from bot.commands import Command, Unusable
 from bot.core import Bot
 from bot.digest_files import csv_file, digest_files
 from bot.digest_schedules import DigestSchedules
-from bot.events import Adapter, Attachment, Inbound, Inviting, Outbound
+from bot.events import Adapter, Attachment, Inbound, Outbound
+from bot.invitations import Guardrails, HourlyBudget, Invitations
 from bot.outbox import OutboxSender
 from bot.reminders import MANUAL, QUIET_HOURS, QuietHours, Reminders, policy_of
+from bot.roles import Staff, may, names_of, needed
 from bot.run_status import when_local
 from bot.scheduler import Clock, Scheduler
 from bot.small_cells import protect
@@ -32,8 +33,9 @@ from storage.records import RunRow
 
 log = logging.getLogger(__name__)
 
+AUDIT_LINES = 50  # entries `survey audit` shows at most: narrow by run or date for more
 PROGRESS_EVERY = 100  # invitations between progress reports in a large wave
-REFUSAL = "Sorry, survey commands are for coordinators. Ask whoever runs civicbot here to add you."
+REFUSAL = "Sorry, survey commands are for staff. Ask whoever runs civicbot here to add you."
 
 
 class Coordination:
@@ -45,10 +47,11 @@ class Coordination:
         surveys: SurveyCatalogue,
         adapters: dict[str, Adapter],
         outbox: OutboxSender,
-        coordinators: frozenset[str],
+        staff: Staff,
         scheduler: Scheduler,
         timezone: str = "UTC",
         quiet_hours: QuietHours | None = None,
+        guardrails: Guardrails | None = None,
         clock: Clock,
     ) -> None:
         self._bot = bot
@@ -56,13 +59,27 @@ class Coordination:
         self._surveys = surveys
         self._adapters = adapters
         self._outbox = outbox
-        self._coordinators = coordinators
+        self._staff = staff
         self._clock = clock
+        self._zone = ZoneInfo(timezone)
+        guardrails = guardrails or Guardrails()
+        budget = HourlyBudget(guardrails.messages_per_hour, clock)
+        self.invitations = Invitations(
+            bot=bot,
+            store=store,
+            surveys=surveys,
+            adapters=adapters,
+            tell=self._tell,
+            guardrails=guardrails,
+            budget=budget,
+            clock=clock,
+        )
         self.reminders = Reminders(
             bot=bot,
             store=store,
             surveys=surveys,
             quiet=quiet_hours or QuietHours.parse(QUIET_HOURS, timezone),
+            budget=budget,
             clock=clock,
         )
         self.schedule = DigestSchedules(
@@ -77,14 +94,6 @@ class Coordination:
         """Register the stored digest schedules, catching up any missed while down."""
         await self.schedule.start()
 
-    def _is_coordinator(self, inbound: Inbound) -> bool:
-        """`platform:user`, or `platform:team/user` to allow the user only from that team
-        (a Slack app installed in several workspaces). Never by channel."""
-        names = {f"{inbound.platform}:{inbound.user_id}"}
-        if inbound.workspace:
-            names.add(f"{inbound.platform}:{inbound.workspace}/{inbound.user_id}")
-        return not names.isdisjoint(self._coordinators)
-
     async def handle(self, inbound: Inbound) -> None:
         """Run one command and answer it; a failure is logged and told, never raised. A
         command delivered again (Slack retries a mention it got no answer to in time) is
@@ -93,8 +102,9 @@ class Coordination:
         if not await self._store.first_delivery(event_key, now=self._clock()):
             log.info("%s command event %s came again; done once already", *inbound.logged)
             return
-        allowed = self._is_coordinator(inbound)
-        attachment = None
+        names = names_of(inbound)
+        attachment, run_id = None, None
+        allowed = self._staff.is_staff(names)
         if not allowed:
             reply = REFUSAL
         else:
@@ -103,7 +113,15 @@ class Coordination:
                 if isinstance(parsed, Unusable):
                     reply = parsed.message
                 else:
-                    reply, attachment = await self._run(parsed, inbound)
+                    survey_id, run_id = await self._scope(parsed)
+                    roles = self._staff.roles_of(names, survey_id)
+                    allowed = may(parsed, roles)
+                    if not allowed:
+                        reply = _needs_role(parsed, roles)
+                    elif parsed.name in ("start", "approve"):  # these make a run
+                        reply, run_id = await self._starting(parsed, inbound)
+                    else:
+                        reply, attachment = await self._run(parsed, inbound)
             except Exception:
                 log.exception("survey command %r failed", inbound.text)
                 reply = "Something went wrong running that command; it has been logged."
@@ -114,8 +132,24 @@ class Coordination:
             command=inbound.text[:500],
             allowed=allowed,
             outcome=reply.splitlines()[0][:200],
+            run_id=run_id,
         )
         await self._tell(inbound, reply, attachment)
+
+    async def _scope(self, command: Command) -> tuple[str | None, int | None]:
+        """The survey and run a command is about, where it names one: roles may be
+        granted for one survey, and the audit is kept by run."""
+        if command.name == "start":
+            survey = self._surveys.surveys.get(command.survey) or self._surveys.by_keyword(
+                command.survey
+            )
+            return (survey.id if survey else None), None
+        run_id = command.run
+        if command.name == "unschedule":
+            schedules = await self._store.schedules()
+            run_id = next((s.run_id for s in schedules if s.id == command.schedule), None)
+        run = await self._store.run(run_id) if run_id is not None else None
+        return (run.survey_id, run.id) if run else (None, None)
 
     async def _tell(
         self, inbound: Inbound, text: str, attachment: Attachment | None = None
@@ -142,8 +176,8 @@ class Coordination:
             return f"There is no schedule {command.schedule}. 'survey status RUN' lists them.", None
         if command.name == "list":
             return await run_status.listing(self._store, self._surveys), None
-        if command.name == "start":
-            return await self._start(command, inbound), None
+        if command.name == "audit":
+            return await self._audit(command), None
         run = await self._store.run(command.run)
         if run is None:
             return f"There is no run {command.run}. 'survey list' shows the runs.", None
@@ -165,90 +199,44 @@ class Coordination:
             return await self._schedule(run, command.cron), None
         return await self._close(run), None
 
-    async def _start(self, command: Command, inbound: Inbound) -> str:
-        survey = self._surveys.surveys.get(command.survey) or self._surveys.by_keyword(
-            command.survey
-        )
-        if survey is None:
-            known = ", ".join(sorted(self._surveys.surveys)) or "none loaded"
-            return f"There is no survey '{command.survey}'. Surveys: {known}."
-        audience = command.audience
-        channel = f"{inbound.platform}:{inbound.conversation_id}"
-        title = survey.title[survey.default_language]
-        if audience.kind == "open":
-            if not survey.keyword:
-                return (
-                    f"'{survey.id}' has no keyword, so nobody could start it alone. "
-                    f"Name who to invite: survey start {survey.id} for @person"
-                )
-            existing = await self._store.everyone_run(survey.id)
-            if existing and existing.status == "open" and not existing.staff_channel:
-                await self._store.set_staff_channel(existing.id, channel)
-                return (
-                    f"Run {existing.id} of '{title}' was opened by someone typing "
-                    f"'{survey.keyword}'. Its digests now go to this conversation."
-                )
-            if existing and existing.status == "open":
-                return f"Run {existing.id} of '{title}' is already open for everyone."
-            run_id = await self._new_run(survey, "open", channel)
-            return (
-                f"Run {run_id} of '{title}' started for everyone who types "
-                f"'{survey.keyword}'. Digests go to this conversation."
-            )
-        adapter = self._adapters[inbound.platform]
-        if not adapter.capabilities.invites:
-            return (
-                f"{inbound.platform} cannot invite people; use 'for everyone' and share the link."
-            )
-        inviting = cast(Inviting, adapter)  # what `capabilities.invites` promises
-        if audience.kind == "channel":
-            try:
-                people = await inviting.channel_members(audience.names[0])
-            except LookupError as error:
-                return f"I cannot see the members of {audience.names[0]}: {error}"
-            audience_text = f"channel:{audience.names[0]}"
-        else:
-            people = [name.lstrip("@") for name in audience.names]
-            audience_text = "users:" + ",".join(people)
-        people = [p for p in dict.fromkeys(people) if p != inbound.user_id]
-        run_id = await self._new_run(survey, audience_text, channel)
-        outcomes: Counter[str] = Counter()
-        for done, person in enumerate(people, start=1):
-            try:
-                direct = await inviting.open_direct(person)
-                outcomes[
-                    await self._bot.invite(
-                        platform=inbound.platform,
-                        user_id=person,
-                        conversation_id=direct,
-                        survey=survey,
-                        run_id=run_id,
-                    )
-                ] += 1
-            except Exception:
-                log.exception("inviting someone to run %d failed", run_id)
-                outcomes["failed"] += 1
-            if done % PROGRESS_EVERY == 0 and done < len(people):
-                await self._tell(inbound, f"Run {run_id}: invited {done:,} of {len(people):,}…")
-        counts = [f"invited {outcomes['invited']}"]
-        if outcomes["busy"]:
-            counts.append(f"{outcomes['busy']} in another survey now, not invited")
-        if outcomes["opted_out"]:
-            counts.append(f"{outcomes['opted_out']} opted out of invitations, not invited")
-        if outcomes["failed"]:
-            counts.append(f"{outcomes['failed']} could not be reached")
-        return (
-            f"Run {run_id} of '{title}' started for {audience.describe()}: "
-            f"{', '.join(counts)}. Digests go to this conversation."
-        )
+    async def _starting(self, command: Command, inbound: Inbound) -> tuple[str, int | None]:
+        """`start`, or `approve` of a held start: what to answer, and the run it made."""
+        if command.name == "start":
+            return await self.invitations.start(command, inbound)
+        return await self._approve(command, inbound)
 
-    async def _new_run(self, survey: Survey, audience: str, channel: str) -> int:
-        return await self._store.create_run(
-            survey_id=survey.id,
-            audience=audience,
-            staff_channel=channel,
-            now=self._clock(),
+    async def _approve(self, command: Command, inbound: Inbound) -> tuple[str, int | None]:
+        """A second coordinator lets a held command go ahead, as its first one typed it."""
+        request = await self._store.approval(command.request)
+        if request is None:
+            return f"There is no request {command.request}.", None
+        if request.approved_at is not None:
+            return f"Request {request.id} was approved already, by {request.approved_by}.", None
+        if (request.platform, request.user_id) == (inbound.platform, inbound.user_id):
+            refusal = f"Request {request.id} needs a second coordinator: you asked for it yourself."
+            return refusal, None
+        within = self.invitations.guardrails.approval_within.total_seconds()
+        if self._clock() - request.requested_at > within:
+            return f"Request {request.id} has expired; ask for it again.", None
+        approver = f"{inbound.platform}:{inbound.user_id}"
+        if not await self._store.approve(request.id, by=approver, now=self._clock()):
+            return f"Request {request.id} was approved already.", None
+        held = commands.parse(request.command)
+        if not isinstance(held, Command) or held.name != "start":  # only `start` is ever held
+            return f"Request {request.id} cannot be run: '{request.command}'.", None
+        asker = Inbound(
+            platform=request.platform,
+            user_id=request.user_id,
+            conversation_id=request.conversation_id,
+            is_direct=False,
+            text=request.command,
+            event_id=f"approval:{request.id}",
+            timestamp=self._clock(),
+            command=True,
         )
+        outcome, run_id = await self.invitations.start(held, asker, approved=True)
+        await self._tell(asker, f"{approver} approved request {request.id}. {outcome}")
+        return f"Request {request.id} approved. {outcome}", run_id
 
     async def _schedule(self, run: RunRow, cron: str) -> str:
         if not run.staff_channel:
@@ -348,18 +336,43 @@ class Coordination:
                 f"Run {run.id} reminds by itself everyone who has not finished: "
                 f"{_policy(policy)}, never in quiet hours ({self.reminders.quiet.describe()})."
             )
+        policy = policy_of(run, survey) or MANUAL
+        if command.dry_run:
+            return await self.reminders.preview(run, survey, policy)
         if self.reminders.quiet.contain(self._clock()):
             return (
                 f"It is quiet hours ({self.reminders.quiet.describe()}): nobody is reminded "
                 "now. Try again after they end."
             )
-        policy = policy_of(run, survey) or MANUAL
         reminded, skipped = await self.reminders.send(run, survey, policy)
         waiting = reminded + sum(skipped.values())
         told = f"Reminded {reminded} of {waiting} people who have not finished run {run.id}."
         if skipped:
             told += " Not reminded: " + "; ".join(f"{n} {why}" for why, n in skipped.items()) + "."
         return told
+
+    async def _audit(self, command: Command) -> str:
+        """Who did what, newest last: staff commands and civicbot's own deletions."""
+        since = None
+        if command.since is not None:
+            since = datetime.combine(command.since, time(0), self._zone).timestamp()
+        entries = await self._store.audit_entries(
+            run_id=command.run, since=since, limit=AUDIT_LINES
+        )
+        about = (f" of run {command.run}" if command.run else "") + (
+            f" since {command.since}" if command.since else ""
+        )
+        if not entries:
+            return f"Nothing in the audit{about}."
+        lines = [f"The audit{about}, the newest {len(entries)} entries (at most {AUDIT_LINES}):"]
+        for entry in entries:
+            moment = datetime.fromtimestamp(entry.at, self._zone).strftime("%Y-%m-%d %H:%M")
+            refused = " REFUSED" if not entry.allowed else ""
+            lines.append(
+                f"  {moment} {entry.platform}:{entry.user_id}{refused}: {entry.command}"
+                f" → {entry.outcome}"
+            )
+        return "\n".join(lines)
 
     async def _status_extras(self, run: RunRow, survey: Survey) -> list[str]:
         """What `survey status` says of the run's reminders and digest schedules."""
@@ -380,6 +393,11 @@ class Coordination:
             f"Run {run.id} closed: {run.responses} responses, {run.completed} completed. "
             "It takes no more answers; 'survey digest' and 'survey export' still work."
         )
+
+
+def _needs_role(command: Command, roles: frozenset[str]) -> str:
+    held = ", ".join(sorted(roles)) or "no role for this survey"
+    return f"Sorry, 'survey {command.name}' needs the {needed(command)} role; you have: {held}."
 
 
 def _policy(policy: ReminderPolicy) -> str:

@@ -176,7 +176,7 @@ class Bot:
         self, record: TurnRecord, said: tuple[Message, ...], platform: str, to: str
     ) -> list[Outbound] | None:
         """Store the turn with its replies; the replies to send, or None for a redelivery."""
-        messages = _merged(said)
+        messages = merged(said)
         record.outbox = [OutboxMessage(platform, to, m.to_json()) for m in messages]
         outbox_ids = await self._store.commit_turn(record)
         if outbox_ids is None:
@@ -186,26 +186,37 @@ class Bot:
             for m, outbox_id in zip(messages, outbox_ids, strict=True)
         ]
 
+    async def invitable(self, *, platform: str, user_id: str, run_id: int | None) -> str:
+        """What inviting the person would do now, without doing it: 'invited', 'already'
+        (in this run), 'busy' (in another survey) or 'opted_out'."""
+        pid = self._store.pseudonym(platform, user_id)
+        return self._invitation_outcome(await self._store.load(pid), run_id, self._clock())
+
+    def _invitation_outcome(self, loaded: Loaded, run_id: int | None, now: float) -> str:
+        if loaded.opted_out:
+            return "opted_out"
+        ongoing = self._ongoing(loaded, now)
+        if ongoing is not None and loaded.conversation.run_id == run_id:
+            return "already"
+        if ongoing is not None and ongoing[1].stage != "stopped":
+            return "busy"
+        return "invited"
+
     async def invite(
         self, *, platform: str, user_id: str, conversation_id: str, survey: Survey, run_id: int
     ) -> str:
-        """Open the survey in someone's direct conversation, consent first. Returns
-        'invited', 'already' (invited to this run before), 'busy' (in another survey) or
-        'opted_out' (said unsubscribe and has not written since)."""
+        """Open the survey in someone's direct conversation, consent first. Returns what
+        `invitable` says; only 'invited' sends anything (inviting twice invites once)."""
         pid = self._store.pseudonym(platform, user_id)
         async with self._serial.hold(pid):
             now = self._clock()
             loaded = await self._store.load(pid)
-            if loaded.opted_out:
-                return "opted_out"
-            ongoing = self._ongoing(loaded, now)
-            if ongoing is not None and loaded.conversation.run_id == run_id:
-                return "already"
-            if ongoing is not None and ongoing[1].stage != "stopped":
-                return "busy"
+            outcome = self._invitation_outcome(loaded, run_id, now)
+            if outcome != "invited":
+                return outcome
             turn = engine.start(survey)
             record = TurnRecord(
-                event_key=f"invite:{run_id}:{pid}",  # inviting twice invites once
+                event_key=f"invite:{run_id}:{pid}",
                 pid=pid,
                 now=now,
                 outbox=[],
@@ -352,7 +363,7 @@ def _language_of(loaded: Loaded, inbound: Inbound) -> str:
     return inbound.locale if inbound.locale and speaks(inbound.locale) else "en"
 
 
-def _merged(said: tuple[Message, ...]) -> tuple[Message, ...]:
+def merged(said: tuple[Message, ...]) -> tuple[Message, ...]:
     """What the engine said, in as few messages as possible: a message ends with the one
     whose choices it shows, so buttons always sit under the question they answer."""
     if len(said) == 1:  # the usual turn: one question

@@ -17,10 +17,11 @@ from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.core import Bot
+from bot.invitations import HourlyBudget
 from bot.scheduler import Clock
 from bot.survey_files import SurveyCatalogue
 from conversations.engine import State
-from conversations.messages import say
+from conversations.messages import LANGUAGE_NAMES, say
 from conversations.survey import ReminderPolicy, Survey
 from storage.contract import Storage
 from storage.records import Reachable, RunRow
@@ -61,6 +62,10 @@ class QuietHours:
         return f"{self.start:%H:%M}–{self.end:%H:%M} {self.zone.key}"
 
 
+def _reminder(survey: Survey, language: str) -> str:
+    return say(language, "reminder", title=survey.title.get(language, ""))
+
+
 def policy_of(run: RunRow, survey: Survey) -> ReminderPolicy | None:
     """The run's own policy, else its survey's; None: reminders only when asked."""
     if run.remind_after is not None:
@@ -86,8 +91,10 @@ class Reminders:
         store: Storage,
         surveys: SurveyCatalogue,
         quiet: QuietHours,
+        budget: HourlyBudget,
         clock: Clock,
     ) -> None:
+        self._budget = budget
         self._bot = bot
         self._store = store
         self._surveys = surveys
@@ -97,27 +104,57 @@ class Reminders:
     async def send(
         self, run: RunRow, survey: Survey, policy: ReminderPolicy
     ) -> tuple[int, Counter[str]]:
-        """Remind whoever is due; how many were, and why the others were not."""
-        now = self._clock()
-        active_since = now - survey.expires_after.total_seconds()
-        skipped: Counter[str] = Counter()
+        """Remind whoever is due, within this hour's cap; how many were, and why the
+        others were not."""
         reminded = 0
-        for person in await self._store.in_progress(run.id, active_since=active_since):
-            reason = due(person, policy, now)
-            if reason is not None:
-                skipped[reason] += 1
+        due_now, skipped = await self._due(run, survey, policy)
+        for person in due_now:
+            if self._budget.remaining() <= 0:
+                skipped["over this hour's cap on messages (they are reminded later)"] += 1
                 continue
             language = State.from_json(person.state).language
-            text = say(language, "reminder", title=survey.title.get(language, ""))
             queued = await self._bot.remind(
                 pid=person.pid,
                 platform=person.platform,
                 conversation_id=person.conversation_id,
                 run_id=run.id,
-                text=text,
+                text=_reminder(survey, language),
             )
-            reminded += queued
+            if queued:
+                self._budget.spend()
+                reminded += 1
         return reminded, skipped
+
+    async def preview(self, run: RunRow, survey: Survey, policy: ReminderPolicy) -> str:
+        """What `send` would do now, sending nothing."""
+        due_now, skipped = await self._due(run, survey, policy)
+        lines = [
+            f"Dry run, nothing sent: would remind {len(due_now)} of "
+            f"{len(due_now) + sum(skipped.values())} people who have not finished run {run.id}"
+            + "".join(f"; {n} {why}" for why, n in skipped.items())
+            + "."
+        ]
+        if self.quiet.contain(self._clock()):
+            lines.append(f"It is quiet hours ({self.quiet.describe()}): none would go now.")
+        for language in survey.languages:
+            name = LANGUAGE_NAMES.get(language, language)
+            lines.append(f"In {name}: {_reminder(survey, language)}")
+        return "\n".join(lines)
+
+    async def _due(
+        self, run: RunRow, survey: Survey, policy: ReminderPolicy
+    ) -> tuple[list[Reachable], Counter[str]]:
+        now = self._clock()
+        active_since = now - survey.expires_after.total_seconds()
+        due_now: list[Reachable] = []
+        skipped: Counter[str] = Counter()
+        for person in await self._store.in_progress(run.id, active_since=active_since):
+            reason = due(person, policy, now)
+            if reason is None:
+                due_now.append(person)
+            else:
+                skipped[reason] += 1
+        return due_now, skipped
 
     async def send_due(self) -> None:
         """The hourly look: every open run with a policy reminds whoever is due."""

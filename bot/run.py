@@ -12,6 +12,7 @@ from bot import platforms
 from bot.app import running
 from bot.config import Settings
 from bot.gc_tuning import tune_for_serving
+from bot.invitations import Guardrails
 from bot.platforms import Configured, PlatformContext
 
 log = logging.getLogger(__name__)
@@ -51,9 +52,11 @@ async def serve(
         database=settings.storage.database,
         keep_addresses=settings.storage.keep_addresses,
         quiet_hours=settings.quiet_hours,
+        guardrails=Guardrails(**settings.guardrails.model_dump()),
         survey_folder=settings.surveys.folder,
         adapters=[platform.build for platform in configured],
         coordinators=coordinators,
+        roles=settings.roles,
         timezone=settings.timezone,
         staff_channel=settings.surveys.staff_channel
         or next((p.staff_channel for p in configured if p.staff_channel), None),

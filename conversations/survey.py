@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from functools import cached_property
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints
 
@@ -43,6 +43,9 @@ def _longer_than_nothing(value: timedelta) -> timedelta:
 Duration = Annotated[
     timedelta, BeforeValidator(_days_if_number), AfterValidator(_longer_than_nothing)
 ]
+# Staff roles (bot/roles.py says what each may do), and how staff are named.
+StaffRole = Literal["coordinator", "analyst", "intermediary", "moderator", "replier"]
+StaffName = Annotated[str, StringConstraints(pattern=r"^[a-z]+:\S+$", max_length=300)]
 # Where a run's digests go: "platform:conversation", e.g. "slack:C0123" or "web:staff".
 StaffChannel = Annotated[str, StringConstraints(pattern=r"^[a-z]+:\S+$", max_length=300)]
 
@@ -80,6 +83,8 @@ class Survey(Model):
     # keep_counts only the counts of each choice and scale answer stay.
     keep_answers: Duration = timedelta(days=365)
     keep_counts: bool = False
+    # Staff with a role for this survey's runs only, besides those of civicbot.toml.
+    roles: dict[StaffRole, list[StaffName]] = Field(default_factory=dict)
     # No count below this is shown to staff, nor a quote before this many have completed.
     min_group_size: int = Field(default=5, ge=1, le=100)
     intro: Texts | None = None

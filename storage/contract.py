@@ -21,6 +21,8 @@ from typing import Any, Protocol, runtime_checkable
 
 from storage.pseudonyms import KEY_VARIABLE as PSEUDONYM_KEY_VARIABLE
 from storage.records import (
+    Approval,
+    AuditEntry,
     Backup,
     ConversationRow,
     Erased,
@@ -201,8 +203,39 @@ class Storage(Protocol):
         command: str,
         allowed: bool,
         outcome: str,
+        run_id: int | None = None,
     ) -> None:
-        """Record a coordinator command, allowed or refused, and what came of it."""
+        """Record a staff command, allowed or refused, what came of it and the run it was
+        about (or civicbot's own deletions, as `civicbot:retention`)."""
+        ...
+
+    async def audit_entries(
+        self, *, run_id: int | None = None, since: float | None = None, limit: int = 50
+    ) -> list[AuditEntry]:
+        """The newest `limit` audit entries, of one run and since a time if given, oldest
+        first."""
+        ...
+
+    async def request_approval(
+        self,
+        *,
+        now: float,
+        platform: str,
+        user_id: str,
+        conversation_id: str,
+        command: str,
+        audience: int,
+    ) -> int:
+        """Hold a command for a second coordinator; the request's number."""
+        ...
+
+    async def approval(self, approval_id: int) -> Approval | None:
+        """The request with that number, approved or not, or None."""
+        ...
+
+    async def approve(self, approval_id: int, *, by: str, now: float) -> bool:
+        """Mark the request approved by `by`; False if it was approved already (of two
+        coordinators approving at once, exactly one gets True)."""
         ...
 
     async def add_schedule(

@@ -213,6 +213,37 @@ def _reminder_policies(db: sqlite_utils.Database) -> None:
     )
 
 
+def _audit_by_run(db: sqlite_utils.Database) -> None:
+    _run_script(
+        db,
+        """
+        ALTER TABLE command_audit ADD COLUMN run_id INTEGER;
+        CREATE INDEX command_audit_by_run ON command_audit (run_id, at);
+        CREATE INDEX command_audit_by_time ON command_audit (at);
+        """,
+    )
+
+
+def _approvals(db: sqlite_utils.Database) -> None:
+    _run_script(
+        db,
+        """
+        -- Commands held until a second coordinator approves them (large audiences).
+        CREATE TABLE approvals (
+            id INTEGER PRIMARY KEY,
+            requested_at REAL NOT NULL,
+            platform TEXT NOT NULL,
+            user_id TEXT NOT NULL,
+            conversation_id TEXT NOT NULL,
+            command TEXT NOT NULL,
+            audience INTEGER NOT NULL,
+            approved_at REAL,
+            approved_by TEXT
+        );
+        """,
+    )
+
+
 MIGRATIONS = [
     Migration(
         1, "participants, addresses, runs, responses, answers, events, outbox", _initial_schema
@@ -224,6 +255,8 @@ MIGRATIONS = [
     Migration(6, "opt-outs, and reminders counted per conversation", _lifecycle),
     Migration(7, "retention: purged runs and the counts they keep", _retention),
     Migration(8, "reminder policies per run", _reminder_policies),
+    Migration(9, "the command audit by run", _audit_by_run),
+    Migration(10, "commands waiting for a second coordinator's approval", _approvals),
 ]
 
 

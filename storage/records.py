@@ -158,6 +158,32 @@ class Erased:
 
 
 @dataclass(frozen=True, slots=True)
+class AuditEntry:
+    at: float
+    platform: str
+    user_id: str  # the staff member's platform id (staff, never participants, are audited)
+    command: str
+    allowed: bool
+    outcome: str
+    run_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Approval:
+    """A command held for a second coordinator, as the first one typed it."""
+
+    id: int
+    requested_at: float
+    platform: str
+    user_id: str
+    conversation_id: str
+    command: str
+    audience: int  # how many people it would message
+    approved_at: float | None
+    approved_by: str | None  # platform:user
+
+
+@dataclass(frozen=True, slots=True)
 class Purged:
     """What retention deleted of one run."""
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-from storage.records import Reachable, RunRow, RunRows, ScheduleRow
+from storage.records import Approval, AuditEntry, Reachable, RunRow, RunRows, ScheduleRow
 from storage.retention import DELETE_CHUNK
 from storage.turns import decoded
 
@@ -186,12 +186,26 @@ def audit(
     command: str,
     allowed: bool,
     outcome: str,
+    run_id: int | None = None,
 ) -> None:
     connection.execute(
-        "INSERT INTO command_audit (at, platform, user_id, command, allowed, outcome)"
-        " VALUES (?, ?, ?, ?, ?, ?)",
-        (now, platform, user_id, command, int(allowed), outcome),
+        "INSERT INTO command_audit (at, platform, user_id, command, allowed, outcome, run_id)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (now, platform, user_id, command, int(allowed), outcome, run_id),
     )
+
+
+def audit_entries(
+    connection: sqlite3.Connection, *, run_id: int | None, since: float | None, limit: int
+) -> list[AuditEntry]:
+    """The newest `limit` entries (of one run, since a time, if given), oldest first."""
+    rows = connection.execute(
+        "SELECT at, platform, user_id, command, allowed, outcome, run_id FROM command_audit"
+        " WHERE (? IS NULL OR run_id = ?) AND at >= coalesce(?, at)"
+        " ORDER BY at DESC, id DESC LIMIT ?",
+        (run_id, run_id, since, limit),
+    ).fetchall()
+    return [AuditEntry(at, p, u, c, bool(a), o, r) for at, p, u, c, a, o, r in reversed(rows)]
 
 
 def post_digest(
@@ -246,3 +260,45 @@ def remove_schedule(connection: sqlite3.Connection, schedule_id: int) -> bool:
 
 def schedule_fired(connection: sqlite3.Connection, schedule_id: int, *, at: float) -> None:
     connection.execute("UPDATE schedules SET last_fired_at = ? WHERE id = ?", (at, schedule_id))
+
+
+_APPROVAL_COLUMNS = (
+    "id, requested_at, platform, user_id, conversation_id, command, audience,"
+    " approved_at, approved_by"
+)
+
+
+def request_approval(
+    connection: sqlite3.Connection,
+    *,
+    now: float,
+    platform: str,
+    user_id: str,
+    conversation_id: str,
+    command: str,
+    audience: int,
+) -> int:
+    return connection.execute(
+        "INSERT INTO approvals (requested_at, platform, user_id, conversation_id, command,"
+        " audience) VALUES (?, ?, ?, ?, ?, ?)",
+        (now, platform, user_id, conversation_id, command, audience),
+    ).lastrowid
+
+
+def approval(connection: sqlite3.Connection, approval_id: int) -> Approval | None:
+    row = connection.execute(
+        f"SELECT {_APPROVAL_COLUMNS} FROM approvals WHERE id = ?", (approval_id,)
+    ).fetchone()
+    return Approval(*row) if row else None
+
+
+def approve(connection: sqlite3.Connection, approval_id: int, *, by: str, now: float) -> bool:
+    """Mark the request approved, unless someone did already (only one approval runs it)."""
+    return (
+        connection.execute(
+            "UPDATE approvals SET approved_at = ?, approved_by = ?"
+            " WHERE id = ? AND approved_at IS NULL",
+            (now, by, approval_id),
+        ).rowcount
+        == 1
+    )

@@ -23,6 +23,8 @@ from storage.migrations import migrate
 from storage.pseudonyms import Pseudonyms, load_key
 from storage.recent import RecentConversations
 from storage.records import (
+    Approval,
+    AuditEntry,
     ConversationRow,
     Erased,
     Loaded,
@@ -219,6 +221,24 @@ class Store:
 
     async def audit(self, **entry: Any) -> None:
         await self.writer.write(partial(runs.audit, **entry))
+
+    async def audit_entries(
+        self, *, run_id: int | None = None, since: float | None = None, limit: int = 50
+    ) -> list[AuditEntry]:
+        return await self._scan(
+            partial(runs.audit_entries, run_id=run_id, since=since, limit=limit)
+        )
+
+    async def request_approval(self, **request: Any) -> int:
+        return await self.writer.write(partial(runs.request_approval, **request))
+
+    async def approval(self, approval_id: int) -> Approval | None:
+        return await self._scan(partial(runs.approval, approval_id=approval_id))
+
+    async def approve(self, approval_id: int, *, by: str, now: float) -> bool:
+        return await self.writer.write(
+            partial(runs.approve, approval_id=approval_id, by=by, now=now)
+        )
 
     async def add_schedule(self, **schedule: Any) -> ScheduleRow:
         return await self.writer.write(partial(runs.add_schedule, **schedule))

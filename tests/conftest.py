@@ -69,8 +69,7 @@ def coordinated(tmp_path: Path, survey_folder: Path, clock: Clock, **options: ob
         adapters=[lambda handler: MemoryAdapter(handler, channels=channels)],
         clock=clock,
         environ={"CIVICBOT_PSEUDONYM_KEY": "k"},
-        coordinators=frozenset({"memory:coord"}),
-        **options,
+        **({"coordinators": frozenset({"memory:coord"})} | options),
     )
 
 

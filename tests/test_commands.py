@@ -43,7 +43,7 @@ async def test_someone_who_is_not_a_coordinator_is_refused_politely(
     chat: MemoryAdapter, tmp_path: Path
 ) -> None:
     reply = await command(chat, "survey start library for everyone", user="mallory")
-    assert reply.startswith("Sorry, survey commands are for coordinators.")
+    assert reply.startswith("Sorry, survey commands are for staff.")
     assert rows(tmp_path, "SELECT count(*) FROM runs") == [(0,)]
     assert rows(tmp_path, "SELECT user_id, command, allowed FROM command_audit") == [
         ("mallory", "survey start library for everyone", 0)

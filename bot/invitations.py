@@ -1,0 +1,266 @@
+"""`survey start`: opening a run for everyone, or inviting an audience by name or channel,
+with the guardrails a public service needs before it messages hundreds of people:
+
+- `dry-run` says who would be invited, who skipped and why, and the exact first message
+  in each of the survey's languages, and sends nothing;
+- above `approval_above` recipients the command waits for a second coordinator's
+  `survey approve N` (within `approval_within`);
+- invitations and reminders share a cap per hour (`messages_per_hour`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter, deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import cast
+
+from bot.commands import Command
+from bot.core import Bot, merged
+from bot.events import Adapter, Inbound, Inviting
+from bot.scheduler import Clock
+from bot.survey_files import SurveyCatalogue
+from conversations import engine
+from conversations.messages import LANGUAGE_NAMES
+from conversations.survey import Survey
+from storage.contract import Storage
+
+log = logging.getLogger(__name__)
+
+PROGRESS_EVERY = 100  # invitations between progress reports in a large wave
+SKIPPED = {
+    "busy": "in another survey now",
+    "opted_out": "opted out of invitations",
+    "already": "invited to this run before",
+    "failed": "could not be reached",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Guardrails:
+    approval_above: int = 500  # recipients; more need a second coordinator
+    approval_within: timedelta = timedelta(hours=1)
+    messages_per_hour: int = 10_000  # invitations and reminders together
+
+
+class HourlyBudget:
+    """Invitations and reminders sent in the last hour, against the cap. Kept by this
+    process: a restart starts a fresh hour."""
+
+    def __init__(self, limit: int, clock: Clock) -> None:
+        self.limit = limit
+        self._clock = clock
+        self._spent: deque[tuple[float, int]] = deque()
+
+    def remaining(self) -> int:
+        hour_ago = self._clock() - 3600
+        while self._spent and self._spent[0][0] <= hour_ago:
+            self._spent.popleft()
+        return self.limit - sum(count for _, count in self._spent)
+
+    def spend(self, count: int = 1) -> None:
+        self._spent.append((self._clock(), count))
+
+    def refills_at(self) -> str:
+        """When some of the cap is free again, for telling a coordinator."""
+        first = self._spent[0][0] if self._spent else self._clock()
+        return datetime.fromtimestamp(first + 3600, UTC).strftime("%H:%M UTC")
+
+
+class Invitations:
+    def __init__(
+        self,
+        *,
+        bot: Bot,
+        store: Storage,
+        surveys: SurveyCatalogue,
+        adapters: dict[str, Adapter],
+        tell: Callable[[Inbound, str], Awaitable[None]],
+        guardrails: Guardrails,
+        budget: HourlyBudget,
+        clock: Clock,
+    ) -> None:
+        self._bot = bot
+        self._store = store
+        self._surveys = surveys
+        self._adapters = adapters
+        self._tell = tell
+        self.guardrails = guardrails
+        self._budget = budget
+        self._clock = clock
+
+    async def start(
+        self, command: Command, inbound: Inbound, *, approved: bool = False
+    ) -> tuple[str, int | None]:
+        """What to answer the coordinator, and the run started (None if none was)."""
+        started: list[int] = []
+        answer = await self._start(command, inbound, approved, started)
+        return answer, (started[0] if started else None)
+
+    async def _start(
+        self, command: Command, inbound: Inbound, approved: bool, started: list[int]
+    ) -> str:
+        survey = self._surveys.surveys.get(command.survey) or self._surveys.by_keyword(
+            command.survey
+        )
+        if survey is None:
+            known = ", ".join(sorted(self._surveys.surveys)) or "none loaded"
+            return f"There is no survey '{command.survey}'. Surveys: {known}."
+        if command.audience.kind == "open":
+            return await self._open(survey, inbound, started, dry_run=command.dry_run)
+        adapter = self._adapters[inbound.platform]
+        if not adapter.capabilities.invites:
+            return (
+                f"{inbound.platform} cannot invite people; use 'for everyone' and share the link."
+            )
+        inviting = cast(Inviting, adapter)  # what `capabilities.invites` promises
+        audience = command.audience
+        if audience.kind == "channel":
+            try:
+                people = await inviting.channel_members(audience.names[0])
+            except LookupError as error:
+                return f"I cannot see the members of {audience.names[0]}: {error}"
+            audience_text = f"channel:{audience.names[0]}"
+        else:
+            people = [name.lstrip("@") for name in audience.names]
+            audience_text = "users:" + ",".join(people)
+        people = [p for p in dict.fromkeys(people) if p != inbound.user_id]
+        if command.dry_run:
+            return await self._dry_run(survey, people, inbound.platform, audience.describe())
+        if len(people) > self.guardrails.approval_above and not approved:
+            return await self._held(command, inbound, len(people))
+        if len(people) > (remaining := self._budget.remaining()):
+            return (
+                f"Not started: that is {len(people):,} invitations, and only {remaining:,} of "
+                f"this hour's {self._budget.limit:,} messages are left. Try again after "
+                f"{self._budget.refills_at()}, or invite fewer people."
+            )
+        run_id = await self._new_run(survey, audience_text, inbound, started)
+        outcomes = await self._invite(inviting, inbound, survey, run_id, people)
+        counts = [f"invited {outcomes['invited']}"] + [
+            f"{outcomes[why]} {SKIPPED[why]}, not invited"
+            for why in ("busy", "opted_out")
+            if outcomes[why]
+        ]
+        if outcomes["failed"]:
+            counts.append(f"{outcomes['failed']} {SKIPPED['failed']}")
+        return (
+            f"Run {run_id} of '{_title(survey)}' started for {audience.describe()}: "
+            f"{', '.join(counts)}. Digests go to this conversation."
+        )
+
+    async def _open(
+        self, survey: Survey, inbound: Inbound, started: list[int], *, dry_run: bool
+    ) -> str:
+        title = _title(survey)
+        if not survey.keyword:
+            return (
+                f"'{survey.id}' has no keyword, so nobody could start it alone. "
+                f"Name who to invite: survey start {survey.id} for @person"
+            )
+        if dry_run:
+            return (
+                f"Dry run, nothing changed: '{title}' would open to everyone who types "
+                f"'{survey.keyword}'. Nobody is messaged by opening it."
+            )
+        channel = f"{inbound.platform}:{inbound.conversation_id}"
+        existing = await self._store.everyone_run(survey.id)
+        if existing and existing.status == "open" and not existing.staff_channel:
+            await self._store.set_staff_channel(existing.id, channel)
+            started.append(existing.id)
+            return (
+                f"Run {existing.id} of '{title}' was opened by someone typing "
+                f"'{survey.keyword}'. Its digests now go to this conversation."
+            )
+        if existing and existing.status == "open":
+            return f"Run {existing.id} of '{title}' is already open for everyone."
+        run_id = await self._new_run(survey, "open", inbound, started)
+        return (
+            f"Run {run_id} of '{title}' started for everyone who types "
+            f"'{survey.keyword}'. Digests go to this conversation."
+        )
+
+    async def _invite(
+        self, inviting: Inviting, inbound: Inbound, survey: Survey, run_id: int, people: list[str]
+    ) -> Counter[str]:
+        outcomes: Counter[str] = Counter()
+        for done, person in enumerate(people, start=1):
+            try:
+                direct = await inviting.open_direct(person)
+                outcome = await self._bot.invite(
+                    platform=inbound.platform,
+                    user_id=person,
+                    conversation_id=direct,
+                    survey=survey,
+                    run_id=run_id,
+                )
+            except Exception:
+                log.exception("inviting someone to run %d failed", run_id)
+                outcome = "failed"
+            outcomes[outcome] += 1
+            if outcome == "invited":
+                self._budget.spend()
+            if done % PROGRESS_EVERY == 0 and done < len(people):
+                await self._tell(inbound, f"Run {run_id}: invited {done:,} of {len(people):,}…")
+        return outcomes
+
+    async def _dry_run(
+        self, survey: Survey, people: list[str], platform: str, described: str
+    ) -> str:
+        outcomes = Counter(
+            [await self._bot.invitable(platform=platform, user_id=p, run_id=None) for p in people]
+        )
+        lines = [
+            f"Dry run, nothing sent: '{_title(survey)}' for {described}.",
+            f"Would invite {outcomes['invited']} of {len(people)}"
+            + "".join(f"; {n} {SKIPPED[why]}" for why, n in outcomes.items() if why != "invited")
+            + ".",
+        ]
+        if len(people) > self.guardrails.approval_above:
+            lines.append(
+                f"That is more than {self.guardrails.approval_above}: "
+                "a second coordinator will have to approve it."
+            )
+        for language in survey.languages:
+            name = LANGUAGE_NAMES.get(language, language)
+            lines.append(f"What they get first, in {name}:")
+            for message in merged(engine.start(survey, language=language).messages):
+                lines.extend(f"  {line}" for line in message.text.splitlines())
+                if message.choices:
+                    lines.append("  [" + " | ".join(c.label for c in message.choices) + "]")
+        return "\n".join(lines)
+
+    async def _held(self, command: Command, inbound: Inbound, audience: int) -> str:
+        request = await self._store.request_approval(
+            now=self._clock(),
+            platform=inbound.platform,
+            user_id=inbound.user_id,
+            conversation_id=inbound.conversation_id,
+            command=inbound.text,
+            audience=audience,
+        )
+        within = int(self.guardrails.approval_within.total_seconds() // 60)
+        return (
+            f"Held, nothing sent: this would invite {audience:,} people, more than "
+            f"{self.guardrails.approval_above:,} without a second coordinator. Another "
+            f"coordinator can type 'survey approve {request}' within {within} minutes to let "
+            f"it go ahead ('{inbound.text} dry-run' shows what people would get)."
+        )
+
+    async def _new_run(
+        self, survey: Survey, audience: str, inbound: Inbound, started: list[int]
+    ) -> int:
+        run_id = await self._store.create_run(
+            survey_id=survey.id,
+            audience=audience,
+            staff_channel=f"{inbound.platform}:{inbound.conversation_id}",
+            now=self._clock(),
+        )
+        started.append(run_id)
+        return run_id
+
+
+def _title(survey: Survey) -> str:
+    return survey.title[survey.default_language]
