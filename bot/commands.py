@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Literal
 
 from pydantic import ValidationError
@@ -19,14 +19,15 @@ from conversations.survey import ReminderPolicy
 USAGE = {
     "help": "survey help",
     "list": "survey list",
-    "start": "survey start SURVEY [for everyone | for #channel | for @person @person …] [dry-run]",
+    "start": "survey start SURVEY [for everyone | for #channel | for @person …]"
+    ' [at 2027-01-04 09:00 | every "0 9 1 * *"] [until 2027-02-01] [dry-run]',
     "status": "survey status RUN",
     "remind": "survey remind RUN [dry-run | after 2 days[, at most 2 times] | off]",
-    "close": "survey close RUN",
+    "close": "survey close RUN [at 2027-02-01 17:00]",
     "digest": "survey digest RUN",
     "export": "survey export RUN [raw]  (raw: without redacting personal data, audited)",
     "schedule": "survey schedule RUN CRON  (a digest, e.g. survey schedule 3 0 9 * * mon)",
-    "unschedule": "survey unschedule SCHEDULE",
+    "unschedule": "survey unschedule SCHEDULE  (a digest's number, or S1 for a scheduled start)",
     "audit": "survey audit [RUN] [since 2027-01-01]  (who did what; coordinators only)",
     "approve": "survey approve REQUEST  (a second coordinator lets a large audience go ahead)",
 }
@@ -61,8 +62,13 @@ class Command:
     schedule: int | None = None
     raw: bool = False  # export: the participants' words as written
     since: date | None = None  # audit: entries from this day on
+    # start: once at a local time, or a new run by a cron time; its runs close at `until`
+    at: datetime | None = None
+    every: str | None = None
+    until: datetime | None = None
     dry_run: bool = False  # start, remind: say what would be sent, to how many, send nothing
     request: int | None = None  # approve: the held request's number
+    starts: bool = False  # unschedule: `schedule` is a scheduled start's (S1), not a digest's
     # remind: reminders sent by the run itself from now on, or "off"; None: remind now
     reminders: ReminderPolicy | Literal["off"] | None = None
 
@@ -75,6 +81,7 @@ class Unusable:
 
 
 _RUN = re.compile(r"^#?(\d{1,9})$")
+_START_SCHEDULE = re.compile(r"^[sS](\d{1,9})$")
 
 
 def parse(text: str) -> Command | Unusable:
@@ -100,6 +107,8 @@ def parse(text: str) -> Command | Unusable:
     if name == "audit":
         return _audit(args)
     if name == "unschedule":
+        if len(args) == 1 and (start := _START_SCHEDULE.match(args[0])):
+            return Command(name, schedule=int(start.group(1)), starts=True)
         if len(args) != 1 or not _RUN.match(args[0]):
             return _usage(name, "needs the number of a schedule, from survey status")
         return Command(name, schedule=int(_RUN.match(args[0]).group(1)))
@@ -115,6 +124,11 @@ def parse(text: str) -> Command | Unusable:
         return Command(name, run=run, raw=True)
     if name == "remind" and len(args) > 1:
         return _reminders(run, " ".join(args[1:]))
+    if name == "close" and len(args) > 1:
+        moment = _moment(" ".join(args[2:]), end_of_day=True) if args[1].lower() == "at" else None
+        if moment is None:
+            return _usage(name, "continues with 'at' and a date and time such as 2027-02-01 17:00")
+        return Command(name, run=run, until=moment)
     if len(args) > 1:
         return _usage(name, "takes only the run number")
     return Command(name, run=run)
@@ -123,6 +137,65 @@ def parse(text: str) -> Command | Unusable:
 def _start(args: list[str]) -> Command | Unusable:
     if not args:
         return _usage("start", "needs a survey: its id or keyword, from survey list")
+    args, timing = _timing(args)
+    if isinstance(timing, Unusable):
+        return timing
+    started = _audience(args)
+    return replace(started, **timing) if isinstance(started, Command) else started
+
+
+_TIMING_WORDS = ("at", "every", "until")
+
+
+def _timing(args: list[str]) -> tuple[list[str], dict[str, object] | Unusable]:
+    """Split `at …`, `every "CRON"` and `until …` off the end of a start command."""
+    timing: dict[str, object] = {}
+    positions = [i for i, word in enumerate(args) if word.lower() in _TIMING_WORDS and i > 0]
+    for start, end in zip(positions, [*positions[1:], len(args)], strict=False):
+        word, value = args[start].lower(), " ".join(args[start + 1 : end]).strip()
+        if word in timing:
+            return args, _usage("start", f"says '{word}' twice")
+        if word == "every":
+            cron = value.strip("\"'“”")
+            if len(cron.split()) != 5:
+                return args, _usage(
+                    "start", 'every needs a cron time of five fields, e.g. every "0 9 1 * *"'
+                )
+            timing["every"] = cron
+            continue
+        moment = _moment(value, end_of_day=word == "until")
+        if moment is None:
+            return args, _usage("start", f"{word} needs a date and time such as 2027-01-04 09:00")
+        timing[word] = moment
+    if "at" in timing and "every" in timing:
+        return args, _usage("start", "takes either at (once) or every (again and again)")
+    return (args[: positions[0]] if positions else args), timing
+
+
+def without_timing(text: str) -> str:
+    """A start command as typed, without its `at`, `every` and `until`: what a schedule runs."""
+    words = text.split()
+    survey_at = next(i for i, w in enumerate(words) if w.lower() == "start") + 1
+    cut = next(
+        (i for i, w in enumerate(words) if i > survey_at and w.lower() in _TIMING_WORDS),
+        len(words),
+    )
+    return " ".join(words[:cut])
+
+
+def _moment(text: str, *, end_of_day: bool) -> datetime | None:
+    """A local date and time; a date alone is its start, or with `end_of_day` its end."""
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        try:
+            return datetime.fromisoformat(text.replace(" ", "T", 1))
+        except ValueError:
+            return None
+    return datetime.combine(day + timedelta(days=1) if end_of_day else day, datetime.min.time())
+
+
+def _audience(args: list[str]) -> Command | Unusable:
     survey, rest = args[0], args[1:]
     if not rest:
         return Command("start", survey=survey)

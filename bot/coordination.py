@@ -12,19 +12,20 @@ import logging
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from bot import commands, digest, run_status
+from bot import commands, run_status
 from bot.commands import Command, Unusable
 from bot.core import Bot
-from bot.digest_files import csv_file, digest_files
+from bot.digest_files import csv_file
+from bot.digest_posting import DigestPosting
 from bot.digest_schedules import DigestSchedules
 from bot.events import Adapter, Attachment, Inbound, Outbound
 from bot.invitations import Guardrails, HourlyBudget, Invitations
 from bot.outbox import OutboxSender
 from bot.reminders import MANUAL, QUIET_HOURS, QuietHours, Reminders, policy_of
 from bot.roles import Staff, may, names_of, needed
+from bot.run_schedules import RunSchedules
 from bot.run_status import when_local
 from bot.scheduler import Clock, Scheduler
-from bot.small_cells import protect
 from bot.survey_files import SurveyCatalogue
 from conversations.outgoing import Message
 from conversations.survey import ReminderPolicy, Survey
@@ -82,17 +83,30 @@ class Coordination:
             budget=budget,
             clock=clock,
         )
+        self.starts = RunSchedules(
+            store=store,
+            scheduler=scheduler,
+            start_run=self.invitations.start,
+            tell=self._tell,
+            timezone=timezone,
+            clock=clock,
+        )
+        self.digests = DigestPosting(
+            store=store, surveys=surveys, adapters=adapters, outbox=outbox, clock=clock
+        )
         self.schedule = DigestSchedules(
             store=store,
             scheduler=scheduler,
-            post=self._scheduled_digest,
+            post=self.digests.scheduled,
             timezone=timezone,
             clock=clock,
         )
 
     async def start(self) -> None:
-        """Register the stored digest schedules, catching up any missed while down."""
+        """Register the stored digest schedules and scheduled starts, catching up any
+        missed while down."""
         await self.schedule.start()
+        await self.starts.start()
 
     async def handle(self, inbound: Inbound) -> None:
         """Run one command and answer it; a failure is logged and told, never raised. A
@@ -145,7 +159,7 @@ class Coordination:
             )
             return (survey.id if survey else None), None
         run_id = command.run
-        if command.name == "unschedule":
+        if command.name == "unschedule" and not command.starts:
             schedules = await self._store.schedules()
             run_id = next((s.run_id for s in schedules if s.id == command.schedule), None)
         run = await self._store.run(run_id) if run_id is not None else None
@@ -170,12 +184,20 @@ class Coordination:
     async def _run(self, command: Command, inbound: Inbound) -> tuple[str, Attachment | None]:
         if command.name == "help":
             return commands.HELP, None
+        if command.name == "unschedule" and command.starts:
+            if await self.starts.remove(command.schedule):
+                return f"Scheduled start S{command.schedule} removed.", None
+            return (
+                f"There is no scheduled start S{command.schedule}. 'survey list' lists them.",
+                None,
+            )
         if command.name == "unschedule":
             if await self.schedule.remove(command.schedule):
                 return f"Schedule {command.schedule} removed.", None
             return f"There is no schedule {command.schedule}. 'survey status RUN' lists them.", None
         if command.name == "list":
-            return await run_status.listing(self._store, self._surveys), None
+            listed = await run_status.listing(self._store, self._surveys)
+            return "\n".join([listed, *await self.starts.listed()]), None
         if command.name == "audit":
             return await self._audit(command), None
         run = await self._store.run(command.run)
@@ -192,15 +214,18 @@ class Coordination:
             rows = await self._store.run_rows(run.id)
             return csv_file(survey, run.id, rows, raw=command.raw)
         if command.name == "digest":
-            return await self.post_digest(run, survey, fallback=inbound), None
+            return await self.digests.post(run, survey, fallback=inbound), None
         if command.name == "remind":
             return await self._remind(run, survey, command), None
         if command.name == "schedule":
             return await self._schedule(run, command.cron), None
-        return await self._close(run), None
+        return await self._close(run, command), None
 
     async def _starting(self, command: Command, inbound: Inbound) -> tuple[str, int | None]:
         """`start`, or `approve` of a held start: what to answer, and the run it made."""
+        timed = command.at or command.every or command.until
+        if command.name == "start" and timed and not command.dry_run:
+            return await self.starts.handle(command, inbound)
         if command.name == "start":
             return await self.invitations.start(command, inbound)
         return await self._approve(command, inbound)
@@ -256,67 +281,6 @@ class Coordination:
             f"Schedule {schedule.id}: the digest of run {run.id} at '{cron}' "
             f"({schedule.timezone}), next {when_local(self.schedule.next_time(schedule.id))}."
         )
-
-    async def _scheduled_digest(self, run_id: int) -> str:
-        run = await self._store.run(run_id)
-        survey = self._surveys.surveys.get(run.survey_id) if run else None
-        if run is None or survey is None:
-            return f"run {run_id} or its survey is gone"
-        if not run.staff_channel:  # scheduled before runs without one were refused
-            log.warning("the scheduled digest of run %d has no staff channel to go to", run_id)
-            return f"run {run_id} has no staff channel"
-        return await self.post_digest(run, survey)
-
-    async def post_digest(
-        self, run: RunRow, survey: Survey, *, fallback: Inbound | None = None
-    ) -> str:
-        """Post the run's digest to its staff channel and move its watermark."""
-        now = self._clock()
-        rows = await self._store.run_rows(run.id)
-        built = protect(
-            digest.build(
-                survey=survey,
-                run_id=run.id,
-                responses=[digest.ResponseRow(*r) for r in rows.responses],
-                answers=[digest.AnswerRow(*a) for a in rows.answers],
-                since=rows.last_digest,
-                until=now,
-            ),
-            survey.min_group_size,
-        )
-        text = digest.render_text(built)
-        if run.staff_channel:
-            platform, channel = run.staff_channel.split(":", 1)
-        else:
-            platform, channel = fallback.platform, fallback.conversation_id
-        outbox_id = await self._store.post_digest(
-            run_id=run.id,
-            covered_until=now,
-            now=now,
-            platform=platform,
-            channel=channel,
-            body=Message(text).to_json(),
-        )
-        sent = await self._outbox.send(
-            [Outbound(platform, channel, Message(text), outbox_id=outbox_id)]
-        )
-        if not sent:
-            return (
-                f"The digest of run {run.id} could not be posted to its channel yet (is it "
-                "archived, or is civicbot not in it?). It is kept and will be sent again."
-            )
-        told = f"Digest of run {run.id} posted: {built.new_completed} new completed responses."
-        uploads = self._adapters[platform].capabilities.file_upload
-        files = await digest_files(survey, built, rows) if uploads else []
-        for caption, attachment in files:
-            try:
-                await self._adapters[platform].send(
-                    Outbound(platform, channel, Message(caption), attachment=attachment)
-                )
-            except Exception:
-                log.exception("uploading %s for run %d failed", attachment.filename, run.id)
-                told += f" {attachment.filename} could not be uploaded; try again later."
-        return told
 
     async def _remind(self, run: RunRow, survey: Survey, command: Command) -> str:
         if run.status == "closed":
@@ -385,9 +349,15 @@ class Coordination:
             )
         return lines
 
-    async def _close(self, run: RunRow) -> str:
+    async def _close(self, run: RunRow, command: Command) -> str:
         if run.status == "closed":
             return f"Run {run.id} is already closed."
+        if command.until is not None:
+            closes = command.until.replace(tzinfo=self._zone).timestamp()
+            if closes <= self._clock():
+                return f"{self.starts.shown(closes)} has passed; give a time to come."
+            await self._store.set_closing(run.id, at=closes)
+            return f"Run {run.id} closes by itself at {self.starts.shown(closes)}."
         await self._store.close_run(run.id, now=self._clock())
         return (
             f"Run {run.id} closed: {run.responses} responses, {run.completed} completed. "

@@ -55,7 +55,7 @@ class DigestSchedules:
         """Raises ValueError with the reason when `cron` is not a valid five-field time, or
         fires more often than hourly (a digest nobody could read in time)."""
         trigger = cron_trigger(cron, self._timezone)  # refuse a bad cron before storing it
-        if (gap := _shortest_gap(trigger, self._clock())) < MIN_INTERVAL:
+        if (gap := shortest_gap(trigger, self._clock())) < MIN_INTERVAL:
             raise ValueError(f"it fires every {gap / 60:.0f} minutes; digests come at most hourly")
         schedule = await self._store.add_schedule(
             run_id=run_id, cron=cron, timezone=self._timezone, now=self._clock()
@@ -95,7 +95,7 @@ class DigestSchedules:
         return due is not None and due.timestamp() <= self._clock()
 
 
-def _shortest_gap(trigger: CronTrigger, now: float, firings: int = 60) -> float:
+def shortest_gap(trigger: CronTrigger, now: float, firings: int = 60) -> float:
     """The shortest time between two of the trigger's next firings, in seconds."""
     times: list[datetime] = []
     moment = datetime.fromtimestamp(now, UTC)

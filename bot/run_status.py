@@ -39,6 +39,8 @@ async def status(store: Storage, run: RunRow, survey: Survey, extras: list[str])
     ]
     if run.opted_out:
         lines.append(f"{people(run.opted_out)} of them opted out of invitations and reminders.")
+    if run.closes_at is not None and run.status == "open":
+        lines.append(f"It closes by itself at {when(run.closes_at)}.")
     if run.purged_at is not None:
         lines.extend(await _kept(store, run, survey))
     return "\n".join(lines + extras)

@@ -24,6 +24,7 @@ from typing import Protocol
 
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 log = logging.getLogger(__name__)
@@ -79,6 +80,10 @@ class Scheduler:
         """Run `job` at every time of `trigger` from now on (replacing a job of that id)."""
         self._add(job_id, trigger, job)
 
+    def once(self, job_id: str, when: float, job: Job) -> None:
+        """Run `job` once at `when` (seconds since the epoch)."""
+        self._add(job_id, DateTrigger(datetime.fromtimestamp(when, UTC)), job)
+
     def every(
         self, job_id: str, seconds: float, job: Job, *, first_in: float | None = None
     ) -> None:
@@ -98,7 +103,8 @@ class Scheduler:
         entry = self._entries.get(job_id)
         if entry is None or entry.next_time is None:
             return None
-        return entry.next_time.astimezone(entry.trigger.timezone)
+        # a cron or interval trigger has a zone; a one-off's time carries its own (UTC)
+        return entry.next_time.astimezone(getattr(entry.trigger, "timezone", UTC))
 
     def start(self) -> None:
         self._loop_task = asyncio.get_running_loop().create_task(self._run(), name="scheduler")

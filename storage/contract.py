@@ -31,6 +31,7 @@ from storage.records import (
     Reachable,
     RunRow,
     RunRows,
+    RunScheduleRow,
     ScheduleRow,
     StoredOutbox,
     StoredResponse,
@@ -254,6 +255,44 @@ class Storage(Protocol):
 
     async def schedule_fired(self, schedule_id: int, *, at: float) -> None:
         """Note when the schedule last fired, so a restart catches up only what it missed."""
+        ...
+
+    async def add_run_schedule(
+        self,
+        *,
+        command: str,
+        platform: str,
+        user_id: str,
+        conversation_id: str,
+        at: float | None,
+        cron: str | None,
+        timezone: str,
+        until: float | None,
+        created_at: float,
+    ) -> RunScheduleRow:
+        """Store a scheduled start of a run (once `at`, or by `cron`); the stored row."""
+        ...
+
+    async def run_schedules(self) -> list[RunScheduleRow]:
+        """Every scheduled start, ended ones too, by id."""
+        ...
+
+    async def run_schedule_fired(
+        self, schedule_id: int, *, at: float, run_id: int | None, ended: bool
+    ) -> None:
+        """Note a start: when, the run it made (None: none), and whether no more follow."""
+        ...
+
+    async def end_run_schedule(self, schedule_id: int) -> bool:
+        """No more starts from it; False if it had ended or never was."""
+        ...
+
+    async def set_closing(self, run_id: int, *, at: float | None) -> None:
+        """The open run closes by itself at `at` (None: only when a coordinator closes it)."""
+        ...
+
+    async def runs_to_close(self, *, now: float) -> list[int]:
+        """Open runs whose closing time has come."""
         ...
 
     # -- retention and lifecycle -------------------------------------------------------

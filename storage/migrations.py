@@ -244,6 +244,33 @@ def _approvals(db: sqlite_utils.Database) -> None:
     )
 
 
+def _run_schedules(db: sqlite_utils.Database) -> None:
+    _run_script(
+        db,
+        """
+        -- Starts of runs at a time (at) or again and again (cron), as a coordinator asked.
+        CREATE TABLE run_schedules (
+            id INTEGER PRIMARY KEY,
+            command TEXT NOT NULL,  -- the start command, without its schedule
+            platform TEXT NOT NULL,  -- who asked, and where: the start runs as theirs
+            user_id TEXT NOT NULL,
+            conversation_id TEXT NOT NULL,
+            at REAL,
+            cron TEXT,
+            timezone TEXT NOT NULL,
+            until REAL,  -- runs close then, and a cron starts none after it
+            created_at REAL NOT NULL,
+            last_fired_at REAL,
+            last_run_id INTEGER,
+            ended INTEGER NOT NULL DEFAULT 0
+        );
+        -- When an open run closes by itself (survey start … until, survey close RUN at).
+        ALTER TABLE runs ADD COLUMN closes_at REAL;
+        CREATE INDEX runs_by_closing ON runs (closes_at) WHERE closes_at IS NOT NULL;
+        """,
+    )
+
+
 MIGRATIONS = [
     Migration(
         1, "participants, addresses, runs, responses, answers, events, outbox", _initial_schema
@@ -257,6 +284,9 @@ MIGRATIONS = [
     Migration(8, "reminder policies per run", _reminder_policies),
     Migration(9, "the command audit by run", _audit_by_run),
     Migration(10, "commands waiting for a second coordinator's approval", _approvals),
+    Migration(
+        11, "scheduled and recurring starts, and runs that close by themselves", _run_schedules
+    ),
 ]
 
 

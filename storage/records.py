@@ -109,6 +109,7 @@ class RunRow:
     purged_at: float | None = None  # when retention deleted its answers
     remind_after: float | None = None  # seconds; the run's own reminder policy, if any
     remind_at_most: int | None = None
+    closes_at: float | None = None  # an open run closes by itself then
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +142,23 @@ class ScheduleRow:
     timezone: str
     created_at: float
     last_fired_at: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class RunScheduleRow:
+    id: int
+    command: str  # `survey start …` without its schedule
+    platform: str
+    user_id: str
+    conversation_id: str
+    at: float | None  # once, then
+    cron: str | None  # or again and again
+    timezone: str
+    until: float | None
+    created_at: float
+    last_fired_at: float | None
+    last_run_id: int | None
+    ended: bool
 
 
 @dataclass(frozen=True, slots=True)

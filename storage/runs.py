@@ -5,7 +5,12 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-from storage.records import Approval, AuditEntry, Reachable, RunRow, RunRows, ScheduleRow
+from storage.records import (
+    AuditEntry,
+    Reachable,
+    RunRow,
+    RunRows,
+)
 from storage.retention import DELETE_CHUNK
 from storage.turns import decoded
 
@@ -16,7 +21,7 @@ _RUN_COLUMNS = (
     " (SELECT count(*) FROM conversations WHERE run_id = r.id),"
     " (SELECT count(*) FROM conversations c JOIN participants p ON p.pid = c.pid"
     "  WHERE c.run_id = r.id AND p.opted_out_at IS NOT NULL),"
-    " r.purged_at, r.remind_after, r.remind_at_most"
+    " r.purged_at, r.remind_after, r.remind_at_most, r.closes_at"
 )
 # Responses that have ended one way or another: nobody is reminded of them.
 _ENDED = "('completed', 'declined', 'stopped', 'expired')"
@@ -234,71 +239,3 @@ def keyword_surveys(connection: sqlite3.Connection) -> dict[str, bool]:
         " GROUP BY survey_id"
     )
     return {survey_id: bool(is_open) for survey_id, is_open in rows}
-
-
-def add_schedule(
-    connection: sqlite3.Connection, *, run_id: int, cron: str, timezone: str, now: float
-) -> ScheduleRow:
-    schedule_id = connection.execute(
-        "INSERT INTO schedules (run_id, cron, timezone, created_at) VALUES (?, ?, ?, ?)",
-        (run_id, cron, timezone, now),
-    ).lastrowid
-    return ScheduleRow(schedule_id, run_id, cron, timezone, now, None)
-
-
-def list_schedules(connection: sqlite3.Connection, run_id: int | None = None) -> list[ScheduleRow]:
-    query = "SELECT id, run_id, cron, timezone, created_at, last_fired_at FROM schedules"
-    if run_id is None:
-        return [ScheduleRow(*row) for row in connection.execute(query + " ORDER BY id")]
-    rows = connection.execute(query + " WHERE run_id = ? ORDER BY id", (run_id,))
-    return [ScheduleRow(*row) for row in rows]
-
-
-def remove_schedule(connection: sqlite3.Connection, schedule_id: int) -> bool:
-    return connection.execute("DELETE FROM schedules WHERE id = ?", (schedule_id,)).rowcount > 0
-
-
-def schedule_fired(connection: sqlite3.Connection, schedule_id: int, *, at: float) -> None:
-    connection.execute("UPDATE schedules SET last_fired_at = ? WHERE id = ?", (at, schedule_id))
-
-
-_APPROVAL_COLUMNS = (
-    "id, requested_at, platform, user_id, conversation_id, command, audience,"
-    " approved_at, approved_by"
-)
-
-
-def request_approval(
-    connection: sqlite3.Connection,
-    *,
-    now: float,
-    platform: str,
-    user_id: str,
-    conversation_id: str,
-    command: str,
-    audience: int,
-) -> int:
-    return connection.execute(
-        "INSERT INTO approvals (requested_at, platform, user_id, conversation_id, command,"
-        " audience) VALUES (?, ?, ?, ?, ?, ?)",
-        (now, platform, user_id, conversation_id, command, audience),
-    ).lastrowid
-
-
-def approval(connection: sqlite3.Connection, approval_id: int) -> Approval | None:
-    row = connection.execute(
-        f"SELECT {_APPROVAL_COLUMNS} FROM approvals WHERE id = ?", (approval_id,)
-    ).fetchone()
-    return Approval(*row) if row else None
-
-
-def approve(connection: sqlite3.Connection, approval_id: int, *, by: str, now: float) -> bool:
-    """Mark the request approved, unless someone did already (only one approval runs it)."""
-    return (
-        connection.execute(
-            "UPDATE approvals SET approved_at = ?, approved_by = ?"
-            " WHERE id = ? AND approved_at IS NULL",
-            (now, by, approval_id),
-        ).rowcount
-        == 1
-    )

@@ -17,7 +17,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
-from storage import privacy, retention, runs
+from storage import privacy, retention, runs, schedules
 from storage.database import compact, connect
 from storage.migrations import migrate
 from storage.pseudonyms import Pseudonyms, load_key
@@ -32,6 +32,7 @@ from storage.records import (
     Reachable,
     RunRow,
     RunRows,
+    RunScheduleRow,
     ScheduleRow,
     StoredOutbox,
     StoredResponse,
@@ -230,27 +231,47 @@ class Store:
         )
 
     async def request_approval(self, **request: Any) -> int:
-        return await self.writer.write(partial(runs.request_approval, **request))
+        return await self.writer.write(partial(schedules.request_approval, **request))
 
     async def approval(self, approval_id: int) -> Approval | None:
-        return await self._scan(partial(runs.approval, approval_id=approval_id))
+        return await self._scan(partial(schedules.approval, approval_id=approval_id))
 
     async def approve(self, approval_id: int, *, by: str, now: float) -> bool:
         return await self.writer.write(
-            partial(runs.approve, approval_id=approval_id, by=by, now=now)
+            partial(schedules.approve, approval_id=approval_id, by=by, now=now)
         )
 
     async def add_schedule(self, **schedule: Any) -> ScheduleRow:
-        return await self.writer.write(partial(runs.add_schedule, **schedule))
+        return await self.writer.write(partial(schedules.add_schedule, **schedule))
 
     async def schedules(self, run_id: int | None = None) -> list[ScheduleRow]:
-        return await self._scan(partial(runs.list_schedules, run_id=run_id))
+        return await self._scan(partial(schedules.list_schedules, run_id=run_id))
 
     async def remove_schedule(self, schedule_id: int) -> bool:
-        return await self.writer.write(partial(runs.remove_schedule, schedule_id=schedule_id))
+        return await self.writer.write(partial(schedules.remove_schedule, schedule_id=schedule_id))
 
     async def schedule_fired(self, schedule_id: int, *, at: float) -> None:
-        await self.writer.write(partial(runs.schedule_fired, schedule_id=schedule_id, at=at))
+        await self.writer.write(partial(schedules.schedule_fired, schedule_id=schedule_id, at=at))
+
+    async def add_run_schedule(self, **schedule: Any) -> RunScheduleRow:
+        return await self.writer.write(partial(schedules.add_run_schedule, **schedule))
+
+    async def run_schedules(self) -> list[RunScheduleRow]:
+        return await self._scan(schedules.list_run_schedules)
+
+    async def run_schedule_fired(self, schedule_id: int, **fired: Any) -> None:
+        await self.writer.write(
+            partial(schedules.run_schedule_fired, schedule_id=schedule_id, **fired)
+        )
+
+    async def end_run_schedule(self, schedule_id: int) -> bool:
+        return await self.writer.write(partial(schedules.end_run_schedule, schedule_id=schedule_id))
+
+    async def set_closing(self, run_id: int, *, at: float | None) -> None:
+        await self.writer.write(partial(schedules.set_closing, run_id=run_id, at=at))
+
+    async def runs_to_close(self, *, now: float) -> list[int]:
+        return schedules.runs_to_close(self._reader, now=now)
 
     # -- retention ------------------------------------------------------------------------
 
