@@ -5,8 +5,10 @@ Translation only: a POST becomes an `Inbound`, an `Outbound` becomes an entry in
 a conversation's transcript, which the page fetches by long-polling. A citizen's
 session is a random token in an HttpOnly, SameSite=Strict cookie; the platform
 user id is a hash of it, so the database never holds the token itself. The staff
-page opens with a key (`/staff?key=…`), which sets a staff cookie; everyone
-holding it is the coordinator `web:staff`, in the one conversation `staff`.
+page opens with a personal link (`/staff?key=…`, from `civicbot staff add`) or
+the operator's key, which sets a staff cookie; the core's staff door
+(bot/staff_door.py) checks keys and sessions. Staff share the one conversation
+`staff`, each under their own name (the operator's key: `staff`).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import re
 import secrets
 import time
 from collections import OrderedDict, deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Annotated, Any
@@ -42,7 +44,15 @@ from adapters.web_pages import (
 )
 from adapters.web_texts import page_language, preferred_language
 from bot.config import PlatformSection
-from bot.events import Attachment, Capabilities, Inbound, InboundHandler, NotStored, Outbound
+from bot.events import (
+    Attachment,
+    Capabilities,
+    Inbound,
+    InboundHandler,
+    NotStored,
+    Outbound,
+    StaffDoor,
+)
 from bot.platforms import Configured, PlatformContext
 from conversations.outgoing import answer_of
 
@@ -61,7 +71,8 @@ BURST, REFILL_PER_SECOND = 8, 1.0  # rate limit per session: a burst, then one a
 # per client address (web_limits.py): enough for a room of people on one connection
 ADDRESS_BURST, ADDRESS_PER_SECOND = 100, 5.0
 _EVENT_ID = re.compile(r"^[A-Za-z0-9-]{8,64}$")
-Identify = Callable[[web.Request], "tuple[str, bool] | None"]
+# (user id, conversation, is a command) of a request, or None if it has no session
+Identify = Callable[[web.Request], Awaitable["tuple[str, str, bool] | None"]]
 
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -150,7 +161,7 @@ class WebAdapter:
         self._secure_cookie = bool(public_url and public_url.startswith("https://"))
         self._staff_key = staff_key  # None: no staff page
         self._show_staff_key = show_staff_key  # generated at start: only this line tells it
-        self._staff_tokens: set[str] = set()
+        self._door: StaffDoor | None = None  # given by the wiring: keys and sessions
         self._files: OrderedDict[str, Attachment] = OrderedDict()
         self._sessions: OrderedDict[str, _Session] = OrderedDict()
         self._addresses = AddressLimits(*address_limit)  # (burst, then per second)
@@ -254,22 +265,34 @@ class WebAdapter:
         body, media_type = found
         return web.Response(body=body, content_type=media_type, charset="utf-8")
 
-    def _citizen(self, request: web.Request) -> tuple[str, bool] | None:
-        """(user id, is a command) for a citizen's request, or None without a session."""
+    async def _citizen(self, request: web.Request) -> tuple[str, str, bool] | None:
+        """(user id, conversation, is a command) for a citizen's request, or None without
+        a session: each citizen's conversation is their own."""
         user_id = _user_id(request)
-        return None if user_id is None else (user_id, False)
+        return None if user_id is None else (user_id, user_id, False)
 
-    def _staff(self, request: web.Request) -> tuple[str, bool] | None:
-        token = request.cookies.get(STAFF_COOKIE, "")
-        return (STAFF, True) if token in self._staff_tokens else None
+    def use_staff_door(self, door: StaffDoor) -> None:
+        self._door = door
+
+    async def _staff(self, request: web.Request) -> tuple[str, str, bool] | None:
+        if self._door is None:
+            return None
+        user_id = await self._door.session_user(request.cookies.get(STAFF_COOKIE, ""))
+        return None if user_id is None else (user_id, STAFF, True)
+
+    async def _signed_in(self, key: str) -> str | None:
+        """A session token for a personal key or the operator's, or None."""
+        if self._door is None or not key:
+            return None
+        if self._staff_key and secrets.compare_digest(key.encode(), self._staff_key.encode()):
+            return await self._door.open_session(STAFF)
+        return await self._door.sign_in(key)
 
     async def _staff_page(self, request: web.Request) -> web.StreamResponse:
-        if self._staff_key is None:
+        if self._door is None:
             raise web.HTTPNotFound()
-        key = request.query.get("key", "")
-        if key and secrets.compare_digest(key.encode(), self._staff_key.encode()):
-            token = secrets.token_urlsafe(32)
-            self._staff_tokens.add(token)
+        token = await self._signed_in(request.query.get("key", ""))
+        if token is not None:
             response = web.HTTPSeeOther("/staff")  # the key leaves the address bar
             response.set_cookie(
                 STAFF_COOKIE,
@@ -280,7 +303,7 @@ class WebAdapter:
                 path="/",
             )
             raise response
-        if self._staff(request) is None:
+        if await self._staff(request) is None:
             return web.Response(
                 status=403,
                 text="This is the staff page. Open it with the link civicbot printed at start.",
@@ -290,7 +313,7 @@ class WebAdapter:
 
     async def _file(self, request: web.Request) -> web.StreamResponse:
         found = self._files.get(request.match_info["file"])
-        if self._staff(request) is None or found is None:
+        if await self._staff(request) is None or found is None:
             raise web.HTTPNotFound()
         return web.Response(
             body=found.data,
@@ -299,17 +322,17 @@ class WebAdapter:
         )
 
     async def _poll(self, request: web.Request, *, who: Identify) -> web.StreamResponse:
-        identity = who(request)
+        identity = await who(request)
         if identity is None:
             return refuse(request, 401, "expired")
-        user_id = identity[0]
+        conversation = identity[1]
         try:
             after = int(request.query.get("after", "0"))
         except ValueError:
             return refuse(request, 400, "bad_after")
-        if user_id not in self._sessions and (limited := self._address_limited(request)):
+        if conversation not in self._sessions and (limited := self._address_limited(request)):
             return limited  # made-up cookies would otherwise push real sessions out
-        session = self._session(user_id)
+        session = self._session(conversation)
         if request.query.get("epoch", self._epoch) != self._epoch:
             after = 0  # the page knew the server before it restarted: all of the new transcript
         elif session.sequence <= after and request.query.get("wait") != "0" and not self._stopping:
@@ -324,10 +347,10 @@ class WebAdapter:
     async def _receive(self, request: web.Request, *, who: Identify) -> web.StreamResponse:
         if limited := self._address_limited(request):
             return limited
-        identity = who(request)
+        identity = await who(request)
         if identity is None:
             return refuse(request, 401, "expired")
-        user_id, command = identity
+        user_id, conversation, command = identity
         if not same_origin(request):
             return refuse(request, 403, "other_site")
         try:
@@ -349,12 +372,12 @@ class WebAdapter:
             return refuse(request, 400, "unreadable")
         if not isinstance(event_id, str) or not _EVENT_ID.match(event_id):
             return refuse(request, 400, "no_id")
-        if wait := self._session(user_id).limit.take():
+        if wait := self._session(conversation).limit.take():
             return too_fast(request, "too_fast", wait)
         inbound = Inbound(
             platform=PLATFORM,
             user_id=user_id,
-            conversation_id=user_id,
+            conversation_id=conversation,
             is_direct=not command,
             text=text,
             action=action,

@@ -20,6 +20,7 @@ from bot.reminders import QUIET_HOURS, REMIND_EVERY, QuietHours
 from bot.retention import RETENTION_EVERY, apply_retention
 from bot.roles import Staff
 from bot.scheduler import SYSTEM_CLOCK, Clock, Scheduler
+from bot.staff_door import StaffDoor
 from bot.survey_files import SurveyCatalogue, load_folder
 from conversations.survey import StaffRole
 from storage.contract import Storage, open_storage
@@ -106,6 +107,10 @@ async def running(
             await bot.dispatch(inbound)
 
     built = [factory(route) for factory in adapters]
+    door = StaffDoor(store, clock)
+    for adapter in built:
+        if hasattr(adapter, "use_staff_door"):  # a staff sign-in page: the web chat
+            adapter.use_staff_door(door)
     by_platform.update({adapter.platform: adapter for adapter in built})
     senders.update({adapter.platform: adapter.send for adapter in built})
     try:

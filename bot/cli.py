@@ -4,14 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sys
+import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
 import click
 import uvloop
 
-from bot.config import ConfigError, load_settings
+from bot.config import ConfigError, Settings, load_settings
 from bot.survey_files import check_file
+
+if TYPE_CHECKING:
+    from storage.contract import Storage
+
+T = TypeVar("T")
 
 
 @click.group()
@@ -98,3 +107,82 @@ def check(files: tuple[Path, ...]) -> None:
                 f"languages {', '.join(survey.languages)}"
             )
     sys.exit(1 if failed else 0)
+
+
+CONFIG_OPTION = click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    help="civicbot.toml, to find the database; without it, the demo's civicbot.db",
+)
+
+
+@main.group()
+def staff() -> None:
+    """Personal sign-ins to the web staff page."""
+
+
+@staff.command("add")
+@click.argument("name")
+@click.argument("role")
+@CONFIG_OPTION
+def staff_add(name: str, role: str, config_path: Path | None) -> None:
+    """Add staff member NAME with ROLE; print their personal sign-in link (shown once)."""
+    from bot.staff_door import add_account
+
+    settings = _settings_or_exit(config_path)
+    try:
+        key = _with_storage(
+            settings, lambda store: add_account(store, name=name, role=role, now=time.time())
+        )
+    except ValueError as error:
+        click.echo(str(error), err=True)
+        sys.exit(1)
+    web = settings.platforms.get("web")
+    base = (web.public_url or f"http://{web.host}:{web.port}/") if web else "https://…/"
+    link = f"{base}staff?key={key}"
+    click.echo(f"{name} ({role}) signs in with this link, shown only now:\n{link}")
+    click.echo(f"civicbot staff revoke {name} ends the link and every session it opened.")
+
+
+@staff.command("revoke")
+@click.argument("name")
+@CONFIG_OPTION
+def staff_revoke(name: str, config_path: Path | None) -> None:
+    """End NAME's sign-in link and sessions at once."""
+    settings = _settings_or_exit(config_path)
+    if not _with_storage(settings, lambda store: store.revoke_staff(name=name)):
+        click.echo(f"there is no staff account '{name}'", err=True)
+        sys.exit(1)
+    click.echo(f"{name} can no longer sign in; their sessions have ended.")
+
+
+@staff.command("list")
+@CONFIG_OPTION
+def staff_list(config_path: Path | None) -> None:
+    """The staff accounts and their roles."""
+    settings = _settings_or_exit(config_path)
+    for account in _with_storage(settings, lambda store: store.staff_accounts()):
+        click.echo(f"{account.name}: {account.role}")
+
+
+def _settings_or_exit(config_path: Path | None) -> Settings:
+    try:
+        return load_settings(config_path)
+    except ConfigError as error:
+        click.echo(str(error), err=True)
+        sys.exit(2)
+
+
+def _with_storage(settings: Settings, work: Callable[[Storage], Awaitable[T]]) -> T:
+    """Run `work(storage)` against the configured database, opened and closed around it."""
+    from storage.contract import open_storage
+
+    async def opened() -> T:
+        store = open_storage(settings.storage.database, environ=os.environ)
+        try:
+            return await work(store)
+        finally:
+            await store.close()
+
+    return asyncio.run(opened())

@@ -118,7 +118,8 @@ class Coordination:
             return
         names = names_of(inbound)
         attachment, run_id = None, None
-        allowed = self._staff.is_staff(names)
+        account = await self._account_roles(inbound)
+        allowed = self._staff.is_staff(names) or bool(account)
         if not allowed:
             reply = REFUSAL
         else:
@@ -128,7 +129,7 @@ class Coordination:
                     reply = parsed.message
                 else:
                     survey_id, run_id = await self._scope(parsed)
-                    roles = self._staff.roles_of(names, survey_id)
+                    roles = self._staff.roles_of(names, survey_id) | account
                     allowed = may(parsed, roles)
                     if not allowed:
                         reply = _needs_role(parsed, roles)
@@ -149,6 +150,14 @@ class Coordination:
             run_id=run_id,
         )
         await self._tell(inbound, reply, attachment)
+
+    async def _account_roles(self, inbound: Inbound) -> frozenset[str]:
+        """The role of a staff account signed in on the web staff page (civicbot staff
+        add), read at every command so that revoking it takes effect at once."""
+        if inbound.platform != "web":
+            return frozenset()
+        account = await self._store.staff_account(name=inbound.user_id)
+        return frozenset({account.role}) if account else frozenset()
 
     async def _scope(self, command: Command) -> tuple[str | None, int | None]:
         """The survey and run a command is about, where it names one: roles may be

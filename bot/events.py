@@ -101,3 +101,20 @@ class Inviting(Protocol):
     async def channel_members(self, channel: str) -> list[str]:
         """The user ids of a channel's or room's members."""
         ...
+
+
+class StaffDoor(Protocol):
+    """What the wiring gives an adapter with a staff sign-in page (bot/staff_door.py):
+    keys and sessions are checked by the core, never kept by the adapter."""
+
+    async def sign_in(self, key: str) -> str | None:
+        """A new session token for a personal sign-in key, or None."""
+        ...
+
+    async def open_session(self, user_id: str) -> str:
+        """A new session token for a user the adapter vouches for (its operator key)."""
+        ...
+
+    async def session_user(self, token: str) -> str | None:
+        """Whose the session is, or None when it expired or was revoked."""
+        ...

@@ -33,6 +33,7 @@ from storage.records import (
     RunRows,
     RunScheduleRow,
     ScheduleRow,
+    StaffAccount,
     StoredOutbox,
     StoredResponse,
     TurnRecord,
@@ -293,6 +294,36 @@ class Storage(Protocol):
 
     async def runs_to_close(self, *, now: float) -> list[int]:
         """Open runs whose closing time has come."""
+        ...
+
+    # -- staff sign-ins ---------------------------------------------------------------
+
+    async def add_staff(self, *, name: str, role: str, key_hash: str, now: float) -> bool:
+        """A staff account with the hash of its sign-in key; False if the name is taken."""
+        ...
+
+    async def revoke_staff(self, *, name: str) -> bool:
+        """Delete the account and end its sessions at once; False if there was none."""
+        ...
+
+    async def staff_accounts(self) -> list[StaffAccount]:
+        """Every staff account, by name."""
+        ...
+
+    async def staff_account(
+        self, *, name: str | None = None, key_hash: str | None = None
+    ) -> StaffAccount | None:
+        """The account with that name, or whose key hashes to `key_hash`."""
+        ...
+
+    async def add_staff_session(
+        self, *, token_hash: str, user_id: str, now: float, expires_at: float
+    ) -> None:
+        """A signed-in session, kept across restarts until it expires or is revoked."""
+        ...
+
+    async def staff_session(self, *, token_hash: str, now: float) -> str | None:
+        """The user a live session belongs to, or None."""
         ...
 
     # -- retention and lifecycle -------------------------------------------------------

@@ -271,6 +271,28 @@ def _run_schedules(db: sqlite_utils.Database) -> None:
     )
 
 
+def _staff_accounts(db: sqlite_utils.Database) -> None:
+    _run_script(
+        db,
+        """
+        -- One sign-in per staff person for the web staff page; keys and sessions are
+        -- stored as hashes, so the database never holds what opens the page.
+        CREATE TABLE staff_accounts (
+            name TEXT PRIMARY KEY,
+            role TEXT NOT NULL,
+            key_hash TEXT NOT NULL UNIQUE,
+            created_at REAL NOT NULL
+        );
+        CREATE TABLE staff_sessions (
+            token_hash TEXT PRIMARY KEY,
+            user_id TEXT NOT NULL,  -- an account's name, or the operator's key's user
+            created_at REAL NOT NULL,
+            expires_at REAL NOT NULL
+        ) WITHOUT ROWID;
+        """,
+    )
+
+
 MIGRATIONS = [
     Migration(
         1, "participants, addresses, runs, responses, answers, events, outbox", _initial_schema
@@ -287,6 +309,7 @@ MIGRATIONS = [
     Migration(
         11, "scheduled and recurring starts, and runs that close by themselves", _run_schedules
     ),
+    Migration(12, "staff accounts and their sessions on the web staff page", _staff_accounts),
 ]
 
 

@@ -202,6 +202,13 @@ class Approval:
 
 
 @dataclass(frozen=True, slots=True)
+class StaffAccount:
+    name: str
+    role: str
+    created_at: float
+
+
+@dataclass(frozen=True, slots=True)
 class Purged:
     """What retention deleted of one run."""
 

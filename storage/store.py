@@ -17,7 +17,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
-from storage import privacy, retention, runs, schedules
+from storage import privacy, retention, runs, schedules, staff
 from storage.database import compact, connect
 from storage.migrations import migrate
 from storage.pseudonyms import Pseudonyms, load_key
@@ -34,6 +34,7 @@ from storage.records import (
     RunRows,
     RunScheduleRow,
     ScheduleRow,
+    StaffAccount,
     StoredOutbox,
     StoredResponse,
     TurnRecord,
@@ -272,6 +273,26 @@ class Store:
 
     async def runs_to_close(self, *, now: float) -> list[int]:
         return schedules.runs_to_close(self._reader, now=now)
+
+    # -- staff sign-ins -----------------------------------------------------------------
+
+    async def add_staff(self, **account: Any) -> bool:
+        return await self.writer.write(partial(staff.add_staff, **account))
+
+    async def revoke_staff(self, *, name: str) -> bool:
+        return await self.writer.write(partial(staff.revoke_staff, name=name))
+
+    async def staff_accounts(self) -> list[StaffAccount]:
+        return staff.staff_accounts(self._reader)
+
+    async def staff_account(self, **which: Any) -> StaffAccount | None:
+        return staff.staff_account(self._reader, **which)
+
+    async def add_staff_session(self, **session: Any) -> None:
+        await self.writer.write(partial(staff.add_staff_session, **session))
+
+    async def staff_session(self, *, token_hash: str, now: float) -> str | None:
+        return staff.staff_session(self._reader, token_hash=token_hash, now=now)
 
     # -- retention ------------------------------------------------------------------------
 
