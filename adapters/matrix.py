@@ -29,7 +29,9 @@ import contextlib
 import itertools
 import logging
 import os
+import re
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -348,8 +350,20 @@ class MatrixAdapter:
     async def open_direct(self, user_id: str) -> str:
         return await self._rooms.open_direct(user_id)
 
+    async def resolve_people(self, names: Sequence[str]) -> list[str]:
+        """Matrix users are named by their full id; anything else is named back."""
+        wrong = [name for name in names if not MATRIX_USER.match(name)]
+        if wrong:
+            raise LookupError(
+                f"{', '.join(wrong)}: Matrix users are named by their id, like @ann:example.org"
+            )
+        return list(names)
+
     async def channel_members(self, channel: str) -> list[str]:
         return await self._rooms.channel_members(channel)
+
+
+MATRIX_USER = re.compile(r"^@[^:\s]+:\S+$")
 
 
 def _backoff(attempt: int) -> int:

@@ -19,6 +19,7 @@ from nio import (
     JoinedMembersResponse,
     RoomCreateResponse,
     RoomPreset,
+    RoomResolveAliasResponse,
     RoomSendResponse,
     UploadResponse,
 )
@@ -143,6 +144,12 @@ class Rooms:
         return created.room_id
 
     async def channel_members(self, channel: str) -> list[str]:
+        """The members of a room, named by its id (!abc:server) or an alias (#team:server)."""
+        if channel.startswith("#"):
+            resolved = await self.client.room_resolve_alias(channel)
+            if not isinstance(resolved, RoomResolveAliasResponse):
+                raise LookupError(f"there is no room {channel}")
+            channel = resolved.room_id
         members = await self.client.joined_members(channel)
         if not isinstance(members, JoinedMembersResponse):
             raise LookupError(str(members))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import itertools
 import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 from bot.events import Capabilities, Inbound, InboundHandler, Outbound
 
@@ -36,6 +36,9 @@ class MemoryAdapter:
 
     async def open_direct(self, user_id: str) -> str:
         return f"dm-{user_id}"
+
+    async def resolve_people(self, names: Sequence[str]) -> list[str]:
+        return [name.lstrip("@") for name in names]
 
     async def channel_members(self, channel: str) -> list[str]:
         if channel not in self.channels:

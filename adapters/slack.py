@@ -21,7 +21,7 @@ import logging
 import re
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from typing import Annotated, Any
 
@@ -46,6 +46,7 @@ from adapters.slack_blocks import (
     escape,
     ticked_options,
 )
+from adapters.slack_directory import SlackDirectory
 from adapters.slack_events import (
     PLATFORM,
     click_inbound,
@@ -144,6 +145,7 @@ class SlackAdapter:
             base_url=api_url,
             retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=5)],
         )
+        self._directory = SlackDirectory(self.client)
         self._app = AsyncApp(
             client=self.client,
             signing_secret=signing_secret,
@@ -369,14 +371,18 @@ class SlackAdapter:
         opened = await self.client.conversations_open(users=user_id)
         return opened["channel"]["id"]
 
+    async def resolve_people(self, names: Sequence[str]) -> list[str]:
+        return await self._directory.people(names)
+
     async def channel_members(self, channel: str) -> list[str]:
-        """Everyone in a channel (`#name` is not resolved: give the channel id)."""
+        """Everyone in a channel, named by mention, id or plain name."""
+        channel_id = await self._directory.channel(channel)
         members: list[str] = []
         cursor = None
         try:
             while True:
                 page = await self.client.conversations_members(
-                    channel=channel.lstrip("#"), cursor=cursor, limit=200
+                    channel=channel_id, cursor=cursor, limit=200
                 )
                 members.extend(page["members"])
                 cursor = (page.get("response_metadata") or {}).get("next_cursor")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -98,8 +98,14 @@ class Inviting(Protocol):
         """The id of a direct conversation with `user_id`, opened if need be."""
         ...
 
+    async def resolve_people(self, names: Sequence[str]) -> list[str]:
+        """The user ids of people as a coordinator named them (a mention, an id, a plain
+        name); LookupError naming each that is unknown or ambiguous."""
+        ...
+
     async def channel_members(self, channel: str) -> list[str]:
-        """The user ids of a channel's or room's members."""
+        """The user ids of a channel's or room's members, named as a coordinator did;
+        LookupError when there is no such channel."""
         ...
 
 

@@ -124,7 +124,10 @@ class Invitations:
                 return f"I cannot see the members of {audience.names[0]}: {error}"
             audience_text = f"channel:{audience.names[0]}"
         else:
-            people = [name.lstrip("@") for name in audience.names]
+            try:
+                people = await inviting.resolve_people(audience.names)
+            except LookupError as error:
+                return f"Not started: {error}."
             audience_text = "users:" + ",".join(people)
         people = [p for p in dict.fromkeys(people) if p != inbound.user_id]
         if command.dry_run:

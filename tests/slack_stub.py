@@ -34,7 +34,9 @@ class SlackWebApi:
     """Records every call; `fail` queues answers (e.g. a 429 or `channel_not_found`)."""
 
     locales: dict[str, str] = field(default_factory=dict)
-    channels: dict[str, list[str]] = field(default_factory=dict)
+    channels: dict[str, list[str]] = field(default_factory=dict)  # id -> member ids
+    channel_names: dict[str, str] = field(default_factory=dict)  # id -> name (else: the id)
+    people: dict[str, dict[str, Any]] = field(default_factory=dict)  # users.list's members
     calls: list[Call] = field(default_factory=list)
     fail: dict[str, list[tuple[int, dict[str, Any], dict[str, str]]]] = field(default_factory=dict)
     _ts: itertools.count = field(default_factory=lambda: itertools.count(1))
@@ -196,6 +198,14 @@ class SlackWebApi:
             return {"ok": True, "files": [{"id": f["id"], "title": f.get("title")} for f in files]}
         if method == "conversations.open":
             return {"ok": True, "channel": {"id": "D" + str(params["users"]).upper()}}
+        if method == "users.list":
+            return _page(list(self.people.values()), params, "members")
+        if method == "conversations.list":
+            listed = [
+                {"id": c, "name": self.channel_names.get(c, c.lower()), "is_archived": False}
+                for c in self.channels
+            ]
+            return _page(listed, params, "channels")
         if method == "conversations.members":
             members = self.channels.get(params["channel"])
             if members is None:
@@ -205,6 +215,13 @@ class SlackWebApi:
             cursor = str(start + 2) if start + 2 < len(members) else ""
             return {"ok": True, "members": page, "response_metadata": {"next_cursor": cursor}}
         return {"ok": False, "error": "unknown_method"}
+
+
+def _page(items: list[Any], params: dict[str, Any], key: str) -> dict[str, Any]:
+    """One page of a cursor-paginated list, two items long, to exercise pagination."""
+    start = int(params.get("cursor") or 0)
+    cursor = str(start + 2) if start + 2 < len(items) else ""
+    return {"ok": True, key: items[start : start + 2], "response_metadata": {"next_cursor": cursor}}
 
 
 def signed(body: str, *, secret: str = SIGNING_SECRET, at: int | None = None) -> dict[str, str]:

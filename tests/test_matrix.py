@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import secrets
 import signal
 import sqlite3
 import subprocess
@@ -254,3 +255,24 @@ async def test_a_coordinator_can_use_commands_in_a_direct_room_with_the_bot(
         downloaded.body, secret["key"]["k"], secret["hashes"]["sha256"], secret["iv"]
     )
     assert csv_text.decode("utf-8-sig").startswith("response,status,completed_at,visits")
+
+
+async def test_a_room_named_by_its_alias_is_invited_and_people_must_be_named_by_id(
+    synapse: Synapse, bot_account: Account, people: dict, tmp_path: Path, survey_folder: Path
+) -> None:
+    coord, dora = people["coord"], people["anna"]
+    server = coord.account.user_id.split(":", 1)[1]
+    alias_name = f"panel-{secrets.token_hex(3)}"
+    room = await coord.create_room(
+        name="Panel", alias=alias_name, invite=[bot_account.user_id, dora.account.user_id]
+    )
+    await dora.client.join(room)
+    async with bot_runtime(tmp_path, survey_folder, synapse, bot_account, coordinator=coord):
+        await coord.sees_joined(room, bot_account.user_id)
+        await coord.say(room, f"!survey start library for members of #{alias_name}:{server}")
+        assert "invited 1" in (await coord.hear(room, bot_account.user_id, 1))[0]["body"]
+        await coord.say(room, "!survey start home-care for dora")
+        reply = (await coord.hear(room, bot_account.user_id, 2))[1]["body"]
+        assert reply == (
+            "Not started: dora: Matrix users are named by their id, like @ann:example.org."
+        )

@@ -240,3 +240,62 @@ def test_a_command_is_answered_through_its_response_url_five_times_within_half_a
     urls.remember("CSTAFF", "UCOORD", "https://hooks/2")
     clock.now = 30 * 60.0
     assert urls.take("CSTAFF", "UCOORD") is None  # expired
+
+
+def member(user_id: str, name: str, real_name: str, display_name: str = "") -> dict:
+    """A member as users.list describes one."""
+    profile = {"real_name": real_name, "display_name": display_name}
+    return {"id": user_id, "name": name, "real_name": real_name, "profile": profile}
+
+
+async def test_people_named_by_their_slack_names_or_mentions_are_invited(
+    slack_bot: Runtime, events, slack_api: SlackWebApi
+) -> None:
+    slack_api.people = {
+        "U0ANN0001": member("U0ANN0001", "ann", "Ann Smith", "Annie"),
+        "U0BEN0001": member("U0BEN0001", "ben.jones", "Ben Jones"),
+        "U0CAT0001": member("U0CAT0001", "cat", "Cat Lee"),
+    }
+    await survey_command(events, slack_api, "start home-care for @Annie <@U0BEN0001|ben.jones>")
+    await settle(slack_bot)
+    assert "invited 2" in slack_api.made("response_url")[-1]["text"]
+    assert sorted(p["users"] for p in slack_api.made("conversations.open")) == [
+        "U0ANN0001",
+        "U0BEN0001",
+    ]
+    await survey_command(events, slack_api, "start library for @cat")
+    await settle(slack_bot)
+    assert len(slack_api.made("users.list")) == 2  # two pages, read once, then kept
+
+
+async def test_a_name_that_matches_two_people_is_named_back_and_nobody_is_invited(
+    slack_bot: Runtime, events, slack_api: SlackWebApi
+) -> None:
+    slack_api.people = {
+        "U0SAM0001": member("U0SAM0001", "sam.a", "Sam Aho", "Sam"),
+        "U0SAM0002": member("U0SAM0002", "sam.b", "Sam Berg", "Sam"),
+    }
+    await survey_command(events, slack_api, "start home-care for @sam @nobody")
+    await settle(slack_bot)
+    assert slack_api.made("response_url")[-1]["text"] == (
+        "Not started: @sam could be any of 2 (Sam Aho U0SAM0001, Sam Berg U0SAM0002):"
+        " name them by id or mention; nobody in this workspace is called @nobody."
+    )
+    assert slack_api.made("conversations.open") == []
+    assert await slack_bot.store.runs() == []
+
+
+async def test_a_channel_named_by_its_name_is_found(
+    slack_bot: Runtime, events, slack_api: SlackWebApi
+) -> None:
+    slack_api.channels["C0CLIENTS1"] = ["UANN"]
+    slack_api.channel_names["C0CLIENTS1"] = "home-care-clients"
+    await survey_command(events, slack_api, "start home-care for #home-care-clients")
+    await settle(slack_bot)
+    assert "invited 1" in slack_api.made("response_url")[-1]["text"]
+    await survey_command(events, slack_api, "start library for #no-such-channel")
+    await settle(slack_bot)
+    assert slack_api.made("response_url")[-1]["text"] == (
+        "I cannot see the members of #no-such-channel: there is no channel #no-such-channel"
+        " that civicbot can see"
+    )
