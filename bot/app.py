@@ -22,6 +22,7 @@ from bot.roles import Staff
 from bot.scheduler import SYSTEM_CLOCK, Clock, Scheduler
 from bot.staff_door import StaffDoor
 from bot.survey_files import SurveyCatalogue, load_folder
+from conversations.checks import Problem
 from conversations.survey import StaffRole
 from storage.contract import Storage, open_storage
 
@@ -64,6 +65,18 @@ async def running(
     then handle events; on exit stop the adapters and commit what is in flight."""
     surveys = load_folder(survey_folder)
     log.info("loaded %d surveys from %s", len(surveys.surveys), survey_folder)
+    for survey in surveys.surveys.values():
+        if survey.open and not (survey.staff_channel or staff_channel):
+            homeless = Problem(
+                survey.id,
+                None,
+                "open: true, but its digests have nowhere to go: give it a staff_channel, or"
+                " set surveys.staff_channel (until then, 'survey start SURVEY for everyone'"
+                " in a staff channel adopts its run)",
+                "warning",
+            )
+            surveys.problems.append(homeless)
+            log.warning("%s", homeless)
     store = open_storage(database, environ=environ)
     senders: dict[str, Send] = {}
     outbox = OutboxSender(store, senders, retry_delays=send_retry_delays)
@@ -111,6 +124,7 @@ async def running(
     for adapter in built:
         if hasattr(adapter, "use_staff_door"):  # a staff sign-in page: the web chat
             adapter.use_staff_door(door)
+            coordination.signed_in_platforms.add(adapter.platform)
     by_platform.update({adapter.platform: adapter for adapter in built})
     senders.update({adapter.platform: adapter.send for adapter in built})
     try:

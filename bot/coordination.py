@@ -61,6 +61,7 @@ class Coordination:
         self._adapters = adapters
         self._outbox = outbox
         self._staff = staff
+        self.signed_in_platforms: set[str] = set()  # platforms whose staff sign in by account
         self._clock = clock
         self._zone = ZoneInfo(timezone)
         guardrails = guardrails or Guardrails()
@@ -152,9 +153,9 @@ class Coordination:
         await self._tell(inbound, reply, attachment)
 
     async def _account_roles(self, inbound: Inbound) -> frozenset[str]:
-        """The role of a staff account signed in on the web staff page (civicbot staff
-        add), read at every command so that revoking it takes effect at once."""
-        if inbound.platform != "web":
+        """The role of a staff account signed in on a platform's staff page (civicbot
+        staff add), read at every command so that revoking it takes effect at once."""
+        if inbound.platform not in self.signed_in_platforms:
             return frozenset()
         account = await self._store.staff_account(name=inbound.user_id)
         return frozenset({account.role}) if account else frozenset()
@@ -367,7 +368,8 @@ class Coordination:
                 return f"{self.starts.shown(closes)} has passed; give a time to come."
             await self._store.set_closing(run.id, at=closes)
             return f"Run {run.id} closes by itself at {self.starts.shown(closes)}."
-        await self._store.close_run(run.id, now=self._clock())
+        if not await self._store.close_run(run.id, now=self._clock()):
+            return f"Run {run.id} is already closed."  # someone closed it meanwhile
         return (
             f"Run {run.id} closed: {run.responses} responses, {run.completed} completed. "
             "It takes no more answers; 'survey digest' and 'survey export' still work."

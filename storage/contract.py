@@ -155,8 +155,9 @@ class Storage(Protocol):
         (None, None: back to its survey's policy)."""
         ...
 
-    async def close_run(self, run_id: int, *, now: float) -> None:
-        """The run takes no more answers: from now on `load` says its run is closed."""
+    async def close_run(self, run_id: int, *, now: float) -> bool:
+        """The run takes no more answers: from now on `load` says its run is closed. False
+        if it was closed already (of two closing it at once, exactly one gets True)."""
         ...
 
     async def run_rows(self, run_id: int) -> RunRows:

@@ -66,10 +66,12 @@ def set_reminder_policy(
     )
 
 
-def close_run(connection: sqlite3.Connection, run_id: int, *, now: float) -> None:
-    connection.execute(
-        "UPDATE runs SET status = 'closed', closed_at = ? WHERE id = ?", (now, run_id)
+def close_run(connection: sqlite3.Connection, run_id: int, *, now: float) -> bool:
+    closed = connection.execute(
+        "UPDATE runs SET status = 'closed', closed_at = ? WHERE id = ? AND status = 'open'",
+        (now, run_id),
     )
+    return closed.rowcount == 1
 
 
 def rows_of(connection: sqlite3.Connection, run_id: int) -> RunRows:

@@ -197,9 +197,10 @@ class Store:
     async def set_reminder_policy(self, run_id: int, **policy: Any) -> None:
         await self.writer.write(partial(runs.set_reminder_policy, run_id=run_id, **policy))
 
-    async def close_run(self, run_id: int, *, now: float) -> None:
-        await self.writer.write(partial(runs.close_run, run_id=run_id, now=now))
+    async def close_run(self, run_id: int, *, now: float) -> bool:
+        closed = await self.writer.write(partial(runs.close_run, run_id=run_id, now=now))
         self._recent.forget_run(run_id)
+        return closed
 
     async def run_rows(self, run_id: int) -> RunRows:
         return await self._scan(partial(runs.rows_of, run_id=run_id))

@@ -186,3 +186,20 @@ async def test_the_audit_shows_who_did_what_to_coordinators_only(chat: MemoryAda
     assert await command(chat, "survey audit since 2099-01-01") == (
         "Nothing in the audit since 2099-01-01."
     )
+
+
+async def test_two_coordinators_closing_a_run_at_once_are_told_what_happened(
+    runtime: Runtime, chat: MemoryAdapter
+) -> None:
+    await command(chat, "survey start library for everyone")
+    await asyncio.gather(
+        *(
+            chat.push(who, "survey close 1", command=True, is_direct=False, conversation=STAFF_ROOM)
+            for who in ("coord", "second")
+        )
+    )
+    answers = [o.message.text for o in chat.to(STAFF_ROOM) if o.visible_to in ("coord", "second")]
+    assert sorted(a.split(":")[0] for a in answers[-2:]) == [
+        "Run 1 closed",
+        "Run 1 is already closed.",
+    ]

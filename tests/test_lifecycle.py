@@ -178,3 +178,13 @@ async def test_unsubscribe_ends_invitations_and_reminders_until_the_person_write
 async def test_unsubscribe_outside_any_survey_is_understood(chat: MemoryAdapter) -> None:
     reply = await says(chat, "ann", "opt out")
     assert reply.startswith("You will get no more invitations or reminders.")
+
+
+async def test_an_open_survey_whose_digests_have_nowhere_to_go_is_reported_at_start(
+    tmp_path: Path, survey_folder: Path, clock: Clock
+) -> None:
+    async with coordinated(tmp_path, survey_folder, clock) as runtime:
+        problems = [str(p) for p in runtime.surveys.problems]
+    assert "library-services: warning: open: true, but its digests have nowhere to go" in (
+        "\n".join(problems)
+    )

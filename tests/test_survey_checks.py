@@ -197,6 +197,8 @@ def test_console_script_exits_non_zero_on_error(tmp_path: Path) -> None:
         ("expires_after: 0", "expires_after: Value error, must be longer than nothing"),
         ("expires_after: -3", "expires_after: Value error, must be longer than nothing"),
         ("expires_after: soon", "expires_after: Input should be a valid timedelta"),
+        ("keep_answers: 0", "keep_answers: Value error, must be longer than nothing"),
+        ("keep_answers: -30", "keep_answers: Value error, must be longer than nothing"),
         ("staff_channel: the staff room", "staff_channel: String should match pattern"),
         ("open: true", "open: true needs a keyword"),
     ],
