@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 import sys
 import time
@@ -14,6 +13,7 @@ from typing import TYPE_CHECKING, TypeVar
 import click
 import uvloop
 
+from bot import logs
 from bot.config import ConfigError, Settings, load_settings
 from bot.survey_files import check_file
 
@@ -39,14 +39,12 @@ def run(config_path: Path | None) -> None:
     """Run the bot until Ctrl-C or SIGTERM."""
     from bot.run import serve  # the server's imports are not needed by the other commands
 
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
     try:
         settings = load_settings(config_path)
     except ConfigError as error:
         click.echo(str(error), err=True)
         sys.exit(2)
+    logs.configure(settings.log_level)
     try:
         # uvloop: the same throughput, a third of asyncio's turn latency (bench/README.md)
         with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:

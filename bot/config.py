@@ -10,7 +10,7 @@ import tomllib
 from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -61,6 +61,9 @@ class GuardrailSettings(Section):
 
 class Settings(Section):
     timezone: str = "UTC"  # for cron times, and for "today" in date answers
+    # DEBUG also shows the libraries' details and exception messages, which may quote
+    # people: for diagnosing only (bot/logs.py).
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     # No reminder or other unasked message goes out between these times of day.
     quiet_hours: str = QUIET_HOURS
     coordinators: list[StaffName] = []
