@@ -18,6 +18,7 @@ import contextlib
 import hashlib
 import json
 import logging
+import math
 import re
 import secrets
 import time
@@ -61,6 +62,7 @@ log = logging.getLogger(__name__)
 PLATFORM = "web"
 COOKIE = "civicbot_session"
 STAFF_COOKIE = "civicbot_staff"
+SIGN_IN_LIMIT = (10, 1 / 30)  # sign-in attempts per network: 10 at once, then one per 30 s
 STAFF = "staff"  # the staff page's user id and conversation id
 MAX_FILES = 20  # exports kept for download from the staff page
 TRANSCRIPT_LENGTH = 100  # messages kept per session for a reload
@@ -162,6 +164,8 @@ class WebAdapter:
         self._staff_key = staff_key  # None: no staff page
         self._show_staff_key = show_staff_key  # generated at start: only this line tells it
         self._door: StaffDoor | None = None  # given by the wiring: keys and sessions
+        self._sign_ins = AddressLimits(*SIGN_IN_LIMIT)
+        self._wrong_keys = 0
         self._files: OrderedDict[str, Attachment] = OrderedDict()
         self._sessions: OrderedDict[str, _Session] = OrderedDict()
         self._addresses = AddressLimits(*address_limit)  # (burst, then per second)
@@ -291,7 +295,21 @@ class WebAdapter:
     async def _staff_page(self, request: web.Request) -> web.StreamResponse:
         if self._door is None:
             raise web.HTTPNotFound()
-        token = await self._signed_in(request.query.get("key", ""))
+        key = request.query.get("key", "")
+        if key:  # each try counts against its network: a key cannot be guessed at speed
+            address = client_address(
+                request.remote, request.headers.get("X-Forwarded-For", ""), self._trusted_proxies
+            )
+            if wait := self._sign_ins.take(address):
+                return web.Response(
+                    status=429,
+                    text="Too many sign-in attempts from your network. Try again later.",
+                    headers={"Retry-After": str(math.ceil(wait))},
+                )
+        token = await self._signed_in(key)
+        if key and token is None:
+            self._wrong_keys += 1
+            log.warning("web: a wrong staff sign-in key was tried (%d so far)", self._wrong_keys)
         if token is not None:
             response = web.HTTPSeeOther("/staff")  # the key leaves the address bar
             response.set_cookie(

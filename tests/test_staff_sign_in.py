@@ -128,3 +128,15 @@ def test_civicbot_staff_add_names_a_bad_role_or_name(tmp_path: Path) -> None:
         main, ["staff", "add", "Ann Smith", "analyst", "--config", str(config)], env=environ
     )
     assert "'Ann Smith' cannot be a staff name" in bad_name.output
+
+
+async def test_guessing_sign_in_keys_is_slowed_down_and_logged_without_the_key(
+    tmp_path: Path, survey_folder: Path, caplog
+) -> None:
+    async with site(tmp_path, survey_folder) as runtime, browser_session() as browser:
+        statuses = [await signed_in(browser, runtime, f"guess{n:040d}") for n in range(12)]
+        assert statuses == [403] * 10 + [429] * 2
+        assert await signed_in(browser, runtime, OPERATOR_KEY) == 429  # even the right one, now
+    warnings = [r.getMessage() for r in caplog.records if "wrong staff sign-in" in r.getMessage()]
+    assert warnings[-1] == "web: a wrong staff sign-in key was tried (10 so far)"
+    assert not any("guess" in r.getMessage() for r in caplog.records)
