@@ -259,15 +259,13 @@ class Coordination:
         held = commands.parse(request.command)
         if not isinstance(held, Command) or held.name != "start":  # only `start` is ever held
             return f"Request {request.id} cannot be run: '{request.command}'.", None
-        asker = Inbound(
+        asker = Inbound.command_as(
             platform=request.platform,
             user_id=request.user_id,
             conversation_id=request.conversation_id,
-            is_direct=False,
             text=request.command,
             event_id=f"approval:{request.id}",
-            timestamp=self._clock(),
-            command=True,
+            now=self._clock(),
         )
         outcome, run_id = await self.invitations.start(held, asker, approved=True)
         await self._tell(asker, f"{approver} approved request {request.id}. {outcome}")

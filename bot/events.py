@@ -26,6 +26,30 @@ class Inbound:
     unreadable: bool = False  # a message arrived that could not be read (encrypted, no key)
     workspace: str | None = None  # the user's team, where a platform has several (Slack)
 
+    @classmethod
+    def command_as(
+        cls,
+        *,
+        platform: str,
+        user_id: str,
+        conversation_id: str,
+        text: str,
+        event_id: str,
+        now: float,
+    ) -> Inbound:
+        """A stored command run later as the coordinator who typed it, where they typed it
+        (an approval, a scheduled start): its answers go back to them."""
+        return cls(
+            platform=platform,
+            user_id=user_id,
+            conversation_id=conversation_id,
+            is_direct=False,
+            text=text,
+            event_id=event_id,
+            timestamp=now,
+            command=True,
+        )
+
     @property
     def logged(self) -> tuple[str, str]:
         """What a log line may say of the event: its platform and its id, nobody's data."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Iterable
 
 from bot.events import Outbound
@@ -17,6 +18,9 @@ log = logging.getLogger(__name__)
 Send = Callable[[Outbound], Awaitable[None]]
 RETRY_DELAYS = (0.5, 1.0, 2.0, 5.0, 10.0)
 SWEEP_SECONDS = 60.0  # how often, and after how long, failed replies are tried again
+# Seconds within which a delivered reply's removal from the outbox is surely committed
+# (it rides with the next write, at most a fraction of a second later).
+FORGET_WITHIN = 600.0
 
 
 class OutboxSender:
@@ -34,6 +38,9 @@ class OutboxSender:
         self._sleep = sleep
         self._in_flight: set[int] = set()
         self._sent: list[int] = []
+        # Delivered ids whose removal from the outbox may not be committed yet, with when:
+        # a sweep meanwhile must not send them again.
+        self._delivered: dict[int, float] = {}
         self._cleanup_scheduled = False
 
     async def send(self, messages: list[Outbound]) -> bool:
@@ -52,10 +59,12 @@ class OutboxSender:
 
     async def resend_unsent(self, *, queued_before: float | None = None) -> int:
         """Send whatever the outbox still holds (after a restart, or after failures)."""
+        now = time.monotonic()
+        self._delivered = {i: at for i, at in self._delivered.items() if now - at < FORGET_WITHIN}
         messages = [
             Outbound(row.platform, row.conversation_id, Message.from_json(row.body), row.id)
             for row in await self._store.unsent(queued_before=queued_before)
-            if row.id not in self._in_flight
+            if row.id not in self._in_flight and row.id not in self._delivered
         ]
         if messages:
             log.info("sending %d replies left in the outbox", len(messages))
@@ -89,6 +98,7 @@ class OutboxSender:
     def _forget(self, outbox_id: int) -> None:
         # Sent ids are removed in one write per loop iteration rather than one each.
         self._sent.append(outbox_id)
+        self._delivered[outbox_id] = time.monotonic()
         if not self._cleanup_scheduled:
             self._cleanup_scheduled = True
             asyncio.get_running_loop().call_soon(self._cleanup)

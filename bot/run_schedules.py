@@ -117,15 +117,13 @@ class RunSchedules:
         if schedule.ended:
             return
         now = self._clock()
-        asker = Inbound(
+        asker = Inbound.command_as(
             platform=schedule.platform,
             user_id=schedule.user_id,
             conversation_id=schedule.conversation_id,
-            is_direct=False,
             text=schedule.command,
             event_id=f"schedule:{schedule.id}:{now}",
-            timestamp=now,
-            command=True,
+            now=now,
         )
         if schedule.cron and schedule.last_run_id is not None:
             await self._store.close_run(schedule.last_run_id, now=now)

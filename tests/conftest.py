@@ -2,12 +2,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
 from playwright.async_api import Browser, Locator, Page, async_playwright
 
 from adapters.memory import MemoryAdapter
+from adapters.web import WebAdapter
 from bot.app import Runtime, running
 
 # Fixtures that more than one module of tests uses: Matrix's homeserver, accounts and
@@ -70,6 +72,38 @@ def coordinated(tmp_path: Path, survey_folder: Path, clock: Clock, **options: ob
         clock=clock,
         environ={"CIVICBOT_PSEUDONYM_KEY": "k"},
         **({"coordinators": frozenset({"memory:coord"})} | options),
+    )
+
+
+@asynccontextmanager
+async def staff_site(tmp_path: Path, survey_folder: Path, key: str) -> AsyncIterator[Runtime]:
+    """civicbot with the web chat and its staff page, opened by the operator's `key`."""
+    async with running(
+        database=tmp_path / "civicbot.db",
+        survey_folder=survey_folder,
+        adapters=[lambda handler: WebAdapter(handler, port=0, staff_key=key)],
+        environ={"CIVICBOT_PSEUDONYM_KEY": "k"},
+        coordinators=frozenset({"web:staff"}),
+    ) as runtime:
+        yield runtime
+
+
+@pytest.fixture
+async def settled(tmp_path: Path, survey_folder: Path, clock: Clock) -> AsyncIterator[Runtime]:
+    """`coordinated()` civicbot once the upkeep it runs at start is over, so that a test
+    that moves the clock sees only the jobs it made due."""
+    async with coordinated(tmp_path, survey_folder, clock) as started:
+        await started.scheduler.settled()
+        yield started
+
+
+async def at_once(chat: MemoryAdapter, text: str, *users: str) -> None:
+    """The same command from several people at the same moment, in the staff room."""
+    await asyncio.gather(
+        *(
+            chat.push(user, text, command=True, is_direct=False, conversation=STAFF_ROOM)
+            for user in users
+        )
     )
 
 

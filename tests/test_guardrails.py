@@ -3,12 +3,11 @@ for large audiences, a cap per hour; and roles that limit who may do what."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from conftest import STAFF_ROOM, Clock, command, coordinated
+from conftest import STAFF_ROOM, Clock, at_once, command, coordinated
 
 from adapters.memory import MemoryAdapter
 from bot.app import Runtime
@@ -90,14 +89,7 @@ async def test_two_coordinators_approving_at_once_start_one_run(
     runtime: Runtime, chat: MemoryAdapter
 ) -> None:
     await command(chat, "survey start home-care for #team")
-    await asyncio.gather(
-        *(
-            chat.push(
-                who, "survey approve 1", command=True, is_direct=False, conversation=STAFF_ROOM
-            )
-            for who in ("second", "third")
-        )
-    )
+    await at_once(chat, "survey approve 1", "second", "third")
     assert len(await runtime.store.runs()) == 1
     assert direct_messages(chat) == 6
     answers = [o.message.text for o in chat.to(STAFF_ROOM) if o.visible_to in ("second", "third")]
@@ -192,12 +184,7 @@ async def test_two_coordinators_closing_a_run_at_once_are_told_what_happened(
     runtime: Runtime, chat: MemoryAdapter
 ) -> None:
     await command(chat, "survey start library for everyone")
-    await asyncio.gather(
-        *(
-            chat.push(who, "survey close 1", command=True, is_direct=False, conversation=STAFF_ROOM)
-            for who in ("coord", "second")
-        )
-    )
+    await at_once(chat, "survey close 1", "coord", "second")
     answers = [o.message.text for o in chat.to(STAFF_ROOM) if o.visible_to in ("coord", "second")]
     assert sorted(a.split(":")[0] for a in answers[-2:]) == [
         "Run 1 closed",

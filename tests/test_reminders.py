@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -19,10 +18,8 @@ DAY = 24 * HOUR
 
 
 @pytest.fixture
-async def runtime(tmp_path: Path, survey_folder: Path, clock: Clock) -> AsyncIterator[Runtime]:
-    async with coordinated(tmp_path, survey_folder, clock) as started:
-        await started.scheduler.settled()
-        yield started
+def runtime(settled: Runtime) -> Runtime:
+    return settled
 
 
 @pytest.fixture

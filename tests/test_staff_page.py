@@ -7,11 +7,11 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from conftest import last_bot_message, type_answer
+from conftest import last_bot_message, staff_site, type_answer
 from playwright.async_api import Browser, expect
 
-from adapters.web import WebAdapter, WebSettings, staff_key
-from bot.app import Runtime, running
+from adapters.web import WebSettings, staff_key
+from bot.app import Runtime
 
 pytestmark = pytest.mark.usefixtures("one_person_digests")
 
@@ -20,13 +20,7 @@ KEY = "staff-key-for-tests"
 
 @pytest.fixture
 async def site(tmp_path: Path, survey_folder: Path) -> AsyncIterator[Runtime]:
-    async with running(
-        database=tmp_path / "civicbot.db",
-        survey_folder=survey_folder,
-        adapters=[lambda handler: WebAdapter(handler, port=0, staff_key=KEY)],
-        environ={"CIVICBOT_PSEUDONYM_KEY": "k"},
-        coordinators=frozenset({"web:staff"}),
-    ) as runtime:
+    async with staff_site(tmp_path, survey_folder, KEY) as runtime:
         yield runtime
 
 

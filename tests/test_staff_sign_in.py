@@ -4,31 +4,21 @@ that survive a restart, and revocation that takes effect at once."""
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 
 import aiohttp
 from click.testing import CliRunner
+from conftest import staff_site
 
-from adapters.web import WebAdapter
-from bot.app import Runtime, running
+from bot.app import Runtime
 from bot.cli import main
 from bot.staff_door import add_account
 
 OPERATOR_KEY = "operator-key-for-tests"
 
 
-@asynccontextmanager
-async def site(tmp_path: Path, survey_folder: Path) -> AsyncIterator[Runtime]:
-    async with running(
-        database=tmp_path / "civicbot.db",
-        survey_folder=survey_folder,
-        adapters=[lambda handler: WebAdapter(handler, port=0, staff_key=OPERATOR_KEY)],
-        environ={"CIVICBOT_PSEUDONYM_KEY": "k"},
-        coordinators=frozenset({"web:staff"}),
-    ) as runtime:
-        yield runtime
+def site(tmp_path: Path, survey_folder: Path):
+    return staff_site(tmp_path, survey_folder, OPERATOR_KEY)
 
 
 def base(runtime: Runtime) -> str:
@@ -94,42 +84,6 @@ async def test_a_guessed_key_opens_nothing(tmp_path: Path, survey_folder: Path) 
         assert (await browser.get(f"{base(runtime)}/api/staff/messages?after=0")).status == 401
 
 
-def test_civicbot_staff_add_prints_a_link_once_and_refuses_a_taken_name(tmp_path: Path) -> None:
-    config = tmp_path / "civicbot.toml"
-    config.write_text('[web]\npublic_url = "https://feedback.example.org/"\n', encoding="utf-8")
-    environ = {"CIVICBOT_PSEUDONYM_KEY": "k"}
-    runner = CliRunner()
-    added = runner.invoke(
-        main, ["staff", "add", "ana", "analyst", "--config", str(config)], env=environ
-    )
-    assert added.exit_code == 0, added.output
-    assert "https://feedback.example.org/staff?key=" in added.output
-    again = runner.invoke(
-        main, ["staff", "add", "ana", "analyst", "--config", str(config)], env=environ
-    )
-    assert again.exit_code == 1
-    assert "there is a staff account 'ana' already" in again.output
-    listed = runner.invoke(main, ["staff", "list", "--config", str(config)], env=environ)
-    assert listed.output == "ana: analyst\n"
-    revoked = runner.invoke(main, ["staff", "revoke", "ana", "--config", str(config)], env=environ)
-    assert revoked.output == "ana can no longer sign in; their sessions have ended.\n"
-
-
-def test_civicbot_staff_add_names_a_bad_role_or_name(tmp_path: Path) -> None:
-    config = tmp_path / "civicbot.toml"
-    config.write_text("", encoding="utf-8")
-    environ = {"CIVICBOT_PSEUDONYM_KEY": "k"}
-    runner = CliRunner()
-    bad_role = runner.invoke(
-        main, ["staff", "add", "ana", "boss", "--config", str(config)], env=environ
-    )
-    assert "there is no role 'boss'; roles: coordinator, analyst" in bad_role.output
-    bad_name = runner.invoke(
-        main, ["staff", "add", "Ann Smith", "analyst", "--config", str(config)], env=environ
-    )
-    assert "'Ann Smith' cannot be a staff name" in bad_name.output
-
-
 async def test_guessing_sign_in_keys_is_slowed_down_and_logged_without_the_key(
     tmp_path: Path, survey_folder: Path, caplog
 ) -> None:
@@ -140,3 +94,34 @@ async def test_guessing_sign_in_keys_is_slowed_down_and_logged_without_the_key(
     warnings = [r.getMessage() for r in caplog.records if "wrong staff sign-in" in r.getMessage()]
     assert warnings[-1] == "web: a wrong staff sign-in key was tried (10 so far)"
     assert not any("guess" in r.getMessage() for r in caplog.records)
+
+
+def staff_cli(config: Path, *args: str):
+    """`civicbot staff …` with the configuration at `config`."""
+    return CliRunner().invoke(
+        main, ["staff", *args, "--config", str(config)], env={"CIVICBOT_PSEUDONYM_KEY": "k"}
+    )
+
+
+def test_civicbot_staff_add_prints_a_link_once_and_refuses_a_taken_name(tmp_path: Path) -> None:
+    config = tmp_path / "civicbot.toml"
+    config.write_text('[web]\npublic_url = "https://feedback.example.org/"\n', encoding="utf-8")
+    added = staff_cli(config, "add", "ana", "analyst")
+    assert added.exit_code == 0, added.output
+    assert "https://feedback.example.org/staff?key=" in added.output
+    again = staff_cli(config, "add", "ana", "analyst")
+    assert again.exit_code == 1
+    assert "there is a staff account 'ana' already" in again.output
+    assert staff_cli(config, "list").output == "ana: analyst\n"
+    assert staff_cli(config, "revoke", "ana").output == (
+        "ana can no longer sign in; their sessions have ended.\n"
+    )
+
+
+def test_civicbot_staff_add_names_a_bad_role_or_name(tmp_path: Path) -> None:
+    config = tmp_path / "civicbot.toml"
+    config.write_text("", encoding="utf-8")
+    bad_role = staff_cli(config, "add", "ana", "boss")
+    assert "there is no role 'boss'; roles: coordinator, analyst" in bad_role.output
+    bad_name = staff_cli(config, "add", "Ann Smith", "analyst")
+    assert "'Ann Smith' cannot be a staff name" in bad_name.output

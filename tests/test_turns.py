@@ -262,3 +262,12 @@ async def test_replies_that_failed_are_sent_by_the_outbox_sweep(
         clock.advance(1)
         await runtime.scheduler.settled()
     assert delivered[0].startswith("City library feedback")
+
+
+async def test_a_sweep_right_after_a_reply_went_out_does_not_send_it_again(
+    runtime: Runtime, chat: MemoryAdapter
+) -> None:
+    await chat.push("ann", "library")
+    delivered = len(chat.sent)
+    assert await runtime.outbox.resend_unsent() == 0  # its removal may still be pending
+    assert len(chat.sent) == delivered
