@@ -15,7 +15,8 @@ import uvloop
 
 from bot import logs
 from bot.config import ConfigError, Settings, load_settings
-from bot.survey_files import check_file
+from bot.survey_files import check_file, survey_files
+from conversations.text import fold
 
 if TYPE_CHECKING:
     from storage.contract import Storage
@@ -23,7 +24,8 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
-@click.group()
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="civicbot", prog_name="civicbot", message="%(prog)s %(version)s")
 def main() -> None:
     """civicbot: guided feedback conversations in chat."""
 
@@ -35,12 +37,14 @@ def main() -> None:
     type=click.Path(path_type=Path),
     help="civicbot.toml; without it, the demo: the web chat on 127.0.0.1:8080",
 )
-def run(config_path: Path | None) -> None:
+@click.option("--host", help="the web chat's address, over web.host")
+@click.option("--port", type=click.IntRange(0, 65535), help="the web chat's port, over web.port")
+def run(config_path: Path | None, host: str | None, port: int | None) -> None:
     """Run the bot until Ctrl-C or SIGTERM."""
     from bot.run import serve  # the server's imports are not needed by the other commands
 
     try:
-        settings = load_settings(config_path)
+        settings = with_web_address(load_settings(config_path), host=host, port=port)
     except ConfigError as error:
         click.echo(str(error), err=True)
         sys.exit(2)
@@ -88,22 +92,31 @@ def surveys() -> None:
 
 
 @surveys.command("check")
-@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
-def check(files: tuple[Path, ...]) -> None:
-    """Check survey FILES; print every problem and exit 1 if any file has an error."""
-    failed = False
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+def check(paths: tuple[Path, ...]) -> None:
+    """Check survey files (or every survey file in a folder); print every problem and exit
+    1 if any file has an error, or two surveys share an id or a keyword."""
+    files = [f for p in paths for f in (survey_files(p) if p.is_dir() else [p])]
+    failed = not files
+    if not files:
+        click.echo(f"{', '.join(map(str, paths))}: no *.yaml or *.yml file", err=True)
+    taken: dict[str, Path] = {}  # id or keyword -> the file that has it
     for path in files:
         checked = check_file(path)
         for problem in checked.problems:
             click.echo(str(problem), err=problem.severity == "error")
-        if checked.errors:
-            failed = True
-        elif checked.survey is not None:
-            survey = checked.survey
-            click.echo(
-                f"{path}: ok: '{survey.id}', {len(survey.questions)} questions, "
-                f"languages {', '.join(survey.languages)}"
-            )
+        failed = failed or bool(checked.errors)
+        survey = checked.survey
+        if checked.errors or survey is None:
+            continue
+        for kind, name in (("id", survey.id), ("keyword", survey.keyword)):
+            if name and (other := taken.setdefault(f"{kind}:{fold(name)}", path)) != path:
+                click.echo(f"{path}: error: {kind} '{name}' is used by {other} too", err=True)
+                failed = True
+        click.echo(
+            f"{path}: ok: '{survey.id}', {len(survey.questions)} questions, "
+            f"languages {', '.join(survey.languages)}"
+        )
     sys.exit(1 if failed else 0)
 
 
@@ -162,6 +175,18 @@ def staff_list(config_path: Path | None) -> None:
     settings = _settings_or_exit(config_path)
     for account in _with_storage(settings, lambda store: store.staff_accounts()):
         click.echo(f"{account.name}: {account.role}")
+
+
+def with_web_address(settings: Settings, *, host: str | None, port: int | None) -> Settings:
+    """The settings with the web chat's address from the command line, where given."""
+    given = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
+    if not given:
+        return settings
+    web = settings.platforms.get("web")
+    if web is None or not web.enabled:
+        raise ConfigError("--host and --port are the web chat's, and it is not enabled")
+    platforms = {**settings.platforms, "web": web.model_copy(update=given)}
+    return settings.model_copy(update={"platforms": platforms})
 
 
 def _settings_or_exit(config_path: Path | None) -> Settings:

@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 
 from bot import platforms
 from bot.app import running
-from bot.config import Settings
+from bot.config import ConfigError, Settings
 from bot.gc_tuning import tune_for_serving
 from bot.invitations import Guardrails
 from bot.platforms import Configured, PlatformContext
@@ -44,6 +44,9 @@ async def serve(
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
+    folder = settings.surveys.folder
+    if not folder.is_dir():
+        raise ConfigError(f"surveys.folder: {folder} is not a folder")
     configured = configured_platforms(settings, environ)
     coordinators = frozenset(settings.coordinators).union(
         *(platform.coordinators for platform in configured)
@@ -65,6 +68,11 @@ async def serve(
         tune_for_serving()
         for problem in runtime.surveys.problems:
             announce(f"survey problem: {problem}")
+        if not runtime.surveys.surveys:
+            raise ConfigError(
+                f"surveys.folder: {folder} holds no survey that loads"
+                + ("" if runtime.surveys.problems else " (no *.yaml or *.yml file)")
+            )
         lines = [
             f"civicbot is running with {len(runtime.surveys.surveys)} surveys, "
             f"answers in {settings.storage.database}",

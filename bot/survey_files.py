@@ -12,7 +12,14 @@ from conversations.text import fold
 
 log = logging.getLogger(__name__)
 
-EXAMPLE_SURVEYS = Path(__file__).resolve().parent.parent / "surveys"
+def _example_surveys() -> Path:
+    """surveys/ beside bot/ in a checkout (or an editable install), else the copy that a
+    non-editable install puts inside the package (pyproject's bot.example_surveys)."""
+    beside = Path(__file__).resolve().parent.parent / "surveys"
+    return beside if beside.is_dir() else Path(__file__).resolve().parent / "example_surveys"
+
+
+EXAMPLE_SURVEYS = _example_surveys()
 
 
 def check_file(path: Path) -> Checked:
@@ -42,9 +49,13 @@ class SurveyCatalogue:
         return None
 
 
+def survey_files(folder: Path) -> list[Path]:
+    return sorted(folder.glob("*.y*ml"))
+
+
 def load_folder(folder: Path) -> SurveyCatalogue:
     catalogue = SurveyCatalogue()
-    for path in sorted(folder.glob("*.y*ml")):
+    for path in survey_files(folder):
         checked = check_file(path)
         catalogue.problems.extend(checked.problems)
         survey = checked.survey
@@ -52,6 +63,12 @@ def load_folder(folder: Path) -> SurveyCatalogue:
             log.error("survey file %s not loaded: %s", path, "; ".join(map(str, checked.errors)))
         elif survey.id in catalogue.surveys:
             problem = Problem(str(path), None, f"survey id '{survey.id}' is used by another file")
+            catalogue.problems.append(problem)
+            log.error("%s", problem)
+        elif survey.keyword and catalogue.by_keyword(survey.keyword):
+            problem = Problem(
+                str(path), None, f"keyword '{survey.keyword}' is used by another file; not loaded"
+            )
             catalogue.problems.append(problem)
             log.error("%s", problem)
         else:
