@@ -17,13 +17,15 @@ COMPANIONS = ("", "-wal", "-shm")  # the database and the files SQLite keeps bes
 def connect(path: Path | str) -> sqlite3.Connection:
     """A connection in autocommit mode (transactions are explicit), WAL, fsync on every
     commit, to a file only its owner can read."""
+    new = not Path(path).exists() or Path(path).stat().st_size == 0
     keep_private(Path(path))
     connection = sqlite3.connect(
         str(path), isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000
     )
-    # Before WAL, or a new file would not take it: free pages can then leave the file
-    # (retention and erasure compact it). An older file is converted once by `migrate`.
-    connection.execute("PRAGMA auto_vacuum=INCREMENTAL")
+    if new:  # before WAL, or the file would not take it; an older one `migrate` converts
+        # Free pages can then leave the file (retention and erasure compact it). Only a new
+        # file: on one in use the pragma waits for the lock another process may hold.
+        connection.execute("PRAGMA auto_vacuum=INCREMENTAL")
     connection.execute("PRAGMA journal_mode=WAL")
     # FULL: a commit that returned survives power loss, which is what lets us reply after it.
     connection.execute("PRAGMA synchronous=FULL")

@@ -22,6 +22,7 @@ import select
 import signal
 import sqlite3
 import sys
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -100,6 +101,11 @@ class Inbox:
         return bool(select.select([self._fd], [], [], 0)[0])
 
 
+# Seconds to wait before trying a batch again while another process holds the lock, on
+# top of the busy timeout each try waits: about half a minute in all before writes fail.
+LOCKED_PAUSES = (1.0, 2.0, 4.0)
+
+
 class _Unloadable:
     """Stands for the writes of a message that could not be unpickled: each fails."""
 
@@ -114,19 +120,31 @@ def commit(connection: sqlite3.Connection, batch: list[Write]) -> list[Any]:
     """Run the batch's writes in one transaction and commit it: one outcome per write,
     a result or the exception it raised. If any write raises, the transaction is rolled
     back and the batch runs again with each write in its own savepoint, so one failing
-    write fails alone. If the commit itself fails, every write gets its error."""
-    try:
+    write fails alone. While another process holds the database's write lock past the
+    busy timeout, the batch is tried again after a pause (LOCKED_PAUSES) before its writes
+    fail. If the commit itself fails, every write gets its error."""
+    for pause in (*LOCKED_PAUSES, None):
         try:
-            outcomes = _statements(connection, batch, careful=False)
-        except _WriteFailed:
-            outcomes = _statements(connection, batch, careful=True)
-        connection.execute("COMMIT")
-    except Exception as error:  # nothing in the batch is stored
-        log.exception("a batch of %d writes failed to commit", len(batch))
-        if connection.in_transaction:
-            connection.execute("ROLLBACK")
-        return [error] * len(batch)
-    return outcomes
+            try:
+                outcomes = _statements(connection, batch, careful=False)
+            except _WriteFailed:
+                outcomes = _statements(connection, batch, careful=True)
+            connection.execute("COMMIT")
+            return outcomes
+        except Exception as error:  # nothing in the batch is stored
+            if connection.in_transaction:
+                connection.execute("ROLLBACK")
+            if pause is not None and _locked(error):
+                log.warning("another process holds the database; writing again in %g s", pause)
+                time.sleep(pause)
+                continue
+            log.exception("a batch of %d writes failed to commit", len(batch))
+            return [error] * len(batch)
+    return []  # not reached: the last pause is None, so the last failure returns above
+
+
+def _locked(error: Exception) -> bool:
+    return isinstance(error, sqlite3.OperationalError) and "locked" in str(error)
 
 
 def _statements(connection: sqlite3.Connection, batch: list[Write], *, careful: bool) -> list[Any]:

@@ -14,6 +14,7 @@ import pytest
 from writer_faults import killed_holding
 
 from adapters.web import WebAdapter
+from storage.database import BUSY_TIMEOUT_MS
 from bot.app import Runtime, running
 
 PEOPLE = 120
@@ -75,3 +76,24 @@ async def test_messages_held_by_a_writer_that_dies_are_refused_then_stored_when_
         (events,) = connection.execute("SELECT count(*) FROM processed_events").fetchone()
         (responses,) = connection.execute("SELECT count(*) FROM responses").fetchone()
     assert (events, responses) == (PEOPLE, PEOPLE)
+
+
+async def test_a_message_sent_while_another_process_holds_the_database_is_stored_after(
+    site: Runtime, tmp_path: Path
+) -> None:
+    base = f"http://127.0.0.1:{site.adapters[0].port}/"
+    person = await a_person(base)
+    holder = sqlite3.connect(tmp_path / "civicbot.db", isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # e.g. a maintenance script, longer than the busy timeout
+    try:
+        sending = asyncio.ensure_future(send(person, base, "library", "held-00001"))
+        await asyncio.sleep(BUSY_TIMEOUT_MS / 1000 + 1.5)  # the lock is held this long on purpose
+        assert not sending.done()  # not refused, not acknowledged: waiting for the lock
+        holder.execute("ROLLBACK")
+        assert await sending == 202
+        reply = await person.get(f"{base}api/messages?after=0&wait=0")
+        messages = (await reply.json())["messages"]
+        assert messages[0]["text"].startswith("City library feedback")
+    finally:
+        holder.close()
+        await person.close()
