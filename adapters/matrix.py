@@ -151,6 +151,7 @@ class MatrixAdapter:
         self._checkpoint_file = state_folder / "matrix-sync-checkpoint"
         self._sync_timeout_ms = sync_timeout_ms
         self._next_since: str | None = None  # where the next sync starts
+        self._sync_failures = 0  # in a row, now: the readiness check reports them
         self._fetched: asyncio.Queue[tuple[str | None, SyncResponse]] = asyncio.Queue(SYNCS_AHEAD)
         self._joined_at: dict[str, float] = {}  # rooms joined while running: skip older events
         self._held = HeldEvents(wait=unreadable_after)
@@ -177,6 +178,11 @@ class MatrixAdapter:
             loop.create_task(self._handle_forever()),
         ]
 
+    async def unready(self) -> str | None:
+        if self._sync_failures:
+            return f"syncing with the homeserver failed {self._sync_failures} times in a row"
+        return None if self._rooms.first_sync_done.is_set() else "the first sync is not done"
+
     async def stop(self) -> None:
         for task in self._tasks:
             task.cancel()
@@ -202,12 +208,13 @@ class MatrixAdapter:
             if not isinstance(response, SyncResponse):
                 delay = _backoff(failures)
                 failures += 1
+                self._sync_failures = failures
                 log.warning("matrix sync failed (%s); retrying in %d s", response, delay)
                 await asyncio.sleep(delay)
                 continue
             if failures:
                 log.info("matrix: syncing again after %d failed attempts", failures)
-            failures = 0
+            failures = self._sync_failures = 0
             if time.monotonic() - last_health >= HEALTH_EVERY_SECONDS:
                 last_health = time.monotonic()
                 log.info(

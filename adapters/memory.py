@@ -55,6 +55,9 @@ class MemoryAdapter:
     async def start(self) -> None:
         pass
 
+    async def unready(self) -> str | None:
+        return None
+
     async def stop(self) -> None:
         pass
 

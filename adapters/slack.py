@@ -202,6 +202,12 @@ class SlackAdapter:
         while self._background:
             await asyncio.gather(*list(self._background), return_exceptions=True)
 
+    async def unready(self) -> str | None:
+        if self._socket_mode is not None:
+            connected = await self._socket_mode.client.is_connected()
+            return None if connected else "Socket Mode is not connected"
+        return None if self._runner is not None else "not started"
+
     def describe(self) -> str:
         if self._socket_mode is not None:
             return "Slack: connected in Socket Mode"

@@ -206,6 +206,9 @@ class WebAdapter:
             )
         return "\n".join(lines)
 
+    async def unready(self) -> str | None:
+        return "stopping" if self._stopping else None if self._runner else "not started"
+
     async def stop(self) -> None:
         """Stop accepting; requests in flight (turns being stored) finish first, and
         waiting polls are answered at once."""

@@ -14,6 +14,7 @@ from bot.config import StorageSettings
 from bot.coordination import Coordination
 from bot.core import Bot
 from bot.events import Adapter, AdapterFactory, Inbound
+from bot.health import HealthServer
 from bot.invitations import Guardrails
 from bot.outbox import RETRY_DELAYS, SWEEP_SECONDS, OutboxSender, Send
 from bot.reminders import QUIET_HOURS, REMIND_EVERY, QuietHours
@@ -42,6 +43,7 @@ class Runtime:
     surveys: SurveyCatalogue
     adapters: list[Adapter]
     scheduler: Scheduler
+    health: HealthServer | None = None
 
 
 @asynccontextmanager
@@ -59,6 +61,7 @@ async def running(
     keep_addresses: timedelta = KEEP_ADDRESSES,
     quiet_hours: str = QUIET_HOURS,
     guardrails: Guardrails | None = None,
+    health: tuple[str, int] | None = None,
     send_retry_delays: Iterable[float] = RETRY_DELAYS,
 ) -> AsyncIterator[Runtime]:
     """Open storage, load surveys, start the adapters, send what the outbox still holds,
@@ -111,6 +114,7 @@ async def running(
     )
 
     resent = asyncio.Event()
+    checks: HealthServer | None = None
 
     async def route(inbound: Inbound) -> None:
         await resent.wait()  # replies left from before a restart go out before new ones
@@ -136,8 +140,15 @@ async def running(
         scheduler.every("reminders", REMIND_EVERY, coordination.reminders.send_due)
         _schedule_upkeep(scheduler, store, outbox, surveys, clock, keep_addresses)
         scheduler.start()
-        yield Runtime(bot, coordination, store, outbox, surveys, built, scheduler)
+        if health is not None:
+            checks = HealthServer(
+                store=store, adapters=built, clock=clock, host=health[0], port=health[1]
+            )
+            await checks.start()
+        yield Runtime(bot, coordination, store, outbox, surveys, built, scheduler, checks)
     finally:
+        if checks is not None:
+            await checks.stop()
         await scheduler.stop()
         for adapter in reversed(built):
             try:

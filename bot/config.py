@@ -59,6 +59,14 @@ class GuardrailSettings(Section):
     messages_per_hour: int = Field(default=10_000, ge=1)  # invitations and reminders
 
 
+class HealthSettings(Section):
+    """`/healthz` and `/readyz` (bot/health.py) on an address of their own."""
+
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = Field(default=8081, ge=0, le=65535)
+
+
 class Settings(Section):
     timezone: str = "UTC"  # for cron times, and for "today" in date answers
     # DEBUG also shows the libraries' details and exception messages, which may quote
@@ -72,6 +80,7 @@ class Settings(Section):
     storage: StorageSettings = StorageSettings()
     surveys: SurveySettings = SurveySettings()
     guardrails: GuardrailSettings = GuardrailSettings()
+    health: HealthSettings = HealthSettings()
     # platform name -> its section, as its adapter module reads it (bot.platforms)
     platforms: dict[str, PlatformSection] = Field(default_factory=dict)
 

@@ -111,6 +111,11 @@ class Adapter(Protocol):
         """One line for whoever started civicbot: where and how this platform is reached."""
         ...
 
+    async def unready(self) -> str | None:
+        """None while the platform can be reached and can reach civicbot; else why not,
+        in a few words (the readiness check shows it)."""
+        ...
+
 
 AdapterFactory = Callable[[InboundHandler], Adapter]
 

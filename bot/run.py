@@ -56,6 +56,7 @@ async def serve(
         keep_addresses=settings.storage.keep_addresses,
         quiet_hours=settings.quiet_hours,
         guardrails=Guardrails(**settings.guardrails.model_dump()),
+        health=(settings.health.host, settings.health.port) if settings.health.enabled else None,
         survey_folder=settings.surveys.folder,
         adapters=[platform.build for platform in configured],
         coordinators=coordinators,

@@ -12,6 +12,7 @@ from conversations.text import fold
 
 log = logging.getLogger(__name__)
 
+
 def _example_surveys() -> Path:
     """surveys/ beside bot/ in a checkout (or an editable install), else the copy that a
     non-editable install puts inside the package (pyproject's bot.example_surveys)."""

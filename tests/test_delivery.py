@@ -14,8 +14,8 @@ import pytest
 from writer_faults import killed_holding
 
 from adapters.web import WebAdapter
-from storage.database import BUSY_TIMEOUT_MS
 from bot.app import Runtime, running
+from storage.database import BUSY_TIMEOUT_MS
 
 PEOPLE = 120
 

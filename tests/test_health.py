@@ -1,0 +1,80 @@
+"""/healthz and /readyz: alive, and ready only while the database takes writes, every
+platform is connected and the outbox is not backing up."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+from conftest import Clock
+
+from adapters.memory import MemoryAdapter
+from bot.app import Runtime, running
+
+
+@pytest.fixture
+async def runtime(tmp_path: Path, survey_folder: Path, clock: Clock) -> AsyncIterator[Runtime]:
+    async with running(
+        database=tmp_path / "civicbot.db",
+        survey_folder=survey_folder,
+        adapters=[MemoryAdapter],
+        clock=clock,
+        environ={"CIVICBOT_PSEUDONYM_KEY": "k"},
+        health=("127.0.0.1", 0),
+    ) as started:
+        yield started
+
+
+async def get(runtime: Runtime, path: str) -> tuple[int, dict]:
+    url = f"http://127.0.0.1:{runtime.health.port}{path}"
+    async with aiohttp.ClientSession() as session, session.get(url) as response:
+        return response.status, await response.json()
+
+
+async def test_a_running_bot_is_alive_and_ready(runtime: Runtime) -> None:
+    assert await get(runtime, "/healthz") == (200, {"status": "alive"})
+    assert await get(runtime, "/readyz") == (
+        200,
+        {"status": "ready", "checks": {"database": "ok", "memory": "ok", "outbox": "ok"}},
+    )
+
+
+async def test_a_database_that_takes_no_write_makes_the_bot_unready(
+    runtime: Runtime, tmp_path: Path
+) -> None:
+    holder = sqlite3.connect(tmp_path / "civicbot.db", isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+    try:
+        status, body = await get(runtime, "/readyz")
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert status == 503
+    assert body["checks"]["database"] == "a write took longer than 5 s"
+    assert (await get(runtime, "/healthz"))[0] == 200
+
+
+async def test_replies_that_cannot_leave_make_the_bot_unready(
+    tmp_path: Path, survey_folder: Path, clock: Clock
+) -> None:
+    async def platform_down(outbound) -> None:
+        raise ConnectionError("the platform refuses every reply")
+
+    async with running(
+        database=tmp_path / "civicbot.db",
+        survey_folder=survey_folder,
+        adapters=[lambda handler: MemoryAdapter(handler, on_send=platform_down)],
+        clock=clock,
+        environ={"CIVICBOT_PSEUDONYM_KEY": "k"},
+        health=("127.0.0.1", 0),
+        send_retry_delays=(),
+    ) as runtime:
+        for n in range(101):
+            await runtime.adapters[0].push(f"person{n}", "hello")
+        clock.advance(120)
+        status, body = await get(runtime, "/readyz")
+    assert status == 503
+    assert body["checks"]["outbox"] == "101 replies waiting longer than 60 s"
