@@ -31,11 +31,6 @@ async def runtime(tmp_path: Path, survey_folder: Path, clock: Clock) -> AsyncIte
         yield started
 
 
-@pytest.fixture
-def chat(runtime: Runtime) -> MemoryAdapter:
-    return runtime.adapters[0]
-
-
 def direct_messages(chat: MemoryAdapter) -> int:
     return sum(o.conversation_id.startswith("dm-") for o in chat.sent)
 

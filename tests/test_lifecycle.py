@@ -48,11 +48,6 @@ async def runtime(tmp_path: Path, survey_folder: Path, clock: Clock) -> AsyncIte
         yield started
 
 
-@pytest.fixture
-def chat(runtime: Runtime) -> MemoryAdapter:
-    return runtime.adapters[0]
-
-
 async def says(chat: MemoryAdapter, user: str, *texts: str) -> str:
     """Send each text as `user`; the bot's last answer to them."""
     for text in texts:

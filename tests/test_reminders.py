@@ -22,11 +22,6 @@ def runtime(settled: Runtime) -> Runtime:
     return settled
 
 
-@pytest.fixture
-def chat(runtime: Runtime) -> MemoryAdapter:
-    return runtime.adapters[0]
-
-
 def reminders_to(chat: MemoryAdapter, user: str) -> int:
     return sum("A reminder about" in o.message.text for o in chat.to(f"dm-{user}"))
 

@@ -28,11 +28,6 @@ async def runtime(tmp_path: Path, survey_folder: Path, clock: Clock) -> AsyncIte
         yield started
 
 
-@pytest.fixture
-def chat(runtime: Runtime) -> MemoryAdapter:
-    return runtime.adapters[0]
-
-
 def database_bytes(tmp_path: Path) -> bytes:
     return b"".join(
         path.read_bytes() for path in tmp_path.glob("civicbot.db*") if path.suffix != ".key"

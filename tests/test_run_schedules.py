@@ -25,11 +25,6 @@ def runtime(settled: Runtime) -> Runtime:
     return settled
 
 
-@pytest.fixture
-def chat(runtime: Runtime) -> MemoryAdapter:
-    return runtime.adapters[0]
-
-
 async def moved(runtime: Runtime, clock: Clock, seconds: float) -> None:
     clock.advance(seconds)
     await runtime.scheduler.settled()
