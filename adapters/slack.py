@@ -215,7 +215,9 @@ class SlackAdapter:
 
     async def _receive(self, request: web.Request) -> web.StreamResponse:
         # bolt checks the signature and its age, but fails on a timestamp that is no number
-        if not request.headers.get("X-Slack-Request-Timestamp", "").isdigit():
+        # (isdigit alone takes '²' and other digits that int() refuses)
+        timestamp = request.headers.get("X-Slack-Request-Timestamp", "")
+        if not (timestamp.isascii() and timestamp.isdigit()):
             return web.Response(status=401, text="invalid request")
         response = await self._app.async_dispatch(await to_bolt_request(request))
         return await to_aiohttp_response(response)

@@ -378,7 +378,7 @@ class WebAdapter:
             body = await request.json()
         except web.HTTPRequestEntityTooLarge:
             return refuse(request, 413, "too_large", limit=MAX_BODY_BYTES)
-        except (json.JSONDecodeError, UnicodeDecodeError):
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):  # deep nesting too
             return refuse(request, 400, "unreadable")
         if not isinstance(body, dict):
             return refuse(request, 400, "unreadable")

@@ -134,9 +134,10 @@ async def test_retries_and_duplicates_count_once(
         signed("{}", secret="wrong-secret"),
         signed("{}", at=int(time.time()) - 60 * 10),
         {"X-Slack-Request-Timestamp": "not-a-number", "X-Slack-Signature": "v0=00"},
+        {"X-Slack-Request-Timestamp": "²", "X-Slack-Signature": "v0=00"},
         {},
     ],
-    ids=["forged", "stale", "non-numeric-timestamp", "missing-headers"],
+    ids=["forged", "stale", "non-numeric-timestamp", "superscript-timestamp", "missing-headers"],
 )
 async def test_forged_and_stale_requests_are_refused_and_store_nothing(
     slack_bot: Runtime, events, headers: dict[str, str], tmp_path: Path

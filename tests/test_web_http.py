@@ -130,8 +130,9 @@ async def test_an_oversized_body_gets_a_clear_refusal(client: aiohttp.ClientSess
         b"[1, 2]",
         b'{"text": 5, "id": "event-0001"}',
         b'{"text": "hi", "id": "<script>"}',
+        b"[" * 30_000 + b"]" * 30_000,
     ],
-    ids=["not-json", "a-list", "text-not-a-string", "bad-id"],
+    ids=["not-json", "a-list", "text-not-a-string", "bad-id", "nested-30000-deep"],
 )
 async def test_malformed_messages_are_refused_and_store_nothing(
     client: aiohttp.ClientSession, body: bytes, tmp_path: Path
