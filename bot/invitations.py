@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import cast
 
-from bot.commands import Command
+from bot.commands import Audience, Command
 from bot.core import Bot, merged
 from bot.events import Adapter, Inbound, Inviting
 from bot.scheduler import Clock
@@ -95,52 +95,39 @@ class Invitations:
         self, command: Command, inbound: Inbound, *, approved: bool = False
     ) -> tuple[str, int | None]:
         """What to answer the coordinator, and the run started (None if none was)."""
-        started: list[int] = []
-        answer = await self._start(command, inbound, approved, started)
-        return answer, (started[0] if started else None)
-
-    async def _start(
-        self, command: Command, inbound: Inbound, approved: bool, started: list[int]
-    ) -> str:
         survey = self._surveys.surveys.get(command.survey) or self._surveys.by_keyword(
             command.survey
         )
         if survey is None:
             known = ", ".join(sorted(self._surveys.surveys)) or "none loaded"
-            return f"There is no survey '{command.survey}'. Surveys: {known}."
+            return f"There is no survey '{command.survey}'. Surveys: {known}.", None
         if command.audience.kind == "open":
-            return await self._open(survey, inbound, started, dry_run=command.dry_run)
+            return await self._open(survey, inbound, dry_run=command.dry_run)
         adapter = self._adapters[inbound.platform]
         if not adapter.capabilities.invites:
-            return (
+            refusal = (
                 f"{inbound.platform} cannot invite people; use 'for everyone' and share the link."
             )
+            return refusal, None
         inviting = cast(Inviting, adapter)  # what `capabilities.invites` promises
-        audience = command.audience
-        if audience.kind == "channel":
-            try:
-                people = await inviting.channel_members(audience.names[0])
-            except LookupError as error:
-                return f"I cannot see the members of {audience.names[0]}: {error}"
-            audience_text = f"channel:{audience.names[0]}"
-        else:
-            try:
-                people = await inviting.resolve_people(audience.names)
-            except LookupError as error:
-                return f"Not started: {error}."
-            audience_text = "users:" + ",".join(people)
+        people = await self._audience(inviting, command.audience)
+        if isinstance(people, str):
+            return people, None
         people = [p for p in dict.fromkeys(people) if p != inbound.user_id]
+        described = command.audience.describe()
         if command.dry_run:
-            return await self._dry_run(survey, people, inbound.platform, audience.describe())
+            return await self._dry_run(survey, people, inbound.platform, described), None
         if len(people) > self.guardrails.approval_above and not approved:
-            return await self._held(command, inbound, len(people))
+            return await self._held(inbound, len(people)), None
         if len(people) > (remaining := self._budget.remaining()):
             return (
                 f"Not started: that is {len(people):,} invitations, and only {remaining:,} of "
                 f"this hour's {self._budget.limit:,} messages are left. Try again after "
-                f"{self._budget.refills_at()}, or invite fewer people."
+                f"{self._budget.refills_at()}, or invite fewer people.",
+                None,
             )
-        run_id = await self._new_run(survey, audience_text, inbound, started)
+        audience_text = _stored_audience(command.audience, people)
+        run_id = await self._new_run(survey, audience_text, inbound)
         outcomes = await self._invite(inviting, inbound, survey, run_id, people)
         counts = [f"invited {outcomes['invited']}"] + [
             f"{outcomes[why]} {SKIPPED[why]}, not invited"
@@ -149,41 +136,57 @@ class Invitations:
         ]
         if outcomes["failed"]:
             counts.append(f"{outcomes['failed']} {SKIPPED['failed']}")
-        return (
-            f"Run {run_id} of '{_title(survey)}' started for {audience.describe()}: "
+        told = (
+            f"Run {run_id} of '{_title(survey)}' started for {described}: "
             f"{', '.join(counts)}. Digests go to this conversation."
         )
+        return told, run_id
+
+    async def _audience(self, inviting: Inviting, audience: Audience) -> list[str] | str:
+        """The user ids of the audience, or what to answer when they cannot be had."""
+        if audience.kind == "channel":
+            try:
+                return await inviting.channel_members(audience.names[0])
+            except LookupError as error:
+                return f"I cannot see the members of {audience.names[0]}: {error}"
+        try:
+            return await inviting.resolve_people(audience.names)
+        except LookupError as error:
+            return f"Not started: {error}."
 
     async def _open(
-        self, survey: Survey, inbound: Inbound, started: list[int], *, dry_run: bool
-    ) -> str:
+        self, survey: Survey, inbound: Inbound, *, dry_run: bool
+    ) -> tuple[str, int | None]:
         title = _title(survey)
         if not survey.keyword:
             return (
                 f"'{survey.id}' has no keyword, so nobody could start it alone. "
-                f"Name who to invite: survey start {survey.id} for @person"
+                f"Name who to invite: survey start {survey.id} for @person",
+                None,
             )
         if dry_run:
             return (
                 f"Dry run, nothing changed: '{title}' would open to everyone who types "
-                f"'{survey.keyword}'. Nobody is messaged by opening it."
+                f"'{survey.keyword}'. Nobody is messaged by opening it.",
+                None,
             )
         channel = f"{inbound.platform}:{inbound.conversation_id}"
         existing = await self._store.everyone_run(survey.id)
         if existing and existing.status == "open" and not existing.staff_channel:
             await self._store.set_staff_channel(existing.id, channel)
-            started.append(existing.id)
-            return (
+            adopted = (
                 f"Run {existing.id} of '{title}' was opened by someone typing "
                 f"'{survey.keyword}'. Its digests now go to this conversation."
             )
+            return adopted, existing.id
         if existing and existing.status == "open":
-            return f"Run {existing.id} of '{title}' is already open for everyone."
-        run_id = await self._new_run(survey, "open", inbound, started)
-        return (
+            return f"Run {existing.id} of '{title}' is already open for everyone.", None
+        run_id = await self._new_run(survey, "open", inbound)
+        told = (
             f"Run {run_id} of '{title}' started for everyone who types "
             f"'{survey.keyword}'. Digests go to this conversation."
         )
+        return told, run_id
 
     async def _invite(
         self, inviting: Inviting, inbound: Inbound, survey: Survey, run_id: int, people: list[str]
@@ -235,7 +238,7 @@ class Invitations:
                     lines.append("  [" + " | ".join(c.label for c in message.choices) + "]")
         return "\n".join(lines)
 
-    async def _held(self, command: Command, inbound: Inbound, audience: int) -> str:
+    async def _held(self, inbound: Inbound, audience: int) -> str:
         request = await self._store.request_approval(
             now=self._clock(),
             platform=inbound.platform,
@@ -252,17 +255,19 @@ class Invitations:
             f"it go ahead ('{inbound.text} dry-run' shows what people would get)."
         )
 
-    async def _new_run(
-        self, survey: Survey, audience: str, inbound: Inbound, started: list[int]
-    ) -> int:
-        run_id = await self._store.create_run(
+    async def _new_run(self, survey: Survey, audience: str, inbound: Inbound) -> int:
+        return await self._store.create_run(
             survey_id=survey.id,
             audience=audience,
             staff_channel=f"{inbound.platform}:{inbound.conversation_id}",
             now=self._clock(),
         )
-        started.append(run_id)
-        return run_id
+
+
+def _stored_audience(audience: Audience, people: list[str]) -> str:
+    if audience.kind == "channel":
+        return f"channel:{audience.names[0]}"
+    return "users:" + ",".join(people)
 
 
 def _title(survey: Survey) -> str:
