@@ -21,7 +21,7 @@ from bot.digest_schedules import DigestSchedules
 from bot.events import Adapter, Attachment, Inbound, Outbound
 from bot.invitations import Guardrails, HourlyBudget, Invitations
 from bot.outbox import OutboxSender
-from bot.reminders import MANUAL, QUIET_HOURS, QuietHours, Reminders, policy_of
+from bot.reminders import MANUAL, QuietHours, Reminders, policy_of
 from bot.roles import Staff, may, names_of, needed
 from bot.run_schedules import RunSchedules
 from bot.run_status import when_local
@@ -35,7 +35,6 @@ from storage.records import RunRow
 log = logging.getLogger(__name__)
 
 AUDIT_LINES = 50  # entries `survey audit` shows at most: narrow by run or date for more
-PROGRESS_EVERY = 100  # invitations between progress reports in a large wave
 REFUSAL = "Sorry, survey commands are for staff. Ask whoever runs civicbot here to add you."
 
 
@@ -51,15 +50,13 @@ class Coordination:
         staff: Staff,
         scheduler: Scheduler,
         timezone: str = "UTC",
-        quiet_hours: QuietHours | None = None,
+        quiet_hours: QuietHours,
         guardrails: Guardrails | None = None,
         clock: Clock,
     ) -> None:
-        self._bot = bot
         self._store = store
         self._surveys = surveys
         self._adapters = adapters
-        self._outbox = outbox
         self._staff = staff
         self.signed_in_platforms: set[str] = set()  # platforms whose staff sign in by account
         self._clock = clock
@@ -80,7 +77,7 @@ class Coordination:
             bot=bot,
             store=store,
             surveys=surveys,
-            quiet=quiet_hours or QuietHours.parse(QUIET_HOURS, timezone),
+            quiet=quiet_hours,
             budget=budget,
             clock=clock,
         )
