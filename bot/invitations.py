@@ -95,9 +95,7 @@ class Invitations:
         self, command: Command, inbound: Inbound, *, approved: bool = False
     ) -> tuple[str, int | None]:
         """What to answer the coordinator, and the run started (None if none was)."""
-        survey = self._surveys.surveys.get(command.survey) or self._surveys.by_keyword(
-            command.survey
-        )
+        survey = self._surveys.named(command.survey)
         if survey is None:
             known = ", ".join(sorted(self._surveys.surveys)) or "none loaded"
             return f"There is no survey '{command.survey}'. Surveys: {known}.", None

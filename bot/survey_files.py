@@ -41,6 +41,10 @@ class SurveyCatalogue:
     surveys: dict[str, Survey] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
 
+    def named(self, name: str) -> Survey | None:
+        """The survey a coordinator named, by its id or its keyword."""
+        return self.surveys.get(name) or self.by_keyword(name)
+
     def by_keyword(self, text: str) -> Survey | None:
         """The survey whose keyword `text` is, in any case or accents."""
         wanted = fold(text)
