@@ -286,7 +286,7 @@ class Bot:
             moved_on = self._moved_on(record, loaded)
             return _Reply(prompt) if moved_on is None else _Reply(moved_on, prompt)
         if not survey.repeat and await self._completed(record.pid, run_id, loaded):
-            title = survey.title.get(lang, survey.title[survey.default_language])
+            title = survey.title_in(lang)
             return _Reply(Message(say(lang, "already_answered", title=title)))
         turn = engine.start(survey, language=inbound.locale)
         record.run_id = run_id
@@ -311,8 +311,7 @@ class Bot:
         record.state = conversation.state
         record.finished = True
         record.status = "expired"
-        title = survey.title.get(state.language, survey.title[survey.default_language])
-        return Message(say(state.language, "moved_on", title=title))
+        return Message(say(state.language, "moved_on", title=survey.title_in(state.language)))
 
     async def _completed(self, pid: str, run_id: int, loaded: Loaded) -> bool:
         """Whether the person has completed the run already (one response each)."""
@@ -339,9 +338,7 @@ class Bot:
         if open_surveys:
             keywords = ", ".join(s.keyword for s in open_surveys)
             lines.append(say(lang, "start_keywords", keywords=keywords))
-        choices = tuple(
-            Choice(s.title.get(lang, s.title[s.default_language]), s.keyword) for s in open_surveys
-        )
+        choices = tuple(Choice(s.title_in(lang), s.keyword) for s in open_surveys)
         return Message("\n".join(lines), choices, numbered=False)
 
 

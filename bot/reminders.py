@@ -63,7 +63,7 @@ class QuietHours:
 
 
 def _reminder(survey: Survey, language: str) -> str:
-    return say(language, "reminder", title=survey.title.get(language, ""))
+    return say(language, "reminder", title=survey.title_in(language))
 
 
 def policy_of(run: RunRow, survey: Survey) -> ReminderPolicy | None:

@@ -97,6 +97,10 @@ class Survey(Model):
     def default_language(self) -> str:
         return self.languages[0]
 
+    def title_in(self, language: str) -> str:
+        """The title in `language`, or in the survey's first language if it has no such."""
+        return self.title.get(language, self.title[self.default_language])
+
     def question(self, question_id: str) -> AnyQuestion:
         return self._by_id[question_id]
 
