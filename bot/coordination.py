@@ -9,7 +9,7 @@ command came from.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, time, timedelta
+from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
 from bot import commands, run_status
@@ -24,7 +24,7 @@ from bot.outbox import OutboxSender
 from bot.reminders import MANUAL, QuietHours, Reminders, policy_of
 from bot.roles import Staff, may, names_of, needed
 from bot.run_schedules import RunSchedules
-from bot.run_status import when_local
+from bot.run_status import length, when_local
 from bot.scheduler import Clock, Scheduler
 from bot.survey_files import SurveyCatalogue
 from conversations.outgoing import Message
@@ -378,11 +378,4 @@ def _needs_role(command: Command, roles: frozenset[str]) -> str:
 
 def _policy(policy: ReminderPolicy) -> str:
     times = "once" if policy.at_most == 1 else f"{policy.at_most} times"
-    return f"after {_length(policy.after)} without an answer, at most {times}"
-
-
-def _length(length: timedelta) -> str:
-    hours = length.total_seconds() / 3600
-    if hours % 24:
-        return f"{hours:g} hours"
-    return f"{hours / 24:g} days" if hours != 24 else "1 day"
+    return f"after {length(policy.after.total_seconds())} without an answer, at most {times}"

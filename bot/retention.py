@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
+from bot.run_status import length
 from bot.survey_files import SurveyCatalogue
 from conversations.survey import Survey
 from storage.contract import Storage
@@ -49,14 +50,15 @@ async def apply_retention(
                 store,
                 now,
                 f"deleted {run.answers} answers of {run.responses} responses of run "
-                f"{run.run_id} ({survey_id}), {_days(keep)} after it closed{kept}",
+                f"{run.run_id} ({survey_id}), {length(keep.total_seconds())} after it closed{kept}",
             )
     forgotten = await store.forget_addresses(inactive_since=now - keep_addresses.total_seconds())
     if forgotten:
         await _audited(
             store,
             now,
-            f"deleted the addresses of {forgotten} people not seen for {_days(keep_addresses)}",
+            f"deleted the addresses of {forgotten} people not seen for "
+            f"{length(keep_addresses.total_seconds())}",
         )
 
 
@@ -70,9 +72,3 @@ async def _audited(store: Storage, now: float, outcome: str) -> None:
         allowed=True,
         outcome=outcome,
     )
-
-
-def _days(length: timedelta) -> str:
-    if length.days and not length.seconds:
-        return f"{length.days} days" if length.days != 1 else "1 day"
-    return f"{length.total_seconds() / 3600:g} hours"

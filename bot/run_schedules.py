@@ -22,6 +22,7 @@ from bot import commands
 from bot.commands import Command
 from bot.digest_schedules import shortest_gap
 from bot.events import Inbound
+from bot.run_status import length
 from bot.scheduler import Clock, Scheduler, cron_trigger
 from storage.contract import Storage
 from storage.records import RunScheduleRow
@@ -81,7 +82,7 @@ class RunSchedules:
             gap = shortest_gap(trigger, now)
             if gap < MIN_RECURRENCE:
                 return (
-                    f"'{command.every}' would start a new run every {_hours(gap)}; a recurring "
+                    f"'{command.every}' would start a new run every {length(gap)}; a recurring "
                     "run starts at most once a day.",
                     None,
                 )
@@ -211,10 +212,6 @@ class RunSchedules:
 
     def _epoch(self, local: datetime) -> float:
         return local.replace(tzinfo=self._zone).timestamp()
-
-
-def _hours(seconds: float) -> str:
-    return f"{seconds / 3600:g} hours" if seconds >= 3600 else f"{seconds / 60:g} minutes"
 
 
 def _job_id(schedule_id: int) -> str:

@@ -62,6 +62,16 @@ async def _kept(store: Storage, run: RunRow, survey: Survey) -> list[str]:
     return lines
 
 
+def length(seconds: float) -> str:
+    """A length of time as staff read it: '36 hours', '2 days', '1 day', '30 minutes'."""
+    hours = seconds / 3600
+    if hours < 1:
+        return f"{seconds / 60:g} minutes"
+    if hours % 24:
+        return f"{hours:g} hours"
+    return "1 day" if hours == 24 else f"{hours / 24:g} days"
+
+
 def people(count: int) -> str:
     return f"{count} {'person' if count == 1 else 'people'}"
 
