@@ -14,7 +14,7 @@ from itertools import pairwise
 
 from apscheduler.triggers.cron import CronTrigger
 
-from bot.scheduler import Clock, Scheduler, cron_trigger
+from bot.scheduler import Clock, Scheduler, cron_trigger, next_after
 from storage.contract import Storage
 from storage.records import ScheduleRow
 
@@ -89,10 +89,8 @@ class DigestSchedules:
 
     def _missed(self, schedule: ScheduleRow) -> bool:
         trigger = cron_trigger(schedule.cron, schedule.timezone)
-        # a hair later, so a time fired at exactly does not count as due again
-        since = datetime.fromtimestamp((schedule.last_fired_at or schedule.created_at) + 1e-3, UTC)
-        due = trigger.get_next_fire_time(None, since)
-        return due is not None and due.timestamp() <= self._clock()
+        due = next_after(trigger, schedule.last_fired_at or schedule.created_at)
+        return due is not None and due <= self._clock()
 
 
 def shortest_gap(trigger: CronTrigger, now: float, firings: int = 60) -> float:

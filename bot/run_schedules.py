@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from cron_descriptor import get_description
@@ -23,7 +23,7 @@ from bot.commands import Command
 from bot.digest_schedules import shortest_gap
 from bot.events import Inbound
 from bot.run_status import length
-from bot.scheduler import Clock, Scheduler, cron_trigger
+from bot.scheduler import Clock, Scheduler, cron_trigger, next_after
 from storage.contract import Storage
 from storage.records import RunScheduleRow
 
@@ -86,7 +86,7 @@ class RunSchedules:
                     "run starts at most once a day.",
                     None,
                 )
-            first = trigger.get_next_fire_time(None, datetime.fromtimestamp(now, UTC)).timestamp()
+            first = next_after(trigger, now)
         if until is not None and until <= (first or now):
             return (
                 f"until {self.shown(until)} is not after the start at {self.shown(first or now)}.",
@@ -204,11 +204,7 @@ class RunSchedules:
     def _next_after(self, schedule: RunScheduleRow, moment: float) -> float | None:
         if not schedule.cron:
             return schedule.at if schedule.at is not None and schedule.at > moment else None
-        trigger = cron_trigger(schedule.cron, schedule.timezone)
-        # a hair later, so a time fired at exactly does not count as due again
-        after = datetime.fromtimestamp(moment + 1e-3, UTC)
-        upcoming = trigger.get_next_fire_time(None, after)
-        return upcoming.timestamp() if upcoming else None
+        return next_after(cron_trigger(schedule.cron, schedule.timezone), moment)
 
     def _epoch(self, local: datetime) -> float:
         return local.replace(tzinfo=self._zone).timestamp()

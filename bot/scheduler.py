@@ -67,6 +67,14 @@ class _Entry:
 _INSTANT = timedelta(microseconds=1)
 
 
+def next_after(trigger: BaseTrigger, moment: float) -> float | None:
+    """The trigger's first time strictly after `moment` (seconds since the epoch), so
+    that a time fired at exactly is not due again; None when it fires no more. (Given
+    a previous time instead, a trigger would step through every time missed since.)"""
+    upcoming = trigger.get_next_fire_time(None, datetime.fromtimestamp(moment, UTC) + _INSTANT)
+    return None if upcoming is None else upcoming.timestamp()
+
+
 class Scheduler:
     def __init__(self, *, clock: Clock = SYSTEM_CLOCK) -> None:
         self._clock = clock
@@ -144,9 +152,11 @@ class Scheduler:
             now = self._now()
             for job_id, entry in list(self._entries.items()):
                 if entry.next_time is not None and entry.next_time <= now:
-                    # Coalesced: the first time after now, however many were missed (given
-                    # the previous time, a trigger would step through every missed one).
-                    entry.next_time = entry.trigger.get_next_fire_time(None, now + _INSTANT)
+                    # coalesced: the first time after now, however many were missed
+                    upcoming = next_after(entry.trigger, now.timestamp())
+                    entry.next_time = (
+                        None if upcoming is None else datetime.fromtimestamp(upcoming, UTC)
+                    )
                     if entry.running is None:
                         entry.running = asyncio.get_running_loop().create_task(
                             self._fire(job_id, entry)
