@@ -126,8 +126,7 @@ class Bot:
                 continue
             shown = lang if lang in survey.languages else survey.default_language
             lines.append(f"{survey.title[shown]} ({response.status}):")
-            order = {q.id: i for i, q in enumerate(survey.questions)}
-            for question_id, value in sorted(response.answers, key=lambda a: order[a[0]]):
+            for question_id, value in sorted(response.answers, key=lambda a: survey.order(a[0])):
                 question = survey.question(question_id)
                 lines.append(f"  {question.text[shown]} {question.shown(value, shown)}")
         lines.append(say(lang, "my_data_footer"))
@@ -153,17 +152,22 @@ class Bot:
             for outbox_id in erased.outbox_ids
         ]
 
-    def _ongoing(self, loaded: Loaded, now: float) -> tuple[Survey, State] | None:
+    def _current(self, loaded: Loaded) -> tuple[Survey, State] | None:
         """The survey of the participant's conversation and where it stands, unless it has
-        ended, expired or its run closed."""
+        ended or its run closed (it may have expired)."""
         conversation = loaded.conversation
         if conversation is None or conversation.finished or not conversation.run_open:
             return None
         state = State.from_json(conversation.state)
         survey = self._surveys.surveys.get(state.survey_id)
-        if survey is None or _expired(conversation, survey, now):
+        return None if survey is None else (survey, state)
+
+    def _ongoing(self, loaded: Loaded, now: float) -> tuple[Survey, State] | None:
+        """The current conversation, unless it has also expired."""
+        current = self._current(loaded)
+        if current is None or _expired(loaded.conversation, current[0], now):
             return None
-        return survey, state
+        return current
 
     def _starts_another(self, survey: Survey, state: State, inbound: Inbound) -> bool:
         """Someone who stopped a survey may start another by its keyword."""
@@ -298,13 +302,11 @@ class Bot:
 
     def _moved_on(self, record: TurnRecord, loaded: Loaded) -> Message | None:
         """If the person's conversation expired, say so once: this turn ends it."""
+        current = self._current(loaded)
         conversation = loaded.conversation
-        if conversation is None or conversation.finished or not conversation.run_open:
+        if current is None or not _expired(conversation, current[0], record.now):
             return None
-        state = State.from_json(conversation.state)
-        survey = self._surveys.surveys.get(state.survey_id)
-        if survey is None or not _expired(conversation, survey, record.now):
-            return None
+        survey, state = current
         record.run_id = conversation.run_id
         record.response_id = conversation.response_id
         record.anonymous = survey.anonymous
