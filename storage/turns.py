@@ -30,43 +30,52 @@ def decoded(stored: str | None) -> Any:
     return None if stored is None else json.loads(stored)
 
 
+# A conversation's columns after its run id, as `_conversation` reads them.
+_CONVERSATION = "c.response_id, c.state, c.finished, r.status = 'open', c.updated_at"
+
+
+_LOAD = (
+    f"SELECT p.active_run, {_CONVERSATION}, a.conversation_id, p.opted_out_at IS NOT NULL"
+    " FROM participants p"
+    " LEFT JOIN conversations c ON c.pid = p.pid AND c.run_id = p.active_run"
+    " LEFT JOIN runs r ON r.id = c.run_id"
+    " LEFT JOIN addresses a ON a.pid = p.pid WHERE p.pid = ?"
+)
+_CONVERSATION_IN = (
+    f"SELECT c.run_id, {_CONVERSATION} FROM conversations c JOIN runs r ON r.id = c.run_id"
+    " WHERE c.pid = ? AND c.run_id = ?"
+)
+
+
 def load(connection: sqlite3.Connection, pid: str) -> Loaded:
-    row = connection.execute(
-        "SELECT p.active_run, c.response_id, c.state, c.finished, r.status = 'open',"
-        " c.updated_at, a.conversation_id, p.opted_out_at IS NOT NULL FROM participants p"
-        " LEFT JOIN conversations c ON c.pid = p.pid AND c.run_id = p.active_run"
-        " LEFT JOIN runs r ON r.id = c.run_id"
-        " LEFT JOIN addresses a ON a.pid = p.pid WHERE p.pid = ?",
-        (pid,),
-    ).fetchone()
+    row = connection.execute(_LOAD, (pid,)).fetchone()
     if row is None:
         return Loaded(False, None, None)
-    run_id, response_id, state, finished, run_open, updated_at, address, opted_out = row
-    conversation = (
-        None
-        if state is None
-        else ConversationRow(
-            run_id, response_id, state, bool(finished), bool(run_open), updated_at or 0.0
-        )
-    )
-    return Loaded(True, address, conversation, bool(opted_out))
+    *conversation, address, opted_out = row
+    return Loaded(True, address, _conversation(*conversation), bool(opted_out))
 
 
 def conversation_in(
     connection: sqlite3.Connection, pid: str, run_id: int
 ) -> ConversationRow | None:
     """The participant's conversation in one run, whether or not it is their current one."""
-    row = connection.execute(
-        "SELECT c.run_id, c.response_id, c.state, c.finished, r.status = 'open', c.updated_at"
-        " FROM conversations c JOIN runs r ON r.id = c.run_id"
-        " WHERE c.pid = ? AND c.run_id = ?",
-        (pid, run_id),
-    ).fetchone()
-    if row is None:
+    row = connection.execute(_CONVERSATION_IN, (pid, run_id)).fetchone()
+    return None if row is None else _conversation(*row)
+
+
+def _conversation(
+    run_id: int,
+    response_id: int | None,
+    state: str | None,
+    finished: int,
+    run_open: int,
+    updated_at: float | None,
+) -> ConversationRow | None:
+    """A conversation as `_CONVERSATION` selects it; None when there is none (a left join)."""
+    if state is None:
         return None
-    run, response_id, state, finished, run_open, updated_at = row
     return ConversationRow(
-        run, response_id, state, bool(finished), bool(run_open), updated_at or 0.0
+        run_id, response_id, state, bool(finished), bool(run_open), updated_at or 0.0
     )
 
 
