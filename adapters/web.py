@@ -299,16 +299,13 @@ class WebAdapter:
         if self._door is None:
             raise web.HTTPNotFound()
         key = request.query.get("key", "")
-        if key:  # each try counts against its network: a key cannot be guessed at speed
-            address = client_address(
-                request.remote, request.headers.get("X-Forwarded-For", ""), self._trusted_proxies
+        # each try counts against its network: a key cannot be guessed at speed
+        if key and (wait := self._sign_ins.take(self._client(request))):
+            return web.Response(
+                status=429,
+                text="Too many sign-in attempts from your network. Try again later.",
+                headers={"Retry-After": str(math.ceil(wait))},
             )
-            if wait := self._sign_ins.take(address):
-                return web.Response(
-                    status=429,
-                    text="Too many sign-in attempts from your network. Try again later.",
-                    headers={"Retry-After": str(math.ceil(wait))},
-                )
         token = await self._signed_in(key)
         if key and token is None:
             self._wrong_keys += 1
@@ -413,10 +410,15 @@ class WebAdapter:
             return unavailable(request, "not_stored", NOT_STORED_RETRY_SECONDS)
         return web.json_response({"ok": True}, status=202)
 
+    def _client(self, request: web.Request) -> str:
+        """The client's address a request counts against (behind trusted proxies too)."""
+        forwarded_for = request.headers.get("X-Forwarded-For", "")
+        return client_address(request.remote, forwarded_for, self._trusted_proxies)
+
     def _address_limited(self, request: web.Request) -> web.Response | None:
         """A refusal if the request's client address has used up its share, else None."""
         forwarded_for = request.headers.get("X-Forwarded-For", "")
-        address = client_address(request.remote, forwarded_for, self._trusted_proxies)
+        address = self._client(request)
         if forwarded_for and address == request.remote and not self._told_about_proxy:
             self._told_about_proxy = True
             log.warning(
