@@ -24,6 +24,15 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
+# The database's commands find it through civicbot.toml.
+CONFIG_OPTION = click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    help="civicbot.toml, to find the database; without it, the demo's civicbot.db",
+)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="civicbot", prog_name="civicbot", message="%(prog)s %(version)s")
 def main() -> None:
@@ -63,12 +72,7 @@ def run(config_path: Path | None, host: str | None, port: int | None) -> None:
 
 @main.command()
 @click.argument("destination", type=click.Path(path_type=Path))
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(path_type=Path),
-    help="civicbot.toml, to find the database; without it, the demo's civicbot.db",
-)
+@CONFIG_OPTION
 def backup(destination: Path, config_path: Path | None) -> None:
     """Copy the database to DESTINATION while the bot runs, with its pseudonym key."""
     from storage.contract import PSEUDONYM_KEY_VARIABLE, BackupError, back_up
@@ -118,14 +122,6 @@ def check(paths: tuple[Path, ...]) -> None:
             f"languages {', '.join(survey.languages)}"
         )
     sys.exit(1 if failed else 0)
-
-
-CONFIG_OPTION = click.option(
-    "--config",
-    "config_path",
-    type=click.Path(path_type=Path),
-    help="civicbot.toml, to find the database; without it, the demo's civicbot.db",
-)
 
 
 @main.group()
