@@ -58,10 +58,14 @@ def sent_before(event: Any, joined_at: float | None) -> bool:
 
 def text_contents(message: Message, *, notice: bool) -> list[dict[str, Any]]:
     """The m.room.message contents of a message: m.text to a citizen, m.notice into group
-    rooms, with the choices numbered, split to fit, HTML escaped, nobody pinged."""
+    rooms, with the choices numbered, split to fit, HTML escaped, nobody pinged. What is
+    below the fold (a digest's full figures) follows as events of its own."""
     text = message.text
     if message.choices and message.numbered:
         text += "\n" + "\n".join(f"{i}. {c.label}" for i, c in enumerate(message.choices, 1))
+    parts = split(text, PART_BYTES)
+    if message.details:
+        parts += split(message.details, PART_BYTES)
     return [
         {
             "msgtype": "m.notice" if notice else "m.text",
@@ -70,7 +74,7 @@ def text_contents(message: Message, *, notice: bool) -> list[dict[str, Any]]:
             "formatted_body": _html(part),
             "m.mentions": {},  # nobody is pinged, whatever the text says
         }
-        for part in split(text, PART_BYTES)
+        for part in parts
     ]
 
 

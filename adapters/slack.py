@@ -329,6 +329,7 @@ class SlackAdapter:
             return
         message = outbound.message
         parts = chunks(message.text, MESSAGE_LIMIT)
+        thread: str | None = None  # the first part's ts: what is below the fold replies to it
         for number, part in enumerate(parts, start=1):
             last = number == len(parts)  # the choices go under the last part
             piece = replace(message, text=part, choices=message.choices if last else ())
@@ -343,13 +344,25 @@ class SlackAdapter:
                     blocks=blocks_for(piece),
                 )
             else:
-                await self.client.chat_postMessage(
+                posted = await self.client.chat_postMessage(
                     channel=channel,
                     text=escape(part),
                     blocks=blocks_for(piece),
                     unfurl_links=False,
                     unfurl_media=False,
                 )
+                thread = thread or posted.get("ts")
+        below = message.details if not outbound.visible_to else ""
+        for part in chunks(below, MESSAGE_LIMIT) if below else ():
+            await self._pace(channel)
+            await self.client.chat_postMessage(
+                channel=channel,
+                text=escape(part),
+                blocks=blocks_for(Message(part)),
+                thread_ts=thread,
+                unfurl_links=False,
+                unfurl_media=False,
+            )
 
     async def _respond(self, channel: str, user: str, text: str, piece: Message) -> bool:
         """Answer the user's latest command in this channel through its response_url,

@@ -231,6 +231,7 @@ class WebAdapter:
             "multiple": message.multiple,
             "send_label": message.send_label,
             "question": message.question,
+            "details": message.details,
         }
         if outbound.attachment is not None:
             name = secrets.token_urlsafe(16)

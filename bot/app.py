@@ -58,6 +58,7 @@ async def running(
     roles: Mapping[StaffRole, Iterable[str]] | None = None,
     timezone: str = "UTC",
     staff_channel: str | None = None,
+    staff_language: str = "en",
     keep_addresses: timedelta = KEEP_ADDRESSES,
     quiet_hours: str = QUIET_HOURS,
     guardrails: Guardrails | None = None,
@@ -110,6 +111,7 @@ async def running(
         timezone=timezone,
         quiet_hours=QuietHours.parse(quiet_hours, timezone),
         guardrails=guardrails,
+        staff_language=staff_language,
         clock=clock,
     )
 

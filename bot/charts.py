@@ -12,7 +12,8 @@ import textwrap
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from bot.digest import Digest, shown_count
+from bot.digest import Digest
+from bot.digest_text import shown_count
 from conversations.summary import Summary
 
 WIDTH_INCHES = 8.0

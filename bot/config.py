@@ -49,6 +49,8 @@ class SurveySettings(Section):
     # Where digests of open surveys go when their file names no staff_channel:
     # "platform:conversation". Unset: the web staff page, when there is one.
     staff_channel: StaffChannel | None = None
+    # The language of digests and their figures' words, unless a survey's digest says.
+    staff_language: Literal["en", "fi", "sv"] = "en"
 
 
 class GuardrailSettings(Section):

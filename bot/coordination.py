@@ -16,7 +16,7 @@ from bot import commands, run_status
 from bot.commands import Command, Unusable
 from bot.core import Bot
 from bot.digest_files import csv_file
-from bot.digest_posting import DigestPosting
+from bot.digest_posting import DigestNotPosted, DigestPosting
 from bot.digest_schedules import DigestSchedules
 from bot.events import Adapter, Attachment, Inbound, Outbound
 from bot.invitations import Guardrails, HourlyBudget, Invitations
@@ -30,7 +30,7 @@ from bot.survey_files import SurveyCatalogue
 from conversations.outgoing import Message
 from conversations.survey import ReminderPolicy, Survey
 from storage.contract import Storage
-from storage.records import RunRow
+from storage.records import RunRow, ScheduleRow
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +52,7 @@ class Coordination:
         timezone: str = "UTC",
         quiet_hours: QuietHours,
         guardrails: Guardrails | None = None,
+        staff_language: str = "en",
         clock: Clock,
     ) -> None:
         self._store = store
@@ -90,12 +91,19 @@ class Coordination:
             clock=clock,
         )
         self.digests = DigestPosting(
-            store=store, surveys=surveys, adapters=adapters, outbox=outbox, clock=clock
+            store=store,
+            surveys=surveys,
+            adapters=adapters,
+            outbox=outbox,
+            clock=clock,
+            timezone=timezone,
+            staff_language=staff_language,
         )
         self.schedule = DigestSchedules(
             store=store,
             scheduler=scheduler,
             post=self.digests.scheduled,
+            tell=self._tell_maker,
             timezone=timezone,
             clock=clock,
         )
@@ -172,6 +180,22 @@ class Coordination:
         run = await self._store.run(run_id) if run_id is not None else None
         return (run.survey_id, run.id) if run else (None, None)
 
+    async def _tell_maker(self, schedule: ScheduleRow, text: str) -> None:
+        """Tell whoever made a digest schedule, where they made it, what became of it."""
+        if not (schedule.made_by and schedule.made_in):
+            return  # made before schedules kept their maker: the log has it
+        platform, user_id = schedule.made_by.split(":", 1)
+        conversation_id = schedule.made_in.split(":", 1)[1]
+        where = Inbound.command_as(
+            platform=platform,
+            user_id=user_id,
+            conversation_id=conversation_id,
+            text="",
+            event_id=f"schedule:{schedule.id}",
+            now=self._clock(),
+        )
+        await self._tell(where, text)
+
     async def _tell(
         self, inbound: Inbound, text: str, attachment: Attachment | None = None
     ) -> None:
@@ -221,11 +245,14 @@ class Coordination:
             rows = await self._store.run_rows(run.id)
             return csv_file(survey, run.id, rows, raw=command.raw)
         if command.name == "digest":
-            return await self.digests.post(run, survey, fallback=inbound), None
+            try:
+                return await self.digests.post(run, survey, fallback=inbound), None
+            except DigestNotPosted as failure:
+                return str(failure), None
         if command.name == "remind":
             return await self._remind(run, survey, command), None
         if command.name == "schedule":
-            return await self._schedule(run, command.cron), None
+            return await self._schedule(run, command.cron, inbound), None
         return await self._close(run, command), None
 
     async def _starting(self, command: Command, inbound: Inbound) -> tuple[str, int | None]:
@@ -268,7 +295,7 @@ class Coordination:
         await self._tell(asker, f"{approver} approved request {request.id}. {outcome}")
         return f"Request {request.id} approved. {outcome}", run_id
 
-    async def _schedule(self, run: RunRow, cron: str) -> str:
+    async def _schedule(self, run: RunRow, cron: str, inbound: Inbound) -> str:
         if not run.staff_channel:
             return (
                 f"Run {run.id} has no staff channel for its digests: someone opened it by "
@@ -276,7 +303,12 @@ class Coordination:
                 "channel where its digests should go, then schedule it."
             )
         try:
-            schedule = await self.schedule.add(run.id, cron)
+            schedule = await self.schedule.add(
+                run.id,
+                cron,
+                made_by=f"{inbound.platform}:{inbound.user_id}",
+                made_in=f"{inbound.platform}:{inbound.conversation_id}",
+            )
         except ValueError as error:
             return (
                 f"'{cron}' is not a cron time I can use ({error}). Five fields: minute hour "

@@ -231,6 +231,8 @@ class Bot:
                 anonymous=survey.anonymous,
                 state=turn.state.to_json(),
                 status=RESPONSE_STATUS["started"],
+                channel=platform,
+                language=turn.state.language,
             )
             stored = await self._commit(record, turn.messages, platform, conversation_id)
             if stored is None:
@@ -266,6 +268,7 @@ class Bot:
         if turn.state != before:
             record.state = turn.state.to_json()
             record.finished = turn.state.finished
+            record.language = turn.state.language
         if turn.answer is not None:
             record.answer = (turn.answer.question_id, turn.answer.value)
         record.retract = turn.retract
@@ -298,6 +301,8 @@ class Bot:
         record.anonymous = survey.anonymous
         record.state = turn.state.to_json()
         record.status = RESPONSE_STATUS["started"]
+        record.channel = inbound.platform
+        record.language = turn.state.language
         return turn
 
     def _moved_on(self, record: TurnRecord, loaded: Loaded) -> Message | None:

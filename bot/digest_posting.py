@@ -1,13 +1,19 @@
-"""Posting a run's digest: built from one snapshot of its answers, small cells
-protected, queued with its watermark in one write, then sent to the run's staff
-channel with its chart and CSV where the platform takes files."""
+"""Posting a run's digest: built from one snapshot of its answers off the event loop,
+small cells protected, queued with its watermark in one write, then sent to the run's
+staff channel (headline, figures below the fold) with its chart and CSV where the
+platform takes files."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from bot import digest
 from bot.digest_files import digest_files
+from bot.digest_text import render_details, render_headline
+from bot.digest_words import moment, word
 from bot.events import Adapter, Inbound, Outbound
 from bot.outbox import OutboxSender
 from bot.scheduler import Clock
@@ -16,9 +22,18 @@ from bot.survey_files import SurveyCatalogue
 from conversations.outgoing import Message
 from conversations.survey import Survey
 from storage.contract import Storage
-from storage.records import RunRow
+from storage.records import RunRow, RunRows
 
 log = logging.getLogger(__name__)
+
+
+class DigestNotPosted(Exception):
+    """Why a digest did not reach its channel, in words for the coordinator. `kept`: it is
+    in the outbox and goes out once the channel takes it."""
+
+    def __init__(self, reason: str, *, kept: bool = False) -> None:
+        super().__init__(reason)
+        self.kept = kept
 
 
 class DigestPosting:
@@ -30,40 +45,51 @@ class DigestPosting:
         adapters: dict[str, Adapter],
         outbox: OutboxSender,
         clock: Clock,
+        timezone: str = "UTC",
+        staff_language: str = "en",
     ) -> None:
         self._store = store
         self._surveys = surveys
         self._adapters = adapters
         self._outbox = outbox
         self._clock = clock
+        self._zone = ZoneInfo(timezone)
+        self._staff_language = staff_language
 
     async def scheduled(self, run_id: int) -> str:
-        """A digest schedule's time has come: post the run's digest, if it can go anywhere."""
+        """A digest schedule's time has come: post the run's digest. DigestNotPosted says
+        why it could not be."""
         run = await self._store.run(run_id)
         survey = self._surveys.surveys.get(run.survey_id) if run else None
         if run is None or survey is None:
-            return f"run {run_id} or its survey is gone"
+            raise DigestNotPosted(f"run {run_id} or its survey is gone")
         if not run.staff_channel:  # scheduled before runs without one were refused
-            log.warning("the scheduled digest of run %d has no staff channel to go to", run_id)
-            return f"run {run_id} has no staff channel"
-        return await self.post(run, survey)
+            raise DigestNotPosted(f"run {run_id} has no staff channel to post it to")
+        return await self.post(run, survey, scheduled=True)
 
-    async def post(self, run: RunRow, survey: Survey, *, fallback: Inbound | None = None) -> str:
+    async def post(
+        self,
+        run: RunRow,
+        survey: Survey,
+        *,
+        fallback: Inbound | None = None,
+        scheduled: bool = False,
+    ) -> str:
         """Post the run's digest to its staff channel and move its watermark."""
         now = self._clock()
         rows = await self._store.run_rows(run.id)
-        built = protect(
-            digest.build(
-                survey=survey,
-                run_id=run.id,
-                responses=[digest.ResponseRow(*r) for r in rows.responses],
-                answers=[digest.AnswerRow(*a) for a in rows.answers],
-                since=rows.last_digest,
-                until=now,
-            ),
-            survey.min_group_size,
-        )
-        text = digest.render_text(built)
+        lang = survey.digest.language or self._staff_language
+        built = await asyncio.to_thread(self.built, survey, run.id, rows, now, lang)
+        if scheduled and rows.last_digest is not None and not built.new_completed:
+            if survey.digest.when_empty == "skip":
+                return f"Nothing new in run {run.id}: no digest posted, as the survey asks."
+            since = moment(datetime.fromtimestamp(rows.last_digest, self._zone), built.language)
+            message = Message(
+                word(built.language, "nothing_new", title=built.survey_title, run=run.id,
+                     since=since)
+            )  # fmt: skip
+        else:
+            message = Message(render_headline(built, self._zone), details=render_details(built))
         if run.staff_channel:
             platform, channel = run.staff_channel.split(":", 1)
         else:
@@ -74,19 +100,18 @@ class DigestPosting:
             now=now,
             platform=platform,
             channel=channel,
-            body=Message(text).to_json(),
+            body=message.to_json(),
         )
-        sent = await self._outbox.send(
-            [Outbound(platform, channel, Message(text), outbox_id=outbox_id)]
-        )
+        sent = await self._outbox.send([Outbound(platform, channel, message, outbox_id=outbox_id)])
         if not sent:
-            return (
+            raise DigestNotPosted(
                 f"The digest of run {run.id} could not be posted to its channel yet (is it "
-                "archived, or is civicbot not in it?). It is kept and will be sent again."
+                "archived, or is civicbot not in it?). It is kept and will be sent again.",
+                kept=True,
             )
         told = f"Digest of run {run.id} posted: {built.new_completed} new completed responses."
         uploads = self._adapters[platform].capabilities.file_upload
-        files = await digest_files(survey, built, rows) if uploads else []
+        files = await digest_files(survey, built, rows) if uploads and message.details else []
         for caption, attachment in files:
             try:
                 await self._adapters[platform].send(
@@ -96,3 +121,19 @@ class DigestPosting:
                 log.exception("uploading %s for run %d failed", attachment.filename, run.id)
                 told += f" {attachment.filename} could not be uploaded; try again later."
         return told
+
+    @staticmethod
+    def built(survey: Survey, run_id: int, rows: RunRows, now: float, lang: str) -> digest.Digest:
+        """The digest as staff may see it: a CPU-bound build, run off the event loop."""
+        return protect(
+            digest.build(
+                survey=survey,
+                run_id=run_id,
+                responses=rows.responses,
+                answers=rows.answers,
+                since=rows.last_digest,
+                until=now,
+                language=lang,
+            ),
+            survey.min_group_size,
+        )

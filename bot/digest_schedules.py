@@ -14,6 +14,7 @@ from itertools import pairwise
 
 from apscheduler.triggers.cron import CronTrigger
 
+from bot.digest_posting import DigestNotPosted
 from bot.scheduler import Clock, Scheduler, cron_trigger, next_after
 from storage.contract import Storage
 from storage.records import ScheduleRow
@@ -21,6 +22,7 @@ from storage.records import ScheduleRow
 log = logging.getLogger(__name__)
 
 PostDigest = Callable[[int], Awaitable[str]]
+TellMaker = Callable[[ScheduleRow, str], Awaitable[None]]
 MIN_INTERVAL = 3600.0  # seconds between two digests of one schedule, at least
 
 
@@ -31,12 +33,14 @@ class DigestSchedules:
         store: Storage,
         scheduler: Scheduler,
         post: PostDigest,
+        tell: TellMaker,
         timezone: str,
         clock: Clock,
     ) -> None:
         self._store = store
         self._scheduler = scheduler
         self._post = post
+        self._tell = tell
         self._timezone = timezone
         self._clock = clock
 
@@ -47,18 +51,26 @@ class DigestSchedules:
             self._register(schedule)
             if self._missed(schedule):
                 log.info("catching up the digest of schedule %d missed while down", schedule.id)
-                await self.fire(schedule.id, schedule.run_id)
+                await self.fire(schedule)
                 caught_up += 1
         return caught_up
 
-    async def add(self, run_id: int, cron: str) -> ScheduleRow:
+    async def add(
+        self, run_id: int, cron: str, *, made_by: str | None = None, made_in: str | None = None
+    ) -> ScheduleRow:
         """Raises ValueError with the reason when `cron` is not a valid five-field time, or
-        fires more often than hourly (a digest nobody could read in time)."""
+        fires more often than hourly (a digest nobody could read in time). `made_by` and
+        `made_in` are told when a digest cannot go out."""
         trigger = cron_trigger(cron, self._timezone)  # refuse a bad cron before storing it
         if (gap := shortest_gap(trigger, self._clock())) < MIN_INTERVAL:
             raise ValueError(f"it fires every {gap / 60:.0f} minutes; digests come at most hourly")
         schedule = await self._store.add_schedule(
-            run_id=run_id, cron=cron, timezone=self._timezone, now=self._clock()
+            run_id=run_id,
+            cron=cron,
+            timezone=self._timezone,
+            now=self._clock(),
+            made_by=made_by,
+            made_in=made_in,
         )
         self._register(schedule)
         return schedule
@@ -72,19 +84,33 @@ class DigestSchedules:
         """When the schedule fires next, in its time zone."""
         return self._scheduler.next_time(_job_id(schedule_id))
 
-    async def fire(self, schedule_id: int, run_id: int) -> None:
-        """Post the run's digest now and note when; a failure is logged, the schedule stays."""
+    async def fire(self, schedule: ScheduleRow) -> None:
+        """Post the run's digest now and note when. A digest that cannot go out is told to
+        whoever made the schedule, where they made it; the schedule stays."""
+        run_id = schedule.run_id
         try:
             await self._post(run_id)
-            await self._store.schedule_fired(schedule_id, at=self._clock())
+        except DigestNotPosted as failure:
+            log.warning("the scheduled digest of run %d was not posted", run_id)
+            if failure.kept:
+                await self._store.schedule_fired(schedule.id, at=self._clock())
+            await self._tell(schedule, f"Schedule {schedule.id}: {failure}")
+            return
         except Exception:
             log.exception("the scheduled digest of run %d failed", run_id)
+            await self._tell(
+                schedule,
+                f"Schedule {schedule.id}: the digest of run {run_id} failed to post; the "
+                "reason is in civicbot's log. The schedule stays.",
+            )
+            return
+        await self._store.schedule_fired(schedule.id, at=self._clock())
 
     def _register(self, schedule: ScheduleRow) -> None:
         self._scheduler.cron(
             _job_id(schedule.id),
             cron_trigger(schedule.cron, schedule.timezone),
-            lambda: self.fire(schedule.id, schedule.run_id),
+            lambda: self.fire(schedule),
         )
 
     def _missed(self, schedule: ScheduleRow) -> bool:

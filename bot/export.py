@@ -6,7 +6,9 @@ an apostrophe, as OWASP advises, and the file starts with a UTF-8 byte-order mar
 so that ä, ö and å read right. Participants' own words are redacted
 (bot/redaction.py) unless a coordinator asks for them raw (`survey export RUN
 raw`, audited like every command). A skipped question reads `[skipped]`; one the
-person did not reach (another branch, or not yet) is an empty cell.
+person did not reach (another branch, or not yet) is an empty cell. Each row says
+its status and whether it is complete, its language and channel, and who typed the
+answers (`participant`, `intermediary`, or both).
 
 In an anonymous survey the rows are shuffled and numbered 1, 2, 3 … anew in each
 export, so neither their order nor their numbers follow invitations or response
@@ -23,15 +25,19 @@ from datetime import UTC, datetime
 from bot.redaction import redacted
 from conversations.questions import AnswerValue
 from conversations.survey import Survey
+from storage.records import AnswerRow, ResponseRow
 
 SKIPPED = "[skipped]"
+# Before the answers: the row's number, how far it got, when, in which language and
+# channel, and whether the participant or an intermediary typed the answers.
+PROVENANCE = ("response", "status", "complete", "completed_at", "language", "channel", "given_by")
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def csv_of(
     survey: Survey,
-    responses: list[tuple[int, str, float | None]],
-    answers: list[tuple[int, str, AnswerValue]],
+    responses: list[ResponseRow],
+    answers: list[AnswerRow],
     *,
     raw: bool = False,
     shuffle: random.Random | None = None,
@@ -40,19 +46,22 @@ def csv_of(
     orders an anonymous survey's rows (by default an unpredictable order)."""
     lang = survey.default_language
     by_response: dict[int, dict[str, AnswerValue]] = {}
+    givers: dict[int, set[str]] = {}
     words = set() if raw else {q.id for q in survey.questions if q.citizen_words}
-    for response_id, question_id, value in answers:
-        if question_id in words and value is not None:
+    for answer in answers:
+        value = answer.value
+        if answer.question_id in words and value is not None:
             value = redacted(str(value))
-        by_response.setdefault(response_id, {})[question_id] = value
+        by_response.setdefault(answer.response_id, {})[answer.question_id] = value
+        givers.setdefault(answer.response_id, set()).add(answer.given_by)
     rows = list(responses)
     if survey.anonymous:
         (shuffle or random.SystemRandom()).shuffle(rows)
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["response", "status", "completed_at", *(q.id for q in survey.questions)])
-    for number, (response_id, status, completed_at) in enumerate(rows, start=1):
-        given = by_response.get(response_id, {})
+    writer.writerow([*PROVENANCE, *(q.id for q in survey.questions)])
+    for number, response in enumerate(rows, start=1):
+        given = by_response.get(response.id, {})
         cells = [
             _cell(
                 q.cell(given[q.id], lang) if q.id in given and given[q.id] is not None else None,
@@ -60,9 +69,21 @@ def csv_of(
             )
             for q in survey.questions
         ]
+        completed_at = response.completed_at
         when = datetime.fromtimestamp(completed_at, UTC).isoformat() if completed_at else ""
-        shown = number if survey.anonymous else response_id
-        writer.writerow([shown, status, when, *cells])
+        shown = number if survey.anonymous else response.id
+        given_by = "/".join(sorted(givers.get(response.id, ())))
+        complete = "completed" if response.status == "completed" else "partial"
+        provenance = [
+            shown,
+            response.status,
+            complete,
+            when,
+            response.language or "",
+            response.channel or "",
+            given_by,
+        ]
+        writer.writerow([*provenance, *cells])
     return out.getvalue().encode("utf-8-sig")
 
 

@@ -62,6 +62,7 @@ async def serve(
         coordinators=coordinators,
         roles=settings.roles,
         timezone=settings.timezone,
+        staff_language=settings.surveys.staff_language,
         staff_channel=settings.surveys.staff_channel
         or next((p.staff_channel for p in configured if p.staff_channel), None),
         environ=dict(environ),

@@ -147,6 +147,23 @@ def _cross_checks(survey: Survey, source: str) -> Iterator[Problem]:
     for question in survey.questions:
         yield from _question_checks(survey, question, known, problem)
     yield from _flow_checks(survey, problem)
+    if survey.expected is not None:
+        yield from _expected_checks(survey, survey.expected, problem)
+
+
+def _expected_checks(survey: Survey, expected, problem) -> Iterator[Problem]:
+    known = expected.question in survey.question_ids
+    question = survey.question(expected.question) if known else None
+    if question is None or question.type != "single_choice":
+        yield problem(None, f"expected.question '{expected.question}' is no single-choice question")
+        return
+    options = {option.id for option in question.options}
+    for option in expected.shares:
+        if option not in options:
+            yield problem(None, f"expected.shares names '{option}', which is no option of it")
+    total = sum(expected.shares.values())
+    if not 95 <= total <= 105:
+        yield problem(None, f"expected.shares add up to {total:g} %, not 100", "warning")
 
 
 def _question_checks(survey: Survey, question: AnyQuestion, known: set[str], problem) -> Iterator:

@@ -30,6 +30,9 @@ class Message:
     multiple: bool = False  # the choices are boxes to tick, sent together
     send_label: str = ""  # multiple choice: the label of the button that sends the ticks
     question: str | None = None  # multiple choice: the question the ticks answer
+    # What follows below a fold (a digest's full figures): a thread reply, a second
+    # event, a collapsed section, or after the text where a platform has no fold.
+    details: str = ""
 
     def to_json(self) -> str:
         """What the outbox stores of it. Every participant at a question gets the same
@@ -46,6 +49,7 @@ class Message:
             multiple=fields["multiple"],
             send_label=fields.get("send_label", ""),  # rows queued before it existed
             question=fields.get("question"),
+            details=fields.get("details", ""),
         )
 
 
@@ -75,4 +79,6 @@ def _encoded(message: Message) -> str:
         "send_label": message.send_label,
         "question": message.question,
     }
+    if message.details:
+        body["details"] = message.details
     return json.dumps(body, ensure_ascii=False)

@@ -27,6 +27,7 @@ class Summary:
     mean: float | None = None
     median: float | None = None
     themes: tuple[tuple[str, int], ...] = ()
+    theme_quotes: tuple[str, ...] = ()  # an answer that says each theme, in the same order
     quotes: tuple[str, ...] = ()  # citizen text: adapters escape it for their platform
 
 

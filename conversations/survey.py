@@ -63,6 +63,19 @@ class DigestExtras(Model):
 
     chart: bool = False  # a PNG bar chart of the choice and scale questions
     csv: bool = False  # the run's answers so far, as in `survey export`
+    # The staff's language for this survey's digests, if not civicbot.toml's.
+    language: LanguageCode | None = None
+    # A scheduled digest with nothing new posts one line saying so, or nothing at all.
+    when_empty: Literal["say so", "skip"] = "say so"
+
+
+class ExpectedShares(Model):
+    """Who the service expects to hear from: the shares (in percent) of one single-choice
+    profile question's options, such as the area's residents by age group. Digests warn
+    when a group's share of the answers is below half of its expected share."""
+
+    question: Identifier
+    shares: dict[Identifier, Annotated[float, Field(gt=0, le=100)]] = Field(min_length=2)
 
 
 class Survey(Model):
@@ -92,6 +105,7 @@ class Survey(Model):
     thanks: Texts | None = None
     questions: list[Question] = Field(min_length=1)
     digest: DigestExtras = DigestExtras()
+    expected: ExpectedShares | None = None
 
     @property
     def default_language(self) -> str:

@@ -165,6 +165,13 @@ class Storage(Protocol):
         turn committed meanwhile is either wholly in them or not at all."""
         ...
 
+    async def review(
+        self, *, response_id: int, question_id: str, decision: str, now: float
+    ) -> None:
+        """Record a moderator's decision on a held answer ('released' or 'kept'), replacing
+        any earlier one; run_rows then carries it with the answer."""
+        ...
+
     async def in_progress(self, run_id: int, *, active_since: float) -> list[Reachable]:
         """Participants of the run still on their way through it, with where to reach
         them: not finished, stopped, or expired (unchanged since `active_since`), and not
@@ -242,9 +249,17 @@ class Storage(Protocol):
         ...
 
     async def add_schedule(
-        self, *, run_id: int, cron: str, timezone: str, now: float
+        self,
+        *,
+        run_id: int,
+        cron: str,
+        timezone: str,
+        now: float,
+        made_by: str | None = None,
+        made_in: str | None = None,
     ) -> ScheduleRow:
-        """Store a cron schedule of the run's digest; the stored row."""
+        """Store a cron schedule of the run's digest, with who made it where (to tell them
+        when a digest cannot go out); the stored row."""
         ...
 
     async def schedules(self, run_id: int | None = None) -> list[ScheduleRow]:

@@ -293,6 +293,30 @@ def _staff_accounts(db: sqlite_utils.Database) -> None:
     )
 
 
+def _provenance_and_review(db: sqlite_utils.Database) -> None:
+    _run_script(
+        db,
+        """
+        -- The language a response was given in and the platform it came through: the
+        -- export's columns, and the digest's check that every language is heard.
+        ALTER TABLE responses ADD COLUMN language TEXT;
+        ALTER TABLE responses ADD COLUMN channel TEXT;
+        -- A moderator's decision on an answer held for review: released reaches the
+        -- digest, kept stays out of it. Undecided held answers have no row.
+        CREATE TABLE reviews (
+            response_id INTEGER NOT NULL REFERENCES responses (id),
+            question_id TEXT NOT NULL,
+            decision TEXT NOT NULL,  -- released | kept
+            decided_at REAL NOT NULL,
+            PRIMARY KEY (response_id, question_id)
+        ) WITHOUT ROWID;
+        -- Who made a digest schedule, and where: a digest that cannot go out is told there.
+        ALTER TABLE schedules ADD COLUMN made_by TEXT;  -- platform:user
+        ALTER TABLE schedules ADD COLUMN made_in TEXT;  -- platform:conversation
+        """,
+    )
+
+
 MIGRATIONS = [
     Migration(
         1, "participants, addresses, runs, responses, answers, events, outbox", _initial_schema
@@ -310,6 +334,11 @@ MIGRATIONS = [
         11, "scheduled and recurring starts, and runs that close by themselves", _run_schedules
     ),
     Migration(12, "staff accounts and their sessions on the web staff page", _staff_accounts),
+    Migration(
+        13,
+        "responses' language and channel, held answers' decisions, schedules' makers",
+        _provenance_and_review,
+    ),
 ]
 
 

@@ -72,6 +72,8 @@ class TurnRecord:
     finished: bool = False
     opted_out: bool | None = None  # True: `unsubscribe`; False: wrote again; None: as it was
     reminded: bool = False  # a reminder of the conversation in `run_id`: count it
+    channel: str | None = None  # a new response: the platform it comes through
+    language: str | None = None  # the response's language after this turn
 
     def __reduce__(self) -> tuple:
         # Pickled for the writer process at every turn: as the tuple of its fields this
@@ -126,12 +128,30 @@ class Reachable:
 
 
 @dataclass(frozen=True, slots=True)
+class ResponseRow:
+    id: int
+    status: str
+    completed_at: float | None
+    language: str | None = None  # as the response was last given in
+    channel: str | None = None  # the platform it came through
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerRow:
+    response_id: int
+    question_id: str
+    value: Any  # None when skipped
+    given_by: str = "participant"  # or intermediary
+    review: str | None = None  # a moderator's decision if it was held: released | kept
+
+
+@dataclass(frozen=True, slots=True)
 class RunRows:
     """What a digest or an export reads of a run, all from one snapshot."""
 
     last_digest: float | None
-    responses: list[tuple[int, str, float | None]]
-    answers: list[tuple[int, str, Any]]  # (response id, question id, value; None: skipped)
+    responses: list[ResponseRow]
+    answers: list[AnswerRow]
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +162,8 @@ class ScheduleRow:
     timezone: str
     created_at: float
     last_fired_at: float | None
+    made_by: str | None = None  # platform:user of the coordinator who made it
+    made_in: str | None = None  # platform:conversation where they did
 
 
 @dataclass(frozen=True, slots=True)

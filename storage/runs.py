@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import sqlite3
-from typing import Any
 
 from storage.records import (
+    AnswerRow,
     AuditEntry,
     Reachable,
+    ResponseRow,
     RunRow,
     RunRows,
 )
@@ -117,22 +118,42 @@ def run_for_everyone(
     )
 
 
-def responses_of(
-    connection: sqlite3.Connection, run_id: int
-) -> list[tuple[int, str, float | None]]:
-    return connection.execute(
-        "SELECT id, status, completed_at FROM responses WHERE run_id = ? ORDER BY id", (run_id,)
-    ).fetchall()
-
-
-def answers_of(connection: sqlite3.Connection, run_id: int) -> list[tuple[int, str, Any]]:
+def responses_of(connection: sqlite3.Connection, run_id: int) -> list[ResponseRow]:
     rows = connection.execute(
-        "SELECT a.response_id, a.question_id, a.value FROM answers a"
-        " JOIN responses r ON r.id = a.response_id WHERE r.run_id = ?"
-        " ORDER BY a.response_id",
+        "SELECT id, status, completed_at, language, channel FROM responses"
+        " WHERE run_id = ? ORDER BY id",
         (run_id,),
     )
-    return [(response_id, question, decoded(value)) for response_id, question, value in rows]
+    return [ResponseRow(*row) for row in rows]
+
+
+def answers_of(connection: sqlite3.Connection, run_id: int) -> list[AnswerRow]:
+    rows = connection.execute(
+        "SELECT a.response_id, a.question_id, a.value, a.given_by, v.decision FROM answers a"
+        " JOIN responses r ON r.id = a.response_id"
+        " LEFT JOIN reviews v ON v.response_id = a.response_id AND v.question_id = a.question_id"
+        " WHERE r.run_id = ? ORDER BY a.response_id",
+        (run_id,),
+    )
+    return [
+        AnswerRow(response_id, question, decoded(value), given_by, review)
+        for response_id, question, value, given_by, review in rows
+    ]
+
+
+def review(
+    connection: sqlite3.Connection,
+    *,
+    response_id: int,
+    question_id: str,
+    decision: str,
+    now: float,
+) -> None:
+    connection.execute(
+        "INSERT OR REPLACE INTO reviews (response_id, question_id, decision, decided_at)"
+        " VALUES (?, ?, ?, ?)",
+        (response_id, question_id, decision, now),
+    )
 
 
 def in_progress(

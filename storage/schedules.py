@@ -10,17 +10,28 @@ from storage.records import Approval, RunScheduleRow, ScheduleRow
 
 
 def add_schedule(
-    connection: sqlite3.Connection, *, run_id: int, cron: str, timezone: str, now: float
+    connection: sqlite3.Connection,
+    *,
+    run_id: int,
+    cron: str,
+    timezone: str,
+    now: float,
+    made_by: str | None = None,
+    made_in: str | None = None,
 ) -> ScheduleRow:
     schedule_id = connection.execute(
-        "INSERT INTO schedules (run_id, cron, timezone, created_at) VALUES (?, ?, ?, ?)",
-        (run_id, cron, timezone, now),
+        "INSERT INTO schedules (run_id, cron, timezone, created_at, made_by, made_in)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        (run_id, cron, timezone, now, made_by, made_in),
     ).lastrowid
-    return ScheduleRow(schedule_id, run_id, cron, timezone, now, None)
+    return ScheduleRow(schedule_id, run_id, cron, timezone, now, None, made_by, made_in)
 
 
 def list_schedules(connection: sqlite3.Connection, run_id: int | None = None) -> list[ScheduleRow]:
-    query = "SELECT id, run_id, cron, timezone, created_at, last_fired_at FROM schedules"
+    query = (
+        "SELECT id, run_id, cron, timezone, created_at, last_fired_at, made_by, made_in"
+        " FROM schedules"
+    )
     if run_id is None:
         return [ScheduleRow(*row) for row in connection.execute(query + " ORDER BY id")]
     rows = connection.execute(query + " WHERE run_id = ? ORDER BY id", (run_id,))

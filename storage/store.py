@@ -205,6 +205,19 @@ class Store:
     async def run_rows(self, run_id: int) -> RunRows:
         return await self._scan(partial(runs.rows_of, run_id=run_id))
 
+    async def review(
+        self, *, response_id: int, question_id: str, decision: str, now: float
+    ) -> None:
+        await self.writer.write(
+            partial(
+                runs.review,
+                response_id=response_id,
+                question_id=question_id,
+                decision=decision,
+                now=now,
+            )
+        )
+
     async def in_progress(self, run_id: int, *, active_since: float) -> list[Reachable]:
         return await self._scan(partial(runs.in_progress, run_id=run_id, active_since=active_since))
 

@@ -152,10 +152,15 @@ def record_turns(
     _each(
         connection,
         "UPDATE responses SET status = batch.status, updated_at = batch.at,"
-        " completed_at = CASE WHEN batch.status = 'completed' THEN batch.at ELSE completed_at END"
+        " completed_at = CASE WHEN batch.status = 'completed' THEN batch.at ELSE completed_at END,"
+        " language = coalesce(batch.language, responses.language)"
         " FROM batch WHERE responses.id = batch.id",
-        "status, at, id",
-        [(t.status, t.response_time, t.response_id) for t in fresh if t.status is not None],
+        "status, at, language, id",
+        [
+            (t.status, t.response_time, t.language, t.response_id)
+            for t in fresh
+            if t.status is not None
+        ],
     )
     _each(
         connection,
@@ -194,11 +199,18 @@ def _first_turn_changes(connection: sqlite3.Connection, turns: list[TurnRecord])
         turn.response_id = response_id
     _each(
         connection,
-        "INSERT INTO responses (id, run_id, pid, status, started_at, updated_at)"
-        " SELECT id, run_id, pid, 'started', at, at FROM batch",
-        "id, run_id, pid, at",
+        "INSERT INTO responses (id, run_id, pid, status, started_at, updated_at, language,"
+        " channel) SELECT id, run_id, pid, 'started', at, at, language, channel FROM batch",
+        "id, run_id, pid, at, language, channel",
         [
-            (t.response_id, t.run_id, None if t.anonymous else t.pid, t.response_time)
+            (
+                t.response_id,
+                t.run_id,
+                None if t.anonymous else t.pid,
+                t.response_time,
+                t.language,
+                t.channel,
+            )
             for t in starts
         ],
     )

@@ -195,13 +195,12 @@ async def test_digest_goes_to_the_staff_room_and_counts_only_new_responses_as_ne
     reply = await command(chat, "survey digest 1")
     assert reply == "Digest of run 1 posted: 1 new completed responses."
     posted = chat.to(STAFF_ROOM)[-4]
-    assert posted.message.text.startswith(
-        "Digest: City library feedback (run 1)\nResponses: 1, completed 1"
-    )
-    assert "“Open on Sundays”" in posted.message.text
+    assert posted.message.text.startswith("Digest: City library feedback (run 1), up to ")
+    assert "\nResponses: 1 (1 new), completed 1 (100%)\n" in posted.message.text
+    assert "“Open on Sundays”" in posted.message.details
     clock.now += 60
     await command(chat, "survey digest 1")
-    assert "0 new since the last digest" in chat.to(STAFF_ROOM)[-4].message.text
+    assert "Responses: 1 (0 new)" in chat.to(STAFF_ROOM)[-4].message.text
 
 
 async def test_a_digest_brings_the_chart_and_csv_its_survey_asks_for(
@@ -227,7 +226,11 @@ async def test_export_is_a_csv_with_one_column_per_question(chat: MemoryAdapter)
     assert table[0] == [
         "response",
         "status",
+        "complete",
         "completed_at",
+        "language",
+        "channel",
+        "given_by",
         "visits",
         "services",
         "satisfaction",
@@ -236,7 +239,9 @@ async def test_export_is_a_csv_with_one_column_per_question(chat: MemoryAdapter)
         "age_group",
     ]
     # questions another branch passed by are empty; a skipped one says so
-    assert table[1][1:2] + table[1][3:] == [
+    assert table[1][4:7] == ["en", "memory", "participant"]  # language, channel, who typed
+    assert table[1][1:3] + table[1][7:] == [
+        "completed",
         "completed",
         "Not at all",
         "",
@@ -245,7 +250,7 @@ async def test_export_is_a_csv_with_one_column_per_question(chat: MemoryAdapter)
         "Ramp",
         "[skipped]",
     ]
-    assert table[2][3:] == ["Every week", "Events and courses", "4", "", "Nothing", "40 to 64"]
+    assert table[2][7:] == ["Every week", "Events and courses", "4", "", "Nothing", "40 to 64"]
 
 
 async def test_staff_see_a_phone_number_as_phone_and_the_person_still_sees_their_own(
@@ -256,8 +261,8 @@ async def test_staff_see_a_phone_number_as_phone_and_the_person_still_sees_their
     await answer_library(chat, "dee", "library", "yes", "1", "1", "5", said, "skip")
     await command(chat, "survey digest 1")
     digest = next(m for m in chat.to(STAFF_ROOM) if m.message.text.startswith("Digest:"))
-    assert "“Longer hours please, call me on [phone]”" in digest.message.text
-    assert "040 123 4567" not in digest.message.text
+    assert "“Longer hours please, call me on [phone]”" in digest.message.details
+    assert "040 123 4567" not in digest.message.text + digest.message.details
     exported = await command(chat, "survey export 1")
     assert "040" not in chat.to(STAFF_ROOM)[-1].attachment.data.decode("utf-8-sig")
     assert exported.endswith(".csv.")

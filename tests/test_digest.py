@@ -6,7 +6,9 @@ import struct
 from pathlib import Path
 
 from bot.charts import ALT_TEXT_LIMIT, chart_description, chart_png, charted
-from bot.digest import AnswerRow, Digest, ResponseRow, build, render_text
+from bot.digest import Digest, build
+from bot.digest_text import render_text
+from storage.records import AnswerRow, ResponseRow
 from bot.small_cells import protect
 from conversations.checks import read_survey
 from conversations.summary import Count, Summary
@@ -114,9 +116,9 @@ def test_free_text_themes_and_quotes_new_first() -> None:
 def test_rendered_text_reads_in_a_minute() -> None:
     text = render_text(digest())
     assert text.splitlines()[:3] == [
-        "Digest: City library feedback (run 7)",
-        "Responses: 6, completed 5 (83%), 3 new since the last digest",
-        "Figures count completed responses only (1 unfinished).",
+        "Digest: City library feedback (run 7), 1 Jan 00:01 to 1 Jan 00:03",
+        "Responses: 6 (3 new), completed 5 (83%)",
+        "1 unfinished are not in the figures.",
     ]
     assert "  Every week: 3 (60%)" in text
     assert "  chosen by nobody: Not at all" in text  # one line for every option nobody chose
@@ -129,7 +131,9 @@ def test_rendered_text_reads_in_a_minute() -> None:
 def test_a_run_with_no_answers_yet() -> None:
     empty = build(survey=SURVEY, run_id=1, responses=[], answers=[], since=None, until=1.0)
     assert empty.completion_rate == 0.0
-    assert "Responses: 0, completed 0 (0%), 0 new since the last digest" in render_text(empty)
+    text = render_text(empty)
+    assert "Responses: 0 (0 new), completed 0 (0%)" in text
+    assert "No findings yet: too few answers to show." in text
 
 
 def test_the_chart_shows_each_choice_and_scale_question_with_answers() -> None:

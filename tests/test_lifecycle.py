@@ -148,7 +148,7 @@ async def test_expired_conversations_are_counted_by_the_hourly_upkeep(
     await says(chat, "ann", "library", "yes")
     clock.advance(15 * DAY)
     await runtime.scheduler.settled()
-    statuses = [status for _, status, _ in (await runtime.store.run_rows(1)).responses]
+    statuses = [r.status for r in (await runtime.store.run_rows(1)).responses]
     assert statuses == ["expired"]
 
 

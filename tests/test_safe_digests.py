@@ -26,10 +26,10 @@ async def test_one_older_persons_answers_are_not_readable_from_the_digest(
         await chat.push("ann", text)
     await command(chat, "survey digest 1")
     digest = next(m for m in chat.to(STAFF_ROOM) if m.message.text.startswith("Digest:"))
-    text = digest.message.text
-    assert "Responses: 1, completed 1 (100%)" in text
+    text = f"{digest.message.text}\n{digest.message.details}"
+    assert "Responses: 1 (1 new), completed 1 (100%)" in text
     assert "Your age group (1 answered, 0 skipped)\n  figures hidden until 5 have answered" in text
-    for revealing in ("65 or over", ": 1 (", "Ann", "040", "“"):
+    for revealing in ("65 or over", "1 of 1", "Ann", "040", "“"):
         assert revealing not in text
     files = [m.attachment for m in chat.to(STAFF_ROOM) if m.attachment is not None]
     assert [f.media_type for f in files] == ["text/csv"]  # no chart of one person's answers

@@ -54,11 +54,13 @@ async def test_a_scheduled_digest_is_posted_at_its_time_and_not_before(
         digest, *files = chat.to(STAFF_ROOM)[told:]
         assert [f.attachment.media_type for f in files] == ["image/png", "text/csv"]
         assert digest.message.text.startswith("Digest: City library feedback (run 1)")
-        assert "1 new since the last digest" in digest.message.text
+        assert "Responses: 1 (1 new)" in digest.message.text
         clock.advance(24 * 3600)  # and again the next day, with nothing new
         await runtime.scheduler.settled()
         again = chat.to(STAFF_ROOM)[told + 1 + len(files)]
-        assert "0 new since the last digest" in again.message.text
+        assert again.message.text == (
+            "Digest: City library feedback (run 1): no new responses since 4 Jan 10:30."
+        )
 
 
 async def test_a_cron_time_that_cannot_work_is_explained(
@@ -103,7 +105,7 @@ async def test_a_digest_missed_while_down_is_caught_up_once_at_start(
         ]
         assert len(posted) == 1  # once, however many times were missed
         assert posted[0].startswith("Digest: City library feedback (run 1)")
-        assert "1 new since the last digest" in posted[0]
+        assert "Responses: 1 (1 new)" in posted[0]
     async with bot(tmp_path, survey_folder, clock) as runtime:  # the same moment again
         assert runtime.adapters[0].to(STAFF_ROOM) == []
     with sqlite3.connect(tmp_path / "civicbot.db") as connection:

@@ -151,7 +151,9 @@ async def test_an_export_is_uploaded_to_the_staff_channel(
     assert completed["channel_id"] == "CSTAFF"
     (data,) = slack_api.uploads.values()
     assert (
-        data.decode("utf-8-sig").splitlines()[0].startswith("response,status,completed_at,visits")
+        data.decode("utf-8-sig")
+        .splitlines()[0]
+        .startswith("response,status,complete,completed_at,language,channel,given_by,visits")
     )
 
 
@@ -159,12 +161,17 @@ async def test_a_digest_uploads_the_chart_and_csv_its_survey_asks_for(
     slack_bot: Runtime, events, slack_api: SlackWebApi
 ) -> None:
     await a_digest_of_anns_answers(slack_bot, events, slack_api)
-    assert posted_to(slack_api, "CSTAFF")[-1]["text"].startswith("Digest: City library feedback")
+    headline, figures = posted_to(slack_api, "CSTAFF")[-2:]
+    assert headline["text"].startswith("Digest: City library feedback")
+    assert figures["text"].startswith("Full figures of run 1")
+    assert figures["thread_ts"] and "thread_ts" not in headline  # below the fold, in its thread
     completed = slack_api.made("files.completeUploadExternal")
     assert [c["channel_id"] for c in completed] == ["CSTAFF", "CSTAFF"]
     chart, table = slack_api.uploads.values()
     assert chart.startswith(b"\x89PNG")
-    assert table.decode("utf-8-sig").startswith("response,status,completed_at,visits")
+    assert table.decode("utf-8-sig").startswith(
+        "response,status,complete,completed_at,language,channel,given_by,visits"
+    )
 
 
 async def test_a_digest_chart_has_alt_text_for_screen_readers(

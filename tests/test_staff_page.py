@@ -47,7 +47,7 @@ async def test_a_coordinator_starts_a_survey_and_reads_its_digest(
 
     await type_answer(staff, "survey digest 1")
     digest = staff.locator("#log li.bot").filter(has_text="Digest: City library feedback")
-    await expect(digest).to_contain_text("Responses: 1, completed 1 (100%), 1 new")
+    await expect(digest).to_contain_text("Responses: 1 (1 new), completed 1 (100%)")
     await expect(digest).to_contain_text("“<script>alert(1)</script> more books”")
     assert await staff.locator("#log script").count() == 0
     chart = staff.get_by_role("img", name="Bar charts of run 1 of City library feedback")

@@ -230,11 +230,11 @@ async def test_a_runs_rows_hold_its_answers_as_given(storage: Storage) -> None:
             answer(event, "p1", run_id, first.response_id, answer=(question, value))
         )
     rows = await storage.run_rows(run_id)
-    assert sorted(rows.answers, key=str) == sorted(
-        [(first.response_id, "services", ["loans", "events"]), (first.response_id, "age", None)],
-        key=str,
-    )
-    assert [(r[0], r[1]) for r in rows.responses] == [(first.response_id, "answering")]
+    assert sorted((a.response_id, a.question_id, a.value) for a in rows.answers) == [
+        (first.response_id, "age", None),
+        (first.response_id, "services", ["loans", "events"]),
+    ]
+    assert [(r.id, r.status) for r in rows.responses] == [(first.response_id, "answering")]
     assert rows.last_digest is None
 
 
@@ -311,7 +311,7 @@ async def test_abandoned_conversations_expire_and_stay_for_their_person_to_be_to
         await storage.commit_turn(start(f"s-{pid}", pid, run_id, now=at))
     assert await storage.expire_conversations("library", before=50.0) == 1
     assert await storage.expire_conversations("library", before=50.0) == 0
-    statuses = sorted(status for _, status, _ in (await storage.run_rows(run_id)).responses)
+    statuses = sorted(r.status for r in (await storage.run_rows(run_id)).responses)
     assert statuses == ["expired", "started"]
     assert (await storage.load("old")).conversation.finished is False
 

@@ -101,6 +101,15 @@ function showBotMessage(message) {
   }
   disableOldChoices();
   const item = addLine("bot", message.text);
+  if (message.details) {  // a digest's full figures: below a fold, its first line the label
+    const fold = document.createElement("details");
+    const label = document.createElement("summary");
+    const [first, ...rest] = message.details.split("\n");
+    label.textContent = first;
+    fold.appendChild(label);
+    paragraphs(fold, rest.join("\n").trim());
+    item.appendChild(fold);
+  }
   if (message.choices.length) {
     (message.multiple ? multipleChoices : singleChoices)(item, message);
   }

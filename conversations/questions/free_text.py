@@ -32,18 +32,28 @@ class FreeText(QuestionBase):
 
     def summary(self, given: Given, skipped: int, new: frozenset[int], lang: str) -> Summary:
         texts = [(rid, str(v)) for rid, v in given]
+        found = themes([t for _, t in texts], lang)
         return Summary(
             **self.summary_base(given, skipped, lang),
-            themes=themes([t for _, t in texts], lang),
+            themes=found,
+            theme_quotes=tuple(_saying(form, texts) for form, _ in found),
             quotes=_quotes(texts, new),
         )
+
+
+def _saying(form: str, texts: list[tuple[int, str]]) -> str:
+    """The shortest answer of a few words that says the theme: the one to quote for it."""
+    saying = [text for _, text in texts if form in text.lower()]
+    fuller = [text for text in saying if len(text.split()) >= 3] or saying
+    return _flat(min(fuller, key=len)) if fuller else ""
+
+
+def _flat(text: str) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= MAX_QUOTE_LENGTH else flat[: MAX_QUOTE_LENGTH - 1] + "…"
 
 
 def _quotes(texts: list[tuple[int, str]], new: frozenset[int]) -> tuple[str, ...]:
     """A few answers in the participants' own words, new ones first, longest first."""
     ordered = sorted(texts, key=lambda item: (item[0] not in new, -len(item[1]), item[0]))
-    quotes = []
-    for _, text in ordered[:MAX_QUOTES]:
-        flat = " ".join(text.split())
-        quotes.append(flat if len(flat) <= MAX_QUOTE_LENGTH else flat[: MAX_QUOTE_LENGTH - 1] + "…")
-    return tuple(quotes)
+    return tuple(_flat(text) for _, text in ordered[:MAX_QUOTES])
