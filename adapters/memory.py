@@ -33,6 +33,7 @@ class MemoryAdapter:
         self._instance = secrets.token_hex(4)
         self.channels = channels or {}
         self.sent: list[Outbound] = []
+        self.refusing: set[str] = set()  # conversations whose sends fail (archived, left)
 
     async def open_direct(self, user_id: str) -> str:
         return f"dm-{user_id}"
@@ -62,6 +63,8 @@ class MemoryAdapter:
         pass
 
     async def send(self, outbound: Outbound) -> None:
+        if outbound.conversation_id in self.refusing:
+            raise RuntimeError("channel_not_found")
         if self._on_send is None:
             self.sent.append(outbound)
             return

@@ -30,6 +30,7 @@ USAGE = {
     "unschedule": "survey unschedule SCHEDULE  (a digest's number, or S1 for a scheduled start)",
     "audit": "survey audit [RUN] [since 2027-01-01]  (who did what; coordinators only)",
     "approve": "survey approve REQUEST  (a second coordinator lets a large audience go ahead)",
+    "review": "survey review RUN [release REF | keep REF]  (answers held out of digests)",
 }
 HELP = "Commands:\n" + "\n".join(f"  {usage}" for usage in USAGE.values())
 
@@ -68,6 +69,9 @@ class Command:
     until: datetime | None = None
     dry_run: bool = False  # start, remind: say what would be sent, to how many, send nothing
     request: int | None = None  # approve: the held request's number
+    # review: what to do with the held answer `reference` (None: list what is held)
+    decision: Literal["released", "kept"] | None = None
+    reference: str | None = None
     starts: bool = False  # unschedule: `schedule` is a scheduled start's (S1), not a digest's
     # remind: reminders sent by the run itself from now on, or "off"; None: remind now
     reminders: ReminderPolicy | Literal["off"] | None = None
@@ -122,6 +126,11 @@ def parse(text: str) -> Command | Unusable:
         return Command(name, run=run, cron=cron)
     if name == "export" and [a.lower() for a in args[1:]] == ["raw"]:
         return Command(name, run=run, raw=True)
+    if name == "review" and len(args) > 1:
+        decisions = {"release": "released", "keep": "kept"}
+        if len(args) != 3 or args[1].lower() not in decisions:
+            return _usage(name, "continues with 'release' or 'keep' and a reference")
+        return Command(name, run=run, decision=decisions[args[1].lower()], reference=args[2])
     if name == "remind" and len(args) > 1:
         return _reminders(run, " ".join(args[1:]))
     if name == "close" and len(args) > 1:

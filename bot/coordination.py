@@ -22,6 +22,7 @@ from bot.events import Adapter, Attachment, Inbound, Outbound
 from bot.invitations import Guardrails, HourlyBudget, Invitations
 from bot.outbox import OutboxSender
 from bot.reminders import MANUAL, QuietHours, Reminders, policy_of
+from bot.review import Review
 from bot.roles import Staff, may, names_of, needed
 from bot.run_schedules import RunSchedules
 from bot.run_status import length, when_local
@@ -99,6 +100,7 @@ class Coordination:
             timezone=timezone,
             staff_language=staff_language,
         )
+        self.review = Review(store=store, clock=clock)
         self.schedule = DigestSchedules(
             store=store,
             scheduler=scheduler,
@@ -244,6 +246,10 @@ class Coordination:
         if command.name == "export":
             rows = await self._store.run_rows(run.id)
             return csv_file(survey, run.id, rows, raw=command.raw)
+        if command.name == "review" and command.decision:
+            return await self.review.decide(run, survey, command.decision, command.reference), None
+        if command.name == "review":
+            return await self.review.listing(run, survey), None
         if command.name == "digest":
             try:
                 return await self.digests.post(run, survey, fallback=inbound), None

@@ -17,7 +17,7 @@ WORDS: dict[str, dict[str, str]] = {
         "findings": "Findings:",
         "no_findings": "No findings yet: too few answers to show.",
         "chose": "{count} of {answered} ({percent}%) chose “{label}”: {question}",
-        "rated": "{mean} on average on a scale of {low} to {high} ({answered} answered): {question}",
+        "rated": "{mean} on average on a scale of {low}–{high} ({answered} answered): {question}",
         "theme": "{n} answers mention “{theme}”, e.g. “{quote}”",
         "theme_plain": "{n} answers mention “{theme}”",
         "flagged": "Flagged:",

@@ -69,6 +69,8 @@ def needed(command: Command) -> Role | None:
         return None
     if command.name in READING and not command.raw:
         return "analyst"
+    if command.name == "review":
+        return "moderator"
     return "coordinator"
 
 

@@ -72,7 +72,8 @@ DEATH_WISHES = (
     "hope you die", "hope she dies", "hope he dies", "hope they die", "kill yourself",
     "kys", "go die", "should die", "deserves to die", "toivottavasti kuolet", "kuole pois",
     "ansaitsee kuolla", "pitäisi kuolla", "tapa itsesi", "hoppas du dör", "dö bara",
-    "ta livet av dig", "borde dö", "förtjänar att dö",
+    "ta livet av dig", "borde dö", "förtjänar att dö", "should be shot",
+    "deserves to be shot", "pitäisi ampua", "borde skjutas",
 )  # fmt: skip
 _NEAR = 4  # words between the intent, the verb and whom it is done to, at most
 

@@ -8,10 +8,10 @@ from pathlib import Path
 from bot.charts import ALT_TEXT_LIMIT, chart_description, chart_png, charted
 from bot.digest import Digest, build
 from bot.digest_text import render_text
-from storage.records import AnswerRow, ResponseRow
 from bot.small_cells import protect
 from conversations.checks import read_survey
 from conversations.summary import Count, Summary
+from storage.records import AnswerRow, ResponseRow
 
 SURVEY_FILE = Path(__file__).resolve().parent.parent / "surveys" / "library-services.yaml"
 SURVEY = read_survey(SURVEY_FILE.read_text(encoding="utf-8"), source="library").survey

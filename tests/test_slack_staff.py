@@ -164,7 +164,8 @@ async def test_a_digest_uploads_the_chart_and_csv_its_survey_asks_for(
     headline, figures = posted_to(slack_api, "CSTAFF")[-2:]
     assert headline["text"].startswith("Digest: City library feedback")
     assert figures["text"].startswith("Full figures of run 1")
-    assert figures["thread_ts"] and "thread_ts" not in headline  # below the fold, in its thread
+    assert "thread_ts" not in headline
+    assert figures["thread_ts"]  # below the fold: a reply in the headline's thread
     completed = slack_api.made("files.completeUploadExternal")
     assert [c["channel_id"] for c in completed] == ["CSTAFF", "CSTAFF"]
     chart, table = slack_api.uploads.values()

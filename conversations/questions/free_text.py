@@ -56,4 +56,11 @@ def _flat(text: str) -> str:
 def _quotes(texts: list[tuple[int, str]], new: frozenset[int]) -> tuple[str, ...]:
     """A few answers in the participants' own words, new ones first, longest first."""
     ordered = sorted(texts, key=lambda item: (item[0] not in new, -len(item[1]), item[0]))
-    return tuple(_flat(text) for _, text in ordered[:MAX_QUOTES])
+    quotes: list[str] = []
+    for _, text in ordered:
+        flat = _flat(text)
+        if flat not in quotes:  # the same words from several people are quoted once
+            quotes.append(flat)
+        if len(quotes) == MAX_QUOTES:
+            break
+    return tuple(quotes)
