@@ -97,20 +97,22 @@ async def test_a_coordinator_starts_a_survey_and_posts_a_harmless_digest_in_a_st
             await anna.say(dm, text)
             await anna.hear(dm, bot_account.user_id, number)
         await coord.say(staff_room, "!survey digest 1")
-        notices = await coord.hear(staff_room, bot_account.user_id, 7)
+        notices = await coord.hear(staff_room, bot_account.user_id, 8)
     digest = next(n for n in notices if n["body"].startswith("Digest: City library feedback"))
+    figures = next(n for n in notices if n["body"].startswith("Full figures of run 1"))
     chart, table = (n for n in notices if "url" in n)
     assert (chart["msgtype"], chart["filename"]) == ("m.image", "library-services-run-1.png")
     assert chart["body"].startswith("Bar charts of run 1 of City library feedback")  # alt text
     assert (table["msgtype"], table["filename"]) == ("m.file", "library-services-run-1.csv")
     assert table["body"] == table["filename"]
-    assert digest["msgtype"] == "m.notice"
-    assert "Responses: 1, completed 1 (100%), 1 new since the last digest" in digest["body"]
-    assert "mean 5.0, median 5" in digest["body"]  # the one rating given was 5
-    assert digest["m.mentions"] == {}
-    assert '<a href="https://evil.example">' not in digest["formatted_body"]
-    assert "&lt;a href=&quot;https://evil.example&quot;&gt;" in digest["formatted_body"]
-    assert "<b>" not in digest["formatted_body"]
+    assert digest["msgtype"] == figures["msgtype"] == "m.notice"
+    assert "Responses: 1 (1 new), completed 1 (100%)" in digest["body"]
+    assert "mean 5.0, median 5" in figures["body"]  # below the fold: an event of its own
+    for event in (digest, figures):
+        assert event["m.mentions"] == {}
+        assert '<a href="https://evil.example">' not in event["formatted_body"]
+        assert "<b>" not in event["formatted_body"]
+    assert "&lt;a href=&quot;https://evil.example&quot;&gt;" in figures["formatted_body"]
 
 
 async def test_a_kill_in_the_middle_of_a_batch_loses_and_doubles_nothing(
