@@ -244,8 +244,7 @@ class Coordination:
                 self._store, run, survey, await self._status_extras(run, survey)
             ), None
         if command.name == "export":
-            rows = await self._store.run_rows(run.id)
-            return csv_file(survey, run.id, rows, raw=command.raw)
+            return await csv_file(self._store, survey, run.id, raw=command.raw)
         if command.name == "review" and command.decision:
             return await self.review.decide(run, survey, command.decision, command.reference), None
         if command.name == "review":

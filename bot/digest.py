@@ -1,9 +1,10 @@
 """Digests: what people said in a run, short enough to read in a minute.
 
-`build` is a pure function from stored rows to a `Digest`: each question sums up
-its answers, free text passes redaction (bot/redaction.py) and screening
-(bot/screening.py) before anything is counted or quoted, and the digest notes what
-changed since the last one, who is heard less than expected, and what is flagged.
+`build` is a pure function from a run's figures (each distinct answer with how many
+gave it, summed up by storage) to a `Digest`: each question sums up its answers,
+free text passes redaction (bot/redaction.py) and screening (bot/screening.py)
+before anything is counted or quoted, and the digest notes what changed since the
+last one, who is heard less than expected, and what is flagged.
 bot/small_cells.py then hides what would tell who answered; bot/digest_text.py
 turns the result into the headline and the figures below the fold.
 """
@@ -16,9 +17,10 @@ from dataclasses import dataclass, field
 from bot.redaction import redacted
 from bot.screening import screened
 from conversations.questions import AnswerValue
+from conversations.questions.base import Given
 from conversations.summary import Summary
 from conversations.survey import Survey
-from storage.records import AnswerRow, ResponseRow
+from storage.records import LowestComment, RunFigures
 
 MAX_FLAGGED_QUOTES = 2
 MIN_CHANGE = 0.05  # a mean that moved less than this has not changed
@@ -82,65 +84,62 @@ def build(
     *,
     survey: Survey,
     run_id: int,
-    responses: list[ResponseRow],
-    answers: list[AnswerRow],
-    since: float | None,
+    figures: RunFigures,
     until: float,
     language: str | None = None,
 ) -> Digest:
-    """The digest of a run at `until`, counting as new what completed after `since`. The
-    figures count completed responses; the others are only counted as partial. Survey
-    texts are in `language` where the survey has it; the digest's own words always are."""
+    """The digest of a run at `until` from its figures, counting as new what completed
+    since the last digest. The figures count completed responses; the others are only
+    counted as partial. Survey texts are in `language` where the survey has it; the
+    digest's own words always are."""
     lang = language if language in survey.languages else survey.default_language
-    completed = {
-        r.id: r for r in responses if r.status == "completed" and r.completed_at is not None
-    }
-    new = frozenset(
-        rid
-        for rid, r in completed.items()
-        if (since is None or r.completed_at > since) and r.completed_at <= until
-    )
     readable = _Readable(survey)
-    by_question: dict[str, list[tuple[int, AnswerValue]]] = {}
+    given: dict[str, Given] = {}
     skipped: Counter[str] = Counter()
-    assisted: set[int] = set()
-    for row in answers:
-        if row.response_id not in completed:
-            continue
-        if row.given_by != "participant":
-            assisted.add(row.response_id)
-        value = readable(row)
+    for row in figures.values:
         if row.value is None:
-            skipped[row.question_id] += 1
-        elif value is not None:
-            by_question.setdefault(row.question_id, []).append((row.response_id, value))
-    summaries = tuple(
-        question.summary(by_question.get(question.id, []), skipped[question.id], new, lang)
-        for question in survey.questions
-    )
-    before = {rid for rid, r in completed.items() if since is not None and r.completed_at <= since}
+            skipped[row.question_id] += row.count
+            continue
+        value = readable(row.question_id, row.value, row.review, row.count)
+        if value is not None:
+            given.setdefault(row.question_id, []).append((value, row.count, row.new))
+    statuses = figures.statuses
+    completed = statuses.get("completed", 0)
     return Digest(
         run_id=run_id,
         survey_title=survey.title_in(lang),
-        responses=len([r for r in responses if r.status != "declined"]),
-        completed=len(completed),
-        new_completed=len(new),
-        questions=summaries,
-        partial=len([r for r in responses if r.status not in ("completed", "declined")]),
-        since=since,
+        responses=sum(n for status, n in statuses.items() if status != "declined"),
+        completed=completed,
+        new_completed=figures.new_completed,
+        questions=tuple(
+            question.summary(given.get(question.id, []), skipped[question.id], lang)
+            for question in survey.questions
+        ),
+        partial=sum(n for status, n in statuses.items() if status not in _NOT_PARTIAL),
+        since=figures.last_digest,
         until=until,
         language=language or lang,
         held=readable.held,
-        assisted=len(assisted),
-        changes=_changes(survey, by_question, before, lang),
-        low_with_comment=_low_with_comment(survey, by_question),
-        underheard=_underheard(survey, by_question, lang),
+        assisted=figures.assisted,
+        changes=_changes(survey, given, lang),
+        low_with_comment=_low_with_comment(figures.lowest_comments, readable),
+        underheard=_underheard(survey, given, lang),
         unheard_languages=tuple(
-            code
-            for code in survey.languages
-            if completed and not any(r.language == code for r in completed.values())
+            code for code in survey.languages if completed and not figures.languages.get(code)
         ),
     )
+
+
+def asked_of(survey: Survey) -> dict[str, list]:
+    """What `Storage.run_figures` needs to know of the survey: each scale's lowest point,
+    and the questions people answer in their own words."""
+    return {
+        "lowest": [(q.id, q.min) for q in survey.questions if q.type == "scale"],
+        "comments": [q.id for q in survey.questions if q.citizen_words],
+    }
+
+
+_NOT_PARTIAL = ("completed", "declined")
 
 
 class _Readable:
@@ -149,71 +148,67 @@ class _Readable:
 
     def __init__(self, survey: Survey) -> None:
         self._words = {q.id for q in survey.questions if q.citizen_words}
+        self._seen: dict[str, tuple[bool, str]] = {}  # many people write the same words
         self.held = 0
 
-    def __call__(self, row: AnswerRow) -> AnswerValue:
-        if row.value is None or row.question_id not in self._words:
-            return row.value
-        text = str(row.value)
-        if row.review == "kept" or (row.review != "released" and screened(text)):
-            self.held += 1
+    def __call__(
+        self, question_id: str, value: AnswerValue, review: str | None, count: int = 1
+    ) -> AnswerValue:
+        if question_id not in self._words:
+            return value
+        text = str(value)
+        seen = self._seen.get(text)
+        if seen is None:
+            seen = self._seen[text] = (screened(text) is not None, redacted(text))
+        abusive, shown = seen
+        if review == "kept" or (review != "released" and abusive):
+            self.held += count
             return None
-        return redacted(text)
+        return shown
 
 
-def _changes(
-    survey: Survey, by_question: dict[str, list[tuple[int, AnswerValue]]], before: set[int], lang
-) -> tuple[Change, ...]:
+def _changes(survey: Survey, given: dict[str, Given], lang: str) -> tuple[Change, ...]:
     changes = []
     for question in survey.questions:
         if question.type != "scale":
             continue
-        values = by_question.get(question.id, [])
-        earlier = [float(v) for rid, v in values if rid in before]
-        if not earlier or len(earlier) == len(values):
+        counted = given.get(question.id, [])
+        answered = sum(count for _, count, _ in counted)
+        before = sum(count - new for _, count, new in counted)
+        if not before or before == answered:
             continue
-        then = sum(earlier) / len(earlier)
-        now = sum(float(v) for _, v in values) / len(values)
+        then = sum(float(v) * (count - new) for v, count, new in counted) / before
+        now = sum(float(v) * count for v, count, _ in counted) / answered
         if abs(now - then) >= MIN_CHANGE:
-            changes.append(Change(question.text[lang], then, now, len(earlier), len(values)))
+            changes.append(Change(question.text[lang], then, now, before, answered))
     return tuple(changes)
 
 
-def _low_with_comment(
-    survey: Survey, by_question: dict[str, list[tuple[int, AnswerValue]]]
-) -> LowWithComment:
-    lowest = {
-        rid
-        for question in survey.questions
-        if question.type == "scale"
-        for rid, value in by_question.get(question.id, [])
-        if value == question.min
-    }
-    comments: dict[int, str] = {}
-    for question in survey.questions:
-        if question.citizen_words:
-            for rid, text in by_question.get(question.id, []):
-                if rid in lowest:
-                    comments.setdefault(rid, " ".join(str(text).split()))
-    quotes = sorted(comments.values(), key=lambda text: (-len(text), text))
-    return LowWithComment(len(comments), tuple(quotes[:MAX_FLAGGED_QUOTES]))
+def _low_with_comment(comments: list[LowestComment], readable: _Readable) -> LowWithComment:
+    said: dict[int, str] = {}
+    for comment in comments:
+        shown = readable(comment.question_id, comment.value, comment.review)
+        if shown is not None:
+            said.setdefault(comment.response_id, " ".join(str(shown).split()))
+    quotes = sorted(set(said.values()), key=lambda text: (-len(text), text))
+    return LowWithComment(len(said), tuple(quotes[:MAX_FLAGGED_QUOTES]))
 
 
-def _underheard(
-    survey: Survey, by_question: dict[str, list[tuple[int, AnswerValue]]], lang: str
-) -> tuple[Underheard, ...]:
+def _underheard(survey: Survey, given: dict[str, Given], lang: str) -> tuple[Underheard, ...]:
     expected = survey.expected
     if expected is None:
         return ()
-    values = [v for _, v in by_question.get(expected.question, [])]
-    if not values:
+    counts: Counter[AnswerValue] = Counter()
+    for value, count, _ in given.get(expected.question, []):
+        counts[value] += count
+    answered = sum(counts.values())
+    if not answered:
         return ()
-    counts = Counter(values)
     question = survey.question(expected.question)
     labels = {option.id: option.text[lang] for option in question.options}
     found = []
     for option, share in expected.shares.items():
-        heard = 100.0 * counts[option] / len(values)
+        heard = 100.0 * counts[option] / answered
         if heard < share / 2:
             found.append(Underheard(labels[option], share, counts[option], heard))
     return tuple(found)

@@ -8,11 +8,11 @@ from bot.digest import Digest
 from bot.events import Attachment
 from bot.export import csv_of
 from conversations.survey import Survey
-from storage.records import RunRows
+from storage.contract import Storage
 
 
 async def digest_files(
-    survey: Survey, built: Digest, rows: RunRows
+    store: Storage, survey: Survey, built: Digest
 ) -> list[tuple[str, Attachment]]:
     """The chart and the CSV the survey's digests ask for, each with the line that
     introduces it. They are made again from the data each time, so they are not stored."""
@@ -30,16 +30,17 @@ async def digest_files(
             description = chart_description(built)
             files.append((caption, Attachment(name, "image/png", png, description)))
     if survey.digest.csv:
-        files.append(csv_file(survey, built.run_id, rows))
+        files.append(await csv_file(store, survey, built.run_id))
     return files
 
 
-def csv_file(
-    survey: Survey, run_id: int, rows: RunRows, *, raw: bool = False
+async def csv_file(
+    store: Storage, survey: Survey, run_id: int, *, raw: bool = False
 ) -> tuple[str, Attachment]:
-    """The run's answers as CSV, with the line that introduces it."""
+    """The run's answers as CSV, with the line that introduces it, made off the loop."""
     name = f"{survey.id}-run-{run_id}{'-raw' if raw else ''}.csv"
-    data = csv_of(survey, rows.responses, rows.answers, raw=raw)
+    rows = await store.run_rows(run_id)
+    data = await asyncio.to_thread(csv_of, survey, rows.responses, rows.answers, raw=raw)
     told = f"Run {run_id}: {len(rows.responses)} responses in {name}."
     if raw:
         told += " Unredacted: it holds whatever personal data people wrote; keep it safe."

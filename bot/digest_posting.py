@@ -22,7 +22,7 @@ from bot.survey_files import SurveyCatalogue
 from conversations.outgoing import Message
 from conversations.survey import Survey
 from storage.contract import Storage
-from storage.records import RunRow, RunRows
+from storage.records import RunFigures, RunRow
 
 log = logging.getLogger(__name__)
 
@@ -77,17 +77,16 @@ class DigestPosting:
     ) -> str:
         """Post the run's digest to its staff channel and move its watermark."""
         now = self._clock()
-        rows = await self._store.run_rows(run.id)
+        figures = await self._store.run_figures(run.id, **digest.asked_of(survey))
         lang = survey.digest.language or self._staff_language
-        built = await asyncio.to_thread(self.built, survey, run.id, rows, now, lang)
-        if scheduled and rows.last_digest is not None and not built.new_completed:
+        built = await asyncio.to_thread(self.built, survey, run.id, figures, now, lang)
+        if scheduled and figures.last_digest is not None and not built.new_completed:
             if survey.digest.when_empty == "skip":
                 return f"Nothing new in run {run.id}: no digest posted, as the survey asks."
-            since = moment(datetime.fromtimestamp(rows.last_digest, self._zone), built.language)
+            since = moment(datetime.fromtimestamp(figures.last_digest, self._zone), lang)
             message = Message(
-                word(built.language, "nothing_new", title=built.survey_title, run=run.id,
-                     since=since)
-            )  # fmt: skip
+                word(lang, "nothing_new", title=built.survey_title, run=run.id, since=since)
+            )
         else:
             message = Message(render_headline(built, self._zone), details=render_details(built))
         if run.staff_channel:
@@ -111,7 +110,9 @@ class DigestPosting:
             )
         told = f"Digest of run {run.id} posted: {built.new_completed} new completed responses."
         uploads = self._adapters[platform].capabilities.file_upload
-        files = await digest_files(survey, built, rows) if uploads and message.details else []
+        files = (
+            await digest_files(self._store, survey, built) if uploads and message.details else []
+        )
         for caption, attachment in files:
             try:
                 await self._adapters[platform].send(
@@ -123,17 +124,11 @@ class DigestPosting:
         return told
 
     @staticmethod
-    def built(survey: Survey, run_id: int, rows: RunRows, now: float, lang: str) -> digest.Digest:
+    def built(
+        survey: Survey, run_id: int, figures: RunFigures, now: float, lang: str
+    ) -> digest.Digest:
         """The digest as staff may see it: a CPU-bound build, run off the event loop."""
-        return protect(
-            digest.build(
-                survey=survey,
-                run_id=run_id,
-                responses=rows.responses,
-                answers=rows.answers,
-                since=rows.last_digest,
-                until=now,
-                language=lang,
-            ),
-            survey.min_group_size,
+        built = digest.build(
+            survey=survey, run_id=run_id, figures=figures, until=now, language=lang
         )
+        return protect(built, survey.min_group_size)

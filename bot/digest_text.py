@@ -116,8 +116,14 @@ def _findings_of(summary: Summary, lang: str) -> list[Finding]:
     found = []
     for (theme, n), quote in zip(summary.themes, summary.theme_quotes, strict=False):
         key = "theme" if quote else "theme_plain"
-        found.append(Finding(n, word(lang, key, theme=theme, n=n, quote=quote)))
+        said = _theme_count(n, summary, lang)
+        found.append(Finding(n, word(lang, key, theme=theme, n=said, quote=quote)))
     return found
+
+
+def _theme_count(n: int, summary: Summary, lang: str) -> str:
+    """How many answers mention a theme; an estimate when the answers were sampled."""
+    return word(lang, "about", n=f"{n:,}") if summary.themes_estimated else str(n)
 
 
 def _flagged(digest: Digest) -> list[str]:
@@ -195,7 +201,9 @@ def _figures(summary: Summary, digest: Digest) -> list[str]:
         if nobody:
             lines.append(word(lang, "nobody", options=", ".join(nobody)))
     if summary.themes:
-        themes = ", ".join(f"{theme} ({n})" for theme, n in summary.themes)
+        themes = ", ".join(
+            f"{theme} ({_theme_count(n, summary, lang)})" for theme, n in summary.themes
+        )
         lines.append(word(lang, "themes", themes=themes))
     lines.extend(f"“{quote}”" for quote in summary.quotes)
     return lines

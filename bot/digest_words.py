@@ -39,6 +39,7 @@ WORDS: dict[str, dict[str, str]] = {
         "latest": "latest",
         "nothing_new": "Digest: {title} (run {run}): no new responses since {since}.",
         "and": "and",
+        "about": "about {n}",
     },
     "fi": {
         "title": "Kooste: {title} (kierros {run}), {period}",
@@ -73,6 +74,7 @@ WORDS: dict[str, dict[str, str]] = {
         "latest": "viimeisin",
         "nothing_new": "Kooste: {title} (kierros {run}): ei uusia vastauksia {since} jälkeen.",
         "and": "ja",
+        "about": "noin {n}",
     },
     "sv": {
         "title": "Sammandrag: {title} (omgång {run}), {period}",
@@ -107,6 +109,7 @@ WORDS: dict[str, dict[str, str]] = {
         "latest": "senast",
         "nothing_new": "Sammandrag: {title} (omgång {run}): inga nya svar sedan {since}.",
         "and": "och",
+        "about": "cirka {n}",
     },
 }
 

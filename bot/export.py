@@ -48,10 +48,12 @@ def csv_of(
     by_response: dict[int, dict[str, AnswerValue]] = {}
     givers: dict[int, set[str]] = {}
     words = set() if raw else {q.id for q in survey.questions if q.citizen_words}
+    shown: dict[str, str] = {}  # many people write the same words: redact them once
     for answer in answers:
         value = answer.value
         if answer.question_id in words and value is not None:
-            value = redacted(str(value))
+            text = str(value)
+            value = shown.get(text) or shown.setdefault(text, redacted(text))
         by_response.setdefault(answer.response_id, {})[answer.question_id] = value
         givers.setdefault(answer.response_id, set()).add(answer.given_by)
     rows = list(responses)

@@ -33,6 +33,9 @@ ADDRESS = "[address]"
 NAME = "[name]"
 PHONE_REGIONS = ("FI", "SE", "GB")
 
+_DIGIT = re.compile(r"\d")
+# Six digits or more, apart by at most a few separators: the least a phone number has.
+_ENOUGH_DIGITS = re.compile(r"\d(?:[\s().\-/]{0,3}\d){5,}")
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+", re.UNICODE)
 _IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]){11,30}\b")
 _HETU = re.compile(r"\b\d{6}[-+A-FU-Y]\d{3}[0-9A-Y]\b", re.IGNORECASE)
@@ -59,6 +62,8 @@ _INTRODUCED = re.compile(
 
 def redacted(text: str) -> str:
     """`text` with the personal data it holds replaced by labels such as [phone]."""
+    if "@" not in text and not _DIGIT.search(text) and not _INTRODUCED.search(text):
+        return text  # most answers: nothing any step could find
     for redact in _STEPS:
         text = redact(text)
     return text
@@ -72,6 +77,8 @@ def _replace_valid(pattern: re.Pattern[str], valid: Callable[[str], bool], label
 
 
 def _phones(text: str) -> str:
+    if not _ENOUGH_DIGITS.search(text):  # libphonenumber's matcher is slow; no number is short
+        return text
     spans: list[tuple[int, int]] = []
     for region in PHONE_REGIONS:
         matcher = phonenumbers.PhoneNumberMatcher(

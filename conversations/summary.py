@@ -28,6 +28,7 @@ class Summary:
     median: float | None = None
     themes: tuple[tuple[str, int], ...] = ()
     theme_quotes: tuple[str, ...] = ()  # an answer that says each theme, in the same order
+    themes_estimated: bool = False  # counted in a sample of the answers, then scaled
     quotes: tuple[str, ...] = ()  # citizen text: adapters escape it for their platform
 
 

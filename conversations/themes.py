@@ -11,6 +11,7 @@ that recurs as often as its words stands for them.
 from __future__ import annotations
 
 import functools
+import random
 import re
 from collections import Counter
 from collections.abc import Callable
@@ -18,6 +19,7 @@ from collections.abc import Callable
 from conversations.text import fold
 
 MAX_THEMES = 5
+SAMPLE = 5_000  # distinct answers read for themes at most
 _STEMMERS = {"en": "english", "fi": "finnish", "sv": "swedish"}
 _SHARED_PREFIX = 6  # letters two stems must share to be one word...
 _DIFFERENT_ENDING = 3  # ...with at most this many letters of either beyond them
@@ -41,14 +43,17 @@ STOPWORDS = frozenset(
 )
 
 
-def themes(texts: list[str], lang: str) -> tuple[tuple[str, int], ...]:
-    """The themes of these answers with how many answers mention each, most first."""
+def themes(texts: list[tuple[str, int]], lang: str) -> tuple[tuple[str, int], ...]:
+    """The themes of these answers (each distinct text with how many gave it) with how
+    many answers mention each, most first. Beyond SAMPLE distinct texts, a sample of
+    them is read and its counts are scaled to all answers: estimates, and said so."""
     stem = _stemmer(lang)
-    answers = [_content_runs(text) for text in texts]
-    canonical = _merged_stems({stem(w) for runs in answers for run in runs for w, _ in run})
+    texts, scale = _sampled(texts)
+    answers = [(_content_runs(text), count) for text, count in texts]
+    canonical = _merged_stems({stem(w) for runs, _ in answers for run in runs for w, _ in run})
     counts: Counter[tuple[str, ...]] = Counter()
     forms: dict[tuple[str, ...], Counter[str]] = {}
-    for runs in answers:
+    for runs, count in answers:
         seen: set[tuple[str, ...]] = set()
         for run in runs:
             keys = [canonical[stem(word)] for word, _ in run]
@@ -57,8 +62,9 @@ def themes(texts: list[str], lang: str) -> tuple[tuple[str, int], ...]:
                 if index + 1 < len(run):
                     phrase = f"{written} {run[index + 1][1]}"
                     _note((keys[index], keys[index + 1]), phrase, seen, forms)
-        counts.update(seen)
-    recurring = {key: n for key, n in counts.items() if n >= 2}
+        for key in seen:
+            counts[key] += count
+    recurring = {key: round(n * scale) for key, n in counts.items() if n >= 2}
     for key, n in list(recurring.items()):
         if len(key) == 2:  # a phrase as frequent as its words stands for them
             for part in key:
@@ -69,6 +75,20 @@ def themes(texts: list[str], lang: str) -> tuple[tuple[str, int], ...]:
         key=lambda item: (-item[1], item[0]),
     )
     return tuple(ranked[:MAX_THEMES])
+
+
+def _sampled(texts: list[tuple[str, int]]) -> tuple[list[tuple[str, int]], float]:
+    """At most SAMPLE distinct texts, drawn by how often each was given, and by how much
+    their counts are to be multiplied (1 when all are read)."""
+    if len(texts) <= SAMPLE:
+        return texts, 1.0
+    total = sum(count for _, count in texts)
+    drawn = random.Random(total).choices(texts, weights=[n for _, n in texts], k=SAMPLE)
+    return [(text, 1) for text, _ in drawn], total / SAMPLE
+
+
+def is_sampled(texts: list[tuple[str, int]]) -> bool:
+    return len(texts) > SAMPLE
 
 
 def _note(key: tuple[str, ...], form: str, seen: set, forms: dict) -> None:
@@ -119,4 +139,6 @@ def _stemmer(lang: str) -> Callable[[str], str]:
         return lambda word: word
     import snowballstemmer  # pure Python, loaded when a digest first needs it
 
-    return snowballstemmer.stemmer(name).stemWord
+    # People use a few thousand words; stemming each once makes the stemmer's cost
+    # that of a dictionary lookup, whatever the number of answers.
+    return functools.lru_cache(maxsize=100_000)(snowballstemmer.stemmer(name).stemWord)

@@ -15,7 +15,7 @@ Guarantees that hold for every method unless it says otherwise:
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -29,6 +29,7 @@ from storage.records import (
     Loaded,
     Purged,
     Reachable,
+    RunFigures,
     RunRow,
     RunRows,
     RunScheduleRow,
@@ -163,6 +164,16 @@ class Storage(Protocol):
     async def run_rows(self, run_id: int) -> RunRows:
         """The run's responses, answers and digest watermark, from one snapshot, so a
         turn committed meanwhile is either wholly in them or not at all."""
+        ...
+
+    async def run_figures(
+        self, run_id: int, *, lowest: Sequence[tuple[str, Any]], comments: Sequence[str]
+    ) -> RunFigures:
+        """The run's digest figures from one snapshot: its watermark, responses by status,
+        completed ones by language and assisted; each distinct answer of the completed
+        responses with how many gave it (and since the watermark); and for completed
+        responses that gave one of the `lowest` (question, value) answers, their answers
+        to the `comments` questions. Its size follows the distinct answers, not all."""
         ...
 
     async def review(

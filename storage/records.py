@@ -146,6 +146,40 @@ class AnswerRow:
 
 
 @dataclass(frozen=True, slots=True)
+class ValueCount:
+    """One distinct answer to a question in a run's completed responses."""
+
+    question_id: str
+    value: Any  # None: skipped
+    review: str | None  # a moderator's decision on it (released | kept), if any
+    count: int  # how many gave it
+    new: int  # of them, how many completed since the last digest
+
+
+@dataclass(frozen=True, slots=True)
+class LowestComment:
+    """An answer in a comment question of a completed response that gave a lowest point."""
+
+    response_id: int  # to count people, never shown
+    question_id: str
+    value: Any
+    review: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class RunFigures:
+    """What a digest reads of a run, summed up, from one snapshot."""
+
+    last_digest: float | None
+    statuses: dict[str, int]  # responses by status
+    languages: dict[str | None, int]  # completed responses by language
+    assisted: int  # completed responses an intermediary typed answers for
+    new_completed: int  # responses completed since the last digest
+    values: list[ValueCount]
+    lowest_comments: list[LowestComment]
+
+
+@dataclass(frozen=True, slots=True)
 class RunRows:
     """What a digest or an export reads of a run, all from one snapshot."""
 

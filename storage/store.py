@@ -11,13 +11,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
-from storage import privacy, retention, runs, schedules, staff
+from storage import figures, privacy, retention, runs, schedules, staff
 from storage.database import compact, connect
 from storage.migrations import migrate
 from storage.pseudonyms import Pseudonyms, load_key
@@ -30,6 +30,7 @@ from storage.records import (
     Loaded,
     Purged,
     Reachable,
+    RunFigures,
     RunRow,
     RunRows,
     RunScheduleRow,
@@ -204,6 +205,13 @@ class Store:
 
     async def run_rows(self, run_id: int) -> RunRows:
         return await self._scan(partial(runs.rows_of, run_id=run_id))
+
+    async def run_figures(
+        self, run_id: int, *, lowest: Sequence[tuple[str, Any]], comments: Sequence[str]
+    ) -> RunFigures:
+        return await self._scan(
+            partial(figures.figures_of, run_id=run_id, lowest=lowest, comments=comments)
+        )
 
     async def review(
         self, *, response_id: int, question_id: str, decision: str, now: float

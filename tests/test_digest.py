@@ -5,8 +5,10 @@ from __future__ import annotations
 import struct
 from pathlib import Path
 
+from figures_oracle import figures_from
+
 from bot.charts import ALT_TEXT_LIMIT, chart_description, chart_png, charted
-from bot.digest import Digest, build
+from bot.digest import Digest, asked_of, build
 from bot.digest_text import render_text
 from bot.small_cells import protect
 from conversations.checks import read_survey
@@ -58,9 +60,12 @@ ANSWERS = [
 
 
 def digest():
-    return build(
-        survey=SURVEY, run_id=7, responses=RESPONSES, answers=ANSWERS, since=100.0, until=200.0
-    )
+    return built(SURVEY, 7, RESPONSES, ANSWERS, since=100.0, until=200.0)
+
+
+def built(survey, run_id, responses, answers, *, since, until):
+    figures = figures_from(responses, answers, since=since, **asked_of(survey))
+    return build(survey=survey, run_id=run_id, figures=figures, until=until)
 
 
 def question(question_id: str):
@@ -129,7 +134,7 @@ def test_rendered_text_reads_in_a_minute() -> None:
 
 
 def test_a_run_with_no_answers_yet() -> None:
-    empty = build(survey=SURVEY, run_id=1, responses=[], answers=[], since=None, until=1.0)
+    empty = built(SURVEY, 1, [], [], since=None, until=1.0)
     assert empty.completion_rate == 0.0
     text = render_text(empty)
     assert "Responses: 0 (0 new), completed 0 (0%)" in text
@@ -168,7 +173,7 @@ def test_a_long_surveys_alt_text_stays_within_slacks_limit() -> None:
 
 
 def test_no_chart_for_a_run_with_no_answers_yet() -> None:
-    empty = build(survey=SURVEY, run_id=1, responses=[], answers=[], since=None, until=1.0)
+    empty = built(SURVEY, 1, [], [], since=None, until=1.0)
     assert chart_png(empty) is None
 
 
@@ -178,15 +183,16 @@ def test_a_date_question_is_summed_up_by_earliest_latest_and_month() -> None:
         source="visit-date",
     ).survey
     days = ["2026-11-28", "2026-10-03", "2026-11-02"]
-    built = build(
-        survey=dated,
-        run_id=2,
-        responses=[ResponseRow(n, "completed", 10.0) for n in range(1, 4)],
-        answers=[answer(n, "visited", day) for n, day in enumerate(days, start=1)],
-        since=None,
-        until=20.0,
+    text = render_text(
+        built(
+            dated,
+            2,
+            [ResponseRow(n, "completed", 10.0) for n in range(1, 4)],
+            [answer(n, "visited", day) for n, day in enumerate(days, start=1)],
+            since=None,
+            until=20.0,
+        )
     )
-    text = render_text(built)
     assert "  earliest 2026-10-03, latest 2026-11-28" in text
     assert "  2026-10 ██████████ 1" in text
     assert "  2026-11 ████████████████████ 2" in text

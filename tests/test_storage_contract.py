@@ -9,6 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from figures_oracle import figures_from
 
 from storage.contract import Storage, open_storage
 from storage.records import OutboxMessage, TurnRecord
@@ -467,3 +468,44 @@ async def test_retention_forgets_addresses_of_people_not_seen_since(storage: Sto
     assert await storage.forget_addresses(inactive_since=50.0) == 1
     assert (await storage.load("gone")).address is None
     assert (await storage.load("seen")).address == "dm-seen"
+
+
+async def test_a_runs_figures_sum_up_its_completed_answers_from_one_snapshot(
+    storage: Storage,
+) -> None:
+    run_id = await new_run(storage)
+    people = [
+        ("p1", 1, "Too short hours", "en"),
+        ("p2", 1, "Too short hours", "fi"),
+        ("p3", 4, None, "fi"),
+        ("p4", 5, "Fine", "en"),
+    ]
+    for n, (pid, points, words, language) in enumerate(people):
+        first = start(f"s{n}", pid, run_id, language=language)
+        await storage.commit_turn(first)
+        rid = first.response_id
+        await storage.commit_turn(answer(f"a{n}", pid, run_id, rid, answer=("points", points)))
+        given_by = "intermediary" if pid == "p4" else "participant"
+        last = answer(
+            f"b{n}",
+            pid,
+            run_id,
+            rid,
+            answer=("words", words),
+            given_by=given_by,
+            status="answering" if pid == "p3" else "completed",
+            now=30.0 + n,
+            language=language,
+        )
+        await storage.commit_turn(last)
+    asked = {"lowest": [("points", 1)], "comments": ["words"]}
+    figures = await storage.run_figures(run_id, **asked)
+    rows = await storage.run_rows(run_id)
+    expected = figures_from(rows.responses, rows.answers, since=None, **asked)
+    assert sorted(figures.values, key=repr) == sorted(expected.values, key=repr)
+    assert sorted(figures.lowest_comments, key=repr) == sorted(expected.lowest_comments, key=repr)
+    assert (figures.statuses, figures.languages) == (expected.statuses, expected.languages)
+    assert (figures.assisted, figures.new_completed) == (1, 3)
+    too_short = next(v for v in figures.values if v.value == "Too short hours")
+    assert (too_short.count, too_short.new) == (2, 2)
+    assert [c.value for c in figures.lowest_comments] == ["Too short hours"] * 2  # p1, p2

@@ -29,8 +29,8 @@ CASES = [
 
 @pytest.mark.parametrize(("lang", "texts", "expected"), CASES)
 def test_recurring_words_and_phrases_are_themes(lang: str, texts: list[str], expected) -> None:
-    assert themes(texts, lang) == expected
+    assert themes([(text, 1) for text in texts], lang) == expected
 
 
 def test_a_word_said_once_is_no_theme() -> None:
-    assert themes(["Books", "Music", "Films"], "en") == ()
+    assert themes([("Books", 1), ("Music", 1), ("Films", 1)], "en") == ()

@@ -29,7 +29,14 @@ LanguageCode = Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}$", strict=
 Texts = dict[LanguageCode, Annotated[str, StringConstraints(min_length=1, max_length=2000)]]
 # What an answer is, as stored (JSON) and as the engine records it; None when skipped.
 AnswerValue = str | int | float | list[str] | None
-Given = list[tuple[int, AnswerValue]]  # (response id, value) of the answers given
+# The answers given to a question, each distinct value once: (value, how many gave it,
+# how many of those completed since the last digest). Counts, not rows: a digest of a
+# million answers sums up a few hundred of these.
+Given = list[tuple[AnswerValue, int, int]]
+
+
+def answered(given: Given) -> int:
+    return sum(count for _, count, _ in given)
 
 
 class Model(BaseModel):
@@ -133,16 +140,15 @@ class QuestionBase(Model):
         """A stored answer in the CSV export: '' when there is none."""
         return "" if value is None else value
 
-    def summary(self, given: Given, skipped: int, new: frozenset[int], lang: str) -> Summary:
-        """The digest's figures for the answers given; `new`: the responses completed since
-        the last digest."""
+    def summary(self, given: Given, skipped: int, lang: str) -> Summary:
+        """The digest's figures for the answers given."""
         raise NotImplementedError
 
     def summary_base(self, given: Given, skipped: int, lang: str) -> dict:
         return {
             "question_id": self.id,
             "text": self.text[lang],
-            "answered": len(given),
+            "answered": answered(given),
             "skipped": skipped,
         }
 

@@ -20,6 +20,7 @@ from conversations.questions.base import (
     Option,
     QuestionBase,
     Texts,
+    answered,
 )
 from conversations.summary import Count, Summary, percent
 from conversations.text import fold
@@ -53,14 +54,16 @@ class _Choosing(QuestionBase):
         chosen = value if isinstance(value, list) else [value]
         return "; ".join(self.label(c, lang) for c in chosen)
 
-    def summary(self, given: Given, skipped: int, new: frozenset[int], lang: str) -> Summary:
+    def summary(self, given: Given, skipped: int, lang: str) -> Summary:
         counts: Counter[str] = Counter()
-        for _, value in given:
-            counts.update(value if isinstance(value, list) else [value])
+        for value, count, _ in given:
+            for option in value if isinstance(value, list) else [value]:
+                counts[option] += count
+        people = answered(given)
         return Summary(
             **self.summary_base(given, skipped, lang),
             counts=tuple(
-                Count(o.text[lang], counts[o.id], percent(counts[o.id], len(given)))
+                Count(o.text[lang], counts[o.id], percent(counts[o.id], people))
                 for o in self.options
             ),
             charted=True,

@@ -17,7 +17,14 @@ from typing import Literal
 from pydantic import model_validator
 
 from conversations.messages import DAY_WORDS, LANGUAGE_NAMES, say
-from conversations.questions.base import AnswerValue, Asking, Given, Invalid, QuestionBase
+from conversations.questions.base import (
+    AnswerValue,
+    Asking,
+    Given,
+    Invalid,
+    QuestionBase,
+    answered,
+)
 from conversations.summary import Count, Summary, percent
 from conversations.text import fold
 
@@ -75,16 +82,19 @@ class DateQuestion(QuestionBase):
             return say(lang, "skipped")
         return _long(datetime.date.fromisoformat(str(value)), lang)
 
-    def summary(self, given: Given, skipped: int, new: frozenset[int], lang: str) -> Summary:
-        days = sorted(datetime.date.fromisoformat(str(v)) for _, v in given)
-        months = Counter(day.strftime("%Y-%m") for day in days)
+    def summary(self, given: Given, skipped: int, lang: str) -> Summary:
+        days = sorted(datetime.date.fromisoformat(str(v)) for v, _, _ in given)
+        months: Counter[str] = Counter()
+        for value, count, _ in given:
+            months[str(value)[:7]] += count  # ISO dates: the month is their start
         facts = (
             (("earliest", days[0].isoformat()), ("latest", days[-1].isoformat())) if days else ()
         )
+        people = answered(given)
         return Summary(
             **self.summary_base(given, skipped, lang),
             counts=tuple(
-                Count(month, n, percent(n, len(days))) for month, n in sorted(months.items())
+                Count(month, n, percent(n, people)) for month, n in sorted(months.items())
             ),
             bars=True,
             charted=True,

@@ -9,7 +9,7 @@ from pydantic import Field
 from conversations.messages import say
 from conversations.questions.base import AnswerValue, Asking, Given, Invalid, QuestionBase
 from conversations.summary import Summary
-from conversations.themes import themes
+from conversations.themes import is_sampled, themes
 
 MAX_QUOTES = 3
 MAX_QUOTE_LENGTH = 200
@@ -30,20 +30,21 @@ class FreeText(QuestionBase):
     def hint(self, lang: str) -> str:
         return say(lang, "hint_text", limit=self.max_length)
 
-    def summary(self, given: Given, skipped: int, new: frozenset[int], lang: str) -> Summary:
-        texts = [(rid, str(v)) for rid, v in given]
-        found = themes([t for _, t in texts], lang)
+    def summary(self, given: Given, skipped: int, lang: str) -> Summary:
+        texts = [(str(value), count, new) for value, count, new in given]
+        found = themes([(text, count) for text, count, _ in texts], lang)
         return Summary(
             **self.summary_base(given, skipped, lang),
             themes=found,
+            themes_estimated=is_sampled([(text, count) for text, count, _ in texts]),
             theme_quotes=tuple(_saying(form, texts) for form, _ in found),
-            quotes=_quotes(texts, new),
+            quotes=_quotes(texts),
         )
 
 
-def _saying(form: str, texts: list[tuple[int, str]]) -> str:
+def _saying(form: str, texts: list[tuple[str, int, int]]) -> str:
     """The shortest answer of a few words that says the theme: the one to quote for it."""
-    saying = [text for _, text in texts if form in text.lower()]
+    saying = [text for text, _, _ in texts if form in text.lower()]
     fuller = [text for text in saying if len(text.split()) >= 3] or saying
     return _flat(min(fuller, key=len)) if fuller else ""
 
@@ -53,11 +54,11 @@ def _flat(text: str) -> str:
     return flat if len(flat) <= MAX_QUOTE_LENGTH else flat[: MAX_QUOTE_LENGTH - 1] + "…"
 
 
-def _quotes(texts: list[tuple[int, str]], new: frozenset[int]) -> tuple[str, ...]:
+def _quotes(texts: list[tuple[str, int, int]]) -> tuple[str, ...]:
     """A few answers in the participants' own words, new ones first, longest first."""
-    ordered = sorted(texts, key=lambda item: (item[0] not in new, -len(item[1]), item[0]))
+    ordered = sorted(texts, key=lambda item: (not item[2], -len(item[0]), item[0]))
     quotes: list[str] = []
-    for _, text in ordered:
+    for text, _, _ in ordered:
         flat = _flat(text)
         if flat not in quotes:  # the same words from several people are quoted once
             quotes.append(flat)

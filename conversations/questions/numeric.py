@@ -20,6 +20,7 @@ from conversations.questions.base import (
     Invalid,
     QuestionBase,
     Texts,
+    answered,
 )
 from conversations.summary import Count, Summary, percent
 from conversations.text import fold, parse_number
@@ -40,11 +41,12 @@ class _Numeric(QuestionBase):
             yield "error", "any_of branches need a choice question; use at_most/at_least"
 
     def _figures(self, given: Given, skipped: int, lang: str) -> dict:
-        values = [float(v) for _, v in given]
+        counts = sorted((float(value), count) for value, count, _ in given)
+        people = sum(count for _, count in counts)
         return {
             **self.summary_base(given, skipped, lang),
-            "mean": statistics.fmean(values) if values else None,
-            "median": statistics.median(values) if values else None,
+            "mean": sum(v * n for v, n in counts) / people if people else None,
+            "median": _median(counts, people) if people else None,
         }
 
 
@@ -91,12 +93,15 @@ class Scale(_Numeric):
         choices = tuple(Choice(str(n), answer_action(self.id, str(n))) for n in points)
         return Message(super().prompt(lang).text, choices, numbered=False)
 
-    def summary(self, given: Given, skipped: int, new: frozenset[int], lang: str) -> Summary:
-        counts = Counter(int(v) for _, v in given)
+    def summary(self, given: Given, skipped: int, lang: str) -> Summary:
+        counts: Counter[int] = Counter()
+        for value, count, _ in given:
+            counts[int(value)] += count
+        people = answered(given)
         return Summary(
             **self._figures(given, skipped, lang),
             counts=tuple(
-                Count(str(p), counts[p], percent(counts[p], len(given)))
+                Count(str(p), counts[p], percent(counts[p], people))
                 for p in range(self.min, self.max + 1)
             ),
             bars=True,
@@ -142,5 +147,18 @@ class Number(_Numeric):
             return say(lang, "hint_number_range", low=f"{self.min:g}", high=f"{self.max:g}")
         return say(lang, "hint_number")
 
-    def summary(self, given: Given, skipped: int, new: frozenset[int], lang: str) -> Summary:
+    def summary(self, given: Given, skipped: int, lang: str) -> Summary:
         return Summary(**self._figures(given, skipped, lang))
+
+
+def _median(counts: list[tuple[float, int]], people: int) -> float:
+    """The median of values given `count` times each, in order."""
+    middle = [(people - 1) // 2, people // 2]  # the one or two values in the middle
+    found: list[float] = []
+    seen = 0
+    for value, count in counts:
+        while middle and middle[0] < seen + count:
+            found.append(value)
+            middle.pop(0)
+        seen += count
+    return statistics.fmean(found)

@@ -1,0 +1,59 @@
+"""What `Storage.run_figures` returns for given rows, worked out in plain Python: the
+digest tests build from it, and the contract suite checks the backends against it."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from typing import Any
+
+from storage.records import AnswerRow, LowestComment, ResponseRow, RunFigures, ValueCount
+
+
+def figures_from(
+    responses: list[ResponseRow],
+    answers: list[AnswerRow],
+    *,
+    since: float | None,
+    lowest: list[tuple[str, Any]] = (),
+    comments: list[str] = (),
+) -> RunFigures:
+    completed = {r.id: r for r in responses if r.status == "completed"}
+    new = {rid for rid, r in completed.items() if since is None or r.completed_at > since}
+    counted: Counter[tuple[str, str, str | None]] = Counter()
+    fresh: Counter[tuple[str, str, str | None]] = Counter()
+    for a in answers:
+        if a.response_id in completed:
+            key = (a.question_id, json.dumps(a.value), a.review)
+            counted[key] += 1
+            fresh[key] += a.response_id in new
+    lowest_points = {(question, json.dumps(value)) for question, value in lowest}
+    low = {
+        a.response_id
+        for a in answers
+        if a.response_id in completed and (a.question_id, json.dumps(a.value)) in lowest_points
+    }
+    return RunFigures(
+        last_digest=since,
+        statuses=dict(Counter(r.status for r in responses)),
+        languages=dict(Counter(r.language for r in completed.values())),
+        assisted=len(
+            {
+                a.response_id
+                for a in answers
+                if a.response_id in completed and a.given_by != "participant"
+            }
+        ),
+        new_completed=len(new),
+        values=[
+            ValueCount(question, json.loads(value), review, count, fresh[key])
+            for key in counted
+            for question, value, review in [key]
+            for count in [counted[key]]
+        ],
+        lowest_comments=[
+            LowestComment(a.response_id, a.question_id, a.value, a.review)
+            for a in answers
+            if a.response_id in low and a.question_id in comments and a.value is not None
+        ],
+    )
