@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+from functools import partial
 
 from bot.digest import Digest
 from bot.events import Attachment
-from bot.export import csv_of
+from bot.export import csv_of, shuffled
 from conversations.survey import Survey
 from storage.contract import Storage
 
@@ -39,9 +40,9 @@ async def csv_file(
 ) -> tuple[str, Attachment]:
     """The run's answers as CSV, with the line that introduces it, made off the loop."""
     name = f"{survey.id}-run-{run_id}{'-raw' if raw else ''}.csv"
-    rows = await store.run_rows(run_id)
-    data = await asyncio.to_thread(csv_of, survey, rows.responses, rows.answers, raw=raw)
-    told = f"Run {run_id}: {len(rows.responses)} responses in {name}."
+    order = shuffled if survey.anonymous else None
+    data, responses = await store.export(run_id, partial(csv_of, survey, raw=raw), shuffle=order)
+    told = f"Run {run_id}: {responses} responses in {name}."
     if raw:
         told += " Unredacted: it holds whatever personal data people wrote; keep it safe."
     return told, Attachment(name, "text/csv", data)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import csv
 import io
 import random
+from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from bot.redaction import redacted
@@ -36,48 +37,41 @@ _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 def csv_of(
     survey: Survey,
-    responses: list[ResponseRow],
-    answers: list[AnswerRow],
+    rows: Iterable[tuple[ResponseRow, list[AnswerRow]]],
     *,
     raw: bool = False,
-    shuffle: random.Random | None = None,
-) -> bytes:
-    """The CSV file's bytes: participants' own words redacted unless `raw`. `shuffle`
-    orders an anonymous survey's rows (by default an unpredictable order)."""
+) -> tuple[bytes, int]:
+    """The CSV file's bytes, written a response at a time, and how many responses it
+    holds: participants' own words redacted unless `raw`. An anonymous survey's rows
+    come shuffled (Storage.export's `shuffle`) and are numbered as they come."""
     lang = survey.default_language
-    by_response: dict[int, dict[str, AnswerValue]] = {}
-    givers: dict[int, set[str]] = {}
     words = set() if raw else {q.id for q in survey.questions if q.citizen_words}
     shown: dict[str, str] = {}  # many people write the same words: redact them once
-    for answer in answers:
-        value = answer.value
-        if answer.question_id in words and value is not None:
-            text = str(value)
-            value = shown.get(text) or shown.setdefault(text, redacted(text))
-        by_response.setdefault(answer.response_id, {})[answer.question_id] = value
-        givers.setdefault(answer.response_id, set()).add(answer.given_by)
-    rows = list(responses)
-    if survey.anonymous:
-        (shuffle or random.SystemRandom()).shuffle(rows)
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow([*PROVENANCE, *(q.id for q in survey.questions)])
-    for number, response in enumerate(rows, start=1):
-        given = by_response.get(response.id, {})
+    number = 0
+    for number, (response, answers) in enumerate(rows, start=1):
+        given: dict[str, AnswerValue] = {}
+        for answer in answers:
+            value = answer.value
+            if answer.question_id in words and value is not None:
+                text = str(value)
+                value = shown.get(text) or shown.setdefault(text, redacted(text))
+            given[answer.question_id] = value
         cells = [
             _cell(
-                q.cell(given[q.id], lang) if q.id in given and given[q.id] is not None else None,
+                q.cell(given[q.id], lang) if given.get(q.id) is not None else None,
                 skipped=q.id in given,
             )
             for q in survey.questions
         ]
         completed_at = response.completed_at
         when = datetime.fromtimestamp(completed_at, UTC).isoformat() if completed_at else ""
-        shown = number if survey.anonymous else response.id
-        given_by = "/".join(sorted(givers.get(response.id, ())))
+        given_by = "/".join(sorted({answer.given_by for answer in answers}))
         complete = "completed" if response.status == "completed" else "partial"
         provenance = [
-            shown,
+            number if survey.anonymous else response.id,
             response.status,
             complete,
             when,
@@ -86,7 +80,12 @@ def csv_of(
             given_by,
         ]
         writer.writerow([*provenance, *cells])
-    return out.getvalue().encode("utf-8-sig")
+    return out.getvalue().encode("utf-8-sig"), number
+
+
+def shuffled(ids: list[int]) -> None:
+    """An anonymous survey's export order: unpredictable, new each time."""
+    random.SystemRandom().shuffle(ids)
 
 
 def _cell(value: object, *, skipped: bool) -> object:

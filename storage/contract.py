@@ -15,12 +15,13 @@ Guarantees that hold for every method unless it says otherwise:
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from storage.pseudonyms import KEY_VARIABLE as PSEUDONYM_KEY_VARIABLE
 from storage.records import (
+    AnswerRow,
     Approval,
     AuditEntry,
     Backup,
@@ -29,6 +30,7 @@ from storage.records import (
     Loaded,
     Purged,
     Reachable,
+    ResponseRow,
     RunFigures,
     RunRow,
     RunRows,
@@ -39,6 +41,8 @@ from storage.records import (
     StoredResponse,
     TurnRecord,
 )
+
+T = TypeVar("T")
 
 
 @runtime_checkable
@@ -164,6 +168,18 @@ class Storage(Protocol):
     async def run_rows(self, run_id: int) -> RunRows:
         """The run's responses, answers and digest watermark, from one snapshot, so a
         turn committed meanwhile is either wholly in them or not at all."""
+        ...
+
+    async def export(
+        self,
+        run_id: int,
+        write: Callable[[Iterator[tuple[ResponseRow, list[AnswerRow]]]], T],
+        *,
+        shuffle: Callable[[list[int]], None] | None = None,
+    ) -> T:
+        """Hand `write` the run's responses one by one with their answers, from one
+        snapshot, in id order or as `shuffle` orders their ids; `write` runs off the event
+        loop and holds only what it keeps. Its result."""
         ...
 
     async def run_figures(

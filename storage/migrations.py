@@ -313,6 +313,8 @@ def _provenance_and_review(db: sqlite_utils.Database) -> None:
         -- Who made a digest schedule, and where: a digest that cannot go out is told there.
         ALTER TABLE schedules ADD COLUMN made_by TEXT;  -- platform:user
         ALTER TABLE schedules ADD COLUMN made_in TEXT;  -- platform:conversation
+        -- Answers an intermediary typed: few, so the digest counts them without a scan.
+        CREATE INDEX answers_assisted ON answers (response_id) WHERE given_by != 'participant';
         """,
     )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable, Iterator
 
 from storage.records import (
     AnswerRow,
@@ -139,6 +140,44 @@ def answers_of(connection: sqlite3.Connection, run_id: int) -> list[AnswerRow]:
         AnswerRow(response_id, question, decoded(value), given_by, review)
         for response_id, question, value, given_by, review in rows
     ]
+
+
+def each_response(
+    connection: sqlite3.Connection, run_id: int, *, shuffle: Callable[[list[int]], None] | None
+) -> Iterator[tuple[ResponseRow, list[AnswerRow]]]:
+    """The run's responses one by one with their answers, in id order or as `shuffle`
+    orders their ids, read in chunks: memory follows the chunk, not the run. Call inside
+    a transaction for one snapshot."""
+    listed = connection.execute("SELECT id FROM responses WHERE run_id = ? ORDER BY id", (run_id,))
+    ids = [rid for (rid,) in listed]
+    if shuffle is not None:
+        shuffle(ids)
+    for first in range(0, len(ids), EXPORT_CHUNK):
+        chunk = ids[first : first + EXPORT_CHUNK]
+        marks = ",".join("?" * len(chunk))
+        responses = {
+            row[0]: ResponseRow(*row)
+            for row in connection.execute(
+                "SELECT id, status, completed_at, language, channel FROM responses"
+                f" WHERE id IN ({marks})",
+                chunk,
+            )
+        }
+        answers: dict[int, list[AnswerRow]] = {}
+        for rid, question, value, given_by, decision in connection.execute(
+            "SELECT a.response_id, a.question_id, a.value, a.given_by, v.decision FROM answers a"
+            " LEFT JOIN reviews v ON v.response_id = a.response_id"
+            f" AND v.question_id = a.question_id WHERE a.response_id IN ({marks})",
+            chunk,
+        ):
+            answers.setdefault(rid, []).append(
+                AnswerRow(rid, question, decoded(value), given_by, decision)
+            )
+        for rid in chunk:
+            yield responses[rid], answers.get(rid, [])
+
+
+EXPORT_CHUNK = 500  # responses read at a time for an export
 
 
 def review(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
@@ -23,6 +23,7 @@ from storage.migrations import migrate
 from storage.pseudonyms import Pseudonyms, load_key
 from storage.recent import RecentConversations
 from storage.records import (
+    AnswerRow,
     Approval,
     AuditEntry,
     ConversationRow,
@@ -30,6 +31,7 @@ from storage.records import (
     Loaded,
     Purged,
     Reachable,
+    ResponseRow,
     RunFigures,
     RunRow,
     RunRows,
@@ -205,6 +207,22 @@ class Store:
 
     async def run_rows(self, run_id: int) -> RunRows:
         return await self._scan(partial(runs.rows_of, run_id=run_id))
+
+    async def export(
+        self,
+        run_id: int,
+        write: Callable[[Iterator[tuple[ResponseRow, list[AnswerRow]]]], T],
+        *,
+        shuffle: Callable[[list[int]], None] | None = None,
+    ) -> T:
+        def exported(connection: sqlite3.Connection) -> T:
+            connection.execute("BEGIN")
+            try:
+                return write(runs.each_response(connection, run_id, shuffle=shuffle))
+            finally:
+                connection.execute("COMMIT")
+
+        return await self._scan(exported)
 
     async def run_figures(
         self, run_id: int, *, lowest: Sequence[tuple[str, Any]], comments: Sequence[str]

