@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Iterator
+from typing import Any
 
 from storage.records import (
     AnswerRow,
@@ -152,6 +153,7 @@ def each_response(
     ids = [rid for (rid,) in listed]
     if shuffle is not None:
         shuffle(ids)
+    values: dict[str | None, Any] = {}
     for first in range(0, len(ids), EXPORT_CHUNK):
         chunk = ids[first : first + EXPORT_CHUNK]
         marks = ",".join("?" * len(chunk))
@@ -170,8 +172,10 @@ def each_response(
             f" AND v.question_id = a.question_id WHERE a.response_id IN ({marks})",
             chunk,
         ):
+            if value not in values:  # choices and points recur: each read once
+                values[value] = decoded(value)
             answers.setdefault(rid, []).append(
-                AnswerRow(rid, question, decoded(value), given_by, decision)
+                AnswerRow(rid, question, values[value], given_by, decision)
             )
         for rid in chunk:
             yield responses[rid], answers.get(rid, [])

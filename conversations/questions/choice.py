@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Iterator
+from functools import cached_property
 from typing import Literal
 
 from pydantic import Field, model_validator
@@ -33,10 +34,12 @@ class _Choosing(QuestionBase):
     options: list[Option] = Field(min_length=2, max_length=20)
 
     def label(self, option_id: str, lang: str) -> str:
-        return self._labels(lang).get(option_id, option_id)
+        return self._labels.get((option_id, lang), option_id)
 
-    def _labels(self, lang: str) -> dict[str, str]:
-        return {o.id: o.text[lang] for o in self.options}
+    @cached_property
+    def _labels(self) -> dict[tuple[str, str], str]:
+        # an export asks for a label per cell: hundreds of thousands of times
+        return {(o.id, lang): text for o in self.options for lang, text in o.text.items()}
 
     def matches(self, rule: Branch, value: AnswerValue) -> bool:
         chosen = value if isinstance(value, list) else [value]
