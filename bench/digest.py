@@ -9,6 +9,9 @@ makes its file. Meanwhile a probe task measures how late the event loop wakes up
 replies' latency is what everyone in a conversation would feel.
 
     python bench/digest.py --answers 1000000 --rate 1000
+    python bench/digest.py --answers 1000000 --rate 1000 --text-only   # no chart, no CSV
+
+The digest runs twice: the first in a process pays for importing matplotlib.
 
 The seeding writes SQL itself: it is the benchmark's fixture, not civicbot's code.
 """
@@ -186,13 +189,28 @@ async def timed(chat: MemoryAdapter, text: str, rate: float) -> dict[str, float]
     }
 
 
+def survey_folder(folder: Path, *, text_only: bool) -> Path:
+    """The example surveys, without their digests' chart and CSV if `text_only`."""
+    surveys = folder / "surveys"
+    surveys.mkdir()
+    for source in (ROOT / "surveys").glob("*.yaml"):
+        text = source.read_text(encoding="utf-8")
+        if text_only:
+            text = text.replace("  chart: true", "  chart: false").replace(
+                "  csv: true", "  csv: false"
+            )
+        (surveys / source.name).write_text(text, encoding="utf-8")
+    return surveys
+
+
 async def main(args: argparse.Namespace) -> None:
     print(f"calibration {calibration_seconds():.2f} s")
     with tempfile.TemporaryDirectory(dir=args.dir) as folder:
         database = Path(folder) / "civicbot.db"
+        surveys = survey_folder(Path(folder), text_only=args.text_only)
         async with running(
             database=database,
-            survey_folder=ROOT / "surveys",
+            survey_folder=surveys,
             adapters=[MemoryAdapter],
             environ={"CIVICBOT_PSEUDONYM_KEY": "bench"},
             coordinators=frozenset({"memory:coord"}),
@@ -203,13 +221,13 @@ async def main(args: argparse.Namespace) -> None:
         print(f"seeded {stored:,} answers in {time.perf_counter() - started:.1f} s")
         async with running(
             database=database,
-            survey_folder=ROOT / "surveys",
+            survey_folder=surveys,
             adapters=[MemoryAdapter],
             environ={"CIVICBOT_PSEUDONYM_KEY": "bench"},
             coordinators=frozenset({"memory:coord"}),
         ) as runtime:
             chat = runtime.adapters[0]
-            for text in ("survey digest 1", "survey export 1"):
+            for text in ("survey digest 1", "survey digest 1", "survey export 1"):
                 figures = await timed(chat, text, args.rate)
                 shown = ", ".join(f"{k} {v:,.1f}" for k, v in figures.items())
                 print(f"{text}: {shown}")
@@ -221,4 +239,5 @@ if __name__ == "__main__":
     parser.add_argument("--answers", type=int, default=1_000_000)
     parser.add_argument("--rate", type=float, default=1000.0, help="participants' turns/s")
     parser.add_argument("--dir", default=None, help="where the database goes (default /tmp)")
+    parser.add_argument("--text-only", action="store_true", help="digests without files")
     asyncio.run(main(parser.parse_args()))

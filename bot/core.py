@@ -227,7 +227,8 @@ class Bot:
                 new_participant=not loaded.known_participant,
                 address=(platform, user_id, conversation_id),
                 run_id=run_id,
-                start_response=True,
+                start_response=not survey.anonymous,  # anonymous: at the first answer
+                start_conversation=True,
                 anonymous=survey.anonymous,
                 state=turn.state.to_json(),
                 status=RESPONSE_STATUS["started"],
@@ -274,6 +275,11 @@ class Bot:
         record.retract = turn.retract
         if turn.outcome is not None:
             record.status = RESPONSE_STATUS[turn.outcome]
+        if conversation.response_id is None and (record.answer or record.status):
+            # an anonymous response begins with the person's first answer (consent given
+            # or refused counts), so nothing in it says when they were invited
+            record.start_response = True
+            record.channel = inbound.platform
         return turn
 
     async def _begin(self, record: TurnRecord, loaded: Loaded, inbound: Inbound) -> Turn | _Reply:
@@ -297,7 +303,8 @@ class Bot:
             return _Reply(Message(say(lang, "already_answered", title=title)))
         turn = engine.start(survey, language=inbound.locale)
         record.run_id = run_id
-        record.start_response = True
+        record.start_response = not survey.anonymous  # anonymous: at the first answer
+        record.start_conversation = True
         record.anonymous = survey.anonymous
         record.state = turn.state.to_json()
         record.status = RESPONSE_STATUS["started"]

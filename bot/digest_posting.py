@@ -77,7 +77,7 @@ class DigestPosting:
     ) -> str:
         """Post the run's digest to its staff channel and move its watermark."""
         now = self._clock()
-        figures = await self._store.run_figures(run.id, **digest.asked_of(survey))
+        figures = await self._store.run_figures(run.id, until=now, **digest.asked_of(survey))
         lang = survey.digest.language or self._staff_language
         built = await asyncio.to_thread(self.built, survey, run.id, figures, now, lang)
         if scheduled and figures.last_digest is not None and not built.new_completed:

@@ -183,11 +183,17 @@ class Storage(Protocol):
         ...
 
     async def run_figures(
-        self, run_id: int, *, lowest: Sequence[tuple[str, Any]], comments: Sequence[str]
+        self,
+        run_id: int,
+        *,
+        until: float,
+        lowest: Sequence[tuple[str, Any]],
+        comments: Sequence[str],
     ) -> RunFigures:
         """The run's digest figures from one snapshot: its watermark, responses by status,
         completed ones by language and assisted; each distinct answer of the completed
-        responses with how many gave it (and since the watermark); and for completed
+        responses with how many gave it (and how many completed after the watermark and
+        by `until`); and for completed
         responses that gave one of the `lowest` (question, value) answers, their answers
         to the `comments` questions. Its size follows the distinct answers, not all."""
         ...

@@ -20,12 +20,16 @@ def figures_of(
     connection: sqlite3.Connection,
     run_id: int,
     *,
+    until: float,
     lowest: Sequence[tuple[str, Any]],
     comments: Sequence[str],
 ) -> RunFigures:
     connection.execute("BEGIN")
     try:
         since = last_digest(connection, run_id)
+        # new: completed after the last digest and by this one (an anonymous response's
+        # time is rounded up to the hour, so it may lie ahead: it is new in a later one)
+        window = (float("-inf") if since is None else since, until)
         return RunFigures(
             last_digest=since,
             statuses=dict(
@@ -48,23 +52,26 @@ def figures_of(
                 (run_id,),
             ).fetchone()[0],
             new_completed=connection.execute(
-                f"SELECT count(*) FROM responses r WHERE {_COMPLETED} AND r.completed_at > ?",
-                (run_id, float("-inf") if since is None else since),
+                f"SELECT count(*) FROM responses r WHERE {_COMPLETED}"
+                " AND r.completed_at > ? AND r.completed_at <= ?",
+                (run_id, *window),
             ).fetchone()[0],
-            values=_values(connection, run_id, since),
+            values=_values(connection, run_id, window),
             lowest_comments=_lowest_comments(connection, run_id, lowest, comments),
         )
     finally:
         connection.execute("COMMIT")
 
 
-def _values(connection: sqlite3.Connection, run_id: int, since: float | None) -> list[ValueCount]:
+def _values(
+    connection: sqlite3.Connection, run_id: int, window: tuple[float, float]
+) -> list[ValueCount]:
     rows = connection.execute(
         "SELECT a.question_id, a.value, v.decision, count(*),"
-        " coalesce(sum(r.completed_at > ?), 0)"
+        " coalesce(sum(r.completed_at > ? AND r.completed_at <= ?), 0)"
         f" FROM responses r JOIN answers a ON a.response_id = r.id {_DECISION}"
         f" WHERE {_COMPLETED} GROUP BY a.question_id, a.value, v.decision",
-        (float("-inf") if since is None else since, run_id),
+        (*window, run_id),
     )
     return [
         ValueCount(question, decoded(value), decision, count, new)

@@ -61,7 +61,10 @@ class TurnRecord:
     new_participant: bool = False
     address: tuple[str, str, str] | None = None  # (platform, user id, conversation id) if changed
     run_id: int | None = None
-    start_response: bool = False  # a new conversation: open a response for it
+    start_response: bool = False  # open a response for the conversation
+    # a new conversation row; None: with the response (an anonymous one opens its
+    # response only when its first answer arrives, so that it is not made at invitation)
+    start_conversation: bool | None = None
     anonymous: bool = False
     state: str | None = None  # the engine's state as JSON; None: the conversation is as it was
     response_id: int | None = None
@@ -79,6 +82,10 @@ class TurnRecord:
         # Pickled for the writer process at every turn: as the tuple of its fields this
         # takes a fifth of the time the dataclass's own way takes.
         return (TurnRecord, _turn_record_fields(self))
+
+    @property
+    def opens_conversation(self) -> bool:
+        return self.start_response if self.start_conversation is None else self.start_conversation
 
     @property
     def kept_response(self) -> int | None:

@@ -210,8 +210,8 @@ def in_progress(
         " FROM conversations c"
         " JOIN addresses a ON a.pid = c.pid"
         " JOIN participants p ON p.pid = c.pid"
-        " JOIN responses r ON r.id = c.response_id"
-        f" WHERE c.run_id = ? AND NOT c.finished AND r.status NOT IN {_ENDED}"
+        " LEFT JOIN responses r ON r.id = c.response_id"  # none: anonymous, not begun
+        f" WHERE c.run_id = ? AND NOT c.finished AND coalesce(r.status, '') NOT IN {_ENDED}"
         " AND c.updated_at >= ? AND p.opted_out_at IS NULL",
         (run_id, active_since),
     )

@@ -225,10 +225,17 @@ class Store:
         return await self._scan(exported)
 
     async def run_figures(
-        self, run_id: int, *, lowest: Sequence[tuple[str, Any]], comments: Sequence[str]
+        self,
+        run_id: int,
+        *,
+        until: float,
+        lowest: Sequence[tuple[str, Any]],
+        comments: Sequence[str],
     ) -> RunFigures:
         return await self._scan(
-            partial(figures.figures_of, run_id=run_id, lowest=lowest, comments=comments)
+            partial(
+                figures.figures_of, run_id=run_id, until=until, lowest=lowest, comments=comments
+            )
         )
 
     async def review(

@@ -8,6 +8,7 @@ transaction (the group-commit writer's), so a turn is stored whole or not at all
 from __future__ import annotations
 
 import json
+import secrets
 import sqlite3
 from typing import Any
 
@@ -168,7 +169,11 @@ def record_turns(
         " finished = batch.finished, updated_at = batch.at FROM batch"
         " WHERE conversations.pid = batch.pid AND conversations.run_id = batch.run_id",
         CONVERSATION_COLUMNS,
-        [_conversation_values(t) for t in fresh if t.state is not None and not t.start_response],
+        [
+            _conversation_values(t)
+            for t in fresh
+            if t.state is not None and not t.opens_conversation
+        ],
     )
     stored = _queue_replies(connection, fresh)
     return [(stored[id(turn)], turn.response_id) if id(turn) in stored else None for turn in turns]
@@ -190,13 +195,20 @@ def _first_turn_changes(connection: sqlite3.Connection, turns: list[TurnRecord])
         [(t.pid, *t.address, t.now) for t in turns if t.address is not None],
     )
     starts = [t for t in turns if t.start_response]
-    if not starts:
+    opened = [t for t in turns if t.opens_conversation]
+    if not starts and not opened:
         return
     # Ids handed out here, as SQLite would (one past the largest), so that one statement
-    # inserts them all and the conversations can point at them.
+    # inserts them all and the conversations can point at them. An anonymous response
+    # gets a random negative id instead: its id must not tell when it began, nor follow
+    # the order in which people were invited or took part.
     (last,) = connection.execute("SELECT coalesce(max(id), 0) FROM responses").fetchone()
-    for response_id, turn in enumerate(starts, start=last + 1):
+    named = [t for t in starts if not t.anonymous]
+    for response_id, turn in enumerate(named, start=last + 1):
         turn.response_id = response_id
+    for turn in starts:
+        if turn.anonymous:
+            turn.response_id = -1 - secrets.randbits(62)
     _each(
         connection,
         "INSERT INTO responses (id, run_id, pid, status, started_at, updated_at, language,"
@@ -219,7 +231,7 @@ def _first_turn_changes(connection: sqlite3.Connection, turns: list[TurnRecord])
         "UPDATE participants SET active_run = batch.run_id FROM batch"
         " WHERE participants.pid = batch.pid",
         "pid, run_id",
-        [(t.pid, t.run_id) for t in starts],
+        [(t.pid, t.run_id) for t in opened],
     )
     _each(
         connection,
@@ -227,7 +239,7 @@ def _first_turn_changes(connection: sqlite3.Connection, turns: list[TurnRecord])
         " (response_id, state, finished, updated_at, pid, run_id)"
         " SELECT * FROM batch",
         CONVERSATION_COLUMNS,
-        [_conversation_values(t) for t in starts],
+        [_conversation_values(t) for t in opened],
     )
 
 

@@ -15,11 +15,16 @@ def figures_from(
     answers: list[AnswerRow],
     *,
     since: float | None,
+    until: float = float("inf"),
     lowest: list[tuple[str, Any]] = (),
     comments: list[str] = (),
 ) -> RunFigures:
     completed = {r.id: r for r in responses if r.status == "completed"}
-    new = {rid for rid, r in completed.items() if since is None or r.completed_at > since}
+    new = {
+        rid
+        for rid, r in completed.items()
+        if (since is None or r.completed_at > since) and r.completed_at <= until
+    }
     counted: Counter[tuple[str, str, str | None]] = Counter()
     fresh: Counter[tuple[str, str, str | None]] = Counter()
     for a in answers:

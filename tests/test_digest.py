@@ -64,7 +64,7 @@ def digest():
 
 
 def built(survey, run_id, responses, answers, *, since, until):
-    figures = figures_from(responses, answers, since=since, **asked_of(survey))
+    figures = figures_from(responses, answers, since=since, until=until, **asked_of(survey))
     return build(survey=survey, run_id=run_id, figures=figures, until=until)
 
 

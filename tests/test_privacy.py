@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import random
 import sqlite3
 from pathlib import Path
 
-from conftest import Clock
+from conftest import Clock, command, coordinated
 
 from adapters.memory import MemoryAdapter
 from bot.app import Runtime
@@ -103,3 +104,33 @@ async def test_anonymous_answers_carry_only_the_hour_not_the_moment(
         ).fetchall()
     assert times == [(1_700_002_800.0, 1_700_002_800.0)]  # 23:00, the next full hour
     assert conversation_time == clock.now  # kept exact: it names the person, not the answers
+
+
+async def test_an_attacker_with_the_database_cannot_line_anonymous_answers_up_with_people(
+    tmp_path: Path, survey_folder: Path, clock: Clock
+) -> None:
+    """30 people invited to an anonymous survey answer in another order than invited; who
+    wrote which response is known to the test by each one's visits_per_week."""
+    invited = list(range(30))
+    answering = random.Random(5).sample(invited, 30)
+    async with coordinated(tmp_path, survey_folder, clock) as runtime:
+        chat = runtime.adapters[0]
+        await command(chat, "survey start home-care for " + " ".join(f"@p{n}" for n in invited))
+        assert count(tmp_path, "responses") == 0  # invitations make none: first answers do
+        for n in answering:
+            clock.now += 7
+            await say_all(chat, f"p{n}", "yes", "1", str(n))
+    with sqlite3.connect(tmp_path / "civicbot.db") as connection:
+        rows = connection.execute(
+            "SELECT r.id, r.started_at, r.completed_at, a.value FROM responses r"
+            " JOIN answers a ON a.response_id = r.id WHERE a.question_id = 'visits_per_week'"
+        ).fetchall()
+    assert sorted(int(value) for *_, value in rows) == invited
+    assert {started % 3600 for _, started, _, _ in rows} == {0}  # the hour, not the moment
+    # Lining the responses up, by id or by time, with the order in which people were
+    # invited or answered (which the coordinator and the conversations know) pairs about
+    # as many right as chance would: one.
+    for attempt in (sorted(rows), sorted(rows, key=lambda row: (row[1], row[0]))):
+        guessed = [int(value) for *_, value in attempt]
+        for order in (invited, answering):
+            assert sum(g == person for g, person in zip(guessed, order, strict=True)) <= 8

@@ -499,13 +499,13 @@ async def test_a_runs_figures_sum_up_its_completed_answers_from_one_snapshot(
         )
         await storage.commit_turn(last)
     asked = {"lowest": [("points", 1)], "comments": ["words"]}
-    figures = await storage.run_figures(run_id, **asked)
+    figures = await storage.run_figures(run_id, until=32.5, **asked)
     rows = await storage.run_rows(run_id)
-    expected = figures_from(rows.responses, rows.answers, since=None, **asked)
+    expected = figures_from(rows.responses, rows.answers, since=None, until=32.5, **asked)
     assert sorted(figures.values, key=repr) == sorted(expected.values, key=repr)
     assert sorted(figures.lowest_comments, key=repr) == sorted(expected.lowest_comments, key=repr)
     assert (figures.statuses, figures.languages) == (expected.statuses, expected.languages)
-    assert (figures.assisted, figures.new_completed) == (1, 3)
+    assert (figures.assisted, figures.new_completed) == (1, 2)  # p4 completed after 32.5
     too_short = next(v for v in figures.values if v.value == "Too short hours")
     assert (too_short.count, too_short.new) == (2, 2)
     assert [c.value for c in figures.lowest_comments] == ["Too short hours"] * 2  # p1, p2
