@@ -49,6 +49,9 @@ async def test_a_coordinator_starts_a_survey_and_reads_its_digest(
     digest = staff.locator("#log li.bot").filter(has_text="Digest: City library feedback")
     await expect(digest).to_contain_text("Responses: 1 (1 new), completed 1 (100%)")
     await expect(digest).to_contain_text("“<script>alert(1)</script> more books”")
+    fold = digest.locator("details")  # the full figures, folded under the headline
+    await expect(fold.locator("summary")).to_have_text("Full figures of run 1")
+    assert not await fold.evaluate("details => details.open")
     assert await staff.locator("#log script").count() == 0
     chart = staff.get_by_role("img", name="Bar charts of run 1 of City library feedback")
     await expect(chart).to_be_visible()
