@@ -31,6 +31,7 @@ USAGE = {
     "audit": "survey audit [RUN] [since 2027-01-01]  (who did what; coordinators only)",
     "approve": "survey approve REQUEST  (a second coordinator lets a large audience go ahead)",
     "review": "survey review RUN [release REF | keep REF]  (answers held out of digests)",
+    "reply": "survey reply REF TEXT  (to the author of a quote, who stays unknown to you)",
 }
 HELP = "Commands:\n" + "\n".join(f"  {usage}" for usage in USAGE.values())
 
@@ -71,7 +72,8 @@ class Command:
     request: int | None = None  # approve: the held request's number
     # review: what to do with the held answer `reference` (None: list what is held)
     decision: Literal["released", "kept"] | None = None
-    reference: str | None = None
+    reference: str | None = None  # review, reply: an answer's reference
+    text: str = ""  # reply: what to say
     starts: bool = False  # unschedule: `schedule` is a scheduled start's (S1), not a digest's
     # remind: reminders sent by the run itself from now on, or "off"; None: remind now
     reminders: ReminderPolicy | Literal["off"] | None = None
@@ -85,6 +87,7 @@ class Unusable:
 
 
 _RUN = re.compile(r"^#?(\d{1,9})$")
+_REFERENCE = re.compile(r"^#?[0-9A-Za-z]{5}$")
 _START_SCHEDULE = re.compile(r"^[sS](\d{1,9})$")
 
 
@@ -104,6 +107,11 @@ def parse(text: str) -> Command | Unusable:
         if len(args) != 1 or not _RUN.match(args[0]):
             return _usage(name, "needs the number of the request, from the reply that held it")
         return Command(name, request=int(_RUN.match(args[0]).group(1)))
+    if name == "reply":
+        if not args or not _REFERENCE.match(args[0]):
+            return _usage(name, "needs the reference of a quote (#K7P2Q) from a digest")
+        reference = args[0].lstrip("#").upper()
+        return Command(name, reference=reference, text=" ".join(args[1:]))
     if name in ("help", "list"):
         return Command(name) if not args else _usage(name, "takes nothing more")
     if name == "start":

@@ -22,6 +22,7 @@ from bot.events import Adapter, Attachment, Inbound, Outbound
 from bot.invitations import Guardrails, HourlyBudget, Invitations
 from bot.outbox import OutboxSender
 from bot.reminders import MANUAL, QuietHours, Reminders, policy_of
+from bot.replies import Replies
 from bot.review import Review
 from bot.roles import Staff, may, names_of, needed
 from bot.run_schedules import RunSchedules
@@ -101,6 +102,7 @@ class Coordination:
             staff_language=staff_language,
         )
         self.review = Review(store=store, clock=clock)
+        self.replies = Replies(bot=bot, store=store, surveys=surveys)
         self.schedule = DigestSchedules(
             store=store,
             scheduler=scheduler,
@@ -233,6 +235,8 @@ class Coordination:
             return "\n".join([listed, *await self.starts.listed()]), None
         if command.name == "audit":
             return await self._audit(command), None
+        if command.name == "reply":
+            return await self.replies.reply(command.reference, command.text, inbound), None
         run = await self._store.run(command.run)
         if run is None:
             return f"There is no run {command.run}. 'survey list' shows the runs.", None

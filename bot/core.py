@@ -99,6 +99,8 @@ class Bot:
             record.opted_out = True
         elif loaded.opted_out:
             record.opted_out = False  # writing again ends an opt-out
+        if word == "no_replies":
+            record.replies_withdrawn = True
         ongoing = self._ongoing(loaded, record.now)
         lang = _language_of(loaded, inbound)
         if inbound.unreadable:  # nothing to answer with: ask again, leave the survey as it is
@@ -107,8 +109,8 @@ class Bot:
             turn = _Reply(Message(await self._stored_data(pid, lang)))
         elif ongoing is not None and not self._starts_another(*ongoing, inbound):
             turn = self._continue(record, loaded, *ongoing, inbound)
-        elif word == "unsubscribe":
-            turn = _Reply(Message(say(lang, "unsubscribed")))
+        elif word in ("unsubscribe", "no_replies"):
+            turn = _Reply(Message(say(lang, "unsubscribed" if word == "unsubscribe" else word)))
         else:
             turn = await self._begin(record, loaded, inbound)
         return await self._commit(record, turn.messages, inbound.platform, inbound.conversation_id)
@@ -129,6 +131,9 @@ class Bot:
             for question_id, value in sorted(response.answers, key=lambda a: survey.order(a[0])):
                 question = survey.question(question_id)
                 lines.append(f"  {question.text[shown]} {question.shown(value, shown)}")
+            if response.may_reply is not None:
+                answer = say(shown, "yes" if response.may_reply else "no")
+                lines.append(f"  {say(shown, 'my_data_may_reply', answer=answer)}")
         lines.append(say(lang, "my_data_footer"))
         return "\n".join(lines)
 
@@ -246,12 +251,26 @@ class Bot:
     ) -> bool:
         """Nudge someone who has not finished; stored (and counted) and sent like any reply.
         True once it is stored: if the platform is down, the outbox sends it later."""
-        async with self._serial.hold(pid):
-            now = self._clock()
-            record = TurnRecord(
-                event_key=f"remind:{pid}:{now}", pid=pid, now=now, outbox=[], run_id=run_id
-            )
-            record.reminded = True
+        now = self._clock()
+        record = TurnRecord(
+            event_key=f"remind:{pid}:{now}", pid=pid, now=now, outbox=[], run_id=run_id
+        )
+        record.reminded = True
+        return await self._deliver(record, text, platform, conversation_id)
+
+    async def tell(
+        self, *, pid: str, platform: str, conversation_id: str, text: str, event_key: str
+    ) -> bool:
+        """Send someone a message from staff (a reply to their answer), stored and sent
+        like any reply. `event_key` names what asked for it: a command delivered twice
+        sends it once, and the second time gives False."""
+        record = TurnRecord(event_key=event_key, pid=pid, now=self._clock(), outbox=[])
+        return await self._deliver(record, text, platform, conversation_id)
+
+    async def _deliver(
+        self, record: TurnRecord, text: str, platform: str, conversation_id: str
+    ) -> bool:
+        async with self._serial.hold(record.pid):
             stored = await self._commit(record, (Message(text),), platform, conversation_id)
             if stored:
                 await self._outbox.send(stored)
@@ -273,6 +292,7 @@ class Bot:
         if turn.answer is not None:
             record.answer = (turn.answer.question_id, turn.answer.value)
         record.retract = turn.retract
+        record.may_reply = turn.may_reply
         if turn.outcome is not None:
             record.status = RESPONSE_STATUS[turn.outcome]
         if conversation.response_id is None and (record.answer or record.status):

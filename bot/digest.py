@@ -18,6 +18,7 @@ from bot.redaction import redacted
 from bot.screening import screened
 from conversations.questions import AnswerValue
 from conversations.questions.base import Given
+from conversations.questions.free_text import flat
 from conversations.summary import Summary
 from conversations.survey import Survey
 from storage.records import LowestComment, RunFigures
@@ -74,6 +75,10 @@ class Digest:
     low_with_comment: LowWithComment = LowWithComment(0)
     underheard: tuple[Underheard, ...] = ()
     unheard_languages: tuple[str, ...] = ()  # survey languages nobody completed it in
+    # a quote as shown -> the answer it came from (response id, question id), so that
+    # staff can reply to it; never for an anonymous survey
+    sources: dict[str, tuple[int, str]] = field(default_factory=dict)
+    references: dict[str, str] = field(default_factory=dict)  # a quote -> its reference
 
     @property
     def completion_rate(self) -> float:
@@ -94,6 +99,7 @@ def build(
     digest's own words always are."""
     lang = language if language in survey.languages else survey.default_language
     readable = _Readable(survey)
+    sources: dict[str, tuple[int, str]] = {}
     given: dict[str, Given] = {}
     skipped: Counter[str] = Counter()
     for row in figures.values:
@@ -103,6 +109,8 @@ def build(
         value = readable(row.question_id, row.value, row.review, row.count)
         if value is not None:
             given.setdefault(row.question_id, []).append((value, row.count, row.new))
+            if readable.words(row.question_id) and row.first_response is not None:
+                sources.setdefault(_flat(value), (row.first_response, row.question_id))
     statuses = figures.statuses
     completed = statuses.get("completed", 0)
     return Digest(
@@ -122,11 +130,12 @@ def build(
         held=readable.held,
         assisted=figures.assisted,
         changes=_changes(survey, given, lang),
-        low_with_comment=_low_with_comment(figures.lowest_comments, readable),
+        low_with_comment=_low_with_comment(figures.lowest_comments, readable, sources),
         underheard=_underheard(survey, given, lang),
         unheard_languages=tuple(
             code for code in survey.languages if completed and not figures.languages.get(code)
         ),
+        sources={} if survey.anonymous else sources,
     )
 
 
@@ -150,6 +159,9 @@ class _Readable:
         self._words = {q.id for q in survey.questions if q.citizen_words}
         self._seen: dict[str, tuple[bool, str]] = {}  # many people write the same words
         self.held = 0
+
+    def words(self, question_id: str) -> bool:
+        return question_id in self._words
 
     def __call__(
         self, question_id: str, value: AnswerValue, review: str | None, count: int = 1
@@ -184,14 +196,22 @@ def _changes(survey: Survey, given: dict[str, Given], lang: str) -> tuple[Change
     return tuple(changes)
 
 
-def _low_with_comment(comments: list[LowestComment], readable: _Readable) -> LowWithComment:
+def _low_with_comment(
+    comments: list[LowestComment], readable: _Readable, sources: dict[str, tuple[int, str]]
+) -> LowWithComment:
     said: dict[int, str] = {}
     for comment in comments:
         shown = readable(comment.question_id, comment.value, comment.review)
         if shown is not None:
-            said.setdefault(comment.response_id, " ".join(str(shown).split()))
+            said.setdefault(comment.response_id, _flat(shown))
+            sources.setdefault(_flat(shown), (comment.response_id, comment.question_id))
     quotes = sorted(set(said.values()), key=lambda text: (-len(text), text))
     return LowWithComment(len(said), tuple(quotes[:MAX_FLAGGED_QUOTES]))
+
+
+def _flat(text: AnswerValue) -> str:
+    """A quote as the digest shows it, on one line (questions cut long ones the same way)."""
+    return flat(str(text))
 
 
 def _underheard(survey: Survey, given: dict[str, Given], lang: str) -> tuple[Underheard, ...]:

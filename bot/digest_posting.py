@@ -16,6 +16,7 @@ from bot.digest_text import render_details, render_headline
 from bot.digest_words import moment, word
 from bot.events import Adapter, Inbound, Outbound
 from bot.outbox import OutboxSender
+from bot.references import with_references
 from bot.scheduler import Clock
 from bot.small_cells import protect
 from bot.survey_files import SurveyCatalogue
@@ -80,6 +81,7 @@ class DigestPosting:
         figures = await self._store.run_figures(run.id, until=now, **digest.asked_of(survey))
         lang = survey.digest.language or self._staff_language
         built = await asyncio.to_thread(self.built, survey, run.id, figures, now, lang)
+        built = await with_references(self._store, built, now=now)
         if scheduled and figures.last_digest is not None and not built.new_completed:
             if survey.digest.when_empty == "skip":
                 return f"Nothing new in run {run.id}: no digest posted, as the survey asks."

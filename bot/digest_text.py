@@ -76,12 +76,12 @@ def findings(digest: Digest) -> list[Finding]:
     lang = digest.language
     found: list[Finding] = []
     for summary in digest.questions:
-        found.extend(_findings_of(summary, lang))
+        found.extend(_findings_of(summary, lang, digest.references))
     found.sort(key=lambda finding: -finding.people)
     return found[:MAX_FINDINGS]
 
 
-def _findings_of(summary: Summary, lang: str) -> list[Finding]:
+def _findings_of(summary: Summary, lang: str, references: dict[str, str]) -> list[Finding]:
     if not summary.answered:
         return []
     question = _short(summary.text)
@@ -117,8 +117,14 @@ def _findings_of(summary: Summary, lang: str) -> list[Finding]:
     for (theme, n), quote in zip(summary.themes, summary.theme_quotes, strict=False):
         key = "theme" if quote else "theme_plain"
         said = _theme_count(n, summary, lang)
-        found.append(Finding(n, word(lang, key, theme=theme, n=said, quote=quote)))
+        line = word(lang, key, theme=theme, n=said, quote=quote) + _reference(quote, references)
+        found.append(Finding(n, line))
     return found
+
+
+def _reference(quote: str, references: dict[str, str]) -> str:
+    """What follows a quote: its reference, to reply to its author by, if it has one."""
+    return f" #{references[quote]}" if quote in references else ""
 
 
 def _theme_count(n: int, summary: Summary, lang: str) -> str:
@@ -134,7 +140,8 @@ def _flagged(digest: Digest) -> list[str]:
     low = digest.low_with_comment
     if low.count:
         line = word(lang, "low", n=_count(low.count, digest))
-        lines.append(line + (": " + " / ".join(f"“{q}”" for q in low.quotes) if low.quotes else ""))
+        quoted = [f"“{q}”{_reference(q, digest.references)}" for q in low.quotes]
+        lines.append(line + (": " + " / ".join(quoted) if quoted else ""))
     for group in digest.underheard:
         heard = (
             word(lang, "percent_of", heard=f"{group.heard:.0f}")
@@ -205,7 +212,7 @@ def _figures(summary: Summary, digest: Digest) -> list[str]:
             f"{theme} ({_theme_count(n, summary, lang)})" for theme, n in summary.themes
         )
         lines.append(word(lang, "themes", themes=themes))
-    lines.extend(f"“{quote}”" for quote in summary.quotes)
+    lines.extend(f"“{quote}”{_reference(quote, digest.references)}" for quote in summary.quotes)
     return lines
 
 

@@ -12,14 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.redaction import redacted
+from bot.references import answer_reference
 from bot.scheduler import Clock
 from bot.screening import screened
 from conversations.survey import Survey
 from storage.contract import Storage
 from storage.records import AnswerRow, RunRow
 
-REFERENCE_LETTERS = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford's: no I, L, O or U
-REFERENCE_LENGTH = 5
 MAX_LISTED = 20  # held answers one reply lists; the rest wait for these to be decided
 MAX_SHOWN = 300  # characters of each held answer
 
@@ -31,16 +30,6 @@ class HeldAnswer:
     text: str  # redacted
     decision: str | None  # released | kept | None: not decided yet
     answer: AnswerRow
-
-
-def answer_reference(store: Storage, response_id: int, question_id: str) -> str:
-    """A short name for one answer, the same every time, that only this database makes."""
-    number = int(store.pseudonym("answer", f"{response_id}:{question_id}")[:8], 16)
-    letters = []
-    for _ in range(REFERENCE_LENGTH):
-        number, digit = divmod(number, len(REFERENCE_LETTERS))
-        letters.append(REFERENCE_LETTERS[digit])
-    return "".join(letters)
 
 
 class Review:
@@ -70,6 +59,11 @@ class Review:
                 )
             )
         found.sort(key=lambda held: (survey.order(held.answer.question_id), held.reference))
+        await self._store.remember_references(  # a held answer may be replied to as well
+            run_id=run.id,
+            references=[(h.reference, h.answer.response_id, h.answer.question_id) for h in found],
+            now=self._clock(),
+        )
         return found
 
     async def listing(self, run: RunRow, survey: Survey) -> str:

@@ -71,6 +71,8 @@ def needed(command: Command) -> Role | None:
         return "analyst"
     if command.name == "review":
         return "moderator"
+    if command.name == "reply":
+        return "replier"
     return "coordinator"
 
 

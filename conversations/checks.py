@@ -133,6 +133,10 @@ def _cross_checks(survey: Survey, source: str) -> Iterator[Problem]:
             )
     if survey.keyword and fold(survey.keyword) in COMMANDS:
         yield problem(None, f"keyword '{survey.keyword}' is a command word; choose another")
+    if survey.may_reply and survey.anonymous:
+        yield problem(
+            None, "may_reply needs a survey that is not anonymous: a reply needs a way back"
+        )
     if survey.open and not survey.keyword:
         yield problem(None, "open: true needs a keyword, the word that starts the survey")
     for name in ("title", "intro", "consent", "thanks"):

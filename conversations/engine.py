@@ -31,7 +31,8 @@ MAX_MESSAGE_LENGTH = 10_000
 # After this many invalid answers in a row the bot offers help (and skip).
 FAILURES_BEFORE_HELP = 3
 
-Stage = Literal["consent", "question", "stopped", "done", "declined"]
+# may_reply: the survey is complete, and asks whether the service may reply to the person
+Stage = Literal["consent", "question", "may_reply", "stopped", "done", "declined"]
 Outcome = Literal["started", "consented", "declined", "completed", "stopped", "resumed"]
 TERMINAL_STAGES = ("done", "declined")
 
@@ -88,6 +89,7 @@ class Turn:
     answer: Answer | None = None
     retract: str | None = None  # question id whose stored answer no longer holds
     outcome: Outcome | None = None
+    may_reply: bool | None = None  # the person's answer to whether the service may reply
 
 
 def start(survey: Survey, *, language: str | None = None) -> Turn:
@@ -133,6 +135,8 @@ def step(
         return Turn(state, (Message(say(lang, "still_stopped")),))
     if state.stage == "consent":
         return _consent(survey, state, text, action)
+    if state.stage == "may_reply":
+        return _may_reply(survey, state, text, action)
     return _answer(survey, state, text, action, Asking(lang, today))
 
 
@@ -166,6 +170,11 @@ def _command(survey: Survey, state: State, command: str, argument: str) -> Turn:
     lang = state.language
     if command == "language":
         return _switch_language(survey, state, argument)
+    if state.stage == "may_reply" and command in ("stop", "unsubscribe", "no_replies"):
+        return _replies(survey, state, allowed=False, said="no_replies")  # all answered: a no
+    if command == "no_replies":  # storage withdraws every agreement; the survey goes on
+        said = Message(say(lang, "no_replies"))
+        return Turn(state, (said,) if state.stage == "stopped" else (said, _ask(survey, state)))
     if command in ("stop", "unsubscribe"):  # an opt-out ends the survey as stop does
         said = Message(say(lang, "unsubscribed" if command == "unsubscribe" else "stopped"))
         if state.stage == "stopped":
@@ -254,11 +263,32 @@ def _advance(survey: Survey, state: State, answer: Answer) -> Turn:
 
 
 def _finished(survey: Survey, state: State, answer: Answer | None = None) -> Turn:
-    """The survey is done: thanks. The path taken stays with no one once it is over (it
-    can tell an anonymous answer)."""
-    done = replace(state, stage="done", question_id=None, history=(), failures=0)
-    thanks = survey.thanks[state.language] if survey.thanks else say(state.language, "thanks")
-    return Turn(done, (Message(thanks),), answer=answer, outcome="completed")
+    """The survey is done: thanks, or first, where the survey asks it, whether the service
+    may reply. The path taken stays with no one once it is over (it can tell an anonymous
+    answer)."""
+    stage = "may_reply" if survey.may_reply else "done"
+    done = replace(state, stage=stage, question_id=None, history=(), failures=0)
+    said = _ask(survey, done) if survey.may_reply else _thanks(survey, state.language)
+    return Turn(done, (said,), answer=answer, outcome="completed")
+
+
+def _thanks(survey: Survey, lang: str) -> Message:
+    return Message(survey.thanks[lang] if survey.thanks else say(lang, "thanks"))
+
+
+def _may_reply(survey: Survey, state: State, text: str, action: str | None) -> Turn:
+    folded = fold(read_answer(action)[1] if action else text)
+    if folded in YES_WORDS or folded == "1":
+        return _replies(survey, state, allowed=True, said="may_reply_yes")
+    if folded in NO_WORDS or folded == "2":
+        return _replies(survey, state, allowed=False, said="may_reply_no")
+    return _reject(survey, state, say(state.language, "may_reply_hint"))
+
+
+def _replies(survey: Survey, state: State, *, allowed: bool, said: str) -> Turn:
+    done = replace(state, stage="done", failures=0)
+    lang = state.language
+    return Turn(done, (Message(say(lang, said)), _thanks(survey, lang)), may_reply=allowed)
 
 
 def _reject(survey: Survey, state: State, reason: str) -> Turn:
@@ -310,6 +340,12 @@ def _ask(survey: Survey, state: State) -> Message:
             Choice(say(lang, "no"), answer_action("consent", "no")),
         )
         return Message(f"{survey.consent[lang]}\n{say(lang, 'consent_hint')}", choices)
+    if state.stage == "may_reply":
+        choices = (
+            Choice(say(lang, "yes"), answer_action("may_reply", "yes")),
+            Choice(say(lang, "no"), answer_action("may_reply", "no")),
+        )
+        return Message(f"{say(lang, 'may_reply')}\n{say(lang, 'may_reply_hint')}", choices)
     key = (state.question_id, lang)
     cached = survey.prompt_cache.get(key)
     if cached is None:

@@ -89,6 +89,9 @@ class Survey(Model):
     open: bool = False
     staff_channel: StaffChannel | None = None  # where an open survey's digests go
     repeat: bool = False  # one person may answer the same run more than once
+    # At the end, ask whether the service may reply to the person about their answers
+    # (staff answer a quote's reference without learning who wrote it).
+    may_reply: bool = False
     # A conversation with no answer for this long has moved on: the person is free again.
     expires_after: Duration = timedelta(days=14)
     remind: ReminderPolicy | None = None  # None: only when a coordinator asks

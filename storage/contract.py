@@ -30,6 +30,7 @@ from storage.records import (
     Loaded,
     Purged,
     Reachable,
+    ReplyTarget,
     ResponseRow,
     RunFigures,
     RunRow,
@@ -168,6 +169,18 @@ class Storage(Protocol):
     async def run_rows(self, run_id: int) -> RunRows:
         """The run's responses, answers and digest watermark, from one snapshot, so a
         turn committed meanwhile is either wholly in them or not at all."""
+        ...
+
+    async def remember_references(
+        self, *, run_id: int, references: list[tuple[str, int, str]], now: float
+    ) -> None:
+        """Keep the (reference, response id, question id) of quotes a digest of the run
+        shows, until the run's answers go with its retention."""
+        ...
+
+    async def reply_target(self, reference: str) -> ReplyTarget | None:
+        """Where a reply to the answer named by `reference` would go and whether it may:
+        None when no digest gave that reference (or it expired with its run)."""
         ...
 
     async def export(

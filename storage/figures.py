@@ -68,14 +68,14 @@ def _values(
 ) -> list[ValueCount]:
     rows = connection.execute(
         "SELECT a.question_id, a.value, v.decision, count(*),"
-        " coalesce(sum(r.completed_at > ? AND r.completed_at <= ?), 0)"
+        " coalesce(sum(r.completed_at > ? AND r.completed_at <= ?), 0), min(a.response_id)"
         f" FROM responses r JOIN answers a ON a.response_id = r.id {_DECISION}"
         f" WHERE {_COMPLETED} GROUP BY a.question_id, a.value, v.decision",
         (*window, run_id),
     )
     return [
-        ValueCount(question, decoded(value), decision, count, new)
-        for question, value, decision, count, new in rows
+        ValueCount(question, decoded(value), decision, count, new, first)
+        for question, value, decision, count, new, first in rows
     ]
 
 

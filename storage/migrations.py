@@ -319,6 +319,27 @@ def _provenance_and_review(db: sqlite_utils.Database) -> None:
     )
 
 
+def _replies(db: sqlite_utils.Database) -> None:
+    _run_script(
+        db,
+        """
+        -- Whether the person agreed that the service may reply about this response's
+        -- answers: 1 yes, 0 no or withdrawn, NULL never asked.
+        ALTER TABLE responses ADD COLUMN may_reply INTEGER;
+        -- The short references a digest gave its quotes: what `survey reply REF` answers.
+        -- A keyed hash of the answer; gone with the run's answers at retention.
+        CREATE TABLE answer_references (
+            reference TEXT PRIMARY KEY,
+            run_id INTEGER NOT NULL REFERENCES runs (id),
+            response_id INTEGER NOT NULL,
+            question_id TEXT NOT NULL,
+            created_at REAL NOT NULL
+        ) WITHOUT ROWID;
+        CREATE INDEX answer_references_by_run ON answer_references (run_id);
+        """,
+    )
+
+
 MIGRATIONS = [
     Migration(
         1, "participants, addresses, runs, responses, answers, events, outbox", _initial_schema
@@ -341,6 +362,7 @@ MIGRATIONS = [
         "responses' language and channel, held answers' decisions, schedules' makers",
         _provenance_and_review,
     ),
+    Migration(14, "consent to replies, and the references digests give their quotes", _replies),
 ]
 
 

@@ -15,18 +15,19 @@ from storage.turns import decoded, first_delivery
 def stored_responses(connection: sqlite3.Connection, pid: str) -> list[StoredResponse]:
     found = []
     responses = connection.execute(
-        "SELECT r.id, runs.survey_id, r.status FROM responses r JOIN runs ON runs.id = r.run_id"
-        " WHERE r.pid = ? ORDER BY r.id",
+        "SELECT r.id, runs.survey_id, r.status, r.may_reply FROM responses r"
+        " JOIN runs ON runs.id = r.run_id WHERE r.pid = ? ORDER BY r.id",
         (pid,),
     ).fetchall()
-    for response_id, survey_id, status in responses:
+    for response_id, survey_id, status, may_reply in responses:
         answers = [
             (question_id, decoded(value))
             for question_id, value in connection.execute(
                 "SELECT question_id, value FROM answers WHERE response_id = ?", (response_id,)
             )
         ]
-        found.append(StoredResponse(survey_id, status, answers))
+        asked = None if may_reply is None else bool(may_reply)
+        found.append(StoredResponse(survey_id, status, answers, asked))
     return found
 
 
@@ -50,6 +51,8 @@ def erase_participant(
         answers += connection.execute(
             "DELETE FROM answers WHERE response_id = ?", (response_id,)
         ).rowcount
+        # a moderator's decisions on them go too
+        connection.execute("DELETE FROM reviews WHERE response_id = ?", (response_id,))
     connection.execute("DELETE FROM responses WHERE pid = ?", (pid,))
     connection.execute("DELETE FROM conversations WHERE pid = ?", (pid,))
     address = connection.execute(

@@ -76,6 +76,8 @@ class TurnRecord:
     opted_out: bool | None = None  # True: `unsubscribe`; False: wrote again; None: as it was
     reminded: bool = False  # a reminder of the conversation in `run_id`: count it
     channel: str | None = None  # a new response: the platform it comes through
+    may_reply: bool | None = None  # the person's answer: may the service reply about it
+    replies_withdrawn: bool = False  # `no replies`: no reply about any of their answers
     language: str | None = None  # the response's language after this turn
 
     def __reduce__(self) -> tuple:
@@ -161,6 +163,7 @@ class ValueCount:
     review: str | None  # a moderator's decision on it (released | kept), if any
     count: int  # how many gave it
     new: int  # of them, how many completed since the last digest
+    first_response: int | None = None  # the first response that gave it: a quote's source
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,6 +232,24 @@ class StoredResponse:
     survey_id: str
     status: str
     answers: list[tuple[str, Any]]  # (question id, value; None: skipped)
+    may_reply: bool | None = None  # None: never asked
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyTarget:
+    """What `survey reply REF` needs to know of the answer a reference names: never shown
+    to staff beyond why a reply cannot go."""
+
+    run_id: int
+    survey_id: str
+    purged: bool  # the run's answers are gone with its retention
+    response_found: bool  # False: erased on the person's request
+    pid: str | None  # None: an anonymous response
+    may_reply: bool | None
+    language: str | None
+    value: Any  # what they wrote
+    platform: str | None  # where to reach them; None: the address was forgotten
+    conversation_id: str | None
 
 
 @dataclass(frozen=True, slots=True)

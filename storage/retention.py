@@ -62,6 +62,11 @@ def purge_run_chunk(
     ).rowcount
     if answers:
         return answers, 0, 0
+    connection.execute(  # decisions on the answers and references to them go with them
+        "DELETE FROM reviews WHERE response_id IN (SELECT id FROM responses WHERE run_id = ?)",
+        (run_id,),
+    )
+    connection.execute("DELETE FROM answer_references WHERE run_id = ?", (run_id,))
     responses = connection.execute(
         "DELETE FROM responses WHERE id IN (SELECT id FROM responses WHERE run_id = ? LIMIT ?)",
         (run_id, DELETE_CHUNK),

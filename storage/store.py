@@ -17,7 +17,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
-from storage import figures, privacy, retention, runs, schedules, staff
+from storage import figures, privacy, replies, retention, runs, schedules, staff
 from storage.database import compact, connect
 from storage.migrations import migrate
 from storage.pseudonyms import Pseudonyms, load_key
@@ -31,6 +31,7 @@ from storage.records import (
     Loaded,
     Purged,
     Reachable,
+    ReplyTarget,
     ResponseRow,
     RunFigures,
     RunRow,
@@ -207,6 +208,16 @@ class Store:
 
     async def run_rows(self, run_id: int) -> RunRows:
         return await self._scan(partial(runs.rows_of, run_id=run_id))
+
+    async def remember_references(
+        self, *, run_id: int, references: list[tuple[str, int, str]], now: float
+    ) -> None:
+        await self.writer.write(
+            partial(replies.remember_references, run_id=run_id, references=references, now=now)
+        )
+
+    async def reply_target(self, reference: str) -> ReplyTarget | None:
+        return replies.reply_target(self._reader, reference)
 
     async def export(
         self,

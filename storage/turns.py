@@ -165,6 +165,19 @@ def record_turns(
     )
     _each(
         connection,
+        "UPDATE responses SET may_reply = batch.may_reply FROM batch WHERE responses.id = batch.id",
+        "may_reply, id",
+        [(int(t.may_reply), t.response_id) for t in fresh if t.may_reply is not None],
+    )
+    _each(
+        connection,
+        "UPDATE responses SET may_reply = 0 FROM batch"
+        " WHERE responses.pid = batch.pid AND responses.may_reply = 1",
+        "pid",
+        [(t.pid,) for t in fresh if t.replies_withdrawn],
+    )
+    _each(
+        connection,
         "UPDATE conversations SET response_id = batch.response_id, state = batch.state,"
         " finished = batch.finished, updated_at = batch.at FROM batch"
         " WHERE conversations.pid = batch.pid AND conversations.run_id = batch.run_id",

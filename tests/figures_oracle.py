@@ -26,12 +26,14 @@ def figures_from(
         if (since is None or r.completed_at > since) and r.completed_at <= until
     }
     counted: Counter[tuple[str, str, str | None]] = Counter()
+    first: dict[tuple[str, str, str | None], int] = {}
     fresh: Counter[tuple[str, str, str | None]] = Counter()
     for a in answers:
         if a.response_id in completed:
             key = (a.question_id, json.dumps(a.value), a.review)
             counted[key] += 1
             fresh[key] += a.response_id in new
+            first[key] = min(first.get(key, a.response_id), a.response_id)
     lowest_points = {(question, json.dumps(value)) for question, value in lowest}
     low = {
         a.response_id
@@ -51,7 +53,7 @@ def figures_from(
         ),
         new_completed=len(new),
         values=[
-            ValueCount(question, json.loads(value), review, count, fresh[key])
+            ValueCount(question, json.loads(value), review, count, fresh[key], first[key])
             for key in counted
             for question, value, review in [key]
             for count in [counted[key]]

@@ -59,6 +59,8 @@ def check(turn: Turn, expected: dict, where: str) -> None:
         assert turn.state.language == expected["language"], where
     if "outcome" in expected:
         assert turn.outcome == expected["outcome"], where
+    if "may_reply" in expected:
+        assert turn.may_reply == expected["may_reply"], where
     if expected.keys() - SETUP_KEYS:  # a step that states expectations also pins the answer
         recorded = None if turn.answer is None else {turn.answer.question_id: turn.answer.value}
         assert recorded == expected.get("answer"), f"{where}: recorded {recorded}"

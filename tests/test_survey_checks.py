@@ -214,3 +214,22 @@ def test_lifecycle_settings_that_cannot_work_are_named(
 def test_expires_after_reads_a_bare_number_as_days(tmp_path: Path) -> None:
     survey = read_survey(f"expires_after: 3\n{GOOD}", source="s.yaml").survey
     assert survey.expires_after.days == 3
+
+
+def test_replies_to_an_anonymous_survey_are_refused_for_want_of_a_way_back(
+    tmp_path: Path,
+) -> None:
+    code, output = check(tmp_path, "anonymous: true\nmay_reply: true\n" + GOOD)
+    assert code != 0
+    assert "may_reply needs a survey that is not anonymous" in output
+
+
+def test_expected_shares_must_name_a_single_choice_question_and_its_options(
+    tmp_path: Path,
+) -> None:
+    code, output = check(tmp_path, "expected: {question: second, shares: {a: 50, b: 50}}\n" + GOOD)
+    assert code != 0
+    assert "expected.question 'second' is no single-choice question" in output
+    code, output = check(tmp_path, "expected: {question: first, shares: {a: 50, c: 30}}\n" + GOOD)
+    assert "expected.shares names 'c', which is no option of it" in output
+    assert "expected.shares add up to 80 %, not 100" in output

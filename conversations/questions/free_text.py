@@ -46,12 +46,15 @@ def _saying(form: str, texts: list[tuple[str, int, int]]) -> str:
     """The shortest answer of a few words that says the theme: the one to quote for it."""
     saying = [text for text, _, _ in texts if form in text.lower()]
     fuller = [text for text in saying if len(text.split()) >= 3] or saying
-    return _flat(min(fuller, key=len)) if fuller else ""
+    return flat(min(fuller, key=len)) if fuller else ""
 
 
-def _flat(text: str) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= MAX_QUOTE_LENGTH else flat[: MAX_QUOTE_LENGTH - 1] + "…"
+def flat(text: str) -> str:
+    """An answer as a quote: on one line, and cut if long."""
+    one_line = " ".join(text.split())
+    if len(one_line) <= MAX_QUOTE_LENGTH:
+        return one_line
+    return one_line[: MAX_QUOTE_LENGTH - 1] + "…"
 
 
 def _quotes(texts: list[tuple[str, int, int]]) -> tuple[str, ...]:
@@ -59,9 +62,9 @@ def _quotes(texts: list[tuple[str, int, int]]) -> tuple[str, ...]:
     ordered = sorted(texts, key=lambda item: (not item[2], -len(item[0]), item[0]))
     quotes: list[str] = []
     for text, _, _ in ordered:
-        flat = _flat(text)
-        if flat not in quotes:  # the same words from several people are quoted once
-            quotes.append(flat)
+        quote = flat(text)
+        if quote not in quotes:  # the same words from several people are quoted once
+            quotes.append(quote)
         if len(quotes) == MAX_QUOTES:
             break
     return tuple(quotes)

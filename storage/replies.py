@@ -1,0 +1,51 @@
+"""References to answers, as digests quote them, and what a reply to one needs to know."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from storage.records import ReplyTarget
+from storage.turns import decoded
+
+
+def remember_references(
+    connection: sqlite3.Connection,
+    *,
+    run_id: int,
+    references: list[tuple[str, int, str]],
+    now: float,
+) -> None:
+    """Keep (reference, response id, question id) of quotes a digest of the run shows."""
+    connection.executemany(
+        "INSERT OR IGNORE INTO answer_references"
+        " (reference, run_id, response_id, question_id, created_at) VALUES (?, ?, ?, ?, ?)",
+        [(reference, run_id, rid, question, now) for reference, rid, question in references],
+    )
+
+
+def reply_target(connection: sqlite3.Connection, reference: str) -> ReplyTarget | None:
+    row = connection.execute(
+        "SELECT ar.run_id, ru.survey_id, ru.purged_at IS NOT NULL, r.id IS NOT NULL, r.pid,"
+        " r.may_reply, r.language, a.value, ad.platform, ad.conversation_id"
+        " FROM answer_references ar JOIN runs ru ON ru.id = ar.run_id"
+        " LEFT JOIN responses r ON r.id = ar.response_id"
+        " LEFT JOIN answers a ON a.response_id = ar.response_id AND a.question_id = ar.question_id"
+        " LEFT JOIN addresses ad ON ad.pid = r.pid WHERE ar.reference = ?",
+        (reference,),
+    ).fetchone()
+    if row is None:
+        return None
+    run_id, survey_id, purged, found, pid, may_reply, language, value, platform, to = row
+    asked = None if may_reply is None else bool(may_reply)
+    return ReplyTarget(
+        run_id,
+        survey_id,
+        bool(purged),
+        bool(found),
+        pid,
+        asked,
+        language,
+        decoded(value),
+        platform,
+        to,
+    )
