@@ -256,7 +256,9 @@ async def test_a_coordinator_can_use_commands_in_a_direct_room_with_the_bot(
     csv_text = decrypt_attachment(
         downloaded.body, secret["key"]["k"], secret["hashes"]["sha256"], secret["iv"]
     )
-    assert csv_text.decode("utf-8-sig").startswith("response,status,completed_at,visits")
+    assert csv_text.decode("utf-8-sig").startswith(
+        "response,status,complete,completed_at,language,channel,given_by,visits"
+    )
 
 
 async def test_a_room_named_by_its_alias_is_invited_and_people_must_be_named_by_id(
