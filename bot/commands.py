@@ -31,7 +31,7 @@ USAGE = {
     "audit": "survey audit [RUN] [since 2027-01-01]  (who did what; coordinators only)",
     "approve": "survey approve REQUEST  (a second coordinator lets a large audience go ahead)",
     "review": "survey review RUN [release REF | keep REF]  (answers held out of digests)",
-    "reply": "survey reply REF TEXT  (to the author of a quote, who stays unknown to you)",
+    "reply": "survey reply REF TEXT | close  (to the author of a quote, who stays unknown)",
 }
 HELP = "Commands:\n" + "\n".join(f"  {usage}" for usage in USAGE.values())
 

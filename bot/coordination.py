@@ -102,7 +102,7 @@ class Coordination:
             staff_language=staff_language,
         )
         self.review = Review(store=store, clock=clock)
-        self.replies = Replies(bot=bot, store=store, surveys=surveys)
+        self.replies = Replies(bot=bot, store=store, surveys=surveys, clock=clock)
         self.schedule = DigestSchedules(
             store=store,
             scheduler=scheduler,

@@ -14,7 +14,9 @@ from dataclasses import replace
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from bot.answer_back import AnswersBack
 from bot.events import Inbound, NotStored, Outbound
+from bot.my_data import stored_data
 from bot.outbox import OutboxSender
 from bot.per_participant import ParticipantLocks
 from bot.survey_files import SurveyCatalogue
@@ -52,6 +54,7 @@ class Bot:
     ) -> None:
         self._store = store
         self._surveys = surveys
+        self._answer_back = AnswersBack(store=store, surveys=surveys)
         self._outbox = outbox
         self._clock = clock
         self._zone = ZoneInfo(timezone)  # where "today" is, for answers such as "yesterday"
@@ -106,36 +109,20 @@ class Bot:
         if inbound.unreadable:  # nothing to answer with: ask again, leave the survey as it is
             turn = _Reply(Message(say(lang, "unreadable")))
         elif word == "my_data":
-            turn = _Reply(Message(await self._stored_data(pid, lang)))
+            turn = _Reply(Message(await stored_data(self._store, self._surveys, pid, lang)))
         elif ongoing is not None and not self._starts_another(*ongoing, inbound):
             turn = self._continue(record, loaded, *ongoing, inbound)
         elif word in ("unsubscribe", "no_replies"):
             turn = _Reply(Message(say(lang, "unsubscribed" if word == "unsubscribe" else word)))
+        elif (written_back := await self._answer_back.of(record, inbound, lang)) is not None:
+            turn = _Reply(written_back.to_person)
+            staff = (written_back.to_staff,) if written_back.to_staff else ()
+            return await self._commit(
+                record, turn.messages, inbound.platform, inbound.conversation_id, also=staff
+            )
         else:
             turn = await self._begin(record, loaded, inbound)
         return await self._commit(record, turn.messages, inbound.platform, inbound.conversation_id)
-
-    async def _stored_data(self, pid: str, lang: str) -> str:
-        """What is stored from this participant, readable, in their language."""
-        stored = await self._store.stored_responses(pid)
-        if not stored:
-            return say(lang, "my_data_none")
-        lines = [say(lang, "my_data")]
-        for response in stored:
-            survey = self._surveys.surveys.get(response.survey_id)
-            if survey is None:
-                lines.append(f"{response.survey_id} ({response.status})")
-                continue
-            shown = lang if lang in survey.languages else survey.default_language
-            lines.append(f"{survey.title[shown]} ({response.status}):")
-            for question_id, value in sorted(response.answers, key=lambda a: survey.order(a[0])):
-                question = survey.question(question_id)
-                lines.append(f"  {question.text[shown]} {question.shown(value, shown)}")
-            if response.may_reply is not None:
-                answer = say(shown, "yes" if response.may_reply else "no")
-                lines.append(f"  {say(shown, 'my_data_may_reply', answer=answer)}")
-        lines.append(say(lang, "my_data_footer"))
-        return "\n".join(lines)
 
     async def _forget(
         self, pid: str, inbound: Inbound, record: TurnRecord, loaded: Loaded
@@ -182,17 +169,24 @@ class Bot:
         return other is not None and other.id != survey.id
 
     async def _commit(
-        self, record: TurnRecord, said: tuple[Message, ...], platform: str, to: str
+        self,
+        record: TurnRecord,
+        said: tuple[Message, ...],
+        platform: str,
+        to: str,
+        *,
+        also: tuple[tuple[str, str, Message], ...] = (),
     ) -> list[Outbound] | None:
-        """Store the turn with its replies; the replies to send, or None for a redelivery."""
-        messages = merged(said)
-        record.outbox = [OutboxMessage(platform, to, m.to_json()) for m in messages]
+        """Store the turn with its replies, and `also` (platform, conversation, message)
+        to others; what to send, or None for a redelivery."""
+        addressed = [(platform, to, m) for m in merged(said)] + list(also)
+        record.outbox = [OutboxMessage(p, where, m.to_json()) for p, where, m in addressed]
         outbox_ids = await self._store.commit_turn(record)
         if outbox_ids is None:
             return None
         return [
-            Outbound(platform, to, m, outbox_id=outbox_id)
-            for m, outbox_id in zip(messages, outbox_ids, strict=True)
+            Outbound(p, where, m, outbox_id=outbox_id)
+            for (p, where, m), outbox_id in zip(addressed, outbox_ids, strict=True)
         ]
 
     async def invitable(self, *, platform: str, user_id: str, run_id: int | None) -> str:
@@ -259,12 +253,21 @@ class Bot:
         return await self._deliver(record, text, platform, conversation_id)
 
     async def tell(
-        self, *, pid: str, platform: str, conversation_id: str, text: str, event_key: str
+        self,
+        *,
+        pid: str,
+        platform: str,
+        conversation_id: str,
+        text: str,
+        event_key: str,
+        thread: tuple[str, int] | None = None,
     ) -> bool:
         """Send someone a message from staff (a reply to their answer), stored and sent
-        like any reply. `event_key` names what asked for it: a command delivered twice
-        sends it once, and the second time gives False."""
+        like any reply, opening `thread` (reference, run id) for what they write back.
+        `event_key` names what asked for it: a command delivered twice sends it once,
+        and the second time gives False."""
         record = TurnRecord(event_key=event_key, pid=pid, now=self._clock(), outbox=[])
+        record.opens_thread = thread
         return await self._deliver(record, text, platform, conversation_id)
 
     async def _deliver(

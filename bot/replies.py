@@ -6,13 +6,16 @@ start of what they wrote and which service answers, in their language. Staff are
 told that it was sent, or why it cannot be: the person did not agree to replies (a
 survey's `may_reply`), the survey is anonymous, the person asked to be forgotten, the
 run's answers are gone with its retention, or there is no longer a way to reach them.
-A command delivered twice (a platform's retry) sends one reply.
+A command delivered twice (a platform's retry) sends one reply. A reply opens a
+thread: what the person writes back reaches staff under the same reference
+(bot/answer_back.py) until `survey reply REF close`.
 """
 
 from __future__ import annotations
 
 from bot.core import Bot
 from bot.events import Inbound
+from bot.scheduler import Clock
 from bot.survey_files import SurveyCatalogue
 from conversations.messages import say
 from conversations.questions.free_text import flat
@@ -24,14 +27,19 @@ QUOTED = 80  # characters of the person's own words that the reply recalls
 
 
 class Replies:
-    def __init__(self, *, bot: Bot, store: Storage, surveys: SurveyCatalogue) -> None:
+    def __init__(self, *, bot: Bot, store: Storage, surveys: SurveyCatalogue, clock: Clock) -> None:
         self._bot = bot
         self._store = store
         self._surveys = surveys
+        self._clock = clock
 
     async def reply(self, reference: str, text: str, inbound: Inbound) -> str:
         code = reference.strip("#").upper()
         text = text.strip()
+        if text.lower() == "close":
+            if await self._store.close_thread(code, now=self._clock()):
+                return f"#{code} closed: what its author writes now is not passed on."
+            return f"There is no open thread #{code} to close."
         if not text:
             return f"What should the reply to #{code} say? 'survey reply {code} TEXT'."
         if len(text) > MAX_REPLY:
@@ -52,6 +60,7 @@ class Replies:
             conversation_id=target.conversation_id,
             text=f"{heading}\n\n{text}",
             event_key=f"reply:{inbound.platform}:{inbound.event_id}",
+            thread=(code, target.run_id),
         )
         if not sent:
             return f"This reply to #{code} was sent already."

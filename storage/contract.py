@@ -31,6 +31,7 @@ from storage.records import (
     Purged,
     Reachable,
     ReplyTarget,
+    ReplyThread,
     ResponseRow,
     RunFigures,
     RunRow,
@@ -181,6 +182,15 @@ class Storage(Protocol):
     async def reply_target(self, reference: str) -> ReplyTarget | None:
         """Where a reply to the answer named by `reference` would go and whether it may:
         None when no digest gave that reference (or it expired with its run)."""
+        ...
+
+    async def open_thread(self, pid: str, *, since: float) -> ReplyThread | None:
+        """The person's latest reply thread opened since `since` and not closed: where what
+        they write now goes (a staff reply opens one, in its turn: `opens_thread`)."""
+        ...
+
+    async def close_thread(self, reference: str, *, now: float) -> bool:
+        """Close the reference's thread; False if there was none open."""
         ...
 
     async def export(

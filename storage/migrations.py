@@ -340,6 +340,25 @@ def _replies(db: sqlite_utils.Database) -> None:
     )
 
 
+def _reply_threads(db: sqlite_utils.Database) -> None:
+    _run_script(
+        db,
+        """
+        -- A staff reply opens a thread: what its recipient writes back goes to the staff
+        -- channel under the reference, until staff close it or it is 30 days old.
+        CREATE TABLE reply_threads (
+            reference TEXT PRIMARY KEY,
+            pid TEXT NOT NULL,
+            run_id INTEGER NOT NULL REFERENCES runs (id),
+            opened_at REAL NOT NULL,
+            closed_at REAL,
+            messages INTEGER NOT NULL DEFAULT 0  -- passed on since it was opened
+        ) WITHOUT ROWID;
+        CREATE INDEX reply_threads_by_person ON reply_threads (pid, opened_at);
+        """,
+    )
+
+
 MIGRATIONS = [
     Migration(
         1, "participants, addresses, runs, responses, answers, events, outbox", _initial_schema
@@ -363,6 +382,7 @@ MIGRATIONS = [
         _provenance_and_review,
     ),
     Migration(14, "consent to replies, and the references digests give their quotes", _replies),
+    Migration(15, "threads that staff replies open, for what people write back", _reply_threads),
 ]
 
 

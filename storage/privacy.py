@@ -55,6 +55,7 @@ def erase_participant(
         connection.execute("DELETE FROM reviews WHERE response_id = ?", (response_id,))
     connection.execute("DELETE FROM responses WHERE pid = ?", (pid,))
     connection.execute("DELETE FROM conversations WHERE pid = ?", (pid,))
+    connection.execute("DELETE FROM reply_threads WHERE pid = ?", (pid,))
     address = connection.execute(
         "SELECT platform, conversation_id FROM addresses WHERE pid = ?", (pid,)
     ).fetchone()

@@ -78,6 +78,8 @@ class TurnRecord:
     channel: str | None = None  # a new response: the platform it comes through
     may_reply: bool | None = None  # the person's answer: may the service reply about it
     replies_withdrawn: bool = False  # `no replies`: no reply about any of their answers
+    opens_thread: tuple[str, int] | None = None  # a staff reply: (reference, run id)
+    thread_message: str | None = None  # passed on to staff in this reference's thread
     language: str | None = None  # the response's language after this turn
 
     def __reduce__(self) -> tuple:
@@ -233,6 +235,17 @@ class StoredResponse:
     status: str
     answers: list[tuple[str, Any]]  # (question id, value; None: skipped)
     may_reply: bool | None = None  # None: never asked
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyThread:
+    """An open thread a staff reply started with someone, as they write back."""
+
+    reference: str
+    run_id: int
+    survey_id: str
+    staff_channel: str | None
+    messages: int  # passed on so far
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from storage.records import ReplyTarget
+from storage.records import ReplyTarget, ReplyThread
 from storage.turns import decoded
 
 
@@ -48,4 +48,26 @@ def reply_target(connection: sqlite3.Connection, reference: str) -> ReplyTarget 
         decoded(value),
         platform,
         to,
+    )
+
+
+def open_thread(connection: sqlite3.Connection, pid: str, *, since: float) -> ReplyThread | None:
+    """The person's latest thread opened since `since` and not closed, if any."""
+    row = connection.execute(
+        "SELECT t.reference, t.run_id, ru.survey_id, ru.staff_channel, t.messages"
+        " FROM reply_threads t JOIN runs ru ON ru.id = t.run_id"
+        " WHERE t.pid = ? AND t.closed_at IS NULL AND t.opened_at >= ?"
+        " ORDER BY t.opened_at DESC LIMIT 1",
+        (pid, since),
+    ).fetchone()
+    return ReplyThread(*row) if row else None
+
+
+def close_thread(connection: sqlite3.Connection, reference: str, *, now: float) -> bool:
+    return (
+        connection.execute(
+            "UPDATE reply_threads SET closed_at = ? WHERE reference = ? AND closed_at IS NULL",
+            (now, reference),
+        ).rowcount
+        == 1
     )

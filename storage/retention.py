@@ -67,6 +67,7 @@ def purge_run_chunk(
         (run_id,),
     )
     connection.execute("DELETE FROM answer_references WHERE run_id = ?", (run_id,))
+    connection.execute("DELETE FROM reply_threads WHERE run_id = ?", (run_id,))
     responses = connection.execute(
         "DELETE FROM responses WHERE id IN (SELECT id FROM responses WHERE run_id = ? LIMIT ?)",
         (run_id, DELETE_CHUNK),

@@ -32,6 +32,7 @@ from storage.records import (
     Purged,
     Reachable,
     ReplyTarget,
+    ReplyThread,
     ResponseRow,
     RunFigures,
     RunRow,
@@ -218,6 +219,12 @@ class Store:
 
     async def reply_target(self, reference: str) -> ReplyTarget | None:
         return replies.reply_target(self._reader, reference)
+
+    async def open_thread(self, pid: str, *, since: float) -> ReplyThread | None:
+        return replies.open_thread(self._reader, pid, since=since)
+
+    async def close_thread(self, reference: str, *, now: float) -> bool:
+        return await self.writer.write(partial(replies.close_thread, reference=reference, now=now))
 
     async def export(
         self,

@@ -171,6 +171,20 @@ def record_turns(
     )
     _each(
         connection,
+        "INSERT OR REPLACE INTO reply_threads (reference, pid, run_id, opened_at)"
+        " SELECT * FROM batch",
+        "reference, pid, run_id, at",
+        [(*t.opens_thread[:1], t.pid, t.opens_thread[1], t.now) for t in fresh if t.opens_thread],
+    )
+    _each(
+        connection,
+        "UPDATE reply_threads SET messages = messages + 1 FROM batch"
+        " WHERE reply_threads.reference = batch.reference",
+        "reference",
+        [(t.thread_message,) for t in fresh if t.thread_message],
+    )
+    _each(
+        connection,
         "UPDATE responses SET may_reply = 0 FROM batch"
         " WHERE responses.pid = batch.pid AND responses.may_reply = 1",
         "pid",

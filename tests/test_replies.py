@@ -139,3 +139,38 @@ async def test_quotes_of_an_anonymous_survey_carry_no_reference(
             ]:
                 await chat.push(f"p{n}", text)
         assert await references(chat) == {}
+
+
+async def test_what_the_author_writes_back_reaches_staff_under_the_reference_until_closed(
+    chat: MemoryAdapter,
+) -> None:
+    await suggests(chat, "gus", "Later closing time", "yes")
+    reference = (await references(chat))["Later closing time"]
+    await command(chat, f"survey reply {reference} We close at 20 from May.", user="rep")
+    await chat.push("gus", "Great, thanks! Call me on 040 123 4567 if you need more")
+    assert chat.to("dm-gus")[-1].message.text == (
+        "Thank you. Your message was passed on to Suggestion box."
+    )
+    passed = chat.to(STAFF_ROOM)[-1].message.text
+    written = "Great, thanks! Call me on [phone] if you need more"
+    assert passed == f"#{reference}: its author writes back: “{written}”"
+    await chat.push("gus", "I will kill you")
+    assert chat.to(STAFF_ROOM)[-1].message.text == (
+        f"#{reference}: its author wrote back; not shown, it reads as a threat or slur."
+    )
+    closed = await command(chat, f"survey reply {reference} close", user="rep")
+    assert closed == f"#{reference} closed: what its author writes now is not passed on."
+    told = len(chat.to(STAFF_ROOM))
+    await chat.push("gus", "Hello again?")
+    assert len(chat.to(STAFF_ROOM)) == told
+    assert chat.to("dm-gus")[-1].message.text.startswith("There is no survey for you right now.")
+
+
+async def test_a_reply_thread_ends_after_thirty_days(chat: MemoryAdapter, clock: Clock) -> None:
+    await suggests(chat, "hal", "Sunday opening", "yes")
+    reference = (await references(chat))["Sunday opening"]
+    await command(chat, f"survey reply {reference} We are looking into it.", user="rep")
+    clock.now += 31 * 86_400
+    told = len(chat.to(STAFF_ROOM))
+    await chat.push("hal", "Any news?")
+    assert len(chat.to(STAFF_ROOM)) == told
