@@ -32,6 +32,9 @@ USAGE = {
     "approve": "survey approve REQUEST  (a second coordinator lets a large audience go ahead)",
     "review": "survey review RUN [release REF | keep REF]  (answers held out of digests)",
     "reply": "survey reply REF TEXT | close  (to the author of a quote, who stays unknown)",
+    "act": "survey act RUN F1 noted|planned|done|declined [NOTE]  (what was done about it)",
+    "outcomes": "survey outcomes RUN  (the run's findings and what was done about them)",
+    "tell": "survey tell RUN [send]  (you said, we did: a draft, or sent to all who took part)",
 }
 HELP = "Commands:\n" + "\n".join(f"  {usage}" for usage in USAGE.values())
 
@@ -73,7 +76,10 @@ class Command:
     # review: what to do with the held answer `reference` (None: list what is held)
     decision: Literal["released", "kept"] | None = None
     reference: str | None = None  # review, reply: an answer's reference
-    text: str = ""  # reply: what to say
+    text: str = ""  # reply: what to say; act: the note
+    finding: int | None = None  # act: the finding's number (F3)
+    status: str | None = None  # act: noted | planned | done | declined
+    send: bool = False  # tell: send it, not only draft it
     starts: bool = False  # unschedule: `schedule` is a scheduled start's (S1), not a digest's
     # remind: reminders sent by the run itself from now on, or "off"; None: remind now
     reminders: ReminderPolicy | Literal["off"] | None = None
@@ -88,6 +94,8 @@ class Unusable:
 
 _RUN = re.compile(r"^#?(\d{1,9})$")
 _REFERENCE = re.compile(r"^#?[0-9A-Za-z]{5}$")
+_FINDING = re.compile(r"^\[?[Ff](\d{1,4})\]?$")
+ACT_STATUSES = ("noted", "planned", "done", "declined")
 _START_SCHEDULE = re.compile(r"^[sS](\d{1,9})$")
 
 
@@ -139,6 +147,15 @@ def parse(text: str) -> Command | Unusable:
         if len(args) != 3 or args[1].lower() not in decisions:
             return _usage(name, "continues with 'release' or 'keep' and a reference")
         return Command(name, run=run, decision=decisions[args[1].lower()], reference=args[2])
+    if name == "act":
+        finding = _FINDING.match(args[1]) if len(args) > 1 else None
+        status = args[2].lower() if len(args) > 2 else ""
+        if finding is None or status not in ACT_STATUSES:
+            return _usage(name, "needs a finding's number and what became of it")
+        note = " ".join(args[3:]).strip("\"'“”")
+        return Command(name, run=run, finding=int(finding.group(1)), status=status, text=note)
+    if name == "tell" and [a.lower() for a in args[1:]] == ["send"]:
+        return Command(name, run=run, send=True)
     if name == "remind" and len(args) > 1:
         return _reminders(run, " ".join(args[1:]))
     if name == "close" and len(args) > 1:

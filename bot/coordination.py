@@ -13,26 +13,25 @@ from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
 from bot import commands, run_status
+from bot.answers import Answers
 from bot.commands import Command, Unusable
 from bot.core import Bot
 from bot.digest_files import csv_file
 from bot.digest_posting import DigestNotPosted, DigestPosting
 from bot.digest_schedules import DigestSchedules
-from bot.events import Adapter, Attachment, Inbound, Outbound
+from bot.events import Adapter, Attachment, Inbound
+from bot.follow_up import OF_A_RUN, FollowUp
 from bot.invitations import Guardrails, HourlyBudget, Invitations
 from bot.outbox import OutboxSender
 from bot.reminders import MANUAL, QuietHours, Reminders, policy_of
-from bot.replies import Replies
-from bot.review import Review
 from bot.roles import Staff, may, names_of, needed
 from bot.run_schedules import RunSchedules
 from bot.run_status import length, when_local
 from bot.scheduler import Clock, Scheduler
 from bot.survey_files import SurveyCatalogue
-from conversations.outgoing import Message
 from conversations.survey import ReminderPolicy, Survey
 from storage.contract import Storage
-from storage.records import RunRow, ScheduleRow
+from storage.records import RunRow
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +62,8 @@ class Coordination:
         self._staff = staff
         self.signed_in_platforms: set[str] = set()  # platforms whose staff sign in by account
         self._clock = clock
+        self._answers = Answers(adapters, clock)
+        self._tell = self._answers.tell
         self._zone = ZoneInfo(timezone)
         guardrails = guardrails or Guardrails()
         budget = HourlyBudget(guardrails.messages_per_hour, clock)
@@ -101,13 +102,12 @@ class Coordination:
             timezone=timezone,
             staff_language=staff_language,
         )
-        self.review = Review(store=store, clock=clock)
-        self.replies = Replies(bot=bot, store=store, surveys=surveys, clock=clock)
+        self.follow_up = FollowUp(bot=bot, store=store, surveys=surveys, clock=clock)
         self.schedule = DigestSchedules(
             store=store,
             scheduler=scheduler,
             post=self.digests.scheduled,
-            tell=self._tell_maker,
+            tell=self._answers.tell_maker,
             timezone=timezone,
             clock=clock,
         )
@@ -184,38 +184,6 @@ class Coordination:
         run = await self._store.run(run_id) if run_id is not None else None
         return (run.survey_id, run.id) if run else (None, None)
 
-    async def _tell_maker(self, schedule: ScheduleRow, text: str) -> None:
-        """Tell whoever made a digest schedule, where they made it, what became of it."""
-        if not (schedule.made_by and schedule.made_in):
-            return  # made before schedules kept their maker: the log has it
-        platform, user_id = schedule.made_by.split(":", 1)
-        conversation_id = schedule.made_in.split(":", 1)[1]
-        where = Inbound.command_as(
-            platform=platform,
-            user_id=user_id,
-            conversation_id=conversation_id,
-            text="",
-            event_id=f"schedule:{schedule.id}",
-            now=self._clock(),
-        )
-        await self._tell(where, text)
-
-    async def _tell(
-        self, inbound: Inbound, text: str, attachment: Attachment | None = None
-    ) -> None:
-        """Answer the coordinator where the command came from, for their eyes only."""
-        answer = Outbound(
-            inbound.platform,
-            inbound.conversation_id,
-            Message(text),
-            attachment=attachment,
-            visible_to=inbound.user_id,
-        )
-        try:
-            await self._adapters[inbound.platform].send(answer)
-        except Exception:
-            log.exception("could not answer a survey command on %s", inbound.platform)
-
     async def _run(self, command: Command, inbound: Inbound) -> tuple[str, Attachment | None]:
         if command.name == "help":
             return commands.HELP, None
@@ -236,7 +204,7 @@ class Coordination:
         if command.name == "audit":
             return await self._audit(command), None
         if command.name == "reply":
-            return await self.replies.reply(command.reference, command.text, inbound), None
+            return await self.follow_up.reply(command, inbound), None
         run = await self._store.run(command.run)
         if run is None:
             return f"There is no run {command.run}. 'survey list' shows the runs.", None
@@ -249,10 +217,8 @@ class Coordination:
             ), None
         if command.name == "export":
             return await csv_file(self._store, survey, run.id, raw=command.raw)
-        if command.name == "review" and command.decision:
-            return await self.review.decide(run, survey, command.decision, command.reference), None
-        if command.name == "review":
-            return await self.review.listing(run, survey), None
+        if command.name in OF_A_RUN:
+            return await self.follow_up.of_run(command, run, survey), None
         if command.name == "digest":
             try:
                 return await self.digests.post(run, survey, fallback=inbound), None

@@ -79,6 +79,9 @@ class Digest:
     # staff can reply to it; never for an anonymous survey
     sources: dict[str, tuple[int, str]] = field(default_factory=dict)
     references: dict[str, str] = field(default_factory=dict)  # a quote -> its reference
+    # a finding's key -> its number in the run (F3), and what staff did: (status, note)
+    numbers: dict[str, int] = field(default_factory=dict)
+    outcomes: dict[str, tuple[str, str | None]] = field(default_factory=dict)
 
     @property
     def completion_rate(self) -> float:

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import replace
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from bot import digest
 from bot.digest_files import digest_files
-from bot.digest_text import render_details, render_headline
+from bot.digest_text import findings, render_details, render_headline
 from bot.digest_words import moment, word
 from bot.events import Adapter, Inbound, Outbound
 from bot.outbox import OutboxSender
@@ -82,6 +83,7 @@ class DigestPosting:
         lang = survey.digest.language or self._staff_language
         built = await asyncio.to_thread(self.built, survey, run.id, figures, now, lang)
         built = await with_references(self._store, built, now=now)
+        built = await self._numbered(built, now)
         if scheduled and figures.last_digest is not None and not built.new_completed:
             if survey.digest.when_empty == "skip":
                 return f"Nothing new in run {run.id}: no digest posted, as the survey asks."
@@ -124,6 +126,21 @@ class DigestPosting:
                 log.exception("uploading %s for run %d failed", attachment.filename, run.id)
                 told += f" {attachment.filename} could not be uploaded; try again later."
         return told
+
+    async def _numbered(self, built: digest.Digest, now: float) -> digest.Digest:
+        """The digest with its findings' numbers in the run and what staff did about them."""
+        shown = findings(built)
+        numbers = await self._store.number_findings(
+            run_id=built.run_id,
+            findings=[(f.key, f.line, f.people) for f in shown],
+            now=now,
+        )
+        outcomes = {
+            row.key: (row.status, row.note)
+            for row in await self._store.findings(built.run_id)
+            if row.status
+        }
+        return replace(built, numbers=numbers, outcomes=outcomes)
 
     @staticmethod
     def built(

@@ -25,6 +25,7 @@ MAX_FINDINGS = 5
 class Finding:
     people: int  # how many it concerns: the ranking
     line: str
+    key: str  # the same finding in every digest of the run: question, kind, what
 
 
 def render_headline(digest: Digest, zone: tzinfo = UTC) -> str:
@@ -60,7 +61,7 @@ def render_headline(digest: Digest, zone: tzinfo = UTC) -> str:
     lines.append("")
     if found:
         lines.append(word(lang, "findings"))
-        lines.extend(f"• {finding.line}" for finding in found)
+        lines.extend(f"• {_numbered(finding, digest)}" for finding in found)
     else:
         lines.append(word(lang, "no_findings"))
     flagged = _flagged(digest)
@@ -97,7 +98,7 @@ def _findings_of(summary: Summary, lang: str, references: dict[str, str]) -> lis
             high=high,
             answered=summary.answered,
         )
-        return [Finding(summary.answered, line)]
+        return [Finding(summary.answered, line, f"{summary.question_id}:rated")]
     if summary.charted and not summary.bars:  # a choice: the option most people took
         shown = [c for c in summary.counts if c.count and not c.hidden]
         if not shown:
@@ -112,14 +113,26 @@ def _findings_of(summary: Summary, lang: str, references: dict[str, str]) -> lis
             percent=f"{top.percent:g}",
             question=question,
         )
-        return [Finding(top.count, line)]
+        return [Finding(top.count, line, f"{summary.question_id}:chose:{top.key}")]
     found = []
-    for (theme, n), quote in zip(summary.themes, summary.theme_quotes, strict=False):
+    themes = zip(summary.themes, summary.theme_quotes, summary.theme_keys, strict=False)
+    for (theme, n), quote, stems in themes:
         key = "theme" if quote else "theme_plain"
         said = _theme_count(n, summary, lang)
         line = word(lang, key, theme=theme, n=said, quote=quote) + _reference(quote, references)
-        found.append(Finding(n, line))
+        found.append(Finding(n, line, f"{summary.question_id}:theme:{stems}"))
     return found
+
+
+def _numbered(finding: Finding, digest: Digest) -> str:
+    """A finding as listed: its number in the run, and what staff did about it."""
+    number = digest.numbers.get(finding.key)
+    line = f"[F{number}] {finding.line}" if number else finding.line
+    if finding.key in digest.outcomes:
+        status, note = digest.outcomes[finding.key]
+        said = word(digest.language, status)
+        line += f" ({said}: {note})" if note else f" ({said})"
+    return line
 
 
 def _reference(quote: str, references: dict[str, str]) -> str:

@@ -40,6 +40,10 @@ WORDS: dict[str, dict[str, str]] = {
         "nothing_new": "Digest: {title} (run {run}): no new responses since {since}.",
         "and": "and",
         "about": "about {n}",
+        "noted": "noted",
+        "planned": "planned",
+        "done": "done",
+        "declined": "declined",
     },
     "fi": {
         "title": "Kooste: {title} (kierros {run}), {period}",
@@ -75,6 +79,10 @@ WORDS: dict[str, dict[str, str]] = {
         "nothing_new": "Kooste: {title} (kierros {run}): ei uusia vastauksia {since} jälkeen.",
         "and": "ja",
         "about": "noin {n}",
+        "noted": "kirjattu",
+        "planned": "suunnitteilla",
+        "done": "tehty",
+        "declined": "hylätty",
     },
     "sv": {
         "title": "Sammandrag: {title} (omgång {run}), {period}",
@@ -110,6 +118,10 @@ WORDS: dict[str, dict[str, str]] = {
         "nothing_new": "Sammandrag: {title} (omgång {run}): inga nya svar sedan {since}.",
         "and": "och",
         "about": "cirka {n}",
+        "noted": "noterat",
+        "planned": "planerat",
+        "done": "gjort",
+        "declined": "avböjt",
     },
 }
 

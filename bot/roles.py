@@ -22,7 +22,7 @@ from conversations.survey import StaffRole as Role
 
 ROLES: tuple[Role, ...] = get_args(Role)
 # The commands an analyst may run besides a coordinator; everything else is a coordinator's.
-READING = frozenset({"help", "list", "status", "digest", "export"})
+READING = frozenset({"help", "list", "status", "digest", "export", "outcomes"})
 ANY_STAFF = frozenset({"help"})
 
 

@@ -52,6 +52,7 @@ def _protected(summary: Summary, k: int, *, quotes: bool) -> Summary:
             median=None,
             themes=(),
             theme_quotes=(),
+            theme_keys=(),
             quotes=(),
         )
     hide = {i for i, c in enumerate(summary.counts) if 0 < c.count < k}
@@ -66,6 +67,11 @@ def _protected(summary: Summary, k: int, *, quotes: bool) -> Summary:
         theme_quotes=tuple(
             quote if quotes else ""
             for theme, quote in zip(summary.themes, summary.theme_quotes, strict=False)
+            if theme[1] >= k
+        ),
+        theme_keys=tuple(
+            key
+            for theme, key in zip(summary.themes, summary.theme_keys, strict=False)
             if theme[1] >= k
         ),
         quotes=summary.quotes if quotes else (),

@@ -12,6 +12,7 @@ class Count:
     count: int
     percent: float
     hidden: bool = False  # too few to show (small-cell suppression): count and percent are 0
+    key: str = ""  # what it counts whatever the language: an option id, a point, a month
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +29,7 @@ class Summary:
     median: float | None = None
     themes: tuple[tuple[str, int], ...] = ()
     theme_quotes: tuple[str, ...] = ()  # an answer that says each theme, in the same order
+    theme_keys: tuple[str, ...] = ()  # each theme's stems: the same theme week after week
     themes_estimated: bool = False  # counted in a sample of the answers, then scaled
     quotes: tuple[str, ...] = ()  # citizen text: adapters escape it for their platform
 

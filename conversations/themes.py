@@ -77,6 +77,13 @@ def themes(texts: list[tuple[str, int]], lang: str) -> tuple[tuple[str, int], ..
     return tuple(ranked[:MAX_THEMES])
 
 
+def theme_key(form: str, lang: str) -> str:
+    """A theme's stems, which stay the same when next week's answers word it a little
+    differently ("opening hours", "opening hour")."""
+    stem = _stemmer(lang)
+    return " ".join(stem(fold(word)) for word in form.split())
+
+
 def _sampled(texts: list[tuple[str, int]]) -> tuple[list[tuple[str, int]], float]:
     """At most SAMPLE distinct texts, drawn by how often each was given, and by how much
     their counts are to be multiplied (1 when all are read)."""

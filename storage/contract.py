@@ -27,6 +27,7 @@ from storage.records import (
     Backup,
     ConversationRow,
     Erased,
+    FindingRow,
     Loaded,
     Purged,
     Reachable,
@@ -191,6 +192,33 @@ class Storage(Protocol):
 
     async def close_thread(self, reference: str, *, now: float) -> bool:
         """Close the reference's thread; False if there was none open."""
+        ...
+
+    async def number_findings(
+        self, *, run_id: int, findings: list[tuple[str, str, int]], now: float
+    ) -> dict[str, int]:
+        """Each (key, label, people) finding's number within the run: the same key keeps
+        its number from digest to digest, a new one gets the next; label and count are
+        brought up to date."""
+        ...
+
+    async def act_on_finding(
+        self, *, run_id: int, number: int, status: str, note: str, now: float
+    ) -> bool:
+        """Record what staff did about finding `number`; False when the run has none."""
+        ...
+
+    async def findings(self, run_id: int) -> list[FindingRow]:
+        """The run's findings by number, with what staff did about each."""
+        ...
+
+    async def participants_of(self, run_id: int) -> list[tuple[str, str, str]]:
+        """(pid, platform, conversation id) of everyone who took part in the run and can
+        be reached and did not opt out; nothing in it is linked to an answer."""
+        ...
+
+    async def mark_told(self, run_id: int, *, now: float) -> bool:
+        """Note that the run's follow-up went out; False if it had before."""
         ...
 
     async def export(

@@ -359,6 +359,30 @@ def _reply_threads(db: sqlite_utils.Database) -> None:
     )
 
 
+def _findings(db: sqlite_utils.Database) -> None:
+    _run_script(
+        db,
+        """
+        -- A digest's findings, numbered per run the first time they appear (F1, F2 …)
+        -- and the same finding again next week, with what staff did about each.
+        CREATE TABLE findings (
+            run_id INTEGER NOT NULL REFERENCES runs (id),
+            key TEXT NOT NULL,  -- what makes it the same finding: question, kind, value
+            number INTEGER NOT NULL,
+            label TEXT NOT NULL,  -- as the latest digest said it
+            people INTEGER NOT NULL,  -- how many it concerned then
+            status TEXT,  -- noted | planned | done | declined
+            note TEXT,
+            updated_at REAL NOT NULL,
+            PRIMARY KEY (run_id, key),
+            UNIQUE (run_id, number)
+        ) WITHOUT ROWID;
+        -- "You said, we did": when a run's follow-up was sent, so nobody gets it twice.
+        ALTER TABLE runs ADD COLUMN told_at REAL;
+        """,
+    )
+
+
 MIGRATIONS = [
     Migration(
         1, "participants, addresses, runs, responses, answers, events, outbox", _initial_schema
@@ -383,6 +407,7 @@ MIGRATIONS = [
     ),
     Migration(14, "consent to replies, and the references digests give their quotes", _replies),
     Migration(15, "threads that staff replies open, for what people write back", _reply_threads),
+    Migration(16, "findings numbered per run, what staff did about them, follow-ups", _findings),
 ]
 
 

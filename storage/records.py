@@ -238,6 +238,16 @@ class StoredResponse:
 
 
 @dataclass(frozen=True, slots=True)
+class FindingRow:
+    number: int  # F1, F2 … within its run
+    key: str
+    label: str
+    people: int
+    status: str | None  # noted | planned | done | declined
+    note: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class ReplyThread:
     """An open thread a staff reply started with someone, as they write back."""
 

@@ -68,6 +68,7 @@ def purge_run_chunk(
     )
     connection.execute("DELETE FROM answer_references WHERE run_id = ?", (run_id,))
     connection.execute("DELETE FROM reply_threads WHERE run_id = ?", (run_id,))
+    connection.execute("DELETE FROM findings WHERE run_id = ?", (run_id,))  # quotes in labels
     responses = connection.execute(
         "DELETE FROM responses WHERE id IN (SELECT id FROM responses WHERE run_id = ? LIMIT ?)",
         (run_id, DELETE_CHUNK),

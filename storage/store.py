@@ -17,7 +17,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
-from storage import figures, privacy, replies, retention, runs, schedules, staff
+from storage import figures, outcomes, privacy, replies, retention, runs, schedules, staff
 from storage.database import compact, connect
 from storage.migrations import migrate
 from storage.pseudonyms import Pseudonyms, load_key
@@ -28,6 +28,7 @@ from storage.records import (
     AuditEntry,
     ConversationRow,
     Erased,
+    FindingRow,
     Loaded,
     Purged,
     Reachable,
@@ -225,6 +226,25 @@ class Store:
 
     async def close_thread(self, reference: str, *, now: float) -> bool:
         return await self.writer.write(partial(replies.close_thread, reference=reference, now=now))
+
+    async def number_findings(
+        self, *, run_id: int, findings: list[tuple[str, str, int]], now: float
+    ) -> dict[str, int]:
+        return await self.writer.write(
+            partial(outcomes.number_findings, run_id=run_id, findings=findings, now=now)
+        )
+
+    async def act_on_finding(self, **action: Any) -> bool:
+        return await self.writer.write(partial(outcomes.act_on_finding, **action))
+
+    async def findings(self, run_id: int) -> list[FindingRow]:
+        return outcomes.findings_of(self._reader, run_id)
+
+    async def participants_of(self, run_id: int) -> list[tuple[str, str, str]]:
+        return await self._scan(partial(outcomes.participants_of, run_id=run_id))
+
+    async def mark_told(self, run_id: int, *, now: float) -> bool:
+        return await self.writer.write(partial(outcomes.mark_told, run_id=run_id, now=now))
 
     async def export(
         self,

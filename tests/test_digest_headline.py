@@ -48,7 +48,9 @@ async def test_a_digest_of_thirty_respondents_fits_on_one_screen_above_the_fold(
     listed = headline[headline.index("Findings:") + 1 :]
     findings = listed[: listed.index("")] if "" in listed else listed
     assert 1 <= len(findings) <= 5
-    assert findings[0].startswith("• 30 of 30 (100%) chose “Every week”")  # the most people first
+    assert findings[0].startswith(
+        "• [F1] 30 of 30 (100%) chose “Every week”"
+    )  # the most people first
     assert any("answers mention “opening hours”, e.g. “" in line for line in findings)
     assert posted.details.startswith("Full figures of run 1\n")
     assert "Overall, how satisfied are you with the library? (30 answered" in posted.details

@@ -66,7 +66,7 @@ class _Choosing(QuestionBase):
         return Summary(
             **self.summary_base(given, skipped, lang),
             counts=tuple(
-                Count(o.text[lang], counts[o.id], percent(counts[o.id], people))
+                Count(o.text[lang], counts[o.id], percent(counts[o.id], people), key=o.id)
                 for o in self.options
             ),
             charted=True,

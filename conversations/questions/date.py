@@ -94,7 +94,8 @@ class DateQuestion(QuestionBase):
         return Summary(
             **self.summary_base(given, skipped, lang),
             counts=tuple(
-                Count(month, n, percent(n, people)) for month, n in sorted(months.items())
+                Count(month, n, percent(n, people), key=month)
+                for month, n in sorted(months.items())
             ),
             bars=True,
             charted=True,

@@ -9,7 +9,7 @@ from pydantic import Field
 from conversations.messages import say
 from conversations.questions.base import AnswerValue, Asking, Given, Invalid, QuestionBase
 from conversations.summary import Summary
-from conversations.themes import is_sampled, themes
+from conversations.themes import is_sampled, theme_key, themes
 
 MAX_QUOTES = 3
 MAX_QUOTE_LENGTH = 200
@@ -38,6 +38,7 @@ class FreeText(QuestionBase):
             themes=found,
             themes_estimated=is_sampled([(text, count) for text, count, _ in texts]),
             theme_quotes=tuple(_saying(form, texts) for form, _ in found),
+            theme_keys=tuple(theme_key(form, lang) for form, _ in found),
             quotes=_quotes(texts),
         )
 

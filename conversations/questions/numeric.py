@@ -101,7 +101,7 @@ class Scale(_Numeric):
         return Summary(
             **self._figures(given, skipped, lang),
             counts=tuple(
-                Count(str(p), counts[p], percent(counts[p], people))
+                Count(str(p), counts[p], percent(counts[p], people), key=str(p))
                 for p in range(self.min, self.max + 1)
             ),
             bars=True,

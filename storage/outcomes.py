@@ -1,0 +1,86 @@
+"""A run's findings as digests number them, and what staff did about each."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from storage.records import FindingRow
+
+_COLUMNS = "number, key, label, people, status, note"
+
+
+def number_findings(
+    connection: sqlite3.Connection,
+    *,
+    run_id: int,
+    findings: list[tuple[str, str, int]],
+    now: float,
+) -> dict[str, int]:
+    """Each (key, label, people) finding's number in the run, a new one the first time;
+    the label and count are brought up to date."""
+    (last,) = connection.execute(
+        "SELECT coalesce(max(number), 0) FROM findings WHERE run_id = ?", (run_id,)
+    ).fetchone()
+    numbers: dict[str, int] = {}
+    for key, label, people in findings:
+        found = connection.execute(
+            "SELECT number FROM findings WHERE run_id = ? AND key = ?", (run_id, key)
+        ).fetchone()
+        if found:
+            connection.execute(
+                "UPDATE findings SET label = ?, people = ?, updated_at = ?"
+                " WHERE run_id = ? AND key = ?",
+                (label, people, now, run_id, key),
+            )
+            numbers[key] = found[0]
+            continue
+        last += 1
+        connection.execute(
+            "INSERT INTO findings (run_id, key, number, label, people, updated_at)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (run_id, key, last, label, people, now),
+        )
+        numbers[key] = last
+    return numbers
+
+
+def act_on_finding(
+    connection: sqlite3.Connection,
+    *,
+    run_id: int,
+    number: int,
+    status: str,
+    note: str,
+    now: float,
+) -> bool:
+    changed = connection.execute(
+        "UPDATE findings SET status = ?, note = ?, updated_at = ? WHERE run_id = ? AND number = ?",
+        (status, note or None, now, run_id, number),
+    )
+    return changed.rowcount == 1
+
+
+def findings_of(connection: sqlite3.Connection, run_id: int) -> list[FindingRow]:
+    rows = connection.execute(
+        f"SELECT {_COLUMNS} FROM findings WHERE run_id = ? ORDER BY number", (run_id,)
+    )
+    return [FindingRow(*row) for row in rows]
+
+
+def participants_of(connection: sqlite3.Connection, run_id: int) -> list[tuple[str, str, str]]:
+    """(pid, platform, conversation id) of everyone who took part in the run and can be
+    reached, not opted out: in anonymous surveys too, for nothing here names an answer."""
+    return connection.execute(
+        "SELECT c.pid, a.platform, a.conversation_id FROM conversations c"
+        " JOIN addresses a ON a.pid = c.pid JOIN participants p ON p.pid = c.pid"
+        " WHERE c.run_id = ? AND p.opted_out_at IS NULL ORDER BY c.pid",
+        (run_id,),
+    ).fetchall()
+
+
+def mark_told(connection: sqlite3.Connection, run_id: int, *, now: float) -> bool:
+    """Note that the run's follow-up went out; False if it had already."""
+    told = connection.execute(
+        "UPDATE runs SET told_at = ? WHERE id = ? AND told_at IS NULL", (now, run_id)
+    )
+    return told.rowcount == 1
