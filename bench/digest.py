@@ -87,8 +87,16 @@ def seed(database: Path, answers: int) -> int:
             given.append(("improve", json.dumps(pick.choice(COMMENTS))))
         given.append(("age_group", json.dumps(pick.choice(["18_39", "40_64", "over_65"]))))
         rows.extend((response_id, q, v, "participant", at) for q, v in given)
-    connection.executemany("INSERT INTO responses VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", responses)
-    connection.executemany("INSERT INTO answers VALUES (?, ?, ?, ?, ?)", rows)
+    connection.executemany(
+        "INSERT INTO responses (id, run_id, pid, status, started_at, updated_at, completed_at,"
+        " language, channel) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        responses,
+    )
+    connection.executemany(
+        "INSERT INTO answers (response_id, question_id, value, given_by, answered_at)"
+        " VALUES (?, ?, ?, ?, ?)",
+        rows,
+    )
     connection.commit()
     connection.close()
     return len(rows)
@@ -203,29 +211,28 @@ def survey_folder(folder: Path, *, text_only: bool) -> Path:
     return surveys
 
 
+def civicbot(database: Path, surveys: Path):
+    """civicbot on the in-memory adapter, with `memory:coord` as its coordinator."""
+    return running(
+        database=database,
+        survey_folder=surveys,
+        adapters=[MemoryAdapter],
+        environ={"CIVICBOT_PSEUDONYM_KEY": "bench"},
+        coordinators=frozenset({"memory:coord"}),
+    )
+
+
 async def main(args: argparse.Namespace) -> None:
     print(f"calibration {calibration_seconds():.2f} s")
     with tempfile.TemporaryDirectory(dir=args.dir) as folder:
         database = Path(folder) / "civicbot.db"
         surveys = survey_folder(Path(folder), text_only=args.text_only)
-        async with running(
-            database=database,
-            survey_folder=surveys,
-            adapters=[MemoryAdapter],
-            environ={"CIVICBOT_PSEUDONYM_KEY": "bench"},
-            coordinators=frozenset({"memory:coord"}),
-        ):
+        async with civicbot(database, surveys):
             pass  # creates and migrates the file
         started = time.perf_counter()
         stored = seed(database, args.answers)
         print(f"seeded {stored:,} answers in {time.perf_counter() - started:.1f} s")
-        async with running(
-            database=database,
-            survey_folder=surveys,
-            adapters=[MemoryAdapter],
-            environ={"CIVICBOT_PSEUDONYM_KEY": "bench"},
-            coordinators=frozenset({"memory:coord"}),
-        ) as runtime:
+        async with civicbot(database, surveys) as runtime:
             chat = runtime.adapters[0]
             for text in ("survey digest 1", "survey digest 1", "survey export 1"):
                 figures = await timed(chat, text, args.rate)

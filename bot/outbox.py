@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from bot.events import Outbound
 from conversations.outgoing import Message
 from storage.contract import Storage
+from storage.records import StorageClosed
 
 log = logging.getLogger(__name__)
 
@@ -106,8 +107,15 @@ class OutboxSender:
     def _cleanup(self) -> None:
         self._cleanup_scheduled = False
         sent, self._sent = self._sent, []
-        if sent:
+        if not sent:
+            return
+        try:
             self._store.forget_sent(sent)
+        except StorageClosed:  # a send that finished while civicbot was stopping
+            log.warning(
+                "%d delivered replies stay in the outbox and may go again after a restart",
+                len(sent),
+            )
 
     async def settle(self) -> None:
         """Wait until everything sent so far is also gone from the outbox."""

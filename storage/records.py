@@ -10,6 +10,11 @@ from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
+
+class StorageClosed(RuntimeError):
+    """A write asked for after the storage was closed (civicbot is stopping)."""
+
+
 ANONYMOUS_TIME_STEP = 3600.0  # seconds: anonymous responses' times are rounded up to this
 
 

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from storage import write_process
+from storage.records import StorageClosed
 from storage.write_process import BatchWrite
 
 log = logging.getLogger(__name__)
@@ -48,7 +49,7 @@ _Pending = tuple[BatchWrite | None, Any, asyncio.Future[Any]]
 SEND_EVERY = 64
 
 
-class WriterClosed(RuntimeError):
+class WriterClosed(StorageClosed):
     """Raised for writes submitted after `close()`."""
 
 
