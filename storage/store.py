@@ -17,15 +17,13 @@ from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
-from storage import figures, outcomes, privacy, replies, retention, runs, schedules, staff
+from storage import figures, outcomes, privacy, replies, retention, runs
 from storage.database import compact, connect
 from storage.migrations import migrate
 from storage.pseudonyms import Pseudonyms, load_key
 from storage.recent import RecentConversations
 from storage.records import (
     AnswerRow,
-    Approval,
-    AuditEntry,
     ConversationRow,
     Erased,
     FindingRow,
@@ -38,13 +36,11 @@ from storage.records import (
     RunFigures,
     RunRow,
     RunRows,
-    RunScheduleRow,
-    ScheduleRow,
-    StaffAccount,
     StoredOutbox,
     StoredResponse,
     TurnRecord,
 )
+from storage.staff_store import StaffStore
 from storage.turns import (
     conversation_in,
     decoded,
@@ -65,7 +61,7 @@ T = TypeVar("T")
 SENT_CLEANUP_DELAY = 0.2
 
 
-class Store:
+class Store(StaffStore):
     """The storage contract on SQLite; each method's promise is in storage/contract.py.
 
     Every write that changes a participant's conversation, participant or address
@@ -297,87 +293,6 @@ class Store:
         return await self._in_chunks(
             partial(runs.expire_conversations, survey_id=survey_id, before=before)
         )
-
-    # -- digests, audit and schedules ---------------------------------------------------
-
-    async def last_digest(self, run_id: int) -> float | None:
-        return await self._scan(partial(runs.last_digest, run_id=run_id))
-
-    async def post_digest(self, run_id: int, **digest: Any) -> int:
-        return await self.writer.write(partial(runs.post_digest, run_id=run_id, **digest))
-
-    async def audit(self, **entry: Any) -> None:
-        await self.writer.write(partial(runs.audit, **entry))
-
-    async def audit_entries(
-        self, *, run_id: int | None = None, since: float | None = None, limit: int = 50
-    ) -> list[AuditEntry]:
-        return await self._scan(
-            partial(runs.audit_entries, run_id=run_id, since=since, limit=limit)
-        )
-
-    async def request_approval(self, **request: Any) -> int:
-        return await self.writer.write(partial(schedules.request_approval, **request))
-
-    async def approval(self, approval_id: int) -> Approval | None:
-        return await self._scan(partial(schedules.approval, approval_id=approval_id))
-
-    async def approve(self, approval_id: int, *, by: str, now: float) -> bool:
-        return await self.writer.write(
-            partial(schedules.approve, approval_id=approval_id, by=by, now=now)
-        )
-
-    async def add_schedule(self, **schedule: Any) -> ScheduleRow:
-        return await self.writer.write(partial(schedules.add_schedule, **schedule))
-
-    async def schedules(self, run_id: int | None = None) -> list[ScheduleRow]:
-        return await self._scan(partial(schedules.list_schedules, run_id=run_id))
-
-    async def remove_schedule(self, schedule_id: int) -> bool:
-        return await self.writer.write(partial(schedules.remove_schedule, schedule_id=schedule_id))
-
-    async def schedule_fired(self, schedule_id: int, *, at: float) -> None:
-        await self.writer.write(partial(schedules.schedule_fired, schedule_id=schedule_id, at=at))
-
-    async def add_run_schedule(self, **schedule: Any) -> RunScheduleRow:
-        return await self.writer.write(partial(schedules.add_run_schedule, **schedule))
-
-    async def run_schedules(self) -> list[RunScheduleRow]:
-        return await self._scan(schedules.list_run_schedules)
-
-    async def run_schedule_fired(self, schedule_id: int, **fired: Any) -> None:
-        await self.writer.write(
-            partial(schedules.run_schedule_fired, schedule_id=schedule_id, **fired)
-        )
-
-    async def end_run_schedule(self, schedule_id: int) -> bool:
-        return await self.writer.write(partial(schedules.end_run_schedule, schedule_id=schedule_id))
-
-    async def set_closing(self, run_id: int, *, at: float | None) -> None:
-        await self.writer.write(partial(schedules.set_closing, run_id=run_id, at=at))
-
-    async def runs_to_close(self, *, now: float) -> list[int]:
-        return schedules.runs_to_close(self._reader, now=now)
-
-    # -- staff sign-ins -----------------------------------------------------------------
-
-    async def add_staff(self, **account: Any) -> bool:
-        return await self.writer.write(partial(staff.add_staff, **account))
-
-    async def revoke_staff(self, *, name: str) -> bool:
-        return await self.writer.write(partial(staff.revoke_staff, name=name))
-
-    async def staff_accounts(self) -> list[StaffAccount]:
-        return staff.staff_accounts(self._reader)
-
-    async def staff_account(self, **which: Any) -> StaffAccount | None:
-        return staff.staff_account(self._reader, **which)
-
-    async def add_staff_session(self, **session: Any) -> None:
-        await self.writer.write(partial(staff.add_staff_session, **session))
-
-    async def staff_session(self, *, token_hash: str, now: float) -> str | None:
-        return staff.staff_session(self._reader, token_hash=token_hash, now=now)
 
     # -- retention ------------------------------------------------------------------------
 
