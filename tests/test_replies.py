@@ -174,3 +174,20 @@ async def test_a_reply_thread_ends_after_thirty_days(chat: MemoryAdapter, clock:
     told = len(chat.to(STAFF_ROOM))
     await chat.push("hal", "Any news?")
     assert len(chat.to(STAFF_ROOM)) == told
+
+
+async def test_a_reply_to_someone_whose_platform_is_down_waits_in_the_outbox(
+    tmp_path: Path, survey_folder: Path, clock: Clock
+) -> None:
+    async with coordinated(tmp_path, survey_folder, clock, send_retry_delays=()) as runtime:
+        chat = runtime.adapters[0]
+        await command(chat, "survey start suggestions for everyone")
+        await suggests(chat, "ida", "Braille signs", "yes")
+        reference = (await references(chat))["Braille signs"]
+        chat.refusing.add("dm-ida")
+        told = await command(chat, f"survey reply {reference} Ordered for May.")
+        assert told.startswith(f"Sent to the author of #{reference}.")  # stored: it will go
+        assert not any(m.message.text.startswith("A reply") for m in chat.to("dm-ida"))
+        chat.refusing.discard("dm-ida")
+        await runtime.outbox.resend_unsent()
+        assert chat.to("dm-ida")[-1].message.text.endswith("\n\nOrdered for May.")
