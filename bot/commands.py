@@ -25,18 +25,88 @@ USAGE = {
     "remind": "survey remind RUN [dry-run | after 2 days[, at most 2 times] | off]",
     "close": "survey close RUN [at 2027-02-01 17:00]",
     "digest": "survey digest RUN",
-    "export": "survey export RUN [raw]  (raw: without redacting personal data, audited)",
-    "schedule": "survey schedule RUN CRON  (a digest, e.g. survey schedule 3 0 9 * * mon)",
-    "unschedule": "survey unschedule SCHEDULE  (a digest's number, or S1 for a scheduled start)",
-    "audit": "survey audit [RUN] [since 2027-01-01]  (who did what; coordinators only)",
-    "approve": "survey approve REQUEST  (a second coordinator lets a large audience go ahead)",
-    "review": "survey review RUN [release REF | keep REF]  (answers held out of digests)",
-    "reply": "survey reply REF TEXT | close  (to the author of a quote, who stays unknown)",
-    "act": "survey act RUN F1 noted|planned|done|declined [NOTE]  (what was done about it)",
-    "outcomes": "survey outcomes RUN  (the run's findings and what was done about them)",
-    "tell": "survey tell RUN [send]  (you said, we did: a draft, or sent to all who took part)",
+    "export": "survey export RUN [raw]",
+    "schedule": "survey schedule RUN CRON",
+    "unschedule": "survey unschedule SCHEDULE",
+    "audit": "survey audit [RUN] [since 2027-01-01]",
+    "approve": "survey approve REQUEST",
+    "review": "survey review RUN [release REF | keep REF]",
+    "reply": "survey reply REF TEXT | close",
+    "act": "survey act RUN F1 noted|planned|done|declined [NOTE]",
+    "outcomes": "survey outcomes RUN",
+    "tell": "survey tell RUN [send]",
 }
-HELP = "Commands:\n" + "\n".join(f"  {usage}" for usage in USAGE.values())
+# What each command does, in the staff's language (surveys.staff_language).
+EXPLAINED = {
+    "en": {
+        "help": "these commands",
+        "list": "the surveys and their runs",
+        "start": "opens a run for an audience, now or later",
+        "status": "people, responses, completion, reminders and schedules of a run",
+        "remind": "nudges those who have not finished, or sets the run's reminders",
+        "close": "the run takes no more answers, now or at a time",
+        "digest": "posts the run's digest to its staff channel",
+        "export": "the answers as CSV; raw: without redacting personal data, audited",
+        "schedule": "a digest at a cron time, e.g. survey schedule 3 0 9 * * mon",
+        "unschedule": "removes a digest schedule, or with S1 a scheduled start",
+        "audit": "who did what; coordinators only",
+        "approve": "a second coordinator lets a large audience go ahead",
+        "review": "answers held out of digests (threats, slurs): release or keep each",
+        "reply": "to the author of a quote, who stays unknown to you; close ends the thread",
+        "act": "what was done about a digest's finding",
+        "outcomes": "the run's findings and what was done about them",
+        "tell": "you said, we did: a draft, or with send to everyone who took part",
+    },
+    "fi": {
+        "help": "nämä komennot",
+        "list": "kyselyt ja niiden kierrokset",
+        "start": "avaa kierroksen kohderyhmälle, nyt tai myöhemmin",
+        "status": "kierroksen ihmiset, vastaukset, valmiusaste, muistutukset ja ajastukset",
+        "remind": "muistuttaa keskeneräisiä tai asettaa kierroksen muistutukset",
+        "close": "kierros ei ota enää vastauksia, nyt tai tiettynä aikana",
+        "digest": "lähettää kierroksen koosteen henkilökunnan kanavalle",
+        "export": "vastaukset CSV-tiedostona; raw: henkilötietoja poistamatta, kirjataan",
+        "schedule": "kooste cron-aikaan, esim. survey schedule 3 0 9 * * mon",
+        "unschedule": "poistaa koosteen ajastuksen, tai S1:llä ajastetun aloituksen",
+        "audit": "kuka teki mitä; vain koordinaattorit",
+        "approve": "toinen koordinaattori hyväksyy suuren kohderyhmän",
+        "review": "koosteista pidätetyt vastaukset (uhkaukset, herjat): päästä tai pidä",
+        "reply": "vastaa lainauksen kirjoittajalle tietämättä kuka hän on; close lopettaa",
+        "act": "mitä koosteen havainnolle tehtiin",
+        "outcomes": "kierroksen havainnot ja mitä niille tehtiin",
+        "tell": "te sanoitte, me teimme: luonnos, tai send lähettää kaikille osallistuneille",
+    },
+    "sv": {
+        "help": "de här kommandona",
+        "list": "enkäterna och deras omgångar",
+        "start": "öppnar en omgång för en målgrupp, nu eller senare",
+        "status": "omgångens personer, svar, slutförande, påminnelser och scheman",
+        "remind": "påminner dem som inte svarat klart, eller ställer in påminnelser",
+        "close": "omgången tar inte emot fler svar, nu eller vid en tid",
+        "digest": "skickar omgångens sammandrag till personalens kanal",
+        "export": "svaren som CSV; raw: utan att ta bort personuppgifter, loggas",
+        "schedule": "ett sammandrag vid en cron-tid, t.ex. survey schedule 3 0 9 * * mon",
+        "unschedule": "tar bort ett schema för sammandrag, eller med S1 en schemalagd start",
+        "audit": "vem gjorde vad; bara koordinatorer",
+        "approve": "en andra koordinator godkänner en stor målgrupp",
+        "review": "svar som hålls utanför sammandrag (hot, okvädingsord): släpp eller behåll",
+        "reply": "svara den som skrev ett citat utan att veta vem; close avslutar tråden",
+        "act": "vad som gjordes åt en iakttagelse i sammandraget",
+        "outcomes": "omgångens iakttagelser och vad som gjordes åt dem",
+        "tell": "ni sa, vi gjorde: ett utkast, eller med send till alla som deltog",
+    },
+}
+_COMMANDS_HEADING = {"en": "Commands:", "fi": "Komennot:", "sv": "Kommandon:"}
+
+
+def help_text(lang: str = "en") -> str:
+    """Every command, and what it does in the staff's language."""
+    explained = EXPLAINED.get(lang, EXPLAINED["en"])
+    lines = [f"  {USAGE[name]}  ({explained[name]})" for name in USAGE]
+    return "\n".join([_COMMANDS_HEADING.get(lang, "Commands:"), *lines])
+
+
+HELP = help_text()
 
 DRY_RUNS = frozenset({"start", "remind"})  # the commands that message people
 DRY_RUN_WORDS = frozenset({"dry-run", "dryrun", "--dry-run"})

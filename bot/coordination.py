@@ -63,6 +63,7 @@ class Coordination:
         self.signed_in_platforms: set[str] = set()  # platforms whose staff sign in by account
         self._clock = clock
         self._answers = Answers(adapters, clock)
+        self._staff_language = staff_language
         self._tell = self._answers.tell
         self._zone = ZoneInfo(timezone)
         guardrails = guardrails or Guardrails()
@@ -186,7 +187,7 @@ class Coordination:
 
     async def _run(self, command: Command, inbound: Inbound) -> tuple[str, Attachment | None]:
         if command.name == "help":
-            return commands.HELP, None
+            return commands.help_text(self._staff_language), None
         if command.name == "unschedule" and command.starts:
             if await self.starts.remove(command.schedule):
                 return f"Scheduled start S{command.schedule} removed.", None

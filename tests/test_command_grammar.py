@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.commands import Audience, Command, Unusable, parse
+from bot.commands import EXPLAINED, USAGE, Audience, Command, Unusable, help_text, parse
 
 
 @pytest.mark.parametrize(
@@ -65,3 +65,10 @@ def test_wrong_commands_are_told_what_would_work(typed: str, told: str) -> None:
     assert isinstance(result, Unusable)
     assert told in result.message
     assert "survey" in result.message.split("Use:")[-1] or "Commands:" in result.message
+
+
+@pytest.mark.parametrize("lang", ["en", "fi", "sv"])
+def test_help_says_what_every_command_does_in_each_staff_language(lang: str) -> None:
+    assert set(EXPLAINED[lang]) == set(USAGE)
+    listed = help_text(lang).splitlines()[1:]
+    assert [line.split("  (")[0].strip() for line in listed] == list(USAGE.values())

@@ -272,3 +272,12 @@ async def test_staff_see_a_phone_number_as_phone_and_the_person_still_sees_their
     assert said in raw.attachment.data.decode("utf-8-sig")
     await chat.push("dee", "my data")
     assert said in chat.to("dm-dee")[-1].message.text
+
+
+async def test_staff_whose_language_is_finnish_get_the_help_in_finnish(
+    tmp_path: Path, survey_folder: Path, clock: Clock
+) -> None:
+    async with coordinated(tmp_path, survey_folder, clock, staff_language="fi") as runtime:
+        listed = await command(runtime.adapters[0], "survey help")
+    assert listed.startswith("Komennot:\n  survey help  (nämä komennot)")
+    assert "  survey reply REF TEXT | close  (vastaa lainauksen kirjoittajalle" in listed
