@@ -255,3 +255,39 @@ async def test_a_date_question_is_answered_in_the_web_chat(
             await type_answer(page, text)
             await expect(last_bot_message(page)).to_contain_text(reply)
     assert stored_answers(tmp_path) == {"visited": "2026-06-02", "follow_up": None}
+
+
+ON_SCREEN = (
+    "e => { const r = e.getBoundingClientRect(); return r.top >= 0 && r.bottom <= innerHeight }"
+)
+
+
+@pytest.mark.parametrize(
+    ("width", "height"),
+    [(1280, 800), (360, 740), (640, 400)],  # a desktop, a phone, the desktop at 200 % zoom
+)
+async def test_the_current_question_its_buttons_and_the_answer_box_stay_on_screen(
+    browser: Browser, site: Runtime, width: int, height: int
+) -> None:
+    context = await browser.new_context(viewport={"width": width, "height": height})
+    page = await context.new_page()
+    await page.goto(url(site))
+    await expect(last_bot_message(page)).to_contain_text("There is no survey")
+    for text, asked in [
+        ("library", "Do you want to take part?"),
+        ("yes", "How often do you visit the library?"),
+        ("1", "Which services have you used this year?"),
+    ]:
+        await type_answer(page, text)
+        question = last_bot_message(page)
+        await expect(question).to_contain_text(asked)
+        await expect(question.locator(".choices").last).to_be_visible()
+        for part in (question.locator(".choices button").last, page.locator("#message")):
+            assert await part.evaluate(ON_SCREEN), f"{text}: off screen at {width}×{height}"
+        await expect(page.locator("#message")).to_be_focused()  # typing goes on there
+    await last_bot_message(page).get_by_role("checkbox").first.click()
+    await last_bot_message(page).get_by_role("button", name="Send my choices").click()
+    await expect(last_bot_message(page)).to_contain_text("how satisfied are you")
+    scale = last_bot_message(page).locator(".choices button")
+    await expect(scale.first).to_be_focused()  # after a click: the next question's first control
+    assert await scale.last.evaluate(ON_SCREEN)

@@ -32,10 +32,16 @@ function addLine(who, text) {
   sender.className = "sender";
   sender.textContent = who === "bot" ? "civicbot: " : "You: ";
   item.appendChild(sender);
+  item.dir = "auto";  // right-to-left text reads right to left
   paragraphs(item, text);
   log.appendChild(item);
-  item.scrollIntoView({ block: "end" });
+  showLatest();
   return item;
+}
+
+function showLatest() {
+  // The log scrolls, not the page: its end (the current question and its buttons) in view.
+  log.scrollTop = log.scrollHeight;
 }
 
 function disableOldChoices() {
@@ -112,12 +118,18 @@ function showBotMessage(message) {
   }
   if (message.choices.length) {
     (message.multiple ? multipleChoices : singleChoices)(item, message);
+    // after an answer by click, the new question's first control has the focus; someone
+    // typing keeps it in the answer box
+    if (document.activeElement !== input) {
+      item.querySelector(".choices button, .choices input").focus({ preventScroll: true });
+    }
   }
   if (message.file) {
     if (message.file.type.startsWith("image/")) {
       const image = document.createElement("img");
       image.src = message.file.url;
       image.alt = message.file.description;
+      image.addEventListener("load", showLatest);  // its height is known only now
       item.appendChild(image);
     }
     const link = document.createElement("a");
@@ -125,6 +137,7 @@ function showBotMessage(message) {
     link.textContent = `${texts.download} ${message.file.name}`;
     item.appendChild(link);
   }
+  showLatest();  // again, now that its buttons and files are in it
 }
 
 function pause(milliseconds) {
