@@ -16,6 +16,7 @@ from bot.core import Bot
 from bot.events import Adapter, AdapterFactory, Inbound
 from bot.health import HealthServer
 from bot.invitations import Guardrails
+from bot.metrics import Metrics
 from bot.outbox import RETRY_DELAYS, SWEEP_SECONDS, OutboxSender, Send
 from bot.reminders import QUIET_HOURS, REMIND_EVERY, QuietHours
 from bot.retention import RETENTION_EVERY, apply_retention
@@ -83,7 +84,8 @@ async def running(
             log.warning("%s", homeless)
     store = open_storage(database, environ=environ)
     senders: dict[str, Send] = {}
-    outbox = OutboxSender(store, senders, retry_delays=send_retry_delays)
+    metrics = Metrics()
+    outbox = OutboxSender(store, senders, retry_delays=send_retry_delays, metrics=metrics)
     bot = Bot(
         store=store,
         surveys=surveys,
@@ -91,6 +93,7 @@ async def running(
         clock=clock,
         timezone=timezone,
         staff_channel=staff_channel,
+        metrics=metrics,
     )
     by_platform: dict[str, Adapter] = {}
     scheduler = Scheduler(clock=clock)
@@ -112,6 +115,7 @@ async def running(
         quiet_hours=QuietHours.parse(quiet_hours, timezone),
         guardrails=guardrails,
         staff_language=staff_language,
+        metrics=metrics,
         clock=clock,
     )
 
@@ -144,7 +148,12 @@ async def running(
         scheduler.start()
         if health is not None:
             checks = HealthServer(
-                store=store, adapters=built, clock=clock, host=health[0], port=health[1]
+                store=store,
+                adapters=built,
+                clock=clock,
+                host=health[0],
+                port=health[1],
+                metrics=metrics,
             )
             await checks.start()
         yield Runtime(bot, coordination, store, outbox, surveys, built, scheduler, checks)

@@ -22,6 +22,7 @@ from bot.digest_schedules import DigestSchedules
 from bot.events import Adapter, Attachment, Inbound
 from bot.follow_up import OF_A_RUN, FollowUp
 from bot.invitations import Guardrails, HourlyBudget, Invitations
+from bot.metrics import Metrics
 from bot.outbox import OutboxSender
 from bot.reminders import MANUAL, QuietHours, Reminders, policy_of
 from bot.roles import Staff, may, names_of, needed
@@ -54,6 +55,7 @@ class Coordination:
         quiet_hours: QuietHours,
         guardrails: Guardrails | None = None,
         staff_language: str = "en",
+        metrics: Metrics | None = None,
         clock: Clock,
     ) -> None:
         self._store = store
@@ -102,6 +104,7 @@ class Coordination:
             clock=clock,
             timezone=timezone,
             staff_language=staff_language,
+            metrics=metrics,
         )
         self.follow_up = FollowUp(bot=bot, store=store, surveys=surveys, clock=clock)
         self.schedule = DigestSchedules(

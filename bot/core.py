@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from bot.answer_back import AnswersBack
 from bot.events import Inbound, NotStored, Outbound
+from bot.metrics import Metrics
 from bot.my_data import stored_data
 from bot.outbox import OutboxSender
 from bot.per_participant import ParticipantLocks
@@ -51,7 +52,9 @@ class Bot:
         clock: Callable[[], float] = time.time,
         timezone: str = "UTC",
         staff_channel: str | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
+        self._metrics = metrics or Metrics()
         self._store = store
         self._surveys = surveys
         self._answer_back = AnswersBack(store=store, surveys=surveys)
@@ -68,17 +71,22 @@ class Bot:
         if not inbound.is_direct:
             return  # group messages carry commands, not answers
         pid = self._store.pseudonym(inbound.platform, inbound.user_id)
+        arrived = time.perf_counter()
         async with self._serial.hold(pid):
             try:
                 stored = await self._store_turn(pid, inbound)
             except Exception as error:
                 log.exception("%s event %s was not stored", *inbound.logged)
+                self._metrics.turns.labels(inbound.platform, "not_stored").inc()
                 raise NotStored(str(error)) from None
+            outcome = "stored" if stored is not None else "redelivered"
+            self._metrics.turns.labels(inbound.platform, outcome).inc()
             if stored:
                 try:
                     await self._outbox.send(stored)
                 except Exception:  # the replies wait in the outbox for its sweep
                     log.exception("sending the replies to %s event %s failed", *inbound.logged)
+            self._metrics.turn_seconds.observe(time.perf_counter() - arrived)
 
     async def _store_turn(self, pid: str, inbound: Inbound) -> list[Outbound] | None:
         """Run and store the turn; None if the event was a redelivery (nothing changes).
@@ -210,6 +218,13 @@ class Bot:
     ) -> str:
         """Open the survey in someone's direct conversation, consent first. Returns what
         `invitable` says; only 'invited' sends anything (inviting twice invites once)."""
+        outcome = await self._invite(platform, user_id, conversation_id, survey, run_id)
+        self._metrics.invitations.labels(outcome).inc()
+        return outcome
+
+    async def _invite(
+        self, platform: str, user_id: str, conversation_id: str, survey: Survey, run_id: int
+    ) -> str:
         pid = self._store.pseudonym(platform, user_id)
         async with self._serial.hold(pid):
             now = self._clock()

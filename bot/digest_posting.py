@@ -16,6 +16,7 @@ from bot.digest_files import digest_files
 from bot.digest_text import findings, render_details, render_headline
 from bot.digest_words import moment, word
 from bot.events import Adapter, Inbound, Outbound
+from bot.metrics import Metrics
 from bot.outbox import OutboxSender
 from bot.references import with_references
 from bot.scheduler import Clock
@@ -49,7 +50,9 @@ class DigestPosting:
         clock: Clock,
         timezone: str = "UTC",
         staff_language: str = "en",
+        metrics: Metrics | None = None,
     ) -> None:
+        self._metrics = metrics or Metrics()
         self._store = store
         self._surveys = surveys
         self._adapters = adapters
@@ -78,6 +81,12 @@ class DigestPosting:
         scheduled: bool = False,
     ) -> str:
         """Post the run's digest to its staff channel and move its watermark."""
+        with self._metrics.digest_seconds.time():
+            return await self._post(run, survey, fallback=fallback, scheduled=scheduled)
+
+    async def _post(
+        self, run: RunRow, survey: Survey, *, fallback: Inbound | None, scheduled: bool
+    ) -> str:
         now = self._clock()
         figures = await self._store.run_figures(run.id, until=now, **digest.asked_of(survey))
         lang = survey.digest.language or self._staff_language

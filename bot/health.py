@@ -1,4 +1,5 @@
-"""`/healthz` and `/readyz`, for a container's HEALTHCHECK, a load balancer or systemd.
+"""`/healthz`, `/readyz` and `/metrics`, for a container's HEALTHCHECK, a load balancer,
+systemd and Prometheus.
 
 `/healthz` says the process answers. `/readyz` says whether it can do its job now: the
 database takes a write, every platform is connected, and the outbox is not backing up
@@ -15,6 +16,7 @@ import logging
 from aiohttp import web
 
 from bot.events import Adapter
+from bot.metrics import CONTENT_TYPE, Metrics
 from bot.outbox import SWEEP_SECONDS
 from bot.scheduler import Clock
 from storage.contract import Storage
@@ -34,7 +36,9 @@ class HealthServer:
         clock: Clock,
         host: str = "127.0.0.1",
         port: int = 8081,
+        metrics: Metrics | None = None,
     ) -> None:
+        self._metrics = metrics or Metrics()
         self._store = store
         self._adapters = adapters
         self._clock = clock
@@ -47,6 +51,7 @@ class HealthServer:
         app = web.Application()
         app.router.add_get("/healthz", self._alive)
         app.router.add_get("/readyz", self._ready)
+        app.router.add_get("/metrics", self._metrics_page)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self._host, self._port)
@@ -56,6 +61,13 @@ class HealthServer:
     async def stop(self) -> None:
         if self._runner is not None:
             await self._runner.cleanup()
+
+    async def _metrics_page(self, request: web.Request) -> web.Response:
+        waiting = await self._store.unsent()
+        stuck = await self._store.unsent(queued_before=self._clock() - SWEEP_SECONDS)
+        self._metrics.outbox_depth.set(len(waiting))
+        self._metrics.outbox_stuck.set(len(stuck))
+        return web.Response(body=self._metrics.exposition(), headers={"Content-Type": CONTENT_TYPE})
 
     async def _alive(self, request: web.Request) -> web.Response:
         return web.json_response({"status": "alive"})

@@ -10,6 +10,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterable
 
 from bot.events import Outbound
+from bot.metrics import Metrics
 from conversations.outgoing import Message
 from storage.contract import Storage
 from storage.records import StorageClosed
@@ -32,7 +33,9 @@ class OutboxSender:
         *,
         retry_delays: Iterable[float] = RETRY_DELAYS,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        metrics: Metrics | None = None,
     ) -> None:
+        self._metrics = metrics or Metrics()
         self._store = store
         self._senders = senders
         self._retry_delays = tuple(retry_delays)
@@ -88,10 +91,12 @@ class OutboxSender:
                 log.exception(
                     "sending outbox row %d failed (attempt %d)", message.outbox_id, attempt
                 )
+                self._metrics.sends.labels(message.platform, "failed").inc()
                 if delay is None:
                     return False
                 await self._sleep(delay)
             else:
+                self._metrics.sends.labels(message.platform, "sent").inc()
                 self._forget(message.outbox_id)
                 return True
         return False

@@ -78,3 +78,22 @@ async def test_replies_that_cannot_leave_make_the_bot_unready(
         status, body = await get(runtime, "/readyz")
     assert status == 503
     assert body["checks"]["outbox"] == "101 replies waiting longer than 60 s"
+
+
+async def test_metrics_show_the_turns_of_a_survey_just_answered_and_nobody_in_them(
+    runtime: Runtime,
+) -> None:
+    chat = runtime.adapters[0]
+    for text in ["library", "yes", "1", "1", "5", "Call Ann Smith on 040 123 4567", "2"]:
+        await chat.push("ann-smith", text)
+    url = f"http://127.0.0.1:{runtime.health.port}/metrics"
+    async with aiohttp.ClientSession() as session, session.get(url) as response:
+        assert response.status == 200
+        assert response.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+        page = await response.text()
+    assert 'civicbot_turns_total{outcome="stored",platform="memory"} 7.0' in page
+    assert "civicbot_turn_seconds_count 7.0" in page
+    assert 'civicbot_sends_total{outcome="sent",platform="memory"}' in page
+    assert "civicbot_outbox_stuck 0.0" in page
+    for personal in ("ann", "Ann", "040", "dm-"):
+        assert personal not in page

@@ -1,0 +1,60 @@
+"""What an operations team watches: counters and timings in Prometheus' text format,
+served as `/metrics` beside `/healthz` (bot/health.py), on its own address.
+
+One registry per running civicbot, made by the wiring and handed to the parts that
+count; nothing here names a participant, an address or what anyone wrote.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+TURN_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.turns = Counter(
+            "civicbot_turns",
+            "Participants' messages handled, by platform and outcome (stored, redelivered,"
+            " not_stored)",
+            ["platform", "outcome"],
+            registry=self.registry,
+        )
+        self.turn_seconds = Histogram(
+            "civicbot_turn_seconds",
+            "From an event's arrival to its replies handed to the platform",
+            buckets=TURN_BUCKETS,
+            registry=self.registry,
+        )
+        self.sends = Counter(
+            "civicbot_sends",
+            "Outbox messages handed to a platform, by platform and outcome (sent, failed)",
+            ["platform", "outcome"],
+            registry=self.registry,
+        )
+        self.outbox_depth = Gauge(
+            "civicbot_outbox_depth", "Messages waiting in the outbox", registry=self.registry
+        )
+        self.outbox_stuck = Gauge(
+            "civicbot_outbox_stuck",
+            "Messages waiting in the outbox for longer than a sweep",
+            registry=self.registry,
+        )
+        self.digest_seconds = Histogram(
+            "civicbot_digest_seconds",
+            "Time to build and post a digest",
+            buckets=(0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0),
+            registry=self.registry,
+        )
+        self.invitations = Counter(
+            "civicbot_invitations",
+            "People invited to a run, by outcome (invited, already, busy, opted_out)",
+            ["outcome"],
+            registry=self.registry,
+        )
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)
