@@ -106,7 +106,9 @@ class Coordination:
             staff_language=staff_language,
             metrics=metrics,
         )
-        self.follow_up = FollowUp(bot=bot, store=store, surveys=surveys, clock=clock)
+        self.follow_up = FollowUp(
+            bot=bot, store=store, surveys=surveys, clock=clock, invitations=self.invitations
+        )
         self.schedule = DigestSchedules(
             store=store,
             scheduler=scheduler,
@@ -222,7 +224,7 @@ class Coordination:
         if command.name == "export":
             return await csv_file(self._store, survey, run.id, raw=command.raw)
         if command.name in OF_A_RUN:
-            return await self.follow_up.of_run(command, run, survey), None
+            return await self.follow_up.of_run(command, run, survey, inbound), None
         if command.name == "digest":
             try:
                 return await self.digests.post(run, survey, fallback=inbound), None
@@ -260,7 +262,7 @@ class Coordination:
         if not await self._store.approve(request.id, by=approver, now=self._clock()):
             return f"Request {request.id} was approved already.", None
         held = commands.parse(request.command)
-        if not isinstance(held, Command) or held.name != "start":  # only `start` is ever held
+        if not isinstance(held, Command) or held.name not in ("start", "tell"):  # what is held
             return f"Request {request.id} cannot be run: '{request.command}'.", None
         asker = Inbound.command_as(
             platform=request.platform,
@@ -270,9 +272,19 @@ class Coordination:
             event_id=f"approval:{request.id}",
             now=self._clock(),
         )
-        outcome, run_id = await self.invitations.start(held, asker, approved=True)
+        if held.name == "tell":
+            outcome, run_id = await self._approved_tell(held, asker), held.run
+        else:
+            outcome, run_id = await self.invitations.start(held, asker, approved=True)
         await self._tell(asker, f"{approver} approved request {request.id}. {outcome}")
         return f"Request {request.id} approved. {outcome}", run_id
+
+    async def _approved_tell(self, held: Command, asker: Inbound) -> str:
+        run = await self._store.run(held.run)
+        survey = self._surveys.surveys.get(run.survey_id) if run else None
+        if run is None or survey is None:
+            return f"Run {held.run} or its survey is gone."
+        return await self.follow_up.of_run(held, run, survey, asker, approved=True)
 
     async def _schedule(self, run: RunRow, cron: str, inbound: Inbound) -> str:
         if not run.staff_channel:

@@ -88,7 +88,7 @@ class Invitations:
         self._adapters = adapters
         self._tell = tell
         self.guardrails = guardrails
-        self._budget = budget
+        self.budget = budget  # shared with reminders and follow-ups
         self._clock = clock
 
     async def start(
@@ -116,12 +116,12 @@ class Invitations:
         if command.dry_run:
             return await self._dry_run(survey, people, inbound.platform, described), None
         if len(people) > self.guardrails.approval_above and not approved:
-            return await self._held(inbound, len(people)), None
-        if len(people) > (remaining := self._budget.remaining()):
+            return await self.hold(inbound, len(people)), None
+        if len(people) > (remaining := self.budget.remaining()):
             return (
                 f"Not started: that is {len(people):,} invitations, and only {remaining:,} of "
-                f"this hour's {self._budget.limit:,} messages are left. Try again after "
-                f"{self._budget.refills_at()}, or invite fewer people.",
+                f"this hour's {self.budget.limit:,} messages are left. Try again after "
+                f"{self.budget.refills_at()}, or invite fewer people.",
                 None,
             )
         audience_text = _stored_audience(command.audience, people)
@@ -205,7 +205,7 @@ class Invitations:
                 outcome = "failed"
             outcomes[outcome] += 1
             if outcome == "invited":
-                self._budget.spend()
+                self.budget.spend()
             if done % PROGRESS_EVERY == 0 and done < len(people):
                 await self._tell(inbound, f"Run {run_id}: invited {done:,} of {len(people):,}…")
         return outcomes
@@ -236,7 +236,8 @@ class Invitations:
                     lines.append("  [" + " | ".join(c.label for c in message.choices) + "]")
         return "\n".join(lines)
 
-    async def _held(self, inbound: Inbound, audience: int) -> str:
+    async def hold(self, inbound: Inbound, audience: int) -> str:
+        """Keep the command for a second coordinator's approval; what to answer."""
         request = await self._store.request_approval(
             now=self._clock(),
             platform=inbound.platform,
@@ -247,7 +248,7 @@ class Invitations:
         )
         within = int(self.guardrails.approval_within.total_seconds() // 60)
         return (
-            f"Held, nothing sent: this would invite {audience:,} people, more than "
+            f"Held, nothing sent: this would message {audience:,} people, more than "
             f"{self.guardrails.approval_above:,} without a second coordinator. Another "
             f"coordinator can type 'survey approve {request}' within {within} minutes to let "
             f"it go ahead ('{inbound.text} dry-run' shows what people would get)."

@@ -12,8 +12,11 @@ when typed again.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 
 from bot.core import Bot
+from bot.events import Inbound
+from bot.invitations import Guardrails, HourlyBudget
 from bot.scheduler import Clock
 from conversations.messages import say
 from conversations.survey import Survey
@@ -25,10 +28,22 @@ SEND_AT_ONCE = 100  # follow-ups stored together: one commit carries many
 
 
 class Outcomes:
-    def __init__(self, *, bot: Bot, store: Storage, clock: Clock) -> None:
+    def __init__(
+        self,
+        *,
+        bot: Bot,
+        store: Storage,
+        clock: Clock,
+        guardrails: Guardrails,
+        budget: HourlyBudget,
+        hold: Callable[[Inbound, int], Awaitable[str]],
+    ) -> None:
         self._bot = bot
         self._store = store
         self._clock = clock
+        self._guardrails = guardrails
+        self._budget = budget  # shared with invitations and reminders
+        self._hold = hold
 
     async def act(self, run: RunRow, number: int, status: str, note: str) -> str:
         acted = await self._store.act_on_finding(
@@ -52,7 +67,11 @@ class Outcomes:
             lines.append(f"  F{row.number} ({row.people} people) {row.label} | {done}")
         return "\n".join(lines)
 
-    async def tell(self, run: RunRow, survey: Survey, *, send: bool) -> str:
+    async def tell(
+        self, run: RunRow, survey: Survey, *, send: bool, inbound: Inbound, approved: bool = False
+    ) -> str:
+        """Draft the follow-up, or send it: a large audience waits for a second
+        coordinator's approval, and it counts against the hourly cap like invitations."""
         told = [row for row in await self._store.findings(run.id) if row.status in TOLD]
         if not told:
             return (
@@ -65,6 +84,14 @@ class Outcomes:
             return (
                 f"Draft for run {run.id}, to {len(people)} people who took part (nothing sent;"
                 f" 'survey tell {run.id} send' sends it):\n\n{text}"
+            )
+        if len(people) > self._guardrails.approval_above and not approved:
+            return await self._hold(inbound, len(people))
+        if len(people) > (remaining := self._budget.remaining()):
+            return (
+                f"Not sent: that is {len(people):,} messages, and only {remaining:,} of this "
+                f"hour's {self._budget.limit:,} are left. Try again after "
+                f"{self._budget.refills_at()}; nobody gets it twice."
             )
         await self._store.mark_told(run.id, now=self._clock())
         sent = 0
@@ -82,6 +109,7 @@ class Outcomes:
                 )
             )
             sent += sum(results)
+        self._budget.spend(sent)
         already = len(people) - sent
         reply = f"Told {sent} people who took part in run {run.id}."
         return reply + (f" {already} had it already." if already else "")

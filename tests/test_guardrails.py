@@ -62,7 +62,7 @@ async def test_a_large_audience_waits_for_a_second_coordinator(
 ) -> None:
     held = await command(chat, "survey start home-care for #team")
     assert held.startswith(
-        "Held, nothing sent: this would invite 6 people, more than 5 without a second"
+        "Held, nothing sent: this would message 6 people, more than 5 without a second"
         " coordinator. Another coordinator can type 'survey approve 1' within 60 minutes"
     )
     assert direct_messages(chat) == 0
@@ -185,3 +185,22 @@ async def test_two_coordinators_closing_a_run_at_once_are_told_what_happened(
         "Run 1 closed",
         "Run 1 is already closed.",
     ]
+
+
+async def test_you_said_we_did_to_many_people_waits_for_a_second_coordinator(
+    runtime: Runtime,
+) -> None:
+    chat = runtime.adapters[0]
+    await command(chat, "survey start library for everyone")
+    for n in range(6):
+        for text in ["library", "yes", "1", "1", "4", "Longer opening hours on Sundays", "2"]:
+            await chat.push(f"p{n}", text)
+    await command(chat, "survey digest 1")
+    await command(chat, "survey act 1 F1 done We asked everyone weekly")
+    sent_before = direct_messages(chat)
+    held = await command(chat, "survey tell 1 send")
+    assert held.startswith("Held, nothing sent: this would message 6 people, more than 5")
+    assert direct_messages(chat) == sent_before
+    approved = await command(chat, "survey approve 1", user="second")
+    assert approved == "Request 1 approved. Told 6 people who took part in run 1."
+    assert direct_messages(chat) == sent_before + 6

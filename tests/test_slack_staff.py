@@ -216,7 +216,7 @@ async def test_a_large_invite_wave_reports_progress_and_loses_no_invite_under_ra
     await survey_command(events, slack_api, "start home-care for #CWAVE")
     await settle(slack_bot)
     held = slack_api.made("response_url")[-1]["text"]
-    assert held.startswith("Held, nothing sent: this would invite 1,000 people")
+    assert held.startswith("Held, nothing sent: this would message 1,000 people")
     await survey_command(events, slack_api, "approve 1", user="UTEAM")  # a second coordinator
     await settle(slack_bot)
     told = [
