@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from storage.records import (
@@ -120,27 +120,36 @@ def run_for_everyone(
     )
 
 
+# A response and an answer as ResponseRow and AnswerRow read them (with any decision
+# on the answer), for a whole run and for an export's chunks alike.
+_RESPONSES = "SELECT id, status, completed_at, language, channel FROM responses"
+_ANSWERS = (
+    "SELECT a.response_id, a.question_id, a.value, a.given_by, v.decision FROM answers a"
+    " LEFT JOIN reviews v ON v.response_id = a.response_id AND v.question_id = a.question_id"
+)
+
+
 def responses_of(connection: sqlite3.Connection, run_id: int) -> list[ResponseRow]:
-    rows = connection.execute(
-        "SELECT id, status, completed_at, language, channel FROM responses"
-        " WHERE run_id = ? ORDER BY id",
-        (run_id,),
-    )
+    rows = connection.execute(f"{_RESPONSES} WHERE run_id = ? ORDER BY id", (run_id,))
     return [ResponseRow(*row) for row in rows]
 
 
 def answers_of(connection: sqlite3.Connection, run_id: int) -> list[AnswerRow]:
     rows = connection.execute(
-        "SELECT a.response_id, a.question_id, a.value, a.given_by, v.decision FROM answers a"
-        " JOIN responses r ON r.id = a.response_id"
-        " LEFT JOIN reviews v ON v.response_id = a.response_id AND v.question_id = a.question_id"
-        " WHERE r.run_id = ? ORDER BY a.response_id",
+        f"{_ANSWERS} JOIN responses r ON r.id = a.response_id WHERE r.run_id = ?"
+        " ORDER BY a.response_id",
         (run_id,),
     )
-    return [
-        AnswerRow(response_id, question, decoded(value), given_by, review)
-        for response_id, question, value, given_by, review in rows
-    ]
+    return list(_answer_rows(rows, {}))
+
+
+def _answer_rows(rows: Iterable[tuple], values: dict[str | None, Any]) -> Iterator[AnswerRow]:
+    """AnswerRows of `_ANSWERS`' rows; `values` remembers decoded values, since choices and
+    points recur: each is read once."""
+    for response_id, question, value, given_by, decision in rows:
+        if value not in values:
+            values[value] = decoded(value)
+        yield AnswerRow(response_id, question, values[value], given_by, decision)
 
 
 def each_response(
@@ -159,24 +168,12 @@ def each_response(
         marks = ",".join("?" * len(chunk))
         responses = {
             row[0]: ResponseRow(*row)
-            for row in connection.execute(
-                "SELECT id, status, completed_at, language, channel FROM responses"
-                f" WHERE id IN ({marks})",
-                chunk,
-            )
+            for row in connection.execute(f"{_RESPONSES} WHERE id IN ({marks})", chunk)
         }
         answers: dict[int, list[AnswerRow]] = {}
-        for rid, question, value, given_by, decision in connection.execute(
-            "SELECT a.response_id, a.question_id, a.value, a.given_by, v.decision FROM answers a"
-            " LEFT JOIN reviews v ON v.response_id = a.response_id"
-            f" AND v.question_id = a.question_id WHERE a.response_id IN ({marks})",
-            chunk,
-        ):
-            if value not in values:  # choices and points recur: each read once
-                values[value] = decoded(value)
-            answers.setdefault(rid, []).append(
-                AnswerRow(rid, question, values[value], given_by, decision)
-            )
+        rows = connection.execute(f"{_ANSWERS} WHERE a.response_id IN ({marks})", chunk)
+        for answer in _answer_rows(rows, values):
+            answers.setdefault(answer.response_id, []).append(answer)
         for rid in chunk:
             yield responses[rid], answers.get(rid, [])
 
