@@ -87,7 +87,7 @@ def theme_key(form: str, lang: str) -> str:
 def _sampled(texts: list[tuple[str, int]]) -> tuple[list[tuple[str, int]], float]:
     """At most SAMPLE distinct texts, drawn by how often each was given, and by how much
     their counts are to be multiplied (1 when all are read)."""
-    if len(texts) <= SAMPLE:
+    if not is_sampled(texts):
         return texts, 1.0
     total = sum(count for _, count in texts)
     drawn = random.Random(total).choices(texts, weights=[n for _, n in texts], k=SAMPLE)
@@ -95,6 +95,7 @@ def _sampled(texts: list[tuple[str, int]]) -> tuple[list[tuple[str, int]], float
 
 
 def is_sampled(texts: list[tuple[str, int]]) -> bool:
+    """Whether themes of these texts are counted in a sample (and so are estimates)."""
     return len(texts) > SAMPLE
 
 

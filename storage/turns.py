@@ -174,7 +174,7 @@ def record_turns(
         "INSERT OR REPLACE INTO reply_threads (reference, pid, run_id, opened_at)"
         " SELECT * FROM batch",
         "reference, pid, run_id, at",
-        [(*t.opens_thread[:1], t.pid, t.opens_thread[1], t.now) for t in fresh if t.opens_thread],
+        [(t.opens_thread[0], t.pid, t.opens_thread[1], t.now) for t in fresh if t.opens_thread],
     )
     _each(
         connection,

@@ -32,11 +32,12 @@ class FreeText(QuestionBase):
 
     def summary(self, given: Given, skipped: int, lang: str) -> Summary:
         texts = [(str(value), count, new) for value, count, new in given]
-        found = themes([(text, count) for text, count, _ in texts], lang)
+        counted = [(text, count) for text, count, _ in texts]
+        found = themes(counted, lang)
         return Summary(
             **self.summary_base(given, skipped, lang),
             themes=found,
-            themes_estimated=is_sampled([(text, count) for text, count, _ in texts]),
+            themes_estimated=is_sampled(counted),
             theme_quotes=tuple(_saying(form, texts) for form, _ in found),
             theme_keys=tuple(theme_key(form, lang) for form, _ in found),
             quotes=_quotes(texts),
