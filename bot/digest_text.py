@@ -188,11 +188,6 @@ def render_details(digest: Digest) -> str:
     return "\n".join(lines)
 
 
-def render_text(digest: Digest, zone: tzinfo = UTC) -> str:
-    """Headline and figures in one text, for where there is no fold."""
-    return f"{render_headline(digest, zone)}\n\n{render_details(digest)}"
-
-
 def _figures(summary: Summary, digest: Digest) -> list[str]:
     lang, k = digest.language, digest.min_group_size
     lines = []

@@ -9,7 +9,7 @@ from figures_oracle import figures_from
 
 from bot.charts import ALT_TEXT_LIMIT, chart_description, chart_png, charted
 from bot.digest import Digest, asked_of, build
-from bot.digest_text import render_text
+from bot.digest_text import render_details, render_headline
 from bot.small_cells import protect
 from conversations.checks import read_survey
 from conversations.summary import Count, Summary
@@ -57,6 +57,11 @@ ANSWERS = [
     answer(1, "age_group", "over_65"),
     answer(2, "age_group", None),
 ]
+
+
+def render_text(digest: Digest) -> str:
+    """The headline and the figures below its fold, as one text to read through."""
+    return f"{render_headline(digest)}\n\n{render_details(digest)}"
 
 
 def digest():
