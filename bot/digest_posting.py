@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import replace
-from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from bot import digest
@@ -96,7 +95,7 @@ class DigestPosting:
         if scheduled and figures.last_digest is not None and not built.new_completed:
             if survey.digest.when_empty == "skip":
                 return f"Nothing new in run {run.id}: no digest posted, as the survey asks."
-            since = moment(datetime.fromtimestamp(figures.last_digest, self._zone), lang)
+            since = moment(figures.last_digest, self._zone, lang)
             message = Message(
                 word(lang, "nothing_new", title=built.survey_title, run=run.id, since=since)
             )

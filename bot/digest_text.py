@@ -11,7 +11,7 @@ flagged for attention. Plain text: adapters neutralise it for their platform.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, tzinfo
 
 from bot.digest import Digest
 from bot.digest_words import decimal, languages, moment, word
@@ -30,11 +30,11 @@ class Finding:
 
 def render_headline(digest: Digest, zone: tzinfo = UTC) -> str:
     lang = digest.language
-    until = moment(datetime.fromtimestamp(digest.until, zone), lang)
+    until = moment(digest.until, zone, lang)
     if digest.since is None:
         period = word(lang, "up_to", until=until)
     else:
-        since = moment(datetime.fromtimestamp(digest.since, zone), lang)
+        since = moment(digest.since, zone, lang)
         period = word(lang, "since", since=since, until=until)
     lines = [
         word(lang, "title", title=digest.survey_title, run=digest.run_id, period=period),

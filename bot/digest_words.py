@@ -3,7 +3,7 @@ the survey file. Any other language reads English."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, tzinfo
 
 WORDS: dict[str, dict[str, str]] = {
     "en": {
@@ -140,8 +140,10 @@ def word(lang: str, key: str, **values: object) -> str:
     return WORDS.get(lang, WORDS["en"])[key].format(**values)
 
 
-def moment(when: datetime, lang: str) -> str:
-    """A time as staff in that language write it: 1 Dec 16:00, 1.12. klo 16.00."""
+def moment(at: float, zone: tzinfo, lang: str) -> str:
+    """A time (seconds since the epoch) as staff in that language write it in `zone`:
+    1 Dec 16:00, 1.12. klo 16.00."""
+    when = datetime.fromtimestamp(at, zone)
     if lang == "fi":
         return f"{when.day}.{when.month}. klo {when:%H.%M}"
     months = _MONTHS.get(lang, _MONTHS["en"])
