@@ -15,6 +15,7 @@ from bot.redaction import redacted
 from bot.references import answer_reference
 from bot.scheduler import Clock
 from bot.screening import screened
+from conversations.questions.free_text import flat
 from conversations.survey import Survey
 from storage.contract import Storage
 from storage.records import AnswerRow, RunRow
@@ -53,7 +54,7 @@ class Review:
                 HeldAnswer(
                     answer_reference(self._store, answer.response_id, answer.question_id),
                     reason.reason if reason else "held",
-                    _shown(redacted(text)),
+                    flat(redacted(text), MAX_SHOWN),
                     answer.review,
                     answer,
                 )
@@ -102,8 +103,3 @@ class Review:
         if decision == "released":
             return f"{item.reference} released: the next digest of run {run.id} may quote it."
         return f"{item.reference} kept out of run {run.id}'s digests; the digest still counts it."
-
-
-def _shown(text: str) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= MAX_SHOWN else flat[: MAX_SHOWN - 1] + "…"

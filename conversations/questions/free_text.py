@@ -51,12 +51,12 @@ def _saying(form: str, texts: list[tuple[str, int, int]]) -> str:
     return flat(min(fuller, key=len)) if fuller else ""
 
 
-def flat(text: str) -> str:
-    """An answer as a quote: on one line, and cut if long."""
+def flat(text: str, limit: int = MAX_QUOTE_LENGTH) -> str:
+    """An answer as a quote: on one line, and cut at `limit` characters if longer."""
     one_line = " ".join(text.split())
-    if len(one_line) <= MAX_QUOTE_LENGTH:
+    if len(one_line) <= limit:
         return one_line
-    return one_line[: MAX_QUOTE_LENGTH - 1] + "…"
+    return one_line[: limit - 1] + "…"
 
 
 def _quotes(texts: list[tuple[str, int, int]]) -> tuple[str, ...]:
