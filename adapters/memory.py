@@ -85,8 +85,8 @@ class MemoryAdapter:
         conversation: str | None = None,
     ) -> None:
         """Hand the core a message from `user_id`, in their direct conversation unless
-        `conversation` names another."""
-        await self._handler(
+        `conversation` names another; returns once its replies are sent."""
+        delivery = await self._handler(
             Inbound(
                 platform=self.platform,
                 user_id=user_id,
@@ -100,3 +100,4 @@ class MemoryAdapter:
                 locale=locale,
             )
         )
+        await delivery

@@ -4,9 +4,9 @@ Socket Mode when an app-level token is given (no public address needed; slack_sd
 reconnects after `disconnect` envelopes and dropped sockets), otherwise HTTP mode:
 the Events API, interactivity and the /survey command arrive as signed requests
 at one aiohttp endpoint, and bolt checks the signature and timestamp. A
-message's turn is stored and answered before Slack gets its acknowledgement,
-unless that takes longer than ACK_WITHIN seconds (Slack wants one within three):
-then the ack goes first. Retries carry the same event id and change nothing.
+message's turn is stored before Slack gets its acknowledgement; its replies follow.
+A turn not stored within ACK_WITHIN seconds (Slack wants an ack within three) gets
+no ack, so Slack sends it again; retries carry the same event id and change nothing.
 Every event gets a 200, also those civicbot ignores, or Slack would retry them.
 
 Everything civicbot writes goes out as plain_text blocks, which Slack never
@@ -57,7 +57,7 @@ from adapters.slack_events import (
 )
 from adapters.slack_pacing import REMEMBERED, Clock, PostSlots, ResponseUrls
 from bot.config import ConfigError, PlatformSection, secret
-from bot.events import Capabilities, Inbound, InboundHandler, Outbound
+from bot.events import Capabilities, Inbound, InboundHandler, NotStored, Outbound
 from bot.platforms import Configured, PlatformContext
 from conversations.outgoing import Message, answer_of
 
@@ -269,14 +269,18 @@ class SlackAdapter:
         self._in_background(self._handler(mention_inbound(body, event)))
 
     async def _handle_then_ack(self, inbound: Inbound) -> None:
-        """Hand the event to the core and return (so bolt acknowledges) once the core is
-        done with it: its turn stored and its replies posted. After ACK_WITHIN seconds
-        the ack goes anyway, the turn perhaps not stored yet, and the core carries on."""
+        """Hand the event to the core and return (so bolt acknowledges) once its turn is
+        stored; the replies follow. A turn not stored within ACK_WITHIN seconds is not
+        acknowledged: Slack sends the event again, and if the turn was stored meanwhile
+        its event id makes the second delivery change nothing."""
         task = self._in_background(self._handler(inbound))
         try:
             await asyncio.wait_for(asyncio.shield(task), ACK_WITHIN)
         except TimeoutError:
-            log.warning("slack event %s still in progress after the ack", inbound.event_id)
+            log.warning(
+                "slack event %s not stored in time: left for Slack to retry", inbound.event_id
+            )
+            raise NotStored("not stored in time") from None
 
     def _in_background(self, work: Any) -> asyncio.Task[None]:
         task = asyncio.get_running_loop().create_task(work)

@@ -69,6 +69,9 @@ TRANSCRIPT_LENGTH = 100  # messages kept per session for a reload
 MAX_SESSIONS = 10_000  # least recently active sessions beyond this are forgotten
 POLL_SECONDS = 25.0
 NOT_STORED_RETRY_SECONDS = 2.0  # a message that could not be stored is sent again this soon
+# The replies are usually ready when the page is told its message arrived (web replies only
+# join a queue), but a reply to staff on another platform must not hold up the page.
+REPLIES_WAIT = 1.0
 BURST, REFILL_PER_SECOND = 8, 1.0  # rate limit per session: a burst, then one a second
 # per client address (web_limits.py): enough for a room of people on one connection
 ADDRESS_BURST, ADDRESS_PER_SECOND = 100, 5.0
@@ -406,7 +409,8 @@ class WebAdapter:
             command=command,
         )
         try:
-            await self._handler(inbound)
+            delivery = await self._handler(inbound)
+            await asyncio.wait([delivery], timeout=REPLIES_WAIT)
         except NotStored:  # the page sends it again, with the same id, after Retry-After
             return unavailable(request, "not_stored", NOT_STORED_RETRY_SECONDS)
         return web.json_response({"ok": True}, status=202)

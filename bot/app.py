@@ -13,7 +13,7 @@ from pathlib import Path
 from bot.config import StorageSettings
 from bot.coordination import Coordination
 from bot.core import Bot
-from bot.events import Adapter, AdapterFactory, Inbound
+from bot.events import Adapter, AdapterFactory, Delivery, Inbound, delivered
 from bot.health import HealthServer
 from bot.invitations import Guardrails
 from bot.metrics import Metrics
@@ -122,12 +122,12 @@ async def running(
     resent = asyncio.Event()
     checks: HealthServer | None = None
 
-    async def route(inbound: Inbound) -> None:
+    async def route(inbound: Inbound) -> Delivery:
         await resent.wait()  # replies left from before a restart go out before new ones
-        if inbound.command:
-            await coordination.handle(inbound)
-        else:
-            await bot.dispatch(inbound)
+        if not inbound.command:
+            return await bot.dispatch(inbound)
+        await coordination.handle(inbound)
+        return delivered()
 
     built = [factory(route) for factory in adapters]
     door = StaffDoor(store, clock)
@@ -166,6 +166,7 @@ async def running(
                 await adapter.stop()
             except Exception:
                 log.exception("stopping the %s adapter failed", adapter.platform)
+        await bot.settled()
         await outbox.settle()
         await store.close()
 

@@ -7,6 +7,7 @@ replies) before any reply is sent, and an event id seen before changes nothing.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Callable
@@ -15,11 +16,11 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from bot.answer_back import AnswersBack
-from bot.events import Inbound, NotStored, Outbound
+from bot.events import Delivery, Inbound, NotStored, Outbound, delivered
 from bot.metrics import Metrics
 from bot.my_data import stored_data
 from bot.outbox import OutboxSender
-from bot.per_participant import ParticipantLocks
+from bot.per_participant import InOrder, ParticipantLocks
 from bot.survey_files import SurveyCatalogue
 from conversations import engine
 from conversations.engine import State, Turn
@@ -63,13 +64,15 @@ class Bot:
         self._zone = ZoneInfo(timezone)  # where "today" is, for answers such as "yesterday"
         self._staff_channel = staff_channel  # digests of open surveys that name none go here
         self._serial = ParticipantLocks()
+        self._replies = InOrder()  # per participant
 
-    async def dispatch(self, inbound: Inbound) -> None:
-        """Handle one event: store its turn, then send the replies. Raises NotStored when
-        the turn could not be stored, so the adapter does not acknowledge the event; a
-        failure after that is logged and stays with this event."""
+    async def dispatch(self, inbound: Inbound) -> Delivery:
+        """Handle one event: store its turn and return (its platform may now be told it
+        arrived), the replies following after this person's earlier ones. Raises
+        NotStored when the turn could not be stored, so the adapter does not acknowledge
+        the event; a failure after that is logged and stays with this event."""
         if not inbound.is_direct:
-            return  # group messages carry commands, not answers
+            return delivered()  # group messages carry commands, not answers
         pid = self._store.pseudonym(inbound.platform, inbound.user_id)
         arrived = time.perf_counter()
         async with self._serial.hold(pid):
@@ -81,12 +84,20 @@ class Bot:
                 raise NotStored(str(error)) from None
             outcome = "stored" if stored is not None else "redelivered"
             self._metrics.turns.labels(inbound.platform, outcome).inc()
-            if stored:
-                try:
-                    await self._outbox.send(stored)
-                except Exception:  # the replies wait in the outbox for its sweep
-                    log.exception("sending the replies to %s event %s failed", *inbound.logged)
             self._metrics.turn_seconds.observe(time.perf_counter() - arrived)
+            if not stored:
+                return delivered()
+            return self._replies.then(pid, functools.partial(self._send, stored, inbound))
+
+    async def _send(self, stored: list[Outbound], inbound: Inbound) -> None:
+        try:
+            await self._outbox.send(stored)
+        except Exception:  # the replies wait in the outbox for its sweep
+            log.exception("sending the replies to %s event %s failed", *inbound.logged)
+
+    async def settled(self) -> None:
+        """Wait until the replies of every stored turn have been sent or left to the outbox."""
+        await self._replies.settled()
 
     async def _store_turn(self, pid: str, inbound: Inbound) -> list[Outbound] | None:
         """Run and store the turn; None if the event was a redelivery (nothing changes).
@@ -252,8 +263,9 @@ class Bot:
             stored = await self._commit(record, turn.messages, platform, conversation_id)
             if stored is None:
                 return "already"
-            await self._outbox.send(stored)
-            return "invited"
+            sending = self._replies.then(pid, functools.partial(self._outbox.send, stored))
+        await sending
+        return "invited"
 
     async def remind(
         self, *, pid: str, platform: str, conversation_id: str, run_id: int, text: str
@@ -290,9 +302,11 @@ class Bot:
     ) -> bool:
         async with self._serial.hold(record.pid):
             stored = await self._commit(record, (Message(text),), platform, conversation_id)
-            if stored:
-                await self._outbox.send(stored)
-            return bool(stored)
+            if not stored:
+                return False
+            sending = self._replies.then(record.pid, functools.partial(self._outbox.send, stored))
+        await sending
+        return True
 
     def _continue(
         self, record: TurnRecord, loaded: Loaded, survey: Survey, before: State, inbound: Inbound

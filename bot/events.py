@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -92,7 +93,18 @@ class NotStored(Exception):
     second delivery of something that was stored after all change nothing)."""
 
 
-InboundHandler = Callable[[Inbound], Awaitable[None]]  # may raise NotStored
+# Done once an event's replies have gone out (or were left in the outbox for its sweep).
+Delivery = asyncio.Future[None]
+# Returns as soon as the event is stored, which is when its platform may be told so; the
+# replies follow. Raises NotStored when the event could not be stored.
+InboundHandler = Callable[[Inbound], Awaitable[Delivery]]
+
+
+def delivered() -> Delivery:
+    """The Delivery of an event that has nothing (more) to send."""
+    done = asyncio.get_running_loop().create_future()
+    done.set_result(None)
+    return done
 
 
 class Adapter(Protocol):

@@ -1,8 +1,11 @@
-"""Locks that make one participant's messages be handled one at a time, in arrival order."""
+"""One participant's messages handled one at a time, in arrival order, and their replies
+sent in the same order."""
 
 from __future__ import annotations
 
 import asyncio
+import functools
+from collections.abc import Awaitable, Callable
 
 
 class ParticipantLocks:
@@ -48,3 +51,33 @@ class _KeyLock:
         self._users -= 1
         if self._users == 0:
             del self._owner[self._key]
+
+
+class InOrder:
+    """Work per key that starts once the key's earlier work has finished, without anyone
+    waiting for it: a turn's replies go out after the same person's earlier replies,
+    while their next turn is already being stored."""
+
+    def __init__(self) -> None:
+        self._last: dict[str, asyncio.Task[None]] = {}
+
+    def then(self, key: str, work: Callable[[], Awaitable[object]]) -> asyncio.Task[None]:
+        task = asyncio.get_running_loop().create_task(_after(self._last.get(key), work))
+        self._last[key] = task
+        task.add_done_callback(functools.partial(self._finished, key))
+        return task
+
+    def _finished(self, key: str, task: asyncio.Task[None]) -> None:
+        if self._last.get(key) is task:
+            del self._last[key]
+
+    async def settled(self) -> None:
+        """Wait until all queued work is done."""
+        while self._last:
+            await asyncio.wait(list(self._last.values()))
+
+
+async def _after(earlier: asyncio.Task[None] | None, work: Callable[[], Awaitable[object]]) -> None:
+    if earlier is not None:
+        await asyncio.wait([earlier])  # how it ended is its own business
+    await work()

@@ -100,8 +100,9 @@ async def survey_command(
 
 
 async def settle(slack_bot: Runtime) -> None:
-    """Wait for the replies the adapter sends after acknowledging."""
+    """Wait for the work after acknowledging: commands, and the replies of stored turns."""
     await slack_bot.adapters[0].settled()
+    await slack_bot.bot.settled()
 
 
 async def at_the_services_question(slack_bot: Runtime, events, slack_api: SlackWebApi) -> dict:

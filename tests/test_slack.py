@@ -179,7 +179,7 @@ async def test_socket_mode_answers_events_and_acknowledges_them(
     retried = json.loads(message_event("UANN", "2", "Ev2"))
     await slack_api.send_envelope("events_api", retried, "env-2-retry", retry_attempt=1)
     await slack_api.acknowledged("env-2-retry")
-    await socket_bot.adapters[0].settled()
+    await settle(socket_bot)
     assert answers(tmp_path) == {"visits": "monthly"}
     assert len(posted_to(slack_api, "DUANN")) == 3
 
@@ -193,7 +193,7 @@ async def test_socket_mode_reconnects_after_a_disconnect(
     event = json.loads(message_event("UANN", "library", "Ev9"))
     await slack_api.send_envelope("events_api", event, "env-9")
     await slack_api.acknowledged("env-9")
-    await socket_bot.adapters[0].settled()
+    await settle(socket_bot)
     assert posted_to(slack_api, "DUANN")[-1]["text"].startswith("City library feedback")
 
 
@@ -230,3 +230,38 @@ async def test_a_rate_limited_language_lookup_does_not_hold_up_the_answer(
         await say(events, "UFI", "library", "Ev1")
         await settle(slack_bot)
     assert posted_to(slack_api, "DUFI")[0]["text"].startswith("City library feedback")
+
+
+async def test_answers_sent_while_a_reply_waits_out_a_rate_limit_are_stored_before_slack_is_told(
+    slack_bot: Runtime, events, slack_api: SlackWebApi, tmp_path: Path
+) -> None:
+    limited = (429, {"ok": False, "error": "ratelimited"}, {"Retry-After": "4"})
+    slack_api.fail["chat.postMessage"] = [limited]  # the first reply waits 4 s
+    async with asyncio.timeout(2):  # each ack comes at once, not after Slack's 3 s
+        for number, text in enumerate(["library", "yes", "1"]):
+            await say(events, "UANN", text, f"Ev{number}")
+    # acknowledged, so committed: a SIGKILL now would keep it
+    assert answers(tmp_path) == {"visits": "weekly"}
+    await settle(slack_bot)
+    sent = [p["text"] for p in posted_to(slack_api, "DUANN")]
+    assert sent[0].startswith("City library feedback")  # the rate-limited reply, tried again
+    assert sent[-1].startswith("Which services have you used")  # the replies kept their order
+
+
+async def test_a_turn_not_stored_in_time_is_not_acknowledged_and_slacks_retry_is_answered_once(
+    slack_bot: Runtime, events, slack_api: SlackWebApi, tmp_path: Path
+) -> None:
+    session, url = events
+    body = message_event("UANN", "library", "Ev1")
+    holder = sqlite3.connect(tmp_path / "civicbot.db", isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # another process holds the database
+    try:
+        refused = await post(session, url, body)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert refused.status != 200  # so Slack delivers it again
+    again = await post(session, url, body, headers={**signed(body), "X-Slack-Retry-Num": "1"})
+    assert again.status == 200
+    await settle(slack_bot)
+    assert len(posted_to(slack_api, "DUANN")) == 1
