@@ -26,11 +26,13 @@ from nio import (
 
 from adapters.matrix_device import share_room_key
 from adapters.matrix_events import file_content, text_contents
-from bot.events import Outbound
+from bot.events import Outbound, Refused
 
 log = logging.getLogger(__name__)
 
 SEND_ATTEMPTS = 5
+# Errors that sending the same event again cannot mend.
+LASTING_REFUSALS = frozenset({"M_TOO_LARGE", "M_BAD_JSON", "M_NOT_JSON"})
 NEW_ROOM_WAIT_SECONDS = 30.0  # a room the bot just created appears with the next sync
 ENCRYPTED_ROOM = {
     "type": "m.room.encryption",
@@ -123,8 +125,10 @@ class Rooms:
                 log.info("matrix rate limit, attempt %d: waiting %.1f s", attempt, wait)
                 await asyncio.sleep(wait)
                 continue
-            raise RuntimeError(f"matrix refused the message: {response}")
-        raise RuntimeError("matrix kept rate-limiting the message")
+            code = getattr(response, "status_code", None) or "unknown"
+            # Transaction ids make parts sent before this one go only once.
+            raise Refused(code, lasting=code in LASTING_REFUSALS)
+        raise Refused("M_LIMIT_EXCEEDED")
 
     async def open_direct(self, user_id: str) -> str:
         """The direct room with this person: the one the bot already shares with them

@@ -22,10 +22,8 @@ import re
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import replace
 from typing import Annotated, Any
 
-import aiohttp
 from aiohttp import web
 from pydantic import Field
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
@@ -34,15 +32,12 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
-from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from adapters.recently import remember
 from adapters.slack_blocks import (
     SECTION_LIMIT,
     SEND_CHOICES,
     answered,
-    blocks_for,
-    chunks,
     escape,
     ticked_options,
 )
@@ -55,17 +50,17 @@ from adapters.slack_events import (
     mention_inbound,
     message_inbound,
 )
-from adapters.slack_pacing import REMEMBERED, Clock, PostSlots, ResponseUrls
+from adapters.slack_pacing import REMEMBERED, Clock
+from adapters.slack_posting import SlackPoster
 from bot.config import ConfigError, PlatformSection, secret
 from bot.events import Capabilities, Inbound, InboundHandler, NotStored, Outbound
 from bot.platforms import Configured, PlatformContext
-from conversations.outgoing import Message, answer_of
+from conversations.outgoing import answer_of
 
 log = logging.getLogger(__name__)
 
 ACK_WITHIN = 2.5  # seconds: Slack wants an answer within 3
 LOCALE_WAIT = 0.5  # seconds a person's language is looked up for, at most
-MESSAGE_LIMIT = 12_000  # characters per posted message; longer ones (digests) are split
 
 
 class SlackSettings(PlatformSection):
@@ -157,9 +152,7 @@ class SlackAdapter:
             else None
         )
         self._locales: OrderedDict[str, str | None] = OrderedDict()
-        self._response_urls = ResponseUrls(clock=clock)
-        self._post_slots = PostSlots(clock=clock)
-        self._sleep = sleep
+        self._poster = SlackPoster(self.client, clock=clock, sleep=sleep)
         self._background: set[asyncio.Task[None]] = set()
         self._runner: web.AppRunner | None = None
         self.port = port
@@ -260,7 +253,7 @@ class SlackAdapter:
     async def _on_command(self, ack: Any, command: dict[str, Any]) -> None:
         await ack()  # the answer comes through the response_url when the command is done
         if command.get("response_url"):
-            self._response_urls.remember(
+            self._poster.response_urls.remember(
                 command["channel_id"], command["user_id"], command["response_url"]
             )
         self._in_background(self._handler(command_inbound(command)))
@@ -317,80 +310,7 @@ class SlackAdapter:
         return locale
 
     async def send(self, outbound: Outbound) -> None:
-        """Post the message (split if long, paced per channel, a file uploaded when it has
-        one); Slack's errors are raised so the outbox keeps the message to send again."""
-        channel = outbound.conversation_id
-        if outbound.attachment is not None:
-            await self._pace(channel)
-            await self.client.files_upload_v2(
-                channel=channel,
-                content=outbound.attachment.data,
-                filename=outbound.attachment.filename,
-                title=outbound.attachment.filename,
-                alt_txt=outbound.attachment.description or None,
-                initial_comment=escape(outbound.message.text),
-            )
-            return
-        message = outbound.message
-        parts = chunks(message.text, MESSAGE_LIMIT)
-        thread: str | None = None  # the first part's ts: what is below the fold replies to it
-        for number, part in enumerate(parts, start=1):
-            last = number == len(parts)  # the choices go under the last part
-            piece = replace(message, text=part, choices=message.choices if last else ())
-            await self._pace(channel)
-            if outbound.visible_to:
-                if await self._respond(channel, outbound.visible_to, part, piece):
-                    continue
-                await self.client.chat_postEphemeral(
-                    channel=channel,
-                    user=outbound.visible_to,
-                    text=escape(part),
-                    blocks=blocks_for(piece),
-                )
-            else:
-                posted = await self.client.chat_postMessage(
-                    channel=channel,
-                    text=escape(part),
-                    blocks=blocks_for(piece),
-                    unfurl_links=False,
-                    unfurl_media=False,
-                )
-                thread = thread or posted.get("ts")
-        below = message.details if not outbound.visible_to else ""
-        for part in chunks(below, MESSAGE_LIMIT) if below else ():
-            await self._pace(channel)
-            await self.client.chat_postMessage(
-                channel=channel,
-                text=escape(part),
-                blocks=blocks_for(Message(part)),
-                thread_ts=thread,
-                unfurl_links=False,
-                unfurl_media=False,
-            )
-
-    async def _respond(self, channel: str, user: str, text: str, piece: Message) -> bool:
-        """Answer the user's latest command in this channel through its response_url,
-        which Slack shows privately; False when there is none left, so the caller posts
-        an ephemeral message instead."""
-        url = self._response_urls.take(channel, user)
-        if url is None:
-            return False
-        try:
-            answered = await AsyncWebhookClient(url).send(
-                text=escape(text), blocks=blocks_for(piece), response_type="ephemeral"
-            )
-        except (aiohttp.ClientError, TimeoutError) as error:
-            log.warning("slack response_url failed (%s); posting instead", error)
-            return False
-        if answered.status_code != 200:
-            log.warning("slack response_url answered %d; posting instead", answered.status_code)
-            return False
-        return True
-
-    async def _pace(self, channel: str) -> None:
-        wait = self._post_slots.take(channel)
-        if wait:
-            await self._sleep(wait)
+        await self._poster.send(outbound)
 
     async def open_direct(self, user_id: str) -> str:
         opened = await self.client.conversations_open(users=user_id)

@@ -85,7 +85,9 @@ async def running(
     store = open_storage(database, environ=environ)
     senders: dict[str, Send] = {}
     metrics = Metrics()
-    outbox = OutboxSender(store, senders, retry_delays=send_retry_delays, metrics=metrics)
+    outbox = OutboxSender(
+        store, senders, retry_delays=send_retry_delays, clock=clock, metrics=metrics
+    )
     bot = Bot(
         store=store,
         surveys=surveys,

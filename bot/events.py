@@ -67,6 +67,9 @@ class Outbound:
     outbox_id: int | None = None  # stable across resends: a platform's idempotency key
     attachment: Attachment | None = None
     visible_to: str | None = None  # only this user sees it, where the platform can do that
+    # An earlier try may have reached the platform (a lost connection, a crash): where the
+    # platform can tell, the adapter sends only what is not there yet.
+    maybe_sent: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +94,19 @@ class NotStored(Exception):
     """The event's turn could not be stored: the adapter must not tell its platform the
     event was received, so that the platform delivers it again (the event id makes a
     second delivery of something that was stored after all change nothing)."""
+
+
+class Refused(Exception):
+    """The platform answered that it did not take the message, and no part of it is on
+    the platform (or sending those parts again cannot repeat them, as with Matrix's
+    transaction ids): the adapter raises it only when both are sure. `lasting` when sending
+    it again cannot help (too large, malformed); `reason` is the platform's own word for
+    it, never the message's text."""
+
+    def __init__(self, reason: str, *, lasting: bool = False) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.lasting = lasting
 
 
 # Done once an event's replies have gone out (or were left in the outbox for its sweep).

@@ -3,7 +3,8 @@ systemd and Prometheus.
 
 `/healthz` says the process answers. `/readyz` says whether it can do its job now: the
 database takes a write, every platform is connected, and the outbox is not backing up
-(replies waiting longer than a sweep). Both answer JSON; `/readyz` is 503 when not
+(replies waiting longer than a sweep); it also counts the replies given up as
+undeliverable, which do not make civicbot unready. Both answer JSON; `/readyz` is 503 when not
 ready, with the reasons. Served on their own address (`[health]` in civicbot.toml),
 127.0.0.1 unless configured: they say nothing personal, but nothing a citizen needs.
 """
@@ -83,7 +84,9 @@ class HealthServer:
             else f"{len(stuck)} replies waiting longer than {SWEEP_SECONDS:g} s"
         )
         ready = all(state == "ok" for state in checks.values())
-        body = {"status": "ready" if ready else "not ready", "checks": checks}
+        body: dict[str, object] = {"status": "ready" if ready else "not ready", "checks": checks}
+        if dead := await self._store.undeliverable():  # for whoever watches, not a reason
+            body["undeliverable"] = {f"{d.platform}: {d.failure}": d.count for d in dead}
         return web.json_response(body, status=200 if ready else 503)
 
     async def _database(self) -> str:

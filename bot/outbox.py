@@ -1,6 +1,9 @@
 """Sending stored replies. A reply is in the outbox before it is sent and leaves it
-after, so a crash in between means it is sent again after the restart (at least
-once; the outbox id travels with it so platforms that can deduplicate do)."""
+after. A reply that may have reached its platform before a crash or a lost connection
+goes again marked `maybe_sent`, with its outbox id, so that the adapter sends only what
+the platform does not have yet (Slack's message metadata, Matrix's transaction ids, the
+web page's ids). A reply the platform refuses for good, or that fails for about a day,
+is dead: logged, counted in `survey status` and /readyz, and never tried again."""
 
 from __future__ import annotations
 
@@ -8,8 +11,9 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import replace
 
-from bot.events import Outbound
+from bot.events import Outbound, Refused
 from bot.metrics import Metrics
 from conversations.outgoing import Message
 from storage.contract import Storage
@@ -20,6 +24,7 @@ log = logging.getLogger(__name__)
 Send = Callable[[Outbound], Awaitable[None]]
 RETRY_DELAYS = (0.5, 1.0, 2.0, 5.0, 10.0)
 SWEEP_SECONDS = 60.0  # how often, and after how long, failed replies are tried again
+ROUNDS_BUDGET = 24 * 60  # failed rounds of tries before a reply is dead: a day of sweeps
 # Seconds within which a delivered reply's removal from the outbox is surely committed
 # (it rides with the next write, at most a fraction of a second later).
 FORGET_WITHIN = 600.0
@@ -33,8 +38,10 @@ class OutboxSender:
         *,
         retry_delays: Iterable[float] = RETRY_DELAYS,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        clock: Callable[[], float] = time.time,
         metrics: Metrics | None = None,
     ) -> None:
+        self._clock = clock
         self._metrics = metrics or Metrics()
         self._store = store
         self._senders = senders
@@ -66,7 +73,13 @@ class OutboxSender:
         now = time.monotonic()
         self._delivered = {i: at for i, at in self._delivered.items() if now - at < FORGET_WITHIN}
         messages = [
-            Outbound(row.platform, row.conversation_id, Message.from_json(row.body), row.id)
+            Outbound(
+                row.platform,
+                row.conversation_id,
+                Message.from_json(row.body),
+                row.id,
+                maybe_sent=row.maybe_sent,
+            )
             for row in await self._store.unsent(queued_before=queued_before)
             if row.id not in self._in_flight and row.id not in self._delivered
         ]
@@ -84,22 +97,60 @@ class OutboxSender:
                 message.outbox_id,
             )
             return False
+        failure: Exception | None = None
         for attempt, delay in enumerate((*self._retry_delays, None), start=1):
             try:
                 await send(message)
-            except Exception:
+            except Refused as refusal:  # surely not sent: no need to check next time
+                failure, message = refusal, replace(message, maybe_sent=False)
+                log.warning(
+                    "%s refused outbox row %d (attempt %d): %s",
+                    message.platform,
+                    message.outbox_id,
+                    attempt,
+                    refusal.reason,
+                )
+            except Exception as error:  # it may have gone through all the same
+                failure, message = error, replace(message, maybe_sent=True)
                 log.exception(
                     "sending outbox row %d failed (attempt %d)", message.outbox_id, attempt
                 )
-                self._metrics.sends.labels(message.platform, "failed").inc()
-                if delay is None:
-                    return False
-                await self._sleep(delay)
             else:
                 self._metrics.sends.labels(message.platform, "sent").inc()
                 self._forget(message.outbox_id)
                 return True
+            self._metrics.sends.labels(message.platform, "failed").inc()
+            if delay is None or (isinstance(failure, Refused) and failure.lasting):
+                break
+            await self._sleep(delay)
+        await self._note(message, failure)
         return False
+
+    async def _note(self, message: Outbound, failure: Exception | None) -> None:
+        """Keep what the round of tries found out, for the next one after a restart too."""
+        if message.outbox_id is None or failure is None:
+            return
+        refused = isinstance(failure, Refused)
+        reason = failure.reason if isinstance(failure, Refused) else type(failure).__name__
+        try:
+            dead = await self._store.note_failure(
+                message.outbox_id,
+                refused=refused,
+                failure=reason,
+                lasting=isinstance(failure, Refused) and failure.lasting,
+                budget=ROUNDS_BUDGET,
+                now=self._clock(),
+            )
+        except StorageClosed:
+            return
+        if dead:
+            self._metrics.sends.labels(message.platform, "dead").inc()
+            log.error(
+                "gave up on outbox row %d to %s (%s): it is not tried again",
+                message.outbox_id,
+                message.platform,
+                reason,
+            )
 
     def _forget(self, outbox_id: int) -> None:
         # Sent ids are removed in one write per loop iteration rather than one each.

@@ -43,7 +43,21 @@ async def status(store: Storage, run: RunRow, survey: Survey, extras: list[str])
         lines.append(f"It closes by itself at {when(run.closes_at)}.")
     if run.purged_at is not None:
         lines.extend(await _kept(store, run, survey))
-    return "\n".join(lines + extras)
+    return "\n".join(lines + extras + await undeliverable(store))
+
+
+async def undeliverable(store: Storage) -> list[str]:
+    """The replies civicbot gave up sending (of any survey: replies know no run)."""
+    dead = await store.undeliverable()
+    if not dead:
+        return []
+    count = sum(d.count for d in dead)
+    reasons = ", ".join(f"{d.platform} said {d.failure} ({d.count})" for d in dead)
+    replies = "1 reply" if count == 1 else f"{count} replies"
+    return [
+        f"{replies} could not be delivered and will not be tried again ({reasons});"
+        f" the latest on {when(max(d.last_at for d in dead))}."
+    ]
 
 
 async def _kept(store: Storage, run: RunRow, survey: Survey) -> list[str]:

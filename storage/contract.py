@@ -40,6 +40,7 @@ from storage.records import (
     StoredOutbox,
     StoredResponse,
     TurnRecord,
+    Undeliverable,
 )
 from storage.staff_contract import StaffStorage
 
@@ -104,7 +105,27 @@ class Storage(StaffStorage, Protocol):
     # -- the outbox -------------------------------------------------------------------
 
     async def unsent(self, *, queued_before: float | None = None) -> list[StoredOutbox]:
-        """Replies queued and not yet forgotten, in the order they were queued."""
+        """Replies queued and neither forgotten nor dead, in the order they were queued."""
+        ...
+
+    async def note_failure(
+        self,
+        outbox_id: int,
+        *,
+        refused: bool,
+        failure: str,
+        lasting: bool,
+        budget: int,
+        now: float,
+    ) -> bool:
+        """A round of tries to send the reply failed: `refused` when the platform surely
+        did not take it (else it may have, and is checked before the next try), with the
+        platform's reason. True when the reply is now dead, never to be tried again: the
+        refusal is `lasting`, or this was its `budget`th failed round."""
+        ...
+
+    async def undeliverable(self) -> list[Undeliverable]:
+        """The dead replies, counted by platform and reason."""
         ...
 
     def forget_sent(self, outbox_ids: list[int]) -> None:

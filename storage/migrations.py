@@ -59,6 +59,7 @@ MIGRATIONS = [
     Migration(
         16, "findings numbered per run, what staff did about them, follow-ups", schema.findings
     ),
+    Migration(17, "replies' send attempts, refusals and dead letters", schema.delivery_attempts),
 ]
 
 

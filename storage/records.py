@@ -55,6 +55,17 @@ class StoredOutbox:
     platform: str
     conversation_id: str
     body: str
+    maybe_sent: bool = True  # it may have reached the platform: check before sending again
+
+
+@dataclass(frozen=True, slots=True)
+class Undeliverable:
+    """Replies the outbox gave up on, of one platform and for one reason."""
+
+    platform: str
+    failure: str
+    count: int
+    last_at: float
 
 
 @dataclass(slots=True)

@@ -369,3 +369,18 @@ def findings(db: sqlite_utils.Database) -> None:
         ALTER TABLE runs ADD COLUMN told_at REAL;
         """,
     )
+
+
+def delivery_attempts(db: sqlite_utils.Database) -> None:
+    _run_script(
+        db,
+        """
+        -- What became of the tries to send a reply. A row not marked refused may have
+        -- reached its platform before a crash or a lost connection: it is checked there
+        -- before it is sent again. A dead row is never tried again.
+        ALTER TABLE outbox ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE outbox ADD COLUMN refused INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE outbox ADD COLUMN failure TEXT;  -- the platform's reason, never the text
+        ALTER TABLE outbox ADD COLUMN dead_at REAL;
+        """,
+    )

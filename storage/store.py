@@ -17,7 +17,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
-from storage import figures, outcomes, privacy, replies, retention, runs
+from storage import figures, outbox, outcomes, privacy, replies, retention, runs
 from storage.database import compact, connect
 from storage.migrations import migrate
 from storage.pseudonyms import Pseudonyms, load_key
@@ -39,6 +39,7 @@ from storage.records import (
     StoredOutbox,
     StoredResponse,
     TurnRecord,
+    Undeliverable,
 )
 from storage.staff_store import StaffStore
 from storage.turns import (
@@ -149,12 +150,13 @@ class Store(StaffStore):
     # -- the outbox -------------------------------------------------------------------
 
     async def unsent(self, *, queued_before: float | None = None) -> list[StoredOutbox]:
-        rows = self._reader.execute(
-            "SELECT id, platform, conversation_id, body FROM outbox"
-            " WHERE created_at <= coalesce(?, created_at) ORDER BY id",
-            (queued_before,),
-        ).fetchall()
-        return [StoredOutbox(i, p, c, b) for i, p, c, b in rows]
+        return outbox.unsent(self._reader, queued_before=queued_before)
+
+    async def note_failure(self, outbox_id: int, **failure: Any) -> bool:
+        return await self.writer.write(partial(outbox.note_failure, outbox_id=outbox_id, **failure))
+
+    async def undeliverable(self) -> list[Undeliverable]:
+        return outbox.undeliverable(self._reader)
 
     def forget_sent(self, outbox_ids: list[int]) -> None:
         """With the next commit, not one of its own (at most SENT_CLEANUP_DELAY later)."""

@@ -9,6 +9,7 @@ import hmac
 import itertools
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlencode
@@ -45,6 +46,15 @@ class SlackWebApi:
     sockets: list[web.WebSocketResponse] = field(default_factory=list)
     uploads: dict[str, bytes] = field(default_factory=dict)
     acks: dict[str, asyncio.Event] = field(default_factory=dict)
+    # Each channel's messages, oldest first, as conversations.history shows them.
+    history: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    # Calls of a method to carry out and then answer with a reset connection.
+    reset_after: dict[str, int] = field(default_factory=dict)
+    # Calls of a method to carry out and then answer only once `unstalled` is set.
+    stall: dict[str, int] = field(default_factory=dict)
+    stalled: asyncio.Event = field(default_factory=asyncio.Event)
+    unstalled: asyncio.Event = field(default_factory=asyncio.Event)
+    _called: asyncio.Condition = field(default_factory=asyncio.Condition)
     connected: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def start(self) -> None:
@@ -61,7 +71,13 @@ class SlackWebApi:
         self.url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}/api/"
 
     async def stop(self) -> None:
+        self.unstalled.set()
         await self._runner.cleanup()
+
+    async def until(self, check: Callable[[], bool], seconds: float = 30) -> None:
+        """Wait (at most `seconds`) until `check` holds, looking again after every call."""
+        async with asyncio.timeout(seconds), self._called:
+            await self._called.wait_for(check)
 
     def made(self, method: str) -> list[dict[str, Any]]:
         return [c.params for c in self.calls if c.method == method]
@@ -156,10 +172,21 @@ class SlackWebApi:
                 if isinstance(params.get(key), str) and params[key].startswith("["):
                     params[key] = json.loads(params[key])
         self.calls.append(Call(method, params))
+        async with self._called:
+            self._called.notify_all()
         if self.fail.get(method):
             status, body, headers = self.fail[method].pop(0)
             return web.json_response(body, status=status, headers=headers)
-        return web.json_response(self._answer(method, params))
+        answer = self._answer(method, params)
+        if self.stall.get(method):
+            self.stall[method] -= 1
+            self.stalled.set()
+            await self.unstalled.wait()
+        if self.reset_after.get(method):
+            self.reset_after[method] -= 1
+            assert request.transport is not None
+            request.transport.abort()  # done, but the caller never hears of it
+        return web.json_response(answer)
 
     def _answer(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
         ts = f"{1_700_000_000 + next(self._ts)}.000100"
@@ -178,7 +205,14 @@ class SlackWebApi:
             return {"ok": True, "user": {"id": user, "locale": self.locales.get(user, "en-US")}}
         if method == "chat.postMessage":
             message = {"text": params.get("text"), "blocks": params.get("blocks"), "ts": ts}
+            if params.get("metadata"):
+                message["metadata"] = params["metadata"]
+            if params.get("thread_ts"):
+                message["thread_ts"] = params["thread_ts"]
+            self.history.setdefault(params["channel"], []).append(message)
             return {"ok": True, "channel": params["channel"], "ts": ts, "message": message}
+        if method in ("conversations.history", "conversations.replies"):
+            return self._history(method, params)
         if method == "chat.postEphemeral":
             return {"ok": True, "message_ts": ts}
         if method == "chat.update":
@@ -215,6 +249,19 @@ class SlackWebApi:
             cursor = str(start + 2) if start + 2 < len(members) else ""
             return {"ok": True, "members": page, "response_metadata": {"next_cursor": cursor}}
         return {"ok": False, "error": "unknown_method"}
+
+    def _history(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        """A channel's top-level messages newest first, or a thread's oldest first, with
+        their metadata only when asked for (as Slack does)."""
+        messages = self.history.get(params["channel"], [])
+        if method == "conversations.history":
+            listed = [m for m in reversed(messages) if "thread_ts" not in m]
+        else:
+            listed = [m for m in messages if params["ts"] in (m["ts"], m.get("thread_ts"))]
+        listed = listed[: int(params.get("limit") or 100)]
+        if str(params.get("include_all_metadata")).lower() not in ("1", "true"):
+            listed = [{k: v for k, v in m.items() if k != "metadata"} for m in listed]
+        return {"ok": True, "messages": listed, "has_more": False}
 
 
 def _page(items: list[Any], params: dict[str, Any], key: str) -> dict[str, Any]:

@@ -189,8 +189,8 @@ async def test_a_digest_chart_has_alt_text_for_screen_readers(
 async def test_a_long_digest_is_split_under_slacks_limits(
     slack_bot: Runtime, slack_api: SlackWebApi
 ) -> None:
-    from adapters.slack import MESSAGE_LIMIT
     from adapters.slack_blocks import BLOCK_LIMIT
+    from adapters.slack_posting import MESSAGE_LIMIT
     from bot.events import Outbound
     from conversations.outgoing import Message
 

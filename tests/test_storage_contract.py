@@ -164,6 +164,43 @@ async def test_sent_replies_leave_the_outbox_and_old_ones_can_be_picked(storage:
     assert [row.id for row in await storage.unsent()] == later
 
 
+async def test_a_refused_reply_is_sent_again_unchecked_and_one_refused_for_good_is_dead(
+    storage: Storage,
+) -> None:
+    run_id = await new_run(storage)
+    (refused,) = await storage.commit_turn(start("e1", "p1", run_id))
+    (lost,) = await storage.commit_turn(start("e2", "p2", run_id))
+    (too_large,) = await storage.commit_turn(start("e3", "p3", run_id))
+    assert [row.maybe_sent for row in await storage.unsent()] == [True, True, True]  # a crash
+    failure = {"budget": 3, "now": 60.0}
+    assert not await storage.note_failure(
+        refused, refused=True, failure="ratelimited", lasting=False, **failure
+    )
+    assert not await storage.note_failure(
+        lost, refused=False, failure="reset", lasting=False, **failure
+    )
+    assert await storage.note_failure(
+        too_large, refused=True, failure="M_TOO_LARGE", lasting=True, **failure
+    )
+    unsent = await storage.unsent()
+    assert [(row.id, row.maybe_sent) for row in unsent] == [(refused, False), (lost, True)]
+    dead = await storage.undeliverable()
+    assert [(d.platform, d.failure, d.count, d.last_at) for d in dead] == [
+        ("memory", "M_TOO_LARGE", 1, 60.0)
+    ]
+
+
+async def test_a_reply_that_keeps_failing_is_dead_when_its_budget_is_spent(
+    storage: Storage,
+) -> None:
+    run_id = await new_run(storage)
+    (outbox_id,) = await storage.commit_turn(start("e1", "p1", run_id))
+    failure = {"refused": True, "failure": "channel_not_found", "lasting": False, "budget": 3}
+    dead = [await storage.note_failure(outbox_id, **failure, now=float(n)) for n in range(3)]
+    assert dead == [False, False, True]
+    assert await storage.unsent() == []
+
+
 async def test_the_keyword_run_of_an_open_survey_is_made_once_and_ends_when_closed(
     storage: Storage,
 ) -> None:

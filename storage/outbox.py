@@ -1,0 +1,47 @@
+"""The outbox's reads, and what its failed sends leave behind (queuing replies and
+forgetting delivered ones ride with the turns, in storage/turns.py)."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from storage.records import StoredOutbox, Undeliverable
+
+
+def unsent(connection: sqlite3.Connection, *, queued_before: float | None) -> list[StoredOutbox]:
+    rows = connection.execute(
+        "SELECT id, platform, conversation_id, body, refused FROM outbox"
+        " WHERE dead_at IS NULL AND created_at <= coalesce(?, created_at) ORDER BY id",
+        (queued_before,),
+    ).fetchall()
+    return [StoredOutbox(i, p, c, b, maybe_sent=not refused) for i, p, c, b, refused in rows]
+
+
+def note_failure(
+    connection: sqlite3.Connection,
+    *,
+    outbox_id: int,
+    refused: bool,
+    failure: str,
+    lasting: bool,
+    budget: int,
+    now: float,
+) -> bool:
+    """Count one more failed round of tries; True when the row is dead (a lasting refusal,
+    or its budget of rounds is spent)."""
+    row = connection.execute(
+        "UPDATE outbox SET attempts = attempts + 1, refused = ?, failure = ?,"
+        " dead_at = CASE WHEN ? OR attempts + 1 >= ? THEN ? END"
+        " WHERE id = ? RETURNING dead_at",
+        (refused, failure, lasting, budget, now, outbox_id),
+    ).fetchone()
+    return row is not None and row[0] is not None
+
+
+def undeliverable(connection: sqlite3.Connection) -> list[Undeliverable]:
+    """Dead replies by platform and reason, most first."""
+    rows = connection.execute(
+        "SELECT platform, failure, count(*), max(dead_at) FROM outbox"
+        " WHERE dead_at IS NOT NULL GROUP BY platform, failure ORDER BY count(*) DESC"
+    ).fetchall()
+    return [Undeliverable(*row) for row in rows]

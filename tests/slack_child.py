@@ -1,0 +1,45 @@
+"""The bot with its Slack adapter (HTTP mode) in a process of its own, for the kill tests.
+
+python tests/slack_child.py DATABASE SURVEYS SLACK_API_URL
+
+Prints "ready PORT" once Slack's events can be posted to 127.0.0.1:PORT/slack/events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from slack_stub import BOT_TOKEN, SIGNING_SECRET
+
+from adapters.slack import SlackAdapter
+from bot.app import running
+
+
+async def main(database: Path, surveys: Path, api_url: str) -> None:
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    adapter = [
+        lambda handler: SlackAdapter(
+            handler, bot_token=BOT_TOKEN, signing_secret=SIGNING_SECRET, api_url=api_url, port=0
+        )
+    ]
+    async with running(
+        database=database,
+        survey_folder=surveys,
+        adapters=adapter,
+        environ={"CIVICBOT_PSEUDONYM_KEY": "k"},
+    ) as runtime:
+        print(f"ready {runtime.adapters[0].port}", flush=True)
+        await stop.wait()
+
+
+if __name__ == "__main__":
+    database, surveys, api_url = sys.argv[1:4]
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    asyncio.run(main(Path(database), Path(surveys), api_url))
