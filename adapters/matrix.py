@@ -5,9 +5,11 @@ it only after every event of a sync batch has been handed to the core and stored
 (nio saves its token before callbacks run, so it is not used). A batch that came
 back `limited` has a gap: it is fetched with /messages back to the previous
 checkpoint. Events are deduplicated by event id in the core, so a batch replayed
-after a crash changes nothing. Own events and `m.notice` messages (other bots)
-are ignored; invites are joined; a room with more than two members is never a
-citizen's direct conversation, and takes only `!survey` commands.
+after a crash changes nothing. Without a checkpoint, each direct room's messages
+after the bot's own last one are caught up on. Own events and `m.notice` messages
+(other bots) are ignored; invites are joined, and a refused join is tried again
+(adapters/matrix_joins.py); a room with more than two members is never a citizen's
+direct conversation, and takes only `!survey` commands.
 
 Syncs are fetched by one task and handled by another, in order. Handling can
 take long (an invitation wave opens rooms and waits to learn them from the next
@@ -43,8 +45,6 @@ from nio import (
     InviteMemberEvent,
     LocalProtocolError,
     MegolmEvent,
-    MessageDirection,
-    RoomMessagesResponse,
     SyncResponse,
 )
 from pydantic import Field
@@ -56,7 +56,10 @@ from adapters.matrix_events import (
     HeldEvents,
     inbound_of,
     sent_before,
+    unanswered,
 )
+from adapters.matrix_history import back_to, gap
+from adapters.matrix_joins import Joins
 from adapters.matrix_rooms import Rooms
 from bot.config import ConfigError, PlatformSection
 from bot.events import Capabilities, Inbound, InboundHandler, Outbound
@@ -66,10 +69,12 @@ log = logging.getLogger(__name__)
 
 SYNC_TIMEOUT_MS = 30_000
 BACKOFF_SECONDS = (1, 2, 5, 10, 30)
-GAP_PAGE = 100
 UNREADABLE_AFTER_SECONDS = 60.0  # how long a message waits for its decryption key
 SYNCS_AHEAD = 64  # fetched but not yet handled
 HEALTH_EVERY_SECONDS = 600.0  # a line in the log that says syncing works
+# Without a sync checkpoint, how far back unanswered messages are answered: well within
+# the 30 days event ids are remembered, so nothing handled before is handled again.
+CATCH_UP_SECONDS = 7 * 24 * 3600.0
 
 
 class MatrixSettings(PlatformSection):
@@ -160,6 +165,7 @@ class MatrixAdapter:
         # landing while a room key is being shared would skip the devices it brought.
         self._keys_lock = asyncio.Lock()
         self._rooms = Rooms(self.client, self._keys_lock)
+        self._joins = Joins(self.client)
 
     def describe(self) -> str:
         return f"Matrix: syncing as {self._login.user_id}"
@@ -184,6 +190,7 @@ class MatrixAdapter:
         return None if self._rooms.first_sync_done.is_set() else "the first sync is not done"
 
     async def stop(self) -> None:
+        await self._joins.stop()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -248,36 +255,52 @@ class MatrixAdapter:
             )
 
     async def _handle(self, response: SyncResponse, *, since: str | None) -> None:
+        for room_id in response.rooms.leave:
+            self._joins.withdrawn(room_id)
         for room_id, invited in response.rooms.invite.items():
             if any(isinstance(e, InviteMemberEvent) for e in invited.invite_state):
-                self._joined_at[room_id] = time.time()
-                joined = await self.client.join(room_id)
-                log.info("joined %s: %s", room_id, type(joined).__name__)
+                self._joined_at.setdefault(room_id, time.time())
+                await self._joins.join(room_id)
         if since is None:
-            return  # history from before the bot was running is not processed
+            await self._catch_up(response)
+            return
         per_room = []
         for room_id in response.rooms.join.keys() | self._held.rooms():
             joined = response.rooms.join.get(room_id)
             events = list(joined.timeline.events) if joined else []
             if joined and joined.timeline.limited:
-                events = await self._with_gap(room_id, joined.timeline.prev_batch, since) + events
+                events = await gap(self.client, room_id, joined.timeline.prev_batch, since) + events
             per_room.append(self._room_events(room_id, events))
         # rooms are independent; within a room events go in order
         await asyncio.gather(*per_room)
 
-    async def _with_gap(self, room_id: str, prev_batch: str | None, since: str) -> list[Any]:
-        """The events a limited sync left out, back to the last checkpoint, oldest first."""
-        missing: list[Any] = []
-        start = prev_batch
-        while start:
-            page = await self.client.room_messages(
-                room_id, start=start, end=since, direction=MessageDirection.back, limit=GAP_PAGE
+    async def _catch_up(self, response: SyncResponse) -> None:
+        """No checkpoint (a first start, or the file was lost): in each direct room, the
+        events after the bot's own last message there, of the last CATCH_UP_SECONDS.
+        Any of them handled before changes nothing (event ids); group rooms' commands
+        are not replayed."""
+        own = self.client.user_id
+        direct = {
+            room_id: joined
+            for room_id, joined in response.rooms.join.items()
+            if (room := self.client.rooms.get(room_id)) is not None and room.member_count <= 2
+        }
+        if not direct:
+            return
+        log.warning(
+            "matrix: no sync checkpoint; catching up on %d direct rooms from their history",
+            len(direct),
+        )
+        not_before = time.time() - CATCH_UP_SECONDS
+        per_room = []
+        for room_id, joined in direct.items():
+            events = list(joined.timeline.events)
+            if joined.timeline.limited and not any(e.sender == own for e in events):
+                events = await back_to(self.client, room_id, joined.timeline.prev_batch) + events
+            per_room.append(
+                self._room_events(room_id, unanswered(events, own, not_before=not_before))
             )
-            if not isinstance(page, RoomMessagesResponse) or not page.chunk:
-                break
-            missing.extend(page.chunk)
-            start = page.end
-        return list(reversed(missing))
+        await asyncio.gather(*per_room)
 
     async def _room_events(self, room_id: str, events: list[Any]) -> None:
         """Hand a room's events to the core in order. Held events go first, and stay

@@ -56,6 +56,13 @@ def sent_before(event: Any, joined_at: float | None) -> bool:
     return joined_at is not None and event.server_timestamp / 1000 < joined_at - 1
 
 
+def unanswered(events: list[Any], own_user: str, *, not_before: float) -> list[Any]:
+    """The events after the bot's own last one (those it may not have answered), sent
+    since `not_before`: what a start without a sync checkpoint catches up on."""
+    last_own = max((i for i, e in enumerate(events) if e.sender == own_user), default=-1)
+    return [e for e in events[last_own + 1 :] if e.server_timestamp / 1000 >= not_before]
+
+
 def text_contents(message: Message, *, notice: bool) -> list[dict[str, Any]]:
     """The m.room.message contents of a message: m.text to a citizen, m.notice into group
     rooms, with the choices numbered, split to fit, HTML escaped, nobody pinged. What is
