@@ -33,6 +33,7 @@ import logging
 import os
 import re
 import time
+from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any
@@ -61,6 +62,7 @@ from adapters.matrix_events import (
 from adapters.matrix_history import back_to, gap
 from adapters.matrix_joins import Joins
 from adapters.matrix_rooms import Rooms
+from adapters.recently import remember
 from bot.config import ConfigError, PlatformSection
 from bot.events import Capabilities, Inbound, InboundHandler, Outbound
 from bot.platforms import Configured, PlatformContext
@@ -75,6 +77,7 @@ HEALTH_EVERY_SECONDS = 600.0  # a line in the log that says syncing works
 # Without a sync checkpoint, how far back unanswered messages are answered: well within
 # the 30 days event ids are remembered, so nothing handled before is handled again.
 CATCH_UP_SECONDS = 7 * 24 * 3600.0
+LATEST_REMEMBERED = 4_096  # rooms whose latest message is known, for edits
 
 
 class MatrixSettings(PlatformSection):
@@ -166,6 +169,8 @@ class MatrixAdapter:
         self._keys_lock = asyncio.Lock()
         self._rooms = Rooms(self.client, self._keys_lock)
         self._joins = Joins(self.client)
+        # Each direct room's latest message from its person: is an edit of it?
+        self._latest: OrderedDict[str, str] = OrderedDict()
 
     def describe(self) -> str:
         return f"Matrix: syncing as {self._login.user_id}"
@@ -328,9 +333,12 @@ class MatrixAdapter:
                 direct=room is not None and room.member_count <= 2,
                 own_user=self.client.user_id,
                 unreadable=unreadable,
+                latest=self._latest.get(room_id),
             )
             if inbound is not None:
                 await self._handler(inbound)
+                if inbound.is_direct and inbound.edited is None:
+                    remember(self._latest, room_id, event.event_id, most=LATEST_REMEMBERED)
             self._held.handled(event.event_id)
         self._held.release(room_id)
         self._joined_at.pop(room_id, None)

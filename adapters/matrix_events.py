@@ -26,13 +26,28 @@ PART_BYTES = 40_000
 
 
 def inbound_of(
-    event: Any, *, room_id: str, direct: bool, own_user: str, unreadable: bool = False
+    event: Any,
+    *,
+    room_id: str,
+    direct: bool,
+    own_user: str,
+    unreadable: bool = False,
+    latest: str | None = None,
 ) -> Inbound | None:
     """The core event for a room event; None for what civicbot does not read. A direct
-    room (two members) carries a citizen's answers; any room carries `!survey` commands."""
+    room (two members) carries a citizen's answers; any room carries `!survey` commands.
+    An edit (m.replace) carries its new text, and whether it edits `latest`, the id of
+    the sender's last message in the room."""
     if not unreadable and (not isinstance(event, RoomMessageText) or event.sender == own_user):
         return None  # m.notice (bots), own echoes, state and everything else
     text = "" if unreadable else event.body
+    edited = None
+    relation = {} if unreadable else event.source.get("content", {}).get("m.relates_to") or {}
+    if relation.get("rel_type") == "m.replace":
+        if not direct:
+            return None  # an edited command is not run again
+        text = (event.source["content"].get("m.new_content") or {}).get("body", "")
+        edited = "latest" if relation.get("event_id") == latest else "older"
     command = text.strip().lower().startswith(COMMAND_PREFIX)
     if command:
         text = text.strip()[len(COMMAND_PREFIX) :].strip()
@@ -46,8 +61,9 @@ def inbound_of(
         text=text,
         event_id=event.event_id,
         timestamp=event.server_timestamp / 1000,
-        command=command,
+        command=command and edited is None,
         unreadable=unreadable,
+        edited=edited,
     )
 
 

@@ -46,7 +46,9 @@ from adapters.slack_events import (
     PLATFORM,
     click_inbound,
     command_inbound,
+    edit_inbound,
     is_answer,
+    is_edit,
     mention_inbound,
     message_inbound,
 )
@@ -152,6 +154,8 @@ class SlackAdapter:
             else None
         )
         self._locales: OrderedDict[str, str | None] = OrderedDict()
+        # Each direct conversation's latest message from its person: is an edit of it?
+        self._latest: OrderedDict[str, str] = OrderedDict()
         self._poster = SlackPoster(self.client, clock=clock, sleep=sleep)
         self._background: set[asyncio.Task[None]] = set()
         self._runner: web.AppRunner | None = None
@@ -166,7 +170,13 @@ class SlackAdapter:
         app.action(SEND_CHOICES)(self._on_send_choices)
         app.command("/survey")(self._on_command)
         app.event("app_mention")(self._on_mention)
-        app.event(re.compile(r".*"))(self._ignore)  # acknowledged, so Slack does not retry
+        # Everything else is acknowledged and ignored, so Slack neither retries it nor
+        # shows the person an error: other events, and interactions civicbot never offers
+        # (shortcuts, modals, menus, buttons of messages it no longer knows).
+        app.event(re.compile(r".*"))(self._ignore)
+        anything = re.compile(r".*")
+        for listen in (app.action, app.shortcut, app.view, app.view_closed, app.options):
+            listen(anything)(self._ignore_interaction)
 
     def app(self) -> web.Application:
         application = web.Application()
@@ -218,10 +228,21 @@ class SlackAdapter:
     async def _ignore(self) -> None:
         return None
 
+    async def _ignore_interaction(self, ack: Any, body: dict[str, Any]) -> None:
+        await ack()
+        log.info("slack: ignored a %s interaction civicbot does not offer", body.get("type"))
+
     async def _on_message(self, body: dict[str, Any], event: dict[str, Any]) -> None:
         if is_answer(event):
+            remember(self._latest, event["channel"], event["ts"], most=REMEMBERED)
             locale = await self._locale(event["user"])
             await self._handle_then_ack(message_inbound(body, event, locale))
+        elif is_edit(event):
+            latest = self._latest.get(event["channel"]) == event["message"].get("ts")
+            locale = await self._locale(event["message"]["user"])
+            await self._handle_then_ack(edit_inbound(body, event, locale, latest=latest))
+        elif event.get("subtype") == "message_deleted" and event.get("channel_type") == "im":
+            log.info("slack: a direct message was deleted; whatever it answered stays")
 
     async def _on_click(self, ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
         label = action["text"]["text"]

@@ -24,6 +24,37 @@ def is_answer(event: dict[str, Any]) -> bool:
     )
 
 
+def is_edit(event: dict[str, Any]) -> bool:
+    """A person's edit of their own message in a direct conversation; not a bot's update
+    (civicbot marks answered questions so), nor an unfurl that left the text as it was."""
+    edited = event.get("message") or {}
+    before = event.get("previous_message") or {}
+    return (
+        event.get("channel_type") == "im"
+        and event.get("subtype") == "message_changed"
+        and "user" in edited
+        and not edited.get("bot_id")
+        and edited.get("text") != before.get("text")
+    )
+
+
+def edit_inbound(
+    body: dict[str, Any], event: dict[str, Any], locale: str | None, *, latest: bool
+) -> Inbound:
+    edited = event["message"]
+    return Inbound(
+        platform=PLATFORM,
+        user_id=edited["user"],
+        conversation_id=event["channel"],
+        is_direct=True,
+        text=edited.get("text", ""),
+        event_id=body["event_id"],
+        timestamp=float(event.get("event_ts") or time.time()),
+        locale=locale,
+        edited="latest" if latest else "older",
+    )
+
+
 def message_inbound(body: dict[str, Any], event: dict[str, Any], locale: str | None) -> Inbound:
     return Inbound(
         platform=PLATFORM,

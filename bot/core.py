@@ -113,6 +113,11 @@ class Bot:
         )
         if loaded.address != inbound.conversation_id:
             record.address = (inbound.platform, inbound.user_id, inbound.conversation_id)
+        if inbound.edited and not _answers_again(self._ongoing(loaded, record.now), inbound):
+            # an answer the survey took stays as given: `back` is the way to change it
+            lang = _language_of(loaded, inbound)
+            kept = (Message(say(lang, "edit_kept")),) if self._ongoing(loaded, record.now) else ()
+            return await self._commit(record, kept, inbound.platform, inbound.conversation_id)
         privacy = command_of(inbound.text) if inbound.action is None else None
         word = privacy[0] if privacy else None
         if word == "forget_me":
@@ -413,6 +418,15 @@ class _Reply:
 
     def __init__(self, *messages: Message) -> None:
         self.messages = messages
+
+
+def _answers_again(ongoing: tuple[Survey, State] | None, inbound: Inbound) -> bool:
+    """Whether an edit is a new try at the current question: it edits the person's last
+    message, which the question did not take (it was asked again)."""
+    if ongoing is None or inbound.edited != "latest":
+        return False
+    state = ongoing[1]
+    return state.stage in ("consent", "question") and state.failures > 0
 
 
 def _expired(conversation: ConversationRow, survey: Survey, now: float) -> bool:

@@ -26,6 +26,9 @@ class Inbound:
     command: bool = False  # the adapter recognised a coordinator command; text is the rest
     unreadable: bool = False  # a message arrived that could not be read (encrypted, no key)
     workspace: str | None = None  # the user's team, where a platform has several (Slack)
+    # An edit of one of the person's messages, with its new text: "latest" when it edits
+    # their last message, "older" when not or when the adapter cannot tell.
+    edited: str | None = None
 
     @classmethod
     def command_as(

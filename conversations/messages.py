@@ -113,6 +113,7 @@ _TEXTS: dict[str, dict[str, str]] = {
         "already_answered": "You have already answered “{title}”. Thank you!",
         "moved_on": "The survey you started, “{title}”, has moved on, so your message was not kept as an answer.",
         "unreadable": "I could not open your last message: it was encrypted with a key I did not receive. Please send it again.",
+        "edit_kept": "I kept your first answer. To change it, type back.",
     },
     "fi": {
         "language_offer": "Suomeksi: kirjoita kieli fi",
@@ -187,6 +188,7 @@ _TEXTS: dict[str, dict[str, str]] = {
         "already_answered": "Olet jo vastannut kyselyyn ”{title}”. Kiitos!",
         "moved_on": "Aloittamasi kysely ”{title}” on jo päättynyt sinun osaltasi, joten viestiäsi ei tallennettu vastaukseksi.",
         "unreadable": "En saanut viimeistä viestiäsi auki: se oli salattu avaimella, jota en saanut. Lähetä se uudelleen.",
+        "edit_kept": "Pidin ensimmäisen vastauksesi. Jos haluat muuttaa sitä, kirjoita takaisin.",
     },
     "sv": {
         "language_offer": "På svenska: skriv språk sv",
@@ -261,6 +263,7 @@ _TEXTS: dict[str, dict[str, str]] = {
         "already_answered": "Du har redan svarat på ”{title}”. Tack!",
         "moved_on": "Enkäten du började på, ”{title}”, har gått vidare, så ditt meddelande sparades inte som ett svar.",
         "unreadable": "Jag kunde inte öppna ditt senaste meddelande: det var krypterat med en nyckel som jag inte fick. Skicka det igen.",
+        "edit_kept": "Jag behöll ditt första svar. Skriv tillbaka om du vill ändra det.",
     },
 }
 

@@ -82,14 +82,22 @@ class Person:
                 await self.listen("")
         return created.room_id
 
-    async def say(self, room_id: str, text: str) -> None:
+    async def say(self, room_id: str, text: str, **content: object) -> str:
+        """Send a message; its event id."""
         sent = await self.client.room_send(
             room_id,
             "m.room.message",
-            {"msgtype": "m.text", "body": text},
+            {"msgtype": "m.text", "body": text, **content},
             ignore_unverified_devices=True,
         )
         assert isinstance(sent, RoomSendResponse), sent
+        return sent.event_id
+
+    async def edit(self, room_id: str, event_id: str, text: str) -> None:
+        """Edit an earlier message as Element does: an m.replace with the new content."""
+        new = {"msgtype": "m.text", "body": text}
+        relation = {"rel_type": "m.replace", "event_id": event_id}
+        await self.say(room_id, f"* {text}", **{"m.new_content": new, "m.relates_to": relation})
 
     async def hear(self, room_id: str, sender: str, count: int) -> list[dict]:
         """Wait until `count` messages from `sender` have arrived in the room in total."""

@@ -284,6 +284,43 @@ def message_event(user: str, text: str, event_id: str, *, channel: str | None = 
     return _event_callback(event_id, {**event, "user": user, "text": text})
 
 
+def edit_event(original: str, text: str, event_id: str) -> str:
+    """message_changed: the person edited the message `original` (a message_event) to
+    `text`, as Slack tells of it."""
+    before = json.loads(original)["event"]
+    message = {k: before[k] for k in ("type", "user", "text", "ts")}
+    event = {
+        "type": "message",
+        "subtype": "message_changed",
+        "hidden": True,
+        "channel": before["channel"],
+        "channel_type": "im",
+        "message": {**message, "text": text, "edited": {"user": before["user"], "ts": "1"}},
+        "previous_message": message,
+    }
+    return _event_callback(event_id, event)
+
+
+def delete_event(original: str, event_id: str) -> str:
+    before = json.loads(original)["event"]
+    event = {
+        "type": "message",
+        "subtype": "message_deleted",
+        "hidden": True,
+        "channel": before["channel"],
+        "channel_type": "im",
+        "deleted_ts": before["ts"],
+        "previous_message": {k: before[k] for k in ("type", "user", "text", "ts")},
+    }
+    return _event_callback(event_id, event)
+
+
+def interaction(kind: str, **payload: Any) -> str:
+    """An interactive payload of a kind civicbot never offers (a shortcut, a modal)."""
+    fields = {"type": kind, "team": {"id": TEAM}, "user": {"id": "UANN", "team_id": TEAM}}
+    return urlencode({"payload": json.dumps({**fields, "trigger_id": "t", **payload})})
+
+
 def mention_event(user: str, channel: str, text: str, event_id: str) -> str:
     """`@civicbot text` in a channel, as the app_mention event Slack sends."""
     event = {"type": "app_mention", "channel": channel, "user": user, "text": f"<@UBOT> {text}"}

@@ -1,6 +1,6 @@
-"""Matrix replies that could get stuck, against a real Synapse on 127.0.0.1: a join the
-homeserver refuses for a while, a reply too large for one event, and a restart that
-lost its sync checkpoint."""
+"""Matrix at its edges, against a real Synapse on 127.0.0.1: a join the homeserver
+refuses for a while, a reply too large for one event, a restart that lost its sync
+checkpoint, and edited messages."""
 
 from __future__ import annotations
 
@@ -89,4 +89,25 @@ async def test_messages_sent_while_the_bot_was_down_are_answered_after_a_lost_ch
         await anna.say(room, "1, 2")
         said = await anna.hear(room, bot_account.user_id, 5)
         assert said[4]["body"].startswith("Overall, how satisfied")  # nothing twice between
+    assert json.loads(dict(stored_answers(tmp_path))["visits"]) == "weekly"
+
+
+async def test_an_edit_is_a_new_try_only_for_an_answer_the_question_did_not_take(
+    synapse: Synapse, bot_account: Account, people: dict, tmp_path: Path, survey_folder: Path
+) -> None:
+    anna: Person = people["anna"]
+    async with bot_runtime(tmp_path, survey_folder, synapse, bot_account):
+        room = await anna.open_dm(bot_account.user_id, encrypted=True)
+        await anna.hear(room, bot_account.user_id, 1)
+        for number, text in enumerate(["library", "yes"], start=2):
+            await anna.say(room, text)
+            await anna.hear(room, bot_account.user_id, number)
+        typo = await anna.say(room, "wekly")
+        await anna.hear(room, bot_account.user_id, 4)  # asked again
+        await anna.edit(room, typo, "1")
+        said = await anna.hear(room, bot_account.user_id, 5)
+        assert said[4]["body"].startswith("Which services have you used")
+        await anna.edit(room, typo, "2")  # the question took it: it stays
+        said = await anna.hear(room, bot_account.user_id, 6)
+        assert said[5]["body"] == "I kept your first answer. To change it, type back."
     assert json.loads(dict(stored_answers(tmp_path))["visits"]) == "weekly"
