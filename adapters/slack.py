@@ -33,6 +33,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
+from adapters.http_timeouts import body_deadline, runner
 from adapters.recently import remember
 from adapters.slack_blocks import (
     SECTION_LIMIT,
@@ -179,7 +180,7 @@ class SlackAdapter:
             listen(anything)(self._ignore_interaction)
 
     def app(self) -> web.Application:
-        application = web.Application()
+        application = web.Application(middlewares=[body_deadline()])
         application.router.add_post(self._path, self._receive)
         return application
 
@@ -187,7 +188,7 @@ class SlackAdapter:
         if self._socket_mode is not None:
             await self._socket_mode.connect_async()
             return
-        self._runner = web.AppRunner(self.app(), access_log=None)  # bodies hold citizen text
+        self._runner = runner(self.app())
         await self._runner.setup()
         site = web.TCPSite(self._runner, self._host, self._port)
         await site.start()

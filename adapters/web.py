@@ -31,6 +31,7 @@ from typing import Annotated, Any
 from aiohttp import web
 from pydantic import Field, IPvAnyNetwork
 
+from adapters.http_timeouts import REQUEST_WITHIN, body_deadline, runner
 from adapters.recently import remember, used
 from adapters.web_limits import AddressLimits, Network, TokenBucket, client_address
 from adapters.web_pages import (
@@ -158,8 +159,10 @@ class WebAdapter:
         show_staff_key: bool = False,
         trusted_proxies: Iterable[Network] = (),
         address_limit: tuple[float, float] = (ADDRESS_BURST, ADDRESS_PER_SECOND),
+        request_within: float = REQUEST_WITHIN,
     ) -> None:
         self._handler = handler
+        self._request_within = request_within  # for headers, then for the body
         self._host = host
         self._port = port
         self._public_url = public_url
@@ -182,7 +185,10 @@ class WebAdapter:
         self._epoch = secrets.token_hex(8)
 
     def app(self) -> web.Application:
-        app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[security_headers])
+        app = web.Application(
+            client_max_size=MAX_BODY_BYTES,
+            middlewares=[security_headers, body_deadline(self._request_within)],
+        )
         app.router.add_get("/", self._page)
         app.router.add_get("/static/{name}", self._static)
         app.router.add_get("/api/messages", partial(self._poll, who=self._citizen))
@@ -194,7 +200,7 @@ class WebAdapter:
         return app
 
     async def start(self) -> None:
-        self._runner = web.AppRunner(self.app(), access_log=None)  # no citizen data in logs
+        self._runner = runner(self.app(), self._request_within)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self._host, self._port)
         await site.start()

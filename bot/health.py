@@ -16,6 +16,7 @@ import logging
 
 from aiohttp import web
 
+from adapters.http_timeouts import runner
 from bot.events import Adapter
 from bot.metrics import CONTENT_TYPE, Metrics
 from bot.outbox import SWEEP_SECONDS
@@ -53,7 +54,7 @@ class HealthServer:
         app.router.add_get("/healthz", self._alive)
         app.router.add_get("/readyz", self._ready)
         app.router.add_get("/metrics", self._metrics_page)
-        self._runner = web.AppRunner(app, access_log=None)
+        self._runner = runner(app)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self._host, self._port)
         await site.start()

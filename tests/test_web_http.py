@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import os
 import secrets
@@ -333,3 +334,34 @@ def test_matrix_without_a_token_or_password_stops_civicbot_run_naming_both(
     done = run_refused(tmp_path, "[matrix]\nenabled = true\n[web]\nport = 0\n")
     assert done.returncode == 2
     assert "MATRIX_ACCESS_TOKEN (an access token) or MATRIX_PASSWORD" in done.stderr
+
+
+async def test_clients_that_send_too_slowly_are_cut_off_and_others_still_answered(
+    tmp_path: Path, survey_folder: Path
+) -> None:
+    async with running(
+        database=tmp_path / "civicbot.db",
+        survey_folder=survey_folder,
+        adapters=[lambda handler: WebAdapter(handler, port=0, request_within=1.0)],
+        environ={"CIVICBOT_PSEUDONYM_KEY": "web-test"},
+    ) as runtime:
+        port = runtime.adapters[0].port
+        half_headers = b"GET / HTTP/1.1\r\nHost: civic\r\n"
+        half_body = (
+            b"POST /api/messages HTTP/1.1\r\nHost: civic\r\nContent-Type: application/json\r\n"
+            b'Content-Length: 100\r\n\r\n{"text": '
+        )
+        slow = []
+        for start in [b"", half_headers, half_body] * 100:  # 300 connections held open
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(start)
+            slow.append((reader, writer))
+        async with aiohttp.ClientSession() as session:
+            page = await session.get(f"http://127.0.0.1:{port}/")
+            assert page.status == 200
+        async with asyncio.timeout(10):  # each is closed after about a second
+            answers = await asyncio.gather(*(reader.read() for reader, _ in slow))
+        for _, writer in slow:
+            writer.close()
+    assert all(answer == b"" or answer.startswith(b"HTTP/1.1 408") for answer in answers)
+    assert sum(answer.startswith(b"HTTP/1.1 408") for answer in answers) == 100
