@@ -398,6 +398,8 @@ class WebAdapter:
             action = answer_of(question, [str(value) for value in values])
         if not isinstance(text, str) or not (action is None or isinstance(action, str)):
             return refuse(request, 400, "unreadable")
+        if not (_encodable(text) and (action is None or _encodable(action))):
+            return refuse(request, 400, "unreadable")  # a lone surrogate: no text can hold it
         if not isinstance(event_id, str) or not _EVENT_ID.match(event_id):
             return refuse(request, 400, "no_id")
         if wait := self._session(conversation).limit.take():
@@ -440,6 +442,14 @@ class WebAdapter:
         if wait := self._addresses.take(address):
             return too_fast(request, "network_busy", wait)
         return None
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _user_id(request: web.Request) -> str | None:

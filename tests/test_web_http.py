@@ -132,8 +132,18 @@ async def test_an_oversized_body_gets_a_clear_refusal(client: aiohttp.ClientSess
         b'{"text": 5, "id": "event-0001"}',
         b'{"text": "hi", "id": "<script>"}',
         b"[" * 30_000 + b"]" * 30_000,
+        b'{"text": "hi \\ud800", "id": "event-0001"}',
+        b'{"text": "", "action": "visits=\\udfff", "id": "event-0001"}',
     ],
-    ids=["not-json", "a-list", "text-not-a-string", "bad-id", "nested-30000-deep"],
+    ids=[
+        "not-json",
+        "a-list",
+        "text-not-a-string",
+        "bad-id",
+        "nested-30000-deep",
+        "lone-surrogate-typed",
+        "lone-surrogate-in-a-button",
+    ],
 )
 async def test_malformed_messages_are_refused_and_store_nothing(
     client: aiohttp.ClientSession, body: bytes, tmp_path: Path
