@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 Send = Callable[[Outbound], Awaitable[None]]
 RETRY_DELAYS = (0.5, 1.0, 2.0, 5.0, 10.0)
 SWEEP_SECONDS = 60.0  # how often, and after how long, failed replies are tried again
+RESEND_AT_ONCE = 32  # conversations whose waiting replies are sent side by side
 ROUNDS_BUDGET = 24 * 60  # failed rounds of tries before a reply is dead: a day of sweeps
 # Seconds within which a delivered reply's removal from the outbox is surely committed
 # (it rides with the next write, at most a fraction of a second later).
@@ -83,9 +84,23 @@ class OutboxSender:
             for row in await self._store.unsent(queued_before=queued_before)
             if row.id not in self._in_flight and row.id not in self._delivered
         ]
-        if messages:
-            log.info("sending %d replies left in the outbox", len(messages))
-            await self.send(messages)
+        if not messages:
+            return 0
+        log.info("sending %d replies left in the outbox", len(messages))
+        # In order within each conversation; conversations side by side, so that a
+        # restart after an outage is not one slow platform call after another.
+        conversations: dict[tuple[str, str], list[Outbound]] = {}
+        for message in messages:
+            conversations.setdefault((message.platform, message.conversation_id), []).append(
+                message
+            )
+        at_once = asyncio.Semaphore(RESEND_AT_ONCE)
+
+        async def resend(queued: list[Outbound]) -> None:
+            async with at_once:
+                await self.send(queued)
+
+        await asyncio.gather(*(resend(queued) for queued in conversations.values()))
         return len(messages)
 
     async def _send_one(self, message: Outbound) -> bool:

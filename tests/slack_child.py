@@ -1,8 +1,9 @@
 """The bot with its Slack adapter (HTTP mode) in a process of its own, for the kill tests.
 
-python tests/slack_child.py DATABASE SURVEYS SLACK_API_URL
+python tests/slack_child.py DATABASE SURVEYS SLACK_API_URL [PORT]
 
-Prints "ready PORT" once Slack's events can be posted to 127.0.0.1:PORT/slack/events.
+Prints "ready PORT" once Slack's events can be posted to 127.0.0.1:PORT/slack/events
+(a free port unless PORT is given).
 """
 
 from __future__ import annotations
@@ -21,12 +22,12 @@ from adapters.slack import SlackAdapter
 from bot.app import running
 
 
-async def main(database: Path, surveys: Path, api_url: str) -> None:
+async def main(database: Path, surveys: Path, api_url: str, port: int) -> None:
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     adapter = [
         lambda handler: SlackAdapter(
-            handler, bot_token=BOT_TOKEN, signing_secret=SIGNING_SECRET, api_url=api_url, port=0
+            handler, bot_token=BOT_TOKEN, signing_secret=SIGNING_SECRET, api_url=api_url, port=port
         )
     ]
     async with running(
@@ -41,5 +42,6 @@ async def main(database: Path, surveys: Path, api_url: str) -> None:
 
 if __name__ == "__main__":
     database, surveys, api_url = sys.argv[1:4]
+    port = int(sys.argv[4]) if len(sys.argv) > 4 else 0
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    asyncio.run(main(Path(database), Path(surveys), api_url))
+    asyncio.run(main(Path(database), Path(surveys), api_url, port))

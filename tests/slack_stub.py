@@ -53,6 +53,9 @@ class SlackWebApi:
     # Calls of a method to carry out and then answer only once `unstalled` is set.
     stall: dict[str, int] = field(default_factory=dict)
     stalled: asyncio.Event = field(default_factory=asyncio.Event)
+    # Seconds between carrying out a call and its answer reaching the caller, as the
+    # network and Slack take in life: a crash in between leaves the outcome unknown.
+    latency: float = 0.0
     unstalled: asyncio.Event = field(default_factory=asyncio.Event)
     _called: asyncio.Condition = field(default_factory=asyncio.Condition)
     connected: asyncio.Event = field(default_factory=asyncio.Event)
@@ -178,6 +181,8 @@ class SlackWebApi:
             status, body, headers = self.fail[method].pop(0)
             return web.json_response(body, status=status, headers=headers)
         answer = self._answer(method, params)
+        if self.latency:
+            await asyncio.sleep(self.latency)
         if self.stall.get(method):
             self.stall[method] -= 1
             self.stalled.set()
