@@ -125,3 +125,95 @@ def test_every_survey_answers_any_input_with_a_well_formed_state(data: st.DataOb
         turn = engine.step(chosen, state, text, action=action, today=TODAY)
         assert turn.messages, (text, action)
         assert all(m.text for m in turn.messages)
+
+
+@st.composite
+def survey_files(draw: st.DrawFn) -> str:
+    """A survey file as someone might write one: random question types, optional
+    questions, jumps forward, back, to the end and to ids that do not exist, consent or
+    not, one language or three. Many fail `surveys check`; the rest must all work."""
+    languages = draw(st.sampled_from([["en"], ["fi", "en"], ["en", "fi", "sv"]]))
+
+    def texts(word: str) -> dict[str, str]:
+        return {language: f"{word} ({language})" for language in languages}
+
+    count = draw(st.integers(1, 4))
+    questions = []
+    for number in range(1, count + 1):
+        # mostly a later question or the end; now and then a loop back or an unknown id
+        ahead = [f"q{n}" for n in range(number + 1, count + 1)] + ["end"]
+        target = st.sampled_from(ahead * 4 + ["q1", "missing"])
+        kind = draw(
+            st.sampled_from(["single_choice", "multiple_choice", "scale", "text", "number", "date"])
+        )
+        question: dict = {"id": f"q{number}", "type": kind, "text": texts(f"Question {number}")}
+        if kind.endswith("choice"):
+            options = draw(st.integers(2, 4))
+            question["options"] = [
+                {"id": f"o{n}", "text": texts(f"option {n}")} for n in range(options)
+            ]
+        if kind == "scale" and draw(st.booleans()):
+            low = draw(st.integers(-2, 3))
+            question.update(min=low, max=low + draw(st.integers(1, 10)))
+        if kind == "number" and draw(st.booleans()):
+            question.update(min=draw(st.integers(-5, 5)), max=draw(st.integers(5, 100)))
+        if draw(st.booleans()):
+            question["optional"] = True
+        if draw(st.booleans()):
+            question["next"] = draw(target)
+        for _ in range(draw(st.integers(0, 2))):
+            rule: dict = {"goto": draw(target)}
+            if kind.endswith("choice"):
+                options = st.sampled_from(["o0", "o1", "o1", "o9"])
+                rule["any_of"] = draw(st.lists(options, min_size=1, max_size=2))
+            elif kind in ("scale", "number"):
+                rule[draw(st.sampled_from(["at_most", "at_least"]))] = draw(st.integers(-3, 12))
+            else:
+                continue  # a text or date question has no branch to take
+
+            question.setdefault("branch", []).append(rule)
+        questions.append(question)
+    survey = {
+        "id": "fuzzed",
+        "title": texts("Fuzzed"),
+        "languages": languages,
+        "questions": questions,
+    }
+    if draw(st.booleans()):
+        survey["consent"] = texts("May we?")
+    survey[draw(st.sampled_from(["may_reply", "anonymous", "repeat"]))] = True
+    return json.dumps(survey)  # JSON is YAML
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(text=survey_files(), data=st.data())
+def test_every_survey_that_passes_its_check_answers_any_input(
+    text: str, data: st.DataObject
+) -> None:
+    checked = read_survey(text, source="fuzzed.yaml")
+    if checked.errors:
+        assert checked.survey is None or checked.errors  # refused with a reason, not walked
+        return
+    chosen = checked.survey
+    assert chosen is not None
+    turn = engine.start(chosen, language=data.draw(st.sampled_from(["en", "fi", "sv", None])))
+    for _ in range(data.draw(st.integers(1, 20))):
+        choices = [c.value for m in turn.messages for c in m.choices]
+        if choices and data.draw(st.booleans()):
+            action, typed = data.draw(st.sampled_from(choices)), ""
+        else:
+            action, typed = None, data.draw(_TYPED)
+        state = State.from_json(turn.state.to_json())
+        turn = engine.step(chosen, state, typed, action=action, today=TODAY)
+        assert turn.messages, (typed, action)
+        assert all(m.text for m in turn.messages)
+        assert turn.state.stage in (
+            "consent",
+            "question",
+            "may_reply",
+            "stopped",
+            "done",
+            "declined",
+        )
+        if turn.state.stage == "question":
+            assert turn.state.question_id in chosen.question_ids
