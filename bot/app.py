@@ -8,12 +8,13 @@ from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 
 from bot.config import StorageSettings
 from bot.coordination import Coordination
 from bot.core import Bot
-from bot.events import Adapter, AdapterFactory, Delivery, Inbound, delivered
+from bot.events import Adapter, AdapterFactory, Delivery, Inbound, Outbound, delivered
 from bot.health import HealthServer
 from bot.invitations import Guardrails
 from bot.metrics import Metrics
@@ -25,6 +26,7 @@ from bot.scheduler import SYSTEM_CLOCK, Clock, Scheduler
 from bot.staff_door import StaffDoor
 from bot.survey_files import SurveyCatalogue, load_folder
 from conversations.checks import Problem
+from conversations.outgoing import Message
 from conversations.survey import StaffRole
 from storage.contract import Storage, open_storage
 
@@ -139,6 +141,8 @@ async def running(
             coordination.signed_in_platforms.add(adapter.platform)
     by_platform.update({adapter.platform: adapter for adapter in built})
     senders.update({adapter.platform: adapter.send for adapter in built})
+    if staff_channel is not None:
+        outbox.on_dead = partial(_tell_staff_of_dead, by_platform, staff_channel)
     try:
         for adapter in built:
             await adapter.start()
@@ -171,6 +175,20 @@ async def running(
         await bot.settled()
         await outbox.settle()
         await store.close()
+
+
+async def _tell_staff_of_dead(
+    adapters: dict[str, Adapter], staff_channel: str, platform: str, reason: str
+) -> None:
+    """A reply was given up: say so where surveys' digests go by default."""
+    where, channel = staff_channel.split(":", 1)
+    if where not in adapters:
+        return
+    text = (
+        f"A reply to someone on {platform} could not be delivered ({platform} said {reason})"
+        " and will not be tried again. 'survey status' counts such replies."
+    )
+    await adapters[where].send(Outbound(where, channel, Message(text)))
 
 
 def _schedule_upkeep(

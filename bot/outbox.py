@@ -26,6 +26,10 @@ RETRY_DELAYS = (0.5, 1.0, 2.0, 5.0, 10.0)
 SWEEP_SECONDS = 60.0  # how often, and after how long, failed replies are tried again
 RESEND_AT_ONCE = 32  # conversations whose waiting replies are sent side by side
 ROUNDS_BUDGET = 24 * 60  # failed rounds of tries before a reply is dead: a day of sweeps
+TELL_DEAD_EVERY = 3600.0  # seconds between notices to staff of dead replies, per reason
+
+# Told when a reply is given up: its platform and the platform's reason.
+OnDead = Callable[[str, str], Awaitable[None]]
 # Seconds within which a delivered reply's removal from the outbox is surely committed
 # (it rides with the next write, at most a fraction of a second later).
 FORGET_WITHIN = 600.0
@@ -43,6 +47,8 @@ class OutboxSender:
         metrics: Metrics | None = None,
     ) -> None:
         self._clock = clock
+        self.on_dead: OnDead | None = None  # set by the wiring: tells staff
+        self._told_dead: dict[tuple[str, str], float] = {}
         self._metrics = metrics or Metrics()
         self._store = store
         self._senders = senders
@@ -166,6 +172,22 @@ class OutboxSender:
                 message.platform,
                 reason,
             )
+            await self._tell_dead(message.platform, reason)
+
+    async def _tell_dead(self, platform: str, reason: str) -> None:
+        """Tell staff, once an hour at most for the same reason: a platform that refuses
+        every reply must not flood their channel too."""
+        now = self._clock()
+        if (
+            self.on_dead is None
+            or now - self._told_dead.get((platform, reason), -1e18) < TELL_DEAD_EVERY
+        ):
+            return
+        self._told_dead[(platform, reason)] = now
+        try:
+            await self.on_dead(platform, reason)
+        except Exception:
+            log.exception("could not tell staff of a reply given up")
 
     def _forget(self, outbox_id: int) -> None:
         # Sent ids are removed in one write per loop iteration rather than one each.

@@ -12,6 +12,7 @@ from conftest import Clock
 
 from adapters.memory import MemoryAdapter
 from bot.app import Runtime, running
+from bot.events import Outbound, Refused
 
 
 def rows(tmp_path: Path, sql: str, *params: object) -> list[tuple]:
@@ -212,6 +213,34 @@ async def test_a_failed_send_is_sent_after_a_restart(
         assert len(resent) == 1
         assert resent[0].message.text.startswith("City library feedback")
     assert rows(tmp_path, "SELECT count(*) FROM outbox") == [(0,)]
+
+
+async def test_replies_a_platform_refuses_for_good_are_given_up_and_staff_told_once(
+    tmp_path: Path, survey_folder: Path, clock: Clock
+) -> None:
+    told: list[str] = []
+
+    async def refusing(outbound: Outbound) -> None:
+        if outbound.conversation_id != "staff-room":
+            raise Refused("invalid_blocks", lasting=True)
+        told.append(outbound.message.text)
+
+    async with running(
+        database=tmp_path / "civicbot.db",
+        survey_folder=survey_folder,
+        clock=clock,
+        environ={"CIVICBOT_PSEUDONYM_KEY": "k"},
+        adapters=[lambda handler: MemoryAdapter(handler, on_send=refusing)],
+        staff_channel="memory:staff-room",
+    ) as runtime:
+        for person in ("hal", "ida"):
+            await runtime.adapters[0].push(person, "library")
+        await runtime.outbox.resend_unsent()
+    assert told == [
+        "A reply to someone on memory could not be delivered (memory said invalid_blocks)"
+        " and will not be tried again. 'survey status' counts such replies."
+    ]  # once, for two replies
+    assert rows(tmp_path, "SELECT count(*) FROM outbox WHERE dead_at IS NOT NULL") == [(2,)]
 
 
 async def test_pseudonym_key_file_is_private_and_stable(
