@@ -98,3 +98,12 @@ async def test_interactions_civicbot_never_offers_are_acknowledged_and_ignored(
     await settle(slack_bot)
     assert answers(tmp_path) == {}
     assert posted_to(slack_api, "DUANN") == []
+
+
+async def test_in_socket_mode_an_interaction_civicbot_never_offers_is_acknowledged(
+    socket_bot: Runtime, slack_api: SlackWebApi
+) -> None:
+    shortcut = {"type": "shortcut", "callback_id": "make_report", "trigger_id": "t"}
+    shortcut.update(team={"id": "T0001"}, user={"id": "UANN", "team_id": "T0001"})
+    await slack_api.send_envelope("interactive", shortcut, "env-shortcut")
+    await slack_api.acknowledged("env-shortcut")
