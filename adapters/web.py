@@ -27,13 +27,14 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from aiohttp import web
-from pydantic import Field, IPvAnyNetwork
+from pydantic import Field, IPvAnyNetwork, field_validator
 
 from adapters.http_timeouts import REQUEST_WITHIN, body_deadline, runner
 from adapters.recently import remember, used
-from adapters.web_limits import AddressLimits, Network, TokenBucket, client_address
+from adapters.web_limits import AddressLimits, Network, TokenBucket, client_address, is_trusted
 from adapters.web_pages import (
     MAX_BODY_BYTES,
     refuse,
@@ -88,8 +89,15 @@ class WebSettings(PlatformSection):
     enabled: bool = True
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=0, le=65535)] = 8080
-    # Where people reach the chat; an https address makes the session cookie Secure.
+    # Where people reach the chat, at a domain's root or under a path such as
+    # https://example.org/feedback/; an https address makes the session cookie Secure.
     public_url: Annotated[str, Field(pattern=r"^https?://")] | None = None
+
+    @field_validator("public_url")
+    @classmethod
+    def _ends_in_slash(cls, url: str | None) -> str | None:
+        return url if url is None or url.endswith("/") else url + "/"
+
     # The environment variable holding the key to the staff page.
     staff_key_env: str = "CIVICBOT_STAFF_KEY"
     # Reverse proxies (addresses or networks) whose X-Forwarded-For names the client,
@@ -166,6 +174,10 @@ class WebAdapter:
         self._host = host
         self._port = port
         self._public_url = public_url
+        # Under a path prefix, cookies stay within it, and the pages answer there too
+        # (for a proxy that passes the prefix on) as well as at the root (one that strips it).
+        self._prefix = urlsplit(public_url).path.rstrip("/") if public_url else ""
+        self._public_host = urlsplit(public_url).netloc if public_url else None
         self._secure_cookie = bool(public_url and public_url.startswith("https://"))
         self._staff_key = staff_key  # None: no staff page
         self._show_staff_key = show_staff_key  # generated at start: only this line tells it
@@ -189,14 +201,17 @@ class WebAdapter:
             client_max_size=MAX_BODY_BYTES,
             middlewares=[security_headers, body_deadline(self._request_within)],
         )
-        app.router.add_get("/", self._page)
-        app.router.add_get("/static/{name}", self._static)
-        app.router.add_get("/api/messages", partial(self._poll, who=self._citizen))
-        app.router.add_post("/api/messages", partial(self._receive, who=self._citizen))
-        app.router.add_get("/staff", self._staff_page)
-        app.router.add_get("/api/staff/messages", partial(self._poll, who=self._staff))
-        app.router.add_post("/api/staff/messages", partial(self._receive, who=self._staff))
-        app.router.add_get("/staff/files/{file}", self._file)
+        for base in {"", self._prefix}:
+            app.router.add_get(f"{base}/", self._page)
+            app.router.add_get(f"{base}/static/{{name}}", self._static)
+            app.router.add_get(f"{base}/api/messages", partial(self._poll, who=self._citizen))
+            app.router.add_post(f"{base}/api/messages", partial(self._receive, who=self._citizen))
+            app.router.add_get(f"{base}/staff", self._staff_page)
+            app.router.add_get(f"{base}/api/staff/messages", partial(self._poll, who=self._staff))
+            app.router.add_post(
+                f"{base}/api/staff/messages", partial(self._receive, who=self._staff)
+            )
+            app.router.add_get(f"{base}/staff/files/{{file}}", self._file)
         return app
 
     async def start(self) -> None:
@@ -247,7 +262,7 @@ class WebAdapter:
             remember(self._files, name, outbound.attachment, most=MAX_FILES)
             entry["file"] = {
                 "name": outbound.attachment.filename,
-                "url": f"/staff/files/{name}",
+                "url": f"staff/files/{name}",  # relative: the page may be under a prefix
                 "type": outbound.attachment.media_type,
                 "description": outbound.attachment.description,
             }
@@ -271,7 +286,7 @@ class WebAdapter:
                 samesite="Strict",
                 secure=self._secure_cookie,
                 max_age=90 * 24 * 3600,  # long enough to come back to a survey later
-                path="/",
+                path=f"{self._prefix}/",
             )
         return response
 
@@ -321,14 +336,14 @@ class WebAdapter:
             self._wrong_keys += 1
             log.warning("web: a wrong staff sign-in key was tried (%d so far)", self._wrong_keys)
         if token is not None:
-            response = web.HTTPSeeOther("/staff")  # the key leaves the address bar
+            response = web.HTTPSeeOther("staff")  # the key leaves the address bar
             response.set_cookie(
                 STAFF_COOKIE,
                 token,
                 httponly=True,
                 samesite="Strict",
                 secure=self._secure_cookie,
-                path="/",
+                path=f"{self._prefix}/",
             )
             raise response
         if await self._staff(request) is None:
@@ -379,7 +394,7 @@ class WebAdapter:
         if identity is None:
             return refuse(request, 401, "expired")
         user_id, conversation, command = identity
-        if not same_origin(request):
+        if not same_origin(request, self._public_host):
             return refuse(request, 403, "other_site")
         try:
             body = await request.json()
@@ -432,7 +447,8 @@ class WebAdapter:
         """A refusal if the request's client address has used up its share, else None."""
         forwarded_for = request.headers.get("X-Forwarded-For", "")
         address = self._client(request)
-        if forwarded_for and address == request.remote and not self._told_about_proxy:
+        untrusted = not is_trusted(request.remote, self._trusted_proxies)
+        if forwarded_for and untrusted and not self._told_about_proxy:
             self._told_about_proxy = True
             log.warning(
                 "web: requests come through a proxy at %s that is not in web.trusted_proxies;"

@@ -76,6 +76,10 @@ def client_address(peer: str | None, forwarded_for: str, trusted: Iterable[Netwo
     return _counted(chain[-1])  # every hop is a trusted proxy: the first one it names
 
 
+def is_trusted(peer: str | None, trusted: Iterable[Network]) -> bool:
+    return peer is not None and _within(peer, tuple(trusted))
+
+
 def retry_after(seconds: float) -> str:
     """A Retry-After header's value: whole seconds, at least one."""
     return str(max(1, math.ceil(seconds)))

@@ -70,9 +70,11 @@ def rendered(name: str, language: str) -> str:
     return string.Template(template).substitute(values)
 
 
-def same_origin(request: web.Request) -> bool:
+def same_origin(request: web.Request, public_host: str | None = None) -> bool:
+    """Whether a request comes from the chat's own pages: the origin is the host asked
+    for, or the public address's (a proxy may pass another Host on)."""
     origin = request.headers.get("Origin")
-    return origin is None or origin.split("://", 1)[-1] == request.host
+    return origin is None or origin.split("://", 1)[-1] in (request.host, public_host)
 
 
 def static_file(name: str) -> tuple[bytes, str] | None:

@@ -14,7 +14,7 @@ import click
 import uvloop
 
 from bot import logs
-from bot.config import ConfigError, Settings, load_settings
+from bot.config import ConfigError, Settings, load_settings, with_credentials
 from bot.survey_files import check_file, survey_files
 from conversations.text import fold
 
@@ -198,7 +198,7 @@ def _with_storage(settings: Settings, work: Callable[[Storage], Awaitable[T]]) -
     from storage.contract import open_storage
 
     async def opened() -> T:
-        store = open_storage(settings.storage.database, environ=os.environ)
+        store = open_storage(settings.storage.database, environ=with_credentials(os.environ))
         try:
             return await work(store)
         finally:

@@ -153,6 +153,19 @@ def _described(error: ValidationError, prefix: tuple[str, ...]) -> list[str]:
     ]
 
 
+def with_credentials(environ: Mapping[str, str]) -> dict[str, str]:
+    """The environment, plus the secrets systemd hands over as credentials (files named
+    after the variables, in $CREDENTIALS_DIRECTORY: `LoadCredential=SLACK_BOT_TOKEN:…`).
+    A variable that is set wins over a credential of the same name."""
+    found = dict(environ)
+    folder = environ.get("CREDENTIALS_DIRECTORY")
+    if folder and Path(folder).is_dir():
+        for credential in Path(folder).iterdir():
+            if credential.is_file() and credential.name not in found:
+                found[credential.name] = credential.read_text(encoding="utf-8").strip()
+    return found
+
+
 def secret(environ: Mapping[str, str], setting: str, variable: str) -> str:
     """The value of a secret's environment variable, or a ConfigError naming both."""
     value = environ.get(variable)

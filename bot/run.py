@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 
 from bot import platforms
 from bot.app import running
-from bot.config import ConfigError, Settings
+from bot.config import ConfigError, Settings, with_credentials
 from bot.gc_tuning import tune_for_serving
 from bot.invitations import Guardrails
 from bot.platforms import Configured, PlatformContext
@@ -34,11 +34,13 @@ async def serve(
     settings: Settings,
     *,
     announce: Callable[[str], None] = print,
-    environ: Mapping[str, str] = os.environ,
+    environ: Mapping[str, str] | None = None,
     stop: asyncio.Event | None = None,
 ) -> None:
     """Run until a stop signal (or `stop` is set); then finish turns in flight and drain
-    the outbox."""
+    the outbox. Secrets come from `environ` (the process's environment and systemd's
+    credentials unless given)."""
+    environ = with_credentials(os.environ) if environ is None else environ
     if stop is None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
