@@ -57,7 +57,7 @@ def run(config_path: Path | None, host: str | None, port: int | None) -> None:
     except ConfigError as error:
         click.echo(str(error), err=True)
         sys.exit(2)
-    logs.configure(settings.log_level)
+    logs.configure(settings.log_level, form=settings.log_format)
     try:
         # uvloop: the same throughput, a third of asyncio's turn latency (bench/README.md)
         with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:

@@ -74,6 +74,7 @@ class Settings(Section):
     # DEBUG also shows the libraries' details and exception messages, which may quote
     # people: for diagnosing only (bot/logs.py).
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["text", "json"] = "text"  # json: one object a line
     # No reminder or other unasked message goes out between these times of day.
     quiet_hours: str = QUIET_HOURS
     coordinators: list[StaffName] = []

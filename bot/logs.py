@@ -12,9 +12,11 @@ log level is DEBUG (for diagnosing, by someone allowed to see personal data):
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 import traceback
+from datetime import UTC, datetime
 from typing import TextIO
 
 # The libraries whose lines can carry request bodies, message texts or user ids.
@@ -22,12 +24,19 @@ LIBRARIES = ("slack_bolt", "slack_sdk", "nio", "aiohttp", "websockets", "peewee"
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
-def configure(level: str = "INFO", stream: TextIO | None = None) -> logging.Handler:
-    """Send the log to `stream` (stderr) at `level`; the handler, for tests to remove."""
+def configure(
+    level: str = "INFO", stream: TextIO | None = None, form: str = "text"
+) -> logging.Handler:
+    """Send the log to `stream` (stderr) at `level`, as lines of text or, with `form`
+    "json", one JSON object a line (for journald, Loki, Elasticsearch…); the handler,
+    for tests to remove."""
     handler = logging.StreamHandler(stream or sys.stderr)
     numeric = logging.getLevelName(level)
     detailed = numeric <= logging.DEBUG
-    handler.setFormatter(logging.Formatter(FORMAT) if detailed else _Withholding(FORMAT))
+    if form == "json":
+        handler.setFormatter(_Json(detailed))
+    else:
+        handler.setFormatter(logging.Formatter(FORMAT) if detailed else _Withholding(FORMAT))
     if not detailed:
         handler.addFilter(_library_details_withheld)
         for library in LIBRARIES:
@@ -59,3 +68,27 @@ class _Withholding(logging.Formatter):
         kind, _, tb = ei
         frames = "".join(traceback.format_tb(tb))
         return f"Traceback (most recent call last):\n{frames}{kind.__qualname__} (message withheld)"
+
+
+class _Json(_Withholding):
+    """{"time", "level", "logger", "message"[, "exception"]}, one object a line."""
+
+    def __init__(self, detailed: bool) -> None:
+        super().__init__()
+        self._detailed = detailed
+
+    def formatException(self, ei) -> str:
+        if self._detailed:
+            return logging.Formatter.formatException(self, ei)
+        return super().formatException(ei)
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)

@@ -4,6 +4,7 @@ phone number or platform id: a whole conversation on each platform is scanned fo
 from __future__ import annotations
 
 import io
+import json
 import logging
 from collections.abc import Iterator
 from pathlib import Path
@@ -93,3 +94,28 @@ def test_a_traceback_keeps_its_frames_and_withholds_its_message(
     assert "RuntimeError (message withheld)" in written
     assert 'test_logs.py", line' in written
     assert PERSONAL not in written
+
+
+def test_a_json_log_is_one_object_a_line_and_withholds_the_same(
+    civicbot_log: io.StringIO,
+) -> None:
+    written = io.StringIO()
+    handler = logs.configure("INFO", stream=written, form="json")
+    try:
+        logging.getLogger("bot.outbox").warning("sending %d replies left in the outbox", 3)
+        try:
+            raise RuntimeError(f"the platform answered about {PERSONAL}")
+        except RuntimeError:
+            logging.getLogger("bot.core").exception("sending the replies failed")
+        logging.getLogger("slack_bolt.App").warning("Unhandled request (%s)", PERSONAL)
+    finally:
+        logging.getLogger().removeHandler(handler)
+    lines = [json.loads(line) for line in written.getvalue().splitlines()]
+    assert [(line["level"], line["logger"]) for line in lines] == [
+        ("WARNING", "bot.outbox"),
+        ("ERROR", "bot.core"),
+        ("WARNING", "slack_bolt.App"),
+    ]
+    assert lines[0]["message"] == "sending 3 replies left in the outbox"
+    assert lines[1]["exception"].endswith("RuntimeError (message withheld)")
+    assert PERSONAL not in written.getvalue()
