@@ -66,6 +66,7 @@ async def running(
     quiet_hours: str = QUIET_HOURS,
     guardrails: Guardrails | None = None,
     health: tuple[str, int] | None = None,
+    backup_before_migrating: bool = True,
     send_retry_delays: Iterable[float] = RETRY_DELAYS,
 ) -> AsyncIterator[Runtime]:
     """Open storage, load surveys, start the adapters, send what the outbox still holds,
@@ -84,7 +85,7 @@ async def running(
             )
             surveys.problems.append(homeless)
             log.warning("%s", homeless)
-    store = open_storage(database, environ=environ)
+    store = open_storage(database, environ=environ, backup_before_migrating=backup_before_migrating)
     senders: dict[str, Send] = {}
     metrics = Metrics()
     outbox = OutboxSender(

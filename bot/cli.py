@@ -90,6 +90,42 @@ def backup(destination: Path, config_path: Path | None) -> None:
         click.echo(f"no key file: keep {PSEUDONYM_KEY_VARIABLE} with this backup")
 
 
+@main.command()
+@click.option("--check", is_flag=True, help="only list what is pending; exit 1 if anything is")
+@CONFIG_OPTION
+def migrate(check: bool, config_path: Path | None) -> None:
+    """Bring the database up to this release's schema (civicbot run does it too, at its
+    start), backing it up first; with --check, only say what would be done."""
+    from storage.database import connect
+    from storage.migrations import applied_version, pending
+
+    settings = _settings_or_exit(config_path)
+    logs.configure(settings.log_level, form=settings.log_format)  # it names the backup
+    database = settings.storage.database
+    if not database.is_file():
+        click.echo(f"{database}: there is no database here yet; civicbot run makes one")
+        sys.exit(1 if check else 0)
+    connection = connect(database)
+    try:
+        version, due = applied_version(connection), pending(connection)
+    finally:
+        connection.close()
+    click.echo(f"{database} is at version {version}.")
+    for migration in due:
+        click.echo(f"  to apply: {migration.version}: {migration.description}")
+    if not due:
+        click.echo("Nothing to apply.")
+        return
+    if check:
+        sys.exit(1)
+    _with_storage(settings, _nothing)
+    click.echo(f"Applied {len(due)}; the log above names the backup taken first.")
+
+
+async def _nothing(store: Storage) -> None:
+    return None
+
+
 @main.group()
 def surveys() -> None:
     """Work with survey files."""

@@ -42,6 +42,9 @@ class StorageSettings(Section):
     # Addresses of people not seen for this long are deleted (they are reached again
     # when they next write).
     keep_addresses: Duration = timedelta(days=90)
+    # Before migrations change a database that holds data, a backup beside it (and a
+    # line in the log naming it): the way back from an upgrade.
+    backup_before_migrating: bool = True
 
 
 class SurveySettings(Section):

@@ -56,6 +56,7 @@ async def serve(
     async with running(
         database=settings.storage.database,
         keep_addresses=settings.storage.keep_addresses,
+        backup_before_migrating=settings.storage.backup_before_migrating,
         quiet_hours=settings.quiet_hours,
         guardrails=Guardrails(**settings.guardrails.model_dump()),
         health=(settings.health.host, settings.health.port) if settings.health.enabled else None,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import sqlite3
+from datetime import UTC, datetime
 from pathlib import Path
 
 from storage.contract import BackupError
@@ -42,6 +43,14 @@ def back_up(database: Path, destination: Path) -> Backup:
     shutil.copyfile(key, key_copy)
     os.chmod(key_copy, PRIVATE)
     return Backup(destination, destination.stat().st_size, key_copy)
+
+
+def back_up_before(database: Path, version: int) -> Path:
+    """A backup beside the database before migrations change it: the way back, should
+    the new release need undoing. Its name says the version and the moment."""
+    moment = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    destination = database.with_name(f"{database.name}.v{version}.{moment}.backup")
+    return back_up(database, destination).database
 
 
 def _copy(database: Path, partial: Path) -> None:

@@ -318,12 +318,22 @@ class Storage(StaffStorage, Protocol):
         ...
 
 
-def open_storage(database: Path, *, environ: Mapping[str, str] | None = None) -> Storage:
+def open_storage(
+    database: Path,
+    *,
+    environ: Mapping[str, str] | None = None,
+    backup_before_migrating: bool = True,
+) -> Storage:
     """Open (creating and migrating if need be) the storage at `database`, with the
-    pseudonym key from `environ` or beside it. Call from a running event loop."""
+    pseudonym key from `environ` or beside it; a database with data is backed up beside
+    itself before a migration unless told not to. Call from a running event loop."""
     from storage.store import Store
 
-    return Store.open(database, environ=os.environ if environ is None else environ)
+    return Store.open(
+        database,
+        environ=os.environ if environ is None else environ,
+        backup_before_migrating=backup_before_migrating,
+    )
 
 
 class BackupError(Exception):

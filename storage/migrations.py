@@ -63,6 +63,32 @@ MIGRATIONS = [
 ]
 
 
+def applied_version(connection: sqlite3.Connection) -> int:
+    """The newest migration the database has had; 0 for a new, empty one."""
+    found = connection.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'"
+    ).fetchone()
+    if found is None:
+        return 0
+    (version,) = connection.execute(
+        "SELECT coalesce(max(version), 0) FROM schema_migrations"
+    ).fetchone()
+    return version
+
+
+def pending(connection: sqlite3.Connection) -> list[Migration]:
+    """The migrations the database has not had yet, in the order they would be applied."""
+    found = connection.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'"
+    ).fetchone()
+    applied = (
+        set()
+        if found is None
+        else {v for (v,) in connection.execute("SELECT version FROM schema_migrations")}
+    )
+    return [m for m in MIGRATIONS if m.version not in applied]
+
+
 def migrate(connection: sqlite3.Connection, *, now: Callable[[], float] = time.time) -> int:
     """Apply every migration newer than the database; returns the resulting version."""
     db = sqlite_utils.Database(connection)

@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from storage import figures, outbox, outcomes, privacy, replies, retention, runs
+from storage.backup import back_up_before
 from storage.database import compact, connect
-from storage.migrations import migrate
+from storage.migrations import applied_version, migrate, pending
 from storage.pseudonyms import Pseudonyms, load_key
 from storage.recent import RecentConversations
 from storage.records import (
@@ -85,10 +86,23 @@ class Store(StaffStore):
         self._closed = False
 
     @classmethod
-    def open(cls, path: Path, *, environ: Mapping[str, str]) -> Store:
-        """Open (creating if need be) and migrate the database. Call from a running loop."""
+    def open(
+        cls, path: Path, *, environ: Mapping[str, str], backup_before_migrating: bool = True
+    ) -> Store:
+        """Open (creating if need be) and migrate the database, backing it up first when
+        it holds data and a migration is due. Call from a running loop."""
         migrations = connect(path)
         try:
+            due = pending(migrations)
+            version = applied_version(migrations)
+            if due and version and backup_before_migrating:
+                copy = back_up_before(path, version)
+                log.info(
+                    "backed up the database to %s before migrating it from %d to %d",
+                    copy,
+                    version,
+                    due[-1].version,
+                )
             migrate(migrations)
         finally:
             migrations.close()

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import tomllib
 from importlib.metadata import version
 from pathlib import Path
@@ -96,3 +97,52 @@ def test_every_package_and_the_example_surveys_are_in_a_non_editable_install() -
     assert in_tree <= set(setuptools["packages"])  # a package left out breaks `pip install .`
     assert setuptools["package-dir"]["bot.example_surveys"] == "surveys"
     assert setuptools["package-data"]["bot.example_surveys"] == ["*.yaml"]
+
+
+def a_database_of_the_release_before(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A database with data, as the release before the newest migration left it."""
+    from storage import migrations
+    from storage.database import connect
+
+    database = tmp_path / "civicbot.db"
+    with monkeypatch.context() as before:
+        before.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:-1])
+        connection = connect(database)
+        migrations.migrate(connection)
+    connection.execute("INSERT INTO participants (pid, created_at) VALUES ('p1', 0)")
+    connection.commit()
+    connection.close()
+    return database
+
+
+def test_migrate_check_lists_what_is_pending_and_migrate_backs_up_before_applying(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from storage.migrations import MIGRATIONS
+
+    newest = MIGRATIONS[-1]
+    database = a_database_of_the_release_before(tmp_path, monkeypatch)
+    config = tmp_path / "civicbot.toml"
+    config.write_text(f'[storage]\ndatabase = "{database}"\n')
+    checked = civicbot("migrate", "--check", "--config", str(config))
+    assert checked.exit_code == 1
+    assert f"is at version {newest.version - 1}" in checked.output
+    assert f"to apply: {newest.version}: {newest.description}" in checked.output
+    applied = civicbot("migrate", "--config", str(config))
+    assert applied.exit_code == 0, applied.output
+    (backup,) = tmp_path.glob(f"civicbot.db.v{newest.version - 1}.*.backup")
+    with sqlite3.connect(backup) as copy:  # the way back: the data, at the old version
+        assert copy.execute("SELECT pid FROM participants").fetchall() == [("p1",)]
+        (version,) = copy.execute("SELECT max(version) FROM schema_migrations").fetchone()
+        assert version == newest.version - 1
+    again = civicbot("migrate", "--check", "--config", str(config))
+    assert again.exit_code == 0
+    assert "Nothing to apply." in again.output
+
+
+def test_a_new_database_is_not_backed_up_before_its_first_migrations(tmp_path: Path) -> None:
+    config = tmp_path / "civicbot.toml"
+    config.write_text(f'[storage]\ndatabase = "{tmp_path / "civicbot.db"}"\n')
+    (tmp_path / "civicbot.db").touch()
+    assert civicbot("migrate", "--config", str(config)).exit_code == 0
+    assert list(tmp_path.glob("*.backup")) == []
