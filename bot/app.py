@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 from bot.config import StorageSettings
 from bot.coordination import Coordination
@@ -28,6 +30,7 @@ from bot.survey_files import SurveyCatalogue, load_folder
 from conversations.checks import Problem
 from conversations.outgoing import Message
 from conversations.survey import StaffRole
+from storage.archive import hold_running_lock
 from storage.contract import Storage, open_storage
 
 log = logging.getLogger(__name__)
@@ -50,7 +53,19 @@ class Runtime:
 
 
 @asynccontextmanager
-async def running(
+async def running(*, database: Path, **options: Any) -> AsyncIterator[Runtime]:
+    """civicbot running on `database` (the options are `_running`'s), which no other
+    civicbot may run on meanwhile, nor `civicbot restore` replace."""
+    lock = hold_running_lock(database)
+    try:
+        async with _running(database=database, **options) as runtime:
+            yield runtime
+    finally:
+        os.close(lock)
+
+
+@asynccontextmanager
+async def _running(
     *,
     database: Path,
     survey_folder: Path,

@@ -74,11 +74,22 @@ def run(config_path: Path | None, host: str | None, port: int | None) -> None:
 @click.argument("destination", type=click.Path(path_type=Path))
 @CONFIG_OPTION
 def backup(destination: Path, config_path: Path | None) -> None:
-    """Copy the database to DESTINATION while the bot runs, with its pseudonym key."""
+    """Back up while the bot runs. DESTINATION ending in .tar.gz: one archive of the
+    database, its pseudonym key, the Matrix crypto store and sync checkpoint, with
+    checksums (civicbot restore takes it back); any other name: a copy of the database,
+    with its key file beside it."""
+    from storage.archive import archive
     from storage.contract import PSEUDONYM_KEY_VARIABLE, BackupError, back_up
 
     try:
         database = load_settings(config_path).storage.database
+        if destination.name.endswith((".tar.gz", ".tgz")):
+            archived = archive(database, destination)
+            click.echo(
+                f"{database} and what goes with it archived to {archived.path}"
+                f" ({archived.files} files, {archived.size:,} bytes, with checksums)"
+            )
+            return
         made = back_up(database, destination)
     except (ConfigError, BackupError) as error:
         click.echo(str(error), err=True)
@@ -88,6 +99,27 @@ def backup(destination: Path, config_path: Path | None) -> None:
         click.echo(f"the pseudonym key is in {made.key}: keep the two together")
     else:
         click.echo(f"no key file: keep {PSEUDONYM_KEY_VARIABLE} with this backup")
+
+
+@main.command()
+@click.argument("source", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@CONFIG_OPTION
+def restore(source: Path, config_path: Path | None) -> None:
+    """Put an archive from civicbot backup in place of the configured database (with its
+    key, Matrix crypto store and checkpoint), once its checksums hold and while no
+    civicbot runs on it; what was there is moved aside, not deleted."""
+    from storage.archive import restore as restore_archive
+    from storage.contract import BackupError
+
+    try:
+        database = load_settings(config_path).storage.database
+        moved = restore_archive(source, database)
+    except (ConfigError, BackupError) as error:
+        click.echo(str(error), err=True)
+        sys.exit(1)
+    click.echo(f"restored {source} to {database}; civicbot run starts from it")
+    for aside in moved:
+        click.echo(f"  what was there is now {aside}")
 
 
 @main.command()

@@ -1,16 +1,19 @@
 """Matrix at its edges, against a real Synapse on 127.0.0.1: a join the homeserver
 refuses for a while, a reply too large for one event, a restart that lost its sync
-checkpoint, and edited messages."""
+checkpoint, edited messages, and a restore from a backup archive."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 from pathlib import Path
 
 from homeserver import Account, Synapse
 from matrix_harness import HEARING_TIMEOUT, Person, bot_runtime, stored_answers
 from nio import JoinError
+
+from storage.archive import archive, restore
 
 STORY = """
 id: stories
@@ -111,3 +114,28 @@ async def test_an_edit_is_a_new_try_only_for_an_answer_the_question_did_not_take
         said = await anna.hear(room, bot_account.user_id, 6)
         assert said[5]["body"] == "I kept your first answer. To change it, type back."
     assert json.loads(dict(stored_answers(tmp_path))["visits"]) == "weekly"
+
+
+def lose_the_state(folder: Path) -> None:
+    """The machine is gone; the archive is not."""
+    for lost in [*folder.glob("civicbot.db*"), folder / "matrix-sync-checkpoint"]:
+        lost.unlink()
+    shutil.rmtree(folder / "matrix-crypto")
+
+
+async def test_a_restored_backup_still_reads_the_encrypted_rooms(
+    synapse: Synapse, bot_account: Account, people: dict, tmp_path: Path, survey_folder: Path
+) -> None:
+    anna: Person = people["anna"]
+    async with bot_runtime(tmp_path, survey_folder, synapse, bot_account):
+        room = await anna.open_dm(bot_account.user_id, encrypted=True)
+        await anna.hear(room, bot_account.user_id, 1)
+        await anna.say(room, "library")
+        await anna.hear(room, bot_account.user_id, 2)
+        archive(tmp_path / "civicbot.db", tmp_path / "saved.tar.gz")  # while it runs
+    lose_the_state(tmp_path)
+    restore(tmp_path / "saved.tar.gz", tmp_path / "civicbot.db")
+    async with bot_runtime(tmp_path, survey_folder, synapse, bot_account):
+        await anna.say(room, "yes")  # encrypted for the bot's device as it was
+        said = await anna.hear(room, bot_account.user_id, 3)
+        assert said[2]["body"].startswith("How often do you visit the library?")
