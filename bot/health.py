@@ -66,9 +66,13 @@ class HealthServer:
 
     async def _metrics_page(self, request: web.Request) -> web.Response:
         waiting = await self._store.unsent()
-        stuck = await self._store.unsent(queued_before=self._clock() - SWEEP_SECONDS)
+        now = self._clock()
+        stuck = [row for row in waiting if row.queued_at <= now - SWEEP_SECONDS]
         self._metrics.outbox_depth.set(len(waiting))
         self._metrics.outbox_stuck.set(len(stuck))
+        oldest = min((row.queued_at for row in waiting), default=now)
+        self._metrics.outbox_oldest_seconds.set(max(0.0, now - oldest))
+        self._metrics.writer_restarts.set(self._store.restarts())
         return web.Response(body=self._metrics.exposition(), headers={"Content-Type": CONTENT_TYPE})
 
     async def _alive(self, request: web.Request) -> web.Response:

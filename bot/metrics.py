@@ -31,7 +31,7 @@ class Metrics:
         )
         self.sends = Counter(
             "civicbot_sends",
-            "Outbox messages handed to a platform, by platform and outcome (sent, failed)",
+            "Outbox messages handed to a platform, by platform and outcome (sent, failed, dead)",
             ["platform", "outcome"],
             registry=self.registry,
         )
@@ -41,6 +41,16 @@ class Metrics:
         self.outbox_stuck = Gauge(
             "civicbot_outbox_stuck",
             "Messages waiting in the outbox for longer than a sweep",
+            registry=self.registry,
+        )
+        self.outbox_oldest_seconds = Gauge(
+            "civicbot_outbox_oldest_seconds",
+            "How long the oldest message waiting in the outbox has waited (0: none waits)",
+            registry=self.registry,
+        )
+        self.writer_restarts = Gauge(
+            "civicbot_writer_restarts",
+            "Times the database writer had to be started again since civicbot started",
             registry=self.registry,
         )
         self.digest_seconds = Histogram(

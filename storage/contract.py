@@ -137,6 +137,11 @@ class Storage(StaffStorage, Protocol):
         """Wait until everything submitted so far, forgotten replies too, is committed."""
         ...
 
+    def restarts(self) -> int:
+        """How often the writing side had to be started again since the storage opened
+        (a writer process that died); for /metrics."""
+        ...
+
     # -- runs --------------------------------------------------------------------------
 
     async def create_run(

@@ -10,11 +10,14 @@ from storage.records import StoredOutbox, Undeliverable
 
 def unsent(connection: sqlite3.Connection, *, queued_before: float | None) -> list[StoredOutbox]:
     rows = connection.execute(
-        "SELECT id, platform, conversation_id, body, refused FROM outbox"
+        "SELECT id, platform, conversation_id, body, refused, created_at FROM outbox"
         " WHERE dead_at IS NULL AND created_at <= coalesce(?, created_at) ORDER BY id",
         (queued_before,),
     ).fetchall()
-    return [StoredOutbox(i, p, c, b, maybe_sent=not refused) for i, p, c, b, refused in rows]
+    return [
+        StoredOutbox(i, p, c, b, maybe_sent=not refused, queued_at=at)
+        for i, p, c, b, refused, at in rows
+    ]
 
 
 def note_failure(

@@ -56,6 +56,7 @@ class StoredOutbox:
     conversation_id: str
     body: str
     maybe_sent: bool = True  # it may have reached the platform: check before sending again
+    queued_at: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -181,6 +181,9 @@ class Store(StaffStore):
     async def flushed(self) -> None:
         await self.writer.write(nothing)
 
+    def restarts(self) -> int:
+        return self.writer.restarts
+
     # -- runs --------------------------------------------------------------------------
 
     async def create_run(self, **run: Any) -> int:

@@ -87,6 +87,7 @@ class GroupCommitWriter:
         self._task: asyncio.Task[None] | None = None
         self._closing = False
         self.commits = 0  # for benchmarks: how many transactions carried the writes
+        self.restarts = 0  # writer processes that ended and were replaced
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="group-commit")
@@ -217,6 +218,7 @@ class GroupCommitWriter:
                 self._child.process.returncode,
             )
             self._child = None
+            self.restarts += 1
         if self._child is None:
             # the child imports the functions it is sent from where this process does
             environment = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}

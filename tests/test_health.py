@@ -3,6 +3,8 @@ platform is connected and the outbox is not backing up."""
 
 from __future__ import annotations
 
+import os
+import signal
 import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -13,6 +15,7 @@ from conftest import Clock
 
 from adapters.memory import MemoryAdapter
 from bot.app import Runtime, running
+from bot.events import NotStored
 
 
 @pytest.fixture
@@ -76,8 +79,28 @@ async def test_replies_that_cannot_leave_make_the_bot_unready(
             await runtime.adapters[0].push(f"person{n}", "hello")
         clock.advance(120)
         status, body = await get(runtime, "/readyz")
+        page = await metrics(runtime)
     assert status == 503
     assert body["checks"]["outbox"] == "101 replies waiting longer than 60 s"
+    assert "civicbot_outbox_depth 101.0" in page
+    assert "civicbot_outbox_oldest_seconds 120.0" in page
+
+
+async def metrics(runtime: Runtime) -> str:
+    url = f"http://127.0.0.1:{runtime.health.port}/metrics"
+    async with aiohttp.ClientSession() as session, session.get(url) as response:
+        return await response.text()
+
+
+async def test_a_writer_process_that_died_is_counted_in_the_metrics(runtime: Runtime) -> None:
+    await runtime.adapters[0].push("ann", "library")
+    assert "civicbot_writer_restarts 0.0" in await metrics(runtime)
+    os.kill(runtime.store.writer.pid, signal.SIGKILL)
+    try:  # a write that met the dead process is refused, and the platform sends it again
+        await runtime.adapters[0].push("ann", "yes", event_id="ann-yes")
+    except NotStored:
+        await runtime.adapters[0].push("ann", "yes", event_id="ann-yes")
+    assert "civicbot_writer_restarts 1.0" in await metrics(runtime)
 
 
 async def test_metrics_show_the_turns_of_a_survey_just_answered_and_nobody_in_them(
