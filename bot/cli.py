@@ -123,6 +123,24 @@ def restore(source: Path, config_path: Path | None) -> None:
 
 
 @main.command()
+@click.argument("folder", default=".", type=click.Path(path_type=Path, file_okay=False))
+def init(folder: Path) -> None:
+    """Write a commented civicbot.toml and the example surveys into FOLDER (here by
+    default), to start a service from; nothing that is there already is overwritten."""
+    from bot.init_files import write_starting_files
+
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        written = write_starting_files(folder)
+    except FileExistsError as taken:
+        click.echo(f"{taken}: there already; civicbot init overwrites nothing", err=True)
+        sys.exit(1)
+    for path in written:
+        click.echo(f"wrote {path}")
+    click.echo(f"next: edit {written[0]}, then civicbot run --config {written[0]}")
+
+
+@main.command()
 @click.option("--check", is_flag=True, help="only list what is pending; exit 1 if anything is")
 @CONFIG_OPTION
 def migrate(check: bool, config_path: Path | None) -> None:

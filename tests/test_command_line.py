@@ -146,3 +146,15 @@ def test_a_new_database_is_not_backed_up_before_its_first_migrations(tmp_path: P
     (tmp_path / "civicbot.db").touch()
     assert civicbot("migrate", "--config", str(config)).exit_code == 0
     assert list(tmp_path.glob("*.backup")) == []
+
+
+def test_init_writes_settings_and_surveys_that_load_and_never_overwrites(tmp_path: Path) -> None:
+    made = civicbot("init", str(tmp_path / "service"))
+    assert made.exit_code == 0, made.output
+    settings = load_settings(tmp_path / "service" / "civicbot.toml")
+    assert settings.surveys.folder == tmp_path / "service" / "surveys"
+    assert settings.storage.database == tmp_path / "service" / "civicbot.db"
+    assert civicbot("surveys", "check", str(settings.surveys.folder)).exit_code == 0
+    again = civicbot("init", str(tmp_path / "service"))
+    assert again.exit_code == 1
+    assert "civicbot init overwrites nothing" in again.output
