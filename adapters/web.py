@@ -23,20 +23,30 @@ import re
 import secrets
 import time
 from collections import OrderedDict, deque
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Annotated, Any
+from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp import web
-from pydantic import Field, IPvAnyNetwork, field_validator
 
 from adapters.http_timeouts import REQUEST_WITHIN, body_deadline, runner
 from adapters.recently import remember, used
-from adapters.web_limits import AddressLimits, Network, TokenBucket, client_address, is_trusted
+from adapters.web_limits import (
+    ADDRESS_BURST,
+    ADDRESS_PER_SECOND,
+    AddressLimits,
+    Network,
+    TokenBucket,
+    client_address,
+    is_trusted,
+)
 from adapters.web_pages import (
     MAX_BODY_BYTES,
+    NEUTRAL,
+    Branding,
     refuse,
     rendered,
     same_origin,
@@ -46,7 +56,6 @@ from adapters.web_pages import (
     unavailable,
 )
 from adapters.web_texts import page_language, preferred_language
-from bot.config import PlatformSection
 from bot.events import (
     Attachment,
     Capabilities,
@@ -56,7 +65,6 @@ from bot.events import (
     Outbound,
     StaffDoor,
 )
-from bot.platforms import Configured, PlatformContext
 from conversations.outgoing import answer_of
 
 log = logging.getLogger(__name__)
@@ -75,71 +83,9 @@ NOT_STORED_RETRY_SECONDS = 2.0  # a message that could not be stored is sent aga
 # join a queue), but a reply to staff on another platform must not hold up the page.
 REPLIES_WAIT = 1.0
 BURST, REFILL_PER_SECOND = 8, 1.0  # rate limit per session: a burst, then one a second
-# per client address (web_limits.py): enough for a room of people on one connection
-ADDRESS_BURST, ADDRESS_PER_SECOND = 100, 5.0
 _EVENT_ID = re.compile(r"^[A-Za-z0-9-]{8,64}$")
 # (user id, conversation, is a command) of a request, or None if it has no session
 Identify = Callable[[web.Request], Awaitable["tuple[str, str, bool] | None"]]
-
-
-LOOPBACK = ("127.0.0.1", "localhost", "::1")
-
-
-class WebSettings(PlatformSection):
-    enabled: bool = True
-    host: str = "127.0.0.1"
-    port: Annotated[int, Field(ge=0, le=65535)] = 8080
-    # Where people reach the chat, at a domain's root or under a path such as
-    # https://example.org/feedback/; an https address makes the session cookie Secure.
-    public_url: Annotated[str, Field(pattern=r"^https?://")] | None = None
-
-    @field_validator("public_url")
-    @classmethod
-    def _ends_in_slash(cls, url: str | None) -> str | None:
-        return url if url is None or url.endswith("/") else url + "/"
-
-    # The environment variable holding the key to the staff page.
-    staff_key_env: str = "CIVICBOT_STAFF_KEY"
-    # Reverse proxies (addresses or networks) whose X-Forwarded-For names the client,
-    # so that rate limits apply per client rather than to everyone behind the proxy.
-    trusted_proxies: list[IPvAnyNetwork] = Field(default_factory=list)
-    # Messages and new sessions per client address: a burst, then so many a second.
-    address_burst: Annotated[int, Field(ge=1)] = ADDRESS_BURST
-    address_per_second: Annotated[float, Field(gt=0)] = ADDRESS_PER_SECOND
-
-
-SETTINGS = WebSettings
-
-
-def staff_key(settings: WebSettings, environ: Mapping[str, str]) -> str | None:
-    """The key that opens the staff page: from the environment, or — only when the chat
-    listens on this machine alone — a new one each start. Otherwise no staff page."""
-    key = environ.get(settings.staff_key_env)
-    if key:
-        return key
-    return secrets.token_urlsafe(24) if settings.host in LOOPBACK else None
-
-
-def from_settings(settings: WebSettings, context: PlatformContext) -> Configured:
-    key = staff_key(settings, context.environ)
-    shown_key = None if context.environ.get(settings.staff_key_env) else key
-
-    def build(handler: InboundHandler) -> WebAdapter:
-        return WebAdapter(
-            handler,
-            host=settings.host,
-            port=settings.port,
-            public_url=settings.public_url,
-            staff_key=key,
-            show_staff_key=shown_key is not None,
-            trusted_proxies=settings.trusted_proxies,
-            address_limit=(settings.address_burst, settings.address_per_second),
-        )
-
-    if key is None:
-        return Configured(build)
-    # holding the staff key is the permission; open surveys' digests land on the page
-    return Configured(build, frozenset({f"{PLATFORM}:{STAFF}"}), f"{PLATFORM}:{STAFF}")
 
 
 @dataclass
@@ -168,8 +114,12 @@ class WebAdapter:
         trusted_proxies: Iterable[Network] = (),
         address_limit: tuple[float, float] = (ADDRESS_BURST, ADDRESS_PER_SECOND),
         request_within: float = REQUEST_WITHIN,
+        branding: Branding = NEUTRAL,
+        logo: Path | None = None,
     ) -> None:
         self._handler = handler
+        self._branding = branding
+        self._logo = logo.read_bytes() if logo is not None else None
         self._request_within = request_within  # for headers, then for the body
         self._host = host
         self._port = port
@@ -212,6 +162,7 @@ class WebAdapter:
                 f"{base}/api/staff/messages", partial(self._receive, who=self._staff)
             )
             app.router.add_get(f"{base}/staff/files/{{file}}", self._file)
+            app.router.add_get(f"{base}/branding/logo", self._logo_file)
         return app
 
     async def start(self) -> None:
@@ -274,7 +225,7 @@ class WebAdapter:
 
     async def _page(self, request: web.Request) -> web.StreamResponse:
         language = page_language(request.headers.get("Accept-Language", ""))
-        page = rendered("chat.html", language)
+        page = rendered("chat.html", language, self._branding)
         response = web.Response(text=page, content_type="text/html", charset="utf-8")
         response.headers["Content-Language"] = language
         response.headers["Vary"] = "Accept-Language"
@@ -289,6 +240,12 @@ class WebAdapter:
                 path=f"{self._prefix}/",
             )
         return response
+
+    async def _logo_file(self, request: web.Request) -> web.StreamResponse:
+        if self._logo is None or self._branding.logo is None:
+            raise web.HTTPNotFound()
+        headers = {"Cache-Control": "public, max-age=3600"}
+        return web.Response(body=self._logo, content_type=self._branding.logo, headers=headers)
 
     async def _static(self, request: web.Request) -> web.StreamResponse:
         found = static_file(request.match_info["name"])

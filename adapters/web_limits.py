@@ -25,6 +25,8 @@ from adapters.recently import used
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 MAX_ADDRESSES = 10_000  # least recently seen addresses beyond this are forgotten
+# per client address: enough for a room of people on one connection
+ADDRESS_BURST, ADDRESS_PER_SECOND = 100, 5.0
 
 
 class TokenBucket:

@@ -7,6 +7,7 @@ import functools
 import html
 import json
 import string
+from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
@@ -59,14 +60,40 @@ def _retry_after(response: web.Response, wait: float) -> web.Response:
     return response
 
 
+@dataclass(frozen=True, slots=True)
+class Branding:
+    """The service's own name, logo and notices on the citizen's page; none by default."""
+
+    name: str | None = None  # instead of "Feedback chat"
+    logo: str | None = None  # the logo's media type when there is one (served at branding/logo)
+    privacy_url: str | None = None
+    accessibility_url: str | None = None
+
+
+NEUTRAL = Branding()  # the demo's: "Feedback chat", no logo, no links
+
+
 @functools.cache  # two pages in three languages: made once each
-def rendered(name: str, language: str) -> str:
+def rendered(name: str, language: str, branding: Branding = NEUTRAL) -> str:
     """A page with its words in `language`; the script's words ride in data-texts."""
     texts = PAGE_TEXTS[language]
     template = resources.files("adapters").joinpath(f"web_static/{name}").read_text("utf-8")
     values = {key: html.escape(text) for key, text in texts.items()}
     values["lang"] = language
     values["texts"] = html.escape(json.dumps(texts, ensure_ascii=False))
+    if branding.name:
+        values["title"] = html.escape(branding.name)
+    # the logo sits beside the name, which says the same: decorative for a screen reader
+    values["logo"] = '<img class="logo" src="branding/logo" alt=""> ' if branding.logo else ""
+    links = [
+        f'<a href="{html.escape(url)}">{values[key]}</a>'
+        for key, url in (
+            ("privacy", branding.privacy_url),
+            ("accessibility", branding.accessibility_url),
+        )
+        if url
+    ]
+    values["notices"] = f'<p class="notices">{" · ".join(links)}</p>' if links else ""
     return string.Template(template).substitute(values)
 
 

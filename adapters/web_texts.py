@@ -9,6 +9,8 @@ from __future__ import annotations
 PAGE_TEXTS: dict[str, dict[str, str]] = {
     "en": {
         "title": "Feedback chat",
+        "privacy": "Privacy notice",
+        "accessibility": "Accessibility statement",
         "note": "Your answers go only to the service that asked. You can type help, back, "
         "skip or stop at any time.",
         "log": "Conversation",
@@ -36,6 +38,8 @@ PAGE_TEXTS: dict[str, dict[str, str]] = {
     },
     "fi": {
         "title": "Palautekeskustelu",
+        "privacy": "Tietosuojaseloste",
+        "accessibility": "Saavutettavuusseloste",
         "note": "Vastauksesi menevät vain palvelulle, joka kysyi. Voit kirjoittaa milloin "
         "tahansa apua, takaisin, ohita tai lopeta.",
         "log": "Keskustelu",
@@ -63,6 +67,8 @@ PAGE_TEXTS: dict[str, dict[str, str]] = {
     },
     "sv": {
         "title": "Responschatt",
+        "privacy": "Dataskyddsbeskrivning",
+        "accessibility": "Tillgänglighetsutlåtande",
         "note": "Dina svar går bara till den tjänst som frågade. Du kan när som helst skriva "
         "hjälp, tillbaka, hoppa över eller sluta.",
         "log": "Samtal",

@@ -24,7 +24,7 @@ from typing import Any
 from bot.events import AdapterFactory
 
 PLATFORMS = {
-    "web": "adapters.web",
+    "web": "adapters.web_settings",
     "slack": "adapters.slack",
     "matrix": "adapters.matrix",
 }

@@ -10,7 +10,7 @@ import pytest
 from conftest import last_bot_message, staff_site, type_answer
 from playwright.async_api import Browser, expect
 
-from adapters.web import WebSettings, staff_key
+from adapters.web_settings import WebSettings, staff_key
 from bot.app import Runtime
 
 pytestmark = pytest.mark.usefixtures("one_person_digests")

@@ -291,3 +291,47 @@ async def test_the_current_question_its_buttons_and_the_answer_box_stay_on_scree
     scale = last_bot_message(page).locator(".choices button")
     await expect(scale.first).to_be_focused()  # after a click: the next question's first control
     assert await scale.last.evaluate(ON_SCREEN)
+
+
+PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c6360000002000001e221bc330000000049454e44ae426082"
+)
+
+
+async def test_the_service_shows_its_name_logo_and_notices_in_the_page_language(
+    browser: Browser, tmp_path: Path, survey_folder: Path
+) -> None:
+    from adapters.web_settings import WebSettings
+
+    (tmp_path / "logo.png").write_bytes(PNG)
+    section = WebSettings(
+        service_name="Helsingin kaupunginkirjasto",
+        logo=tmp_path / "logo.png",
+        privacy_url="https://example.org/tietosuoja",
+        accessibility_url="https://example.org/saavutettavuus",
+    )
+    branding = {"branding": section.branding(), "logo": section.logo}
+    async with web_chat(tmp_path, survey_folder, **branding) as site:
+        context = await browser.new_context(locale="fi-FI")
+        page = await context.new_page()
+        await page.goto(url(site))
+        await expect(page.get_by_role("heading", level=1)).to_have_text(
+            "Helsingin kaupunginkirjasto"
+        )
+        assert await page.title() == "Helsingin kaupunginkirjasto"
+        logo = page.locator("h1 img")
+        await expect(logo).to_have_attribute("alt", "")  # the name beside it says it
+        assert await logo.evaluate("image => image.complete && image.naturalWidth") == 1
+        privacy = page.get_by_role("link", name="Tietosuojaseloste")
+        await expect(privacy).to_have_attribute("href", "https://example.org/tietosuoja")
+        statement = page.get_by_role("link", name="Saavutettavuusseloste")
+        await expect(statement).to_have_attribute("href", "https://example.org/saavutettavuus")
+        await context.close()
+
+
+async def test_the_demo_shows_no_logo_and_no_links(browser: Browser, site: Runtime) -> None:
+    page = await browser.new_page()
+    await page.goto(url(site))
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Feedback chat")
+    assert await page.locator("h1 img, .notices a").count() == 0

@@ -18,7 +18,7 @@ import pytest
 
 from adapters import web
 from adapters.web import WebAdapter
-from adapters.web_limits import client_address
+from adapters.web_limits import ADDRESS_BURST, client_address
 from adapters.web_texts import PAGE_TEXTS
 from bot.app import Runtime, running
 
@@ -171,7 +171,7 @@ def made_up_cookie() -> dict[str, str]:
     return {web.COOKIE: secrets.token_urlsafe(32)}
 
 
-FLOOD = web.ADDRESS_BURST + 40  # more than the burst and what refills meanwhile
+FLOOD = ADDRESS_BURST + 40  # more than the burst and what refills meanwhile
 
 
 async def test_a_flood_with_a_new_cookie_each_time_is_slowed_down_by_address(
@@ -186,7 +186,7 @@ async def test_a_flood_with_a_new_cookie_each_time_is_slowed_down_by_address(
                 url, json=message("hi", f"flood-{i:04d}"), cookies=made_up_cookie(), headers=forged
             )
             responses.append((response.status, await response.json(), response.headers))
-    assert [status for status, _, _ in responses[: web.ADDRESS_BURST]] == [202] * web.ADDRESS_BURST
+    assert [status for status, _, _ in responses[:ADDRESS_BURST]] == [202] * ADDRESS_BURST
     status, body, headers = responses[-1]
     assert status == 429
     assert body["error"].startswith("Too many messages are coming from your network")
@@ -198,7 +198,7 @@ async def test_polls_with_made_up_cookies_cannot_push_real_sessions_out(site: Ru
     url = f"http://127.0.0.1:{site.adapters[0].port}/api/messages?after=0&wait=0"
     async with aiohttp.ClientSession() as session:
         statuses = [(await session.get(url, cookies=made_up_cookie())).status for _ in range(FLOOD)]
-    assert statuses[: web.ADDRESS_BURST] == [200] * web.ADDRESS_BURST
+    assert statuses[:ADDRESS_BURST] == [200] * ADDRESS_BURST
     assert statuses[-1] == 429
 
 
