@@ -5,7 +5,8 @@
 const api = document.body.dataset.api;
 const staff = document.body.dataset.mode === "staff";
 const texts = JSON.parse(document.body.dataset.texts);  // the page's words, in its language
-const log = document.getElementById("log");
+const log = document.getElementById("log");  // it scrolls; the lines are its list
+const lines = log.querySelector("ol");
 const form = document.getElementById("composer");
 const input = document.getElementById("message");
 const statusLine = document.getElementById("status");
@@ -34,7 +35,7 @@ function addLine(who, text) {
   item.appendChild(sender);
   item.dir = "auto";  // right-to-left text reads right to left
   paragraphs(item, text);
-  log.appendChild(item);
+  lines.appendChild(item);
   showLatest();
   return item;
 }

@@ -1,0 +1,99 @@
+"""The web chat and the staff page checked with axe-core against WCAG 2.2 A and AA, on a
+desktop and a phone screen, at the start, mid-survey and with a service's branding."""
+
+from __future__ import annotations
+
+import functools
+import os
+from pathlib import Path
+
+import pytest
+from conftest import last_bot_message, staff_site, type_answer
+from playwright.async_api import Browser, Page, expect
+from test_web_chat import PNG, url, web_chat
+
+from bot.app import Runtime
+
+ROOT = Path(__file__).resolve().parent.parent
+AXE = Path(
+    os.environ.get(
+        "CIVICBOT_AXE", ROOT / ".ci" / "node" / "node_modules" / "axe-core" / "axe.min.js"
+    )
+)
+WCAG = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22a", "wcag22aa"]
+SCREENS = {"desktop": (1280, 800), "phone": (360, 740)}
+
+
+@functools.cache
+def axe_source() -> str:
+    if not AXE.is_file():
+        pytest.skip(f"axe-core is not installed at {AXE} (.ci/run installs it from npm)")
+    return AXE.read_text(encoding="utf-8")
+
+
+async def violations(page: Page) -> list[str]:
+    """What axe-core finds against WCAG A and AA: each rule with the elements it names."""
+    await page.evaluate(axe_source())  # evaluated, not a <script>: the CSP allows it
+    found = await page.evaluate(
+        "async tags => (await axe.run(document, {runOnly: {type: 'tag', values: tags}}))"
+        ".violations.map(v => `${v.id}: ${v.nodes.map(n => n.target.join(' ')).join(', ')}`)",
+        WCAG,
+    )
+    return found
+
+
+@pytest.fixture(params=list(SCREENS))
+async def screen(request: pytest.FixtureRequest, browser: Browser):
+    width, height = SCREENS[request.param]
+    context = await browser.new_context(viewport={"width": width, "height": height})
+    yield await context.new_page()
+    await context.close()
+
+
+@pytest.fixture
+async def site(tmp_path: Path, survey_folder: Path):
+    async with staff_site(tmp_path, survey_folder, "axe-staff-key") as runtime:
+        yield runtime
+
+
+async def test_the_chat_at_its_start_has_no_wcag_violation(screen: Page, site: Runtime) -> None:
+    await screen.goto(url(site))
+    await expect(last_bot_message(screen)).to_contain_text("There is no survey")
+    assert await violations(screen) == []
+
+
+async def test_a_multiple_choice_question_has_no_wcag_violation(
+    screen: Page, site: Runtime
+) -> None:
+    await screen.goto(url(site))
+    for text in ["library", "yes", "1"]:
+        await type_answer(screen, text)
+    await expect(last_bot_message(screen)).to_contain_text("Which services have you used")
+    assert await violations(screen) == []
+
+
+async def test_the_staff_page_has_no_wcag_violation(screen: Page, site: Runtime) -> None:
+    await screen.goto(f"{url(site)}staff?key=axe-staff-key")
+    await type_answer(screen, "survey list")
+    await expect(last_bot_message(screen)).to_contain_text("library-services")
+    assert await violations(screen) == []
+
+
+async def test_a_branded_chat_has_no_wcag_violation(
+    screen: Page, tmp_path: Path, survey_folder: Path
+) -> None:
+    from adapters.web_settings import WebSettings
+
+    (tmp_path / "logo.png").write_bytes(PNG)
+    section = WebSettings(
+        service_name="City Library",
+        logo=tmp_path / "logo.png",
+        privacy_url="https://example.org/privacy",
+        accessibility_url="https://example.org/accessibility",
+    )
+    async with web_chat(
+        tmp_path, survey_folder, branding=section.branding(), logo=section.logo
+    ) as runtime:
+        await screen.goto(url(runtime))
+        await expect(last_bot_message(screen)).to_contain_text("There is no survey")
+        assert await violations(screen) == []
