@@ -169,9 +169,21 @@ ACT_STATUSES = ("noted", "planned", "done", "declined")
 _START_SCHEDULE = re.compile(r"^[sS](\d{1,9})$")
 
 
+def _after_words(text: str, count: int) -> str:
+    """What follows the first `count` words of `text`, with its line breaks."""
+    rest = text.strip()
+    for _ in range(count):
+        rest = _FIRST_WORD.sub("", rest, count=1)
+    return rest.strip()
+
+
+_FIRST_WORD = re.compile(r"^\S+\s*")
+
+
 def parse(text: str) -> Command | Unusable:
     words = text.split()
-    if words and words[0].lower() in ("survey", "/survey", "!survey"):
+    prefixed = bool(words) and words[0].lower() in ("survey", "/survey", "!survey")
+    if prefixed:
         words = words[1:]
     if not words:
         return Command("help")
@@ -189,7 +201,8 @@ def parse(text: str) -> Command | Unusable:
         if not args or not _REFERENCE.match(args[0]):
             return _usage(name, "needs the reference of a quote (#K7P2Q) from a digest")
         reference = args[0].lstrip("#").upper()
-        return Command(name, reference=reference, text=" ".join(args[1:]))
+        said = _after_words(text, 2 + prefixed)  # its own line breaks kept
+        return Command(name, reference=reference, text=said)
     if name in ("help", "list"):
         return Command(name) if not args else _usage(name, "takes nothing more")
     if name == "start":
@@ -222,7 +235,7 @@ def parse(text: str) -> Command | Unusable:
         status = args[2].lower() if len(args) > 2 else ""
         if finding is None or status not in ACT_STATUSES:
             return _usage(name, "needs a finding's number and what became of it")
-        note = " ".join(args[3:]).strip("\"'“”")
+        note = _after_words(text, 4 + prefixed).strip("\"'“”")
         return Command(name, run=run, finding=int(finding.group(1)), status=status, text=note)
     if name == "tell" and [a.lower() for a in args[1:]] == ["send"]:
         return Command(name, run=run, send=True)

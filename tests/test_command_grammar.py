@@ -38,6 +38,18 @@ from bot.commands import EXPLAINED, USAGE, Audience, Command, Unusable, help_tex
         ("survey schedule 2 0 9 * * mon", Command("schedule", run=2, cron="0 9 * * mon")),
         ("survey unschedule 4", Command("unschedule", schedule=4)),
         ("START library", Command("start", survey="library")),
+        (
+            "survey reply #K7P2Q Thank you.\nWe open on Sundays  from March.",
+            Command("reply", reference="K7P2Q", text="Thank you.\nWe open on Sundays  from March."),
+        ),
+        (
+            "reply K7P2Q Two lines:\n- ramps\n- lifts",
+            Command("reply", reference="K7P2Q", text="Two lines:\n- ramps\n- lifts"),
+        ),
+        (
+            "survey act 3 F2 done 'Ramp built.\nOpen since May.'",
+            Command("act", run=3, finding=2, status="done", text="Ramp built.\nOpen since May."),
+        ),
     ],
 )
 def test_commands_mean_what_they_say(typed: str, meant: Command) -> None:
