@@ -394,7 +394,7 @@ class Bot:
         return conversation is not None and State.from_json(conversation.state).stage == "done"
 
     async def _no_survey_prompt(self, locale: str | None) -> Message:
-        """Say there is nothing running, and offer the surveys whose keyword works now."""
+        """Offer the surveys whose keyword works now, or say there is none."""
         lang = locale if locale and speaks(locale) else "en"
         everyone_runs = await self._store.keyword_surveys()
         open_surveys = sorted(
@@ -405,12 +405,11 @@ class Bot:
             ),
             key=lambda s: s.keyword,
         )
-        lines = [say(lang, "no_survey")]
-        if open_surveys:
-            keywords = ", ".join(s.keyword for s in open_surveys)
-            lines.append(say(lang, "start_keywords", keywords=keywords))
+        if not open_surveys:
+            return Message(say(lang, "no_survey"))
+        keywords = ", ".join(s.keyword for s in open_surveys)
         choices = tuple(Choice(s.title_in(lang), s.keyword) for s in open_surveys)
-        return Message("\n".join(lines), choices, numbered=False)
+        return Message(say(lang, "open_surveys", keywords=keywords), choices, numbered=False)
 
 
 class _Reply:

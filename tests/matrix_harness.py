@@ -113,7 +113,7 @@ class Person:
         await self.say(room_id, "anything more?")
         heard = await self.hear(room_id, sender, so_far + 1)
         assert len(heard) == so_far + 1, heard[so_far:]
-        assert heard[-1]["body"].startswith("There is no survey for you right now.")
+        assert heard[-1]["body"].startswith("These surveys are open to you.")
 
     async def sees_joined(self, room_id: str, user_id: str) -> None:
         """Wait until `user_id` has joined the room, as this client's syncs show it."""

@@ -58,7 +58,7 @@ async def site(tmp_path: Path, survey_folder: Path):
 
 async def test_the_chat_at_its_start_has_no_wcag_violation(screen: Page, site: Runtime) -> None:
     await screen.goto(url(site))
-    await expect(last_bot_message(screen)).to_contain_text("There is no survey")
+    await expect(last_bot_message(screen)).to_contain_text("These surveys are open")
     assert await violations(screen) == []
 
 
@@ -95,5 +95,5 @@ async def test_a_branded_chat_has_no_wcag_violation(
         tmp_path, survey_folder, branding=section.branding(), logo=section.logo
     ) as runtime:
         await screen.goto(url(runtime))
-        await expect(last_bot_message(screen)).to_contain_text("There is no survey")
+        await expect(last_bot_message(screen)).to_contain_text("These surveys are open")
         assert await violations(screen) == []

@@ -164,9 +164,9 @@ async def test_a_closed_run_takes_no_more_answers(chat: MemoryAdapter, tmp_path:
     reply = await command(chat, "survey close 1")
     assert reply.startswith("Run 1 closed: 1 responses, 0 completed.")
     await chat.push("dee", "1")
-    assert chat.to("dm-dee")[-1].message.text.startswith("There is no survey for you right now.")
+    assert chat.to("dm-dee")[-1].message.text.startswith("These surveys are open to you.")
     await chat.push("gil", "library")
-    assert chat.to("dm-gil")[-1].message.text.startswith("There is no survey for you right now.")
+    assert chat.to("dm-gil")[-1].message.text.startswith("These surveys are open to you.")
     assert rows(tmp_path, "SELECT count(*) FROM answers") == [(0,)]
     assert await command(chat, "survey close 1") == "Run 1 is already closed."
 

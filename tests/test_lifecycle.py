@@ -57,7 +57,7 @@ async def says(chat: MemoryAdapter, user: str, *texts: str) -> str:
 
 async def test_a_survey_nobody_opened_does_not_start_by_its_keyword(chat: MemoryAdapter) -> None:
     reply = await says(chat, "ann", "youth")
-    assert reply.startswith("There is no survey for you right now.")
+    assert reply.startswith("These surveys are open to you.")
     assert "youth" not in reply
     await command(chat, "survey start youth for everyone")
     assert (await says(chat, "ann", "youth")).startswith("Youth services\n\nHow often do you come?")
@@ -123,9 +123,9 @@ async def test_an_abandoned_conversation_expires_and_its_person_is_told_it_moved
     reply = await says(chat, "ann", "every week")
     assert reply.startswith(
         "The survey you started, “City library feedback”, has moved on, so your message was"
-        " not kept as an answer.\n\nThere is no survey for you right now."
+        " not kept as an answer.\n\nThese surveys are open to you."
     )
-    assert (await says(chat, "ann", "hello")).startswith("There is no survey for you right now.")
+    assert (await says(chat, "ann", "hello")).startswith("These surveys are open to you.")
     assert (await says(chat, "ann", "library")).startswith("City library feedback\nWe would")
 
 

@@ -32,7 +32,7 @@ async def test_a_citizen_completes_a_survey_in_a_direct_room(
     async with bot_runtime(tmp_path, survey_folder, synapse, bot_account):
         room = await anna.open_dm(bot_account.user_id, encrypted=encrypted)
         greeting = (await anna.hear(room, bot_account.user_id, 1))[0]
-        assert greeting["body"].startswith("There is no survey for you right now.")
+        assert greeting["body"].startswith("These surveys are open to you.")
         script = ["library", "yes", "1", "1, 3", "4", "Longer <b>hours</b> @room", "2"]
         for number, text in enumerate(script, start=2):
             await anna.say(room, text)
@@ -66,7 +66,7 @@ async def test_messages_sent_while_the_bot_was_stopped_are_answered_once_in_orde
             said = await person.hear(rooms[person], bot_account.user_id, 2 + len(later))
             assert said[2]["body"].startswith("How often do you visit the library?")
             assert said[7]["body"] == "Thank you! Library staff read every answer."
-            assert all(m["body"].startswith("There is no survey") for m in said[8:])
+            assert all(m["body"].startswith("These surveys are open") for m in said[8:])
         for person in citizens:
             await person.hears_nothing_more(rooms[person], bot_account.user_id, 2 + len(later))
     with sqlite3.connect(tmp_path / "civicbot.db") as connection:

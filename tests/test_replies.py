@@ -163,7 +163,7 @@ async def test_what_the_author_writes_back_reaches_staff_under_the_reference_unt
     told = len(chat.to(STAFF_ROOM))
     await chat.push("gus", "Hello again?")
     assert len(chat.to(STAFF_ROOM)) == told
-    assert chat.to("dm-gus")[-1].message.text.startswith("There is no survey for you right now.")
+    assert chat.to("dm-gus")[-1].message.text.startswith("These surveys are open to you.")
 
 
 async def test_a_reply_thread_ends_after_thirty_days(chat: MemoryAdapter, clock: Clock) -> None:

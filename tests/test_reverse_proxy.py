@@ -141,7 +141,7 @@ async def test_a_survey_is_answered_under_a_path_prefix_behind_the_proxy(
     page = await browser.new_page()
     await page.goto(public.rstrip("/"))  # without the slash: sent on to /feedback/
     assert page.url == public
-    await expect(last_bot_message(page)).to_contain_text("There is no survey for you right now.")
+    await expect(last_bot_message(page)).to_contain_text("These surveys are open to you.")
     await page.get_by_role("button", name="City library feedback").click()
     await page.get_by_role("button", name="1. Yes").click()
     await page.get_by_role("button", name="1. Every week").click()

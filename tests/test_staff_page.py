@@ -40,7 +40,7 @@ async def test_a_coordinator_starts_a_survey_and_reads_its_digest(
 
     citizen = await (await browser.new_context()).new_page()
     await citizen.goto(f"{base(site)}/")
-    await expect(last_bot_message(citizen)).to_contain_text("There is no survey")
+    await expect(last_bot_message(citizen)).to_contain_text("These surveys are open")
     for text in ["library", "yes", "1", "1", "5", "<script>alert(1)</script> more books", "skip"]:
         await type_answer(citizen, text)
     await expect(last_bot_message(citizen)).to_contain_text("Thank you!")
@@ -90,7 +90,7 @@ async def test_a_citizen_session_cannot_run_commands(site: Runtime) -> None:
             f"{base(site)}/api/messages", json={"text": "survey list", "id": "cmd-00002"}
         )
         reply = await (await session.get(f"{base(site)}/api/messages?after=0&wait=0")).json()
-        assert reply["messages"][0]["text"].startswith("There is no survey for you right now.")
+        assert reply["messages"][0]["text"].startswith("These surveys are open to you.")
 
 
 def test_the_staff_key_comes_from_the_environment_or_only_on_loopback() -> None:

@@ -79,7 +79,7 @@ async def test_message_with_no_survey_running_says_how_to_start(
     await chat.push("bo", "hello?")
     reply = chat.sent[-1]
     assert reply.message.text == (
-        "There is no survey for you right now.\nTo start one, type: branchtest, homecare, library"
+        "These surveys are open to you. Choose one, or type its word: branchtest, homecare, library"
     )
     assert [(c.label, c.value) for c in reply.message.choices] == [
         ("Test survey", "branchtest"),
@@ -97,7 +97,7 @@ async def test_a_survey_button_starts_that_survey(chat: MemoryAdapter) -> None:
 
 async def test_no_survey_reply_speaks_the_platform_language(chat: MemoryAdapter) -> None:
     await chat.push("bo", "hei", locale="fi")
-    assert chat.sent[-1].message.text.startswith("Sinulle ei ole nyt kyselyä.")
+    assert chat.sent[-1].message.text.startswith("Nämä kyselyt ovat avoinna sinulle.")
 
 
 async def test_anonymous_answers_carry_no_link_to_the_participant(

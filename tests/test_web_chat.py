@@ -57,7 +57,7 @@ def stored_answers(tmp_path: Path) -> dict[str, object]:
 async def test_a_full_survey_by_clicking(browser: Browser, site: Runtime, tmp_path: Path) -> None:
     page = await browser.new_page()
     await page.goto(url(site))
-    await expect(last_bot_message(page)).to_contain_text("There is no survey for you right now.")
+    await expect(last_bot_message(page)).to_contain_text("These surveys are open to you.")
     await page.get_by_role("button", name="City library feedback").click()
     await expect(last_bot_message(page)).to_contain_text("Do you want to take part?")
     await page.get_by_role("button", name="1. Yes").click()
@@ -79,7 +79,7 @@ async def test_a_full_survey_by_typing_with_the_keyboard_only(
     page = await browser.new_page()
     await page.goto(url(site))
     await expect(page.locator("#message")).to_be_focused()
-    await expect(last_bot_message(page)).to_contain_text("There is no survey")
+    await expect(last_bot_message(page)).to_contain_text("These surveys are open")
     for text, reply in [
         ("library", "Do you want to take part?"),
         ("yes", "How often do you visit the library?"),
@@ -105,7 +105,7 @@ async def test_a_full_survey_by_typing_with_the_keyboard_only(
 async def test_a_reload_mid_survey_continues_where_it_was(browser: Browser, site: Runtime) -> None:
     page = await browser.new_page()
     await page.goto(url(site))
-    await expect(last_bot_message(page)).to_contain_text("There is no survey")
+    await expect(last_bot_message(page)).to_contain_text("These surveys are open")
     for text in ["library", "yes", "2"]:
         await type_answer(page, text)
     await expect(last_bot_message(page)).to_contain_text("Which services have you used")
@@ -123,7 +123,7 @@ async def test_coming_back_after_a_server_restart_continues_where_it_was(
     page = await context.new_page()
     async with web_chat(tmp_path, survey_folder) as runtime:
         await page.goto(url(runtime))
-        await expect(last_bot_message(page)).to_contain_text("There is no survey")
+        await expect(last_bot_message(page)).to_contain_text("These surveys are open")
         for text in ["homecare", "yes", "1"]:
             await type_answer(page, text)
         await expect(last_bot_message(page)).to_contain_text("How many home-care visits")
@@ -159,7 +159,7 @@ async def test_a_page_left_open_across_a_server_restart_goes_on_without_repeats(
     page = await browser.new_page()
     async with web_chat(tmp_path, survey_folder, port=port) as runtime:
         await page.goto(url(runtime))
-        await expect(last_bot_message(page)).to_contain_text("There is no survey")
+        await expect(last_bot_message(page)).to_contain_text("These surveys are open")
         for text in ["homecare", "yes", "1"]:
             await type_answer(page, text)
         await expect(last_bot_message(page)).to_contain_text("How many home-care visits")
@@ -188,7 +188,7 @@ async def test_a_finnish_browser_gets_the_page_and_the_bot_in_finnish(
     await page.goto(url(site))
     await expect(page.locator("html")).to_have_attribute("lang", "fi")
     await expect(page.get_by_role("heading")).to_have_text("Palautekeskustelu")
-    await expect(last_bot_message(page)).to_contain_text("Sinulle ei ole nyt kyselyä")
+    await expect(last_bot_message(page)).to_contain_text("Nämä kyselyt ovat avoinna sinulle")
     await page.get_by_role("button", name="Lähetä").click()  # nothing typed
     await expect(page.locator("#status")).to_have_text("Kirjoita ensin vastaus.")
     await page.get_by_label("Vastauksesi").fill("library")
@@ -214,7 +214,7 @@ async def test_a_page_opened_while_its_network_is_over_the_limit_waits_and_says_
             " Please wait a moment and try again."
         )
         # it tries again when told; the bot greets it once the network's share refills
-        greeting = "There is no survey for you right now."
+        greeting = "These surveys are open to you."
         await expect(last_bot_message(page)).to_contain_text(greeting)
         await expect(page.locator("#status")).to_have_text("")
 
@@ -224,7 +224,7 @@ async def test_answers_typed_faster_than_the_limit_are_stored_in_the_order_typed
 ) -> None:
     page = await browser.new_page()
     await page.goto(url(site))
-    await expect(last_bot_message(page)).to_contain_text("There is no survey")
+    await expect(last_bot_message(page)).to_contain_text("These surveys are open")
     # with the page's own first message, ten: more than a session's burst of eight
     for text in ["library", "help", "help", "yes", "1", "1, 3", "4", "Open on Sundays", "2"]:
         await type_answer(page, text)
@@ -244,7 +244,7 @@ async def test_a_date_question_is_answered_in_the_web_chat(
     page = await browser.new_page()
     async with web_chat(tmp_path, folder) as runtime:
         await page.goto(url(runtime))
-        await expect(last_bot_message(page)).to_contain_text("To start one, type: visit")
+        await expect(last_bot_message(page)).to_contain_text("Choose one, or type its word: visit")
         for text, reply in [
             ("visit", "When did you visit us?"),
             ("tomorrow", "The date must be today or earlier."),
@@ -272,7 +272,7 @@ async def test_the_current_question_its_buttons_and_the_answer_box_stay_on_scree
     context = await browser.new_context(viewport={"width": width, "height": height})
     page = await context.new_page()
     await page.goto(url(site))
-    await expect(last_bot_message(page)).to_contain_text("There is no survey")
+    await expect(last_bot_message(page)).to_contain_text("These surveys are open")
     for text, asked in [
         ("library", "Do you want to take part?"),
         ("yes", "How often do you visit the library?"),
