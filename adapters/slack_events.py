@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import time
+from dataclasses import replace
 from typing import Any
 
 from bot.events import Inbound
@@ -41,18 +42,10 @@ def is_edit(event: dict[str, Any]) -> bool:
 def edit_inbound(
     body: dict[str, Any], event: dict[str, Any], locale: str | None, *, latest: bool
 ) -> Inbound:
-    edited = event["message"]
-    return Inbound(
-        platform=PLATFORM,
-        user_id=edited["user"],
-        conversation_id=event["channel"],
-        is_direct=True,
-        text=edited.get("text", ""),
-        event_id=body["event_id"],
-        timestamp=float(event.get("event_ts") or time.time()),
-        locale=locale,
-        edited="latest" if latest else "older",
-    )
+    """The edited message as a message with its new text, sent when it was edited."""
+    edited = {**event["message"], "channel": event["channel"]}
+    edited["ts"] = event.get("event_ts") or edited["ts"]
+    return replace(message_inbound(body, edited, locale), edited="latest" if latest else "older")
 
 
 def message_inbound(body: dict[str, Any], event: dict[str, Any], locale: str | None) -> Inbound:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from conftest import last_bot_message, staff_site, type_answer
 from playwright.async_api import Browser, Page, expect
-from test_web_chat import PNG, url, web_chat
+from test_web_chat import branded, url, web_chat
 
 from bot.app import Runtime
 
@@ -82,18 +82,8 @@ async def test_the_staff_page_has_no_wcag_violation(screen: Page, site: Runtime)
 async def test_a_branded_chat_has_no_wcag_violation(
     screen: Page, tmp_path: Path, survey_folder: Path
 ) -> None:
-    from adapters.web_settings import WebSettings
-
-    (tmp_path / "logo.png").write_bytes(PNG)
-    section = WebSettings(
-        service_name="City Library",
-        logo=tmp_path / "logo.png",
-        privacy_url="https://example.org/privacy",
-        accessibility_url="https://example.org/accessibility",
-    )
-    async with web_chat(
-        tmp_path, survey_folder, branding=section.branding(), logo=section.logo
-    ) as runtime:
+    options = branded(tmp_path, "City Library", "privacy", "accessibility")
+    async with web_chat(tmp_path, survey_folder, **options) as runtime:
         await screen.goto(url(runtime))
         await expect(last_bot_message(screen)).to_contain_text("These surveys are open")
         assert await violations(screen) == []

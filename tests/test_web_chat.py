@@ -299,19 +299,24 @@ PNG = bytes.fromhex(
 )
 
 
-async def test_the_service_shows_its_name_logo_and_notices_in_the_page_language(
-    browser: Browser, tmp_path: Path, survey_folder: Path
-) -> None:
+def branded(tmp_path: Path, name: str, privacy: str, accessibility: str) -> dict:
+    """The web chat's options for a service's name, logo and notices, as [web] gives them."""
     from adapters.web_settings import WebSettings
 
     (tmp_path / "logo.png").write_bytes(PNG)
     section = WebSettings(
-        service_name="Helsingin kaupunginkirjasto",
+        service_name=name,
         logo=tmp_path / "logo.png",
-        privacy_url="https://example.org/tietosuoja",
-        accessibility_url="https://example.org/saavutettavuus",
+        privacy_url=f"https://example.org/{privacy}",
+        accessibility_url=f"https://example.org/{accessibility}",
     )
-    branding = {"branding": section.branding(), "logo": section.logo}
+    return {"branding": section.branding(), "logo": section.logo}
+
+
+async def test_the_service_shows_its_name_logo_and_notices_in_the_page_language(
+    browser: Browser, tmp_path: Path, survey_folder: Path
+) -> None:
+    branding = branded(tmp_path, "Helsingin kaupunginkirjasto", "tietosuoja", "saavutettavuus")
     async with web_chat(tmp_path, survey_folder, **branding) as site:
         context = await browser.new_context(locale="fi-FI")
         page = await context.new_page()
