@@ -8,8 +8,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import sqlite_utils
-
 from storage import schema
 
 log = logging.getLogger(__name__)
@@ -19,7 +17,7 @@ log = logging.getLogger(__name__)
 class Migration:
     version: int
     description: str
-    apply: Callable[[sqlite_utils.Database], None]
+    apply: Callable[[sqlite3.Connection], None]
 
 
 MIGRATIONS = [
@@ -91,24 +89,23 @@ def pending(connection: sqlite3.Connection) -> list[Migration]:
 
 def migrate(connection: sqlite3.Connection, *, now: Callable[[], float] = time.time) -> int:
     """Apply every migration newer than the database; returns the resulting version."""
-    db = sqlite_utils.Database(connection)
-    if "schema_migrations" not in db.table_names():
-        db["schema_migrations"].create(
-            {"version": int, "description": str, "applied_at": float}, pk="version"
-        )
-    applied = {row["version"] for row in db["schema_migrations"].rows}
-    for migration in MIGRATIONS:
-        if migration.version in applied:
-            continue
-        with db.atomic():
-            migration.apply(db)
-            db["schema_migrations"].insert(
-                {
-                    "version": migration.version,
-                    "description": migration.description,
-                    "applied_at": now(),
-                }
+    connection.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations"
+        " (version INTEGER PRIMARY KEY, description TEXT, applied_at FLOAT)"
+    )
+    for migration in pending(connection):
+        # Each step whole or not at all (the connection is in autocommit mode).
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            migration.apply(connection)
+            connection.execute(
+                "INSERT INTO schema_migrations (version, description, applied_at) VALUES (?, ?, ?)",
+                (migration.version, migration.description, now()),
             )
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+        connection.execute("COMMIT")
         log.info("applied migration %d: %s", migration.version, migration.description)
     if connection.execute("PRAGMA auto_vacuum").fetchone()[0] == 0:
         # A file made before civicbot compacted: rewritten once so that deleted data can

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import sqlite3
 
-import sqlite_utils
 
-
-def initial_schema(db: sqlite_utils.Database) -> None:
+def initial_schema(db: sqlite3.Connection) -> None:
     # Tables read or written on every turn are WITHOUT ROWID: a primary-key lookup or
     # insert then touches one b-tree instead of an index and a table.
     _run_script(
@@ -85,7 +83,7 @@ def initial_schema(db: sqlite_utils.Database) -> None:
     )
 
 
-def _run_script(db: sqlite_utils.Database, script: str) -> None:
+def _run_script(db: sqlite3.Connection, script: str) -> None:
     """Each statement in the migration's transaction (executescript would commit first)."""
     statement = ""
     for line in script.splitlines(keepends=True):
@@ -95,7 +93,7 @@ def _run_script(db: sqlite_utils.Database, script: str) -> None:
             statement = ""
 
 
-def coordination(db: sqlite_utils.Database) -> None:
+def coordination(db: sqlite3.Connection) -> None:
     _run_script(
         db,
         """
@@ -122,7 +120,7 @@ def coordination(db: sqlite_utils.Database) -> None:
     )
 
 
-def schedules(db: sqlite_utils.Database) -> None:
+def schedules(db: sqlite3.Connection) -> None:
     _run_script(
         db,
         """
@@ -139,11 +137,11 @@ def schedules(db: sqlite_utils.Database) -> None:
     )
 
 
-def event_age(db: sqlite_utils.Database) -> None:
+def event_age(db: sqlite3.Connection) -> None:
     _run_script(db, "CREATE INDEX processed_events_by_age ON processed_events (processed_at);")
 
 
-def finished_conversations(db: sqlite_utils.Database) -> None:
+def finished_conversations(db: sqlite3.Connection) -> None:
     # The state is the engine's to read; from now on each turn says whether it ended.
     # Existing rows are read once, in the format the engine wrote until then.
     _run_script(
@@ -156,7 +154,7 @@ def finished_conversations(db: sqlite_utils.Database) -> None:
     )
 
 
-def lifecycle(db: sqlite_utils.Database) -> None:
+def lifecycle(db: sqlite3.Connection) -> None:
     _run_script(
         db,
         """
@@ -170,7 +168,7 @@ def lifecycle(db: sqlite_utils.Database) -> None:
     )
 
 
-def retention(db: sqlite_utils.Database) -> None:
+def retention(db: sqlite3.Connection) -> None:
     _run_script(
         db,
         """
@@ -190,7 +188,7 @@ def retention(db: sqlite_utils.Database) -> None:
     )
 
 
-def reminder_policies(db: sqlite_utils.Database) -> None:
+def reminder_policies(db: sqlite3.Connection) -> None:
     _run_script(
         db,
         """
@@ -201,7 +199,7 @@ def reminder_policies(db: sqlite_utils.Database) -> None:
     )
 
 
-def audit_by_run(db: sqlite_utils.Database) -> None:
+def audit_by_run(db: sqlite3.Connection) -> None:
     _run_script(
         db,
         """
@@ -212,7 +210,7 @@ def audit_by_run(db: sqlite_utils.Database) -> None:
     )
 
 
-def approvals(db: sqlite_utils.Database) -> None:
+def approvals(db: sqlite3.Connection) -> None:
     _run_script(
         db,
         """
@@ -232,7 +230,7 @@ def approvals(db: sqlite_utils.Database) -> None:
     )
 
 
-def run_schedules(db: sqlite_utils.Database) -> None:
+def run_schedules(db: sqlite3.Connection) -> None:
     _run_script(
         db,
         """
@@ -259,7 +257,7 @@ def run_schedules(db: sqlite_utils.Database) -> None:
     )
 
 
-def staff_accounts(db: sqlite_utils.Database) -> None:
+def staff_accounts(db: sqlite3.Connection) -> None:
     _run_script(
         db,
         """
@@ -281,7 +279,7 @@ def staff_accounts(db: sqlite_utils.Database) -> None:
     )
 
 
-def provenance_and_review(db: sqlite_utils.Database) -> None:
+def provenance_and_review(db: sqlite3.Connection) -> None:
     _run_script(
         db,
         """
@@ -307,7 +305,7 @@ def provenance_and_review(db: sqlite_utils.Database) -> None:
     )
 
 
-def replies(db: sqlite_utils.Database) -> None:
+def replies(db: sqlite3.Connection) -> None:
     _run_script(
         db,
         """
@@ -328,7 +326,7 @@ def replies(db: sqlite_utils.Database) -> None:
     )
 
 
-def reply_threads(db: sqlite_utils.Database) -> None:
+def reply_threads(db: sqlite3.Connection) -> None:
     _run_script(
         db,
         """
@@ -347,7 +345,7 @@ def reply_threads(db: sqlite_utils.Database) -> None:
     )
 
 
-def findings(db: sqlite_utils.Database) -> None:
+def findings(db: sqlite3.Connection) -> None:
     _run_script(
         db,
         """
@@ -371,7 +369,7 @@ def findings(db: sqlite_utils.Database) -> None:
     )
 
 
-def delivery_attempts(db: sqlite_utils.Database) -> None:
+def delivery_attempts(db: sqlite3.Connection) -> None:
     _run_script(
         db,
         """
