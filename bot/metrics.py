@@ -25,7 +25,7 @@ class Metrics:
         )
         self.turn_seconds = Histogram(
             "civicbot_turn_seconds",
-            "From an event's arrival to its replies handed to the platform",
+            "From an event's arrival to its turn stored (when its platform may be told)",
             buckets=TURN_BUCKETS,
             registry=self.registry,
         )
