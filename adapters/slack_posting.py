@@ -73,11 +73,15 @@ class SlackPoster:
         below = chunks(message.details, MESSAGE_LIMIT) if message.details else []
         if outbound.visible_to:
             below = []
-        there = await self._posted(outbound, threaded=bool(below)) if outbound.maybe_sent else {}
-        none_there = there == {}  # so a refusal of the first post means none of it went
-        thread = (there or {}).get(1)  # the first part's ts: the fold's parts reply to it
+        looked_up = (
+            await self._posted(outbound, threaded=bool(below)) if outbound.maybe_sent else {}
+        )
+        # None: the lookup failed, and parts posted before may be there after all
+        none_there = looked_up == {}  # so a refusal of the first post means none of it went
+        there = looked_up or {}
+        thread = there.get(1)  # the first part's ts: the fold's parts reply to it
         for number, part in enumerate(parts, start=1):
-            if there and number in there:
+            if number in there:
                 continue
             last = number == len(parts)  # the choices go under the last part
             piece = replace(message, text=part, choices=message.choices if last else ())
@@ -89,7 +93,7 @@ class SlackPoster:
                 thread = thread or posted.get("ts")
             none_there = False
         for number, part in enumerate(below, start=len(parts) + 1):
-            if not (there and number in there):
+            if number not in there:
                 fields = {"text": part, "blocks": blocks_for(Message(part)), "thread_ts": thread}
                 await self._post(outbound, number, first=False, **fields)
 

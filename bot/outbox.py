@@ -151,14 +151,14 @@ class OutboxSender:
         """Keep what the round of tries found out, for the next one after a restart too."""
         if message.outbox_id is None or failure is None:
             return
-        refused = isinstance(failure, Refused)
-        reason = failure.reason if isinstance(failure, Refused) else type(failure).__name__
+        refusal = failure if isinstance(failure, Refused) else None
+        reason = refusal.reason if refusal else type(failure).__name__
         try:
             dead = await self._store.note_failure(
                 message.outbox_id,
-                refused=refused,
+                refused=refusal is not None,
                 failure=reason,
-                lasting=isinstance(failure, Refused) and failure.lasting,
+                lasting=refusal is not None and refusal.lasting,
                 budget=ROUNDS_BUDGET,
                 now=self._clock(),
             )
@@ -178,10 +178,8 @@ class OutboxSender:
         """Tell staff, once an hour at most for the same reason: a platform that refuses
         every reply must not flood their channel too."""
         now = self._clock()
-        if (
-            self.on_dead is None
-            or now - self._told_dead.get((platform, reason), -1e18) < TELL_DEAD_EVERY
-        ):
+        told = self._told_dead.get((platform, reason))
+        if self.on_dead is None or (told is not None and now - told < TELL_DEAD_EVERY):
             return
         self._told_dead[(platform, reason)] = now
         try:

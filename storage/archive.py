@@ -21,9 +21,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from storage.backup import back_up
+from storage.backup import back_up, moment
 from storage.contract import BackupError
-from storage.database import PRIVATE
+from storage.database import COMPANIONS, PRIVATE
 from storage.migrations import applied_version
 from storage.pseudonyms import key_file
 
@@ -116,19 +116,20 @@ def restore(source: Path, database: Path) -> list[Path]:
 
 
 def _put_in_place(staged: Path, database: Path) -> list[Path]:
-    moment = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    now = moment()
     beside = database.parent
     targets = {
         DATABASE: database,
-        DATABASE + ".key": key_file(database),
+        key_file(staged / DATABASE).name: key_file(database),
         CRYPTO_STORE: beside / CRYPTO_STORE,
         CHECKPOINT: beside / CHECKPOINT,
     }
     moved = []
-    stale = [database.with_name(database.name + suffix) for suffix in ("-wal", "-shm")]
+    # the old database's -wal and -shm would be read as the restored one's
+    stale = [database.with_name(database.name + suffix) for suffix in COMPANIONS if suffix]
     for current in [*targets.values(), *stale]:
         if current.exists():
-            aside = current.with_name(f"{current.name}.before-restore.{moment}")
+            aside = current.with_name(f"{current.name}.before-restore.{now}")
             os.replace(current, aside)
             moved.append(aside)
     for name, target in targets.items():

@@ -45,11 +45,15 @@ def back_up(database: Path, destination: Path) -> Backup:
     return Backup(destination, destination.stat().st_size, key_copy)
 
 
+def moment() -> str:
+    """Now, as a file name may carry it: 20261201T194500Z."""
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+
+
 def back_up_before(database: Path, version: int) -> Path:
     """A backup beside the database before migrations change it: the way back, should
     the new release need undoing. Its name says the version and the moment."""
-    moment = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    destination = database.with_name(f"{database.name}.v{version}.{moment}.backup")
+    destination = database.with_name(f"{database.name}.v{version}.{moment()}.backup")
     return back_up(database, destination).database
 
 

@@ -61,29 +61,24 @@ MIGRATIONS = [
 ]
 
 
-def applied_version(connection: sqlite3.Connection) -> int:
-    """The newest migration the database has had; 0 for a new, empty one."""
-    found = connection.execute(
+def _applied(connection: sqlite3.Connection) -> set[int]:
+    """The versions of the migrations the database has had; none for a new, empty one."""
+    ledger = connection.execute(
         "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'"
     ).fetchone()
-    if found is None:
-        return 0
-    (version,) = connection.execute(
-        "SELECT coalesce(max(version), 0) FROM schema_migrations"
-    ).fetchone()
-    return version
+    if ledger is None:
+        return set()
+    return {version for (version,) in connection.execute("SELECT version FROM schema_migrations")}
+
+
+def applied_version(connection: sqlite3.Connection) -> int:
+    """The newest migration the database has had; 0 for a new, empty one."""
+    return max(_applied(connection), default=0)
 
 
 def pending(connection: sqlite3.Connection) -> list[Migration]:
     """The migrations the database has not had yet, in the order they would be applied."""
-    found = connection.execute(
-        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'"
-    ).fetchone()
-    applied = (
-        set()
-        if found is None
-        else {v for (v,) in connection.execute("SELECT version FROM schema_migrations")}
-    )
+    applied = _applied(connection)
     return [m for m in MIGRATIONS if m.version not in applied]
 
 
