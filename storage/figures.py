@@ -68,7 +68,7 @@ def _values(
 ) -> list[ValueCount]:
     rows = connection.execute(
         "SELECT a.question_id, a.value, v.decision, count(*),"
-        " coalesce(sum(r.completed_at > ? AND r.completed_at <= ?), 0), min(a.response_id)"
+        " count(*) FILTER (WHERE r.completed_at > ? AND r.completed_at <= ?), min(a.response_id)"
         f" FROM responses r JOIN answers a ON a.response_id = r.id {_DECISION}"
         f" WHERE {_COMPLETED} GROUP BY a.question_id, a.value, v.decision",
         (*window, run_id),

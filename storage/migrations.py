@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from storage import schema
 
@@ -17,7 +18,21 @@ log = logging.getLogger(__name__)
 class Migration:
     version: int
     description: str
-    apply: Callable[[sqlite3.Connection], None]
+    apply: Callable[[Any], None]  # of the backend's connection
+
+
+class DatabaseTooNew(Exception):
+    """The database was migrated by a newer civicbot: this one would misread it."""
+
+
+def refuse_newer(version: int, migrations: Sequence[Migration]) -> None:
+    known = max((m.version for m in migrations), default=0)
+    if version > known:
+        raise DatabaseTooNew(
+            f"the database is at schema version {version}, newer than this civicbot knows"
+            f" ({known}): run the civicbot that migrated it, or restore a backup taken"
+            " before that upgrade"
+        )
 
 
 MIGRATIONS = [
@@ -88,6 +103,7 @@ def migrate(connection: sqlite3.Connection, *, now: Callable[[], float] = time.t
         "CREATE TABLE IF NOT EXISTS schema_migrations"
         " (version INTEGER PRIMARY KEY, description TEXT, applied_at FLOAT)"
     )
+    refuse_newer(applied_version(connection), MIGRATIONS)
     for migration in pending(connection):
         # Each step whole or not at all (the connection is in autocommit mode).
         connection.execute("BEGIN IMMEDIATE")

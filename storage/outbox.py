@@ -36,7 +36,7 @@ def note_failure(
         "UPDATE outbox SET attempts = attempts + 1, refused = ?, failure = ?,"
         " dead_at = CASE WHEN ? OR attempts + 1 >= ? THEN ? END"
         " WHERE id = ? RETURNING dead_at",
-        (refused, failure, lasting, budget, now, outbox_id),
+        (int(refused), failure, lasting, budget, now, outbox_id),
     ).fetchone()
     return row is not None and row[0] is not None
 

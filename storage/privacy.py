@@ -64,7 +64,8 @@ def erase_participant(
     connection.execute("DELETE FROM addresses WHERE pid = ?", (pid,))
     connection.execute("DELETE FROM participants WHERE pid = ?", (pid,))
     outbox_id = connection.execute(
-        "INSERT INTO outbox (platform, conversation_id, body, created_at) VALUES (?, ?, ?, ?)",
+        "INSERT INTO outbox (platform, conversation_id, body, created_at) VALUES (?, ?, ?, ?)"
+        " RETURNING id",
         (platform, conversation_id, confirmation, now),
-    ).lastrowid
+    ).fetchone()[0]
     return Erased(len(responses), answers, [outbox_id])

@@ -17,8 +17,8 @@ def remember_references(
 ) -> None:
     """Keep (reference, response id, question id) of quotes a digest of the run shows."""
     connection.executemany(
-        "INSERT OR IGNORE INTO answer_references"
-        " (reference, run_id, response_id, question_id, created_at) VALUES (?, ?, ?, ?, ?)",
+        "INSERT INTO answer_references (reference, run_id, response_id, question_id, created_at)"
+        " VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
         [(reference, run_id, rid, question, now) for reference, rid, question in references],
     )
 

@@ -13,13 +13,13 @@ writer never stalls the conversations for long.
 
 from __future__ import annotations
 
-import sqlite3
+from storage.dialect import Connection, is_postgres
 
 EVENT_MEMORY_SECONDS = 30 * 24 * 3600
 DELETE_CHUNK = 5_000  # rows per write
 
 
-def forget_events_before(connection: sqlite3.Connection, before: float) -> int:
+def forget_events_before(connection: Connection, before: float) -> int:
     """Forget up to DELETE_CHUNK event ids processed before `before`; how many went."""
     return connection.execute(
         "DELETE FROM processed_events WHERE event_id IN"
@@ -28,9 +28,7 @@ def forget_events_before(connection: sqlite3.Connection, before: float) -> int:
     ).rowcount
 
 
-def runs_past_retention(
-    connection: sqlite3.Connection, survey_id: str, closed_before: float
-) -> list[int]:
+def runs_past_retention(connection: Connection, survey_id: str, closed_before: float) -> list[int]:
     """The survey's runs closed before `closed_before` that still hold anything to purge."""
     rows = connection.execute(
         "SELECT id FROM runs WHERE survey_id = ? AND status = 'closed' AND closed_at < ?"
@@ -44,7 +42,7 @@ def runs_past_retention(
 
 
 def purge_run_chunk(
-    connection: sqlite3.Connection, *, run_id: int, counted: list[str], now: float
+    connection: Connection, *, run_id: int, counted: list[str], now: float
 ) -> tuple[int, int, int]:
     """Delete up to DELETE_CHUNK each of the run's answers, then of its responses and
     conversations; how many of each went, all 0 when nothing is left. The first chunk
@@ -81,24 +79,34 @@ def purge_run_chunk(
     return 0, responses, conversations
 
 
-def _keep_counts(connection: sqlite3.Connection, run_id: int, counted: list[str]) -> None:
+def _keep_counts(connection: Connection, run_id: int, counted: list[str]) -> None:
     """How often each value of the questions was given; an answer of several choices
     counts once for each."""
     placeholders = ",".join("?" * len(counted))
     connection.execute(
         "INSERT INTO kept_counts (run_id, question_id, value, count)"
-        " SELECT r.run_id, a.question_id, json_quote(chosen.value), count(*)"
+        f" SELECT r.run_id, a.question_id, {_CHOSEN[is_postgres(connection)]}, count(*)"
         " FROM answers a JOIN responses r ON r.id = a.response_id,"
-        "  json_each(CASE json_type(a.value) WHEN 'array' THEN a.value"
-        "   ELSE json_array(json(a.value)) END) chosen"
+        f" {_EACH_CHOSEN[is_postgres(connection)]}"
         f" WHERE r.run_id = ? AND a.question_id IN ({placeholders})"
         "  AND a.value IS NOT NULL AND a.value != 'null'"
-        " GROUP BY a.question_id, chosen.value",
+        " GROUP BY r.run_id, a.question_id, chosen.value",
         (run_id, *counted),
     )
 
 
-def kept_counts(connection: sqlite3.Connection, run_id: int) -> list[tuple[str, str, int]]:
+# Each value chosen in an answer (one, or each of a list), as JSON text: the engines'
+# JSON functions are the one thing of theirs spelt differently here.
+_CHOSEN = {False: "json_quote(chosen.value)", True: "chosen.value::text"}
+_EACH_CHOSEN = {
+    False: "json_each(CASE json_type(a.value) WHEN 'array' THEN a.value"
+    " ELSE json_array(json(a.value)) END) chosen",
+    True: "jsonb_array_elements(CASE jsonb_typeof(a.value::jsonb) WHEN 'array'"
+    " THEN a.value::jsonb ELSE jsonb_build_array(a.value::jsonb) END) chosen(value)",
+}
+
+
+def kept_counts(connection: Connection, run_id: int) -> list[tuple[str, str, int]]:
     return connection.execute(
         "SELECT question_id, value, count FROM kept_counts WHERE run_id = ?"
         " ORDER BY question_id, count DESC, value",
@@ -106,7 +114,7 @@ def kept_counts(connection: sqlite3.Connection, run_id: int) -> list[tuple[str, 
     ).fetchall()
 
 
-def forget_addresses(connection: sqlite3.Connection, *, inactive_since: float) -> int:
+def forget_addresses(connection: Connection, *, inactive_since: float) -> int:
     """Forget up to DELETE_CHUNK addresses of people seen last before `inactive_since`:
     neither their address nor any of their conversations changed since."""
     return connection.execute(

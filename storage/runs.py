@@ -40,9 +40,9 @@ def create_run(
 ) -> int:
     return connection.execute(
         "INSERT INTO runs (survey_id, audience, status, staff_channel, created_at)"
-        " VALUES (?, ?, 'open', ?, ?)",
+        " VALUES (?, ?, 'open', ?, ?) RETURNING id",
         (survey_id, audience, staff_channel, now),
-    ).lastrowid
+    ).fetchone()[0]
 
 
 def get_run(connection: sqlite3.Connection, run_id: int) -> RunRow | None:
@@ -190,8 +190,9 @@ def review(
     now: float,
 ) -> None:
     connection.execute(
-        "INSERT OR REPLACE INTO reviews (response_id, question_id, decision, decided_at)"
-        " VALUES (?, ?, ?, ?)",
+        "INSERT INTO reviews (response_id, question_id, decision, decided_at)"
+        " VALUES (?, ?, ?, ?) ON CONFLICT (response_id, question_id)"
+        " DO UPDATE SET decision = excluded.decision, decided_at = excluded.decided_at",
         (response_id, question_id, decision, now),
     )
 
@@ -208,7 +209,7 @@ def in_progress(
         " JOIN addresses a ON a.pid = c.pid"
         " JOIN participants p ON p.pid = c.pid"
         " LEFT JOIN responses r ON r.id = c.response_id"  # none: anonymous, not begun
-        f" WHERE c.run_id = ? AND NOT c.finished AND coalesce(r.status, '') NOT IN {_ENDED}"
+        f" WHERE c.run_id = ? AND c.finished = 0 AND coalesce(r.status, '') NOT IN {_ENDED}"
         " AND c.updated_at >= ? AND p.opted_out_at IS NULL",
         (run_id, active_since),
     )
@@ -223,7 +224,7 @@ def expire_conversations(connection: sqlite3.Connection, *, survey_id: str, befo
         "UPDATE responses SET status = 'expired' WHERE id IN ("
         " SELECT c.response_id FROM conversations c"
         " JOIN runs ru ON ru.id = c.run_id JOIN responses r ON r.id = c.response_id"
-        f" WHERE ru.survey_id = ? AND NOT c.finished AND r.status NOT IN {_ENDED}"
+        f" WHERE ru.survey_id = ? AND c.finished = 0 AND r.status NOT IN {_ENDED}"
         " AND c.updated_at < ? LIMIT ?)",
         (survey_id, before, DELETE_CHUNK),
     ).rowcount
@@ -269,7 +270,7 @@ def audit_entries(
     """The newest `limit` entries (of one run, since a time, if given), oldest first."""
     rows = connection.execute(
         "SELECT at, platform, user_id, command, allowed, outcome, run_id FROM command_audit"
-        " WHERE (? IS NULL OR run_id = ?) AND at >= coalesce(?, at)"
+        " WHERE (CAST(? AS INTEGER) IS NULL OR run_id = ?) AND at >= coalesce(?, at)"
         " ORDER BY at DESC, id DESC LIMIT ?",
         (run_id, run_id, since, limit),
     ).fetchall()
@@ -290,15 +291,16 @@ def post_digest(
     is neither lost nor posted twice; returns the message's outbox id."""
     record_digest(connection, run_id, covered_until=covered_until, now=now)
     return connection.execute(
-        "INSERT INTO outbox (platform, conversation_id, body, created_at) VALUES (?, ?, ?, ?)",
+        "INSERT INTO outbox (platform, conversation_id, body, created_at) VALUES (?, ?, ?, ?)"
+        " RETURNING id",
         (platform, channel, body, now),
-    ).lastrowid
+    ).fetchone()[0]
 
 
 def keyword_surveys(connection: sqlite3.Connection) -> dict[str, bool]:
     """For each survey that has had a run for everyone: whether one is open now."""
     rows = connection.execute(
-        "SELECT survey_id, max(status = 'open') FROM runs WHERE audience = 'open'"
-        " GROUP BY survey_id"
+        "SELECT survey_id, max(CASE WHEN status = 'open' THEN 1 ELSE 0 END) FROM runs"
+        " WHERE audience = 'open' GROUP BY survey_id"
     )
     return {survey_id: bool(is_open) for survey_id, is_open in rows}

@@ -21,9 +21,9 @@ def add_schedule(
 ) -> ScheduleRow:
     schedule_id = connection.execute(
         "INSERT INTO schedules (run_id, cron, timezone, created_at, made_by, made_in)"
-        " VALUES (?, ?, ?, ?, ?, ?)",
+        " VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
         (run_id, cron, timezone, now, made_by, made_in),
-    ).lastrowid
+    ).fetchone()[0]
     return ScheduleRow(schedule_id, run_id, cron, timezone, now, None, made_by, made_in)
 
 
@@ -64,9 +64,9 @@ def request_approval(
 ) -> int:
     return connection.execute(
         "INSERT INTO approvals (requested_at, platform, user_id, conversation_id, command,"
-        " audience) VALUES (?, ?, ?, ?, ?, ?)",
+        " audience) VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
         (now, platform, user_id, conversation_id, command, audience),
-    ).lastrowid
+    ).fetchone()[0]
 
 
 def approval(connection: sqlite3.Connection, approval_id: int) -> Approval | None:
@@ -97,9 +97,10 @@ _RUN_SCHEDULE_COLUMNS = (
 def add_run_schedule(connection: sqlite3.Connection, **schedule: Any) -> RunScheduleRow:
     columns = ", ".join(schedule)
     schedule_id = connection.execute(
-        f"INSERT INTO run_schedules ({columns}) VALUES ({', '.join('?' * len(schedule))})",
+        f"INSERT INTO run_schedules ({columns}) VALUES ({', '.join('?' * len(schedule))})"
+        " RETURNING id",
         tuple(schedule.values()),
-    ).lastrowid
+    ).fetchone()[0]
     return list_run_schedules(connection, schedule_id=schedule_id)[0]
 
 
@@ -126,7 +127,7 @@ def run_schedule_fired(
 def end_run_schedule(connection: sqlite3.Connection, schedule_id: int) -> bool:
     return (
         connection.execute(
-            "UPDATE run_schedules SET ended = 1 WHERE id = ? AND NOT ended", (schedule_id,)
+            "UPDATE run_schedules SET ended = 1 WHERE id = ? AND ended = 0", (schedule_id,)
         ).rowcount
         == 1
     )

@@ -12,8 +12,8 @@ def add_staff(
 ) -> bool:
     return (
         connection.execute(
-            "INSERT OR IGNORE INTO staff_accounts (name, role, key_hash, created_at)"
-            " VALUES (?, ?, ?, ?)",
+            "INSERT INTO staff_accounts (name, role, key_hash, created_at)"
+            " VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
             (name, role, key_hash, now),
         ).rowcount
         == 1

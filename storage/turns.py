@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import json
 import secrets
-import sqlite3
 from typing import Any
 
+from storage.dialect import Connection, batch_row, most_parameters, next_ids
 from storage.records import ConversationRow, Loaded, TurnRecord
 
 # Rows in one statement, at most. With chunks of 1, 2, 4 … 256 rows each kind of change
@@ -48,7 +48,7 @@ _CONVERSATION_IN = (
 )
 
 
-def load(connection: sqlite3.Connection, pid: str) -> Loaded:
+def load(connection: Connection, pid: str) -> Loaded:
     row = connection.execute(_LOAD, (pid,)).fetchone()
     if row is None:
         return Loaded(False, None, None)
@@ -56,9 +56,7 @@ def load(connection: sqlite3.Connection, pid: str) -> Loaded:
     return Loaded(True, address, _conversation(*conversation), bool(opted_out))
 
 
-def conversation_in(
-    connection: sqlite3.Connection, pid: str, run_id: int
-) -> ConversationRow | None:
+def conversation_in(connection: Connection, pid: str, run_id: int) -> ConversationRow | None:
     """The participant's conversation in one run, whether or not it is their current one."""
     row = connection.execute(_CONVERSATION_IN, (pid, run_id)).fetchone()
     return None if row is None else _conversation(*row)
@@ -81,7 +79,7 @@ def _conversation(
 
 
 def record_turns(
-    connection: sqlite3.Connection, turns: list[TurnRecord]
+    connection: Connection, turns: list[TurnRecord]
 ) -> list[tuple[list[int], int | None] | None]:
     """Store many turns at once. Each result is (the outbox ids of the turn's replies,
     its response id), or None if its event was already processed (then the turn changed
@@ -129,8 +127,10 @@ def record_turns(
     )
     _each(
         connection,
-        "INSERT OR REPLACE INTO answers (response_id, question_id, value, given_by, answered_at)"
-        " SELECT * FROM batch",
+        "INSERT INTO answers (response_id, question_id, value, given_by, answered_at)"
+        " SELECT * FROM batch WHERE true ON CONFLICT (response_id, question_id) DO UPDATE"
+        " SET value = excluded.value, given_by = excluded.given_by,"
+        " answered_at = excluded.answered_at",
         "response_id, question_id, value, given_by, at",
         [
             (
@@ -171,8 +171,10 @@ def record_turns(
     )
     _each(
         connection,
-        "INSERT OR REPLACE INTO reply_threads (reference, pid, run_id, opened_at)"
-        " SELECT * FROM batch",
+        "INSERT INTO reply_threads (reference, pid, run_id, opened_at)"
+        " SELECT * FROM batch WHERE true ON CONFLICT (reference) DO UPDATE"
+        " SET pid = excluded.pid, run_id = excluded.run_id, opened_at = excluded.opened_at,"
+        " closed_at = NULL, messages = 0",
         "reference, pid, run_id, at",
         [(t.opens_thread[0], t.pid, t.opens_thread[1], t.now) for t in fresh if t.opens_thread],
     )
@@ -206,18 +208,21 @@ def record_turns(
     return [(stored[id(turn)], turn.response_id) if id(turn) in stored else None for turn in turns]
 
 
-def _first_turn_changes(connection: sqlite3.Connection, turns: list[TurnRecord]) -> None:
+def _first_turn_changes(connection: Connection, turns: list[TurnRecord]) -> None:
     """The rarer changes: new participants, new addresses, new conversations."""
     _each(
         connection,
-        "INSERT OR IGNORE INTO participants (pid, created_at) SELECT * FROM batch",
+        "INSERT INTO participants (pid, created_at) SELECT * FROM batch WHERE true"
+        " ON CONFLICT DO NOTHING",
         "pid, at",
         [(t.pid, t.now) for t in turns if t.new_participant],
     )
     _each(
         connection,
-        "INSERT OR REPLACE INTO addresses (pid, platform, user_id, conversation_id, updated_at)"
-        " SELECT * FROM batch",
+        "INSERT INTO addresses (pid, platform, user_id, conversation_id, updated_at)"
+        " SELECT * FROM batch WHERE true ON CONFLICT (pid) DO UPDATE"
+        " SET platform = excluded.platform, user_id = excluded.user_id,"
+        " conversation_id = excluded.conversation_id, updated_at = excluded.updated_at",
         "pid, platform, user_id, conversation_id, at",
         [(t.pid, *t.address, t.now) for t in turns if t.address is not None],
     )
@@ -225,13 +230,12 @@ def _first_turn_changes(connection: sqlite3.Connection, turns: list[TurnRecord])
     opened = [t for t in turns if t.opens_conversation]
     if not starts and not opened:
         return
-    # Ids handed out here, as SQLite would (one past the largest), so that one statement
-    # inserts them all and the conversations can point at them. An anonymous response
-    # gets a random negative id instead: its id must not tell when it began, nor follow
-    # the order in which people were invited or took part.
-    (last,) = connection.execute("SELECT coalesce(max(id), 0) FROM responses").fetchone()
+    # Ids handed out here, so that one statement inserts them all and the conversations
+    # can point at them. An anonymous response gets a random negative id instead: its id
+    # must not tell when it began, nor follow the order in which people were invited or
+    # took part.
     named = [t for t in starts if not t.anonymous]
-    for response_id, turn in enumerate(named, start=last + 1):
+    for response_id, turn in zip(next_ids(connection, "responses", len(named)), named, strict=True):
         turn.response_id = response_id
     for turn in starts:
         if turn.anonymous:
@@ -262,9 +266,11 @@ def _first_turn_changes(connection: sqlite3.Connection, turns: list[TurnRecord])
     )
     _each(
         connection,
-        "INSERT OR REPLACE INTO conversations"
-        " (response_id, state, finished, updated_at, pid, run_id)"
-        " SELECT * FROM batch",
+        "INSERT INTO conversations (response_id, state, finished, updated_at, pid, run_id)"
+        " SELECT * FROM batch WHERE true ON CONFLICT (pid, run_id) DO UPDATE"
+        " SET response_id = excluded.response_id, state = excluded.state,"
+        " finished = excluded.finished, updated_at = excluded.updated_at,"
+        " reminders = 0, reminded_at = NULL",
         CONVERSATION_COLUMNS,
         [_conversation_values(t) for t in opened],
     )
@@ -278,21 +284,18 @@ def _conversation_values(turn: TurnRecord) -> tuple:
     return (turn.kept_response, turn.state, finished, turn.now, turn.pid, turn.run_id)
 
 
-def _queue_replies(connection: sqlite3.Connection, turns: list[TurnRecord]) -> dict[int, list[int]]:
-    # Ids are handed out here rather than by SQLite so that one statement stores all
-    # replies; the writer holds the only write transaction, so nobody else takes them.
-    row = connection.execute("SELECT seq FROM sqlite_sequence WHERE name = 'outbox'").fetchone()
-    next_id = (row[0] if row else 0) + 1
+def _queue_replies(connection: Connection, turns: list[TurnRecord]) -> dict[int, list[int]]:
+    # Ids are handed out here rather than by the database so that one statement stores
+    # all replies.
+    fresh_ids = iter(next_ids(connection, "outbox", sum(len(t.outbox) for t in turns)))
     rows = []
     ids: dict[int, list[int]] = {}
     for turn in turns:
-        first = next_id
-        for message in turn.outbox:
-            rows.append(
-                (next_id, message.platform, message.conversation_id, message.body, turn.now)
-            )
-            next_id += 1
-        ids[id(turn)] = list(range(first, next_id))
+        ids[id(turn)] = [next(fresh_ids) for _ in turn.outbox]
+        rows += [
+            (outbox_id, message.platform, message.conversation_id, message.body, turn.now)
+            for outbox_id, message in zip(ids[id(turn)], turn.outbox, strict=True)
+        ]
     _each(
         connection,
         "INSERT INTO outbox (id, platform, conversation_id, body, created_at) SELECT * FROM batch",
@@ -302,16 +305,17 @@ def _queue_replies(connection: sqlite3.Connection, turns: list[TurnRecord]) -> d
     return ids
 
 
-def first_delivery(connection: sqlite3.Connection, *, event_key: str, now: float) -> bool:
+def first_delivery(connection: Connection, *, event_key: str, now: float) -> bool:
     """Note an event handled outside `record_turns`; False if it was noted before."""
     inserted = connection.execute(
-        "INSERT OR IGNORE INTO processed_events (event_id, processed_at) VALUES (?, ?)",
+        "INSERT INTO processed_events (event_id, processed_at) VALUES (?, ?)"
+        " ON CONFLICT DO NOTHING",
         (event_key, now),
     )
     return inserted.rowcount == 1
 
 
-def forget_sent(connection: sqlite3.Connection, *, outbox_ids: list[int]) -> None:
+def forget_sent(connection: Connection, *, outbox_ids: list[int]) -> None:
     """Delivered replies leave the outbox."""
     _each(
         connection,
@@ -321,9 +325,7 @@ def forget_sent(connection: sqlite3.Connection, *, outbox_ids: list[int]) -> Non
     )
 
 
-def _each(
-    connection: sqlite3.Connection, statement: str, columns: str, rows: list[tuple]
-) -> list[tuple]:
+def _each(connection: Connection, statement: str, columns: str, rows: list[tuple]) -> list[tuple]:
     """Run `statement` over `rows`, which it reads as the table `batch(columns)`; the rows
     it returns, if any. The rows go in chunks whose sizes are powers of two (13 = 8 + 4 +
     1), so that a handful of statement texts recur and stay prepared in the connection's
@@ -331,16 +333,17 @@ def _each(
     found: list[tuple] = []
     if not rows:
         return found
-    width = len(rows[0])
-    most = min(MAX_ROWS, connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // width)
-    row_placeholders = f"({','.join('?' * width)})"
+    most = min(MAX_ROWS, most_parameters(connection) // len(rows[0]))
+    row_placeholders = batch_row(connection, columns)
     first = 0
     while first < len(rows):
         size = min(1 << ((len(rows) - first).bit_length() - 1), most)
         chunk = rows[first : first + size]
         first += size
-        found += connection.execute(
+        cursor = connection.execute(
             f"WITH batch({columns}) AS (VALUES {','.join([row_placeholders] * size)}) {statement}",
             [value for row in chunk for value in row],
         )
+        if cursor.description is not None:
+            found += cursor.fetchall()
     return found
