@@ -323,21 +323,30 @@ class Storage(StaffStorage, Protocol):
         ...
 
 
+def is_postgres_url(database: object) -> bool:
+    return isinstance(database, str) and database.startswith(("postgresql://", "postgres://"))
+
+
 def open_storage(
-    database: Path,
+    database: Path | str,
     *,
     environ: Mapping[str, str] | None = None,
     backup_before_migrating: bool = True,
 ) -> Storage:
-    """Open (creating and migrating if need be) the storage at `database`, with the
-    pseudonym key from `environ` or beside it; a database with data is backed up beside
-    itself before a migration unless told not to. Call from a running event loop."""
+    """Open (creating and migrating if need be) the storage at `database`: a SQLite file,
+    or a `postgresql://` URL. On SQLite, the pseudonym key is from `environ` or beside the
+    file, and a database with data is backed up beside itself before a migration unless
+    told not to; on PostgreSQL both the key and the password are from `environ` (backups
+    there are the server's: docs/scaling.md). Call from a running event loop."""
+    environ = os.environ if environ is None else environ
+    if is_postgres_url(database):
+        from storage.postgres import PostgresStore
+
+        return PostgresStore.open(str(database), environ=environ)
     from storage.store import Store
 
     return Store.open(
-        database,
-        environ=os.environ if environ is None else environ,
-        backup_before_migrating=backup_before_migrating,
+        Path(database), environ=environ, backup_before_migrating=backup_before_migrating
     )
 
 

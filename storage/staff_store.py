@@ -1,24 +1,25 @@
-"""The SQLite backend's part for coordinators' commands (storage/staff_contract.py):
-digests, the audit, approvals, schedules and staff sign-ins. A part of `Store`, whose
-writer, reader and report thread it uses."""
+"""The storage contract's part for coordinators' commands (storage/staff_contract.py):
+digests, the audit, approvals, schedules and staff sign-ins. A part of `SqlStore`,
+whose writer, reads and scans it uses."""
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any
 
 from storage import runs, schedules, staff
+from storage.dialect import Connection
 from storage.records import Approval, AuditEntry, RunScheduleRow, ScheduleRow, StaffAccount
-from storage.writer import GroupCommitWriter
+from storage.writer import Writes
 
 
 class StaffStore:
-    # Store's: its writer, its reader, and its reads that scan, off the event loop
-    writer: GroupCommitWriter
-    _reader: sqlite3.Connection
-    _scan: Callable[[Callable[[sqlite3.Connection], Any]], Awaitable[Any]]
+    # The backend's: its writer (group commit), a point read, and a read that may scan
+    # a lot (digests, exports) off the event loop, each of a function of the connection.
+    writer: Writes
+    _read: Callable[..., Awaitable[Any]]
+    _scan: Callable[[Callable[[Connection], Any]], Awaitable[Any]]
 
     # -- digests, audit and schedules ---------------------------------------------------
 
@@ -79,7 +80,7 @@ class StaffStore:
         await self.writer.write(partial(schedules.set_closing, run_id=run_id, at=at))
 
     async def runs_to_close(self, *, now: float) -> list[int]:
-        return schedules.runs_to_close(self._reader, now=now)
+        return await self._read(schedules.runs_to_close, now=now)
 
     # -- staff sign-ins -----------------------------------------------------------------
 
@@ -90,13 +91,13 @@ class StaffStore:
         return await self.writer.write(partial(staff.revoke_staff, name=name))
 
     async def staff_accounts(self) -> list[StaffAccount]:
-        return staff.staff_accounts(self._reader)
+        return await self._read(staff.staff_accounts)
 
     async def staff_account(self, **which: Any) -> StaffAccount | None:
-        return staff.staff_account(self._reader, **which)
+        return await self._read(staff.staff_account, **which)
 
     async def add_staff_session(self, **session: Any) -> None:
         await self.writer.write(partial(staff.add_staff_session, **session))
 
     async def staff_session(self, *, token_hash: str, now: float) -> str | None:
-        return staff.staff_session(self._reader, token_hash=token_hash, now=now)
+        return await self._read(staff.staff_session, token_hash=token_hash, now=now)

@@ -28,9 +28,9 @@ import pickle
 import sqlite3
 import sys
 from collections import deque
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from storage import write_process
 from storage.records import StorageClosed
@@ -47,6 +47,22 @@ _Pending = tuple[BatchWrite | None, Any, asyncio.Future[Any]]
 # waiting: when one commit returns a thousand turns at once, their next turns all come
 # in one iteration, and the writer process can commit the first of them meanwhile.
 SEND_EVERY = 64
+
+
+class Writes(Protocol):
+    """What the stores ask of a group-commit writer, on either backend."""
+
+    restarts: int
+
+    async def write(self, write: Callable[[Any], T]) -> T: ...
+
+    def submit_item(
+        self, batch: Callable[[Any, list[Any]], list[R]], item: Any
+    ) -> Awaitable[R]: ...
+
+    def submit_later(self, write: Callable[[Any], Any], *, within: float) -> None: ...
+
+    async def close(self) -> None: ...
 
 
 class WriterClosed(StorageClosed):
@@ -119,7 +135,7 @@ class GroupCommitWriter:
         if self._closing:
             raise WriterClosed("the database writer is closed")
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        future.add_done_callback(_log_failure)
+        future.add_done_callback(log_failure)
         self._deferred.append((None, write, future))
         if self._deferred_timer is None:
             self._deferred_timer = asyncio.get_running_loop().call_later(within, self._wakeup.set)
@@ -197,7 +213,7 @@ class GroupCommitWriter:
                 )
                 self.commits += 1
                 for outcome in outcomes:
-                    _settle(child.held.popleft(), outcome)
+                    settle(child.held.popleft(), outcome)
         except (OSError, asyncio.IncompleteReadError) as error:
             if not child.held:
                 return  # it ended because its input did
@@ -264,10 +280,10 @@ def _receivable(batch: list[_Pending]) -> list[_Pending]:
 
 def _fail_held(child: _Child, error: WriterDied) -> None:
     while child.held:
-        _settle(child.held.popleft(), error)
+        settle(child.held.popleft(), error)
 
 
-def _settle(future: asyncio.Future[Any], outcome: Any) -> None:
+def settle(future: asyncio.Future[Any], outcome: Any) -> None:
     if future.done():
         return
     if isinstance(outcome, BaseException):
@@ -276,7 +292,7 @@ def _settle(future: asyncio.Future[Any], outcome: Any) -> None:
         future.set_result(outcome)
 
 
-def _log_failure(future: asyncio.Future[Any]) -> None:
+def log_failure(future: asyncio.Future[Any]) -> None:
     if not future.cancelled() and future.exception() is not None:
         log.error("a deferred write failed: %s", future.exception())
 

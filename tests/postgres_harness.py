@@ -63,7 +63,9 @@ class PostgresServer:
 def postgres() -> Iterator[PostgresServer]:
     binaries = _binaries()
     if binaries is None:
-        pytest.skip("PostgreSQL is not installed (Debian's postgresql package; .ci/run installs it)")
+        pytest.skip(
+            "PostgreSQL is not installed (Debian's postgresql package; .ci/run installs it)"
+        )
     # initdb refuses to run as root: as root, the server runs as the package's own user.
     as_user = "postgres" if os.geteuid() == 0 else None
     if as_user is not None:
@@ -95,7 +97,17 @@ def postgres() -> Iterator[PostgresServer]:
     )
     # fsync off: these tests kill civicbot, never the server or the machine.
     options = f"-c listen_addresses=127.0.0.1 -p {server.port} -k {top} -c fsync=off"
-    run(str(binaries / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(top / "log"), "-w", "start")
+    run(
+        str(binaries / "pg_ctl"),
+        "-D",
+        str(data),
+        "-o",
+        options,
+        "-l",
+        str(top / "log"),
+        "-w",
+        "start",
+    )
     try:
         yield server
     finally:

@@ -19,17 +19,23 @@ OPENS_ITSELF = {"opens_itself": True, "staff_channel": None}
 Opener = Callable[[], Storage]
 
 
-def sqlite_backend(tmp_path: Path) -> Opener:
+def sqlite_backend(request: pytest.FixtureRequest, tmp_path: Path) -> Opener:
     return lambda: open_storage(tmp_path / "contract.db", environ={"CIVICBOT_PSEUDONYM_KEY": "k"})
 
 
-BACKENDS = {"sqlite": sqlite_backend}
+def postgres_backend(request: pytest.FixtureRequest, tmp_path: Path) -> Opener:
+    server = request.getfixturevalue("postgres")  # skipped, with the reason, where missing
+    url = server.new_database()
+    return lambda: open_storage(url, environ=server.environ)
+
+
+BACKENDS = {"sqlite": sqlite_backend, "postgresql": postgres_backend}
 
 
 @pytest.fixture(params=sorted(BACKENDS))
 def reopen(request: pytest.FixtureRequest, tmp_path: Path) -> Opener:
     """Opens the backend; again after a close, the same data."""
-    return BACKENDS[request.param](tmp_path)
+    return BACKENDS[request.param](request, tmp_path)
 
 
 @pytest.fixture

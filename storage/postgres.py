@@ -1,0 +1,133 @@
+"""The PostgreSQL backend of the storage contract (storage/contract.py, in
+storage/sql_store.py), for services with more than one worker or machine.
+
+Every call runs the shared statements of storage/ on a connection of a pool: reads
+and scans in a few threads, writes through the group-commit writer
+(storage/postgres_writer.py). Other workers change the same rows, so nothing is
+cached: each turn reads its participant's conversation from the database.
+
+`storage.url` names the database; its password never goes in the URL (the URL sits
+in a configuration file) but in the environment variable PASSWORD_VARIABLE, or in a
+systemd credential of that name.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
+from psycopg_pool import ConnectionPool
+
+from storage.postgres_connection import PgConnection, configure
+from storage.postgres_schema import migrate
+from storage.postgres_writer import PoolWriter
+from storage.pseudonyms import KEY_VARIABLE, Pseudonyms
+from storage.recent import RecentConversations
+from storage.sql_store import SqlStore
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+PASSWORD_VARIABLE = "CIVICBOT_DATABASE_PASSWORD"
+CONNECT_SECONDS = 10  # a server that does not answer by then is named as unreachable
+READERS = 4  # connections for reads and scans, beside the writer's
+# Tables that hold what people said or where they are: vacuumed after erasures and
+# purges, so that their dead rows' space is reused (see docs/scaling.md for the rest).
+PERSONAL_TABLES = (
+    "answers, responses, conversations, addresses, participants, outbox, reply_threads, reviews"
+)
+
+
+class DatabaseUnavailable(Exception):
+    """The database named by storage.url cannot be used; the message says why."""
+
+
+def connection_settings(url: str, environ: Mapping[str, str]) -> dict[str, Any]:
+    """The connection's keyword arguments: the URL's, with the password from the environment."""
+    try:
+        parts = conninfo_to_dict(url)
+    except psycopg.ProgrammingError as error:
+        raise DatabaseUnavailable(f"storage.url is not a PostgreSQL URL: {error}") from None
+    if "password" in parts:
+        raise DatabaseUnavailable(
+            f"storage.url holds a password: leave it out and give it in {PASSWORD_VARIABLE}"
+        )
+    settings: dict[str, Any] = {"connect_timeout": CONNECT_SECONDS, "autocommit": True}
+    if environ.get(PASSWORD_VARIABLE):
+        settings["password"] = environ[PASSWORD_VARIABLE]
+    return settings
+
+
+class PostgresStore(SqlStore):
+    """The storage contract on PostgreSQL."""
+
+    def __init__(self, pool: ConnectionPool, writer: PoolWriter, pseudonyms: Pseudonyms) -> None:
+        self._pool = pool
+        self.writer = writer
+        self._pseudonyms = pseudonyms
+        self._recent = RecentConversations(capacity=0)  # other workers write too
+        self._readers = ThreadPoolExecutor(max_workers=READERS, thread_name_prefix="postgres-read")
+        self._closed = False
+
+    @classmethod
+    def open(cls, url: str, *, environ: Mapping[str, str]) -> PostgresStore:
+        """Connect, migrate (once, whichever worker comes first) and start the writer.
+        Call from a running loop."""
+        settings = connection_settings(url, environ)
+        if not environ.get(KEY_VARIABLE):
+            # every worker must derive the same ids: a key file beside one would not do
+            raise DatabaseUnavailable(
+                f"on PostgreSQL the pseudonym key comes from {KEY_VARIABLE}, the same for"
+                " every worker"
+            )
+        try:
+            with psycopg.connect(url, **settings) as connection:
+                migrate(connection)
+        except psycopg.OperationalError as error:
+            reason = str(error).strip().splitlines()[-1]
+            raise DatabaseUnavailable(f"cannot use the database of storage.url: {reason}") from None
+        pool = ConnectionPool(
+            url,
+            kwargs=settings,
+            configure=configure,
+            min_size=1,
+            max_size=READERS + 1,
+            open=False,
+            name="civicbot",
+        )
+        pool.open(wait=True, timeout=CONNECT_SECONDS)
+        writer = PoolWriter(pool)
+        writer.start()
+        return cls(pool, writer, Pseudonyms(environ[KEY_VARIABLE].encode()))
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        await self.writer.close()
+        self._readers.shutdown(wait=True)
+        self._pool.close()
+
+    async def _read(self, query: Callable[..., T], *arguments: Any, **named: Any) -> T:
+        return await self._scan(lambda connection: query(connection, *arguments, **named))
+
+    async def _scan(self, query: Callable[[PgConnection], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(
+            self._readers, self._on_connection, query
+        )
+
+    async def _compact(self) -> None:
+        await self._scan(_vacuum)
+
+    def _on_connection(self, query: Callable[[PgConnection], T]) -> T:
+        with self._pool.connection() as connection:
+            return query(PgConnection(connection))
+
+
+def _vacuum(connection: PgConnection) -> None:
+    connection.execute(f"VACUUM {PERSONAL_TABLES}")
