@@ -31,7 +31,7 @@ from conversations.checks import Problem
 from conversations.outgoing import Message
 from conversations.survey import StaffRole
 from storage.archive import hold_running_lock
-from storage.contract import Storage, open_storage
+from storage.contract import Storage, is_postgres_url, open_storage
 
 log = logging.getLogger(__name__)
 
@@ -53,9 +53,14 @@ class Runtime:
 
 
 @asynccontextmanager
-async def running(*, database: Path, **options: Any) -> AsyncIterator[Runtime]:
-    """civicbot running on `database` (the options are `_running`'s), which no other
-    civicbot may run on meanwhile, nor `civicbot restore` replace."""
+async def running(*, database: Path | str, **options: Any) -> AsyncIterator[Runtime]:
+    """civicbot running on `database` (the options are `_running`'s). A SQLite file no
+    other civicbot may run on meanwhile, nor `civicbot restore` replace; a PostgreSQL
+    database (a URL) is shared by as many workers as run."""
+    if is_postgres_url(database):
+        async with _running(database=database, **options) as runtime:
+            yield runtime
+        return
     lock = hold_running_lock(database)
     try:
         async with _running(database=database, **options) as runtime:
@@ -67,7 +72,7 @@ async def running(*, database: Path, **options: Any) -> AsyncIterator[Runtime]:
 @asynccontextmanager
 async def _running(
     *,
-    database: Path,
+    database: Path | str,
     survey_folder: Path,
     adapters: list[AdapterFactory],
     clock: Clock = SYSTEM_CLOCK,

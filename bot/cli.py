@@ -17,6 +17,7 @@ from bot import logs
 from bot.config import ConfigError, Settings, load_settings, with_credentials
 from bot.survey_files import check_file, survey_files
 from conversations.text import fold
+from storage.records import StorageUnusable
 
 if TYPE_CHECKING:
     from storage.contract import Storage
@@ -65,7 +66,7 @@ def run(config_path: Path | None, host: str | None, port: int | None) -> None:
     except ConfigError as error:
         click.echo(str(error), err=True)
         sys.exit(2)
-    except OSError as error:
+    except (OSError, StorageUnusable) as error:
         click.echo(f"civicbot could not start: {error}", err=True)
         sys.exit(1)
 
@@ -284,7 +285,9 @@ def _with_storage(settings: Settings, work: Callable[[Storage], Awaitable[T]]) -
     from storage.contract import open_storage
 
     async def opened() -> T:
-        store = open_storage(settings.storage.database, environ=with_credentials(os.environ))
+        store = open_storage(
+            settings.storage.url or settings.storage.database, environ=with_credentials(os.environ)
+        )
         try:
             return await work(store)
         finally:

@@ -10,7 +10,7 @@ import tomllib
 from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -39,6 +39,10 @@ class PlatformSection(Section):
 
 class StorageSettings(Section):
     database: Path = Path("civicbot.db")
+    # PostgreSQL instead, for several workers: "postgresql://user@host:port/name", the
+    # password in CIVICBOT_DATABASE_PASSWORD (docs/scaling.md). `database` then only
+    # says where the other files of state go (the Matrix crypto store, the checkpoint).
+    url: Annotated[str, Field(pattern=r"^postgres(ql)?://")] | None = None
     # Addresses of people not seen for this long are deleted (they are reached again
     # when they next write).
     keep_addresses: Duration = timedelta(days=90)

@@ -54,7 +54,7 @@ async def serve(
         *(platform.coordinators for platform in configured)
     )
     async with running(
-        database=settings.storage.database,
+        database=settings.storage.url or settings.storage.database,
         keep_addresses=settings.storage.keep_addresses,
         backup_before_migrating=settings.storage.backup_before_migrating,
         quiet_hours=settings.quiet_hours,
@@ -80,7 +80,7 @@ async def serve(
             )
         lines = [
             f"civicbot is running with {len(runtime.surveys.surveys)} surveys, "
-            f"answers in {settings.storage.database}",
+            f"answers in {settings.storage.url or settings.storage.database}",
             *(adapter.describe() for adapter in runtime.adapters),
         ]
         announce("\n".join(lines))

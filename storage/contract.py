@@ -37,6 +37,7 @@ from storage.records import (
     RunFigures,
     RunRow,
     RunRows,
+    StorageUnusable,
     StoredOutbox,
     StoredResponse,
     TurnRecord,
@@ -363,4 +364,11 @@ def back_up(database: Path, destination: Path) -> Backup:
     return back_up(database, destination)
 
 
-__all__ = ["PSEUDONYM_KEY_VARIABLE", "BackupError", "Storage", "back_up", "open_storage"]
+__all__ = [
+    "PSEUDONYM_KEY_VARIABLE",
+    "BackupError",
+    "Storage",
+    "StorageUnusable",
+    "back_up",
+    "open_storage",
+]

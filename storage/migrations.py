@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from storage import schema
+from storage.records import StorageUnusable
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +22,7 @@ class Migration:
     apply: Callable[[Any], None]  # of the backend's connection
 
 
-class DatabaseTooNew(Exception):
+class DatabaseTooNew(StorageUnusable):
     """The database was migrated by a newer civicbot: this one would misread it."""
 
 

@@ -28,6 +28,7 @@ from storage.postgres_schema import migrate
 from storage.postgres_writer import PoolWriter
 from storage.pseudonyms import KEY_VARIABLE, Pseudonyms
 from storage.recent import RecentConversations
+from storage.records import StorageUnusable
 from storage.sql_store import SqlStore
 
 log = logging.getLogger(__name__)
@@ -43,7 +44,7 @@ PERSONAL_TABLES = (
 )
 
 
-class DatabaseUnavailable(Exception):
+class DatabaseUnavailable(StorageUnusable):
     """The database named by storage.url cannot be used; the message says why."""
 
 

@@ -11,6 +11,10 @@ from pathlib import Path
 from typing import Any
 
 
+class StorageUnusable(Exception):
+    """The storage cannot be used as configured; the message says why and what to do."""
+
+
 class StorageClosed(RuntimeError):
     """A write asked for after the storage was closed (civicbot is stopping)."""
 

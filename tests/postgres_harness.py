@@ -10,6 +10,7 @@ import pwd
 import secrets
 import shutil
 import socket
+import sqlite3
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -18,6 +19,8 @@ from pathlib import Path
 
 import psycopg
 import pytest
+
+from storage.postgres_connection import spelt
 
 USER = "civicbot"
 PASSWORD_VARIABLE = "CIVICBOT_DATABASE_PASSWORD"
@@ -113,3 +116,44 @@ def postgres() -> Iterator[PostgresServer]:
     finally:
         run(str(binaries / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop")
         shutil.rmtree(top, ignore_errors=True)
+
+
+@dataclass
+class Database:
+    """Where a test's civicbot keeps its data, on one backend, and a look inside it."""
+
+    location: Path | str
+    environ: dict[str, str]
+    password: str | None = None
+
+    def rows(self, sql: str, *params: object) -> list[tuple]:
+        """What a statement (with `?` placeholders) reads, in a connection of its own."""
+        if isinstance(self.location, Path):
+            with sqlite3.connect(self.location) as connection:
+                return connection.execute(sql, params).fetchall()
+        with psycopg.connect(self.location, password=self.password) as connection:
+            return connection.execute(spelt(sql), params).fetchall()
+
+    def columns(self) -> list[tuple[str, str]]:
+        """(table, column) of every table civicbot made."""
+        if isinstance(self.location, Path):
+            tables = self.rows("SELECT name FROM sqlite_master WHERE type = 'table'")
+            return [
+                (table, column[1])
+                for (table,) in tables
+                for column in self.rows(f"PRAGMA table_info({table})")
+            ]
+        return self.rows(
+            "SELECT table_name, column_name FROM information_schema.columns"
+            " WHERE table_schema = 'public'"
+        )
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Database:
+    """A new database on each backend in turn (PostgreSQL's skipped where it is missing)."""
+    if request.param == "sqlite":
+        return Database(tmp_path / "civicbot.db", {"CIVICBOT_PSEUDONYM_KEY": "test-key"})
+    server: PostgresServer = request.getfixturevalue("postgres")
+    environ = {**server.environ, "CIVICBOT_PSEUDONYM_KEY": "test-key"}
+    return Database(server.new_database(), environ, server.password)

@@ -4,24 +4,34 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sqlite3
 import stat
+from collections.abc import AsyncIterator
 from pathlib import Path
 
+import pytest
 from conftest import Clock
+from postgres_harness import Database
 
 from adapters.memory import MemoryAdapter
 from bot.app import Runtime, running
 from bot.events import Outbound, Refused
 
 
-def rows(tmp_path: Path, sql: str, *params: object) -> list[tuple]:
-    with sqlite3.connect(tmp_path / "civicbot.db") as connection:
-        return connection.execute(sql, params).fetchall()
+@pytest.fixture
+async def runtime(database: Database, survey_folder: Path, clock: Clock) -> AsyncIterator[Runtime]:
+    """civicbot with the in-memory adapter, on each backend in turn."""
+    async with running(
+        database=database.location,
+        survey_folder=survey_folder,
+        adapters=[MemoryAdapter],
+        clock=clock,
+        environ=database.environ,
+    ) as started:
+        yield started
 
 
-def answers(tmp_path: Path) -> dict[str, object]:
-    found = rows(tmp_path, "SELECT question_id, value FROM answers")
+def answers(database: Database) -> dict[str, object]:
+    found = database.rows("SELECT question_id, value FROM answers")
     return {question: json.loads(value) for question, value in found}
 
 
@@ -31,22 +41,22 @@ async def say_all(chat: MemoryAdapter, user: str, *texts: str) -> None:
 
 
 async def test_citizen_completes_a_survey_by_typing(
-    runtime: Runtime, chat: MemoryAdapter, tmp_path: Path
+    runtime: Runtime, chat: MemoryAdapter, database: Database
 ) -> None:
     await say_all(
         chat, "anna", "Library", "yes", "every week", "1, 2", "4", "More Finnish books", "skip"
     )
     assert chat.sent[-1].message.text == "Thank you! Library staff read every answer."
-    assert answers(tmp_path) == {
+    assert answers(database) == {
         "visits": "weekly",
         "services": ["loans", "ebooks"],
         "satisfaction": 4,
         "improve": "More Finnish books",
         "age_group": None,
     }
-    assert rows(tmp_path, "SELECT status FROM responses") == [("completed",)]
+    assert database.rows("SELECT status FROM responses") == [("completed",)]
     await runtime.outbox.settle()
-    assert rows(tmp_path, "SELECT count(*) FROM outbox") == [(0,)]
+    assert database.rows("SELECT count(*) FROM outbox") == [(0,)]
 
 
 async def test_buttons_show_under_their_question(chat: MemoryAdapter) -> None:
@@ -60,7 +70,7 @@ async def test_buttons_show_under_their_question(chat: MemoryAdapter) -> None:
 
 
 async def test_redelivered_event_changes_nothing_and_sends_nothing(
-    chat: MemoryAdapter, tmp_path: Path
+    chat: MemoryAdapter, database: Database
 ) -> None:
     await chat.push("anna", "library", event_id="e1")
     await chat.push("anna", "yes", event_id="e2")
@@ -69,12 +79,12 @@ async def test_redelivered_event_changes_nothing_and_sends_nothing(
     await chat.push("anna", "2", event_id="e3")
     await chat.push("anna", "yes", event_id="e2")
     assert len(chat.sent) == sent_before
-    assert answers(tmp_path) == {"visits": "monthly"}
+    assert answers(database) == {"visits": "monthly"}
     assert "Which services" in chat.sent[-1].message.text
 
 
 async def test_message_with_no_survey_running_says_how_to_start(
-    chat: MemoryAdapter, tmp_path: Path
+    chat: MemoryAdapter, database: Database
 ) -> None:
     await chat.push("bo", "hello?")
     reply = chat.sent[-1]
@@ -86,7 +96,7 @@ async def test_message_with_no_survey_running_says_how_to_start(
         ("Home care feedback", "homecare"),
         ("City library feedback", "library"),
     ]
-    assert rows(tmp_path, "SELECT count(*) FROM responses") == [(0,)]
+    assert database.rows("SELECT count(*) FROM responses") == [(0,)]
 
 
 async def test_a_survey_button_starts_that_survey(chat: MemoryAdapter) -> None:
@@ -101,78 +111,81 @@ async def test_no_survey_reply_speaks_the_platform_language(chat: MemoryAdapter)
 
 
 async def test_anonymous_answers_carry_no_link_to_the_participant(
-    chat: MemoryAdapter, tmp_path: Path
+    chat: MemoryAdapter, database: Database
 ) -> None:
     await say_all(chat, "cai", "homecare", "yes", "1", "3", "8", "5", "1,2", "skip")
     assert chat.sent[-1].message.text.startswith(
         "Thank you. Your feedback goes to the home-care team"
     )
-    assert rows(tmp_path, "SELECT pid, status FROM responses") == [(None, "completed")]
-    assert rows(tmp_path, "SELECT response_id FROM conversations") == [(None,)]
-    assert answers(tmp_path)["wishes"] == ["same_carer", "more_time"]
+    assert database.rows("SELECT pid, status FROM responses") == [(None, "completed")]
+    assert database.rows("SELECT response_id FROM conversations") == [(None,)]
+    assert answers(database)["wishes"] == ["same_carer", "more_time"]
     # nor does the ended conversation keep the path taken, which could tell the answers
-    [(state,)] = rows(tmp_path, "SELECT state FROM conversations")
+    [(state,)] = database.rows("SELECT state FROM conversations")
     assert json.loads(state)["history"] == []
 
 
 async def test_platform_user_ids_are_stored_only_as_the_address(
-    chat: MemoryAdapter, tmp_path: Path
+    chat: MemoryAdapter, database: Database
 ) -> None:
     await say_all(chat, "user-visible-id", "library", "yes", "1")
     found = []
-    for (table,) in rows(tmp_path, "SELECT name FROM sqlite_master WHERE type = 'table'"):
-        for column in [c[1] for c in rows(tmp_path, f"PRAGMA table_info({table})")]:
-            hits = rows(tmp_path, f"SELECT 1 FROM {table} WHERE {column} LIKE '%visible-id%'")
-            if hits:
-                found.append(f"{table}.{column}")
+    for table, column in database.columns():
+        hits = database.rows(
+            f"SELECT 1 FROM {table} WHERE CAST({column} AS TEXT) LIKE '%visible-id%'"
+        )
+        if hits:
+            found.append(f"{table}.{column}")
     assert sorted(found) == [
         "addresses.conversation_id",
         "addresses.user_id",
         "outbox.conversation_id",
     ]
-    (pid,) = rows(tmp_path, "SELECT pid FROM participants")[0]
+    (pid,) = database.rows("SELECT pid FROM participants")[0]
     assert len(pid) == 32
     assert "user" not in pid
 
 
 async def test_one_participants_messages_are_handled_in_order(
-    chat: MemoryAdapter, tmp_path: Path
+    chat: MemoryAdapter, database: Database
 ) -> None:
     await chat.push("dee", "library")
     # sent together: each must see the state the previous one left
     await asyncio.gather(*(chat.push("dee", text) for text in ["yes", "4", "1", "2"]))
-    assert answers(tmp_path) == {"visits": "never", "barriers": ["hours"], "improve": "2"}
+    assert answers(database) == {"visits": "never", "barriers": ["hours"], "improve": "2"}
     assert "Your age group" in chat.sent[-1].message.text
 
 
-async def test_participants_answer_concurrently(chat: MemoryAdapter, tmp_path: Path) -> None:
+async def test_participants_answer_concurrently(chat: MemoryAdapter, database: Database) -> None:
     users = [f"user{i}" for i in range(50)]
     for text in ["library", "yes", "1", "3", "5", "fine", "skip"]:
         await asyncio.gather(*(chat.push(user, text) for user in users))
-    assert rows(tmp_path, "SELECT count(*) FROM responses WHERE status = 'completed'") == [(50,)]
-    assert rows(tmp_path, "SELECT count(*) FROM answers") == [(50 * 5,)]
+    assert database.rows("SELECT count(*) FROM responses WHERE status = 'completed'") == [(50,)]
+    assert database.rows("SELECT count(*) FROM answers") == [(50 * 5,)]
 
 
-async def test_stop_is_never_stored_as_an_answer(chat: MemoryAdapter, tmp_path: Path) -> None:
+async def test_stop_is_never_stored_as_an_answer(chat: MemoryAdapter, database: Database) -> None:
     await say_all(chat, "eve", "library", "yes", "1", "1", "3", "stop")
-    assert "improve" not in answers(tmp_path)
-    assert rows(tmp_path, "SELECT status FROM responses") == [("stopped",)]
+    assert "improve" not in answers(database)
+    assert database.rows("SELECT status FROM responses") == [("stopped",)]
     await say_all(chat, "eve", "continue", "It is fine")
-    assert answers(tmp_path)["improve"] == "It is fine"
+    assert answers(database)["improve"] == "It is fine"
 
 
-async def test_back_withdraws_the_answer_being_changed(chat: MemoryAdapter, tmp_path: Path) -> None:
+async def test_back_withdraws_the_answer_being_changed(
+    chat: MemoryAdapter, database: Database
+) -> None:
     await say_all(chat, "fay", "library", "yes", "4", "back")
-    assert answers(tmp_path) == {}
+    assert answers(database) == {}
     await chat.push("fay", "1")
-    assert answers(tmp_path) == {"visits": "weekly"}
+    assert answers(database) == {"visits": "weekly"}
 
 
 async def test_bad_messages_get_clear_answers_and_lose_nothing(
-    chat: MemoryAdapter, tmp_path: Path
+    chat: MemoryAdapter, database: Database
 ) -> None:
     await say_all(chat, "gus", "branchtest", "1", "0")
-    stored = answers(tmp_path)
+    stored = answers(database)
     await chat.push("gus", "x" * 1_000_000)
     assert "That message is too long for me (1000000 characters)" in chat.sent[-1].message.text
     await chat.push("gus", "")
@@ -183,22 +196,22 @@ async def test_bad_messages_get_clear_answers_and_lose_nothing(
         "I did not get any text. Please type an answer.\nHaving trouble?"
     )
     assert chat.sent[-1].message.text.startswith("Why so low?")
-    assert answers(tmp_path) == stored
+    assert answers(database) == stored
     await chat.push("gus", "טוב 👍🏽")
-    assert answers(tmp_path)["why"] == "טוב 👍🏽"
+    assert answers(database)["why"] == "טוב 👍🏽"
 
 
 async def test_a_failed_send_is_sent_after_a_restart(
-    tmp_path: Path, survey_folder: Path, clock: Clock
+    database: Database, survey_folder: Path, clock: Clock
 ) -> None:
     async def broken(outbound: object) -> None:
         raise ConnectionError("platform down")
 
     settings = {
-        "database": tmp_path / "civicbot.db",
+        "database": database.location,
         "survey_folder": survey_folder,
         "clock": clock,
-        "environ": {"CIVICBOT_PSEUDONYM_KEY": "k"},
+        "environ": database.environ,
     }
     async with running(
         adapters=[lambda handler: MemoryAdapter(handler, on_send=broken)],
@@ -206,17 +219,17 @@ async def test_a_failed_send_is_sent_after_a_restart(
         **settings,
     ) as runtime:
         await runtime.adapters[0].push("hal", "library")
-    assert rows(tmp_path, "SELECT count(*) FROM outbox") == [(1,)]
+    assert database.rows("SELECT count(*) FROM outbox") == [(1,)]
 
     async with running(adapters=[MemoryAdapter], **settings) as runtime:
         resent = runtime.adapters[0].sent
         assert len(resent) == 1
         assert resent[0].message.text.startswith("City library feedback")
-    assert rows(tmp_path, "SELECT count(*) FROM outbox") == [(0,)]
+    assert database.rows("SELECT count(*) FROM outbox") == [(0,)]
 
 
 async def test_replies_a_platform_refuses_for_good_are_given_up_and_staff_told_once(
-    tmp_path: Path, survey_folder: Path, clock: Clock
+    database: Database, survey_folder: Path, clock: Clock
 ) -> None:
     told: list[str] = []
 
@@ -226,10 +239,10 @@ async def test_replies_a_platform_refuses_for_good_are_given_up_and_staff_told_o
         told.append(outbound.message.text)
 
     async with running(
-        database=tmp_path / "civicbot.db",
+        database=database.location,
         survey_folder=survey_folder,
         clock=clock,
-        environ={"CIVICBOT_PSEUDONYM_KEY": "k"},
+        environ=database.environ,
         adapters=[lambda handler: MemoryAdapter(handler, on_send=refusing)],
         staff_channel="memory:staff-room",
     ) as runtime:
@@ -240,7 +253,7 @@ async def test_replies_a_platform_refuses_for_good_are_given_up_and_staff_told_o
         "A reply to someone on memory could not be delivered (memory said invalid_blocks)"
         " and will not be tried again. 'survey status' counts such replies."
     ]  # once, for two replies
-    assert rows(tmp_path, "SELECT count(*) FROM outbox WHERE dead_at IS NOT NULL") == [(2,)]
+    assert database.rows("SELECT count(*) FROM outbox WHERE dead_at IS NOT NULL") == [(2,)]
 
 
 async def test_pseudonym_key_file_is_private_and_stable(
@@ -252,19 +265,21 @@ async def test_pseudonym_key_file_is_private_and_stable(
             await runtime.adapters[0].push("ida", "library", event_id=f"e{_}")
     key_file = tmp_path / "civicbot.db.key"
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
-    assert rows(tmp_path, "SELECT count(*) FROM participants") == [(1,)]
+    assert Database(tmp_path / "civicbot.db", {}).rows("SELECT count(*) FROM participants") == [
+        (1,)
+    ]
 
 
 async def test_group_messages_are_not_taken_as_answers(
-    runtime: Runtime, chat: MemoryAdapter, tmp_path: Path
+    runtime: Runtime, chat: MemoryAdapter, database: Database
 ) -> None:
     await chat.push("jan", "library", is_direct=False)
     assert chat.sent == []
-    assert rows(tmp_path, "SELECT count(*) FROM participants") == [(0,)]
+    assert database.rows("SELECT count(*) FROM participants") == [(0,)]
 
 
 async def test_replies_that_failed_are_sent_by_the_outbox_sweep(
-    tmp_path: Path, survey_folder: Path, clock: Clock
+    database: Database, survey_folder: Path, clock: Clock
 ) -> None:
     platform_up = asyncio.Event()
     delivered: list[str] = []
@@ -275,11 +290,11 @@ async def test_replies_that_failed_are_sent_by_the_outbox_sweep(
         delivered.append(outbound.message.text)
 
     async with running(
-        database=tmp_path / "civicbot.db",
+        database=database.location,
         survey_folder=survey_folder,
         adapters=[lambda handler: MemoryAdapter(handler, on_send=flaky)],
         clock=clock,
-        environ={"CIVICBOT_PSEUDONYM_KEY": "k"},
+        environ=database.environ,
         send_retry_delays=(),
     ) as runtime:
         await runtime.adapters[0].push("ida", "library")
