@@ -10,7 +10,7 @@ import tomllib
 from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -42,13 +42,23 @@ class StorageSettings(Section):
     # PostgreSQL instead, for several workers: "postgresql://user@host:port/name", the
     # password in CIVICBOT_DATABASE_PASSWORD (docs/scaling.md). `database` then only
     # says where the other files of state go (the Matrix crypto store, the checkpoint).
-    url: Annotated[str, Field(pattern=r"^postgres(ql)?://")] | None = None
+    url: str | None = None
     # Addresses of people not seen for this long are deleted (they are reached again
     # when they next write).
     keep_addresses: Duration = timedelta(days=90)
     # Before migrations change a database that holds data, a backup beside it (and a
     # line in the log naming it): the way back from an upgrade.
     backup_before_migrating: bool = True
+
+    @field_validator("url")
+    @classmethod
+    def _postgres_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("postgresql://", "postgres://")):
+            raise ValueError(
+                "not a PostgreSQL URL: write postgresql://user@host:port/database (leave the"
+                " setting out for SQLite, in storage.database)"
+            )
+        return value
 
 
 class SurveySettings(Section):

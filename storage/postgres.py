@@ -90,7 +90,7 @@ class PostgresStore(SqlStore):
             with psycopg.connect(url, **settings) as connection:
                 migrate(connection)
         except psycopg.OperationalError as error:
-            reason = str(error).strip().splitlines()[-1]
+            reason = " ".join(line.strip() for line in str(error).splitlines() if line.strip())
             raise DatabaseUnavailable(f"cannot use the database of storage.url: {reason}") from None
         pool = ConnectionPool(
             url,
@@ -126,8 +126,13 @@ class PostgresStore(SqlStore):
         await self._scan(_vacuum)
 
     def _on_connection(self, query: Callable[[PgConnection], T]) -> T:
-        with self._pool.connection() as connection:
-            return query(PgConnection(connection))
+        try:
+            with self._pool.connection() as connection:
+                return query(PgConnection(connection))
+        except psycopg.OperationalError:  # e.g. the server restarted: the pool drops that
+            # connection, and a read is safe to try again (a write is not: it may be done)
+            with self._pool.connection() as connection:
+                return query(PgConnection(connection))
 
 
 def _vacuum(connection: PgConnection) -> None:
