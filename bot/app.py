@@ -49,6 +49,7 @@ class Runtime:
     surveys: SurveyCatalogue
     adapters: list[Adapter]
     scheduler: Scheduler
+    metrics: Metrics
     health: HealthServer | None = None
 
 
@@ -183,7 +184,7 @@ async def _running(
                 metrics=metrics,
             )
             await checks.start()
-        yield Runtime(bot, coordination, store, outbox, surveys, built, scheduler, checks)
+        yield Runtime(bot, coordination, store, outbox, surveys, built, scheduler, metrics, checks)
     finally:
         if checks is not None:
             await checks.stop()

@@ -10,9 +10,10 @@ from __future__ import annotations
 import functools
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import datetime
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from bot.answer_back import AnswersBack
@@ -28,9 +29,14 @@ from conversations.messages import command_of, say, speaks
 from conversations.outgoing import Choice, Message
 from conversations.survey import Survey
 from storage.contract import Storage
-from storage.records import ConversationRow, Loaded, OutboxMessage, TurnRecord
+from storage.records import ConversationRow, Loaded, OutboxMessage, TurnConflict, TurnRecord
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+# Times a turn is run again because another worker stored one of the same person first;
+# each loses only to a turn that was stored, so more in a row means a flood of them.
+CONFLICT_RETRIES = 5
 
 # What a response's status becomes after each engine outcome.
 RESPONSE_STATUS = {
@@ -77,7 +83,7 @@ class Bot:
         arrived = time.perf_counter()
         async with self._serial.hold(pid):
             try:
-                stored = await self._store_turn(pid, inbound)
+                stored = await self._again_on_conflict(self._store_turn, pid, inbound)
             except Exception as error:
                 log.exception("%s event %s was not stored", *inbound.logged)
                 self._metrics.turns.labels(inbound.platform, "not_stored").inc()
@@ -99,6 +105,16 @@ class Bot:
         """Wait until the replies of every stored turn have been sent or left to the outbox."""
         await self._replies.settled()
 
+    async def _again_on_conflict(self, turn: Callable[..., Awaitable[T]], *arguments: Any) -> T:
+        """Run `turn` until it is stored on what it read: another worker may store a turn
+        of the same person meanwhile (PostgreSQL), and then this one is run again on it."""
+        for _ in range(CONFLICT_RETRIES):
+            try:
+                return await turn(*arguments)
+            except TurnConflict:
+                self._metrics.turn_conflicts.inc()
+        return await turn(*arguments)
+
     async def _store_turn(self, pid: str, inbound: Inbound) -> list[Outbound] | None:
         """Run and store the turn; None if the event was a redelivery (nothing changes).
         A redelivered event runs the engine for nothing: the write recognises it."""
@@ -110,6 +126,7 @@ class Bot:
             now=self._clock(),
             outbox=[],
             new_participant=not loaded.known_participant,
+            based_on=loaded.version,
         )
         if loaded.address != inbound.conversation_id:
             record.address = (inbound.platform, inbound.user_id, inbound.conversation_id)
@@ -243,34 +260,44 @@ class Bot:
     ) -> str:
         pid = self._store.pseudonym(platform, user_id)
         async with self._serial.hold(pid):
-            now = self._clock()
-            loaded = await self._store.load(pid)
-            outcome = self._invitation_outcome(loaded, run_id, now)
-            if outcome != "invited":
-                return outcome
-            turn = engine.start(survey)
-            record = TurnRecord(
-                event_key=f"invite:{run_id}:{pid}",
-                pid=pid,
-                now=now,
-                outbox=[],
-                new_participant=not loaded.known_participant,
-                address=(platform, user_id, conversation_id),
-                run_id=run_id,
-                start_response=not survey.anonymous,  # anonymous: at the first answer
-                start_conversation=True,
-                anonymous=survey.anonymous,
-                state=turn.state.to_json(),
-                status=RESPONSE_STATUS["started"],
-                channel=platform,
-                language=turn.state.language,
+            invited = await self._again_on_conflict(
+                self._store_invitation, pid, (platform, user_id, conversation_id), survey, run_id
             )
-            stored = await self._commit(record, turn.messages, platform, conversation_id)
-            if stored is None:
-                return "already"
-            sending = self._replies.then(pid, functools.partial(self._outbox.send, stored))
+            if isinstance(invited, str):
+                return invited
+            sending = self._replies.then(pid, functools.partial(self._outbox.send, invited))
         await sending
         return "invited"
+
+    async def _store_invitation(
+        self, pid: str, address: tuple[str, str, str], survey: Survey, run_id: int
+    ) -> str | list[Outbound]:
+        """The invitation stored, and what to send; or why there is none ('already' …)."""
+        now = self._clock()
+        loaded = await self._store.load(pid)
+        outcome = self._invitation_outcome(loaded, run_id, now)
+        if outcome != "invited":
+            return outcome
+        turn = engine.start(survey)
+        record = TurnRecord(
+            event_key=f"invite:{run_id}:{pid}",
+            pid=pid,
+            now=now,
+            outbox=[],
+            new_participant=not loaded.known_participant,
+            address=address,
+            run_id=run_id,
+            start_response=not survey.anonymous,  # anonymous: at the first answer
+            start_conversation=True,
+            anonymous=survey.anonymous,
+            state=turn.state.to_json(),
+            status=RESPONSE_STATUS["started"],
+            channel=address[0],
+            language=turn.state.language,
+            based_on=loaded.version,
+        )
+        stored = await self._commit(record, turn.messages, address[0], address[2])
+        return "already" if stored is None else stored
 
     async def remind(
         self, *, pid: str, platform: str, conversation_id: str, run_id: int, text: str

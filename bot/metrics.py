@@ -29,6 +29,11 @@ class Metrics:
             buckets=TURN_BUCKETS,
             registry=self.registry,
         )
+        self.turn_conflicts = Counter(
+            "civicbot_turn_conflicts",
+            "Turns run again because another worker stored one of the same person first",
+            registry=self.registry,
+        )
         self.sends = Counter(
             "civicbot_sends",
             "Outbox messages handed to a platform, by platform and outcome (sent, failed, dead)",

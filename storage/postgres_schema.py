@@ -247,8 +247,13 @@ def baseline(connection: psycopg.Connection) -> None:
     connection.execute(BASELINE)
 
 
+def turn_counts(connection: psycopg.Connection) -> None:
+    connection.execute("ALTER TABLE participants ADD COLUMN turns integer NOT NULL DEFAULT 0")
+
+
 MIGRATIONS = [
     Migration(17, "the schema of SQLite's migrations 1 to 17, in one step", baseline),
+    Migration(18, "each participant's stored turns, counted for workers", turn_counts),
 ]
 
 

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import sqlite3
 
+from storage.dialect import is_postgres
 from storage.records import Erased, StoredResponse
-from storage.turns import decoded, first_delivery
+from storage.turns import decoded, first_delivery, lock_participants
 
 
 def stored_responses(connection: sqlite3.Connection, pid: str) -> list[StoredResponse]:
@@ -43,6 +44,8 @@ def erase_participant(
 ) -> Erased | None:
     """Erase everything linked to the participant, in one transaction with the event that
     asked for it and the confirmation to send. None if that event was already handled."""
+    if is_postgres(connection):  # a turn another worker is storing waits, then finds none
+        lock_participants(connection, {pid})
     if not first_delivery(connection, event_key=event_key, now=now):
         return None
     responses = [r for (r,) in connection.execute("SELECT id FROM responses WHERE pid = ?", (pid,))]

@@ -15,6 +15,11 @@ class StorageUnusable(Exception):
     """The storage cannot be used as configured; the message says why and what to do."""
 
 
+class TurnConflict(Exception):
+    """Another worker stored a turn of this participant after this one's was read: run it
+    again on what is stored now."""
+
+
 class StorageClosed(RuntimeError):
     """A write asked for after the storage was closed (civicbot is stopping)."""
 
@@ -41,6 +46,9 @@ class Loaded:
     address: str | None  # the conversation id we last reached them at
     conversation: ConversationRow | None
     opted_out: bool = False  # said `unsubscribe` and has not written since
+    # the participant's stored turns, as PostgreSQL counts them (SQLite leaves it 0): a
+    # turn computed from this is stored only if no other worker stored one meanwhile
+    version: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +110,8 @@ class TurnRecord:
     opens_thread: tuple[str, int] | None = None  # a staff reply: (reference, run id)
     thread_message: str | None = None  # passed on to staff in this reference's thread
     language: str | None = None  # the response's language after this turn
+    # the `Loaded.version` the turn was computed from; None: it reads nothing (a reminder)
+    based_on: int | None = None
 
     def __reduce__(self) -> tuple:
         # Pickled for the writer process at every turn: as the tuple of its fields this

@@ -369,6 +369,18 @@ def findings(db: sqlite3.Connection) -> None:
     )
 
 
+def turn_counts(db: sqlite3.Connection) -> None:
+    _run_script(
+        db,
+        """
+        -- How many turns of the participant are stored: on PostgreSQL, where workers
+        -- store turns side by side, what tells one that another stored a turn since it
+        -- read the participant. SQLite's one writer orders every turn: it leaves it 0.
+        ALTER TABLE participants ADD COLUMN turns INTEGER NOT NULL DEFAULT 0;
+        """,
+    )
+
+
 def delivery_attempts(db: sqlite3.Connection) -> None:
     _run_script(
         db,

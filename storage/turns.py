@@ -11,8 +11,8 @@ import json
 import secrets
 from typing import Any
 
-from storage.dialect import Connection, batch_row, most_parameters, next_ids
-from storage.records import ConversationRow, Loaded, TurnRecord
+from storage.dialect import Connection, batch_row, is_postgres, most_parameters, next_ids
+from storage.records import ConversationRow, Loaded, TurnConflict, TurnRecord
 
 # Rows in one statement, at most. With chunks of 1, 2, 4 … 256 rows each kind of change
 # has 9 statement texts: with a dozen kinds, they all fit the 128 statements a
@@ -36,7 +36,8 @@ _CONVERSATION = "c.response_id, c.state, c.finished, r.status = 'open', c.update
 
 
 _LOAD = (
-    f"SELECT p.active_run, {_CONVERSATION}, a.conversation_id, p.opted_out_at IS NOT NULL"
+    f"SELECT p.active_run, {_CONVERSATION}, a.conversation_id, p.opted_out_at IS NOT NULL,"
+    " p.turns"
     " FROM participants p"
     " LEFT JOIN conversations c ON c.pid = p.pid AND c.run_id = p.active_run"
     " LEFT JOIN runs r ON r.id = c.run_id"
@@ -52,8 +53,8 @@ def load(connection: Connection, pid: str) -> Loaded:
     row = connection.execute(_LOAD, (pid,)).fetchone()
     if row is None:
         return Loaded(False, None, None)
-    *conversation, address, opted_out = row
-    return Loaded(True, address, _conversation(*conversation), bool(opted_out))
+    *conversation, address, opted_out, version = row
+    return Loaded(True, address, _conversation(*conversation), bool(opted_out), version)
 
 
 def conversation_in(connection: Connection, pid: str, run_id: int) -> ConversationRow | None:
@@ -80,16 +81,20 @@ def _conversation(
 
 def record_turns(
     connection: Connection, turns: list[TurnRecord]
-) -> list[tuple[list[int], int | None] | None]:
+) -> list[tuple[list[int], int | None] | TurnConflict | None]:
     """Store many turns at once. Each result is (the outbox ids of the turn's replies,
     its response id), or None if its event was already processed (then the turn changed
-    nothing).
+    nothing), or on PostgreSQL a TurnConflict if another worker stored a turn of the
+    participant since this one's was read (then it changed nothing either).
 
     Each kind of change is one statement whose rows come in one multi-row VALUES list:
     that costs a third of an executemany with a row per turn. A participant has at most
     one turn in a batch (their turns are serialised), so no statement meets the same row
     twice.
     """
+    every = turns
+    conflicts = _conflicts(connection, turns) if is_postgres(connection) else {}
+    turns = [turn for turn in turns if id(turn) not in conflicts]
     seen = {
         key
         for (key,) in _each(
@@ -204,8 +209,58 @@ def record_turns(
             if t.state is not None and not t.opens_conversation
         ],
     )
+    if is_postgres(connection):
+        _each(
+            connection,
+            "UPDATE participants SET turns = turns + 1 FROM batch"
+            " WHERE participants.pid = batch.pid",
+            "pid",
+            [(t.pid,) for t in fresh],
+        )
     stored = _queue_replies(connection, fresh)
-    return [(stored[id(turn)], turn.response_id) if id(turn) in stored else None for turn in turns]
+    return [
+        conflicts.get(id(turn))
+        or ((stored[id(turn)], turn.response_id) if id(turn) in stored else None)
+        for turn in every
+    ]
+
+
+PARTICIPANT_LOCKS = 1  # the first key of PostgreSQL's advisory locks on participants
+
+
+def lock_participants(connection: Connection, pids: set[str]) -> list[tuple[str]]:
+    """On PostgreSQL: hold these participants until the commit, every worker taking such
+    locks in one order (of their keys), so that no two wait for each other in a circle.
+    The pids, as batch rows."""
+    rows = [(pid,) for pid in sorted(pids)]
+    _each(
+        connection,
+        f"SELECT pg_advisory_xact_lock({PARTICIPANT_LOCKS}, key) FROM"
+        " (SELECT hashtext(pid) AS key FROM batch ORDER BY 1) keys",
+        "pid",
+        rows,
+    )
+    return rows
+
+
+def _conflicts(connection: Connection, turns: list[TurnRecord]) -> dict[int, TurnConflict]:
+    """The turns computed from a participant as they no longer are. Each participant is
+    locked first, until the commit: a worker storing a turn of theirs meanwhile waits,
+    and then finds this one's count of their turns."""
+    pids = lock_participants(connection, {turn.pid for turn in turns})
+    versions = dict(
+        _each(
+            connection,
+            "SELECT pid, turns FROM participants WHERE pid IN (SELECT pid FROM batch)",
+            "pid",
+            pids,
+        )
+    )
+    return {
+        id(turn): TurnConflict()
+        for turn in turns
+        if turn.based_on is not None and versions.get(turn.pid, 0) != turn.based_on
+    }
 
 
 def _first_turn_changes(connection: Connection, turns: list[TurnRecord]) -> None:

@@ -1,0 +1,112 @@
+"""Several civicbot workers on one PostgreSQL database, as a load balancer feeds them:
+one person's messages may reach two workers at once, and an event may be delivered to
+each. Two workers run here in one process, each with its own bot, locks and pool."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from pathlib import Path
+
+from postgres_harness import Database, PostgresServer
+
+from adapters.memory import MemoryAdapter
+from bot.app import Runtime, running
+
+PEOPLE = 20
+
+
+@asynccontextmanager
+async def workers(
+    database: Database, survey_folder: Path, count: int = 2
+) -> AsyncIterator[list[Runtime]]:
+    async with AsyncExitStack() as stack:
+        yield [
+            await stack.enter_async_context(
+                running(
+                    database=database.location,
+                    survey_folder=survey_folder,
+                    adapters=[MemoryAdapter],
+                    environ=database.environ,
+                )
+            )
+            for _ in range(count)
+        ]
+
+
+def chat(worker: Runtime) -> MemoryAdapter:
+    adapter = worker.adapters[0]
+    assert isinstance(adapter, MemoryAdapter)
+    return adapter
+
+
+def conflicts(worker: Runtime) -> float:
+    return worker.metrics.registry.get_sample_value("civicbot_turn_conflicts_total")
+
+
+def on_postgres(postgres: PostgresServer) -> Database:
+    environ = {**postgres.environ, "CIVICBOT_PSEUDONYM_KEY": "workers"}
+    return Database(postgres.new_database(), environ, postgres.password)
+
+
+async def test_two_first_messages_at_two_workers_at_once_open_one_response(
+    postgres: PostgresServer, survey_folder: Path
+) -> None:
+    database = on_postgres(postgres)
+    async with workers(database, survey_folder) as (first, second):
+        await asyncio.gather(
+            *(
+                push
+                for n in range(PEOPLE)
+                for push in (
+                    chat(first).push(f"person{n}", "library", event_id=f"a{n}"),
+                    chat(second).push(f"person{n}", "library", event_id=f"b{n}"),
+                )
+            )
+        )
+        raced = conflicts(first) + conflicts(second)
+    per_person = database.rows(
+        "SELECT turns, (SELECT count(*) FROM responses r WHERE r.pid = p.pid) FROM participants p"
+    )
+    assert sorted(per_person) == [(2, 1)] * PEOPLE  # both turns stored, one response each
+    assert database.rows("SELECT count(*) FROM conversations") == [(PEOPLE,)]
+    assert raced > 0  # the second of a pair was run again on what the first stored
+
+
+async def test_an_event_delivered_to_two_workers_at_once_is_answered_once(
+    postgres: PostgresServer, survey_folder: Path
+) -> None:
+    database = on_postgres(postgres)
+    async with workers(database, survey_folder) as (first, second):
+        await asyncio.gather(
+            *(
+                push
+                for n in range(PEOPLE)
+                for push in (
+                    chat(first).push(f"person{n}", "library", event_id=f"e{n}"),
+                    chat(second).push(f"person{n}", "library", event_id=f"e{n}"),
+                )
+            )
+        )
+        replies = len(chat(first).sent) + len(chat(second).sent)
+    assert replies == PEOPLE
+    assert database.rows("SELECT count(*), sum(turns) FROM participants") == [(PEOPLE, PEOPLE)]
+
+
+async def test_a_survey_answered_through_alternating_workers_is_stored_whole(
+    postgres: PostgresServer, survey_folder: Path
+) -> None:
+    database = on_postgres(postgres)
+    answers = ["library", "yes", "1", "3", "5", "fine", "skip"]
+    async with workers(database, survey_folder) as pair:
+
+        async def answer(person: str) -> None:
+            for number, text in enumerate(answers):
+                await chat(pair[number % 2]).push(person, text, event_id=f"{person}-{number}")
+
+        await asyncio.gather(*(answer(f"person{n}") for n in range(PEOPLE)))
+    assert database.rows("SELECT status, count(*) FROM responses GROUP BY status") == [
+        ("completed", PEOPLE)
+    ]
+    assert database.rows("SELECT count(*) FROM answers") == [(PEOPLE * 5,)]
