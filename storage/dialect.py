@@ -62,6 +62,22 @@ def most_parameters(connection: Connection) -> int:
     return connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
 
 
+# How long a worker has to send the replies it queued before another may take them (its
+# own tries of a reply take well under a minute; the sweep comes after one).
+CLAIM_SECONDS = 120
+# The database's clock, not a worker's: workers' clocks may be minutes apart.
+DATABASE_NOW = "extract(epoch FROM clock_timestamp())"
+CLAIMANT = "current_setting('civicbot.worker')"  # this worker, as SQL names it
+
+
+def claimed(connection: Connection) -> tuple[str, str]:
+    """(the outbox's claim columns, their values) for an INSERT of replies this worker
+    sends; nothing on SQLite, where one worker sends everything."""
+    if is_postgres(connection):
+        return ", claimed_by, claimed_until", f", {CLAIMANT}, {DATABASE_NOW} + {CLAIM_SECONDS}"
+    return "", ""
+
+
 def next_ids(connection: Connection, table: str, count: int) -> list[int]:
     """Ids for `count` new rows of `table` (responses or outbox), handed out before the
     rows are inserted so that one statement can insert them all. On SQLite the group-

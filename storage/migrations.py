@@ -74,7 +74,7 @@ MIGRATIONS = [
         16, "findings numbered per run, what staff did about them, follow-ups", schema.findings
     ),
     Migration(17, "replies' send attempts, refusals and dead letters", schema.delivery_attempts),
-    Migration(18, "each participant's stored turns, counted for workers", schema.turn_counts),
+    Migration(18, "workers: each participant's stored turns, who sends each reply", schema.workers),
 ]
 
 

@@ -3,17 +3,31 @@ forgetting delivered ones ride with the turns, in storage/turns.py)."""
 
 from __future__ import annotations
 
-import sqlite3
-
+from storage.dialect import CLAIM_SECONDS, CLAIMANT, DATABASE_NOW, Connection, is_postgres
 from storage.records import StoredOutbox, Undeliverable
 
 
-def unsent(connection: sqlite3.Connection, *, queued_before: float | None) -> list[StoredOutbox]:
-    rows = connection.execute(
-        "SELECT id, platform, conversation_id, body, refused, created_at FROM outbox"
-        " WHERE dead_at IS NULL AND created_at <= coalesce(?, created_at) ORDER BY id",
-        (queued_before,),
-    ).fetchall()
+def unsent(connection: Connection, *, queued_before: float | None) -> list[StoredOutbox]:
+    """On PostgreSQL, the rows are claimed for this worker: those it claimed before, and
+    those whose claim by another ran out (that worker stopped, or died)."""
+    if is_postgres(connection):
+        rows = connection.execute(
+            f"UPDATE outbox SET claimed_by = {CLAIMANT},"
+            f" claimed_until = {DATABASE_NOW} + {CLAIM_SECONDS}"
+            " WHERE id IN (SELECT id FROM outbox"
+            "  WHERE dead_at IS NULL AND created_at <= coalesce(?, created_at)"
+            f"  AND (claimed_by = {CLAIMANT} OR coalesce(claimed_until, 0) < {DATABASE_NOW})"
+            "  FOR UPDATE SKIP LOCKED)"  # those another worker is claiming now are theirs
+            " RETURNING id, platform, conversation_id, body, refused, created_at",
+            (queued_before,),
+        ).fetchall()
+        rows.sort()
+    else:
+        rows = connection.execute(
+            "SELECT id, platform, conversation_id, body, refused, created_at FROM outbox"
+            " WHERE dead_at IS NULL AND created_at <= coalesce(?, created_at) ORDER BY id",
+            (queued_before,),
+        ).fetchall()
     return [
         StoredOutbox(i, p, c, b, maybe_sent=not refused, queued_at=at)
         for i, p, c, b, refused, at in rows
@@ -21,7 +35,7 @@ def unsent(connection: sqlite3.Connection, *, queued_before: float | None) -> li
 
 
 def note_failure(
-    connection: sqlite3.Connection,
+    connection: Connection,
     *,
     outbox_id: int,
     refused: bool,
@@ -41,7 +55,7 @@ def note_failure(
     return row is not None and row[0] is not None
 
 
-def undeliverable(connection: sqlite3.Connection) -> list[Undeliverable]:
+def undeliverable(connection: Connection) -> list[Undeliverable]:
     """Dead replies by platform and reason, most first."""
     rows = connection.execute(
         "SELECT platform, failure, count(*), max(dead_at) FROM outbox"

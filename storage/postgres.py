@@ -17,13 +17,14 @@ import asyncio
 import logging
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from typing import Any, TypeVar
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool
 
-from storage.postgres_connection import PgConnection, configure
+from storage.postgres_connection import PgConnection, configure, new_worker_name
 from storage.postgres_schema import migrate
 from storage.postgres_writer import PoolWriter
 from storage.pseudonyms import KEY_VARIABLE, Pseudonyms
@@ -95,7 +96,7 @@ class PostgresStore(SqlStore):
         pool = ConnectionPool(
             url,
             kwargs=settings,
-            configure=configure,
+            configure=partial(configure, worker=new_worker_name()),
             min_size=1,
             max_size=READERS + 1,
             open=False,

@@ -9,7 +9,10 @@ begin a transaction keep their meaning. Numbers that SQLite gives as int or floa
 
 from __future__ import annotations
 
+import os
 import re
+import secrets
+import socket
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from functools import lru_cache
@@ -44,9 +47,15 @@ class NumberLoader(Loader):
         return int(number) if number == number.to_integral_value() else float(number)
 
 
-def configure(connection: psycopg.Connection) -> None:
-    """For each new connection of the pool."""
+def new_worker_name() -> str:
+    """A worker among the others: what its claims on the outbox are made in the name of."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
+def configure(connection: psycopg.Connection, *, worker: str) -> None:
+    """For each new connection of the worker's pool."""
     connection.adapters.register_loader("numeric", NumberLoader)
+    connection.execute("SELECT set_config('civicbot.worker', %s, false)", (worker,))
 
 
 class PgConnection:

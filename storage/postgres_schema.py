@@ -247,13 +247,18 @@ def baseline(connection: psycopg.Connection) -> None:
     connection.execute(BASELINE)
 
 
-def turn_counts(connection: psycopg.Connection) -> None:
-    connection.execute("ALTER TABLE participants ADD COLUMN turns integer NOT NULL DEFAULT 0")
+def workers(connection: psycopg.Connection) -> None:
+    connection.execute(
+        "ALTER TABLE participants ADD COLUMN turns integer NOT NULL DEFAULT 0;"
+        " ALTER TABLE outbox ADD COLUMN claimed_by text;"
+        " ALTER TABLE outbox ADD COLUMN claimed_until double precision;"
+        " CREATE INDEX outbox_by_claim ON outbox (claimed_until);"
+    )
 
 
 MIGRATIONS = [
     Migration(17, "the schema of SQLite's migrations 1 to 17, in one step", baseline),
-    Migration(18, "each participant's stored turns, counted for workers", turn_counts),
+    Migration(18, "workers: each participant's stored turns, who sends each reply", workers),
 ]
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from storage.dialect import is_postgres
+from storage.dialect import claimed, is_postgres
 from storage.records import Erased, StoredResponse
 from storage.turns import decoded, first_delivery, lock_participants
 
@@ -66,9 +66,10 @@ def erase_participant(
         connection.execute("DELETE FROM outbox WHERE platform = ? AND conversation_id = ?", address)
     connection.execute("DELETE FROM addresses WHERE pid = ?", (pid,))
     connection.execute("DELETE FROM participants WHERE pid = ?", (pid,))
+    columns, values = claimed(connection)
     outbox_id = connection.execute(
-        "INSERT INTO outbox (platform, conversation_id, body, created_at) VALUES (?, ?, ?, ?)"
-        " RETURNING id",
+        f"INSERT INTO outbox (platform, conversation_id, body, created_at{columns})"
+        f" VALUES (?, ?, ?, ?{values}) RETURNING id",
         (platform, conversation_id, confirmation, now),
     ).fetchone()[0]
     return Erased(len(responses), answers, [outbox_id])

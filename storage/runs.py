@@ -6,6 +6,7 @@ import sqlite3
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+from storage.dialect import claimed
 from storage.records import (
     AnswerRow,
     AuditEntry,
@@ -290,9 +291,10 @@ def post_digest(
     """Record the digest's watermark and queue its message in one transaction, so a digest
     is neither lost nor posted twice; returns the message's outbox id."""
     record_digest(connection, run_id, covered_until=covered_until, now=now)
+    columns, values = claimed(connection)
     return connection.execute(
-        "INSERT INTO outbox (platform, conversation_id, body, created_at) VALUES (?, ?, ?, ?)"
-        " RETURNING id",
+        f"INSERT INTO outbox (platform, conversation_id, body, created_at{columns})"
+        f" VALUES (?, ?, ?, ?{values}) RETURNING id",
         (platform, channel, body, now),
     ).fetchone()[0]
 

@@ -369,14 +369,18 @@ def findings(db: sqlite3.Connection) -> None:
     )
 
 
-def turn_counts(db: sqlite3.Connection) -> None:
+def workers(db: sqlite3.Connection) -> None:
+    # What workers sharing a PostgreSQL database need; SQLite has one worker and one
+    # writer, which order everything, and leaves these 0 and NULL.
     _run_script(
         db,
         """
-        -- How many turns of the participant are stored: on PostgreSQL, where workers
-        -- store turns side by side, what tells one that another stored a turn since it
-        -- read the participant. SQLite's one writer orders every turn: it leaves it 0.
+        -- How many turns of the participant are stored: what tells a worker that another
+        -- stored a turn since it read the participant.
         ALTER TABLE participants ADD COLUMN turns INTEGER NOT NULL DEFAULT 0;
+        -- The worker that sends the reply, until when: another takes it after that.
+        ALTER TABLE outbox ADD COLUMN claimed_by TEXT;
+        ALTER TABLE outbox ADD COLUMN claimed_until REAL;
         """,
     )
 

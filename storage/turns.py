@@ -11,7 +11,14 @@ import json
 import secrets
 from typing import Any
 
-from storage.dialect import Connection, batch_row, is_postgres, most_parameters, next_ids
+from storage.dialect import (
+    Connection,
+    batch_row,
+    claimed,
+    is_postgres,
+    most_parameters,
+    next_ids,
+)
 from storage.records import ConversationRow, Loaded, TurnConflict, TurnRecord
 
 # Rows in one statement, at most. With chunks of 1, 2, 4 … 256 rows each kind of change
@@ -351,9 +358,11 @@ def _queue_replies(connection: Connection, turns: list[TurnRecord]) -> dict[int,
             (outbox_id, message.platform, message.conversation_id, message.body, turn.now)
             for outbox_id, message in zip(ids[id(turn)], turn.outbox, strict=True)
         ]
+    columns, values = claimed(connection)
     _each(
         connection,
-        "INSERT INTO outbox (id, platform, conversation_id, body, created_at) SELECT * FROM batch",
+        f"INSERT INTO outbox (id, platform, conversation_id, body, created_at{columns})"
+        f" SELECT *{values} FROM batch",
         "id, platform, conversation_id, body, at",
         rows,
     )

@@ -13,6 +13,8 @@ from postgres_harness import Database, PostgresServer
 
 from adapters.memory import MemoryAdapter
 from bot.app import Runtime, running
+from storage.contract import open_storage
+from storage.records import OutboxMessage, TurnRecord
 
 PEOPLE = 20
 
@@ -110,3 +112,56 @@ async def test_a_survey_answered_through_alternating_workers_is_stored_whole(
         ("completed", PEOPLE)
     ]
     assert database.rows("SELECT count(*) FROM answers") == [(PEOPLE * 5,)]
+
+
+async def test_another_worker_sends_a_reply_only_once_its_senders_claim_ran_out(
+    postgres: PostgresServer, survey_folder: Path
+) -> None:
+    database = on_postgres(postgres)
+
+    async def platform_down(outbound: object) -> None:
+        raise ConnectionError("platform down")
+
+    async with AsyncExitStack() as stack:
+        stuck, healthy = [
+            await stack.enter_async_context(
+                running(
+                    database=database.location,
+                    survey_folder=survey_folder,
+                    adapters=[lambda handler, send=send: MemoryAdapter(handler, on_send=send)],
+                    environ=database.environ,
+                    send_retry_delays=(),
+                )
+            )
+            for send in (platform_down, None)
+        ]
+        await chat(stuck).push("ann", "library")
+        assert await healthy.outbox.resend_unsent() == 0  # the first worker's to send
+        database.rows("UPDATE outbox SET claimed_until = 0 RETURNING id")  # it died long ago
+        assert await healthy.outbox.resend_unsent() == 1
+        await healthy.outbox.settle()
+        assert await stuck.outbox.resend_unsent() == 0  # now the other's, and sent
+    assert [m.message.text[:21] for m in chat(healthy).sent] == ["City library feedback"]
+
+
+async def test_two_workers_sweeping_a_dead_workers_replies_claim_each_once(
+    postgres: PostgresServer,
+) -> None:
+    database = on_postgres(postgres)
+    dead = open_storage(database.location, environ=database.environ)
+    for n in range(PEOPLE):
+        replies = [OutboxMessage("memory", f"dm-{n}", f'{{"text": "{i}"}}') for i in range(5)]
+        await dead.commit_turn(TurnRecord(event_key=f"e{n}", pid=f"p{n}", now=1.0, outbox=replies))
+    await dead.close()
+    database.rows("UPDATE outbox SET claimed_until = 0 RETURNING id")  # it died long ago
+    sweepers = [open_storage(database.location, environ=database.environ) for _ in range(2)]
+    try:
+        claimed = await asyncio.gather(*(sweeper.unsent() for sweeper in sweepers))
+        again = await asyncio.gather(*(sweeper.unsent() for sweeper in sweepers))
+    finally:
+        for sweeper in sweepers:
+            await sweeper.close()
+    first, second = ({row.id for row in rows} for rows in claimed)
+    assert not first & second
+    assert len(first | second) == PEOPLE * 5
+    assert [{row.id for row in rows} for rows in again] == [first, second]  # each keeps its own
