@@ -122,7 +122,7 @@ async def _running(
         metrics=metrics,
     )
     by_platform: dict[str, Adapter] = {}
-    scheduler = Scheduler(clock=clock)
+    scheduler = Scheduler(clock=clock, leads=store.lead)
     coordination = Coordination(
         bot=bot,
         store=store,
@@ -244,7 +244,7 @@ def _schedule_upkeep(
     async def retention() -> None:
         await apply_retention(store, surveys, keep_addresses=keep_addresses, now=clock())
 
-    scheduler.every("outbox-sweep", SWEEP_SECONDS, sweep_outbox)
+    scheduler.every("outbox-sweep", SWEEP_SECONDS, sweep_outbox, everywhere=True)
     scheduler.every("retention", RETENTION_EVERY, retention, first_in=0)
     scheduler.every("expire-conversations", EXPIRE_EVERY, expire_conversations, first_in=0)
     scheduler.every("forget-old-events", FORGET_EVENTS_EVERY, forget_old_events, first_in=0)

@@ -1,8 +1,10 @@
 """Digests on a schedule: cron times in the configured time zone, kept in the database.
 
 Stored schedules are registered with the scheduler (bot/scheduler.py) at start, so
-a restart loses none. A fire time that passed while the bot was down is caught up
-once at start; the digest watermark makes sure nothing is counted twice.
+a restart loses none, and again every minute, so that each worker sharing a database
+knows those made through another. A fire time that passed while the bot was down is
+caught up once, by the worker that leads; the digest watermark makes sure nothing is
+counted twice.
 """
 
 from __future__ import annotations
@@ -24,6 +26,10 @@ log = logging.getLogger(__name__)
 PostDigest = Callable[[int], Awaitable[str]]
 TellMaker = Callable[[ScheduleRow, str], Awaitable[None]]
 MIN_INTERVAL = 3600.0  # seconds between two digests of one schedule, at least
+# How often each worker looks for schedules made or removed through another. A fire
+# time is caught up only once it is this long past, so that a digest posting at its
+# time is not caught up meanwhile.
+SYNC_SECONDS = 60.0
 
 
 class DigestSchedules:
@@ -43,17 +49,36 @@ class DigestSchedules:
         self._tell = tell
         self._timezone = timezone
         self._clock = clock
+        self._registered: set[int] = set()
+        self._caught_up: dict[int, float] = {}  # the fire time each was last caught up for
 
     async def start(self) -> int:
         """Register every stored schedule and catch up missed digests; returns how many."""
-        caught_up = 0
-        for schedule in await self._store.schedules():
-            self._register(schedule)
-            if self._missed(schedule):
-                log.info("catching up the digest of schedule %d missed while down", schedule.id)
-                await self.fire(schedule)
-                caught_up += 1
+        caught_up = await self.sync()
+        self._scheduler.every("digest-schedules", SYNC_SECONDS, self.sync, everywhere=True)
         return caught_up
+
+    async def sync(self) -> int:
+        """Register the stored schedules, forget removed ones, and (leading) catch up the
+        digests that were missed; how many were."""
+        stored = await self._store.schedules()
+        for gone in self._registered - {schedule.id for schedule in stored}:
+            self._scheduler.remove(_job_id(gone))
+            self._registered.discard(gone)
+        missed = []
+        for schedule in stored:
+            if schedule.id not in self._registered:
+                self._register(schedule)
+            due = self._missed(schedule)
+            if due is not None and self._caught_up.get(schedule.id) != due:
+                missed.append((schedule, due))
+        if not missed or not await self._store.lead():
+            return 0
+        for schedule, due in missed:
+            log.info("catching up the digest of schedule %d missed while down", schedule.id)
+            self._caught_up[schedule.id] = due  # once: a digest that failed is not retold
+            await self.fire(schedule)
+        return len(missed)
 
     async def add(
         self, run_id: int, cron: str, *, made_by: str | None = None, made_in: str | None = None
@@ -78,6 +103,7 @@ class DigestSchedules:
     async def remove(self, schedule_id: int) -> bool:
         removed = await self._store.remove_schedule(schedule_id)
         self._scheduler.remove(_job_id(schedule_id))
+        self._registered.discard(schedule_id)
         return removed
 
     def next_time(self, schedule_id: int) -> datetime | None:
@@ -107,16 +133,18 @@ class DigestSchedules:
         await self._store.schedule_fired(schedule.id, at=self._clock())
 
     def _register(self, schedule: ScheduleRow) -> None:
+        self._registered.add(schedule.id)
         self._scheduler.cron(
             _job_id(schedule.id),
             cron_trigger(schedule.cron, schedule.timezone),
             lambda: self.fire(schedule),
         )
 
-    def _missed(self, schedule: ScheduleRow) -> bool:
+    def _missed(self, schedule: ScheduleRow) -> float | None:
+        """The fire time it missed, if it did."""
         trigger = cron_trigger(schedule.cron, schedule.timezone)
         due = next_after(trigger, schedule.last_fired_at or schedule.created_at)
-        return due is not None and due <= self._clock()
+        return due if due is not None and due <= self._clock() - SYNC_SECONDS else None
 
 
 def shortest_gap(trigger: CronTrigger, now: float, firings: int = 60) -> float:

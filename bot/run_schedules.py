@@ -4,8 +4,10 @@
 run at each cron time and closes the one before; `… until 2027-02-01` closes the runs
 it makes (or the run started now) at that time. Times are in the configured zone.
 Scheduled starts live in the database and are registered again at every start of
-civicbot; one missed while civicbot was down is caught up once, or skipped if its
-close date has passed, and the coordinator who asked is told which.
+civicbot, and every minute (so that each worker sharing a database knows those made
+through another); one missed while civicbot was down is caught up once by the worker
+that leads, or skipped if its close date has passed, and the coordinator who asked is
+told which.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from cron_descriptor import get_description
 
 from bot import commands
 from bot.commands import Command
-from bot.digest_schedules import shortest_gap
+from bot.digest_schedules import SYNC_SECONDS, shortest_gap
 from bot.events import Inbound
 from bot.run_status import length
 from bot.scheduler import Clock, Scheduler, cron_trigger, next_after
@@ -53,18 +55,35 @@ class RunSchedules:
         self._timezone = timezone
         self._zone = ZoneInfo(timezone)
         self._clock = clock
+        self._registered: set[int] = set()
+        self._caught_up: dict[int, float] = {}  # the time each was last caught up for
 
     async def start(self) -> None:
         """Register the stored starts, catch up (or skip) the ones missed while down, and
         look for runs to close every minute."""
-        for schedule in await self._store.run_schedules():
-            if schedule.ended:
-                continue
-            self._register(schedule)
-            missed = self._missed(schedule)
-            if missed is not None:
-                await self.fire(schedule.id, missed=missed)
+        await self.sync()
+        self._scheduler.every("run-schedules", SYNC_SECONDS, self.sync, everywhere=True)
         self._scheduler.every("close-runs", CLOSE_EVERY, self.close_due, first_in=0)
+
+    async def sync(self) -> None:
+        """Register the stored starts, forget ended ones, and (leading) catch up the ones
+        that were missed."""
+        stored = [schedule for schedule in await self._store.run_schedules() if not schedule.ended]
+        for gone in self._registered - {schedule.id for schedule in stored}:
+            self._scheduler.remove(_job_id(gone))
+            self._registered.discard(gone)
+        missed = []
+        for schedule in stored:
+            if schedule.id not in self._registered:
+                self._register(schedule)
+            due = self._missed(schedule)
+            if due is not None and self._caught_up.get(schedule.id) != due:
+                missed.append((schedule, due))
+        if not missed or not await self._store.lead():
+            return
+        for schedule, due in missed:
+            self._caught_up[schedule.id] = due  # once: a start that failed says so once
+            await self.fire(schedule.id, missed=due)
 
     async def handle(self, command: Command, inbound: Inbound) -> tuple[str, int | None]:
         """A start with a time: schedule it, or start now and close it at `until`."""
@@ -190,6 +209,7 @@ class RunSchedules:
         return await self._store.end_run_schedule(schedule_id)
 
     def _register(self, schedule: RunScheduleRow) -> None:
+        self._registered.add(schedule.id)
         job_id, job = _job_id(schedule.id), lambda: self.fire(schedule.id)
         if schedule.cron:
             self._scheduler.cron(job_id, cron_trigger(schedule.cron, schedule.timezone), job)
@@ -199,7 +219,7 @@ class RunSchedules:
     def _missed(self, schedule: RunScheduleRow) -> float | None:
         """The time it was due while civicbot was down, if it was."""
         due = self._next_after(schedule, schedule.last_fired_at or schedule.created_at)
-        return due if due is not None and due <= self._clock() else None
+        return due if due is not None and due <= self._clock() - SYNC_SECONDS else None
 
     def _next_after(self, schedule: RunScheduleRow, moment: float) -> float | None:
         if not schedule.cron:

@@ -10,6 +10,9 @@ move a `Clock` forward and the due jobs run at once.
 
 A job that fails is logged and runs again at its next time; a job still running
 when its next time comes is not started twice; several missed times fire once.
+
+Where several workers share a database, a job runs only in the one that leads (the
+storage elects it, `Storage.lead`), unless it is work each worker does for itself.
 """
 
 from __future__ import annotations
@@ -62,6 +65,7 @@ class _Entry:
     job: Job
     next_time: datetime | None
     running: asyncio.Task[None] | None = None
+    everywhere: bool = False  # each worker's own work: runs whether or not it leads
 
 
 _INSTANT = timedelta(microseconds=1)
@@ -76,8 +80,11 @@ def next_after(trigger: BaseTrigger, moment: float) -> float | None:
 
 
 class Scheduler:
-    def __init__(self, *, clock: Clock = SYSTEM_CLOCK) -> None:
+    def __init__(
+        self, *, clock: Clock = SYSTEM_CLOCK, leads: Callable[[], Awaitable[bool]] | None = None
+    ) -> None:
         self._clock = clock
+        self._leads = leads
         self._entries: dict[str, _Entry] = {}
         self._changed = asyncio.Event()
         self._loop_task: asyncio.Task[None] | None = None
@@ -93,13 +100,19 @@ class Scheduler:
         self._add(job_id, DateTrigger(datetime.fromtimestamp(when, UTC)), job)
 
     def every(
-        self, job_id: str, seconds: float, job: Job, *, first_in: float | None = None
+        self,
+        job_id: str,
+        seconds: float,
+        job: Job,
+        *,
+        first_in: float | None = None,
+        everywhere: bool = False,
     ) -> None:
         """Run `job` every so many seconds, the first time that long from now (or
-        `first_in` seconds from now)."""
+        `first_in` seconds from now); `everywhere`: in every worker, not only the leader."""
         first = self._clock() + (seconds if first_in is None else first_in)
         start = datetime.fromtimestamp(first, UTC)
-        self._add(job_id, IntervalTrigger(seconds=seconds, start_date=start), job)
+        self._add(job_id, IntervalTrigger(seconds=seconds, start_date=start), job, everywhere)
 
     def remove(self, job_id: str) -> bool:
         removed = self._entries.pop(job_id, None) is not None
@@ -138,9 +151,10 @@ class Scheduler:
                 )
             )
 
-    def _add(self, job_id: str, trigger: BaseTrigger, job: Job) -> None:
+    def _add(self, job_id: str, trigger: BaseTrigger, job: Job, everywhere: bool = False) -> None:
         now = self._now()
-        self._entries[job_id] = _Entry(trigger, job, trigger.get_next_fire_time(None, now))
+        first = trigger.get_next_fire_time(None, now)
+        self._entries[job_id] = _Entry(trigger, job, first, everywhere=everywhere)
         self._changed.set()
 
     def _now(self) -> datetime:
@@ -168,7 +182,8 @@ class Scheduler:
 
     async def _fire(self, job_id: str, entry: _Entry) -> None:
         try:
-            await entry.job()
+            if entry.everywhere or self._leads is None or await self._leads():
+                await entry.job()
         except Exception:
             log.exception("the scheduled job %s failed; it runs again at its next time", job_id)
         finally:

@@ -103,6 +103,13 @@ class Storage(StaffStorage, Protocol):
         first time its key is seen, False for every delivery after (until retention)."""
         ...
 
+    async def lead(self) -> bool:
+        """Whether this worker leads now: it runs the scheduled work that must run once
+        however many workers share the storage (digests, reminders, retention). Asked at
+        each such job; another worker takes over soon after the leader stops or dies.
+        A storage only one worker can open always leads."""
+        ...
+
     # -- the outbox -------------------------------------------------------------------
 
     async def unsent(self, *, queued_before: float | None = None) -> list[StoredOutbox]:

@@ -38,6 +38,19 @@ T = TypeVar("T")
 PASSWORD_VARIABLE = "CIVICBOT_DATABASE_PASSWORD"
 CONNECT_SECONDS = 10  # a server that does not answer by then is named as unreachable
 READERS = 4  # connections for reads and scans, beside the writer's
+# The advisory lock the leading worker holds for as long as its session lives.
+LEADER_LOCK = 0x63697669_6C656164  # "civilead"
+# The leader's session ends this soon after its host stops answering, freeing the lock:
+# the server checks the idle connection after 10 s, then every 5 s, 3 times.
+KEEPALIVE = {
+    "keepalives": 1,
+    "keepalives_idle": 10,
+    "keepalives_interval": 5,
+    "keepalives_count": 3,
+}
+SERVER_KEEPALIVE = (
+    "SET tcp_keepalives_idle = 10; SET tcp_keepalives_interval = 5; SET tcp_keepalives_count = 3"
+)
 # Tables that hold what people said or where they are: vacuumed after erasures and
 # purges, so that their dead rows' space is reused (see docs/scaling.md for the rest).
 PERSONAL_TABLES = (
@@ -68,8 +81,17 @@ def connection_settings(url: str, environ: Mapping[str, str]) -> dict[str, Any]:
 class PostgresStore(SqlStore):
     """The storage contract on PostgreSQL."""
 
-    def __init__(self, pool: ConnectionPool, writer: PoolWriter, pseudonyms: Pseudonyms) -> None:
+    def __init__(
+        self,
+        pool: ConnectionPool,
+        writer: PoolWriter,
+        pseudonyms: Pseudonyms,
+        connect: Callable[[], psycopg.Connection],
+    ) -> None:
         self._pool = pool
+        self._connect = connect
+        self._leading: psycopg.Connection | None = None  # holds LEADER_LOCK while we lead
+        self._leadership = ThreadPoolExecutor(max_workers=1, thread_name_prefix="postgres-lead")
         self.writer = writer
         self._pseudonyms = pseudonyms
         self._recent = RecentConversations(capacity=0)  # other workers write too
@@ -105,7 +127,12 @@ class PostgresStore(SqlStore):
         pool.open(wait=True, timeout=CONNECT_SECONDS)
         writer = PoolWriter(pool)
         writer.start()
-        return cls(pool, writer, Pseudonyms(environ[KEY_VARIABLE].encode()))
+        return cls(
+            pool,
+            writer,
+            Pseudonyms(environ[KEY_VARIABLE].encode()),
+            partial(psycopg.connect, url, **settings, **KEEPALIVE),
+        )
 
     async def close(self) -> None:
         if self._closed:
@@ -113,7 +140,42 @@ class PostgresStore(SqlStore):
         self._closed = True
         await self.writer.close()
         self._readers.shutdown(wait=True)
+        await asyncio.get_running_loop().run_in_executor(self._leadership, self._step_down)
+        self._leadership.shutdown(wait=True)
         self._pool.close()
+
+    async def lead(self) -> bool:
+        return await asyncio.get_running_loop().run_in_executor(self._leadership, self._lead)
+
+    def _lead(self) -> bool:
+        """Keep the lock if we hold it and our session still lives; else try to take it."""
+        if self._leading is not None:
+            try:
+                self._leading.execute("SELECT 1")
+                return True
+            except psycopg.Error:  # our session ended, and the lock with it
+                log.warning("this worker's session as leader ended; it no longer leads")
+                self._step_down()
+        try:
+            connection = self._connect()
+        except psycopg.Error as error:
+            log.warning("cannot ask whether this worker may lead: %s", error)
+            return False
+        try:
+            connection.execute(SERVER_KEEPALIVE)
+            if connection.execute("SELECT pg_try_advisory_lock(%s)", (LEADER_LOCK,)).fetchone()[0]:
+                self._leading = connection
+                log.info("this worker leads: it runs the scheduled work")
+                return True
+        except psycopg.Error as error:
+            log.warning("cannot ask whether this worker may lead: %s", error)
+        connection.close()
+        return False
+
+    def _step_down(self) -> None:
+        if self._leading is not None:
+            self._leading.close()  # the session ends: the lock is free for another worker
+            self._leading = None
 
     async def _read(self, query: Callable[..., T], *arguments: Any, **named: Any) -> T:
         return await self._scan(lambda connection: query(connection, *arguments, **named))

@@ -83,6 +83,9 @@ class Store(SqlStore):
 
     # -- plumbing -------------------------------------------------------------------------
 
+    async def lead(self) -> bool:
+        return True  # one civicbot runs on a SQLite file: the running lock sees to it
+
     async def _read(self, query: Callable[..., T], *arguments: Any, **named: Any) -> T:
         """A point read: on the event loop, for it is an index lookup in a local file."""
         return query(self._reader, *arguments, **named)

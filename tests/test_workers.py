@@ -7,8 +7,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
+from conftest import STAFF_ROOM, Clock, command
 from postgres_harness import Database, PostgresServer
 
 from adapters.memory import MemoryAdapter
@@ -17,6 +19,7 @@ from storage.contract import open_storage
 from storage.records import OutboxMessage, TurnRecord
 
 PEOPLE = 20
+MONDAY_8_UTC = datetime(2027, 1, 4, 8, 0, tzinfo=UTC).timestamp()
 
 
 @asynccontextmanager
@@ -165,3 +168,59 @@ async def test_two_workers_sweeping_a_dead_workers_replies_claim_each_once(
     assert not first & second
     assert len(first | second) == PEOPLE * 5
     assert [{row.id for row in rows} for rows in again] == [first, second]  # each keeps its own
+
+
+async def test_one_worker_leads_and_another_takes_over_when_its_session_ends(
+    postgres: PostgresServer,
+) -> None:
+    database = on_postgres(postgres)
+    first, second = (open_storage(database.location, environ=database.environ) for _ in "ab")
+    try:
+        assert [await first.lead(), await second.lead()] == [True, False]
+        assert await first.lead() is True  # it keeps leading
+        database.rows(  # the leader's session dies, as with its host
+            "SELECT pg_terminate_backend(pid) FROM pg_locks"
+            " WHERE locktype = 'advisory' AND granted AND pid != pg_backend_pid()"
+        )
+        assert await second.lead() is True
+        assert await first.lead() is False  # it knows it no longer leads
+    finally:
+        await first.close()
+        await second.close()
+
+
+async def test_a_digest_scheduled_through_one_worker_is_posted_once_by_the_leader(
+    postgres: PostgresServer, survey_folder: Path, clock: Clock
+) -> None:
+    database = on_postgres(postgres)
+    clock.now = MONDAY_8_UTC  # 10:00 in Helsinki
+    async with AsyncExitStack() as stack:
+        pair = [
+            await stack.enter_async_context(
+                running(
+                    database=database.location,
+                    survey_folder=survey_folder,
+                    adapters=[MemoryAdapter],
+                    clock=clock,
+                    environ=database.environ,
+                    coordinators=frozenset({"memory:coord"}),
+                    timezone="Europe/Helsinki",
+                )
+            )
+            for _ in "ab"
+        ]
+        follower = pair[0] if not await pair[0].store.lead() else pair[1]
+        await command(chat(follower), "survey start library for everyone")
+        await command(chat(follower), "survey schedule 1 30 10 * * *")  # 8:30 UTC
+        for text in ["library", "yes", "1", "1", "5", "Fine", "skip"]:
+            await chat(follower).push("dee", text)
+        told = [len(chat(worker).to(STAFF_ROOM)) for worker in pair]
+        for _ in range(31):  # minute by minute to 10:31, each worker looking for schedules
+            clock.advance(60)
+            for worker in pair:
+                await worker.scheduler.settled()
+        posted = [chat(w).to(STAFF_ROOM)[n:] for w, n in zip(pair, told, strict=True)]
+    digests = [m for messages in posted for m in messages if m.message.text.startswith("Digest")]
+    assert len(digests) == 1
+    assert "Responses: 1 (1 new)" in digests[0].message.text
+    assert database.rows("SELECT count(*) FROM digests") == [(1,)]
