@@ -59,8 +59,12 @@ def peak_rss_mib() -> float:
 
 
 def cpu_seconds(runtime: Runtime) -> float:
-    """CPU time of the bot's process and of its database writer process."""
-    with open(f"/proc/{runtime.store.writer.pid}/stat") as stat:
+    """CPU time of the bot's process and of its database writer process, if it has one
+    (SQLite's; PostgreSQL's server is not counted)."""
+    writer = getattr(runtime.store.writer, "pid", None)
+    if writer is None:
+        return time.process_time()
+    with open(f"/proc/{writer}/stat") as stat:
         user, system = stat.read().rsplit(")", 1)[1].split()[11:13]
     return time.process_time() + (int(user) + int(system)) / os.sysconf("SC_CLK_TCK")
 
@@ -91,7 +95,9 @@ async def participant(
         latencies.append(time.perf_counter() - started)
 
 
-async def drive(runtime: Runtime, participants: int, seconds: float, rate: float) -> dict:
+async def drive(
+    runtime: Runtime, participants: int, seconds: float, rate: float, prefix: str = "p"
+) -> dict:
     chat = runtime.adapters[0]
     latencies: list[float] = []
     interval = participants / rate if rate else 0.0
@@ -102,7 +108,9 @@ async def drive(runtime: Runtime, participants: int, seconds: float, rate: float
     deadline = started + seconds
     await asyncio.gather(
         *(
-            participant(chat, f"p{i}", deadline, latencies, interval, interval * i / participants)
+            participant(
+                chat, f"{prefix}{i}", deadline, latencies, interval, interval * i / participants
+            )
             for i in range(participants)
         )
     )

@@ -3,13 +3,14 @@
 The modules write their statements once, with sqlite3's `?` placeholders and SQL both
 engines read (upserts with ON CONFLICT, RETURNING, FILTER); on PostgreSQL they get a
 `PgConnection` (storage/postgres_connection.py), which takes the same calls. What
-cannot be written once is here: the types of a batch's columns (PostgreSQL will not
-guess them from parameters), how many parameters a statement may have, and where new
-ids come from when one statement inserts many rows.
+cannot be written once is here: how a batch of rows reaches a statement (SQLite: a
+VALUES list; PostgreSQL: typed arrays, for it will not guess types from parameters),
+where new ids come from when one statement inserts many rows, and who claims a reply.
 """
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from typing import TYPE_CHECKING, TypeAlias
 
@@ -41,25 +42,25 @@ BATCH_TYPES = {
     "user_id": "text",
     "value": "text",
 }
-POSTGRES_MOST_PARAMETERS = 65_535
 
 
 def is_postgres(connection: Connection) -> bool:
     return not isinstance(connection, sqlite3.Connection)
 
 
-def batch_row(connection: Connection, columns: str) -> str:
-    """One row of placeholders for a VALUES list of these columns."""
+def as_records(columns: str) -> str:
+    """PostgreSQL's batch: the rows as one JSON parameter (`records`), read back as typed
+    columns. However many rows there are, the statement's text stays the same and is
+    prepared once; and one string is the cheapest parameter psycopg sends (an array is
+    dumped element by element, in Python)."""
     names = [name.strip() for name in columns.split(",")]
-    if is_postgres(connection):
-        return f"({','.join(f'CAST(? AS {BATCH_TYPES[name]})' for name in names)})"
-    return f"({','.join('?' * len(names))})"
+    typed = ", ".join(f"{name} {BATCH_TYPES[name]}" for name in names)
+    return f"json_to_recordset(CAST(? AS json)) AS batch({typed})"
 
 
-def most_parameters(connection: Connection) -> int:
-    if is_postgres(connection):
-        return POSTGRES_MOST_PARAMETERS
-    return connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+def records(columns: str, rows: list[tuple]) -> str:
+    names = [name.strip() for name in columns.split(",")]
+    return json.dumps([dict(zip(names, row, strict=True)) for row in rows], ensure_ascii=False)
 
 
 # How long a worker has to send the replies it queued before another may take them (its

@@ -34,6 +34,13 @@ def unsent(connection: Connection, *, queued_before: float | None) -> list[Store
     ]
 
 
+def release_claims(connection: Connection) -> None:
+    """This worker stops: its claims on replies end now, not when they run out."""
+    connection.execute(
+        f"UPDATE outbox SET claimed_by = NULL, claimed_until = NULL WHERE claimed_by = {CLAIMANT}"
+    )
+
+
 def note_failure(
     connection: Connection,
     *,

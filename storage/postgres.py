@@ -1,10 +1,11 @@
 """The PostgreSQL backend of the storage contract (storage/contract.py, in
 storage/sql_store.py), for services with more than one worker or machine.
 
-Every call runs the shared statements of storage/ on a connection of a pool: reads
-and scans in a few threads, writes through the group-commit writer
-(storage/postgres_writer.py). Other workers change the same rows, so nothing is
-cached: each turn reads its participant's conversation from the database.
+Every call runs the shared statements of storage/: writes through the group-commit
+writer process, as on SQLite (storage/writer.py), reads and scans on connections of
+a pool, in a few threads. Other workers change the same rows, so nothing is cached:
+each turn reads its participant's conversation from the database, in one statement
+with the other turns starting meanwhile.
 
 `storage.url` names the database; its password never goes in the URL (the URL sits
 in a configuration file) but in the environment variable PASSWORD_VARIABLE, or in a
@@ -14,6 +15,7 @@ systemd credential of that name.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -24,13 +26,21 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool
 
-from storage.postgres_connection import PgConnection, configure, new_worker_name
+from storage.outbox import release_claims
+from storage.postgres_connection import (
+    SETTINGS_VARIABLE,
+    WORKER_VARIABLE,
+    PgConnection,
+    configure,
+    new_worker_name,
+)
 from storage.postgres_schema import migrate
-from storage.postgres_writer import PoolWriter
 from storage.pseudonyms import KEY_VARIABLE, Pseudonyms
 from storage.recent import RecentConversations
-from storage.records import StorageUnusable
+from storage.records import Loaded, StorageUnusable
 from storage.sql_store import SqlStore
+from storage.turns import load_many
+from storage.writer import GroupCommitWriter
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -84,7 +94,7 @@ class PostgresStore(SqlStore):
     def __init__(
         self,
         pool: ConnectionPool,
-        writer: PoolWriter,
+        writer: GroupCommitWriter,
         pseudonyms: Pseudonyms,
         connect: Callable[[], psycopg.Connection],
     ) -> None:
@@ -96,6 +106,8 @@ class PostgresStore(SqlStore):
         self._pseudonyms = pseudonyms
         self._recent = RecentConversations(capacity=0)  # other workers write too
         self._readers = ThreadPoolExecutor(max_workers=READERS, thread_name_prefix="postgres-read")
+        self._loads: dict[str, list[asyncio.Future[Loaded]]] = {}  # waiting for the next read
+        self._loading: asyncio.Task[None] | None = None
         self._closed = False
 
     @classmethod
@@ -115,17 +127,20 @@ class PostgresStore(SqlStore):
         except psycopg.OperationalError as error:
             reason = " ".join(line.strip() for line in str(error).splitlines() if line.strip())
             raise DatabaseUnavailable(f"cannot use the database of storage.url: {reason}") from None
+        worker = new_worker_name()
         pool = ConnectionPool(
             url,
             kwargs=settings,
-            configure=partial(configure, worker=new_worker_name()),
+            configure=partial(configure, worker=worker),
             min_size=1,
             max_size=READERS + 1,
             open=False,
             name="civicbot",
         )
         pool.open(wait=True, timeout=CONNECT_SECONDS)
-        writer = PoolWriter(pool)
+        writer = GroupCommitWriter(
+            url, environ={SETTINGS_VARIABLE: json.dumps(settings), WORKER_VARIABLE: worker}
+        )
         writer.start()
         return cls(
             pool,
@@ -138,11 +153,41 @@ class PostgresStore(SqlStore):
         if self._closed:
             return
         self._closed = True
+        # what this worker was sending and did not, another may send now: as after a restart
+        await self.writer.write(release_claims)
         await self.writer.close()
         self._readers.shutdown(wait=True)
         await asyncio.get_running_loop().run_in_executor(self._leadership, self._step_down)
         self._leadership.shutdown(wait=True)
         self._pool.close()
+
+    async def load(self, pid: str) -> Loaded:
+        """Loads asked for while one is under way go together in the next statement: one
+        round trip, and one hop to a thread, for however many turns are starting."""
+        future = asyncio.get_running_loop().create_future()
+        self._loads.setdefault(pid, []).append(future)
+        if self._loading is None:
+            self._loading = asyncio.get_running_loop().create_task(self._load_waiting())
+        return await future
+
+    async def _load_waiting(self) -> None:
+        try:
+            while self._loads:
+                waiting, self._loads = self._loads, {}
+                try:
+                    loaded = await self._scan(partial(load_many, pids=list(waiting)))
+                except Exception as error:
+                    for futures in waiting.values():
+                        for future in futures:
+                            if not future.done():
+                                future.set_exception(error)
+                    continue
+                for pid, futures in waiting.items():
+                    for future in futures:
+                        if not future.done():
+                            future.set_result(loaded[pid])
+        finally:
+            self._loading = None
 
     async def lead(self) -> bool:
         return await asyncio.get_running_loop().run_in_executor(self._leadership, self._lead)

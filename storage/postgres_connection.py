@@ -9,11 +9,12 @@ begin a transaction keep their meaning. Numbers that SQLite gives as int or floa
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import secrets
 import socket
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
@@ -58,9 +59,23 @@ def configure(connection: psycopg.Connection, *, worker: str) -> None:
     connection.execute("SELECT set_config('civicbot.worker', %s, false)", (worker,))
 
 
+# How the bot's process tells its writer process what to connect as.
+WORKER_VARIABLE = "CIVICBOT_WORKER"
+SETTINGS_VARIABLE = "CIVICBOT_DATABASE_SETTINGS"  # JSON: connect's keywords, password too
+
+
+def connect_writer(url: str, environ: Mapping[str, str]) -> PgConnection:
+    connection = psycopg.connect(url, **json.loads(environ[SETTINGS_VARIABLE]))
+    configure(connection, worker=environ[WORKER_VARIABLE])
+    return PgConnection(connection)
+
+
 class PgConnection:
     def __init__(self, connection: psycopg.Connection) -> None:
         self.raw = connection
+
+    def close(self) -> None:
+        self.raw.close()
 
     def execute(self, statement: str, parameters: Sequence[Any] = ()) -> psycopg.Cursor:
         return self.raw.execute(spelt(statement), parameters)

@@ -28,6 +28,14 @@ from typing import Any
 
 from storage.database import connect
 
+
+def connect_postgres(url: str) -> Any:
+    """PostgreSQL's writer connection, with what the bot's process put in our environment."""
+    from storage.postgres_connection import connect_writer
+
+    return connect_writer(url, os.environ)
+
+
 log = logging.getLogger(__name__)
 
 # writes many items of one kind; returns one result per item, in order
@@ -210,7 +218,7 @@ def main() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    connection = connect(sys.argv[1])
+    connection = connect_postgres(sys.argv[1]) if "://" in sys.argv[1] else connect(sys.argv[1])
     try:
         inbox = Inbox(sys.stdin.fileno())
         while (batch := inbox.batch()) is not None:

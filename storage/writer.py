@@ -28,7 +28,7 @@ import pickle
 import sqlite3
 import sys
 from collections import deque
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
@@ -93,8 +93,9 @@ class _Child:
 
 
 class GroupCommitWriter:
-    def __init__(self, path: Path | str) -> None:
-        self._path = path
+    def __init__(self, path: Path | str, *, environ: Mapping[str, str] | None = None) -> None:
+        self._path = path  # a SQLite file, or a PostgreSQL URL
+        self._environ = dict(environ or {})  # for the writer process: what it connects with
         self._pending: list[_Pending] = []
         self._deferred: list[_Pending] = []
         self._deferred_timer: asyncio.TimerHandle | None = None
@@ -237,7 +238,11 @@ class GroupCommitWriter:
             self.restarts += 1
         if self._child is None:
             # the child imports the functions it is sent from where this process does
-            environment = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+            environment = {
+                **os.environ,
+                **self._environ,
+                "PYTHONPATH": os.pathsep.join(sys.path),
+            }
             process = await asyncio.create_subprocess_exec(
                 sys.executable,
                 "-m",
