@@ -68,7 +68,11 @@ def records(columns: str, rows: list[tuple]) -> str:
 CLAIM_SECONDS = 120
 # The database's clock, not a worker's: workers' clocks may be minutes apart.
 DATABASE_NOW = "extract(epoch FROM clock_timestamp())"
-CLAIMANT = "current_setting('civicbot.worker')"  # this worker, as SQL names it
+CLAIMANT = "current_setting('application_name')"  # this worker, as SQL names it
+# A claim's worker has no session left: it died (its replies need not wait out the claim).
+CLAIMANT_GONE = (
+    "NOT EXISTS (SELECT 1 FROM pg_stat_activity WHERE application_name = outbox.claimed_by)"
+)
 
 
 def claimed(connection: Connection) -> tuple[str, str]:

@@ -3,20 +3,29 @@ forgetting delivered ones ride with the turns, in storage/turns.py)."""
 
 from __future__ import annotations
 
-from storage.dialect import CLAIM_SECONDS, CLAIMANT, DATABASE_NOW, Connection, is_postgres
+from storage.dialect import (
+    CLAIM_SECONDS,
+    CLAIMANT,
+    CLAIMANT_GONE,
+    DATABASE_NOW,
+    Connection,
+    is_postgres,
+)
 from storage.records import StoredOutbox, Undeliverable
 
 
 def unsent(connection: Connection, *, queued_before: float | None) -> list[StoredOutbox]:
     """On PostgreSQL, the rows are claimed for this worker: those it claimed before, and
-    those whose claim by another ran out (that worker stopped, or died)."""
+    those whose claim by another ran out or whose worker has no session left (it
+    stopped, or died)."""
     if is_postgres(connection):
         rows = connection.execute(
             f"UPDATE outbox SET claimed_by = {CLAIMANT},"
             f" claimed_until = {DATABASE_NOW} + {CLAIM_SECONDS}"
             " WHERE id IN (SELECT id FROM outbox"
             "  WHERE dead_at IS NULL AND created_at <= coalesce(?, created_at)"
-            f"  AND (claimed_by = {CLAIMANT} OR coalesce(claimed_until, 0) < {DATABASE_NOW})"
+            f"  AND (claimed_by = {CLAIMANT} OR coalesce(claimed_until, 0) < {DATABASE_NOW}"
+            f"   OR {CLAIMANT_GONE})"
             "  FOR UPDATE SKIP LOCKED)"  # those another worker is claiming now are theirs
             " RETURNING id, platform, conversation_id, body, refused, created_at",
             (queued_before,),

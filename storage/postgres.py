@@ -29,7 +29,6 @@ from psycopg_pool import ConnectionPool
 from storage.outbox import release_claims
 from storage.postgres_connection import (
     SETTINGS_VARIABLE,
-    WORKER_VARIABLE,
     PgConnection,
     configure,
     new_worker_name,
@@ -127,20 +126,18 @@ class PostgresStore(SqlStore):
         except psycopg.OperationalError as error:
             reason = " ".join(line.strip() for line in str(error).splitlines() if line.strip())
             raise DatabaseUnavailable(f"cannot use the database of storage.url: {reason}") from None
-        worker = new_worker_name()
+        settings["application_name"] = new_worker_name()
         pool = ConnectionPool(
             url,
             kwargs=settings,
-            configure=partial(configure, worker=worker),
+            configure=configure,
             min_size=1,
             max_size=READERS + 1,
             open=False,
             name="civicbot",
         )
         pool.open(wait=True, timeout=CONNECT_SECONDS)
-        writer = GroupCommitWriter(
-            url, environ={SETTINGS_VARIABLE: json.dumps(settings), WORKER_VARIABLE: worker}
-        )
+        writer = GroupCommitWriter(url, environ={SETTINGS_VARIABLE: json.dumps(settings)})
         writer.start()
         return cls(
             pool,

@@ -49,24 +49,24 @@ class NumberLoader(Loader):
 
 
 def new_worker_name() -> str:
-    """A worker among the others: what its claims on the outbox are made in the name of."""
-    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+    """A worker among the others, as its connections' application_name: what its claims on
+    the outbox are made in the name of, and what operators see in pg_stat_activity."""
+    return f"civicbot {socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
 
 
-def configure(connection: psycopg.Connection, *, worker: str) -> None:
-    """For each new connection of the worker's pool."""
+def configure(connection: psycopg.Connection) -> None:
+    """For each new connection."""
     connection.adapters.register_loader("numeric", NumberLoader)
-    connection.execute("SELECT set_config('civicbot.worker', %s, false)", (worker,))
 
 
-# How the bot's process tells its writer process what to connect as.
-WORKER_VARIABLE = "CIVICBOT_WORKER"
-SETTINGS_VARIABLE = "CIVICBOT_DATABASE_SETTINGS"  # JSON: connect's keywords, password too
+# How the bot's process tells its writer process what to connect with (JSON: connect's
+# keywords, its worker's name and the password among them).
+SETTINGS_VARIABLE = "CIVICBOT_DATABASE_SETTINGS"
 
 
 def connect_writer(url: str, environ: Mapping[str, str]) -> PgConnection:
     connection = psycopg.connect(url, **json.loads(environ[SETTINGS_VARIABLE]))
-    configure(connection, worker=environ[WORKER_VARIABLE])
+    configure(connection)
     return PgConnection(connection)
 
 

@@ -6,6 +6,8 @@ takes a few milliseconds to "send", like a network call, so a kill lands
 between commit and send.
 
     python tests/crash_child.py DATABASE SURVEY_FOLDER
+
+DATABASE is a SQLite file or a PostgreSQL URL (its password in the environment).
 """
 
 from __future__ import annotations
@@ -37,12 +39,12 @@ async def write_reply(outbound: Outbound) -> None:
     os.write(sys.stdout.fileno(), (line + "\n").encode())  # one write: atomic on a pipe
 
 
-async def main(database: Path, surveys: Path) -> None:
+async def main(database: Path | str, surveys: Path) -> None:
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader()
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
     adapters = [lambda handler: MemoryAdapter(handler, on_send=write_reply)]
-    environ = {"CIVICBOT_PSEUDONYM_KEY": "crash-test"}
+    environ = {**os.environ, "CIVICBOT_PSEUDONYM_KEY": "crash-test"}
     async with running(
         database=database, survey_folder=surveys, adapters=adapters, environ=environ
     ) as runtime:
@@ -60,4 +62,5 @@ async def main(database: Path, surveys: Path) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(Path(sys.argv[1]), Path(sys.argv[2])))
+    database = sys.argv[1] if "://" in sys.argv[1] else Path(sys.argv[1])
+    asyncio.run(main(database, Path(sys.argv[2])))

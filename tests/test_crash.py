@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import random
 import signal
-import sqlite3
 import sys
 from collections import defaultdict
 from pathlib import Path
+
+from postgres_harness import Database
 
 ROOT = Path(__file__).resolve().parent.parent
 CHILD = Path(__file__).resolve().parent / "crash_child.py"
@@ -44,14 +46,15 @@ class Child:
         self.reading = asyncio.create_task(self._read())
 
     @classmethod
-    async def start(cls, database: Path) -> Child:
+    async def start(cls, database: Database) -> Child:
         process = await asyncio.create_subprocess_exec(
             sys.executable,
             str(CHILD),
-            str(database),
+            str(database.location),
             str(ROOT / "surveys"),
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
+            env={**os.environ, **database.environ},
         )
         child = cls(process)
         await asyncio.wait_for(child.ready.wait(), 30)
@@ -112,13 +115,11 @@ class Participant:
             self.step += 1
 
 
-def unsent_outbox(database: Path) -> set[tuple[str, int]]:
-    with sqlite3.connect(database) as connection:
-        return set(connection.execute("SELECT conversation_id, id FROM outbox"))
+def unsent_outbox(database: Database) -> set[tuple[str, int]]:
+    return set(database.rows("SELECT conversation_id, id FROM outbox"))
 
 
-async def test_sigkill_mid_flight_loses_and_doubles_nothing(tmp_path: Path) -> None:
-    database = tmp_path / "crash.db"
+async def test_sigkill_mid_flight_loses_and_doubles_nothing(database: Database) -> None:
     participants = [Participant(i) for i in range(PARTICIPANTS)]
     child = await Child.start(database)
 
@@ -169,20 +170,16 @@ async def test_sigkill_mid_flight_loses_and_doubles_nothing(tmp_path: Path) -> N
     await asyncio.gather(*(resume(p) for p in participants))
     await child.stop()  # reads every reply the child still writes, so none escapes the count
 
-    with sqlite3.connect(database) as connection:
-        statuses = connection.execute(
-            "SELECT status, count(*) FROM responses GROUP BY 1"
-        ).fetchall()
-        assert statuses == [("completed", PARTICIPANTS)]
-        events = connection.execute("SELECT count(*) FROM processed_events").fetchone()[0]
-        assert events == PARTICIPANTS * len(SCRIPT)
-        answers = connection.execute(
-            "SELECT a.value, a.question_id, r.pid"
-            " FROM answers a JOIN responses r ON r.id = a.response_id"
-        ).fetchall()
-        assert len(answers) == PARTICIPANTS * 5
-        improve = sorted(json.loads(v) for v, q, _ in answers if q == "improve")
-        assert improve == sorted(f"{p.user} wants longer opening hours" for p in participants)
-        assert connection.execute("SELECT count(*) FROM outbox").fetchone()[0] == 0
+    statuses = database.rows("SELECT status, count(*) FROM responses GROUP BY 1")
+    assert statuses == [("completed", PARTICIPANTS)]
+    assert database.rows("SELECT count(*) FROM processed_events") == [(PARTICIPANTS * len(SCRIPT),)]
+    answers = database.rows(
+        "SELECT a.value, a.question_id, r.pid FROM answers a"
+        " JOIN responses r ON r.id = a.response_id"
+    )
+    assert len(answers) == PARTICIPANTS * 5
+    improve = sorted(json.loads(v) for v, q, _ in answers if q == "improve")
+    assert improve == sorted(f"{p.user} wants longer opening hours" for p in participants)
+    assert database.rows("SELECT count(*) FROM outbox") == [(0,)]
     for p in participants:
         assert len(p.seen_outbox_ids) == len(SCRIPT), p.user  # one reply per message, no more
