@@ -152,15 +152,24 @@ def migrate(check: bool, config_path: Path | None) -> None:
 
     settings = _settings_or_exit(config_path)
     logs.configure(settings.log_level, form=settings.log_format)  # it names the backup
-    database = settings.storage.database
-    if not database.is_file():
-        click.echo(f"{database}: there is no database here yet; civicbot run makes one")
-        sys.exit(1 if check else 0)
-    connection = connect(database)
-    try:
-        version, due = applied_version(connection), pending(connection)
-    finally:
-        connection.close()
+    database = settings.storage.url or settings.storage.database
+    if settings.storage.url:
+        from storage.postgres_schema import pending_on
+
+        try:
+            version, due = pending_on(settings.storage.url, with_credentials(os.environ))
+        except StorageUnusable as refused:
+            click.echo(str(refused), err=True)
+            sys.exit(1)
+    else:
+        if not settings.storage.database.is_file():
+            click.echo(f"{database}: there is no database here yet; civicbot run makes one")
+            sys.exit(1 if check else 0)
+        connection = connect(settings.storage.database)
+        try:
+            version, due = applied_version(connection), pending(connection)
+        finally:
+            connection.close()
     click.echo(f"{database} is at version {version}.")
     for migration in due:
         click.echo(f"  to apply: {migration.version}: {migration.description}")
@@ -170,7 +179,10 @@ def migrate(check: bool, config_path: Path | None) -> None:
     if check:
         sys.exit(1)
     _with_storage(settings, _nothing)
-    click.echo(f"Applied {len(due)}; the log above names the backup taken first.")
+    if settings.storage.url:  # backups of PostgreSQL are the server's (docs/scaling.md)
+        click.echo(f"Applied {len(due)}.")
+    else:
+        click.echo(f"Applied {len(due)}; the log above names the backup taken first.")
 
 
 async def _nothing(store: Storage) -> None:
@@ -209,6 +221,45 @@ def check(paths: tuple[Path, ...]) -> None:
             f"languages {', '.join(survey.languages)}"
         )
     sys.exit(1 if failed else 0)
+
+
+@main.group()
+def storage() -> None:
+    """Where civicbot keeps its data: moving it to PostgreSQL."""
+
+
+@storage.command("copy")
+@click.option(
+    "--to",
+    "url",
+    required=True,
+    help="postgresql://user@host:port/database, empty; its password in CIVICBOT_DATABASE_PASSWORD",
+)
+@CONFIG_OPTION
+def storage_copy(url: str, config_path: Path | None) -> None:
+    """Copy the SQLite database (storage.database) whole into an empty PostgreSQL
+    database, for storage.url; the SQLite file is only read."""
+    from storage.copy import copy_to_postgres
+    from storage.pseudonyms import KEY_VARIABLE, key_file
+
+    settings = _settings_or_exit(config_path)
+    database = settings.storage.database
+    environ = with_credentials(os.environ)
+    try:
+        copied = copy_to_postgres(database, url, environ)
+    except StorageUnusable as refused:
+        click.echo(f"nothing copied: {refused}", err=True)
+        sys.exit(1)
+    click.echo(
+        f"copied {sum(copied.rows.values()):,} rows of {len(copied.rows)} tables from"
+        f" {database} to {url} (schema version {copied.version})"
+    )
+    click.echo(f'next: storage.url = "{url}" in civicbot.toml, for every worker')
+    if not environ.get(KEY_VARIABLE):
+        click.echo(
+            f"and every worker needs {KEY_VARIABLE}: the key is in {key_file(database)}"
+            " (without it, returning participants look new)"
+        )
 
 
 @main.group()

@@ -71,6 +71,12 @@ class DatabaseUnavailable(StorageUnusable):
     """The database named by storage.url cannot be used; the message says why."""
 
 
+def unusable(error: psycopg.Error, setting: str = "storage.url") -> DatabaseUnavailable:
+    """The server's reason, on one line, naming the setting that led to it."""
+    reason = " ".join(line.strip() for line in str(error).splitlines() if line.strip())
+    return DatabaseUnavailable(f"cannot use the database of {setting}: {reason}")
+
+
 def connection_settings(url: str, environ: Mapping[str, str]) -> dict[str, Any]:
     """The connection's keyword arguments: the URL's, with the password from the environment."""
     try:
@@ -124,8 +130,7 @@ class PostgresStore(SqlStore):
             with psycopg.connect(url, **settings) as connection:
                 migrate(connection)
         except psycopg.OperationalError as error:
-            reason = " ".join(line.strip() for line in str(error).splitlines() if line.strip())
-            raise DatabaseUnavailable(f"cannot use the database of storage.url: {reason}") from None
+            raise unusable(error) from None
         settings["application_name"] = new_worker_name()
         pool = ConnectionPool(
             url,

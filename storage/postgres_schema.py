@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import psycopg
 
@@ -268,6 +268,19 @@ def applied_version(connection: psycopg.Connection) -> int:
         return 0
     newest = connection.execute("SELECT coalesce(max(version), 0) FROM schema_migrations")
     return newest.fetchone()[0]
+
+
+def pending_on(url: str, environ: Mapping[str, str]) -> tuple[int, list[Migration]]:
+    """The database's version and the migrations it lacks, without applying any."""
+    from storage.postgres import connection_settings, unusable
+
+    try:
+        with psycopg.connect(url, **connection_settings(url, environ)) as connection:
+            version = applied_version(connection)
+    except psycopg.OperationalError as error:
+        raise unusable(error) from None
+    refuse_newer(version, MIGRATIONS)
+    return version, [m for m in MIGRATIONS if m.version > version]
 
 
 def migrate(connection: psycopg.Connection, *, now: Callable[[], float] = time.time) -> int:

@@ -12,11 +12,16 @@ from pathlib import Path
 import aiohttp
 import psycopg
 import pytest
+from click.testing import CliRunner
 from postgres_harness import PASSWORD_VARIABLE, Database, PostgresServer
 
+from adapters.memory import MemoryAdapter
+from bot.app import running
+from bot.cli import main
 from bot.config import ConfigError, load_settings
 from bot.run import serve
 from storage.contract import StorageUnusable, open_storage
+from storage.copy import copy_to_postgres
 from storage.postgres_schema import MIGRATIONS, migrate
 from storage.writer import WriterDied
 
@@ -150,3 +155,87 @@ def test_a_storage_url_that_is_not_postgresql_is_named(tmp_path: Path) -> None:
     settings_file.write_text('[storage]\nurl = "mysql://civicbot@db/civicbot"\n')
     with pytest.raises(ConfigError, match=r"storage\.url: .*not a PostgreSQL URL"):
         load_settings(settings_file)
+
+
+async def test_a_sqlite_database_copied_to_postgresql_answers_the_same(
+    postgres: PostgresServer, tmp_path: Path, survey_folder: Path
+) -> None:
+    sqlite_file = tmp_path / "civicbot.db"
+    environ = {"CIVICBOT_PSEUDONYM_KEY": "copied"}
+    async with running(
+        database=sqlite_file, survey_folder=survey_folder, adapters=[MemoryAdapter], environ=environ
+    ) as before:
+        for person in ("ann", "ben"):
+            for text in ["library", "yes", "1", "1, 3", "4", "Sunday hours", "2"]:
+                await before.adapters[0].push(person, text)
+        await before.adapters[0].push("cai", "library")  # half-way: consent asked
+    url = postgres.new_database()
+    settings_file = tmp_path / "civicbot.toml"
+    settings_file.write_text(f'[storage]\ndatabase = "{sqlite_file}"\n')
+    copied = CliRunner().invoke(
+        main,
+        ["storage", "copy", "--to", url, "--config", str(settings_file)],
+        env={PASSWORD_VARIABLE: postgres.password, **environ},
+    )
+    assert copied.exit_code == 0, copied.output
+    assert "next: storage.url" in copied.output
+    assert "civicbot.db.key" not in copied.output  # the key came from the environment
+    moved = Database(url, {**postgres.environ, **environ}, postgres.password)
+    original = Database(sqlite_file, environ)
+    for table in ("responses", "answers", "conversations", "participants", "addresses"):
+        query = f"SELECT * FROM {table} ORDER BY 1, 2"
+        assert moved.rows(query) == original.rows(query), table
+    async with running(
+        database=url, survey_folder=survey_folder, adapters=[MemoryAdapter], environ=moved.environ
+    ) as after:
+        await after.adapters[0].push("cai", "yes")  # goes on where it stood
+        assert "How often do you visit" in after.adapters[0].sent[-1].message.text
+        await after.adapters[0].push("dee", "library")  # and new people get new ids
+    outbox_ids = moved.rows("SELECT max(id) FROM outbox")
+    assert moved.rows("SELECT count(*) FROM responses") == [(4,)]
+    assert outbox_ids == [(None,)]  # everything sent
+
+
+async def test_copying_into_a_database_that_holds_data_changes_nothing(
+    postgres: PostgresServer, tmp_path: Path, survey_folder: Path
+) -> None:
+    sqlite_file = tmp_path / "civicbot.db"
+    async with running(
+        database=sqlite_file,
+        survey_folder=survey_folder,
+        adapters=[MemoryAdapter],
+        environ={"CIVICBOT_PSEUDONYM_KEY": "k"},
+    ) as before:
+        await before.adapters[0].push("ann", "library")
+    url = postgres.new_database()
+    await open_storage(url, environ=postgres.environ).close()
+    taken = Database(url, postgres.environ, postgres.password)
+    taken.rows(
+        "INSERT INTO runs (survey_id, audience, status, created_at)"
+        " VALUES ('x', 'open', 'open', 0) RETURNING id"
+    )
+    with pytest.raises(StorageUnusable, match="already holds runs: copy into an empty one"):
+        copy_to_postgres(sqlite_file, url, postgres.environ)
+    assert taken.rows("SELECT survey_id FROM runs") == [("x",)]
+    assert taken.rows("SELECT count(*) FROM participants") == [(0,)]
+
+
+def test_civicbot_migrate_on_a_storage_url_says_what_is_due_then_applies_it(
+    postgres: PostgresServer, tmp_path: Path
+) -> None:
+    url = postgres.new_database()
+    settings_file = tmp_path / "civicbot.toml"
+    settings_file.write_text(f'[storage]\nurl = "{url}"\n')
+    command = ["migrate", "--config", str(settings_file)]
+
+    def civicbot(*extra: str):
+        return CliRunner().invoke(main, [*command, *extra], env=postgres.environ)
+
+    checked = civicbot("--check")
+    assert checked.exit_code == 1
+    assert f"{url} is at version 0." in checked.output
+    assert f"to apply: {MIGRATIONS[-1].version}: {MIGRATIONS[-1].description}" in checked.output
+    assert civicbot().exit_code == 0
+    again = civicbot("--check")
+    assert again.exit_code == 0
+    assert f"is at version {MIGRATIONS[-1].version}.\nNothing to apply." in again.output
