@@ -10,10 +10,8 @@ from __future__ import annotations
 import functools
 import logging
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import replace
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from bot.answer_back import AnswersBack
@@ -21,32 +19,18 @@ from bot.events import Delivery, Inbound, NotStored, Outbound, delivered
 from bot.metrics import Metrics
 from bot.my_data import stored_data
 from bot.outbox import OutboxSender
-from bot.per_participant import InOrder, ParticipantLocks
+from bot.outreach import RESPONSE_STATUS, Outreach
 from bot.survey_files import SurveyCatalogue
+from bot.turn_writer import TurnWriter, current_survey, expired, ongoing_survey
 from conversations import engine
 from conversations.engine import State, Turn
 from conversations.messages import command_of, say, speaks
 from conversations.outgoing import Choice, Message
 from conversations.survey import Survey
 from storage.contract import Storage
-from storage.records import ConversationRow, Loaded, OutboxMessage, TurnConflict, TurnRecord
+from storage.records import Loaded, TurnRecord
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
-
-# Times a turn is run again because another worker stored one of the same person first;
-# each loses only to a turn that was stored, so more in a row means a flood of them.
-CONFLICT_RETRIES = 5
-
-# What a response's status becomes after each engine outcome.
-RESPONSE_STATUS = {
-    "started": "started",
-    "consented": "answering",
-    "resumed": "answering",
-    "declined": "declined",
-    "completed": "completed",
-    "stopped": "stopped",
-}
 
 
 class Bot:
@@ -69,8 +53,10 @@ class Bot:
         self._clock = clock
         self._zone = ZoneInfo(timezone)  # where "today" is, for answers such as "yesterday"
         self._staff_channel = staff_channel  # digests of open surveys that name none go here
-        self._serial = ParticipantLocks()
-        self._replies = InOrder()  # per participant
+        self._turns = TurnWriter(store=store, outbox=outbox, metrics=self._metrics)
+        self.outreach = Outreach(
+            store=store, surveys=surveys, turns=self._turns, clock=clock, metrics=self._metrics
+        )
 
     async def dispatch(self, inbound: Inbound) -> Delivery:
         """Handle one event: store its turn and return (its platform may now be told it
@@ -81,9 +67,9 @@ class Bot:
             return delivered()  # group messages carry commands, not answers
         pid = self._store.pseudonym(inbound.platform, inbound.user_id)
         arrived = time.perf_counter()
-        async with self._serial.hold(pid):
+        async with self._turns.serial.hold(pid):
             try:
-                stored = await self._again_on_conflict(self._store_turn, pid, inbound)
+                stored = await self._turns.again_on_conflict(self._store_turn, pid, inbound)
             except Exception as error:
                 log.exception("%s event %s was not stored", *inbound.logged)
                 self._metrics.turns.labels(inbound.platform, "not_stored").inc()
@@ -93,7 +79,7 @@ class Bot:
             self._metrics.turn_seconds.observe(time.perf_counter() - arrived)
             if not stored:
                 return delivered()
-            return self._replies.then(pid, functools.partial(self._send, stored, inbound))
+            return self._turns.replies.then(pid, functools.partial(self._send, stored, inbound))
 
     async def _send(self, stored: list[Outbound], inbound: Inbound) -> None:
         try:
@@ -103,17 +89,7 @@ class Bot:
 
     async def settled(self) -> None:
         """Wait until the replies of every stored turn have been sent or left to the outbox."""
-        await self._replies.settled()
-
-    async def _again_on_conflict(self, turn: Callable[..., Awaitable[T]], *arguments: Any) -> T:
-        """Run `turn` until it is stored on what it read: another worker may store a turn
-        of the same person meanwhile (PostgreSQL), and then this one is run again on it."""
-        for _ in range(CONFLICT_RETRIES):
-            try:
-                return await turn(*arguments)
-            except TurnConflict:
-                self._metrics.turn_conflicts.inc()
-        return await turn(*arguments)
+        await self._turns.replies.settled()
 
     async def _store_turn(self, pid: str, inbound: Inbound) -> list[Outbound] | None:
         """Run and store the turn; None if the event was a redelivery (nothing changes).
@@ -130,11 +106,17 @@ class Bot:
         )
         if loaded.address != inbound.conversation_id:
             record.address = (inbound.platform, inbound.user_id, inbound.conversation_id)
-        if inbound.edited and not _answers_again(self._ongoing(loaded, record.now), inbound):
+        if inbound.edited and not _answers_again(
+            ongoing_survey(loaded, self._surveys.surveys, record.now), inbound
+        ):
             # an answer the survey took stays as given: `back` is the way to change it
             lang = _language_of(loaded, inbound)
-            kept = (Message(say(lang, "edit_kept")),) if self._ongoing(loaded, record.now) else ()
-            return await self._commit(record, kept, inbound.platform, inbound.conversation_id)
+            kept = (
+                (Message(say(lang, "edit_kept")),)
+                if ongoing_survey(loaded, self._surveys.surveys, record.now)
+                else ()
+            )
+            return await self._turns.commit(record, kept, inbound.platform, inbound.conversation_id)
         privacy = command_of(inbound.text) if inbound.action is None else None
         word = privacy[0] if privacy else None
         if word == "forget_me":
@@ -145,7 +127,7 @@ class Bot:
             record.opted_out = False  # writing again ends an opt-out
         if word == "no_replies":
             record.replies_withdrawn = True
-        ongoing = self._ongoing(loaded, record.now)
+        ongoing = ongoing_survey(loaded, self._surveys.surveys, record.now)
         lang = _language_of(loaded, inbound)
         if inbound.unreadable:  # nothing to answer with: ask again, leave the survey as it is
             turn = _Reply(Message(say(lang, "unreadable")))
@@ -158,12 +140,14 @@ class Bot:
         elif (written_back := await self._answer_back.of(record, inbound, lang)) is not None:
             turn = _Reply(written_back.to_person)
             staff = (written_back.to_staff,) if written_back.to_staff else ()
-            return await self._commit(
+            return await self._turns.commit(
                 record, turn.messages, inbound.platform, inbound.conversation_id, also=staff
             )
         else:
             turn = await self._begin(record, loaded, inbound)
-        return await self._commit(record, turn.messages, inbound.platform, inbound.conversation_id)
+        return await self._turns.commit(
+            record, turn.messages, inbound.platform, inbound.conversation_id
+        )
 
     async def _forget(
         self, pid: str, inbound: Inbound, record: TurnRecord, loaded: Loaded
@@ -185,160 +169,12 @@ class Bot:
             for outbox_id in erased.outbox_ids
         ]
 
-    def _current(self, loaded: Loaded) -> tuple[Survey, State] | None:
-        """The survey of the participant's conversation and where it stands, unless it has
-        ended or its run closed (it may have expired)."""
-        conversation = loaded.conversation
-        if conversation is None or conversation.finished or not conversation.run_open:
-            return None
-        state = State.from_json(conversation.state)
-        survey = self._surveys.surveys.get(state.survey_id)
-        return None if survey is None else (survey, state)
-
-    def _ongoing(self, loaded: Loaded, now: float) -> tuple[Survey, State] | None:
-        """The current conversation, unless it has also expired."""
-        current = self._current(loaded)
-        if current is None or _expired(loaded.conversation, current[0], now):
-            return None
-        return current
-
     def _starts_another(self, survey: Survey, state: State, inbound: Inbound) -> bool:
         """Someone who stopped a survey may start another by its keyword."""
         if state.stage != "stopped":
             return False
         other = self._surveys.by_keyword(inbound.action or inbound.text)
         return other is not None and other.id != survey.id
-
-    async def _commit(
-        self,
-        record: TurnRecord,
-        said: tuple[Message, ...],
-        platform: str,
-        to: str,
-        *,
-        also: tuple[tuple[str, str, Message], ...] = (),
-    ) -> list[Outbound] | None:
-        """Store the turn with its replies, and `also` (platform, conversation, message)
-        to others; what to send, or None for a redelivery."""
-        addressed = [(platform, to, m) for m in merged(said)] + list(also)
-        record.outbox = [OutboxMessage(p, where, m.to_json()) for p, where, m in addressed]
-        outbox_ids = await self._store.commit_turn(record)
-        if outbox_ids is None:
-            return None
-        return [
-            Outbound(p, where, m, outbox_id=outbox_id)
-            for (p, where, m), outbox_id in zip(addressed, outbox_ids, strict=True)
-        ]
-
-    async def invitable(self, *, platform: str, user_id: str, run_id: int | None) -> str:
-        """What inviting the person would do now, without doing it: 'invited', 'already'
-        (in this run), 'busy' (in another survey) or 'opted_out'."""
-        pid = self._store.pseudonym(platform, user_id)
-        return self._invitation_outcome(await self._store.load(pid), run_id, self._clock())
-
-    def _invitation_outcome(self, loaded: Loaded, run_id: int | None, now: float) -> str:
-        if loaded.opted_out:
-            return "opted_out"
-        ongoing = self._ongoing(loaded, now)
-        if ongoing is not None and loaded.conversation.run_id == run_id:
-            return "already"
-        if ongoing is not None and ongoing[1].stage != "stopped":
-            return "busy"
-        return "invited"
-
-    async def invite(
-        self, *, platform: str, user_id: str, conversation_id: str, survey: Survey, run_id: int
-    ) -> str:
-        """Open the survey in someone's direct conversation, consent first. Returns what
-        `invitable` says; only 'invited' sends anything (inviting twice invites once)."""
-        outcome = await self._invite(platform, user_id, conversation_id, survey, run_id)
-        self._metrics.invitations.labels(outcome).inc()
-        return outcome
-
-    async def _invite(
-        self, platform: str, user_id: str, conversation_id: str, survey: Survey, run_id: int
-    ) -> str:
-        pid = self._store.pseudonym(platform, user_id)
-        async with self._serial.hold(pid):
-            invited = await self._again_on_conflict(
-                self._store_invitation, pid, (platform, user_id, conversation_id), survey, run_id
-            )
-            if isinstance(invited, str):
-                return invited
-            sending = self._replies.then(pid, functools.partial(self._outbox.send, invited))
-        await sending
-        return "invited"
-
-    async def _store_invitation(
-        self, pid: str, address: tuple[str, str, str], survey: Survey, run_id: int
-    ) -> str | list[Outbound]:
-        """The invitation stored, and what to send; or why there is none ('already' …)."""
-        now = self._clock()
-        loaded = await self._store.load(pid)
-        outcome = self._invitation_outcome(loaded, run_id, now)
-        if outcome != "invited":
-            return outcome
-        turn = engine.start(survey)
-        record = TurnRecord(
-            event_key=f"invite:{run_id}:{pid}",
-            pid=pid,
-            now=now,
-            outbox=[],
-            new_participant=not loaded.known_participant,
-            address=address,
-            run_id=run_id,
-            start_response=not survey.anonymous,  # anonymous: at the first answer
-            start_conversation=True,
-            anonymous=survey.anonymous,
-            state=turn.state.to_json(),
-            status=RESPONSE_STATUS["started"],
-            channel=address[0],
-            language=turn.state.language,
-            based_on=loaded.version,
-        )
-        stored = await self._commit(record, turn.messages, address[0], address[2])
-        return "already" if stored is None else stored
-
-    async def remind(
-        self, *, pid: str, platform: str, conversation_id: str, run_id: int, text: str
-    ) -> bool:
-        """Nudge someone who has not finished; stored (and counted) and sent like any reply.
-        True once it is stored: if the platform is down, the outbox sends it later."""
-        now = self._clock()
-        record = TurnRecord(
-            event_key=f"remind:{pid}:{now}", pid=pid, now=now, outbox=[], run_id=run_id
-        )
-        record.reminded = True
-        return await self._deliver(record, text, platform, conversation_id)
-
-    async def tell(
-        self,
-        *,
-        pid: str,
-        platform: str,
-        conversation_id: str,
-        text: str,
-        event_key: str,
-        thread: tuple[str, int] | None = None,
-    ) -> bool:
-        """Send someone a message from staff (a reply to their answer), stored and sent
-        like any reply, opening `thread` (reference, run id) for what they write back.
-        `event_key` names what asked for it: a command delivered twice sends it once,
-        and the second time gives False."""
-        record = TurnRecord(event_key=event_key, pid=pid, now=self._clock(), outbox=[])
-        record.opens_thread = thread
-        return await self._deliver(record, text, platform, conversation_id)
-
-    async def _deliver(
-        self, record: TurnRecord, text: str, platform: str, conversation_id: str
-    ) -> bool:
-        async with self._serial.hold(record.pid):
-            stored = await self._commit(record, (Message(text),), platform, conversation_id)
-            if not stored:
-                return False
-            sending = self._replies.then(record.pid, functools.partial(self._outbox.send, stored))
-        await sending
-        return True
 
     def _continue(
         self, record: TurnRecord, loaded: Loaded, survey: Survey, before: State, inbound: Inbound
@@ -398,9 +234,9 @@ class Bot:
 
     def _moved_on(self, record: TurnRecord, loaded: Loaded) -> Message | None:
         """If the person's conversation expired, say so once: this turn ends it."""
-        current = self._current(loaded)
+        current = current_survey(loaded, self._surveys.surveys)
         conversation = loaded.conversation
-        if current is None or not _expired(conversation, current[0], record.now):
+        if current is None or not expired(conversation, current[0], record.now):
             return None
         survey, state = current
         record.run_id = conversation.run_id
@@ -455,29 +291,7 @@ def _answers_again(ongoing: tuple[Survey, State] | None, inbound: Inbound) -> bo
     return state.stage in ("consent", "question") and state.failures > 0
 
 
-def _expired(conversation: ConversationRow, survey: Survey, now: float) -> bool:
-    """No change for longer than the survey waits: the conversation has moved on."""
-    return conversation.updated_at < now - survey.expires_after.total_seconds()
-
-
 def _language_of(loaded: Loaded, inbound: Inbound) -> str:
     if loaded.conversation is not None:
         return State.from_json(loaded.conversation.state).language
     return inbound.locale if inbound.locale and speaks(inbound.locale) else "en"
-
-
-def merged(said: tuple[Message, ...]) -> tuple[Message, ...]:
-    """What the engine said, in as few messages as possible: a message ends with the one
-    whose choices it shows, so buttons always sit under the question they answer."""
-    if len(said) == 1:  # the usual turn: one question
-        return said
-    messages: list[Message] = []
-    texts: list[str] = []
-    for message in said:
-        texts.append(message.text)
-        if message.choices:
-            messages.append(replace(message, text="\n\n".join(texts)))
-            texts = []
-    if texts:
-        messages.append(Message("\n\n".join(texts)))
-    return tuple(messages)

@@ -18,10 +18,11 @@ from datetime import UTC, datetime, timedelta
 from typing import cast
 
 from bot.commands import Audience, Command
-from bot.core import Bot, merged
+from bot.core import Bot
 from bot.events import Adapter, Inbound, Inviting
 from bot.scheduler import Clock
 from bot.survey_files import SurveyCatalogue
+from bot.turn_writer import merged
 from conversations import engine
 from conversations.messages import LANGUAGE_NAMES
 from conversations.survey import Survey
@@ -193,7 +194,7 @@ class Invitations:
         for done, person in enumerate(people, start=1):
             try:
                 direct = await inviting.open_direct(person)
-                outcome = await self._bot.invite(
+                outcome = await self._bot.outreach.invite(
                     platform=inbound.platform,
                     user_id=person,
                     conversation_id=direct,
@@ -214,7 +215,10 @@ class Invitations:
         self, survey: Survey, people: list[str], platform: str, described: str
     ) -> str:
         outcomes = Counter(
-            [await self._bot.invitable(platform=platform, user_id=p, run_id=None) for p in people]
+            [
+                await self._bot.outreach.invitable(platform=platform, user_id=p, run_id=None)
+                for p in people
+            ]
         )
         lines = [
             f"Dry run, nothing sent: '{_title(survey)}' for {described}.",

@@ -98,7 +98,7 @@ class Outcomes:
         for first in range(0, len(people), SEND_AT_ONCE):
             results = await asyncio.gather(
                 *(
-                    self._bot.tell(
+                    self._bot.outreach.tell(
                         pid=pid,
                         platform=platform,
                         conversation_id=conversation_id,

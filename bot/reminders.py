@@ -113,7 +113,7 @@ class Reminders:
                 skipped["over this hour's cap on messages (they are reminded later)"] += 1
                 continue
             language = State.from_json(person.state).language
-            queued = await self._bot.remind(
+            queued = await self._bot.outreach.remind(
                 pid=person.pid,
                 platform=person.platform,
                 conversation_id=person.conversation_id,

@@ -54,7 +54,7 @@ class Replies:
         if len(wrote) > QUOTED:
             wrote = wrote[: QUOTED - 1].rstrip() + "…"
         heading = say(lang, "reply_from", service=survey.title_in(lang), wrote=wrote)
-        sent = await self._bot.tell(
+        sent = await self._bot.outreach.tell(
             pid=target.pid,
             platform=target.platform,
             conversation_id=target.conversation_id,

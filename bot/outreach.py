@@ -1,0 +1,142 @@
+"""What the bot sends people unasked: invitations, reminders, and staff's replies to
+them. Each is a turn of its own, stored and sent like any reply (bot/turn_writer.py),
+after the person's earlier replies."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from bot.events import Outbound
+from bot.metrics import Metrics
+from bot.survey_files import SurveyCatalogue
+from bot.turn_writer import TurnWriter, ongoing_survey
+from conversations import engine
+from conversations.survey import Survey
+from storage.contract import Storage
+from storage.records import Loaded, TurnRecord
+
+# What a response's status becomes after each engine outcome.
+RESPONSE_STATUS = {
+    "started": "started",
+    "consented": "answering",
+    "resumed": "answering",
+    "declined": "declined",
+    "completed": "completed",
+    "stopped": "stopped",
+}
+
+
+class Outreach:
+    def __init__(
+        self,
+        *,
+        store: Storage,
+        surveys: SurveyCatalogue,
+        turns: TurnWriter,
+        clock: Callable[[], float],
+        metrics: Metrics,
+    ) -> None:
+        self._store = store
+        self._surveys = surveys
+        self._turns = turns
+        self._clock = clock
+        self._metrics = metrics
+
+    async def invitable(self, *, platform: str, user_id: str, run_id: int | None) -> str:
+        """What inviting the person would do now, without doing it: 'invited', 'already'
+        (in this run), 'busy' (in another survey) or 'opted_out'."""
+        pid = self._store.pseudonym(platform, user_id)
+        return self._invitation_outcome(await self._store.load(pid), run_id, self._clock())
+
+    def _invitation_outcome(self, loaded: Loaded, run_id: int | None, now: float) -> str:
+        if loaded.opted_out:
+            return "opted_out"
+        taking_part = ongoing_survey(loaded, self._surveys.surveys, now)
+        if taking_part is not None and loaded.conversation.run_id == run_id:
+            return "already"
+        if taking_part is not None and taking_part[1].stage != "stopped":
+            return "busy"
+        return "invited"
+
+    async def invite(
+        self, *, platform: str, user_id: str, conversation_id: str, survey: Survey, run_id: int
+    ) -> str:
+        """Open the survey in someone's direct conversation, consent first. Returns what
+        `invitable` says; only 'invited' sends anything (inviting twice invites once)."""
+        outcome = await self._invite(platform, user_id, conversation_id, survey, run_id)
+        self._metrics.invitations.labels(outcome).inc()
+        return outcome
+
+    async def _invite(
+        self, platform: str, user_id: str, conversation_id: str, survey: Survey, run_id: int
+    ) -> str:
+        pid = self._store.pseudonym(platform, user_id)
+        async with self._turns.serial.hold(pid):
+            invited = await self._turns.again_on_conflict(
+                self._store_invitation, pid, (platform, user_id, conversation_id), survey, run_id
+            )
+            if isinstance(invited, str):
+                return invited
+            sending = self._turns.send_after(pid, invited)
+        await sending
+        return "invited"
+
+    async def _store_invitation(
+        self, pid: str, address: tuple[str, str, str], survey: Survey, run_id: int
+    ) -> str | list[Outbound]:
+        """The invitation stored, and what to send; or why there is none ('already' …)."""
+        now = self._clock()
+        loaded = await self._store.load(pid)
+        outcome = self._invitation_outcome(loaded, run_id, now)
+        if outcome != "invited":
+            return outcome
+        turn = engine.start(survey)
+        record = TurnRecord(
+            event_key=f"invite:{run_id}:{pid}",
+            pid=pid,
+            now=now,
+            outbox=[],
+            new_participant=not loaded.known_participant,
+            address=address,
+            run_id=run_id,
+            start_response=not survey.anonymous,  # anonymous: at the first answer
+            start_conversation=True,
+            anonymous=survey.anonymous,
+            state=turn.state.to_json(),
+            status=RESPONSE_STATUS["started"],
+            channel=address[0],
+            language=turn.state.language,
+            based_on=loaded.version,
+        )
+        stored = await self._turns.commit(record, turn.messages, address[0], address[2])
+        return "already" if stored is None else stored
+
+    async def remind(
+        self, *, pid: str, platform: str, conversation_id: str, run_id: int, text: str
+    ) -> bool:
+        """Nudge someone who has not finished; stored (and counted) and sent like any reply.
+        True once it is stored: if the platform is down, the outbox sends it later."""
+        now = self._clock()
+        record = TurnRecord(
+            event_key=f"remind:{pid}:{now}", pid=pid, now=now, outbox=[], run_id=run_id
+        )
+        record.reminded = True
+        return await self._turns.deliver(record, text, platform, conversation_id)
+
+    async def tell(
+        self,
+        *,
+        pid: str,
+        platform: str,
+        conversation_id: str,
+        text: str,
+        event_key: str,
+        thread: tuple[str, int] | None = None,
+    ) -> bool:
+        """Send someone a message from staff (a reply to their answer), stored and sent
+        like any reply, opening `thread` (reference, run id) for what they write back.
+        `event_key` names what asked for it: a command delivered twice sends it once,
+        and the second time gives False."""
+        record = TurnRecord(event_key=event_key, pid=pid, now=self._clock(), outbox=[])
+        record.opens_thread = thread
+        return await self._turns.deliver(record, text, platform, conversation_id)

@@ -1,0 +1,124 @@
+"""How every turn is stored and its replies sent, whoever starts it (a person's message,
+an invitation, a reminder, a staff reply): one turn of a person at a time, stored with
+its replies before any is sent, and their replies sent in the order they were stored."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from typing import Any, TypeVar
+
+from bot.events import Outbound
+from bot.metrics import Metrics
+from bot.outbox import OutboxSender
+from bot.per_participant import InOrder, ParticipantLocks
+from conversations.engine import State
+from conversations.outgoing import Message
+from conversations.survey import Survey
+from storage.contract import Storage
+from storage.records import ConversationRow, Loaded, OutboxMessage, TurnConflict, TurnRecord
+
+T = TypeVar("T")
+
+# Times a turn is run again because another worker stored one of the same person first;
+# each loses only to a turn that was stored, so more in a row means a flood of them.
+CONFLICT_RETRIES = 5
+
+
+class TurnWriter:
+    def __init__(self, *, store: Storage, outbox: OutboxSender, metrics: Metrics) -> None:
+        self._store = store
+        self._outbox = outbox
+        self._metrics = metrics
+        self.serial = ParticipantLocks()  # one turn of a person at a time
+        self.replies = InOrder()  # per person, in the order their turns were stored
+
+    async def commit(
+        self,
+        record: TurnRecord,
+        said: tuple[Message, ...],
+        platform: str,
+        to: str,
+        *,
+        also: tuple[tuple[str, str, Message], ...] = (),
+    ) -> list[Outbound] | None:
+        """Store the turn with its replies, and `also` (platform, conversation, message)
+        to others; what to send, or None for a redelivery."""
+        addressed = [(platform, to, m) for m in merged(said)] + list(also)
+        record.outbox = [OutboxMessage(p, where, m.to_json()) for p, where, m in addressed]
+        outbox_ids = await self._store.commit_turn(record)
+        if outbox_ids is None:
+            return None
+        return [
+            Outbound(p, where, m, outbox_id=outbox_id)
+            for (p, where, m), outbox_id in zip(addressed, outbox_ids, strict=True)
+        ]
+
+    async def again_on_conflict(self, turn: Callable[..., Awaitable[T]], *arguments: Any) -> T:
+        """Run `turn` until it is stored on what it read: another worker may store a turn
+        of the same person meanwhile (PostgreSQL), and then this one is run again on it."""
+        for _ in range(CONFLICT_RETRIES):
+            try:
+                return await turn(*arguments)
+            except TurnConflict:
+                self._metrics.turn_conflicts.inc()
+        return await turn(*arguments)
+
+    async def deliver(self, record: TurnRecord, text: str, platform: str, to: str) -> bool:
+        """Store a turn that reads nothing and says `text`, and send it; False if its
+        event was stored before."""
+        async with self.serial.hold(record.pid):
+            stored = await self.commit(record, (Message(text),), platform, to)
+            if not stored:
+                return False
+            sending = self.send_after(record.pid, stored)
+        await sending
+        return True
+
+    def send_after(self, pid: str, stored: list[Outbound]) -> Awaitable[None]:
+        """Send once the person's earlier replies have gone."""
+        return self.replies.then(pid, functools.partial(self._outbox.send, stored))
+
+
+def current_survey(loaded: Loaded, surveys: dict[str, Survey]) -> tuple[Survey, State] | None:
+    """The survey of the participant's conversation and where it stands, unless it has
+    ended or its run closed (it may have expired)."""
+    conversation = loaded.conversation
+    if conversation is None or conversation.finished or not conversation.run_open:
+        return None
+    state = State.from_json(conversation.state)
+    survey = surveys.get(state.survey_id)
+    return None if survey is None else (survey, state)
+
+
+def ongoing_survey(
+    loaded: Loaded, surveys: dict[str, Survey], now: float
+) -> tuple[Survey, State] | None:
+    """The current conversation, unless it has also expired."""
+    found = current_survey(loaded, surveys)
+    if found is None or expired(loaded.conversation, found[0], now):
+        return None
+    return found
+
+
+def expired(conversation: ConversationRow, survey: Survey, now: float) -> bool:
+    """No change for longer than the survey waits: the conversation has moved on."""
+    return conversation.updated_at < now - survey.expires_after.total_seconds()
+
+
+def merged(said: tuple[Message, ...]) -> tuple[Message, ...]:
+    """What the engine said, in as few messages as possible: a message ends with the one
+    whose choices it shows, so buttons always sit under the question they answer."""
+    if len(said) == 1:  # the usual turn: one question
+        return said
+    messages: list[Message] = []
+    texts: list[str] = []
+    for message in said:
+        texts.append(message.text)
+        if message.choices:
+            messages.append(replace(message, text="\n\n".join(texts)))
+            texts = []
+    if texts:
+        messages.append(Message("\n\n".join(texts)))
+    return tuple(messages)
