@@ -17,6 +17,7 @@ from itertools import pairwise
 from apscheduler.triggers.cron import CronTrigger
 
 from bot.digest_posting import DigestNotPosted
+from bot.schedule_sync import Registered
 from bot.scheduler import Clock, Scheduler, cron_trigger, next_after
 from storage.contract import Storage
 from storage.records import ScheduleRow
@@ -49,8 +50,7 @@ class DigestSchedules:
         self._tell = tell
         self._timezone = timezone
         self._clock = clock
-        self._registered: set[int] = set()
-        self._caught_up: dict[int, float] = {}  # the fire time each was last caught up for
+        self._registered: Registered[ScheduleRow] = Registered(scheduler, _job_id)
 
     async def start(self) -> int:
         """Register every stored schedule and catch up missed digests; returns how many."""
@@ -61,22 +61,14 @@ class DigestSchedules:
     async def sync(self) -> int:
         """Register the stored schedules, forget removed ones, and (leading) catch up the
         digests that were missed; how many were."""
-        stored = await self._store.schedules()
-        for gone in self._registered - {schedule.id for schedule in stored}:
-            self._scheduler.remove(_job_id(gone))
-            self._registered.discard(gone)
-        missed = []
-        for schedule in stored:
-            if schedule.id not in self._registered:
-                self._register(schedule)
-            due = self._missed(schedule)
-            if due is not None and self._caught_up.get(schedule.id) != due:
-                missed.append((schedule, due))
-        if not missed or not await self._store.lead():
-            return 0
-        for schedule, due in missed:
+        missed = await self._registered.sync(
+            await self._store.schedules(),
+            register=self._register,
+            missed=self._missed,
+            leads=self._store.lead,
+        )
+        for schedule, _ in missed:
             log.info("catching up the digest of schedule %d missed while down", schedule.id)
-            self._caught_up[schedule.id] = due  # once: a digest that failed is not retold
             await self.fire(schedule)
         return len(missed)
 
@@ -102,8 +94,7 @@ class DigestSchedules:
 
     async def remove(self, schedule_id: int) -> bool:
         removed = await self._store.remove_schedule(schedule_id)
-        self._scheduler.remove(_job_id(schedule_id))
-        self._registered.discard(schedule_id)
+        self._registered.forget(schedule_id)
         return removed
 
     def next_time(self, schedule_id: int) -> datetime | None:
@@ -133,7 +124,7 @@ class DigestSchedules:
         await self._store.schedule_fired(schedule.id, at=self._clock())
 
     def _register(self, schedule: ScheduleRow) -> None:
-        self._registered.add(schedule.id)
+        self._registered.ids.add(schedule.id)
         self._scheduler.cron(
             _job_id(schedule.id),
             cron_trigger(schedule.cron, schedule.timezone),

@@ -25,6 +25,7 @@ from bot.commands import Command
 from bot.digest_schedules import SYNC_SECONDS, shortest_gap
 from bot.events import Inbound
 from bot.run_status import length
+from bot.schedule_sync import Registered
 from bot.scheduler import Clock, Scheduler, cron_trigger, next_after
 from storage.contract import Storage
 from storage.records import RunScheduleRow
@@ -55,8 +56,7 @@ class RunSchedules:
         self._timezone = timezone
         self._zone = ZoneInfo(timezone)
         self._clock = clock
-        self._registered: set[int] = set()
-        self._caught_up: dict[int, float] = {}  # the time each was last caught up for
+        self._registered: Registered[RunScheduleRow] = Registered(scheduler, _job_id)
 
     async def start(self) -> None:
         """Register the stored starts, catch up (or skip) the ones missed while down, and
@@ -69,20 +69,10 @@ class RunSchedules:
         """Register the stored starts, forget ended ones, and (leading) catch up the ones
         that were missed."""
         stored = [schedule for schedule in await self._store.run_schedules() if not schedule.ended]
-        for gone in self._registered - {schedule.id for schedule in stored}:
-            self._scheduler.remove(_job_id(gone))
-            self._registered.discard(gone)
-        missed = []
-        for schedule in stored:
-            if schedule.id not in self._registered:
-                self._register(schedule)
-            due = self._missed(schedule)
-            if due is not None and self._caught_up.get(schedule.id) != due:
-                missed.append((schedule, due))
-        if not missed or not await self._store.lead():
-            return
+        missed = await self._registered.sync(
+            stored, register=self._register, missed=self._missed, leads=self._store.lead
+        )
         for schedule, due in missed:
-            self._caught_up[schedule.id] = due  # once: a start that failed says so once
             await self.fire(schedule.id, missed=due)
 
     async def handle(self, command: Command, inbound: Inbound) -> tuple[str, int | None]:
@@ -166,7 +156,7 @@ class RunSchedules:
         ended = upcoming is None or (schedule.until is not None and upcoming >= schedule.until)
         await self._store.run_schedule_fired(schedule.id, at=now, run_id=run_id, ended=ended)
         if ended:
-            self._scheduler.remove(_job_id(schedule.id))
+            self._registered.forget(schedule.id)
         caught = " caught up" if missed else ""
         await self._tell(asker, f"Scheduled start S{schedule.id}{caught}{when}: {reply}")
 
@@ -205,11 +195,11 @@ class RunSchedules:
         return datetime.fromtimestamp(moment, self._zone).strftime("%Y-%m-%d %H:%M %Z")
 
     async def _end(self, schedule_id: int) -> bool:
-        self._scheduler.remove(_job_id(schedule_id))
+        self._registered.forget(schedule_id)
         return await self._store.end_run_schedule(schedule_id)
 
     def _register(self, schedule: RunScheduleRow) -> None:
-        self._registered.add(schedule.id)
+        self._registered.ids.add(schedule.id)
         job_id, job = _job_id(schedule.id), lambda: self.fire(schedule.id)
         if schedule.cron:
             self._scheduler.cron(job_id, cron_trigger(schedule.cron, schedule.timezone), job)

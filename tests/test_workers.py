@@ -5,7 +5,7 @@ each. Two workers run here in one process, each with its own bot, locks and pool
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -50,6 +50,20 @@ def conflicts(worker: Runtime) -> float:
     return worker.metrics.registry.get_sample_value("civicbot_turn_conflicts_total")
 
 
+async def at_both(
+    first: Runtime, second: Runtime, *, events: Callable[[int], tuple[str, str]]
+) -> None:
+    """Each person's 'library' reaches both workers at the same moment, with these ids."""
+    await asyncio.gather(
+        *(
+            push
+            for n in range(PEOPLE)
+            for worker, event in zip((first, second), events(n), strict=True)
+            for push in [chat(worker).push(f"person{n}", "library", event_id=event)]
+        )
+    )
+
+
 def on_postgres(postgres: PostgresServer) -> Database:
     environ = {**postgres.environ, "CIVICBOT_PSEUDONYM_KEY": "workers"}
     return Database(postgres.new_database(), environ, postgres.password)
@@ -60,16 +74,7 @@ async def test_two_first_messages_at_two_workers_at_once_open_one_response(
 ) -> None:
     database = on_postgres(postgres)
     async with workers(database, survey_folder) as (first, second):
-        await asyncio.gather(
-            *(
-                push
-                for n in range(PEOPLE)
-                for push in (
-                    chat(first).push(f"person{n}", "library", event_id=f"a{n}"),
-                    chat(second).push(f"person{n}", "library", event_id=f"b{n}"),
-                )
-            )
-        )
+        await at_both(first, second, events=lambda n: (f"a{n}", f"b{n}"))
         raced = conflicts(first) + conflicts(second)
     per_person = database.rows(
         "SELECT turns, (SELECT count(*) FROM responses r WHERE r.pid = p.pid) FROM participants p"
@@ -84,16 +89,7 @@ async def test_an_event_delivered_to_two_workers_at_once_is_answered_once(
 ) -> None:
     database = on_postgres(postgres)
     async with workers(database, survey_folder) as (first, second):
-        await asyncio.gather(
-            *(
-                push
-                for n in range(PEOPLE)
-                for push in (
-                    chat(first).push(f"person{n}", "library", event_id=f"e{n}"),
-                    chat(second).push(f"person{n}", "library", event_id=f"e{n}"),
-                )
-            )
-        )
+        await at_both(first, second, events=lambda n: (f"e{n}", f"e{n}"))
         replies = len(chat(first).sent) + len(chat(second).sent)
     assert replies == PEOPLE
     assert database.rows("SELECT count(*), sum(turns) FROM participants") == [(PEOPLE, PEOPLE)]
