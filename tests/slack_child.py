@@ -2,6 +2,8 @@
 
 python tests/slack_child.py DATABASE SURVEYS SLACK_API_URL [PORT]
 
+DATABASE is a SQLite file or a PostgreSQL URL (its password in the environment).
+
 Prints "ready PORT" once Slack's events can be posted to 127.0.0.1:PORT/slack/events
 (a free port unless PORT is given).
 """
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 import sys
 from pathlib import Path
@@ -22,7 +25,7 @@ from adapters.slack import SlackAdapter
 from bot.app import running
 
 
-async def main(database: Path, surveys: Path, api_url: str, port: int) -> None:
+async def main(database: Path | str, surveys: Path, api_url: str, port: int) -> None:
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     adapter = [
@@ -34,7 +37,7 @@ async def main(database: Path, surveys: Path, api_url: str, port: int) -> None:
         database=database,
         survey_folder=surveys,
         adapters=adapter,
-        environ={"CIVICBOT_PSEUDONYM_KEY": "k"},
+        environ={**os.environ, "CIVICBOT_PSEUDONYM_KEY": "k"},
     ) as runtime:
         print(f"ready {runtime.adapters[0].port}", flush=True)
         await stop.wait()
@@ -44,4 +47,6 @@ if __name__ == "__main__":
     database, surveys, api_url = sys.argv[1:4]
     port = int(sys.argv[4]) if len(sys.argv) > 4 else 0
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    asyncio.run(main(Path(database), Path(surveys), api_url, port))
+    asyncio.run(
+        main(database if "://" in database else Path(database), Path(surveys), api_url, port)
+    )
