@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import os
 from collections.abc import AsyncIterator, Iterable, Mapping
@@ -13,7 +14,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from bot.config import StorageSettings
+from bot.config import ConfigError, StorageSettings
 from bot.coordination import Coordination
 from bot.core import Bot
 from bot.events import Adapter, AdapterFactory, Delivery, Inbound, Outbound, delivered
@@ -107,6 +108,13 @@ async def _running(
             surveys.problems.append(homeless)
             log.warning("%s", homeless)
     store = open_storage(database, environ=environ, backup_before_migrating=backup_before_migrating)
+    if (theirs := await store.serve_surveys(fingerprints(surveys), now=clock())) is not None:
+        await store.close()
+        raise ConfigError(
+            "surveys.folder: another worker on this database serves other surveys ("
+            + differences(fingerprints(surveys), theirs)
+            + "): give every worker the same survey files"
+        )
     senders: dict[str, Send] = {}
     metrics = Metrics()
     outbox = OutboxSender(
@@ -197,6 +205,23 @@ async def _running(
         await bot.settled()
         await outbox.settle()
         await store.close()
+
+
+def fingerprints(surveys: SurveyCatalogue) -> dict[str, str]:
+    """Each survey's content, as a short hash: what workers compare at start."""
+    return {
+        survey_id: hashlib.sha256(survey.model_dump_json().encode()).hexdigest()[:16]
+        for survey_id, survey in surveys.surveys.items()
+    }
+
+
+def differences(ours: dict[str, str], theirs: dict[str, str]) -> str:
+    changed = [
+        f"{name}: changed" for name in sorted(ours) if name in theirs and ours[name] != theirs[name]
+    ]
+    changed += [f"{name}: only here" for name in sorted(ours) if name not in theirs]
+    changed += [f"{name}: only there" for name in sorted(theirs) if name not in ours]
+    return "; ".join(changed)
 
 
 async def _tell_staff_of_dead(

@@ -103,6 +103,13 @@ class Storage(StaffStorage, Protocol):
         first time its key is seen, False for every delivery after (until retention)."""
         ...
 
+    async def serve_surveys(self, surveys: dict[str, str], *, now: float) -> dict[str, str] | None:
+        """Note the surveys (id: fingerprint) this worker serves; None if that is fine, or
+        the surveys of another worker running on the same storage, which differ (then
+        this one must not start: people would get different questions from each).
+        A storage only one worker can open always says None."""
+        ...
+
     async def lead(self) -> bool:
         """Whether this worker leads now: it runs the scheduled work that must run once
         however many workers share the storage (digests, reminders, retention). Asked at

@@ -39,6 +39,7 @@ from storage.recent import RecentConversations
 from storage.records import Loaded, StorageUnusable
 from storage.sql_store import SqlStore
 from storage.turns import load_many
+from storage.workers import serve_surveys
 from storage.writer import GroupCommitWriter
 
 log = logging.getLogger(__name__)
@@ -190,6 +191,9 @@ class PostgresStore(SqlStore):
                             future.set_result(loaded[pid])
         finally:
             self._loading = None
+
+    async def serve_surveys(self, surveys: dict[str, str], *, now: float) -> dict[str, str] | None:
+        return await self.writer.write(partial(serve_surveys, surveys=surveys, now=now))
 
     async def lead(self) -> bool:
         return await asyncio.get_running_loop().run_in_executor(self._leadership, self._lead)

@@ -256,9 +256,17 @@ def workers(connection: psycopg.Connection) -> None:
     )
 
 
+def served_surveys(connection: psycopg.Connection) -> None:
+    connection.execute(
+        "CREATE TABLE served_surveys (worker text PRIMARY KEY, surveys text NOT NULL,"
+        " started_at double precision NOT NULL)"
+    )
+
+
 MIGRATIONS = [
     Migration(17, "the schema of SQLite's migrations 1 to 17, in one step", baseline),
     Migration(18, "workers: each participant's stored turns, who sends each reply", workers),
+    Migration(19, "the surveys each running worker serves", served_surveys),
 ]
 
 

@@ -385,6 +385,22 @@ def workers(db: sqlite3.Connection) -> None:
     )
 
 
+def served_surveys(db: sqlite3.Connection) -> None:
+    _run_script(
+        db,
+        """
+        -- The surveys each running worker serves, as fingerprints by survey id: a worker
+        -- whose survey files differ from the others' is refused at start. SQLite has
+        -- one worker, and leaves it empty.
+        CREATE TABLE served_surveys (
+            worker TEXT PRIMARY KEY,
+            surveys TEXT NOT NULL,  -- JSON: {survey id: fingerprint}
+            started_at REAL NOT NULL
+        );
+        """,
+    )
+
+
 def delivery_attempts(db: sqlite3.Connection) -> None:
     _run_script(
         db,

@@ -86,6 +86,9 @@ class Store(SqlStore):
     async def lead(self) -> bool:
         return True  # one civicbot runs on a SQLite file: the running lock sees to it
 
+    async def serve_surveys(self, surveys: dict[str, str], *, now: float) -> dict[str, str] | None:
+        return None  # nobody else serves from this file
+
     async def _read(self, query: Callable[..., T], *arguments: Any, **named: Any) -> T:
         """A point read: on the event loop, for it is an index lookup in a local file."""
         return query(self._reader, *arguments, **named)

@@ -10,11 +10,13 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from conftest import STAFF_ROOM, Clock, command
 from postgres_harness import Database, PostgresServer
 
 from adapters.memory import MemoryAdapter
 from bot.app import Runtime, running
+from bot.config import ConfigError
 from storage.contract import open_storage
 from storage.records import OutboxMessage, TurnRecord
 
@@ -220,3 +222,40 @@ async def test_a_digest_scheduled_through_one_worker_is_posted_once_by_the_leade
     assert len(digests) == 1
     assert "Responses: 1 (1 new)" in digests[0].message.text
     assert database.rows("SELECT count(*) FROM digests") == [(1,)]
+
+
+@pytest.fixture
+def other_folder(survey_folder: Path, tmp_path: Path) -> Path:
+    """The same survey files, but one changed and one gone, as a half-done deployment."""
+    folder = tmp_path / "other-surveys"
+    folder.mkdir()
+    for source in survey_folder.glob("*.yaml"):
+        if source.name != "home-care.yaml":
+            (folder / source.name).write_bytes(source.read_bytes())
+    library = folder / "library-services.yaml"
+    library.write_text(library.read_text().replace("City library feedback", "Library survey"))
+    return folder
+
+
+async def test_a_worker_with_other_survey_files_is_refused_with_the_difference_named(
+    postgres: PostgresServer, survey_folder: Path, other_folder: Path
+) -> None:
+    database = on_postgres(postgres)
+
+    def worker(folder: Path):
+        return running(
+            database=database.location,
+            survey_folder=folder,
+            adapters=[MemoryAdapter],
+            environ=database.environ,
+        )
+
+    async with worker(survey_folder):
+        with pytest.raises(ConfigError) as refused:
+            async with worker(other_folder):
+                pass
+    assert "another worker on this database serves other surveys" in str(refused.value)
+    assert "library-services: changed; home-care: only there" in str(refused.value)
+    async with worker(other_folder) as upgraded:  # once the others stopped: a new release
+        await chat(upgraded).push("ann", "library")
+        assert chat(upgraded).sent[-1].message.text.startswith("Library survey")
