@@ -13,6 +13,9 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+import yaml
+
+from bot.config import load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -98,3 +101,17 @@ def test_the_container_image_builds_and_answers_a_survey(tmp_path: Path) -> None
         assert b"City library feedback" in answer
     finally:
         subprocess.run(["docker", "rm", "-f", container], capture_output=True)
+
+
+def test_the_containers_settings_load_and_compose_holds_no_secret() -> None:
+    for settings in sorted((ROOT / "deploy").glob("civicbot.*.toml")):
+        load_settings(settings)  # raises, naming the setting, if one cannot be used
+    compose = yaml.safe_load((ROOT / "compose.yaml").read_text())
+    for name, service in compose["services"].items():
+        for variable, value in (service.get("environment") or {}).items():
+            if re.search("KEY|TOKEN|SECRET|PASSWORD", variable):
+                assert str(value).startswith("${"), (name, variable)  # from .env, never here
+    worker = compose["services"]["civicbot-postgresql"]
+    assert worker["depends_on"]["postgres"]["condition"] == "service_healthy"
+    url = load_settings(ROOT / "deploy/civicbot.postgresql.toml").storage.url
+    assert url.startswith("postgresql://civicbot@postgres:")  # its password: the environment
