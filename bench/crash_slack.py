@@ -32,20 +32,11 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
 import aiohttp  # noqa: E402
-from slack_stub import SlackWebApi, message_event, post, signed  # noqa: E402
+from slack_stub import LIBRARY_REPLIES, SlackWebApi, message_event, post, signed  # noqa: E402
 
 from bench.turns import SCRIPT, calibration_seconds  # noqa: E402
 
 CHILD = ROOT / "tests" / "slack_child.py"
-FIRST_LINES = [  # the start of each reply, in order, for the script's messages
-    "City library feedback",
-    "How often do you visit the library?",
-    "Which services have you used",
-    "Overall, how satisfied",
-    "What is one thing we could do better?",
-    "Your age group",
-    "Thank you! Library staff read every answer.",
-]
 
 
 class Bot:
@@ -115,13 +106,9 @@ async def person(
             await asyncio.sleep(0.2)
         sent["messages"] += 1
         try:
-            await api.until(lambda step=step: len(top_level(api, channel)) > step, seconds=120)
+            await api.until(lambda step=step: len(api.top_level(channel)) > step, seconds=120)
         except TimeoutError:
             return  # its reply never came: counted as lost below
-
-
-def top_level(api: SlackWebApi, channel: str) -> list[dict]:
-    return [m for m in api.history.get(channel, []) if "thread_ts" not in m]
 
 
 async def killer(bot: Bot, kills: int, done: asyncio.Event) -> int:
@@ -157,17 +144,17 @@ async def main(people: int, kills: int, latency: float) -> None:
     await api.stop()
     lost = doubled = 0
     for number in range(people):
-        posted = top_level(api, f"DU{number:05d}")
+        posted = api.top_level(f"DU{number:05d}")
         texts = [m["text"] for m in posted]
-        if len(texts) < len(FIRST_LINES) or not all(
-            text.startswith(first) for text, first in zip(texts, FIRST_LINES, strict=False)
+        if len(texts) < len(LIBRARY_REPLIES) or not all(
+            text.startswith(first) for text, first in zip(texts, LIBRARY_REPLIES, strict=False)
         ):
             lost += 1
         ids = Counter(m["metadata"]["event_payload"]["outbox_id"] for m in posted)
         doubled += sum(count - 1 for count in ids.values())
     print(
         f"{made} kills, {people} people, {sent['messages']} messages acknowledged,"
-        f" {sum(len(top_level(api, f'DU{n:05d}')) for n in range(people))} replies posted;"
+        f" {sum(len(api.top_level(f'DU{n:05d}')) for n in range(people))} replies posted;"
         f" lost {lost}, doubled {doubled}; {seconds:.1f} s"
     )
     print(

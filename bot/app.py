@@ -108,11 +108,12 @@ async def _running(
             surveys.problems.append(homeless)
             log.warning("%s", homeless)
     store = open_storage(database, environ=environ, backup_before_migrating=backup_before_migrating)
-    if (theirs := await store.serve_surveys(fingerprints(surveys), now=clock())) is not None:
+    served = fingerprints(surveys)
+    if (theirs := await store.serve_surveys(served, now=clock())) is not None:
         await store.close()
         raise ConfigError(
             "surveys.folder: another worker on this database serves other surveys ("
-            + differences(fingerprints(surveys), theirs)
+            + differences(served, theirs)
             + "): give every worker the same survey files"
         )
     senders: dict[str, Send] = {}

@@ -20,7 +20,7 @@ import psycopg
 from storage.database import connect
 from storage.migrations import applied_version as sqlite_version
 from storage.migrations import pending
-from storage.postgres import connection_settings, unusable
+from storage.postgres import connected
 from storage.postgres_schema import applied_version as postgres_version
 from storage.postgres_schema import migrate as migrate_postgres
 from storage.records import StorageUnusable
@@ -71,17 +71,14 @@ def copy_to_postgres(database: Path, url: str, environ: Mapping[str, str]) -> Co
         if pending(source):
             raise CopyRefused(f"{database} is not at this release's schema: civicbot migrate first")
         version = sqlite_version(source)
-        try:
-            with psycopg.connect(url, **connection_settings(url, environ)) as target:
-                migrate_postgres(target)
-                if postgres_version(target) != version:
-                    raise CopyRefused(
-                        f"the SQLite database is at version {version}, PostgreSQL at"
-                        f" {postgres_version(target)}: run the same civicbot release on both"
-                    )
-                return Copied(version, _copy_tables(source, target))
-        except psycopg.OperationalError as error:
-            raise unusable(error, "--to") from None
+        with connected(url, environ, setting="--to") as target:
+            migrate_postgres(target)
+            if postgres_version(target) != version:
+                raise CopyRefused(
+                    f"the SQLite database is at version {version}, PostgreSQL at"
+                    f" {postgres_version(target)}: run the same civicbot release on both"
+                )
+            return Copied(version, _copy_tables(source, target))
     finally:
         source.close()
 

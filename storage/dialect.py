@@ -4,7 +4,8 @@ The modules write their statements once, with sqlite3's `?` placeholders and SQL
 engines read (upserts with ON CONFLICT, RETURNING, FILTER); on PostgreSQL they get a
 `PgConnection` (storage/postgres_connection.py), which takes the same calls. What
 cannot be written once is here: how a batch of rows reaches a statement (SQLite: a
-VALUES list; PostgreSQL: typed arrays, for it will not guess types from parameters),
+VALUES list; PostgreSQL: one JSON parameter read back as typed columns, for it will
+not guess types from parameters),
 where new ids come from when one statement inserts many rows, and who claims a reply.
 """
 

@@ -17,8 +17,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from functools import partial
 from typing import Any, TypeVar
 
@@ -40,7 +41,7 @@ from storage.records import Loaded, StorageUnusable
 from storage.sql_store import SqlStore
 from storage.turns import load_many
 from storage.workers import serve_surveys
-from storage.writer import GroupCommitWriter
+from storage.writer import GroupCommitWriter, settle
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -76,6 +77,19 @@ def unusable(error: psycopg.Error, setting: str = "storage.url") -> DatabaseUnav
     """The server's reason, on one line, naming the setting that led to it."""
     reason = " ".join(line.strip() for line in str(error).splitlines() if line.strip())
     return DatabaseUnavailable(f"cannot use the database of {setting}: {reason}")
+
+
+@contextmanager
+def connected(
+    url: str, environ: Mapping[str, str], *, setting: str = "storage.url"
+) -> Iterator[psycopg.Connection]:
+    """A connection for one piece of work (migrating, copying); a server that cannot be
+    reached, or goes away meanwhile, is one `DatabaseUnavailable` naming `setting`."""
+    try:
+        with psycopg.connect(url, **connection_settings(url, environ)) as connection:
+            yield connection
+    except psycopg.OperationalError as error:
+        raise unusable(error, setting) from None
 
 
 def connection_settings(url: str, environ: Mapping[str, str]) -> dict[str, Any]:
@@ -127,11 +141,8 @@ class PostgresStore(SqlStore):
                 f"on PostgreSQL the pseudonym key comes from {KEY_VARIABLE}, the same for"
                 " every worker"
             )
-        try:
-            with psycopg.connect(url, **settings) as connection:
-                migrate(connection)
-        except psycopg.OperationalError as error:
-            raise unusable(error) from None
+        with connected(url, environ) as connection:
+            migrate(connection)
         settings["application_name"] = new_worker_name()
         pool = ConnectionPool(
             url,
@@ -185,13 +196,11 @@ class PostgresStore(SqlStore):
                 except Exception as error:
                     for futures in waiting.values():
                         for future in futures:
-                            if not future.done():
-                                future.set_exception(error)
+                            settle(future, error)
                     continue
                 for pid, futures in waiting.items():
                     for future in futures:
-                        if not future.done():
-                            future.set_result(loaded[pid])
+                        settle(future, loaded[pid])
         finally:
             self._loading = None
 

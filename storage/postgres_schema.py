@@ -280,13 +280,10 @@ def applied_version(connection: psycopg.Connection) -> int:
 
 def pending_on(url: str, environ: Mapping[str, str]) -> tuple[int, list[Migration]]:
     """The database's version and the migrations it lacks, without applying any."""
-    from storage.postgres import connection_settings, unusable
+    from storage.postgres import connected
 
-    try:
-        with psycopg.connect(url, **connection_settings(url, environ)) as connection:
-            version = applied_version(connection)
-    except psycopg.OperationalError as error:
-        raise unusable(error) from None
+    with connected(url, environ) as connection:
+        version = applied_version(connection)
     refuse_newer(version, MIGRATIONS)
     return version, [m for m in MIGRATIONS if m.version > version]
 

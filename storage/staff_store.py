@@ -11,13 +11,13 @@ from typing import Any
 from storage import runs, schedules, staff
 from storage.dialect import Connection
 from storage.records import Approval, AuditEntry, RunScheduleRow, ScheduleRow, StaffAccount
-from storage.writer import Writes
+from storage.writer import GroupCommitWriter
 
 
 class StaffStore:
     # The backend's: its writer (group commit), a point read, and a read that may scan
     # a lot (digests, exports) off the event loop, each of a function of the connection.
-    writer: Writes
+    writer: GroupCommitWriter
     _read: Callable[..., Awaitable[Any]]
     _scan: Callable[[Callable[[Connection], Any]], Awaitable[Any]]
 

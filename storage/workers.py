@@ -17,11 +17,11 @@ def serve_surveys(
         "DELETE FROM served_surveys WHERE NOT EXISTS"
         " (SELECT 1 FROM pg_stat_activity WHERE application_name = served_surveys.worker)"
     )
-    for (theirs,) in connection.execute(
+    for (listed,) in connection.execute(
         f"SELECT surveys FROM served_surveys WHERE worker != {CLAIMANT}"
     ).fetchall():
-        if json.loads(theirs) != surveys:
-            return json.loads(theirs)
+        if (theirs := json.loads(listed)) != surveys:
+            return theirs
     connection.execute(
         f"INSERT INTO served_surveys (worker, surveys, started_at) VALUES ({CLAIMANT}, ?, ?)"
         " ON CONFLICT (worker) DO UPDATE SET surveys = excluded.surveys",

@@ -28,9 +28,9 @@ import pickle
 import sqlite3
 import sys
 from collections import deque
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 from storage import write_process
 from storage.records import StorageClosed
@@ -47,22 +47,6 @@ _Pending = tuple[BatchWrite | None, Any, asyncio.Future[Any]]
 # waiting: when one commit returns a thousand turns at once, their next turns all come
 # in one iteration, and the writer process can commit the first of them meanwhile.
 SEND_EVERY = 64
-
-
-class Writes(Protocol):
-    """What the stores ask of a group-commit writer, on either backend."""
-
-    restarts: int
-
-    async def write(self, write: Callable[[Any], T]) -> T: ...
-
-    def submit_item(
-        self, batch: Callable[[Any, list[Any]], list[R]], item: Any
-    ) -> Awaitable[R]: ...
-
-    def submit_later(self, write: Callable[[Any], Any], *, within: float) -> None: ...
-
-    async def close(self) -> None: ...
 
 
 class WriterClosed(StorageClosed):
@@ -136,7 +120,7 @@ class GroupCommitWriter:
         if self._closing:
             raise WriterClosed("the database writer is closed")
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        future.add_done_callback(log_failure)
+        future.add_done_callback(_log_failure)
         self._deferred.append((None, write, future))
         if self._deferred_timer is None:
             self._deferred_timer = asyncio.get_running_loop().call_later(within, self._wakeup.set)
@@ -297,7 +281,7 @@ def settle(future: asyncio.Future[Any], outcome: Any) -> None:
         future.set_result(outcome)
 
 
-def log_failure(future: asyncio.Future[Any]) -> None:
+def _log_failure(future: asyncio.Future[Any]) -> None:
     if not future.cancelled() and future.exception() is not None:
         log.error("a deferred write failed: %s", future.exception())
 

@@ -30,6 +30,19 @@ class Call:
     params: dict[str, Any]
 
 
+# The start of each reply, in order, to the library survey answered through to its end
+# as bench/turns.py's SCRIPT answers it: what the kill tests check each person received.
+LIBRARY_REPLIES = [
+    "City library feedback",
+    "How often do you visit the library?",
+    "Which services have you used",
+    "Overall, how satisfied",
+    "What is one thing we could do better?",
+    "Your age group",
+    "Thank you! Library staff read every answer.",
+]
+
+
 @dataclass
 class SlackWebApi:
     """Records every call; `fail` queues answers (e.g. a 429 or `channel_not_found`)."""
@@ -84,6 +97,10 @@ class SlackWebApi:
 
     def made(self, method: str) -> list[dict[str, Any]]:
         return [c.params for c in self.calls if c.method == method]
+
+    def top_level(self, channel: str) -> list[dict[str, Any]]:
+        """The channel's messages that are not in a thread, oldest first."""
+        return [m for m in self.history.get(channel, []) if "thread_ts" not in m]
 
     async def _upload(self, request: web.Request) -> web.Response:
         """Step two of files_upload_v2: the bytes go to the URL step one gave."""
@@ -258,10 +275,10 @@ class SlackWebApi:
     def _history(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
         """A channel's top-level messages newest first, or a thread's oldest first, with
         their metadata only when asked for (as Slack does)."""
-        messages = self.history.get(params["channel"], [])
         if method == "conversations.history":
-            listed = [m for m in reversed(messages) if "thread_ts" not in m]
+            listed = self.top_level(params["channel"])[::-1]
         else:
+            messages = self.history.get(params["channel"], [])
             listed = [m for m in messages if params["ts"] in (m["ts"], m.get("thread_ts"))]
         listed = listed[: int(params.get("limit") or 100)]
         if str(params.get("include_all_metadata")).lower() not in ("1", "true"):

@@ -16,21 +16,12 @@ from pathlib import Path
 
 import aiohttp
 from postgres_harness import Database, PostgresServer
-from slack_stub import SlackWebApi, message_event, post, signed
+from slack_stub import LIBRARY_REPLIES, SlackWebApi, message_event, post, signed
 
 ROOT = Path(__file__).resolve().parent.parent
 CHILD = ROOT / "tests" / "slack_child.py"
 PEOPLE = 200
 SCRIPT = ["library", "yes", "1", "1, 3", "4", "Longer opening hours please", "2"]
-FIRST_LINES = [
-    "City library feedback",
-    "How often do you visit the library?",
-    "Which services have you used",
-    "Overall, how satisfied",
-    "What is one thing we could do better?",
-    "Your age group",
-    "Thank you! Library staff read every answer.",
-]
 
 
 class Worker:
@@ -69,10 +60,6 @@ class Worker:
         await asyncio.wait_for(self._process.wait(), 60)
 
 
-def top_level(api: SlackWebApi, channel: str) -> list[dict]:
-    return [m for m in api.history.get(channel, []) if "thread_ts" not in m]
-
-
 async def test_three_workers_one_killed_midway_lose_and_double_nothing(
     postgres: PostgresServer, tmp_path: Path
 ) -> None:
@@ -100,7 +87,7 @@ async def test_three_workers_one_killed_midway_lose_and_double_nothing(
                 acknowledged["not"] += 1
                 await asyncio.sleep(0.1)
             acknowledged["messages"] += 1
-            await api.until(lambda step=step: len(top_level(api, f"D{user}")) > step, 120)
+            await api.until(lambda step=step: len(api.top_level(f"D{user}")) > step, 120)
 
     async def kill_one_midway() -> None:
         await api.until(lambda: acknowledged["messages"] >= PEOPLE * len(SCRIPT) // 3, 120)
@@ -119,10 +106,10 @@ async def test_three_workers_one_killed_midway_lose_and_double_nothing(
         await api.stop()
     assert acknowledged["not"] > 0  # the kill refused deliveries, which went elsewhere
     for number in range(PEOPLE):
-        posted = top_level(api, f"DU{number:05d}")
+        posted = api.top_level(f"DU{number:05d}")
         texts = [m["text"] for m in posted]
-        assert len(texts) == len(FIRST_LINES), (number, texts)
-        assert all(t.startswith(first) for t, first in zip(texts, FIRST_LINES, strict=True))
+        assert len(texts) == len(LIBRARY_REPLIES), (number, texts)
+        assert all(t.startswith(first) for t, first in zip(texts, LIBRARY_REPLIES, strict=True))
         outbox_ids = [m["metadata"]["event_payload"]["outbox_id"] for m in posted]
         assert len(set(outbox_ids)) == len(outbox_ids)  # none posted twice
     stored = Database(url, postgres.environ, postgres.password)
