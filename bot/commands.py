@@ -235,6 +235,7 @@ def parse(text: str) -> Command | Unusable:
         status = args[2].lower() if len(args) > 2 else ""
         if finding is None or status not in ACT_STATUSES:
             return _usage(name, "needs a finding's number and what became of it")
+        # other languages' notes, quoted or not, are split apart in bot/outcomes.py
         note = _after_words(text, 4 + prefixed).strip("\"'“”")
         return Command(name, run=run, finding=int(finding.group(1)), status=status, text=note)
     if name == "tell" and [a.lower() for a in args[1:]] == ["send"]:

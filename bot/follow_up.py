@@ -54,7 +54,9 @@ class FollowUp:
     ) -> str:
         """A command of OF_A_RUN on `run`; `approved` by a second coordinator if held."""
         if command.name == "act":
-            return await self.outcomes.act(run, command.finding, command.status, command.text)
+            return await self.outcomes.act(
+                run, survey, command.finding, command.status, command.text
+            )
         if command.name == "outcomes":
             return await self.outcomes.listing(run)
         if command.name == "tell":

@@ -5,13 +5,16 @@
 them with how many people each concerned; `survey tell RUN` drafts the follow-up from
 the findings planned or done, and `survey tell RUN send` sends it to everyone who
 took part and did not opt out, in anonymous surveys too (the list of people is not
-linked to any answer). Each person gets it once: a send cut short sends the rest
-when typed again.
+linked to any answer), in the language they took part in where staff gave the notes in
+it. Each person gets it once, however long after the first send a second comes: a send
+cut short sends the rest when typed again.
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
+from collections import Counter
 from collections.abc import Awaitable, Callable
 
 from bot.core import Bot
@@ -21,7 +24,7 @@ from bot.scheduler import Clock
 from conversations.messages import say
 from conversations.survey import Survey
 from storage.contract import Storage
-from storage.records import FindingRow, RunRow
+from storage.records import FindingRow, RunRow, TookPart
 
 TOLD = ("planned", "done")  # what a follow-up tells people
 SEND_AT_ONCE = 100  # follow-ups stored together: one commit carries many
@@ -45,9 +48,10 @@ class Outcomes:
         self._budget = budget  # shared with invitations and reminders
         self._hold = hold
 
-    async def act(self, run: RunRow, number: int, status: str, note: str) -> str:
+    async def act(self, run: RunRow, survey: Survey, number: int, status: str, note: str) -> str:
+        first, others = notes_by_language(note, survey)
         acted = await self._store.act_on_finding(
-            run_id=run.id, number=number, status=status, note=note, now=self._clock()
+            run_id=run.id, number=number, status=status, note=first, notes=others, now=self._clock()
         )
         if not acted:
             return (
@@ -55,7 +59,10 @@ class Outcomes:
                 f"'survey outcomes {run.id}' lists them."
             )
         said = f"F{number} of run {run.id} is {status}"
-        return f"{said}: {note}" if note else f"{said}."
+        said = f"{said}: {first}" if first else f"{said}."
+        if others:
+            said += " (also in " + ", ".join(others) + ")"
+        return said
 
     async def listing(self, run: RunRow) -> str:
         found = await self._store.findings(run.id)
@@ -70,58 +77,103 @@ class Outcomes:
     async def tell(
         self, run: RunRow, survey: Survey, *, send: bool, inbound: Inbound, approved: bool = False
     ) -> str:
-        """Draft the follow-up, or send it: a large audience waits for a second
-        coordinator's approval, and it counts against the hourly cap like invitations."""
+        """Draft the follow-up, or send it to those who have not had it: a large audience
+        waits for a second coordinator's approval, and it counts against the hourly cap
+        like invitations."""
         told = [row for row in await self._store.findings(run.id) if row.status in TOLD]
         if not told:
             return (
                 f"Nothing to tell from run {run.id} yet: mark findings planned or done with "
                 f"'survey act {run.id} F1 done \"what was done\"'."
             )
-        text = follow_up(survey, told)
+        texts = follow_ups(survey, told)
         people = await self._store.participants_of(run.id)
+        waiting = [person for person in people if not person.told]
         if not send:
+            return _draft(run, texts, people, waiting)
+        if len(waiting) > self._guardrails.approval_above and not approved:
+            return await self._hold(inbound, len(waiting))
+        if len(waiting) > (remaining := self._budget.remaining()):
             return (
-                f"Draft for run {run.id}, to {len(people)} people who took part (nothing sent;"
-                f" 'survey tell {run.id} send' sends it):\n\n{text}"
-            )
-        if len(people) > self._guardrails.approval_above and not approved:
-            return await self._hold(inbound, len(people))
-        if len(people) > (remaining := self._budget.remaining()):
-            return (
-                f"Not sent: that is {len(people):,} messages, and only {remaining:,} of this "
+                f"Not sent: that is {len(waiting):,} messages, and only {remaining:,} of this "
                 f"hour's {self._budget.limit:,} are left. Try again after "
                 f"{self._budget.refills_at()}; nobody gets it twice."
             )
         await self._store.mark_told(run.id, now=self._clock())
         sent = 0
-        for first in range(0, len(people), SEND_AT_ONCE):
+        for first in range(0, len(waiting), SEND_AT_ONCE):
             results = await asyncio.gather(
                 *(
                     self._bot.outreach.tell(
-                        pid=pid,
-                        platform=platform,
-                        conversation_id=conversation_id,
-                        text=text,
-                        event_key=f"tell:{run.id}:{pid}",
+                        pid=person.pid,
+                        platform=person.platform,
+                        conversation_id=person.conversation_id,
+                        text=texts.get(person.language or "", texts[survey.default_language]),
+                        event_key=f"tell:{run.id}:{person.pid}",
+                        follow_up_of=run.id,
                     )
-                    for pid, platform, conversation_id in people[first : first + SEND_AT_ONCE]
+                    for person in waiting[first : first + SEND_AT_ONCE]
                 )
             )
             sent += sum(results)
         self._budget.spend(sent)
         already = len(people) - sent
-        reply = f"Told {sent} people who took part in run {run.id}."
-        return reply + (f" {already} had it already." if already else "")
+        reply = f"Told {sent:,} people who took part in run {run.id}."
+        if already:
+            reply += f" {already:,} had it already."
+        if sent > SEND_AT_ONCE:
+            reply += (
+                " The messages go out as fast as each platform allows; 'survey tell"
+                f" {run.id}' says how many have had it."
+            )
+        return reply
 
 
-def follow_up(survey: Survey, told: list[FindingRow]) -> str:
-    """The follow-up in the survey's first language: the findings as the digest said them,
-    with what was done, in the staff's words."""
+def _draft(run: RunRow, texts: dict[str, str], people: list[TookPart], waiting: list) -> str:
+    head = f"Draft for run {run.id}, to {len(waiting):,} people who took part"
+    if len(waiting) < len(people):
+        head += f" ({len(people) - len(waiting):,} more have had it already)"
+    head += f" (nothing sent; 'survey tell {run.id} send' sends it):"
+    if len(texts) == 1:
+        return f"{head}\n\n{next(iter(texts.values()))}"
+    first = next(iter(texts))
+    counts = Counter(p.language if p.language in texts else first for p in waiting)
+    return "\n\n".join(
+        [head] + [f"[{lang}, {counts[lang]:,} people]\n{text}" for lang, text in texts.items()]
+    )
+
+
+def notes_by_language(note: str, survey: Survey) -> tuple[str, dict[str, str]]:
+    """`survey act`'s note split into the survey's first language and others, each given
+    after its code and a colon: `Open on Sundays fi: Auki sunnuntaisin sv: Öppet …`."""
+    others = [lang for lang in survey.languages if lang != survey.default_language]
+    if not others:
+        return _unquoted(note), {}
+    marker = re.compile(r"(?:^|\s)(" + "|".join(map(re.escape, others)) + r"):\s*")
+    parts = marker.split(note)
+    notes = {lang: _unquoted(text) for lang, text in zip(parts[1::2], parts[2::2], strict=True)}
+    return _unquoted(parts[0]), {lang: text for lang, text in notes.items() if text}
+
+
+def _unquoted(text: str) -> str:
+    return text.strip().strip("\"'“”").strip()
+
+
+def follow_ups(survey: Survey, told: list[FindingRow]) -> dict[str, str]:
+    """The follow-up in the survey's first language (the findings as the digest said
+    them, with what was done, in the staff's words), and in each other language in which
+    every finding told has a note."""
     lang = survey.default_language
     lines = [say(lang, "you_said", title=survey.title_in(lang))]
     for row in told:
         lines.append(
             f"• {row.label}: {say(lang, row.status)}" + (f", {row.note}" if row.note else "")
         )
-    return "\n".join(lines)
+    texts = {lang: "\n".join(lines)}
+    for other in survey.languages:
+        if other in texts or not all(row.notes.get(other) for row in told):
+            continue
+        lines = [say(other, "you_said", title=survey.title_in(other))]
+        lines += [f"• {row.notes[other]} ({say(other, row.status)})" for row in told]
+        texts[other] = "\n".join(lines)
+    return texts

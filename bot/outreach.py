@@ -132,11 +132,16 @@ class Outreach:
         text: str,
         event_key: str,
         thread: tuple[str, int] | None = None,
+        follow_up_of: int | None = None,
     ) -> bool:
         """Send someone a message from staff (a reply to their answer), stored and sent
-        like any reply, opening `thread` (reference, run id) for what they write back.
+        like any reply, opening `thread` (reference, run id) for what they write back, or
+        noting that they have had the follow-up of run `follow_up_of`.
         `event_key` names what asked for it: a command delivered twice sends it once,
         and the second time gives False."""
-        record = TurnRecord(event_key=event_key, pid=pid, now=self._clock(), outbox=[])
+        record = TurnRecord(
+            event_key=event_key, pid=pid, now=self._clock(), outbox=[], run_id=follow_up_of
+        )
         record.opens_thread = thread
+        record.told = follow_up_of is not None
         return await self._turns.deliver(record, text, platform, conversation_id)

@@ -6,12 +6,15 @@ start of what they wrote and which service answers, in their language. Staff are
 told that it was sent, or why it cannot be: the person did not agree to replies (a
 survey's `may_reply`), the survey is anonymous, the person asked to be forgotten, the
 run's answers are gone with its retention, or there is no longer a way to reach them.
-A command delivered twice (a platform's retry) sends one reply. A reply opens a
+A command delivered twice (a platform's retry) sends one reply; a reference takes at
+most REPLIES_A_DAY replies a day, from whoever on the staff they come. A reply opens a
 thread: what the person writes back reaches staff under the same reference
 (bot/answer_back.py) until `survey reply REF close`.
 """
 
 from __future__ import annotations
+
+import math
 
 from bot.core import Bot
 from bot.events import Inbound
@@ -24,6 +27,8 @@ from storage.records import ReplyTarget
 
 MAX_REPLY = 2_000  # characters: a reply is a message, not a letter
 QUOTED = 80  # characters of the person's own words that the reply recalls
+REPLIES_A_DAY = 3  # to one reference: a conversation, not a stream of messages at someone
+DAY = 24 * 3600
 
 
 class Replies:
@@ -45,7 +50,7 @@ class Replies:
         if len(text) > MAX_REPLY:
             return f"A reply can be at most {MAX_REPLY:,} characters; this one is {len(text):,}."
         target = await self._store.reply_target(code)
-        refused = _refusal(target, code, self._surveys)
+        refused = _refusal(target, code, self._surveys) or self._too_many(target, code)
         if refused:
             return refused
         survey = self._surveys.surveys[target.survey_id]
@@ -65,6 +70,16 @@ class Replies:
         if not sent:
             return f"This reply to #{code} was sent already."
         return f"Sent to the author of #{code}. You will not be told who they are."
+
+    def _too_many(self, target: ReplyTarget, code: str) -> str | None:
+        since = target.replies_since
+        if since is None or since <= self._clock() - DAY or target.replies < REPLIES_A_DAY:
+            return None
+        hours = math.ceil((since + DAY - self._clock()) / 3600)
+        return (
+            f"#{code} has had {target.replies} replies in a day, the most it may: the next "
+            f"can go in {hours} hour{'s' if hours > 1 else ''}."
+        )
 
 
 def _refusal(target: ReplyTarget | None, code: str, surveys: SurveyCatalogue) -> str | None:

@@ -40,6 +40,7 @@ from storage.records import (
     StorageUnusable,
     StoredOutbox,
     StoredResponse,
+    TookPart,
     TurnRecord,
     Undeliverable,
 )
@@ -242,18 +243,27 @@ class Storage(StaffStorage, Protocol):
         ...
 
     async def act_on_finding(
-        self, *, run_id: int, number: int, status: str, note: str, now: float
+        self,
+        *,
+        run_id: int,
+        number: int,
+        status: str,
+        note: str,
+        notes: dict[str, str],
+        now: float,
     ) -> bool:
-        """Record what staff did about finding `number`; False when the run has none."""
+        """Record what staff did about finding `number`, with the note in the survey's
+        first language and `notes` in others; False when the run has none."""
         ...
 
     async def findings(self, run_id: int) -> list[FindingRow]:
         """The run's findings by number, with what staff did about each."""
         ...
 
-    async def participants_of(self, run_id: int) -> list[tuple[str, str, str]]:
-        """(pid, platform, conversation id) of everyone who took part in the run and can
-        be reached and did not opt out; nothing in it is linked to an answer."""
+    async def participants_of(self, run_id: int) -> list[TookPart]:
+        """Everyone who took part in the run and can be reached and did not opt out,
+        with their language and whether they have had its follow-up; nothing in it is
+        linked to an answer."""
         ...
 
     async def mark_told(self, run_id: int, *, now: float) -> bool:

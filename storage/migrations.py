@@ -76,6 +76,7 @@ MIGRATIONS = [
     Migration(17, "replies' send attempts, refusals and dead letters", schema.delivery_attempts),
     Migration(18, "workers: each participant's stored turns, who sends each reply", schema.workers),
     Migration(19, "the surveys each running worker serves", schema.served_surveys),
+    Migration(20, schema.FOLLOW_UPS, schema.follow_ups),
 ]
 
 

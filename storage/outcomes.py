@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 
-from storage.records import FindingRow
+from storage.records import FindingRow, TookPart
 
-_COLUMNS = "number, key, label, people, status, note"
+_COLUMNS = "number, key, label, people, status, note, notes"
 
 
 def number_findings(
@@ -51,11 +52,13 @@ def act_on_finding(
     number: int,
     status: str,
     note: str,
+    notes: dict[str, str],
     now: float,
 ) -> bool:
     changed = connection.execute(
-        "UPDATE findings SET status = ?, note = ?, updated_at = ? WHERE run_id = ? AND number = ?",
-        (status, note or None, now, run_id, number),
+        "UPDATE findings SET status = ?, note = ?, notes = ?, updated_at = ?"
+        " WHERE run_id = ? AND number = ?",
+        (status, note or None, json.dumps(notes) if notes else None, now, run_id, number),
     )
     return changed.rowcount == 1
 
@@ -64,18 +67,24 @@ def findings_of(connection: sqlite3.Connection, run_id: int) -> list[FindingRow]
     rows = connection.execute(
         f"SELECT {_COLUMNS} FROM findings WHERE run_id = ? ORDER BY number", (run_id,)
     )
-    return [FindingRow(*row) for row in rows]
+    return [FindingRow(*row[:-1], json.loads(row[-1]) if row[-1] else {}) for row in rows]
 
 
-def participants_of(connection: sqlite3.Connection, run_id: int) -> list[tuple[str, str, str]]:
-    """(pid, platform, conversation id) of everyone who took part in the run and can be
-    reached, not opted out: in anonymous surveys too, for nothing here names an answer."""
-    return connection.execute(
-        "SELECT c.pid, a.platform, a.conversation_id FROM conversations c"
+def participants_of(connection: sqlite3.Connection, run_id: int) -> list[TookPart]:
+    """Everyone who took part in the run and can be reached, not opted out, with the
+    language they took part in: in anonymous surveys too, for nothing here names an
+    answer (the conversation's state keeps its language once the answers are gone)."""
+    rows = connection.execute(
+        "SELECT c.pid, a.platform, a.conversation_id, c.state, c.told_at IS NOT NULL"
+        " FROM conversations c"
         " JOIN addresses a ON a.pid = c.pid JOIN participants p ON p.pid = c.pid"
         " WHERE c.run_id = ? AND p.opted_out_at IS NULL ORDER BY c.pid",
         (run_id,),
-    ).fetchall()
+    )
+    return [
+        TookPart(pid, platform, to, json.loads(state).get("language") if state else None, told)
+        for pid, platform, to, state, told in rows
+    ]
 
 
 def mark_told(connection: sqlite3.Connection, run_id: int, *, now: float) -> bool:

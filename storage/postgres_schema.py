@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping
 import psycopg
 
 from storage.migrations import Migration, refuse_newer
+from storage.schema import FOLLOW_UPS
 
 log = logging.getLogger(__name__)
 
@@ -263,10 +264,20 @@ def served_surveys(connection: psycopg.Connection) -> None:
     )
 
 
+def follow_ups(connection: psycopg.Connection) -> None:
+    connection.execute(
+        "ALTER TABLE conversations ADD COLUMN told_at double precision;"
+        " ALTER TABLE findings ADD COLUMN notes text;"
+        " ALTER TABLE reply_threads ADD COLUMN replies integer NOT NULL DEFAULT 0;"
+        " ALTER TABLE reply_threads ADD COLUMN replies_since double precision;"
+    )
+
+
 MIGRATIONS = [
     Migration(17, "the schema of SQLite's migrations 1 to 17, in one step", baseline),
     Migration(18, "workers: each participant's stored turns, who sends each reply", workers),
     Migration(19, "the surveys each running worker serves", served_surveys),
+    Migration(20, FOLLOW_UPS, follow_ups),
 ]
 
 

@@ -108,6 +108,7 @@ class TurnRecord:
     may_reply: bool | None = None  # the person's answer: may the service reply about it
     replies_withdrawn: bool = False  # `no replies`: no reply about any of their answers
     opens_thread: tuple[str, int] | None = None  # a staff reply: (reference, run id)
+    told: bool = False  # the follow-up of the conversation in `run_id`: nobody gets it twice
     thread_message: str | None = None  # passed on to staff in this reference's thread
     language: str | None = None  # the response's language after this turn
     # the `Loaded.version` the turn was computed from; None: it reads nothing (a reminder)
@@ -275,7 +276,19 @@ class FindingRow:
     label: str
     people: int
     status: str | None  # noted | planned | done | declined
-    note: str | None
+    note: str | None  # in the survey's first language
+    notes: dict[str, str]  # the note in the survey's other languages
+
+
+@dataclass(frozen=True, slots=True)
+class TookPart:
+    """Someone who took part in a run, where a follow-up reaches them."""
+
+    pid: str
+    platform: str
+    conversation_id: str
+    language: str | None  # the one they took part in
+    told: bool  # they have had the run's follow-up
 
 
 @dataclass(frozen=True, slots=True)
@@ -304,6 +317,8 @@ class ReplyTarget:
     value: Any  # what they wrote
     platform: str | None  # where to reach them; None: the address was forgotten
     conversation_id: str | None
+    replies: int = 0  # staff replies to the reference since `replies_since`, a day at most
+    replies_since: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

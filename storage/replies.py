@@ -26,16 +26,18 @@ def remember_references(
 def reply_target(connection: sqlite3.Connection, reference: str) -> ReplyTarget | None:
     row = connection.execute(
         "SELECT ar.run_id, ru.survey_id, ru.purged_at IS NOT NULL, r.id IS NOT NULL, r.pid,"
-        " r.may_reply, r.language, a.value, ad.platform, ad.conversation_id"
+        " r.may_reply, r.language, a.value, ad.platform, ad.conversation_id,"
+        " coalesce(t.replies, 0), t.replies_since"
         " FROM answer_references ar JOIN runs ru ON ru.id = ar.run_id"
         " LEFT JOIN responses r ON r.id = ar.response_id"
         " LEFT JOIN answers a ON a.response_id = ar.response_id AND a.question_id = ar.question_id"
-        " LEFT JOIN addresses ad ON ad.pid = r.pid WHERE ar.reference = ?",
+        " LEFT JOIN addresses ad ON ad.pid = r.pid"
+        " LEFT JOIN reply_threads t ON t.reference = ar.reference WHERE ar.reference = ?",
         (reference,),
     ).fetchone()
     if row is None:
         return None
-    run_id, survey_id, purged, found, pid, may_reply, language, value, platform, to = row
+    run_id, survey_id, purged, found, pid, may_reply, language, value, platform, to, *replies = row
     asked = None if may_reply is None else bool(may_reply)
     return ReplyTarget(
         run_id,
@@ -48,6 +50,7 @@ def reply_target(connection: sqlite3.Connection, reference: str) -> ReplyTarget 
         decoded(value),
         platform,
         to,
+        *replies,
     )
 
 

@@ -401,6 +401,26 @@ def served_surveys(db: sqlite3.Connection) -> None:
     )
 
 
+FOLLOW_UPS = "who has had a run's follow-up, findings' notes by language, replies a day"
+
+
+def follow_ups(db: sqlite3.Connection) -> None:
+    _run_script(
+        db,
+        """
+        -- When the person was sent the run's "you said, we did": nobody gets it twice,
+        -- however long after the first send a second one is typed.
+        ALTER TABLE conversations ADD COLUMN told_at REAL;
+        -- What was done about a finding in the survey's other languages, as JSON
+        -- {language: note}: the follow-up goes out in them.
+        ALTER TABLE findings ADD COLUMN notes TEXT;
+        -- Staff replies to a reference since `replies_since`: a day's are limited.
+        ALTER TABLE reply_threads ADD COLUMN replies INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE reply_threads ADD COLUMN replies_since REAL;
+        """,
+    )
+
+
 def delivery_attempts(db: sqlite3.Connection) -> None:
     _run_script(
         db,

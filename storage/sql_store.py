@@ -29,6 +29,7 @@ from storage.records import (
     RunRows,
     StoredOutbox,
     StoredResponse,
+    TookPart,
     TurnRecord,
     Undeliverable,
 )
@@ -201,7 +202,7 @@ class SqlStore(StaffStore):
     async def findings(self, run_id: int) -> list[FindingRow]:
         return await self._read(outcomes.findings_of, run_id)
 
-    async def participants_of(self, run_id: int) -> list[tuple[str, str, str]]:
+    async def participants_of(self, run_id: int) -> list[TookPart]:
         return await self._scan(partial(outcomes.participants_of, run_id=run_id))
 
     async def mark_told(self, run_id: int, *, now: float) -> bool:

@@ -27,6 +27,8 @@ from storage.records import ConversationRow, Loaded, TurnConflict, TurnRecord
 # connection keeps prepared. (Texts for every batch size filled that cache with
 # statements of hundreds of KiB each: 20 MiB more in the writer process.)
 MAX_ROWS = 256
+# A reference's staff replies are counted by the day from the first (bot/replies.py caps them).
+_SAME_DAY = "reply_threads.replies_since > excluded.opened_at - 86400"
 
 
 def encoded(value: Any) -> str:
@@ -156,6 +158,13 @@ def record_turns(
     )
     _each(
         connection,
+        "UPDATE conversations SET told_at = batch.at FROM batch"
+        " WHERE conversations.pid = batch.pid AND conversations.run_id = batch.run_id",
+        "pid, run_id, at",
+        [(t.pid, t.run_id, t.now) for t in fresh if t.told],
+    )
+    _each(
+        connection,
         "INSERT INTO answers (response_id, question_id, value, given_by, answered_at)"
         " SELECT * FROM batch WHERE true ON CONFLICT (response_id, question_id) DO UPDATE"
         " SET value = excluded.value, given_by = excluded.given_by,"
@@ -200,10 +209,14 @@ def record_turns(
     )
     _each(
         connection,
-        "INSERT INTO reply_threads (reference, pid, run_id, opened_at)"
-        " SELECT * FROM batch WHERE true ON CONFLICT (reference) DO UPDATE"
+        "INSERT INTO reply_threads (reference, pid, run_id, opened_at, replies, replies_since)"
+        " SELECT reference, pid, run_id, at, 1, at FROM batch WHERE true"
+        " ON CONFLICT (reference) DO UPDATE"
         " SET pid = excluded.pid, run_id = excluded.run_id, opened_at = excluded.opened_at,"
-        " closed_at = NULL, messages = 0",
+        " closed_at = NULL, messages = 0,"
+        f" replies = CASE WHEN {_SAME_DAY} THEN reply_threads.replies + 1 ELSE 1 END,"
+        f" replies_since = CASE WHEN {_SAME_DAY} THEN reply_threads.replies_since"
+        "  ELSE excluded.opened_at END",
         "reference, pid, run_id, at",
         [(t.opens_thread[0], t.pid, t.opens_thread[1], t.now) for t in fresh if t.opens_thread],
     )

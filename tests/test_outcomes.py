@@ -86,3 +86,71 @@ async def test_you_said_we_did_is_drafted_then_sent_once_to_everyone_who_took_pa
         told = [m for m in chat.to(f"dm-p{n}") if "You said, and we did" in m.message.text]
         assert len(told) == 1
     assert not any("You said, and we did" in m.message.text for m in chat.to("dm-p4"))
+
+
+def told_to(chat: MemoryAdapter, user: str) -> list[str]:
+    """The follow-ups the person got, in whichever language."""
+    said = ("You said, and we did:", "Te sanoitte, me teimme:")
+    return [m.message.text for m in chat.to(f"dm-{user}") if any(s in m.message.text for s in said)]
+
+
+async def test_the_follow_up_goes_in_each_persons_language_where_staff_gave_the_note_in_it(
+    chat: MemoryAdapter,
+) -> None:
+    for n in range(5):
+        await answers(chat, f"p{n}", "Longer opening hours on Sundays")
+    for text in ["library", "language fi", "kyllä", "1", "1", "4", "Pidemmät aukioloajat", "2"]:
+        await chat.push("suomi", text)
+    await command(chat, "survey digest 1")
+    acted = await command(
+        chat, 'survey act 1 F1 done "Open on Sundays 12-16" fi: "Auki sunnuntaisin 12-16"'
+    )
+    assert acted == "F1 of run 1 is done: Open on Sundays 12-16 (also in fi)"
+    draft = await command(chat, "survey tell 1")
+    assert "[en, 5 people]" in draft
+    assert "[fi, 1 people]" in draft
+    await command(chat, "survey tell 1 send")
+    assert told_to(chat, "suomi") == [
+        "Osallistuit kyselyyn ”Kaupunginkirjaston palautekysely”. Te sanoitte, me teimme:\n"
+        "• Auki sunnuntaisin 12-16 (tehty)"
+    ]
+    english = told_to(chat, "p0")
+    assert len(english) == 1
+    assert english[0].endswith(": done, Open on Sundays 12-16")
+
+
+async def test_without_a_note_in_their_language_people_get_the_survey_s_first_language(
+    chat: MemoryAdapter,
+) -> None:
+    for n in range(5):
+        await answers(chat, f"p{n}", "Longer opening hours on Sundays")
+    for text in ["library", "language fi", "kyllä", "1", "1", "4", "Pidemmät aukioloajat", "2"]:
+        await chat.push("suomi", text)
+    await command(chat, "survey digest 1")
+    await command(chat, "survey act 1 F1 planned Sunday opening from March")
+    await command(chat, "survey tell 1 send")
+    told = told_to(chat, "suomi")
+    assert len(told) == 1
+    assert told[0].startswith("You took part in “City library feedback”.")
+
+
+async def test_nobody_gets_the_follow_up_twice_even_after_event_ids_are_forgotten(
+    tmp_path: Path, survey_folder: Path, clock: Clock
+) -> None:
+    async with coordinated(tmp_path, survey_folder, clock) as runtime:
+        chat = runtime.adapters[0]
+        await command(chat, "survey start library for everyone")
+        for n in range(5):
+            await answers(chat, f"p{n}", "Longer opening hours on Sundays")
+        await command(chat, "survey digest 1")
+        await command(chat, "survey act 1 F1 done Open on Sundays")
+        told = await command(chat, "survey tell 1 send")
+        assert told == "Told 5 people who took part in run 1."
+        clock.advance(40 * 24 * 3600)
+        assert await runtime.store.forget_old_events(clock()) > 0
+        draft = await command(chat, "survey tell 1")
+        assert draft.startswith("Draft for run 1, to 0 people who took part (5 more have had it")
+        assert await command(chat, "survey tell 1 send") == (
+            "Told 0 people who took part in run 1. 5 had it already."
+        )
+        assert all(len(told_to(chat, f"p{n}")) == 1 for n in range(5))

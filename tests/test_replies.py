@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -191,3 +192,49 @@ async def test_a_reply_to_someone_whose_platform_is_down_waits_in_the_outbox(
         chat.refusing.discard("dm-ida")
         await runtime.outbox.resend_unsent()
         assert chat.to("dm-ida")[-1].message.text.endswith("\n\nOrdered for May.")
+
+
+async def test_a_reference_takes_three_replies_a_day_from_whoever_on_the_staff(
+    chat: MemoryAdapter, clock: Clock
+) -> None:
+    await suggests(chat, "ann", "More benches", "yes")
+    reference = (await references(chat))["More benches"]
+    for n, user in enumerate(["rep", "coord", "rep"]):
+        told = await command(chat, f"survey reply {reference} Update {n}", user=user)
+        assert told.startswith("Sent to the author")
+        clock.advance(3600)
+    refused = await command(chat, f"survey reply {reference} Update 3", user="coord")
+    assert refused == (
+        f"#{reference} has had 3 replies in a day, the most it may: the next can go in 21 hours."
+    )
+    clock.advance(21 * 3600)
+    assert (await command(chat, f"survey reply {reference} Update 4")).startswith("Sent")
+    assert [m.message.text.split("\n\n")[-1] for m in chat.to("dm-ann")[-4:]] == [
+        "Update 0",
+        "Update 1",
+        "Update 2",
+        "Update 4",
+    ]
+
+
+async def test_two_staff_replying_at_once_both_reach_the_author_each_once(
+    chat: MemoryAdapter,
+) -> None:
+    await suggests(chat, "ann", "More benches", "yes")
+    reference = (await references(chat))["More benches"]
+    await asyncio.gather(
+        *(
+            chat.push(
+                user,
+                f"survey reply {reference} From {user}",
+                command=True,
+                is_direct=False,
+                conversation=STAFF_ROOM,
+            )
+            for user in ("rep", "coord")
+        )
+    )
+    answers = [m.message.text for m in chat.to(STAFF_ROOM)[-2:]]
+    assert all(a.startswith(f"Sent to the author of #{reference}.") for a in answers)
+    replies = sorted(m.message.text.split("\n\n")[-1] for m in chat.to("dm-ann")[-2:])
+    assert replies == ["From coord", "From rep"]
