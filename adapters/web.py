@@ -207,6 +207,7 @@ class WebAdapter:
             "send_label": message.send_label,
             "question": message.question,
             "details": message.details,
+            "table": message.table,
         }
         if outbound.attachment is not None:
             name = secrets.token_urlsafe(16)

@@ -34,12 +34,14 @@ class Answers:
         )
         await self.tell(where, text)
 
-    async def tell(self, inbound: Inbound, text: str, attachment: Attachment | None = None) -> None:
+    async def tell(
+        self, inbound: Inbound, reply: str | Message, attachment: Attachment | None = None
+    ) -> None:
         """Answer the coordinator where the command came from, for their eyes only."""
         answer = Outbound(
             inbound.platform,
             inbound.conversation_id,
-            Message(text),
+            reply if isinstance(reply, Message) else Message(reply),
             attachment=attachment,
             visible_to=inbound.user_id,
         )

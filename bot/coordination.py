@@ -30,6 +30,7 @@ from bot.run_schedules import RunSchedules
 from bot.run_status import length, when_local
 from bot.scheduler import Clock, Scheduler
 from bot.survey_files import SurveyCatalogue
+from conversations.outgoing import Message
 from conversations.survey import ReminderPolicy, Survey
 from storage.contract import Storage
 from storage.records import RunRow
@@ -162,7 +163,7 @@ class Coordination:
             user_id=inbound.user_id,
             command=inbound.text[:500],
             allowed=allowed,
-            outcome=reply.splitlines()[0][:200],
+            outcome=(reply.text if isinstance(reply, Message) else reply).splitlines()[0][:200],
             run_id=run_id,
         )
         await self._tell(inbound, reply, attachment)
@@ -190,7 +191,9 @@ class Coordination:
         run = await self._store.run(run_id) if run_id is not None else None
         return (run.survey_id, run.id) if run else (None, None)
 
-    async def _run(self, command: Command, inbound: Inbound) -> tuple[str, Attachment | None]:
+    async def _run(
+        self, command: Command, inbound: Inbound
+    ) -> tuple[str | Message, Attachment | None]:
         if command.name == "help":
             return commands.help_text(self._staff_language), None
         if command.name == "unschedule" and command.starts:

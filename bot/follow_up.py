@@ -12,6 +12,7 @@ from bot.replies import Replies
 from bot.review import Review
 from bot.scheduler import Clock
 from bot.survey_files import SurveyCatalogue
+from conversations.outgoing import Message
 from conversations.survey import Survey
 from storage.contract import Storage
 from storage.records import RunRow
@@ -51,7 +52,7 @@ class FollowUp:
         inbound: Inbound,
         *,
         approved: bool = False,
-    ) -> str:
+    ) -> str | Message:
         """A command of OF_A_RUN on `run`; `approved` by a second coordinator if held."""
         if command.name == "act":
             return await self.outcomes.act(

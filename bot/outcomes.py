@@ -22,6 +22,7 @@ from bot.events import Inbound
 from bot.invitations import Guardrails, HourlyBudget
 from bot.scheduler import Clock
 from conversations.messages import say
+from conversations.outgoing import Message
 from conversations.survey import Survey
 from storage.contract import Storage
 from storage.records import FindingRow, RunRow, TookPart
@@ -64,15 +65,20 @@ class Outcomes:
             said += " (also in " + ", ".join(others) + ")"
         return said
 
-    async def listing(self, run: RunRow) -> str:
+    async def listing(self, run: RunRow) -> str | Message:
         found = await self._store.findings(run.id)
         if not found:
             return f"Run {run.id} has no findings yet: they come with its digests."
-        lines = [f"Findings of run {run.id}, and what was done about them:"]
+        heading = f"Findings of run {run.id}, and what was done about them:"
+        lines = [heading]
+        table = [("Finding", "People", "What it says", "Status", "Note")]
         for row in found:
             done = f"{row.status}: {row.note}" if row.note else (row.status or "open")
             lines.append(f"  F{row.number} ({row.people} people) {row.label} | {done}")
-        return "\n".join(lines)
+            table.append(
+                (f"F{row.number}", str(row.people), row.label, row.status or "open", row.note or "")
+            )
+        return Message("\n".join(lines), table=tuple(table))
 
     async def tell(
         self, run: RunRow, survey: Survey, *, send: bool, inbound: Inbound, approved: bool = False

@@ -33,6 +33,9 @@ class Message:
     # What follows below a fold (a digest's full figures): a thread reply, a second
     # event, a collapsed section, or after the text where a platform has no fold.
     details: str = ""
+    # Rows under a header row, where a platform draws tables (the staff page): `text`
+    # says the same for the others.
+    table: tuple[tuple[str, ...], ...] = ()
 
     def to_json(self) -> str:
         """What the outbox stores of it. Every participant at a question gets the same
@@ -50,6 +53,7 @@ class Message:
             send_label=fields.get("send_label", ""),  # rows queued before it existed
             question=fields.get("question"),
             details=fields.get("details", ""),
+            table=tuple(tuple(row) for row in fields.get("table", ())),
         )
 
 
@@ -81,4 +85,6 @@ def _encoded(message: Message) -> str:
     }
     if message.details:
         body["details"] = message.details
+    if message.table:
+        body["table"] = [list(row) for row in message.table]
     return json.dumps(body, ensure_ascii=False)

@@ -87,3 +87,15 @@ async def test_a_branded_chat_has_no_wcag_violation(
         await screen.goto(url(runtime))
         await expect(last_bot_message(screen)).to_contain_text("These surveys are open")
         assert await violations(screen) == []
+
+
+async def test_the_staff_page_s_table_of_findings_has_no_wcag_violation(
+    screen: Page, site: Runtime
+) -> None:
+    await screen.goto(f"{url(site)}staff?key=axe-staff-key")
+    await type_answer(screen, "survey start library for everyone")
+    await expect(last_bot_message(screen)).to_contain_text("Run 1")
+    await site.store.number_findings(run_id=1, findings=[("k", "Opening hours", 7)], now=0.0)
+    await type_answer(screen, "survey outcomes 1")
+    await expect(screen.get_by_role("table")).to_contain_text("Opening hours")
+    assert await violations(screen) == []

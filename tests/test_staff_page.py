@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -101,3 +102,27 @@ def test_the_staff_key_comes_from_the_environment_or_only_on_loopback() -> None:
     generated = staff_key(loopback, {})
     assert generated is not None
     assert len(generated) >= 30
+
+
+async def test_a_coordinator_reads_what_was_done_about_the_findings_as_a_table(
+    browser: Browser, site: Runtime
+) -> None:
+    staff = await (await browser.new_context()).new_page()
+    await staff.goto(f"{base(site)}/staff?key={KEY}")
+    await type_answer(staff, "survey start library for everyone")
+    citizen = await (await browser.new_context()).new_page()
+    await citizen.goto(f"{base(site)}/")
+    for text in ["library", "yes", "1", "1", "5", "More books in Finnish", "skip"]:
+        await type_answer(citizen, text)
+    await expect(last_bot_message(citizen)).to_contain_text("Thank you!")
+    await type_answer(staff, "survey digest 1")
+    await type_answer(staff, 'survey act 1 F1 planned "Weekly visits from March"')
+    await expect(last_bot_message(staff)).to_contain_text("F1 of run 1 is planned")
+    await type_answer(staff, "survey outcomes 1")
+    table = staff.get_by_role("table", name="Findings of run 1, and what was done about them:")
+    headers = table.get_by_role("columnheader")
+    await expect(headers).to_have_text(["Finding", "People", "What it says", "Status", "Note"])
+    first = table.locator("tbody tr").first
+    await expect(first.locator("td")).to_have_text(
+        ["F1", "1", re.compile(".+"), "planned", "Weekly visits from March"]
+    )

@@ -99,6 +99,34 @@ function multipleChoices(item, message) {
   item.appendChild(group);
 }
 
+// A listing with a table (a run's findings): the text's first line is its caption, and
+// the table says what the text's other lines say.
+function tableLine(message) {
+  const item = addLine("bot", "");
+  const table = document.createElement("table");
+  const caption = document.createElement("caption");
+  caption.textContent = message.text.split("\n")[0];
+  table.appendChild(caption);
+  const [header, ...rows] = message.table;
+  const head = table.createTHead().insertRow();
+  for (const name of header) {
+    const cell = document.createElement("th");
+    cell.scope = "col";
+    cell.textContent = name;
+    head.appendChild(cell);
+  }
+  const body = table.createTBody();
+  for (const row of rows) {
+    const line = body.insertRow();
+    row.forEach(value => { line.insertCell().textContent = value; });
+  }
+  const scroller = document.createElement("div");  // a wide table scrolls on a phone
+  scroller.className = "table";
+  scroller.appendChild(table);
+  item.appendChild(scroller);
+  return item;
+}
+
 const shown = new Set();  // outbox ids: a reply resent after a crash is shown once
 
 function showBotMessage(message) {
@@ -107,7 +135,7 @@ function showBotMessage(message) {
     shown.add(message.id);
   }
   disableOldChoices();
-  const item = addLine("bot", message.text);
+  const item = message.table.length ? tableLine(message) : addLine("bot", message.text);
   if (message.details) {  // a digest's full figures: below a fold, its first line the label
     const fold = document.createElement("details");
     const label = document.createElement("summary");
