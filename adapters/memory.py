@@ -83,9 +83,11 @@ class MemoryAdapter:
         is_direct: bool = True,
         command: bool = False,
         conversation: str | None = None,
-    ) -> None:
+        until_sent: bool = True,
+    ) -> Awaitable[object] | None:
         """Hand the core a message from `user_id`, in their direct conversation unless
-        `conversation` names another; returns once its replies are sent."""
+        `conversation` names another; returns once its replies are sent, or once they
+        are stored if not `until_sent` (with what to await for their sending)."""
         delivery = await self._handler(
             Inbound(
                 platform=self.platform,
@@ -100,4 +102,7 @@ class MemoryAdapter:
                 locale=locale,
             )
         )
+        if not until_sent:
+            return delivery
         await delivery
+        return None

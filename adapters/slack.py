@@ -30,7 +30,6 @@ from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
-from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.http_timeouts import body_deadline, runner
@@ -53,7 +52,7 @@ from adapters.slack_events import (
     mention_inbound,
     message_inbound,
 )
-from adapters.slack_pacing import REMEMBERED, Clock
+from adapters.slack_pacing import REMEMBERED, Clock, SharedRateLimit
 from adapters.slack_posting import SlackPoster
 from bot.config import ConfigError, PlatformSection, secret
 from bot.events import Capabilities, Inbound, InboundHandler, NotStored, Outbound
@@ -138,11 +137,8 @@ class SlackAdapter:
         self._host = host
         self._port = port
         self._path = path
-        self.client = AsyncWebClient(
-            token=bot_token,
-            base_url=api_url,
-            retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=5)],
-        )
+        rate_limit = SharedRateLimit()
+        self.client = AsyncWebClient(token=bot_token, base_url=api_url, retry_handlers=[rate_limit])
         self._directory = SlackDirectory(self.client)
         self._app = AsyncApp(
             client=self.client,
@@ -157,7 +153,7 @@ class SlackAdapter:
         self._locales: OrderedDict[str, str | None] = OrderedDict()
         # Each direct conversation's latest message from its person: is an edit of it?
         self._latest: OrderedDict[str, str] = OrderedDict()
-        self._poster = SlackPoster(self.client, clock=clock, sleep=sleep)
+        self._poster = SlackPoster(self.client, clock=clock, sleep=sleep, rate_limit=rate_limit)
         self._background: set[asyncio.Task[None]] = set()
         self._runner: web.AppRunner | None = None
         self.port = port

@@ -23,7 +23,13 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from adapters.slack_blocks import blocks_for, chunks, escape
-from adapters.slack_pacing import Clock, PostSlots, ResponseUrls
+from adapters.slack_pacing import (
+    POSTS_IN_FLIGHT,
+    Clock,
+    PostSlots,
+    ResponseUrls,
+    SharedRateLimit,
+)
 from bot.events import Outbound, Refused
 from conversations.outgoing import Message
 
@@ -56,11 +62,14 @@ class SlackPoster:
         *,
         clock: Clock,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        rate_limit: SharedRateLimit | None = None,
     ) -> None:
         self._client = client
         self.response_urls = ResponseUrls(clock=clock)
         self._post_slots = PostSlots(clock=clock)
         self._sleep = sleep
+        self._rate_limit = rate_limit
+        self._in_flight = asyncio.Semaphore(POSTS_IN_FLIGHT)
 
     async def send(self, outbound: Outbound) -> None:
         """Post the message; raises Refused when Slack took none of it, any other error
@@ -104,13 +113,16 @@ class SlackPoster:
             payload = {"outbox_id": outbound.outbox_id, "part": number}
             metadata = {"event_type": METADATA_TYPE, "event_payload": payload}
         try:
-            return await self._client.chat_postMessage(
-                channel=outbound.conversation_id,
-                **{**fields, "text": escape(fields["text"])},
-                metadata=metadata,
-                unfurl_links=False,
-                unfurl_media=False,
-            )
+            async with self._in_flight:
+                if self._rate_limit is not None:
+                    await self._rate_limit.wait()
+                return await self._client.chat_postMessage(
+                    channel=outbound.conversation_id,
+                    **{**fields, "text": escape(fields["text"])},
+                    metadata=metadata,
+                    unfurl_links=False,
+                    unfurl_media=False,
+                )
         except SlackApiError as error:
             refused(error, first=first)
 

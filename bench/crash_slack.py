@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import random
 import signal
 import socket
@@ -37,14 +38,19 @@ from slack_stub import LIBRARY_REPLIES, SlackWebApi, message_event, post, signed
 from bench.turns import SCRIPT, calibration_seconds  # noqa: E402
 
 CHILD = ROOT / "tests" / "slack_child.py"
+# Seconds a restarted child may take to be ready: it first sends what its outbox holds.
+READY_WITHIN = 600
 
 
 class Bot:
     """The child process, started again after every kill, always on the same port."""
 
-    def __init__(self, folder: Path, api: SlackWebApi) -> None:
+    def __init__(
+        self, folder: Path, api: SlackWebApi, environ: dict[str, str] | None = None
+    ) -> None:
         self._folder = folder
         self._api = api
+        self._environ = {**os.environ, **(environ or {})}
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             self.port = probe.getsockname()[1]
@@ -63,9 +69,10 @@ class Bot:
             str(self.port),
             stdout=asyncio.subprocess.PIPE,
             stderr=self._log,
+            env=self._environ,
         )
         assert self._process.stdout is not None
-        line = await asyncio.wait_for(self._process.stdout.readline(), 60)
+        line = await asyncio.wait_for(self._process.stdout.readline(), READY_WITHIN)
         assert line.startswith(b"ready"), line
         self.up.set()
 

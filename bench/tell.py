@@ -26,11 +26,14 @@ from bench.digest import STAFF_ROOM, civicbot, survey_folder  # noqa: E402
 from bench.turns import calibration_seconds, rss_mib  # noqa: E402
 
 
-def seed(database: Path, people: int) -> None:
+def seed(database: Path, people: int, *, platform: str = "memory") -> None:
+    """Run 1 with `people` who took part, reachable on `platform`, and a finding done."""
     connection = sqlite3.connect(database)
+    staff = "slack:C0STAFF" if platform == "slack" else "memory:staff-room"
     connection.execute(
         "INSERT INTO runs (id, survey_id, audience, status, staff_channel, created_at)"
-        " VALUES (1, 'library-services', 'open', 'open', 'memory:staff-room', 0)"
+        " VALUES (1, 'library-services', 'open', 'open', ?, 0)",
+        (staff,),
     )
     pids = [f"bench-{n:06d}" for n in range(people)]
     connection.executemany(
@@ -38,8 +41,8 @@ def seed(database: Path, people: int) -> None:
     )
     connection.executemany(
         "INSERT INTO addresses (pid, platform, user_id, conversation_id, updated_at)"
-        " VALUES (?, 'memory', ?, ?, 0)",
-        [(p, p, f"dm-{p}") for p in pids],
+        " VALUES (?, ?, ?, ?, 0)",
+        [(p, platform, *address(platform, n)) for n, p in enumerate(pids)],
     )
     connection.executemany(
         "INSERT INTO conversations (pid, run_id, response_id, state, finished, updated_at)"
@@ -53,6 +56,13 @@ def seed(database: Path, people: int) -> None:
     )
     connection.commit()
     connection.close()
+
+
+def address(platform: str, number: int) -> tuple[str, str]:
+    """(user id, conversation id) of person `number` on `platform`."""
+    if platform == "slack":
+        return f"U{number:06d}", f"DU{number:06d}"
+    return f"bench-{number:06d}", f"dm-bench-{number:06d}"
 
 
 async def main(args: argparse.Namespace) -> None:

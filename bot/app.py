@@ -155,10 +155,11 @@ async def _running(
     )
 
     resent = asyncio.Event()
+    resending: asyncio.Task[None] | None = None
     checks: HealthServer | None = None
 
     async def route(inbound: Inbound) -> Delivery:
-        await resent.wait()  # replies left from before a restart go out before new ones
+        await resent.wait()  # what is left from before a restart is known (outbox.unsent)
         if not inbound.command:
             return await bot.dispatch(inbound)
         await coordination.handle(inbound)
@@ -177,7 +178,10 @@ async def _running(
     try:
         for adapter in built:
             await adapter.start()
-        await outbox.resend_unsent()  # adapters are connected: Matrix needs to know its rooms
+        # adapters are connected (Matrix needs to know its rooms); new replies into these
+        # conversations wait behind what is left, the others go at once
+        backlog = await outbox.unsent()
+        resending = asyncio.create_task(outbox.resend(backlog))
         resent.set()
         await coordination.start()
         scheduler.every("reminders", REMIND_EVERY, coordination.reminders.send_due)
@@ -198,6 +202,9 @@ async def _running(
         if checks is not None:
             await checks.stop()
         await scheduler.stop()
+        if resending is not None:  # what it has not sent stays in the outbox
+            resending.cancel()
+            await asyncio.gather(resending, return_exceptions=True)
         for adapter in reversed(built):
             try:
                 await adapter.stop()

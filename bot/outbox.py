@@ -60,13 +60,21 @@ class OutboxSender:
         # a sweep meanwhile must not send them again.
         self._delivered: dict[int, float] = {}
         self._cleanup_scheduled = False
+        # Conversations whose replies left from before are being sent again: a new
+        # reply into one waits for them.
+        self._resending: dict[tuple[str, str], asyncio.Event] = {}
 
-    async def send(self, messages: list[Outbound]) -> bool:
+    async def send(self, messages: list[Outbound], *, resending: bool = False) -> bool:
         """Send stored messages (each with its outbox id) in order; True if all went.
-        Unsent ones stay in the outbox."""
+        Unsent ones stay in the outbox. New replies into a conversation whose older ones
+        are being sent again wait for them."""
+        if not resending:
+            for key in {(m.platform, m.conversation_id) for m in messages}:
+                if (earlier := self._resending.get(key)) is not None:
+                    await earlier.wait()
         delivered = True
         for message in messages:
-            if message.outbox_id in self._in_flight:
+            if message.outbox_id in self._in_flight or message.outbox_id in self._delivered:
                 continue
             self._in_flight.add(message.outbox_id)
             try:
@@ -77,37 +85,51 @@ class OutboxSender:
 
     async def resend_unsent(self, *, queued_before: float | None = None) -> int:
         """Send whatever the outbox still holds (after a restart, or after failures)."""
+        backlog = await self.unsent(queued_before=queued_before)
+        await self.resend(backlog)
+        return sum(map(len, backlog))
+
+    async def unsent(self, *, queued_before: float | None = None) -> list[list[Outbound]]:
+        """What the outbox holds, by conversation, each in order; from now until `resend`
+        has sent them, new replies into those conversations wait behind them."""
         now = time.monotonic()
         self._delivered = {i: at for i, at in self._delivered.items() if now - at < FORGET_WITHIN}
-        messages = [
-            Outbound(
-                row.platform,
-                row.conversation_id,
-                Message.from_json(row.body),
-                row.id,
-                maybe_sent=row.maybe_sent,
-            )
-            for row in await self._store.unsent(queued_before=queued_before)
-            if row.id not in self._in_flight and row.id not in self._delivered
-        ]
-        if not messages:
-            return 0
-        log.info("sending %d replies left in the outbox", len(messages))
-        # In order within each conversation; conversations side by side, so that a
-        # restart after an outage is not one slow platform call after another.
         conversations: dict[tuple[str, str], list[Outbound]] = {}
-        for message in messages:
-            conversations.setdefault((message.platform, message.conversation_id), []).append(
-                message
+        for row in await self._store.unsent(queued_before=queued_before):
+            key = (row.platform, row.conversation_id)
+            if row.id in self._in_flight or row.id in self._delivered or key in self._resending:
+                continue  # on its way already
+            message = Message.from_json(row.body)
+            conversations.setdefault(key, []).append(
+                Outbound(*key, message, row.id, maybe_sent=row.maybe_sent)
             )
+        for key in conversations:
+            self._resending[key] = asyncio.Event()
+        return list(conversations.values())
+
+    async def caught_up(self) -> None:
+        """Wait until what was left in the outbox at the last `unsent` has been tried."""
+        for waiting in list(self._resending.values()):
+            await waiting.wait()
+
+    async def resend(self, backlog: list[list[Outbound]]) -> None:
+        """Send what `unsent` gave: in order within each conversation; conversations side
+        by side, so that a restart after an outage is not one slow platform call after
+        another."""
+        if not backlog:
+            return
+        log.info("sending %d replies left in the outbox", sum(map(len, backlog)))
         at_once = asyncio.Semaphore(RESEND_AT_ONCE)
 
         async def resend(queued: list[Outbound]) -> None:
-            async with at_once:
-                await self.send(queued)
+            key = (queued[0].platform, queued[0].conversation_id)
+            try:
+                async with at_once:
+                    await self.send(queued, resending=True)
+            finally:
+                self._resending.pop(key).set()
 
-        await asyncio.gather(*(resend(queued) for queued in conversations.values()))
-        return len(messages)
+        await asyncio.gather(*(resend(queued) for queued in backlog))
 
     async def _send_one(self, message: Outbound) -> bool:
         send = self._senders.get(message.platform)

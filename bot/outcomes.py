@@ -94,20 +94,20 @@ class Outcomes:
             )
         texts = follow_ups(survey, told)
         people = await self._store.participants_of(run.id)
-        waiting = [person for person in people if not person.told]
+        untold = [person for person in people if not person.told]
         if not send:
-            return _draft(run, texts, people, waiting)
-        if len(waiting) > self._guardrails.approval_above and not approved:
-            return await self._hold(inbound, len(waiting))
-        if len(waiting) > (remaining := self._budget.remaining()):
+            return _draft(run, texts, people, untold)
+        if len(untold) > self._guardrails.approval_above and not approved:
+            return await self._hold(inbound, len(untold))
+        if len(untold) > (remaining := self._budget.remaining()):
             return (
-                f"Not sent: that is {len(waiting):,} messages, and only {remaining:,} of this "
+                f"Not sent: that is {len(untold):,} messages, and only {remaining:,} of this "
                 f"hour's {self._budget.limit:,} are left. Try again after "
                 f"{self._budget.refills_at()}; nobody gets it twice."
             )
         await self._store.mark_told(run.id, now=self._clock())
         sent = 0
-        for first in range(0, len(waiting), SEND_AT_ONCE):
+        for first in range(0, len(untold), SEND_AT_ONCE):
             results = await asyncio.gather(
                 *(
                     self._bot.outreach.tell(
@@ -118,7 +118,7 @@ class Outcomes:
                         event_key=f"tell:{run.id}:{person.pid}",
                         follow_up_of=run.id,
                     )
-                    for person in waiting[first : first + SEND_AT_ONCE]
+                    for person in untold[first : first + SEND_AT_ONCE]
                 )
             )
             sent += sum(results)
@@ -130,20 +130,25 @@ class Outcomes:
         if sent > SEND_AT_ONCE:
             reply += (
                 " The messages go out as fast as each platform allows; 'survey tell"
-                f" {run.id}' says how many have had it."
+                f" {run.id}' says how many are still on their way."
             )
         return reply
 
 
-def _draft(run: RunRow, texts: dict[str, str], people: list[TookPart], waiting: list) -> str:
-    head = f"Draft for run {run.id}, to {len(waiting):,} people who took part"
-    if len(waiting) < len(people):
-        head += f" ({len(people) - len(waiting):,} more have had it already)"
+def _draft(
+    run: RunRow, texts: dict[str, str], people: list[TookPart], untold: list[TookPart]
+) -> str:
+    head = f"Draft for run {run.id}, to {len(untold):,} people who took part"
+    if len(untold) < len(people):
+        told = [p for p in people if p.told]
+        on_the_way = sum(p.waiting for p in told)
+        head += f" ({len(told):,} more were sent it already"
+        head += f", {on_the_way:,} of them still on its way)" if on_the_way else ")"
     head += f" (nothing sent; 'survey tell {run.id} send' sends it):"
     if len(texts) == 1:
         return f"{head}\n\n{next(iter(texts.values()))}"
     first = next(iter(texts))
-    counts = Counter(p.language if p.language in texts else first for p in waiting)
+    counts = Counter(p.language if p.language in texts else first for p in untold)
     return "\n\n".join(
         [head] + [f"[{lang}, {counts[lang]:,} people]\n{text}" for lang, text in texts.items()]
     )

@@ -144,4 +144,6 @@ class Outreach:
         )
         record.opens_thread = thread
         record.told = follow_up_of is not None
-        return await self._turns.deliver(record, text, platform, conversation_id)
+        # a follow-up to thousands is stored at once and goes out at the platforms' pace
+        wait = follow_up_of is None
+        return await self._turns.deliver(record, text, platform, conversation_id, wait=wait)

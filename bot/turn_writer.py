@@ -65,15 +65,19 @@ class TurnWriter:
                 self._metrics.turn_conflicts.inc()
         return await turn(*arguments)
 
-    async def deliver(self, record: TurnRecord, text: str, platform: str, to: str) -> bool:
-        """Store a turn that reads nothing and says `text`, and send it; False if its
-        event was stored before."""
+    async def deliver(
+        self, record: TurnRecord, text: str, platform: str, to: str, *, wait: bool = True
+    ) -> bool:
+        """Store a turn that reads nothing and says `text`, and send it, waiting for the
+        send unless not `wait` (it is in the outbox by then); False if its event was
+        stored before."""
         async with self.serial.hold(record.pid):
             stored = await self.commit(record, (Message(text),), platform, to)
             if not stored:
                 return False
             sending = self.send_after(record.pid, stored)
-        await sending
+        if wait:
+            await sending
         return True
 
     def send_after(self, pid: str, stored: list[Outbound]) -> Awaitable[None]:

@@ -75,15 +75,18 @@ def participants_of(connection: sqlite3.Connection, run_id: int) -> list[TookPar
     language they took part in: in anonymous surveys too, for nothing here names an
     answer (the conversation's state keeps its language once the answers are gone)."""
     rows = connection.execute(
-        "SELECT c.pid, a.platform, a.conversation_id, c.state, c.told_at IS NOT NULL"
-        " FROM conversations c"
+        "SELECT c.pid, a.platform, a.conversation_id, c.state, c.told_at IS NOT NULL,"
+        " o.platform IS NOT NULL FROM conversations c"
         " JOIN addresses a ON a.pid = c.pid JOIN participants p ON p.pid = c.pid"
+        " LEFT JOIN (SELECT DISTINCT platform, conversation_id FROM outbox"
+        "  WHERE dead_at IS NULL) o"
+        "  ON o.platform = a.platform AND o.conversation_id = a.conversation_id"
         " WHERE c.run_id = ? AND p.opted_out_at IS NULL ORDER BY c.pid",
         (run_id,),
     )
     return [
-        TookPart(pid, platform, to, json.loads(state).get("language") if state else None, told)
-        for pid, platform, to, state, told in rows
+        TookPart(pid, platform, to, json.loads(state).get("language") if state else None, *flags)
+        for pid, platform, to, state, *flags in rows
     ]
 
 

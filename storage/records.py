@@ -289,6 +289,7 @@ class TookPart:
     conversation_id: str
     language: str | None  # the one they took part in
     told: bool  # they have had the run's follow-up
+    waiting: bool = False  # a message to them (the follow-up, say) is still in the outbox
 
 
 @dataclass(frozen=True, slots=True)

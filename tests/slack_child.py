@@ -3,6 +3,8 @@
 python tests/slack_child.py DATABASE SURVEYS SLACK_API_URL [PORT]
 
 DATABASE is a SQLite file or a PostgreSQL URL (its password in the environment).
+SLACK_CHILD_COORDINATORS (names such as `slack:U0COORD`, comma-separated) may run
+survey commands, and SLACK_CHILD_APPROVAL_ABOVE sets the guardrail on large sends.
 
 Prints "ready PORT" once Slack's events can be posted to 127.0.0.1:PORT/slack/events
 (a free port unless PORT is given).
@@ -23,6 +25,7 @@ from slack_stub import BOT_TOKEN, SIGNING_SECRET
 
 from adapters.slack import SlackAdapter
 from bot.app import running
+from bot.invitations import Guardrails
 
 
 async def main(database: Path | str, surveys: Path, api_url: str, port: int) -> None:
@@ -38,6 +41,12 @@ async def main(database: Path | str, surveys: Path, api_url: str, port: int) -> 
         survey_folder=surveys,
         adapters=adapter,
         environ={**os.environ, "CIVICBOT_PSEUDONYM_KEY": "k"},
+        coordinators=frozenset(
+            filter(None, os.environ.get("SLACK_CHILD_COORDINATORS", "").split(","))
+        ),
+        guardrails=Guardrails(
+            approval_above=int(os.environ.get("SLACK_CHILD_APPROVAL_ABOVE", "500"))
+        ),
     ) as runtime:
         print(f"ready {runtime.adapters[0].port}", flush=True)
         await stop.wait()

@@ -21,6 +21,7 @@ BOT_TOKEN = "xoxb-test-token"
 APP_TOKEN = "xapp-test-token"
 SIGNING_SECRET = "test-signing-secret"
 TEAM = "T0001"
+POST_BURST = 4  # posts over chat.postMessage's rate that a bucket takes before a 429
 ALT_TEXT_LIMIT = 1000  # characters of an image's alt_txt (files.getUploadURLExternal)
 
 
@@ -70,6 +71,14 @@ class SlackWebApi:
     # network and Slack take in life: a crash in between leaves the outcome unknown.
     latency: float = 0.0
     unstalled: asyncio.Event = field(default_factory=asyncio.Event)
+    # chat.postMessage's limits as Slack documents them: about one post a second per
+    # channel after a short burst, and a workspace-wide limit (Slack names no figure;
+    # 0: none). A post over either gets 429 `ratelimited` with Retry-After: 1.
+    posts_per_second: float = 0.0  # per channel; 0: no limit
+    workspace_posts_per_second: float = 0.0
+    _posting: dict[str, float] = field(default_factory=dict)  # bucket -> next free time
+    posted: int = 0  # chat.postMessage calls carried out (not refused)
+    limited: int = 0  # chat.postMessage calls answered 429
     _called: asyncio.Condition = field(default_factory=asyncio.Condition)
     connected: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -112,6 +121,8 @@ class SlackWebApi:
         """A slash command's response_url: takes JSON, answers a plain 'ok'."""
         body = await request.json()
         self.calls.append(Call("response_url", {**body, "url": str(request.url)}))
+        async with self._called:
+            self._called.notify_all()
         if self.fail.get("response_url"):
             status, answer, headers = self.fail["response_url"].pop(0)
             return web.json_response(answer, status=status, headers=headers)
@@ -197,6 +208,11 @@ class SlackWebApi:
         if self.fail.get(method):
             status, body, headers = self.fail[method].pop(0)
             return web.json_response(body, status=status, headers=headers)
+        if method == "chat.postMessage" and self._over_limit(params["channel"]):
+            self.limited += 1
+            return web.json_response(
+                {"ok": False, "error": "ratelimited"}, status=429, headers={"Retry-After": "1"}
+            )
         answer = self._answer(method, params)
         if self.latency:
             await asyncio.sleep(self.latency)
@@ -209,6 +225,26 @@ class SlackWebApi:
             assert request.transport is not None
             request.transport.abort()  # done, but the caller never hears of it
         return web.json_response(answer)
+
+    def _over_limit(self, channel: str) -> bool:
+        """Whether a post into `channel` now is over a limit. Each limit is a bucket
+        refilled at its rate (the generic cell rate algorithm): a channel's holds
+        POST_BURST posts, the workspace's a second's worth."""
+        now = time.monotonic()
+        limits = [
+            (channel, self.posts_per_second, POST_BURST),
+            (" workspace", self.workspace_posts_per_second, self.workspace_posts_per_second),
+        ]
+        buckets = [(key, 1 / rate, max(burst, 1)) for key, rate, burst in limits if rate]
+        due = [max(self._posting.get(key, now), now) for key, _, _ in buckets]
+        if any(
+            at - now > (burst - 1) * every
+            for (_, every, burst), at in zip(buckets, due, strict=True)
+        ):
+            return True
+        for (key, every, _), at in zip(buckets, due, strict=True):
+            self._posting[key] = at + every
+        return False
 
     def _answer(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
         ts = f"{1_700_000_000 + next(self._ts)}.000100"
@@ -232,6 +268,7 @@ class SlackWebApi:
             if params.get("thread_ts"):
                 message["thread_ts"] = params["thread_ts"]
             self.history.setdefault(params["channel"], []).append(message)
+            self.posted += 1
             return {"ok": True, "channel": params["channel"], "ts": ts, "message": message}
         if method in ("conversations.history", "conversations.replies"):
             return self._history(method, params)

@@ -149,8 +149,27 @@ async def test_nobody_gets_the_follow_up_twice_even_after_event_ids_are_forgotte
         clock.advance(40 * 24 * 3600)
         assert await runtime.store.forget_old_events(clock()) > 0
         draft = await command(chat, "survey tell 1")
-        assert draft.startswith("Draft for run 1, to 0 people who took part (5 more have had it")
+        assert draft.startswith("Draft for run 1, to 0 people who took part (5 more were sent it")
         assert await command(chat, "survey tell 1 send") == (
             "Told 0 people who took part in run 1. 5 had it already."
         )
         assert all(len(told_to(chat, f"p{n}")) == 1 for n in range(5))
+
+
+async def test_after_sending_the_draft_says_how_many_follow_ups_are_still_on_their_way(
+    tmp_path: Path, survey_folder: Path, clock: Clock
+) -> None:
+    async with coordinated(tmp_path, survey_folder, clock, send_retry_delays=()) as runtime:
+        chat = runtime.adapters[0]
+        await command(chat, "survey start library for everyone")
+        for n in range(5):
+            await answers(chat, f"p{n}", "Longer opening hours on Sundays")
+        await command(chat, "survey digest 1")
+        await command(chat, "survey act 1 F1 done Open on Sundays")
+        chat.refusing.update({"dm-p0", "dm-p1"})  # their platform is down for now
+        await command(chat, "survey tell 1 send")
+        draft = await command(chat, "survey tell 1")
+        assert draft.startswith(
+            "Draft for run 1, to 0 people who took part (5 more were sent it already,"
+            " 2 of them still on its way)"
+        )

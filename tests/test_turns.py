@@ -201,6 +201,50 @@ async def test_bad_messages_get_clear_answers_and_lose_nothing(
     assert answers(database)["why"] == "טוב 👍🏽"
 
 
+async def test_a_restart_answers_newcomers_at_once_while_replies_left_over_still_go_out_first(
+    database: Database, survey_folder: Path, clock: Clock
+) -> None:
+    async def broken(outbound: object) -> None:
+        raise ConnectionError("platform down")
+
+    settings = {
+        "database": database.location,
+        "survey_folder": survey_folder,
+        "clock": clock,
+        "environ": database.environ,
+        "send_retry_delays": (),
+    }
+    async with running(
+        adapters=[lambda handler: MemoryAdapter(handler, on_send=broken)], **settings
+    ) as runtime:
+        await runtime.adapters[0].push("hal", "library")  # its reply stays in the outbox
+
+    platform_slow = asyncio.Event()
+    sent: list[tuple[str, str]] = []
+
+    async def slow_for_hal(outbound: Outbound) -> None:
+        if outbound.conversation_id == "dm-hal" and not sent_to(sent, "dm-hal"):
+            await platform_slow.wait()  # the reply left over takes its time
+        sent.append((outbound.conversation_id, outbound.message.text))
+
+    async with running(
+        adapters=[lambda handler: MemoryAdapter(handler, on_send=slow_for_hal)], **settings
+    ) as runtime:
+        chat = runtime.adapters[0]
+        await chat.push("joe", "library")  # not held up by hal's reply, still on its way
+        assert [to for to, _ in sent] == ["dm-joe"]
+        hal_sent = await chat.push("hal", "yes", until_sent=False)  # stored, waits behind
+        platform_slow.set()
+        await hal_sent
+        hals = sent_to(sent, "dm-hal")
+        assert hals[0].startswith("City library feedback")  # the reply left over first
+        assert hals[1].startswith("How often do you visit the library?")
+
+
+def sent_to(sent: list[tuple[str, str]], conversation: str) -> list[str]:
+    return [text for to, text in sent if to == conversation]
+
+
 async def test_a_failed_send_is_sent_after_a_restart(
     database: Database, survey_folder: Path, clock: Clock
 ) -> None:
@@ -222,6 +266,7 @@ async def test_a_failed_send_is_sent_after_a_restart(
     assert database.rows("SELECT count(*) FROM outbox") == [(1,)]
 
     async with running(adapters=[MemoryAdapter], **settings) as runtime:
+        await runtime.outbox.caught_up()
         resent = runtime.adapters[0].sent
         assert len(resent) == 1
         assert resent[0].message.text.startswith("City library feedback")
