@@ -29,6 +29,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -211,9 +212,10 @@ def survey_folder(folder: Path, *, text_only: bool) -> Path:
     return surveys
 
 
-def civicbot(database: Path, surveys: Path):
+def civicbot(database: Path, surveys: Path, **options: Any):
     """civicbot on the in-memory adapter, with `memory:coord` as its coordinator."""
     return running(
+        **options,
         database=database,
         survey_folder=surveys,
         adapters=[MemoryAdapter],

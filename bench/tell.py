@@ -24,6 +24,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.digest import STAFF_ROOM, civicbot, survey_folder  # noqa: E402
 from bench.turns import calibration_seconds, rss_mib  # noqa: E402
+from bot.invitations import Guardrails  # noqa: E402
 
 
 def seed(database: Path, people: int, *, platform: str = "memory") -> None:
@@ -73,7 +74,8 @@ async def main(args: argparse.Namespace) -> None:
         async with civicbot(database, surveys):
             pass  # creates and migrates the file
         seed(database, args.people)
-        async with civicbot(database, surveys) as runtime:
+        guardrails = Guardrails(approval_above=args.people)  # one coordinator is enough
+        async with civicbot(database, surveys, guardrails=guardrails) as runtime:
             chat = runtime.adapters[0]
             for text in ("survey tell 1", "survey tell 1 send", "survey tell 1 send"):
                 before = rss_mib()
