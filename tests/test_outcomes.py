@@ -94,14 +94,19 @@ def told_to(chat: MemoryAdapter, user: str) -> list[str]:
     return [m.message.text for m in chat.to(f"dm-{user}") if any(s in m.message.text for s in said)]
 
 
-async def test_the_follow_up_goes_in_each_persons_language_where_staff_gave_the_note_in_it(
-    chat: MemoryAdapter,
-) -> None:
+async def five_in_english_and_one_in_finnish(chat: MemoryAdapter) -> None:
+    """Six take part, "suomi" in Finnish; the digest numbers their finding F1."""
     for n in range(5):
         await answers(chat, f"p{n}", "Longer opening hours on Sundays")
     for text in ["library", "language fi", "kyllä", "1", "1", "4", "Pidemmät aukioloajat", "2"]:
         await chat.push("suomi", text)
     await command(chat, "survey digest 1")
+
+
+async def test_the_follow_up_goes_in_each_persons_language_where_staff_gave_the_note_in_it(
+    chat: MemoryAdapter,
+) -> None:
+    await five_in_english_and_one_in_finnish(chat)
     acted = await command(
         chat, 'survey act 1 F1 done "Open on Sundays 12-16" fi: "Auki sunnuntaisin 12-16"'
     )
@@ -122,11 +127,7 @@ async def test_the_follow_up_goes_in_each_persons_language_where_staff_gave_the_
 async def test_without_a_note_in_their_language_people_get_the_survey_s_first_language(
     chat: MemoryAdapter,
 ) -> None:
-    for n in range(5):
-        await answers(chat, f"p{n}", "Longer opening hours on Sundays")
-    for text in ["library", "language fi", "kyllä", "1", "1", "4", "Pidemmät aukioloajat", "2"]:
-        await chat.push("suomi", text)
-    await command(chat, "survey digest 1")
+    await five_in_english_and_one_in_finnish(chat)
     await command(chat, "survey act 1 F1 planned Sunday opening from March")
     await command(chat, "survey tell 1 send")
     told = told_to(chat, "suomi")

@@ -201,9 +201,12 @@ async def test_bad_messages_get_clear_answers_and_lose_nothing(
     assert answers(database)["why"] == "טוב 👍🏽"
 
 
-async def test_a_restart_answers_newcomers_at_once_while_replies_left_over_still_go_out_first(
+async def hals_reply_left_in_the_outbox(
     database: Database, survey_folder: Path, clock: Clock
-) -> None:
+) -> dict[str, object]:
+    """Hal starts the library survey while the platform is down; the settings to run
+    civicbot on the same database again."""
+
     async def broken(outbound: object) -> None:
         raise ConnectionError("platform down")
 
@@ -212,12 +215,21 @@ async def test_a_restart_answers_newcomers_at_once_while_replies_left_over_still
         "survey_folder": survey_folder,
         "clock": clock,
         "environ": database.environ,
-        "send_retry_delays": (),
     }
     async with running(
-        adapters=[lambda handler: MemoryAdapter(handler, on_send=broken)], **settings
+        adapters=[lambda handler: MemoryAdapter(handler, on_send=broken)],
+        send_retry_delays=(),
+        **settings,
     ) as runtime:
-        await runtime.adapters[0].push("hal", "library")  # its reply stays in the outbox
+        await runtime.adapters[0].push("hal", "library")
+    assert database.rows("SELECT count(*) FROM outbox") == [(1,)]
+    return settings
+
+
+async def test_a_restart_answers_newcomers_at_once_while_replies_left_over_still_go_out_first(
+    database: Database, survey_folder: Path, clock: Clock
+) -> None:
+    settings = await hals_reply_left_in_the_outbox(database, survey_folder, clock)
 
     platform_slow = asyncio.Event()
     sent: list[tuple[str, str]] = []
@@ -248,22 +260,7 @@ def sent_to(sent: list[tuple[str, str]], conversation: str) -> list[str]:
 async def test_a_failed_send_is_sent_after_a_restart(
     database: Database, survey_folder: Path, clock: Clock
 ) -> None:
-    async def broken(outbound: object) -> None:
-        raise ConnectionError("platform down")
-
-    settings = {
-        "database": database.location,
-        "survey_folder": survey_folder,
-        "clock": clock,
-        "environ": database.environ,
-    }
-    async with running(
-        adapters=[lambda handler: MemoryAdapter(handler, on_send=broken)],
-        send_retry_delays=(),
-        **settings,
-    ) as runtime:
-        await runtime.adapters[0].push("hal", "library")
-    assert database.rows("SELECT count(*) FROM outbox") == [(1,)]
+    settings = await hals_reply_left_in_the_outbox(database, survey_folder, clock)
 
     async with running(adapters=[MemoryAdapter], **settings) as runtime:
         await runtime.outbox.caught_up()
