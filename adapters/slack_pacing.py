@@ -97,16 +97,17 @@ class SharedRateLimit(AsyncRateLimitErrorRetryHandler):
         response: HttpResponse | None = None,
         error: Exception | None = None,
     ) -> None:
-        if response is None:
-            raise error  # type: ignore[misc]
+        if response is None or not request.url.endswith("chat.postMessage"):
+            # other methods have limits of their own, which posts need not wait for
+            await super().prepare_for_next_attempt_async(
+                state=state, request=request, response=response, error=error
+            )
+            return
         state.next_attempt_requested = True
         after = next((v for k, v in response.headers.items() if k.lower() == "retry-after"), None)
         seconds = float(after[0]) if after else 1.0
-        if request.url.endswith("chat.postMessage"):
-            self._until = max(self._until, time.monotonic() + seconds)
-            await self.wait()
-        else:  # other methods have limits of their own, which posts need not wait for
-            await asyncio.sleep(seconds + random.uniform(0, 0.1))
+        self._until = max(self._until, time.monotonic() + seconds)
+        await self.wait()
         state.increment_current_attempt()
 
     async def wait(self) -> None:

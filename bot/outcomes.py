@@ -69,8 +69,7 @@ class Outcomes:
         found = await self._store.findings(run.id)
         if not found:
             return f"Run {run.id} has no findings yet: they come with its digests."
-        heading = f"Findings of run {run.id}, and what was done about them:"
-        lines = [heading]
+        lines = [f"Findings of run {run.id}, and what was done about them:"]
         table = [("Finding", "People", "What it says", "Status", "Note")]
         for row in found:
             done = f"{row.status}: {row.note}" if row.note else (row.status or "open")

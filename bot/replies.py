@@ -72,10 +72,10 @@ class Replies:
         return f"Sent to the author of #{code}. You will not be told who they are."
 
     def _too_many(self, target: ReplyTarget, code: str) -> str | None:
-        since = target.replies_since
-        if since is None or since <= self._clock() - DAY or target.replies < REPLIES_A_DAY:
+        since, now = target.replies_since, self._clock()
+        if since is None or since <= now - DAY or target.replies < REPLIES_A_DAY:
             return None
-        hours = math.ceil((since + DAY - self._clock()) / 3600)
+        hours = math.ceil((since + DAY - now) / 3600)
         return (
             f"#{code} has had {target.replies} replies in a day, the most it may: the next "
             f"can go in {hours} hour{'s' if hours > 1 else ''}."
