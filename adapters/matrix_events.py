@@ -118,7 +118,7 @@ def file_content(attachment: Attachment, uri: str, keys: dict[str, Any] | None) 
         # as an image's alt text (Matrix 1.10)
         "body": attachment.description or attachment.filename,
         "filename": attachment.filename,
-        "info": {"mimetype": attachment.media_type, "size": len(attachment.data)},
+        "info": {"mimetype": attachment.media_type, "size": attachment.size},
         "m.mentions": {},
     }
     if keys is not None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import io
 import logging
 from typing import Any
 
@@ -71,11 +70,11 @@ class Rooms:
         m.file; the text that introduces it follows as its own message."""
         attachment = outbound.attachment
         uploaded, keys = await self.client.upload(
-            io.BytesIO(attachment.data),
+            attachment.reader(),
             content_type=attachment.media_type,
             filename=attachment.filename,
             encrypt=room.encrypted,
-            filesize=len(attachment.data),
+            filesize=attachment.size,
         )
         if not isinstance(uploaded, UploadResponse):
             raise RuntimeError(f"matrix refused the file {attachment.filename}: {uploaded}")

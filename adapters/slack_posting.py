@@ -195,7 +195,7 @@ class SlackPoster:
         try:
             await self._client.files_upload_v2(
                 channel=outbound.conversation_id,
-                content=attachment.data,
+                content=attachment.content(),  # slack_sdk reads a file whole anyway
                 filename=attachment.filename,
                 title=attachment.filename,
                 alt_txt=attachment.description or None,

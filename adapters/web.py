@@ -316,11 +316,16 @@ class WebAdapter:
         found = self._files.get(request.match_info["file"])
         if await self._staff(request) is None or found is None:
             raise web.HTTPNotFound()
-        return web.Response(
-            body=found.data,
-            content_type=found.media_type,
-            headers={"Content-Disposition": f'attachment; filename="{found.filename}"'},
+        response = web.StreamResponse(
+            headers={"Content-Disposition": f'attachment; filename="{found.filename}"'}
         )
+        response.content_type = found.media_type
+        response.content_length = found.size
+        await response.prepare(request)
+        for chunk in found.chunks():  # a large export goes from disk a chunk at a time
+            await response.write(chunk)
+        await response.write_eof()
+        return response
 
     async def _poll(self, request: web.Request, *, who: Identify) -> web.StreamResponse:
         identity = await who(request)

@@ -202,6 +202,7 @@ async def _running(
         if checks is not None:
             await checks.stop()
         await scheduler.stop()
+        coordination.digests.close()  # the chart process, if a digest started one
         if resending is not None:  # what it has not sent stays in the outbox
             resending.cancel()
             await asyncio.gather(resending, return_exceptions=True)

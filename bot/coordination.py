@@ -16,10 +16,10 @@ from bot import commands, run_status
 from bot.answers import Answers
 from bot.commands import Command, Unusable
 from bot.core import Bot
-from bot.digest_files import csv_file
 from bot.digest_posting import DigestNotPosted, DigestPosting
 from bot.digest_schedules import DigestSchedules
 from bot.events import Adapter, Attachment, Inbound
+from bot.export import export_file
 from bot.follow_up import OF_A_RUN, FollowUp
 from bot.invitations import Guardrails, HourlyBudget, Invitations
 from bot.metrics import Metrics
@@ -225,7 +225,13 @@ class Coordination:
                 self._store, run, survey, await self._status_extras(run, survey)
             ), None
         if command.name == "export":
-            return await csv_file(self._store, survey, run.id, raw=command.raw)
+
+            async def progress(done: int, total: int) -> None:
+                await self._tell(inbound, f"Run {run.id}: exported {done:,} of {total:,}…")
+
+            return await export_file(
+                self._store, survey, run.id, raw=command.raw, progress=progress
+            )
         if command.name in OF_A_RUN:
             return await self.follow_up.of_run(command, run, survey, inbound), None
         if command.name == "digest":

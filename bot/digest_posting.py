@@ -11,6 +11,7 @@ from dataclasses import replace
 from zoneinfo import ZoneInfo
 
 from bot import digest
+from bot.chart_drawer import ChartDrawer
 from bot.digest_files import digest_files
 from bot.digest_text import findings, render_details, render_headline
 from bot.digest_words import moment, word
@@ -59,6 +60,10 @@ class DigestPosting:
         self._clock = clock
         self._zone = ZoneInfo(timezone)
         self._staff_language = staff_language
+        self._charts = ChartDrawer()
+
+    def close(self) -> None:
+        self._charts.close()
 
     async def scheduled(self, run_id: int) -> str:
         """A digest schedule's time has come: post the run's digest. DigestNotPosted says
@@ -87,6 +92,13 @@ class DigestPosting:
         self, run: RunRow, survey: Survey, *, fallback: Inbound | None, scheduled: bool
     ) -> str:
         now = self._clock()
+        if run.staff_channel:
+            platform, channel = run.staff_channel.split(":", 1)
+        else:
+            platform, channel = fallback.platform, fallback.conversation_id
+        uploads = self._adapters[platform].capabilities.file_upload
+        if uploads and survey.digest.chart:
+            await self._charts.warm()  # the chart's process starts while figures are read
         figures = await self._store.run_figures(run.id, until=now, **digest.asked_of(survey))
         lang = survey.digest.language or self._staff_language
         built = await asyncio.to_thread(self.built, survey, run.id, figures, now, lang)
@@ -101,10 +113,6 @@ class DigestPosting:
             )
         else:
             message = Message(render_headline(built, self._zone), details=render_details(built))
-        if run.staff_channel:
-            platform, channel = run.staff_channel.split(":", 1)
-        else:
-            platform, channel = fallback.platform, fallback.conversation_id
         outbox_id = await self._store.post_digest(
             run_id=run.id,
             covered_until=now,
@@ -121,10 +129,12 @@ class DigestPosting:
                 kept=True,
             )
         told = f"Digest of run {run.id} posted: {built.new_completed} new completed responses."
-        uploads = self._adapters[platform].capabilities.file_upload
-        files = (
-            await digest_files(self._store, survey, built) if uploads and message.details else []
-        )
+        drawn = uploads and message.details  # a "nothing new" line has no figures to draw
+        try:
+            files = await digest_files(survey, built, self._charts) if drawn else []
+        except Exception:
+            log.exception("drawing the files of run %d's digest failed", run.id)
+            return told + " Its chart and table could not be made; the log says why."
         for caption, attachment in files:
             try:
                 await self._adapters[platform].send(

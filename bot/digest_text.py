@@ -118,7 +118,7 @@ def _findings_of(summary: Summary, lang: str, references: dict[str, str]) -> lis
     themes = zip(summary.themes, summary.theme_quotes, summary.theme_keys, strict=False)
     for (theme, n), quote, stems in themes:
         key = "theme" if quote else "theme_plain"
-        said = _theme_count(n, summary, lang)
+        said = theme_count(n, summary, lang)
         line = word(lang, key, theme=theme, n=said, quote=quote) + _reference(quote, references)
         found.append(Finding(n, line, f"{summary.question_id}:theme:{stems}"))
     return found
@@ -140,7 +140,7 @@ def _reference(quote: str, references: dict[str, str]) -> str:
     return f" #{references[quote]}" if quote in references else ""
 
 
-def _theme_count(n: int, summary: Summary, lang: str) -> str:
+def theme_count(n: int, summary: Summary, lang: str) -> str:
     """How many answers mention a theme; an estimate when the answers were sampled."""
     return word(lang, "about", n=f"{n:,}") if summary.themes_estimated else str(n)
 
@@ -217,7 +217,7 @@ def _figures(summary: Summary, digest: Digest) -> list[str]:
             lines.append(word(lang, "nobody", options=", ".join(nobody)))
     if summary.themes:
         themes = ", ".join(
-            f"{theme} ({_theme_count(n, summary, lang)})" for theme, n in summary.themes
+            f"{theme} ({theme_count(n, summary, lang)})" for theme, n in summary.themes
         )
         lines.append(word(lang, "themes", themes=themes))
     lines.extend(f"“{quote}”{_reference(quote, digest.references)}" for quote in summary.quotes)

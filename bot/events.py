@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+import io
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import BinaryIO, Protocol
 
+from bot.disk_file import DiskFile
 from conversations.outgoing import Message
 
 
@@ -79,8 +81,25 @@ class Outbound:
 class Attachment:
     filename: str
     media_type: str
-    data: bytes
+    data: bytes | DiskFile  # on disk when it is large (an export)
     description: str = ""  # an image's alt text: what it shows, for who cannot see it
+
+    @property
+    def size(self) -> int:
+        return len(self.data) if isinstance(self.data, bytes) else self.data.size
+
+    def content(self) -> bytes:
+        """The whole file, for platforms whose library takes it whole."""
+        return self.data if isinstance(self.data, bytes) else self.data.read()
+
+    def chunks(self) -> Iterator[bytes]:
+        if isinstance(self.data, bytes):
+            yield self.data
+        else:
+            yield from self.data.chunks()
+
+    def reader(self) -> BinaryIO:
+        return io.BytesIO(self.data) if isinstance(self.data, bytes) else self.data.reader()
 
 
 @dataclass(frozen=True, slots=True)

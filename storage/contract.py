@@ -273,13 +273,13 @@ class Storage(StaffStorage, Protocol):
     async def export(
         self,
         run_id: int,
-        write: Callable[[Iterator[tuple[ResponseRow, list[AnswerRow]]]], T],
+        write: Callable[[Iterator[tuple[ResponseRow, list[AnswerRow]]], int], T],
         *,
         shuffle: Callable[[list[int]], None] | None = None,
     ) -> T:
-        """Hand `write` the run's responses one by one with their answers, from one
-        snapshot, in id order or as `shuffle` orders their ids; `write` runs off the event
-        loop and holds only what it keeps. Its result."""
+        """Hand `write` the run's responses one by one with their answers, and how many
+        there are, from one snapshot, in id order or as `shuffle` orders their ids; `write`
+        runs off the event loop and holds only what it keeps. Its result."""
         ...
 
     async def run_figures(

@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from storage import schema
+from storage import schema, tallies
 from storage.records import StorageUnusable
 
 log = logging.getLogger(__name__)
@@ -77,6 +77,7 @@ MIGRATIONS = [
     Migration(18, "workers: each participant's stored turns, who sends each reply", schema.workers),
     Migration(19, "the surveys each running worker serves", schema.served_surveys),
     Migration(20, schema.FOLLOW_UPS, schema.follow_ups),
+    Migration(21, tallies.DESCRIPTION, tallies.tallies),
 ]
 
 

@@ -153,18 +153,24 @@ def _answer_rows(rows: Iterable[tuple], values: dict[str | None, Any]) -> Iterat
         yield AnswerRow(response_id, question, values[value], given_by, decision)
 
 
-def each_response(
+def response_ids(
     connection: sqlite3.Connection, run_id: int, *, shuffle: Callable[[list[int]], None] | None
-) -> Iterator[tuple[ResponseRow, list[AnswerRow]]]:
-    """The run's responses one by one with their answers, in id order or as `shuffle`
-    orders their ids, read in chunks: memory follows the chunk, not the run. Call inside
-    a transaction for one snapshot."""
+) -> list[int]:
+    """The run's response ids, in id order or as `shuffle` orders them."""
     listed = connection.execute("SELECT id FROM responses WHERE run_id = ? ORDER BY id", (run_id,))
     ids = [rid for (rid,) in listed]
     if shuffle is not None:
         shuffle(ids)
-    values: dict[str | None, Any] = {}
+    return ids
+
+
+def each_response(
+    connection: sqlite3.Connection, ids: list[int]
+) -> Iterator[tuple[ResponseRow, list[AnswerRow]]]:
+    """The responses one by one with their answers, in the order of `ids`, read in chunks:
+    memory follows the chunk, not the run. Call inside a transaction for one snapshot."""
     for first in range(0, len(ids), EXPORT_CHUNK):
+        values: dict[str | None, Any] = {}  # decoded once a chunk: memory stays the chunk's
         chunk = ids[first : first + EXPORT_CHUNK]
         marks = ",".join("?" * len(chunk))
         responses = {

@@ -9,7 +9,7 @@ import sqlite3
 def initial_schema(db: sqlite3.Connection) -> None:
     # Tables read or written on every turn are WITHOUT ROWID: a primary-key lookup or
     # insert then touches one b-tree instead of an index and a table.
-    _run_script(
+    run_script(
         db,
         """
         CREATE TABLE participants (
@@ -83,7 +83,7 @@ def initial_schema(db: sqlite3.Connection) -> None:
     )
 
 
-def _run_script(db: sqlite3.Connection, script: str) -> None:
+def run_script(db: sqlite3.Connection, script: str) -> None:
     """Each statement in the migration's transaction (executescript would commit first)."""
     statement = ""
     for line in script.splitlines(keepends=True):
@@ -94,7 +94,7 @@ def _run_script(db: sqlite3.Connection, script: str) -> None:
 
 
 def coordination(db: sqlite3.Connection) -> None:
-    _run_script(
+    run_script(
         db,
         """
         -- Every coordinator command, allowed or refused.
@@ -121,7 +121,7 @@ def coordination(db: sqlite3.Connection) -> None:
 
 
 def schedules(db: sqlite3.Connection) -> None:
-    _run_script(
+    run_script(
         db,
         """
         -- Digest schedules; re-registered with the scheduler at every start.
@@ -138,13 +138,13 @@ def schedules(db: sqlite3.Connection) -> None:
 
 
 def event_age(db: sqlite3.Connection) -> None:
-    _run_script(db, "CREATE INDEX processed_events_by_age ON processed_events (processed_at);")
+    run_script(db, "CREATE INDEX processed_events_by_age ON processed_events (processed_at);")
 
 
 def finished_conversations(db: sqlite3.Connection) -> None:
     # The state is the engine's to read; from now on each turn says whether it ended.
     # Existing rows are read once, in the format the engine wrote until then.
-    _run_script(
+    run_script(
         db,
         """
         ALTER TABLE conversations ADD COLUMN finished INTEGER NOT NULL DEFAULT 0;
@@ -155,7 +155,7 @@ def finished_conversations(db: sqlite3.Connection) -> None:
 
 
 def lifecycle(db: sqlite3.Connection) -> None:
-    _run_script(
+    run_script(
         db,
         """
         -- Set by `unsubscribe`: no invitations or reminders until the person writes again.
@@ -169,7 +169,7 @@ def lifecycle(db: sqlite3.Connection) -> None:
 
 
 def retention(db: sqlite3.Connection) -> None:
-    _run_script(
+    run_script(
         db,
         """
         -- When the run's answers were deleted after their retention (the run row stays).
@@ -189,7 +189,7 @@ def retention(db: sqlite3.Connection) -> None:
 
 
 def reminder_policies(db: sqlite3.Connection) -> None:
-    _run_script(
+    run_script(
         db,
         """
         -- A run's own reminder policy (survey remind RUN after …), over its survey's.
@@ -200,7 +200,7 @@ def reminder_policies(db: sqlite3.Connection) -> None:
 
 
 def audit_by_run(db: sqlite3.Connection) -> None:
-    _run_script(
+    run_script(
         db,
         """
         ALTER TABLE command_audit ADD COLUMN run_id INTEGER;
@@ -211,7 +211,7 @@ def audit_by_run(db: sqlite3.Connection) -> None:
 
 
 def approvals(db: sqlite3.Connection) -> None:
-    _run_script(
+    run_script(
         db,
         """
         -- Commands held until a second coordinator approves them (large audiences).
@@ -231,7 +231,7 @@ def approvals(db: sqlite3.Connection) -> None:
 
 
 def run_schedules(db: sqlite3.Connection) -> None:
-    _run_script(
+    run_script(
         db,
         """
         -- Starts of runs at a time (at) or again and again (cron), as a coordinator asked.
@@ -258,7 +258,7 @@ def run_schedules(db: sqlite3.Connection) -> None:
 
 
 def staff_accounts(db: sqlite3.Connection) -> None:
-    _run_script(
+    run_script(
         db,
         """
         -- One sign-in per staff person for the web staff page; keys and sessions are
@@ -280,7 +280,7 @@ def staff_accounts(db: sqlite3.Connection) -> None:
 
 
 def provenance_and_review(db: sqlite3.Connection) -> None:
-    _run_script(
+    run_script(
         db,
         """
         -- The language a response was given in and the platform it came through: the
@@ -306,7 +306,7 @@ def provenance_and_review(db: sqlite3.Connection) -> None:
 
 
 def replies(db: sqlite3.Connection) -> None:
-    _run_script(
+    run_script(
         db,
         """
         -- Whether the person agreed that the service may reply about this response's
@@ -327,7 +327,7 @@ def replies(db: sqlite3.Connection) -> None:
 
 
 def reply_threads(db: sqlite3.Connection) -> None:
-    _run_script(
+    run_script(
         db,
         """
         -- A staff reply opens a thread: what its recipient writes back goes to the staff
@@ -346,7 +346,7 @@ def reply_threads(db: sqlite3.Connection) -> None:
 
 
 def findings(db: sqlite3.Connection) -> None:
-    _run_script(
+    run_script(
         db,
         """
         -- A digest's findings, numbered per run the first time they appear (F1, F2 …)
@@ -372,7 +372,7 @@ def findings(db: sqlite3.Connection) -> None:
 def workers(db: sqlite3.Connection) -> None:
     # What workers sharing a PostgreSQL database need; SQLite has one worker and one
     # writer, which order everything, and leaves these 0 and NULL.
-    _run_script(
+    run_script(
         db,
         """
         -- How many turns of the participant are stored: what tells a worker that another
@@ -386,7 +386,7 @@ def workers(db: sqlite3.Connection) -> None:
 
 
 def served_surveys(db: sqlite3.Connection) -> None:
-    _run_script(
+    run_script(
         db,
         """
         -- The surveys each running worker serves, as fingerprints by survey id: a worker
@@ -405,7 +405,7 @@ FOLLOW_UPS = "who has had a run's follow-up, findings' notes by language, replie
 
 
 def follow_ups(db: sqlite3.Connection) -> None:
-    _run_script(
+    run_script(
         db,
         """
         -- When the person was sent the run's "you said, we did": nobody gets it twice,
@@ -422,7 +422,7 @@ def follow_ups(db: sqlite3.Connection) -> None:
 
 
 def delivery_attempts(db: sqlite3.Connection) -> None:
-    _run_script(
+    run_script(
         db,
         """
         -- What became of the tries to send a reply. A row not marked refused may have

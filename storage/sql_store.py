@@ -211,14 +211,15 @@ class SqlStore(StaffStore):
     async def export(
         self,
         run_id: int,
-        write: Callable[[Iterator[tuple[ResponseRow, list[AnswerRow]]]], T],
+        write: Callable[[Iterator[tuple[ResponseRow, list[AnswerRow]]], int], T],
         *,
         shuffle: Callable[[list[int]], None] | None = None,
     ) -> T:
         def exported(connection: Connection) -> T:
             connection.execute("BEGIN")
             try:
-                return write(runs.each_response(connection, run_id, shuffle=shuffle))
+                ids = runs.response_ids(connection, run_id, shuffle=shuffle)
+                return write(runs.each_response(connection, ids), len(ids))
             finally:
                 connection.execute("COMMIT")
 

@@ -12,6 +12,7 @@ import pytest
 from conftest import STAFF_ROOM, Clock, command, coordinated
 
 from adapters.memory import MemoryAdapter
+from bot import export
 from bot.app import Runtime
 
 pytestmark = pytest.mark.usefixtures("one_person_digests")
@@ -211,8 +212,33 @@ async def test_a_digest_brings_the_chart_and_csv_its_survey_asks_for(
     await command(chat, "survey digest 1")
     chart, table = (m.attachment for m in chat.to(STAFF_ROOM)[-3:-1])
     assert (chart.filename, chart.media_type) == ("library-services-run-1.png", "image/png")
-    assert chart.data.startswith(b"\x89PNG")
-    assert (table.filename, table.media_type) == ("library-services-run-1.csv", "text/csv")
+    assert chart.content().startswith(b"\x89PNG")
+    assert (table.filename, table.media_type) == (
+        "library-services-run-1-figures.csv",
+        "text/csv",
+    )
+    rows = list(csv.DictReader(io.StringIO(table.content().decode("utf-8-sig"))))
+    satisfaction = [row for row in rows if row["question_id"] == "satisfaction"]
+    assert [row["count"] for row in satisfaction] == ["0", "0", "0", "0", "1"]  # 1 to 5
+    assert "response" not in rows[0]  # one row per answer option, none per person
+
+
+async def test_a_long_export_tells_the_coordinator_how_far_it_got(
+    chat: MemoryAdapter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(export, "PROGRESS_ROWS", 1)
+    monkeypatch.setattr(export, "PROGRESS_SECONDS", 0.0)  # as if each row took seconds
+    await command(chat, "survey start library for everyone")
+    for person in ("dee", "eve", "fay"):
+        await answer_library(chat, person, "library", "yes", "1", "3", "4", "Nothing", "3")
+    await command(chat, "survey export 1")
+    told = [m.message.text for m in chat.to(STAFF_ROOM)[-4:]]
+    assert told == [
+        "Run 1: exported 1 of 3…",
+        "Run 1: exported 2 of 3…",
+        "Run 1: exported 3 of 3…",
+        "Run 1: 3 responses in library-services-run-1.csv.",
+    ]
 
 
 async def test_export_is_a_csv_with_one_column_per_question(chat: MemoryAdapter) -> None:
@@ -222,7 +248,7 @@ async def test_export_is_a_csv_with_one_column_per_question(chat: MemoryAdapter)
     reply = await command(chat, "survey export 1")
     assert reply == "Run 1: 2 responses in library-services-run-1.csv."
     attachment = chat.to(STAFF_ROOM)[-1].attachment
-    table = list(csv.reader(io.StringIO(attachment.data.decode("utf-8-sig"))))
+    table = list(csv.reader(io.StringIO(attachment.content().decode("utf-8-sig"))))
     assert table[0] == [
         "response",
         "status",
@@ -264,12 +290,12 @@ async def test_staff_see_a_phone_number_as_phone_and_the_person_still_sees_their
     assert "“Longer hours please, call me on [phone]”" in digest.message.details
     assert "040 123 4567" not in digest.message.text + digest.message.details
     exported = await command(chat, "survey export 1")
-    assert "040" not in chat.to(STAFF_ROOM)[-1].attachment.data.decode("utf-8-sig")
+    assert "040" not in chat.to(STAFF_ROOM)[-1].attachment.content().decode("utf-8-sig")
     assert exported.endswith(".csv.")
     await command(chat, "survey export 1 raw")
     raw = chat.to(STAFF_ROOM)[-1]
     assert raw.message.text.endswith("it holds whatever personal data people wrote; keep it safe.")
-    assert said in raw.attachment.data.decode("utf-8-sig")
+    assert said in raw.attachment.content().decode("utf-8-sig")
     await chat.push("dee", "my data")
     assert said in chat.to("dm-dee")[-1].message.text
 

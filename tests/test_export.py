@@ -6,7 +6,7 @@ import csv
 import io
 from pathlib import Path
 
-from bot.export import csv_of, shuffled
+from bot.export import shuffled, write_csv
 from conversations.checks import read_survey
 from storage.records import AnswerRow, ResponseRow
 
@@ -18,8 +18,13 @@ def survey(name: str):
     return read_survey(path.read_text(encoding="utf-8"), source=str(path)).survey
 
 
-def table(exported: tuple[bytes, int]) -> list[list[str]]:
-    data, _ = exported
+def csv_of(survey, rows) -> bytes:
+    out = io.BytesIO()
+    write_csv(survey, rows, out)
+    return out.getvalue()
+
+
+def table(data: bytes) -> list[list[str]]:
     return list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
 
 
@@ -41,7 +46,7 @@ def test_a_formula_typed_as_an_answer_is_text_in_a_spreadsheet() -> None:
 
 def test_the_file_opens_with_a_byte_order_mark_and_keeps_nordic_letters() -> None:
     library = survey("library-services")
-    data, _ = csv_of(
+    data = csv_of(
         library,
         rows(
             [ResponseRow(1, "completed", None)],

@@ -3,6 +3,8 @@ one person's answers show no count, no percentage, no quote."""
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -33,3 +35,8 @@ async def test_one_older_persons_answers_are_not_readable_from_the_digest(
         assert revealing not in text
     files = [m.attachment for m in chat.to(STAFF_ROOM) if m.attachment is not None]
     assert [f.media_type for f in files] == ["text/csv"]  # no chart of one person's answers
+    table = files[0].content().decode("utf-8-sig")
+    ages = [row for row in csv.DictReader(io.StringIO(table)) if row["question_id"] == "age_group"]
+    assert {row["count"] for row in ages} == {"fewer than 5"}  # zeros hidden too
+    for revealing in ("Ann", "040", "Smith"):
+        assert revealing not in table

@@ -171,7 +171,7 @@ async def test_a_digest_uploads_the_chart_and_csv_its_survey_asks_for(
     chart, table = slack_api.uploads.values()
     assert chart.startswith(b"\x89PNG")
     assert table.decode("utf-8-sig").startswith(
-        "response,status,complete,completed_at,language,channel,given_by,visits"
+        "question_id,question,answered,skipped,kind,answer,count,percent"
     )
 
 

@@ -58,14 +58,15 @@ async def test_a_coordinator_starts_a_survey_and_reads_its_digest(
     await expect(chart).to_be_visible()
     loaded_width = "image => image.decode().then(() => image.naturalWidth)"
     assert await chart.evaluate(loaded_width) == 880  # the PNG itself, 8 inches at 110 dpi
+    figures = staff.get_by_role("link", name="Download library-services-run-1-figures.csv")
+    await expect(figures).to_be_visible()  # the digest's figures as a table
     await type_answer(staff, "survey export 1")
-    # the digest brought the run's CSV too; the export's is the second
-    csv_links = staff.get_by_role("link", name="Download library-services-run-1.csv")
-    await expect(csv_links).to_have_count(2)
-    download_link = csv_links.last
+    export_link = staff.get_by_role("link", name="Download library-services-run-1.csv")
     async with staff.expect_download() as download:
-        await download_link.click()
+        await export_link.click()
     assert (await download.value).suggested_filename == "library-services-run-1.csv"
+    saved = (await (await download.value).path()).read_bytes().decode("utf-8-sig")
+    assert saved.startswith("response,status,complete,completed_at,language,channel,given_by")
 
 
 async def test_the_staff_page_needs_the_key(site: Runtime) -> None:

@@ -26,6 +26,7 @@ from storage.records import ConversationRow, Loaded, OutboxMessage, TurnRecord
 from storage.retention import DELETE_CHUNK
 from storage.runs import run_for_everyone
 from storage.store import Store
+from storage.tallies import tallied
 from storage.turns import MAX_ROWS, record_turns
 from storage.write_process import Inbox, encode_writes
 from storage.writer import GroupCommitWriter, WriterDied
@@ -359,3 +360,24 @@ def test_civicbot_backup_copies_the_configured_database(tmp_path: Path) -> None:
     missing = runner.invoke(main, ["backup", str(tmp_path / "again.db")])  # no civicbot.db here
     assert missing.exit_code == 1
     assert "there is no database here to back up" in missing.output
+
+
+def test_a_database_from_before_tallies_gets_them_for_the_answers_it_holds(
+    tmp_path: Path,
+) -> None:
+    connection = connect(tmp_path / "db.sqlite")
+    older = [m for m in MIGRATIONS if m.version < 21]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("storage.migrations.MIGRATIONS", older)
+        migrate(connection)
+    connection.executescript(
+        "INSERT INTO runs (id, survey_id, audience, status, created_at)"
+        "  VALUES (1, 'library', 'open', 'open', 0);"
+        "INSERT INTO responses (id, run_id, status) VALUES"
+        "  (1, 1, 'completed'), (2, 1, 'completed'), (3, 1, 'answering');"
+        "INSERT INTO answers (response_id, question_id, value, given_by) VALUES"
+        "  (1, 'q', '\"a\"', 'participant'), (2, 'q', '\"a\"', 'participant'),"
+        "  (2, 'skip', NULL, 'participant'), (3, 'q', '\"b\"', 'participant');"
+    )
+    assert migrate(connection) == MIGRATIONS[-1].version
+    assert sorted(tallied(connection, 1)) == [("q", '"a"', 2, 1), ("skip", None, 1, 2)]

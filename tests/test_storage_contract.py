@@ -565,9 +565,57 @@ async def test_an_export_hands_over_each_response_with_its_answers_in_the_order_
         await storage.commit_turn(answer(f"a{n}", f"p{n}", run_id, first.response_id))
         started.append(first.response_id)
 
-    def listed(rows):
+    def listed(rows, total):
+        assert total == 3
         return [(response.id, [a.question_id for a in answers]) for response, answers in rows]
 
     exported = await storage.export(run_id, listed, shuffle=lambda ids: ids.reverse())
     assert exported == [(rid, ["q1"]) for rid in reversed(started)]
     assert [rid for rid, _ in await storage.export(run_id, listed)] == started
+
+
+async def test_a_runs_figures_stay_right_as_answers_change_go_and_are_decided_on(
+    storage: Storage,
+) -> None:
+    run_id = await new_run(storage)
+    asked = {"lowest": [("points", 1)], "comments": ["words"]}
+
+    async def completes(pid: str, words: str | None, *, at: float) -> int:
+        first = start(f"s-{pid}", pid, run_id)
+        await storage.commit_turn(first)
+        rid = first.response_id
+        await storage.commit_turn(answer(f"a-{pid}", pid, run_id, rid, answer=("points", 1)))
+        last = answer(
+            f"b-{pid}", pid, run_id, rid, answer=("words", words), status="completed", now=at
+        )
+        await storage.commit_turn(last)
+        return rid
+
+    async def as_worked_out(*, since: float | None, until: float) -> None:
+        figures = await storage.run_figures(run_id, until=until, **asked)
+        rows = await storage.run_rows(run_id)
+        expected = figures_from(rows.responses, rows.answers, since=since, until=until, **asked)
+        assert sorted(figures.values, key=repr) == sorted(expected.values, key=repr)
+
+    first = await completes("p1", "Rude words", at=10.0)
+    for n, at in enumerate([11.0, 12.0, 13.0], start=2):
+        await completes(f"p{n}", "Open longer", at=at)
+    await as_worked_out(since=None, until=12.5)  # p4 completed after: not new yet
+    await storage.post_digest(
+        run_id, covered_until=12.5, now=12.5, platform="memory", channel="staff", body="{}"
+    )
+    await completes("p5", "Rude words", at=20.0)
+    await as_worked_out(since=12.5, until=30.0)  # p4 and p5 are new
+    await storage.review(response_id=first, question_id="words", decision="kept", now=31.0)
+    await as_worked_out(since=12.5, until=30.0)  # p1's words apart, p5's the first left
+    retracted = answer("r-p2", "p2", run_id, first + 1, answer=None, retract="words")
+    await storage.commit_turn(retracted)
+    await storage.erase_participant(
+        "p3",
+        event_key="forget-p3",
+        now=32.0,
+        platform="memory",
+        conversation_id="dm-p3",
+        confirmation='{"text": "erased"}',
+    )
+    await as_worked_out(since=12.5, until=40.0)
