@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import multiprocessing
 import random
 import sqlite3
 import statistics
@@ -188,9 +189,12 @@ async def timed(chat: MemoryAdapter, text: str, rate: float) -> dict[str, float]
         load.cancel()
     probe.stop()
     ordered = sorted(latencies) or [0.0]
+    # the chart's own process (bot/chart_drawer.py), beside the bot's
+    charting = sum(rss_mib(child.pid) for child in multiprocessing.active_children())
     return {
         "seconds": seconds,
         "memory_growth_mib": memory.peak - before,
+        "chart_process_mib": charting,
         "worst_stall_ms": probe.worst * 1000,
         "turns": len(latencies),
         "turn_p50_ms": statistics.median(ordered) * 1000,
