@@ -53,6 +53,14 @@ class _ByPosition(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
+    def seekable(self) -> bool:
+        return True  # matrix-nio rewinds a file to send it again after a 429
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        start = {io.SEEK_SET: 0, io.SEEK_CUR: self._at, io.SEEK_END: os.fstat(self._fd).st_size}
+        self._at = start[whence] + offset
+        return self._at
+
     def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
         data = os.pread(self._fd, len(buffer), self._at)
         buffer[: len(data)] = data

@@ -103,7 +103,7 @@ async def test_a_coordinator_starts_a_survey_and_posts_a_harmless_digest_in_a_st
     chart, table = (n for n in notices if "url" in n)
     assert (chart["msgtype"], chart["filename"]) == ("m.image", "library-services-run-1.png")
     assert chart["body"].startswith("Bar charts of run 1 of City library feedback")  # alt text
-    assert (table["msgtype"], table["filename"]) == ("m.file", "library-services-run-1.csv")
+    assert (table["msgtype"], table["filename"]) == ("m.file", "library-services-run-1-figures.csv")
     assert table["body"] == table["filename"]
     assert digest["msgtype"] == figures["msgtype"] == "m.notice"
     assert "Responses: 1 (1 new), completed 1 (100%)" in digest["body"]
