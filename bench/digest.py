@@ -38,6 +38,7 @@ sys.path.insert(0, str(ROOT))
 from adapters.memory import MemoryAdapter  # noqa: E402
 from bench.turns import SCRIPT, calibration_seconds, rss_mib  # noqa: E402
 from bot.app import running  # noqa: E402
+from bot.gc_tuning import tune_for_serving  # noqa: E402
 
 STAFF_ROOM = "staff-room"
 COMMENTS = [
@@ -239,6 +240,7 @@ async def main(args: argparse.Namespace) -> None:
         stored = seed(database, args.answers)
         print(f"seeded {stored:,} answers in {time.perf_counter() - started:.1f} s")
         async with civicbot(database, surveys) as runtime:
+            tune_for_serving()  # as `civicbot run` does
             chat = runtime.adapters[0]
             for text in ("survey digest 1", "survey digest 1", "survey export 1"):
                 figures = await timed(chat, text, args.rate)

@@ -16,6 +16,10 @@ import re
 from collections import Counter
 from collections.abc import Callable
 
+# Imported with the bot, not at the first digest: its package imports 30 languages'
+# stemmers, 23 ms of holding the interpreter that would stall every conversation then.
+import snowballstemmer
+
 from conversations.text import fold
 
 MAX_THEMES = 5
@@ -145,8 +149,6 @@ def _stemmer(lang: str) -> Callable[[str], str]:
     name = _STEMMERS.get(lang)
     if name is None:
         return lambda word: word
-    import snowballstemmer  # pure Python, loaded when a digest first needs it
-
     # People use a few thousand words; stemming each once makes the stemmer's cost
     # that of a dictionary lookup, whatever the number of answers.
     return functools.lru_cache(maxsize=100_000)(snowballstemmer.stemmer(name).stemWord)
