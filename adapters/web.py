@@ -22,12 +22,11 @@ import math
 import re
 import secrets
 import time
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp import web
@@ -56,6 +55,7 @@ from adapters.web_pages import (
     unavailable,
 )
 from adapters.web_texts import page_language, preferred_language
+from adapters.web_transcripts import MemoryTranscripts, Transcripts
 from bot.events import (
     Attachment,
     Capabilities,
@@ -75,7 +75,6 @@ STAFF_COOKIE = "civicbot_staff"
 SIGN_IN_LIMIT = (10, 1 / 30)  # sign-in attempts per network: 10 at once, then one per 30 s
 STAFF = "staff"  # the staff page's user id and conversation id
 MAX_FILES = 20  # exports kept for download from the staff page
-TRANSCRIPT_LENGTH = 100  # messages kept per session for a reload
 MAX_SESSIONS = 10_000  # least recently active sessions beyond this are forgotten
 POLL_SECONDS = 25.0
 NOT_STORED_RETRY_SECONDS = 2.0  # a message that could not be stored is sent again this soon
@@ -90,11 +89,6 @@ Identify = Callable[[web.Request], Awaitable["tuple[str, str, bool] | None"]]
 
 @dataclass
 class _Session:
-    transcript: deque[dict[str, Any]] = field(
-        default_factory=lambda: deque(maxlen=TRANSCRIPT_LENGTH)
-    )
-    sequence: int = 0
-    changed: asyncio.Event = field(default_factory=asyncio.Event)
     limit: TokenBucket = field(default_factory=lambda: TokenBucket(BURST, REFILL_PER_SECOND))
 
 
@@ -142,9 +136,7 @@ class WebAdapter:
         self._runner: web.AppRunner | None = None
         self._stopping = False
         self.port = port  # the bound port once started (port 0 picks a free one)
-        # Transcripts live in memory: a page that sees another epoch knows the server
-        # restarted, and reads the new transcript from its start.
-        self._epoch = secrets.token_hex(8)
+        self._transcripts: Transcripts = MemoryTranscripts()  # or the workers' shared ones
 
     def app(self) -> web.Application:
         app = web.Application(
@@ -188,17 +180,13 @@ class WebAdapter:
         """Stop accepting; requests in flight (turns being stored) finish first, and
         waiting polls are answered at once."""
         self._stopping = True
-        for session in self._sessions.values():
-            session.changed.set()
+        self._transcripts.wake_all()
         if self._runner is not None:
             await self._runner.cleanup()
 
     async def send(self, outbound: Outbound) -> None:
-        session = self._session(outbound.conversation_id)
         message = outbound.message
-        session.sequence += 1
         entry = {
-            "seq": session.sequence,
             "id": outbound.outbox_id,
             "text": message.text,
             "choices": [{"label": c.label, "value": c.value} for c in message.choices],
@@ -218,8 +206,7 @@ class WebAdapter:
                 "type": outbound.attachment.media_type,
                 "description": outbound.attachment.description,
             }
-        session.transcript.append(entry)
-        session.changed.set()
+        await self._transcripts.add(outbound.conversation_id, outbound.outbox_id, entry)
 
     def _session(self, user_id: str) -> _Session:
         return used(self._sessions, user_id, _Session, most=MAX_SESSIONS)
@@ -260,6 +247,10 @@ class WebAdapter:
         a session: each citizen's conversation is their own."""
         user_id = _user_id(request)
         return None if user_id is None else (user_id, user_id, False)
+
+    def use_transcripts(self, transcripts: Transcripts) -> None:
+        """Transcripts that other workers on the same database read and write too."""
+        self._transcripts = transcripts
 
     def use_staff_door(self, door: StaffDoor) -> None:
         self._door = door
@@ -338,17 +329,17 @@ class WebAdapter:
             return refuse(request, 400, "bad_after")
         if conversation not in self._sessions and (limited := self._address_limited(request)):
             return limited  # made-up cookies would otherwise push real sessions out
-        session = self._session(conversation)
-        if request.query.get("epoch", self._epoch) != self._epoch:
+        self._session(conversation)
+        transcripts = self._transcripts
+        if request.query.get("epoch", transcripts.epoch) != transcripts.epoch:
             after = 0  # the page knew the server before it restarted: all of the new transcript
-        elif session.sequence <= after and request.query.get("wait") != "0" and not self._stopping:
-            session.changed.clear()
+        messages, last = await transcripts.read(conversation, after)
+        if not messages and request.query.get("wait") != "0" and not self._stopping:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(session.changed.wait(), POLL_SECONDS)
-        messages = [m for m in session.transcript if m["seq"] > after]
-        return web.json_response(
-            {"messages": messages, "last": session.sequence, "epoch": self._epoch}
-        )
+                async with asyncio.timeout(POLL_SECONDS):
+                    await transcripts.wait(conversation, after)
+            messages, last = await transcripts.read(conversation, after)
+        return web.json_response({"messages": messages, "last": last, "epoch": transcripts.epoch})
 
     async def _receive(self, request: web.Request, *, who: Identify) -> web.StreamResponse:
         if limited := self._address_limited(request):

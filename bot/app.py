@@ -26,6 +26,7 @@ from bot.reminders import QUIET_HOURS, REMIND_EVERY, QuietHours
 from bot.retention import RETENTION_EVERY, apply_retention
 from bot.roles import Staff
 from bot.scheduler import SYSTEM_CLOCK, Clock, Scheduler
+from bot.shared_transcripts import SharedTranscripts
 from bot.staff_door import StaffDoor
 from bot.survey_files import SurveyCatalogue, load_folder
 from conversations.checks import Problem
@@ -156,6 +157,7 @@ async def _running(
 
     resent = asyncio.Event()
     resending: asyncio.Task[None] | None = None
+    watching: asyncio.Task[None] | None = None
     checks: HealthServer | None = None
 
     async def route(inbound: Inbound) -> Delivery:
@@ -167,15 +169,21 @@ async def _running(
 
     built = [factory(route) for factory in adapters]
     door = StaffDoor(store, clock)
+    # several workers share a database's web transcripts: a poll may land on any of them
+    shared = SharedTranscripts(store, clock) if is_postgres_url(database) else None
     for adapter in built:
         if hasattr(adapter, "use_staff_door"):  # a staff sign-in page: the web chat
             adapter.use_staff_door(door)
             coordination.signed_in_platforms.add(adapter.platform)
+        if shared is not None and hasattr(adapter, "use_transcripts"):
+            adapter.use_transcripts(shared)
     by_platform.update({adapter.platform: adapter for adapter in built})
     senders.update({adapter.platform: adapter.send for adapter in built})
     if staff_channel is not None:
         outbox.on_dead = partial(_tell_staff_of_dead, by_platform, staff_channel)
     try:
+        if shared is not None:
+            watching = asyncio.create_task(store.watch_web_messages(shared.heard))
         for adapter in built:
             await adapter.start()
         # adapters are connected (Matrix needs to know its rooms); new replies into these
@@ -203,9 +211,10 @@ async def _running(
             await checks.stop()
         await scheduler.stop()
         coordination.digests.close()  # the chart process, if a digest started one
-        if resending is not None:  # what it has not sent stays in the outbox
-            resending.cancel()
-            await asyncio.gather(resending, return_exceptions=True)
+        for task in (resending, watching):  # what it has not sent stays in the outbox
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
         for adapter in reversed(built):
             try:
                 await adapter.stop()
@@ -266,6 +275,8 @@ def _schedule_upkeep(
         forgotten = await store.forget_old_events(clock())
         if forgotten:
             log.info("forgot %d processed event ids past their retention", forgotten)
+        if transcripts := await store.forget_web_messages(clock()):
+            log.info("forgot %d web chat messages sent over a day ago", transcripts)
 
     async def expire_conversations() -> None:
         """Count abandoned conversations as expired (their people are free already)."""

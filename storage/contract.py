@@ -45,12 +45,13 @@ from storage.records import (
     Undeliverable,
 )
 from storage.staff_contract import StaffStorage
+from storage.web_contract import WebStorage
 
 T = TypeVar("T")
 
 
 @runtime_checkable
-class Storage(StaffStorage, Protocol):
+class Storage(StaffStorage, WebStorage, Protocol):
     # -- participants and their turns ------------------------------------------------
 
     def pseudonym(self, platform: str, user_id: str) -> str:

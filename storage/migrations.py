@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from storage import schema, tallies
+from storage import schema, tallies, web_messages
 from storage.records import StorageUnusable
 
 log = logging.getLogger(__name__)
@@ -78,6 +78,7 @@ MIGRATIONS = [
     Migration(19, "the surveys each running worker serves", schema.served_surveys),
     Migration(20, schema.FOLLOW_UPS, schema.follow_ups),
     Migration(21, tallies.DESCRIPTION, tallies.tallies),
+    Migration(22, web_messages.DESCRIPTION, web_messages.sqlite_schema),
 ]
 
 

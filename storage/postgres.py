@@ -27,6 +27,7 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool
 
+from storage import web_messages
 from storage.outbox import release_claims
 from storage.postgres_connection import (
     SETTINGS_VARIABLE,
@@ -34,6 +35,7 @@ from storage.postgres_connection import (
     configure,
     new_worker_name,
 )
+from storage.postgres_notices import listen
 from storage.postgres_schema import migrate
 from storage.pseudonyms import KEY_VARIABLE, Pseudonyms
 from storage.recent import RecentConversations
@@ -206,6 +208,9 @@ class PostgresStore(SqlStore):
 
     async def serve_surveys(self, surveys: dict[str, str], *, now: float) -> dict[str, str] | None:
         return await self.writer.write(partial(serve_surveys, surveys=surveys, now=now))
+
+    async def watch_web_messages(self, heard: Callable[[str], None]) -> None:
+        await listen(self._connect, web_messages.CHANNEL, heard)
 
     async def lead(self) -> bool:
         return await asyncio.get_running_loop().run_in_executor(self._leadership, self._lead)

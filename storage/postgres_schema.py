@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping
 
 import psycopg
 
+from storage import web_messages
 from storage.migrations import Migration, refuse_newer
 from storage.schema import FOLLOW_UPS
 
@@ -287,6 +288,7 @@ MIGRATIONS = [
     Migration(19, "the surveys each running worker serves", served_surveys),
     Migration(20, FOLLOW_UPS, follow_ups),
     Migration(21, "responses by completion time, for a digest's new ones", by_completion),
+    Migration(22, web_messages.DESCRIPTION, web_messages.postgres_schema),
 ]
 
 

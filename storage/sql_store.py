@@ -42,6 +42,7 @@ from storage.turns import (
     load,
     record_turns,
 )
+from storage.web_store import WebStore
 from storage.writer import nothing
 
 T = TypeVar("T")
@@ -53,7 +54,7 @@ T = TypeVar("T")
 SENT_CLEANUP_DELAY = 0.2
 
 
-class SqlStore(StaffStore):
+class SqlStore(StaffStore, WebStore):
     """The storage contract; each method's promise is in storage/contract.py.
 
     Every write that changes a participant's conversation, participant or address

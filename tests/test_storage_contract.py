@@ -4,6 +4,7 @@ through the contract alone. A new backend adds itself to BACKENDS and passes it 
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
 from pathlib import Path
@@ -619,3 +620,38 @@ async def test_a_runs_figures_stay_right_as_answers_change_go_and_are_decided_on
         confirmation='{"text": "erased"}',
     )
     await as_worked_out(since=12.5, until=40.0)
+
+
+async def test_a_web_transcript_numbers_its_messages_and_keeps_a_resent_reply_once(
+    storage: Storage,
+) -> None:
+    for outbox_id, text in [(7, "hello"), (8, "first question"), (7, "hello")]:
+        entry = json.dumps({"text": text})
+        await storage.append_web_message("page-1", outbox_id=outbox_id, entry=entry, now=10.0)
+    await storage.append_web_message("page-2", outbox_id=None, entry="{}", now=10.0)
+    stored, last = await storage.web_messages("page-1", after=0, most=100)
+    assert [(seq, json.loads(entry)["text"]) for seq, entry in stored] == [
+        (1, "hello"),
+        (2, "first question"),
+    ]
+    assert last == 2
+    assert await storage.web_messages("page-1", after=2, most=100) == ([], 2)
+    assert (await storage.web_messages("page-1", after=0, most=1))[0][0][0] == 2  # the last
+    assert await storage.forget_web_messages(10.0 + 24 * 3600 + 1) == 3
+    assert await storage.web_messages("page-1", after=0, most=100) == ([], 0)
+
+
+async def test_erasing_someone_erases_their_web_transcript(storage: Storage) -> None:
+    run_id = await new_run(storage)
+    await storage.commit_turn(start("e1", "p1", run_id))
+    said = json.dumps({"text": "You answered: my address is Elm St 5"})
+    await storage.append_web_message("dm-p1", outbox_id=None, entry=said, now=20.0)
+    await storage.erase_participant(
+        "p1",
+        event_key="forget",
+        now=30.0,
+        platform="memory",
+        conversation_id="dm-p1",
+        confirmation='{"text": "erased"}',
+    )
+    assert await storage.web_messages("dm-p1", after=0, most=100) == ([], 0)

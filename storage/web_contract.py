@@ -1,0 +1,32 @@
+"""The storage contract's part for the web chat's transcripts, which several workers
+on one database share (storage/web_messages.py). `Storage` includes it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
+
+
+class WebStorage(Protocol):
+    async def append_web_message(
+        self, conversation_id: str, *, outbox_id: int | None, entry: str, now: float
+    ) -> int | None:
+        """Add a message (the page's JSON) to the conversation's transcript, durably; its
+        number there, one more than the last, or None if this outbox row is there already."""
+        ...
+
+    async def web_messages(
+        self, conversation_id: str, *, after: int, most: int
+    ) -> tuple[list[tuple[int, str]], int]:
+        """The conversation's messages numbered above `after` with their numbers (the
+        last `most` of them, oldest first), and the number of its newest (0 if none)."""
+        ...
+
+    async def watch_web_messages(self, heard: Callable[[str], None]) -> None:
+        """Call `heard(conversation_id)` on the event loop whenever any worker has stored
+        a web message, until cancelled. A backend that one process uses returns at once."""
+        ...
+
+    async def forget_web_messages(self, now: float) -> int:
+        """Forget web messages sent over a day before `now`, in chunks; how many went."""
+        ...
