@@ -4,7 +4,8 @@ python tests/slack_child.py DATABASE SURVEYS SLACK_API_URL [PORT]
 
 DATABASE is a SQLite file or a PostgreSQL URL (its password in the environment).
 SLACK_CHILD_COORDINATORS (names such as `slack:U0COORD`, comma-separated) may run
-survey commands, and SLACK_CHILD_APPROVAL_ABOVE sets the guardrail on large sends.
+survey commands, SLACK_CHILD_APPROVAL_ABOVE sets the guardrail on large sends, and
+SLACK_CHILD_WEB_PORT serves the web chat beside Slack on that port.
 
 Prints "ready PORT" once Slack's events can be posted to 127.0.0.1:PORT/slack/events
 (a free port unless PORT is given).
@@ -13,6 +14,7 @@ Prints "ready PORT" once Slack's events can be posted to 127.0.0.1:PORT/slack/ev
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import os
 import signal
@@ -24,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from slack_stub import BOT_TOKEN, SIGNING_SECRET
 
 from adapters.slack import SlackAdapter
+from adapters.web import WebAdapter
 from bot.app import running
 from bot.invitations import Guardrails
 
@@ -36,6 +39,12 @@ async def main(database: Path | str, surveys: Path, api_url: str, port: int) -> 
             handler, bot_token=BOT_TOKEN, signing_secret=SIGNING_SECRET, api_url=api_url, port=port
         )
     ]
+    if web_port := os.environ.get("SLACK_CHILD_WEB_PORT"):
+        # behind a load balancer on loopback, which names each page's address
+        balancer = [ipaddress.ip_network("127.0.0.1/32")]
+        adapter.append(
+            lambda handler: WebAdapter(handler, port=int(web_port), trusted_proxies=balancer)
+        )
     async with running(
         database=database,
         survey_folder=surveys,

@@ -1,7 +1,7 @@
 """Three civicbot processes on one PostgreSQL database, fed Slack's signed HTTP events
-in turn as a load balancer would, one of them SIGKILLed in the middle and started again.
-Every person's conversation reaches its end in order, with each reply posted once, and
-the database holds every answer once."""
+and the web chat's messages and polls in turn as a load balancer would, one of them
+SIGKILLed in the middle and started again. Every person's conversation reaches its end
+in order, with each reply posted once, and the database holds every answer once."""
 
 from __future__ import annotations
 
@@ -20,8 +20,14 @@ from slack_stub import LIBRARY_REPLIES, SlackWebApi, message_event, post, signed
 
 ROOT = Path(__file__).resolve().parent.parent
 CHILD = ROOT / "tests" / "slack_child.py"
-PEOPLE = 200
+PEOPLE = 200  # the even ones on Slack, the odd ones in the web chat
 SCRIPT = ["library", "yes", "1", "1, 3", "4", "Longer opening hours please", "2"]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 class Worker:
@@ -29,10 +35,10 @@ class Worker:
 
     def __init__(self, url: str, api: SlackWebApi, environ: dict[str, str], log: Path) -> None:
         self._url, self._api, self._environ, self._log = url, api, environ, log
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
+        self.port, web_port = free_port(), free_port()
         self.events = f"http://127.0.0.1:{self.port}/slack/events"
+        self.web = f"http://127.0.0.1:{web_port}"
+        self._environ = {**environ, "SLACK_CHILD_WEB_PORT": str(web_port)}
         self._process: asyncio.subprocess.Process | None = None
 
     async def start(self) -> None:
@@ -71,8 +77,44 @@ async def test_three_workers_one_killed_midway_lose_and_double_nothing(
         await worker.start()
     turn = itertools.count()  # the load balancer's round robin, over every delivery
     acknowledged = Counter()
+    web_pages: dict[int, list[dict]] = {}
+
+    async def web_person(number: int) -> None:
+        """A page: each message and each poll to the next worker; a refused one to the next."""
+        seen: list[dict] = []
+        address = {"X-Forwarded-For": f"10.0.{number // 250}.{number % 250}"}  # the balancer's
+        jar = aiohttp.CookieJar(unsafe=True)
+        async with aiohttp.ClientSession(cookie_jar=jar, headers=address) as page:
+            await at_next_worker(lambda worker: page.get(f"{worker.web}/"))
+            for step, text in enumerate(SCRIPT):
+                sent = {"text": text, "id": f"page{number:05d}-{step}"}
+                await at_next_worker(
+                    lambda worker, s=sent: page.post(f"{worker.web}/api/messages", json=s)
+                )
+                acknowledged["messages"] += 1
+                while len(seen) <= step:
+                    after = seen[-1]["seq"] if seen else 0
+                    polled = await at_next_worker(
+                        lambda worker, a=after: page.get(f"{worker.web}/api/messages?after={a}")
+                    )
+                    seen += (await polled.json())["messages"]
+        web_pages[number] = seen
+
+    async def at_next_worker(request) -> aiohttp.ClientResponse:
+        while True:
+            try:
+                response = await request(workers[next(turn) % len(workers)])
+                if response.status < 500:
+                    assert response.status in (200, 202), await response.text()
+                    return response
+            except (aiohttp.ClientError, OSError):
+                pass
+            acknowledged["not"] += 1
+            await asyncio.sleep(0.1)
 
     async def person(number: int, session: aiohttp.ClientSession) -> None:
+        if number % 2:
+            return await web_person(number)
         user = f"U{number:05d}"
         for step, text in enumerate(SCRIPT):
             body = message_event(user, text, f"Ev{number}-{step}")
@@ -105,7 +147,13 @@ async def test_three_workers_one_killed_midway_lose_and_double_nothing(
             await worker.stop()
         await api.stop()
     assert acknowledged["not"] > 0  # the kill refused deliveries, which went elsewhere
-    for number in range(PEOPLE):
+    for number in range(1, PEOPLE, 2):
+        seen = web_pages[number]
+        assert [m["seq"] for m in seen] == list(range(1, len(LIBRARY_REPLIES) + 1)), seen
+        texts = [m["text"] for m in seen]
+        assert all(t.startswith(first) for t, first in zip(texts, LIBRARY_REPLIES, strict=True))
+        assert len({m["id"] for m in seen}) == len(seen)  # no reply twice
+    for number in range(0, PEOPLE, 2):
         posted = api.top_level(f"DU{number:05d}")
         texts = [m["text"] for m in posted]
         assert len(texts) == len(LIBRARY_REPLIES), (number, texts)
