@@ -5,6 +5,7 @@ each. Two workers run here in one process, each with its own bot, locks and pool
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import UTC, datetime
@@ -17,6 +18,7 @@ from postgres_harness import Database, PostgresServer
 from adapters.memory import MemoryAdapter
 from bot.app import Runtime, running
 from bot.config import ConfigError
+from bot.outbox import SWEEP_SECONDS
 from storage.contract import open_storage
 from storage.records import OutboxMessage, TurnRecord
 
@@ -143,6 +145,43 @@ async def test_another_worker_sends_a_reply_only_once_its_senders_claim_ran_out(
         await healthy.outbox.settle()
         assert await stuck.outbox.resend_unsent() == 0  # now the other's, and sent
     assert [m.message.text[:21] for m in chat(healthy).sent] == ["City library feedback"]
+
+
+async def test_a_worker_whose_clock_is_ten_minutes_ahead_leaves_a_held_reply_alone(
+    postgres: PostgresServer, survey_folder: Path
+) -> None:
+    database = on_postgres(postgres)
+
+    async def platform_down(outbound: object) -> None:
+        raise ConnectionError("platform down")
+
+    def ten_minutes_ahead() -> float:
+        return time.time() + 600
+
+    async with AsyncExitStack() as stack:
+        stuck, ahead = [
+            await stack.enter_async_context(
+                running(
+                    database=database.location,
+                    survey_folder=survey_folder,
+                    adapters=[lambda handler, send=send: MemoryAdapter(handler, on_send=send)],
+                    environ=database.environ,
+                    send_retry_delays=(),
+                    clock=clock,
+                )
+            )
+            for send, clock in ((platform_down, time.time), (None, ten_minutes_ahead))
+        ]
+        await chat(stuck).push("ann", "library")
+        # by its own clock the reply was queued ten minutes ago and its claim ran out long
+        # since; by the database's, which claims go by, it is held for two minutes yet
+        swept = await ahead.outbox.resend_unsent(queued_before=ten_minutes_ahead() - SWEEP_SECONDS)
+        assert swept == 0
+        held = "SELECT claimed_until - extract(epoch FROM now()) > 60 FROM outbox"
+        assert database.rows(held) == [(True,)]
+        await chat(ahead).push("ann", "yes", event_id="from-the-fast-one")  # turns: in order
+    assert chat(ahead).sent[-1].message.text.startswith("How often do you visit the library?")
+    assert database.rows("SELECT count(*) FROM processed_events") == [(2,)]
 
 
 async def test_two_workers_sweeping_a_dead_workers_replies_claim_each_once(
