@@ -126,6 +126,9 @@ class MatrixAdapter:
     capabilities = Capabilities(
         invites=True, file_upload=True, max_message_length=EVENT_BYTES_LIMIT
     )
+    # one sync loop and one set of end-to-end keys per device: several workers on one
+    # database leave it to the one that leads (bot/leader_only.py)
+    once_per_bot = True
 
     def __init__(
         self,

@@ -145,6 +145,7 @@ class SlackAdapter:
             signing_secret=signing_secret,
             process_before_response=True,  # our listeners decide when Slack gets its answer
         )
+        self.once_per_bot = app_token is not None  # Socket Mode: one connection per app
         self._socket_mode = (
             AsyncSocketModeHandler(self._app, app_token, web_client=self.client)
             if app_token

@@ -20,6 +20,7 @@ from bot.core import Bot
 from bot.events import Adapter, AdapterFactory, Delivery, Inbound, Outbound, delivered
 from bot.health import HealthServer
 from bot.invitations import Guardrails
+from bot.leader_only import FOLLOW_EVERY, LeaderOnly, once_per_bot
 from bot.metrics import Metrics
 from bot.outbox import RETRY_DELAYS, SWEEP_SECONDS, OutboxSender, Send
 from bot.reminders import QUIET_HOURS, REMIND_EVERY, QuietHours
@@ -178,14 +179,21 @@ async def _running(
         if shared is not None and hasattr(adapter, "use_transcripts"):
             adapter.use_transcripts(shared)
     by_platform.update({adapter.platform: adapter for adapter in built})
-    senders.update({adapter.platform: adapter.send for adapter in built})
+    # on a shared database, what a platform allows once per bot runs in the leader only
+    leader_only = LeaderOnly(
+        [a for a in built if shared is not None and once_per_bot(a)], senders, store.lead
+    )
+    senders.update({a.platform: a.send for a in built if not leader_only.standing_by(a)})
     if staff_channel is not None:
         outbox.on_dead = partial(_tell_staff_of_dead, by_platform, staff_channel)
     try:
         if shared is not None:
             watching = asyncio.create_task(store.watch_web_messages(shared.heard))
         for adapter in built:
-            await adapter.start()
+            if not leader_only.standing_by(adapter):
+                await adapter.start()
+        await leader_only.follow()
+        scheduler.every("leader-only", FOLLOW_EVERY, leader_only.follow, everywhere=True)
         # adapters are connected (Matrix needs to know its rooms); new replies into these
         # conversations wait behind what is left, the others go at once
         backlog = await outbox.unsent()
@@ -203,6 +211,7 @@ async def _running(
                 host=health[0],
                 port=health[1],
                 metrics=metrics,
+                standing_by=leader_only.standing_by,
             )
             await checks.start()
         yield Runtime(bot, coordination, store, outbox, surveys, built, scheduler, metrics, checks)
@@ -216,6 +225,8 @@ async def _running(
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)
         for adapter in reversed(built):
+            if leader_only.standing_by(adapter):
+                continue  # never started here
             try:
                 await adapter.stop()
             except Exception:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 
 from aiohttp import web
 
@@ -39,8 +40,10 @@ class HealthServer:
         host: str = "127.0.0.1",
         port: int = 8081,
         metrics: Metrics | None = None,
+        standing_by: Callable[[Adapter], bool] = lambda adapter: False,
     ) -> None:
         self._metrics = metrics or Metrics()
+        self._standing_by = standing_by  # runs in the leading worker, not here
         self._store = store
         self._adapters = adapters
         self._clock = clock
@@ -80,8 +83,10 @@ class HealthServer:
 
     async def _ready(self, request: web.Request) -> web.Response:
         checks = {"database": await self._database()}
+        waiting = [a.platform for a in self._adapters if self._standing_by(a)]
         for adapter in self._adapters:
-            checks[adapter.platform] = await adapter.unready() or "ok"
+            if adapter.platform not in waiting:
+                checks[adapter.platform] = await adapter.unready() or "ok"
         stuck = await self._store.unsent(queued_before=self._clock() - SWEEP_SECONDS)
         checks["outbox"] = (
             "ok"
@@ -90,6 +95,8 @@ class HealthServer:
         )
         ready = all(state == "ok" for state in checks.values())
         body: dict[str, object] = {"status": "ready" if ready else "not ready", "checks": checks}
+        if waiting:  # another worker leads and runs them: this one is ready all the same
+            body["leader_only"] = waiting
         if dead := await self._store.undeliverable():  # for whoever watches, not a reason
             body["undeliverable"] = {f"{d.platform}: {d.failure}": d.count for d in dead}
         return web.json_response(body, status=200 if ready else 503)

@@ -95,7 +95,9 @@ class OutboxSender:
         now = time.monotonic()
         self._delivered = {i: at for i, at in self._delivered.items() if now - at < FORGET_WITHIN}
         conversations: dict[tuple[str, str], list[Outbound]] = {}
-        for row in await self._store.unsent(queued_before=queued_before):
+        # only the platforms this worker has adapters for: another worker may lead Matrix
+        served = list(self._senders)
+        for row in await self._store.unsent(queued_before=queued_before, platforms=served):
             key = (row.platform, row.conversation_id)
             if row.id in self._in_flight or row.id in self._delivered or key in self._resending:
                 continue  # on its way already

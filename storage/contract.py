@@ -121,8 +121,11 @@ class Storage(StaffStorage, WebStorage, Protocol):
 
     # -- the outbox -------------------------------------------------------------------
 
-    async def unsent(self, *, queued_before: float | None = None) -> list[StoredOutbox]:
-        """Replies queued and neither forgotten nor dead, in the order they were queued."""
+    async def unsent(
+        self, *, queued_before: float | None = None, platforms: Sequence[str] | None = None
+    ) -> list[StoredOutbox]:
+        """Replies queued and neither forgotten nor dead, in the order they were queued;
+        only those to `platforms` if given (those this worker has adapters for)."""
         ...
 
     async def note_failure(

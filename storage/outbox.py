@@ -3,6 +3,8 @@ forgetting delivered ones ride with the turns, in storage/turns.py)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from storage.dialect import (
     CLAIM_SECONDS,
     CLAIMANT,
@@ -14,28 +16,33 @@ from storage.dialect import (
 from storage.records import StoredOutbox, Undeliverable
 
 
-def unsent(connection: Connection, *, queued_before: float | None) -> list[StoredOutbox]:
+def unsent(
+    connection: Connection, *, queued_before: float | None, platforms: Sequence[str] | None
+) -> list[StoredOutbox]:
     """On PostgreSQL, the rows are claimed for this worker: those it claimed before, and
     those whose claim by another ran out or whose worker has no session left (it
-    stopped, or died)."""
+    stopped, or died). Only rows to `platforms`, if given."""
+    to = ""
+    if platforms is not None:
+        to = f" AND platform IN ({', '.join('?' for _ in platforms) or 'NULL'})"
     if is_postgres(connection):
         rows = connection.execute(
             f"UPDATE outbox SET claimed_by = {CLAIMANT},"
             f" claimed_until = {DATABASE_NOW} + {CLAIM_SECONDS}"
             " WHERE id IN (SELECT id FROM outbox"
-            "  WHERE dead_at IS NULL AND created_at <= coalesce(?, created_at)"
+            f"  WHERE dead_at IS NULL AND created_at <= coalesce(?, created_at){to}"
             f"  AND (claimed_by = {CLAIMANT} OR coalesce(claimed_until, 0) < {DATABASE_NOW}"
             f"   OR {CLAIMANT_GONE})"
             "  FOR UPDATE SKIP LOCKED)"  # those another worker is claiming now are theirs
             " RETURNING id, platform, conversation_id, body, refused, created_at",
-            (queued_before,),
+            (queued_before, *(platforms or ())),
         ).fetchall()
         rows.sort()
     else:
         rows = connection.execute(
             "SELECT id, platform, conversation_id, body, refused, created_at FROM outbox"
-            " WHERE dead_at IS NULL AND created_at <= coalesce(?, created_at) ORDER BY id",
-            (queued_before,),
+            f" WHERE dead_at IS NULL AND created_at <= coalesce(?, created_at){to} ORDER BY id",
+            (queued_before, *(platforms or ())),
         ).fetchall()
     return [
         StoredOutbox(i, p, c, b, maybe_sent=not refused, queued_at=at)

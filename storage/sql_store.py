@@ -111,8 +111,10 @@ class SqlStore(StaffStore, WebStore):
 
     # -- the outbox -------------------------------------------------------------------
 
-    async def unsent(self, *, queued_before: float | None = None) -> list[StoredOutbox]:
-        return await self._read(outbox.unsent, queued_before=queued_before)
+    async def unsent(
+        self, *, queued_before: float | None = None, platforms: Sequence[str] | None = None
+    ) -> list[StoredOutbox]:
+        return await self._read(outbox.unsent, queued_before=queued_before, platforms=platforms)
 
     async def note_failure(self, outbox_id: int, **failure: Any) -> bool:
         return await self.writer.write(partial(outbox.note_failure, outbox_id=outbox_id, **failure))

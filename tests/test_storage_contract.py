@@ -655,3 +655,16 @@ async def test_erasing_someone_erases_their_web_transcript(storage: Storage) -> 
         confirmation='{"text": "erased"}',
     )
     assert await storage.web_messages("dm-p1", after=0, most=100) == ([], 0)
+
+
+async def test_replies_can_be_read_for_the_platforms_a_worker_serves_only(
+    storage: Storage,
+) -> None:
+    replies = [
+        OutboxMessage("matrix", "!room", '{"text": "a"}'),
+        OutboxMessage("slack", "D1", '{"text": "b"}'),
+    ]
+    await storage.commit_turn(TurnRecord(event_key="e1", pid="p1", now=1.0, outbox=replies))
+    assert [r.platform for r in await storage.unsent(platforms=["slack"])] == ["slack"]
+    assert await storage.unsent(platforms=[]) == []
+    assert [r.platform for r in await storage.unsent()] == ["matrix", "slack"]
