@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import os
+import threading
 from concurrent.futures import ProcessPoolExecutor
 
 from bot.digest import Digest
@@ -20,6 +21,7 @@ from bot.digest import Digest
 class ChartDrawer:
     def __init__(self) -> None:
         self._pool: ProcessPoolExecutor | None = None
+        self._starting = threading.Lock()  # two digests at once start one process
 
     async def warm(self) -> None:
         """Start the process and its imports now, while the digest's figures are read.
@@ -36,14 +38,15 @@ class ChartDrawer:
             self._pool = None
 
     def _started(self) -> ProcessPoolExecutor:
-        if self._pool is None:
-            # spawned, not forked: the bot has threads (the writer's, the readers'), and a
-            # fork copies their locks in whatever state they are
-            spawn = multiprocessing.get_context("spawn")
-            self._pool = ProcessPoolExecutor(
-                max_workers=1, mp_context=spawn, initializer=_behind_the_bot
-            )
-        return self._pool
+        with self._starting:
+            if self._pool is None:
+                # spawned, not forked: the bot has threads (the writer's, the readers'),
+                # and a fork copies their locks in whatever state they are
+                spawn = multiprocessing.get_context("spawn")
+                self._pool = ProcessPoolExecutor(
+                    max_workers=1, mp_context=spawn, initializer=_behind_the_bot
+                )
+            return self._pool
 
 
 def _behind_the_bot() -> None:

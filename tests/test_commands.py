@@ -6,6 +6,7 @@ import csv
 import io
 import sqlite3
 from collections.abc import AsyncIterator
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from conftest import STAFF_ROOM, Clock, command, coordinated
 from adapters.memory import MemoryAdapter
 from bot import export
 from bot.app import Runtime
+from bot.chart_drawer import ChartDrawer
 
 pytestmark = pytest.mark.usefixtures("one_person_digests")
 
@@ -221,6 +223,23 @@ async def test_a_digest_brings_the_chart_and_csv_its_survey_asks_for(
     satisfaction = [row for row in rows if row["question_id"] == "satisfaction"]
     assert [row["count"] for row in satisfaction] == ["0", "0", "0", "0", "1"]  # 1 to 5
     assert "response" not in rows[0]  # one row per answer option, none per person
+
+
+async def test_a_chart_that_cannot_be_drawn_leaves_the_digest_posted_and_says_so(
+    chat: MemoryAdapter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def broken(self: ChartDrawer, digest: object) -> None:
+        raise BrokenProcessPool("the chart's process died")
+
+    monkeypatch.setattr(ChartDrawer, "draw", broken)
+    await command(chat, "survey start library for everyone")
+    await answer_library(chat, "dee", "library", "yes", "1", "1", "5", "Open on Sundays", "2")
+    reply = await command(chat, "survey digest 1")
+    assert reply == (
+        "Digest of run 1 posted: 1 new completed responses."
+        " Its chart and table could not be made; the log says why."
+    )
+    assert chat.to(STAFF_ROOM)[-2].message.text.startswith("Digest: City library feedback")
 
 
 async def test_a_long_export_tells_the_coordinator_how_far_it_got(
