@@ -68,12 +68,11 @@ class HealthServer:
             await self._runner.cleanup()
 
     async def _metrics_page(self, request: web.Request) -> web.Response:
-        waiting = await self._store.unsent()
         now = self._clock()
-        stuck = [row for row in waiting if row.queued_at <= now - SWEEP_SECONDS]
-        self._metrics.outbox_depth.set(len(waiting))
-        self._metrics.outbox_stuck.set(len(stuck))
-        oldest = min((row.queued_at for row in waiting), default=now)
+        depth = await self._store.outbox_depth(queued_before=now - SWEEP_SECONDS)
+        self._metrics.outbox_depth.set(depth.waiting)
+        self._metrics.outbox_stuck.set(depth.waiting_long)
+        oldest = now if depth.oldest is None else depth.oldest
         self._metrics.outbox_oldest_seconds.set(max(0.0, now - oldest))
         self._metrics.writer_restarts.set(self._store.restarts())
         return web.Response(body=self._metrics.exposition(), headers={"Content-Type": CONTENT_TYPE})
@@ -87,11 +86,12 @@ class HealthServer:
         for adapter in self._adapters:
             if adapter.platform not in waiting:
                 checks[adapter.platform] = await adapter.unready() or "ok"
-        stuck = await self._store.unsent(queued_before=self._clock() - SWEEP_SECONDS)
+        # read, never claimed: a load balancer's checks must not take other workers' replies
+        depth = await self._store.outbox_depth(queued_before=self._clock() - SWEEP_SECONDS)
         checks["outbox"] = (
             "ok"
-            if len(stuck) <= STUCK_LIMIT
-            else f"{len(stuck)} replies waiting longer than {SWEEP_SECONDS:g} s"
+            if depth.waiting_long <= STUCK_LIMIT
+            else f"{depth.waiting_long} replies waiting longer than {SWEEP_SECONDS:g} s"
         )
         ready = all(state == "ok" for state in checks.values())
         body: dict[str, object] = {"status": "ready" if ready else "not ready", "checks": checks}

@@ -29,6 +29,7 @@ from storage.records import (
     Erased,
     FindingRow,
     Loaded,
+    OutboxDepth,
     Purged,
     Reachable,
     ReplyTarget,
@@ -126,6 +127,12 @@ class Storage(StaffStorage, WebStorage, Protocol):
     ) -> list[StoredOutbox]:
         """Replies queued and neither forgotten nor dead, in the order they were queued;
         only those to `platforms` if given (those this worker has adapters for)."""
+        ...
+
+    async def outbox_depth(self, *, queued_before: float) -> OutboxDepth:
+        """How many replies wait to be sent (neither forgotten nor dead), how many of them
+        were queued before `queued_before`, and the oldest's time; whoever holds them. It
+        claims nothing: health checks and metrics read it."""
         ...
 
     async def note_failure(

@@ -13,7 +13,7 @@ from storage.dialect import (
     Connection,
     is_postgres,
 )
-from storage.records import StoredOutbox, Undeliverable
+from storage.records import OutboxDepth, StoredOutbox, Undeliverable
 
 
 def unsent(
@@ -48,6 +48,15 @@ def unsent(
         StoredOutbox(i, p, c, b, maybe_sent=not refused, queued_at=at)
         for i, p, c, b, refused, at in rows
     ]
+
+
+def depth(connection: Connection, *, queued_before: float) -> OutboxDepth:
+    waiting, waiting_long, oldest = connection.execute(
+        "SELECT count(*), count(*) FILTER (WHERE created_at <= ?), min(created_at) FROM outbox"
+        " WHERE dead_at IS NULL",
+        (queued_before,),
+    ).fetchone()
+    return OutboxDepth(waiting, waiting_long, oldest)
 
 
 def release_claims(connection: Connection) -> None:

@@ -72,6 +72,13 @@ class StoredOutbox:
 
 
 @dataclass(frozen=True, slots=True)
+class OutboxDepth:
+    waiting: int
+    waiting_long: int  # of them, queued before the time asked about
+    oldest: float | None  # when the oldest was queued
+
+
+@dataclass(frozen=True, slots=True)
 class Undeliverable:
     """Replies the outbox gave up on, of one platform and for one reason."""
 

@@ -19,6 +19,7 @@ from storage.records import (
     Erased,
     FindingRow,
     Loaded,
+    OutboxDepth,
     Purged,
     Reachable,
     ReplyTarget,
@@ -115,6 +116,9 @@ class SqlStore(StaffStore, WebStore):
         self, *, queued_before: float | None = None, platforms: Sequence[str] | None = None
     ) -> list[StoredOutbox]:
         return await self._read(outbox.unsent, queued_before=queued_before, platforms=platforms)
+
+    async def outbox_depth(self, *, queued_before: float) -> OutboxDepth:
+        return await self._read(outbox.depth, queued_before=queued_before)
 
     async def note_failure(self, outbox_id: int, **failure: Any) -> bool:
         return await self.writer.write(partial(outbox.note_failure, outbox_id=outbox_id, **failure))

@@ -668,3 +668,14 @@ async def test_replies_can_be_read_for_the_platforms_a_worker_serves_only(
     assert [r.platform for r in await storage.unsent(platforms=["slack"])] == ["slack"]
     assert await storage.unsent(platforms=[]) == []
     assert [r.platform for r in await storage.unsent()] == ["matrix", "slack"]
+
+
+async def test_the_outbox_depth_counts_waiting_replies_without_taking_them(
+    storage: Storage,
+) -> None:
+    replies = [OutboxMessage("memory", "dm-1", '{"text": "a"}')] * 2
+    await storage.commit_turn(TurnRecord(event_key="e1", pid="p1", now=1.0, outbox=replies))
+    depth = await storage.outbox_depth(queued_before=5.0)
+    assert (depth.waiting, depth.waiting_long, depth.oldest) == (2, 2, 1.0)
+    assert (await storage.outbox_depth(queued_before=0.5)).waiting_long == 0
+    assert len(await storage.unsent()) == 2  # still there for whoever sends them
