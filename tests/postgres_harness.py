@@ -8,6 +8,7 @@ import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -34,6 +35,18 @@ class Database:
     location: Path | str
     environ: dict[str, str]
     password: str | None = None
+
+    def worker(self, survey_folder: Path, adapters: list, **options: Any):
+        """civicbot running on this database with these adapters, as one worker."""
+        from bot.app import running
+
+        return running(
+            database=self.location,
+            survey_folder=survey_folder,
+            adapters=adapters,
+            environ=self.environ,
+            **options,
+        )
 
     def rows(self, sql: str, *params: object) -> list[tuple]:
         """What a statement (with `?` placeholders) reads, in a connection of its own."""

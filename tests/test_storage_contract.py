@@ -13,7 +13,7 @@ import pytest
 from figures_oracle import figures_from
 
 from storage.contract import Storage, open_storage
-from storage.records import OutboxMessage, TurnRecord
+from storage.records import Erased, OutboxMessage, TurnRecord
 
 DAY = 24 * 3600.0
 OPENS_ITSELF = {"opens_itself": True, "staff_channel": None}
@@ -91,6 +91,20 @@ def answer(event: str, pid: str, run_id: int, response_id: int, **more) -> TurnR
         "status": "answering",
     }
     return TurnRecord(**(fields | more))
+
+
+async def erase(
+    storage: Storage, pid: str, *, event_key: str, now: float, confirmation: str
+) -> Erased | None:
+    """`forget me` from the participant's direct conversation on the memory platform."""
+    return await storage.erase_participant(
+        pid,
+        event_key=event_key,
+        now=now,
+        platform="memory",
+        conversation_id=f"dm-{pid}",
+        confirmation=confirmation,
+    )
 
 
 async def new_run(storage: Storage, audience: str = "open") -> int:
@@ -402,13 +416,8 @@ async def test_erasing_someone_leaves_nothing_linked_to_them(storage: Storage) -
     await storage.commit_turn(first)
     await storage.commit_turn(answer("e2", "p1", run_id, first.response_id))
     await storage.commit_turn(start("e9", "p2", run_id))
-    erased = await storage.erase_participant(
-        "p1",
-        event_key="forget",
-        now=30.0,
-        platform="memory",
-        conversation_id="dm-p1",
-        confirmation='{"text": "erased"}',
+    erased = await erase(
+        storage, "p1", event_key="forget", now=30.0, confirmation='{"text": "erased"}'
     )
     assert (erased.responses, erased.answers) == (1, 1)
     assert (await storage.load("p1")).known_participant is False
@@ -416,14 +425,7 @@ async def test_erasing_someone_leaves_nothing_linked_to_them(storage: Storage) -
     unsent = await storage.unsent()
     assert [r.body for r in unsent if r.conversation_id == "dm-p1"] == ['{"text": "erased"}']
     assert (await storage.run(run_id)).responses == 1  # p2's
-    again = await storage.erase_participant(
-        "p1",
-        event_key="forget",
-        now=31.0,
-        platform="memory",
-        conversation_id="dm-p1",
-        confirmation="{}",
-    )
+    again = await erase(storage, "p1", event_key="forget", now=31.0, confirmation="{}")
     assert again is None
 
 
@@ -611,14 +613,7 @@ async def test_a_runs_figures_stay_right_as_answers_change_go_and_are_decided_on
     await as_worked_out(since=12.5, until=30.0)  # p1's words apart, p5's the first left
     retracted = answer("r-p2", "p2", run_id, first + 1, answer=None, retract="words")
     await storage.commit_turn(retracted)
-    await storage.erase_participant(
-        "p3",
-        event_key="forget-p3",
-        now=32.0,
-        platform="memory",
-        conversation_id="dm-p3",
-        confirmation='{"text": "erased"}',
-    )
+    await erase(storage, "p3", event_key="forget-p3", now=32.0, confirmation='{"text": "erased"}')
     await as_worked_out(since=12.5, until=40.0)
 
 
@@ -646,14 +641,7 @@ async def test_erasing_someone_erases_their_web_transcript(storage: Storage) -> 
     await storage.commit_turn(start("e1", "p1", run_id))
     said = json.dumps({"text": "You answered: my address is Elm St 5"})
     await storage.append_web_message("dm-p1", outbox_id=None, entry=said, now=20.0)
-    await storage.erase_participant(
-        "p1",
-        event_key="forget",
-        now=30.0,
-        platform="memory",
-        conversation_id="dm-p1",
-        confirmation='{"text": "erased"}',
-    )
+    await erase(storage, "p1", event_key="forget", now=30.0, confirmation='{"text": "erased"}')
     assert await storage.web_messages("dm-p1", after=0, most=100) == ([], 0)
 
 

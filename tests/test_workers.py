@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import STAFF_ROOM, Clock, command
@@ -66,6 +67,13 @@ async def at_both(
             for push in [chat(worker).push(f"person{n}", "library", event_id=event)]
         )
     )
+
+
+def sending(database: Database, survey_folder: Path, send: Callable | None, **options: Any):
+    """A worker whose platform sends through `send` (None: as the memory adapter does),
+    trying each reply once."""
+    adapter = [lambda handler: MemoryAdapter(handler, on_send=send)]
+    return database.worker(survey_folder, adapter, send_retry_delays=(), **options)
 
 
 def on_postgres(postgres: PostgresServer) -> Database:
@@ -127,15 +135,7 @@ async def test_another_worker_sends_a_reply_only_once_its_senders_claim_ran_out(
 
     async with AsyncExitStack() as stack:
         stuck, healthy = [
-            await stack.enter_async_context(
-                running(
-                    database=database.location,
-                    survey_folder=survey_folder,
-                    adapters=[lambda handler, send=send: MemoryAdapter(handler, on_send=send)],
-                    environ=database.environ,
-                    send_retry_delays=(),
-                )
-            )
+            await stack.enter_async_context(sending(database, survey_folder, send))
             for send in (platform_down, None)
         ]
         await chat(stuck).push("ann", "library")
@@ -160,16 +160,7 @@ async def test_a_worker_whose_clock_is_ten_minutes_ahead_leaves_a_held_reply_alo
 
     async with AsyncExitStack() as stack:
         stuck, ahead = [
-            await stack.enter_async_context(
-                running(
-                    database=database.location,
-                    survey_folder=survey_folder,
-                    adapters=[lambda handler, send=send: MemoryAdapter(handler, on_send=send)],
-                    environ=database.environ,
-                    send_retry_delays=(),
-                    clock=clock,
-                )
-            )
+            await stack.enter_async_context(sending(database, survey_folder, send, clock=clock))
             for send, clock in ((platform_down, time.time), (None, ten_minutes_ahead))
         ]
         await chat(stuck).push("ann", "library")

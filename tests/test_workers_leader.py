@@ -13,7 +13,7 @@ import pytest
 from postgres_harness import Database, PostgresServer
 
 from adapters.memory import MemoryAdapter
-from bot.app import Runtime, running
+from bot.app import Runtime
 from bot.events import InboundHandler
 
 
@@ -53,13 +53,7 @@ def on_postgres(postgres: PostgresServer) -> Database:
 
 
 def worker(database: Database, survey_folder: Path):
-    return running(
-        database=database.location,
-        survey_folder=survey_folder,
-        adapters=[OncePerBot, MemoryAdapter],
-        environ=database.environ,
-        health=("127.0.0.1", 0),
-    )
+    return database.worker(survey_folder, [OncePerBot, MemoryAdapter], health=("127.0.0.1", 0))
 
 
 @pytest.fixture

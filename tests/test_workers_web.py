@@ -13,7 +13,7 @@ import pytest
 from postgres_harness import Database, PostgresServer
 
 from adapters.web import WebAdapter
-from bot.app import Runtime, running
+from bot.app import Runtime
 
 SCRIPT = ["library", "yes", "1", "1, 3", "4", "Longer opening hours", "2"]
 
@@ -24,12 +24,7 @@ def on_postgres(postgres: PostgresServer) -> Database:
 
 
 def web_worker(database: Database, survey_folder: Path):
-    return running(
-        database=database.location,
-        survey_folder=survey_folder,
-        adapters=[lambda handler: WebAdapter(handler, port=0)],
-        environ=database.environ,
-    )
+    return database.worker(survey_folder, [lambda handler: WebAdapter(handler, port=0)])
 
 
 @pytest.fixture
