@@ -5,7 +5,8 @@ with the reason, where Debian's postgresql package is missing; `.ci/run` install
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,19 @@ def postgres() -> Iterator[PostgresServer]:
             yield server
     except NoServer as reason:
         pytest.skip(str(reason))
+
+
+def for_workers(postgres: PostgresServer) -> Database:
+    """A new database on the server for workers that share it (and their pseudonym key)."""
+    environ = {**postgres.environ, "CIVICBOT_PSEUDONYM_KEY": "workers"}
+    return Database(postgres.new_database(), environ, postgres.password)
+
+
+@asynccontextmanager
+async def together(*workers: AbstractAsyncContextManager) -> AsyncIterator[list]:
+    """The workers started one after the other, and stopped in the reverse order."""
+    async with AsyncExitStack() as stack:
+        yield [await stack.enter_async_context(worker) for worker in workers]
 
 
 @dataclass

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from conftest import STAFF_ROOM, Clock, command
-from postgres_harness import Database, PostgresServer
+from postgres_harness import Database, PostgresServer, for_workers
 
 from adapters.memory import MemoryAdapter
 from bot.app import Runtime, running
@@ -76,15 +76,10 @@ def sending(database: Database, survey_folder: Path, send: Callable | None, **op
     return database.worker(survey_folder, adapter, send_retry_delays=(), **options)
 
 
-def on_postgres(postgres: PostgresServer) -> Database:
-    environ = {**postgres.environ, "CIVICBOT_PSEUDONYM_KEY": "workers"}
-    return Database(postgres.new_database(), environ, postgres.password)
-
-
 async def test_two_first_messages_at_two_workers_at_once_open_one_response(
     postgres: PostgresServer, survey_folder: Path
 ) -> None:
-    database = on_postgres(postgres)
+    database = for_workers(postgres)
     async with workers(database, survey_folder) as (first, second):
         await at_both(first, second, events=lambda n: (f"a{n}", f"b{n}"))
         raced = conflicts(first) + conflicts(second)
@@ -99,7 +94,7 @@ async def test_two_first_messages_at_two_workers_at_once_open_one_response(
 async def test_an_event_delivered_to_two_workers_at_once_is_answered_once(
     postgres: PostgresServer, survey_folder: Path
 ) -> None:
-    database = on_postgres(postgres)
+    database = for_workers(postgres)
     async with workers(database, survey_folder) as (first, second):
         await at_both(first, second, events=lambda n: (f"e{n}", f"e{n}"))
         replies = len(chat(first).sent) + len(chat(second).sent)
@@ -110,7 +105,7 @@ async def test_an_event_delivered_to_two_workers_at_once_is_answered_once(
 async def test_a_survey_answered_through_alternating_workers_is_stored_whole(
     postgres: PostgresServer, survey_folder: Path
 ) -> None:
-    database = on_postgres(postgres)
+    database = for_workers(postgres)
     answers = ["library", "yes", "1", "3", "5", "fine", "skip"]
     async with workers(database, survey_folder) as pair:
 
@@ -128,7 +123,7 @@ async def test_a_survey_answered_through_alternating_workers_is_stored_whole(
 async def test_another_worker_sends_a_reply_only_once_its_senders_claim_ran_out(
     postgres: PostgresServer, survey_folder: Path
 ) -> None:
-    database = on_postgres(postgres)
+    database = for_workers(postgres)
 
     async def platform_down(outbound: object) -> None:
         raise ConnectionError("platform down")
@@ -150,7 +145,7 @@ async def test_another_worker_sends_a_reply_only_once_its_senders_claim_ran_out(
 async def test_a_worker_whose_clock_is_ten_minutes_ahead_leaves_a_held_reply_alone(
     postgres: PostgresServer, survey_folder: Path
 ) -> None:
-    database = on_postgres(postgres)
+    database = for_workers(postgres)
 
     async def platform_down(outbound: object) -> None:
         raise ConnectionError("platform down")
@@ -178,7 +173,7 @@ async def test_a_worker_whose_clock_is_ten_minutes_ahead_leaves_a_held_reply_alo
 async def test_two_workers_sweeping_a_dead_workers_replies_claim_each_once(
     postgres: PostgresServer,
 ) -> None:
-    database = on_postgres(postgres)
+    database = for_workers(postgres)
     dead = open_storage(database.location, environ=database.environ)
     for n in range(PEOPLE):
         replies = [OutboxMessage("memory", f"dm-{n}", f'{{"text": "{i}"}}') for i in range(5)]
@@ -201,7 +196,7 @@ async def test_two_workers_sweeping_a_dead_workers_replies_claim_each_once(
 async def test_one_worker_leads_and_another_takes_over_when_its_session_ends(
     postgres: PostgresServer,
 ) -> None:
-    database = on_postgres(postgres)
+    database = for_workers(postgres)
     first, second = (open_storage(database.location, environ=database.environ) for _ in "ab")
     try:
         assert [await first.lead(), await second.lead()] == [True, False]
@@ -220,7 +215,7 @@ async def test_one_worker_leads_and_another_takes_over_when_its_session_ends(
 async def test_a_digest_scheduled_through_one_worker_is_posted_once_by_the_leader(
     postgres: PostgresServer, survey_folder: Path, clock: Clock
 ) -> None:
-    database = on_postgres(postgres)
+    database = for_workers(postgres)
     clock.now = MONDAY_8_UTC  # 10:00 in Helsinki
     async with AsyncExitStack() as stack:
         pair = [
@@ -270,7 +265,7 @@ def other_folder(survey_folder: Path, tmp_path: Path) -> Path:
 async def test_a_worker_with_other_survey_files_is_refused_with_the_difference_named(
     postgres: PostgresServer, survey_folder: Path, other_folder: Path
 ) -> None:
-    database = on_postgres(postgres)
+    database = for_workers(postgres)
 
     def worker(folder: Path):
         return running(

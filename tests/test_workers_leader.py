@@ -10,7 +10,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from postgres_harness import Database, PostgresServer
+from postgres_harness import Database, PostgresServer, for_workers, together
 
 from adapters.memory import MemoryAdapter
 from bot.app import Runtime
@@ -47,11 +47,6 @@ def once(worker: Runtime) -> OncePerBot:
     return next(a for a in worker.adapters if isinstance(a, OncePerBot))
 
 
-def on_postgres(postgres: PostgresServer) -> Database:
-    environ = {**postgres.environ, "CIVICBOT_PSEUDONYM_KEY": "leader-only"}
-    return Database(postgres.new_database(), environ, postgres.password)
-
-
 def worker(database: Database, survey_folder: Path):
     return database.worker(survey_folder, [OncePerBot, MemoryAdapter], health=("127.0.0.1", 0))
 
@@ -60,9 +55,9 @@ def worker(database: Database, survey_folder: Path):
 async def two_workers(
     postgres: PostgresServer, survey_folder: Path
 ) -> AsyncIterator[list[Runtime]]:
-    database = on_postgres(postgres)
-    async with AsyncExitStack() as stack:
-        yield [await stack.enter_async_context(worker(database, survey_folder)) for _ in "ab"]
+    database = for_workers(postgres)
+    async with together(worker(database, survey_folder), worker(database, survey_folder)) as both:
+        yield both
 
 
 async def ready(worker: Runtime) -> tuple[int, dict]:
@@ -85,7 +80,7 @@ async def test_only_the_leader_connects_and_the_other_stands_by_ready(
 async def test_the_other_worker_connects_once_the_leader_is_gone(
     postgres: PostgresServer, survey_folder: Path
 ) -> None:
-    database = on_postgres(postgres)
+    database = for_workers(postgres)
     async with AsyncExitStack() as leading:
         leader = await leading.enter_async_context(worker(database, survey_folder))
         async with worker(database, survey_folder) as follower:

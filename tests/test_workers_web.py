@@ -5,22 +5,16 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack
 from pathlib import Path
 
 import aiohttp
 import pytest
-from postgres_harness import Database, PostgresServer
+from postgres_harness import Database, PostgresServer, for_workers, together
 
 from adapters.web import WebAdapter
 from bot.app import Runtime
 
 SCRIPT = ["library", "yes", "1", "1, 3", "4", "Longer opening hours", "2"]
-
-
-def on_postgres(postgres: PostgresServer) -> Database:
-    environ = {**postgres.environ, "CIVICBOT_PSEUDONYM_KEY": "web-workers"}
-    return Database(postgres.new_database(), environ, postgres.password)
 
 
 def web_worker(database: Database, survey_folder: Path):
@@ -31,11 +25,10 @@ def web_worker(database: Database, survey_folder: Path):
 async def two_workers(
     postgres: PostgresServer, survey_folder: Path
 ) -> AsyncIterator[list[Runtime]]:
-    database = on_postgres(postgres)
-    async with AsyncExitStack() as stack:
-        yield [
-            await stack.enter_async_context(web_worker(database, survey_folder)) for _ in range(2)
-        ]
+    database = for_workers(postgres)
+    both = web_worker(database, survey_folder), web_worker(database, survey_folder)
+    async with together(*both) as started:
+        yield started
 
 
 def base(worker: Runtime) -> str:
@@ -79,7 +72,7 @@ async def test_a_waiting_poll_is_woken_by_a_reply_another_worker_sent(
 async def test_a_worker_started_after_a_reply_was_sent_serves_it_in_its_place(
     postgres: PostgresServer, survey_folder: Path
 ) -> None:
-    database = on_postgres(postgres)
+    database = for_workers(postgres)
     async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as page:
         async with web_worker(database, survey_folder) as first:
             await page.get(f"{base(first)}/")
