@@ -58,6 +58,8 @@ _TEXTS: dict[str, dict[str, str]] = {
         "hint_optional": "You can type skip to leave this out.",
         "invalid_choice": "That is not one of the options.",
         "ambiguous_choice": "That could mean {options}. Please reply with the number.",
+        "choice_part_unclear": "I did not understand “{part}”. Please reply with the numbers"
+        " of your choices, for example 1, 3.",
         "invalid_choice_count": "Please choose from {low} to {high} options.",
         "invalid_scale": "Please reply with a whole number from {low} to {high}.",
         "invalid_number": "Please reply with a number, for example 12.",
@@ -133,6 +135,8 @@ _TEXTS: dict[str, dict[str, str]] = {
         "hint_optional": "Voit ohittaa kysymyksen kirjoittamalla ohita.",
         "invalid_choice": "Tuo ei ole mikään vaihtoehdoista.",
         "ambiguous_choice": "Tarkoitatko {options}? Vastaa numerolla.",
+        "choice_part_unclear": "En ymmärtänyt kohtaa ”{part}”. Vastaa valintojesi numeroilla,"
+        " esimerkiksi 1, 3.",
         "invalid_choice_count": "Valitse {low}–{high} vaihtoehtoa.",
         "invalid_scale": "Vastaa kokonaisluvulla {low}–{high}.",
         "invalid_number": "Vastaa numerolla, esimerkiksi 12.",
@@ -208,6 +212,8 @@ _TEXTS: dict[str, dict[str, str]] = {
         "hint_optional": "Du kan skriva hoppa över för att hoppa över frågan.",
         "invalid_choice": "Det är inte ett av alternativen.",
         "ambiguous_choice": "Menar du {options}? Svara med siffran.",
+        "choice_part_unclear": "Jag förstod inte ”{part}”. Svara med numren på dina val,"
+        " till exempel 1, 3.",
         "invalid_choice_count": "Välj {low} till {high} alternativ.",
         "invalid_scale": "Svara med ett heltal från {low} till {high}.",
         "invalid_number": "Svara med ett tal, till exempel 12.",

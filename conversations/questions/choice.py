@@ -10,6 +10,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
+from conversations.choice_words import CONNECTORS, NUMBER_WORDS
 from conversations.messages import COMMANDS, say
 from conversations.outgoing import Choice, Message, answer_action
 from conversations.questions.base import (
@@ -27,7 +28,6 @@ from conversations.summary import Count, Summary, percent
 from conversations.text import fold
 
 _LIST_SEPARATORS = re.compile(r"\s*[,;/&+]\s*")
-_WORD_SEPARATORS = re.compile(r"\s+(?:and|ja|och)\s+|\s+")
 
 
 class _Choosing(QuestionBase):
@@ -107,6 +107,11 @@ class _Choosing(QuestionBase):
         for option in self.options:
             if folded in option.names:
                 return option
+        if folded in NUMBER_WORDS:  # "three", "kolme", "tredje"
+            index = NUMBER_WORDS[folded]
+            if index <= len(self.options):
+                return self.options[index - 1]
+            return Invalid(say(lang, "invalid_choice"))
         if folded:
             starting = [o for o in self.options if o.folded[lang].startswith(folded)]
             if len(starting) == 1:
@@ -152,19 +157,58 @@ class MultipleChoice(_Choosing):
         return self
 
     def parse(self, text: str, asking: Asking) -> AnswerValue | Invalid:
-        """Options separated by commas or the like; within a part, by 'and' or spaces."""
+        """Options separated by commas or the like, or by 'and' within a part ("borrowing
+        books and events", "one and three", "1 ja 3"). What is not understood is named."""
+        lang = asking.lang
         chosen: set[str] = set()
+        unclear: list[str] = []
         for part in filter(None, _LIST_SEPARATORS.split(fold(text))):
-            found = self._match(part, asking.lang)
-            if isinstance(found, Invalid):
-                words = [p for p in _WORD_SEPARATORS.split(part) if p]
-                pieces = [self._match(word, asking.lang) for word in words]
-                if not pieces or any(isinstance(p, Invalid) for p in pieces):
-                    return found
-                chosen.update(p.id for p in pieces)
-            else:
+            found = self._match(part, lang)  # the whole part first: "events and courses"
+            if isinstance(found, Option):
                 chosen.add(found.id)
-        return self._counted([o.id for o in self.options if o.id in chosen], asking.lang)
+                continue
+            picked, missed = self._phrases(part.split(), lang)
+            if not picked:
+                return found  # nothing in it is an option: say so as for one answer
+            chosen.update(picked)
+            unclear += missed
+        if unclear:
+            return Invalid(say(lang, "choice_part_unclear", part=" ".join(unclear)))
+        return self._counted([o.id for o in self.options if o.id in chosen], lang)
+
+    def _phrases(self, words: list[str], lang: str) -> tuple[list[str], list[str]]:
+        """The options in a run of words, longest names first, and the words that are none."""
+        picked: list[str] = []
+        missed: list[str] = []
+        at = 0
+        while at < len(words):
+            if words[at] in CONNECTORS:
+                at += 1
+                continue
+            for end in range(len(words), at + 1, -1):  # a name of several words
+                phrase = " ".join(words[at:end])
+                named = [o for o in self.options if phrase in o.names]
+                if named:
+                    picked.append(named[0].id)
+                    at = end
+                    break
+            else:
+                found = self._match(words[at], lang)
+                if not isinstance(found, Option):
+                    found = self._only_name_with(words[at], lang)
+                if found is None:
+                    missed.append(words[at])
+                else:
+                    picked.append(found.id)
+                at += 1
+        return picked, missed
+
+    def _only_name_with(self, word: str, lang: str) -> Option | None:
+        """The one option whose name has this word ("books": Borrowing books)."""
+        if len(word) < 3:  # "a", "or", "to": in many names, telling nothing
+            return None
+        having = [o for o in self.options if word in o.folded[lang].split()]
+        return having[0] if len(having) == 1 else None
 
     def from_action(self, raw: str, asking: Asking) -> AnswerValue | Invalid:
         ids = raw.split(",") if raw else []  # no boxes ticked: too few, below
