@@ -148,6 +148,7 @@ class WebAdapter:
             app.router.add_get(f"{base}/static/{{name}}", self._static)
             app.router.add_get(f"{base}/api/messages", partial(self._poll, who=self._citizen))
             app.router.add_post(f"{base}/api/messages", partial(self._receive, who=self._citizen))
+            app.router.add_post(f"{base}/api/done", self._done)
             app.router.add_get(f"{base}/staff", self._staff_page)
             app.router.add_get(f"{base}/api/staff/messages", partial(self._poll, who=self._staff))
             app.router.add_post(
@@ -316,6 +317,21 @@ class WebAdapter:
         for chunk in found.chunks():  # a large export goes from disk a chunk at a time
             await response.write(chunk)
         await response.write_eof()
+        return response
+
+    async def _done(self, request: web.Request) -> web.StreamResponse:
+        """ "I'm done" on a shared computer: the session's cookie goes, and with it the way
+        back to this conversation (and to its `my data`); the next visitor starts afresh."""
+        identity = await self._citizen(request)
+        if identity is None:
+            return refuse(request, 401, "expired")
+        if not same_origin(request, self._public_host):
+            return refuse(request, 403, "other_site")
+        conversation = identity[1]
+        self._sessions.pop(conversation, None)
+        self._transcripts.forget(conversation)
+        response = web.json_response({"ok": True})
+        response.del_cookie(COOKIE, path=f"{self._prefix}/")
         return response
 
     async def _poll(self, request: web.Request, *, who: Identify) -> web.StreamResponse:

@@ -39,6 +39,10 @@ class Transcripts(Protocol):
         """Let every waiting poll go (the adapter is stopping)."""
         ...
 
+    def forget(self, conversation_id: str) -> None:
+        """The page is done with it: no reload will ask for it again."""
+        ...
+
 
 @dataclass
 class _Transcript:
@@ -72,6 +76,11 @@ class MemoryTranscripts:
     def wake_all(self) -> None:
         for transcript in self._transcripts.values():
             transcript.changed.set()
+
+    def forget(self, conversation_id: str) -> None:
+        forgotten = self._transcripts.pop(conversation_id, None)
+        if forgotten is not None:
+            forgotten.changed.set()  # a poll still waiting on it goes
 
     def _transcript(self, conversation_id: str) -> _Transcript:
         return used(self._transcripts, conversation_id, _Transcript, most=MAX_CONVERSATIONS)

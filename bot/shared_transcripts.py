@@ -57,6 +57,10 @@ class SharedTranscripts:
             if not woken.done():
                 woken.set_result(None)
 
+    def forget(self, conversation_id: str) -> None:
+        # its rows go within a day; the browser that could ask for them holds no key now
+        self.heard(conversation_id)
+
     def wake_all(self) -> None:
         for conversation_id in list(self._waiting):
             self.heard(conversation_id)

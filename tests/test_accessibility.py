@@ -72,6 +72,15 @@ async def test_a_multiple_choice_question_has_no_wcag_violation(
     assert await violations(screen) == []
 
 
+async def test_a_message_marked_not_sent_has_no_wcag_violation(screen: Page, site: Runtime) -> None:
+    await screen.goto(url(site))
+    await expect(last_bot_message(screen)).to_contain_text("These surveys are open")
+    await screen.route("**/api/messages", lambda route: route.abort("connectionfailed"))
+    await type_answer(screen, "library")
+    await expect(screen.get_by_role("button", name="Retry")).to_be_visible(timeout=15_000)
+    assert await violations(screen) == []
+
+
 async def test_the_staff_page_has_no_wcag_violation(screen: Page, site: Runtime) -> None:
     await screen.goto(f"{url(site)}staff?key=axe-staff-key")
     await type_answer(screen, "survey list")

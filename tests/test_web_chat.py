@@ -152,6 +152,47 @@ async def test_the_page_works_on_a_phone_width_screen_at_200_percent(
     await expect(page.get_by_role("button", name="1. Every week")).to_be_visible()
 
 
+async def test_im_done_leaves_nothing_for_the_next_person_at_the_computer(
+    browser: Browser, site: Runtime
+) -> None:
+    context = await browser.new_context()
+    page = await context.new_page()
+    await page.goto(url(site))
+    await page.get_by_role("button", name="City library feedback").click()
+    await expect(last_bot_message(page)).to_contain_text("Do you want to take part?")
+    before = {c["name"]: c["value"] for c in await context.cookies()}[web.COOKIE]
+    await page.get_by_role("button", name="I'm done").click()
+    await expect(page.get_by_role("status")).to_contain_text("This chat is cleared")
+    await expect(last_bot_message(page)).to_contain_text("These surveys are open to you.")
+    await expect(page.locator("#log")).not_to_contain_text("Do you want to take part?")
+    after = {c["name"]: c["value"] for c in await context.cookies()}[web.COOKIE]
+    assert after != before  # the old session's key is gone from this browser
+
+
+async def test_a_message_that_never_reached_the_server_is_marked_and_can_be_sent_again(
+    browser: Browser, site: Runtime
+) -> None:
+    page = await browser.new_page()
+    await page.goto(url(site))
+    await expect(last_bot_message(page)).to_contain_text("These surveys are open to you.")
+
+    async def unreachable(route) -> None:
+        if route.request.method == "POST":
+            await route.abort("connectionfailed")
+        else:
+            await route.continue_()
+
+    await page.route("**/api/messages", unreachable)
+    await type_answer(page, "library")
+    mine = page.locator("#log li.me").last
+    await expect(mine).to_have_class("me unsent", timeout=15_000)  # after its three tries
+    await expect(mine).to_contain_text("Not sent.")
+    await page.unroute("**/api/messages", unreachable)
+    await mine.get_by_role("button", name="Retry").click()
+    await expect(last_bot_message(page)).to_contain_text("Do you want to take part?")
+    await expect(mine).to_have_class("me")
+
+
 async def test_a_page_left_open_across_a_server_restart_goes_on_without_repeats(
     browser: Browser, tmp_path: Path, survey_folder: Path
 ) -> None:

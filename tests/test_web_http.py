@@ -395,3 +395,21 @@ async def test_clients_that_send_too_slowly_are_cut_off_and_others_still_answere
             writer.close()
     assert all(answer == b"" or answer.startswith(b"HTTP/1.1 408") for answer in answers)
     assert sum(answer.startswith(b"HTTP/1.1 408") for answer in answers) == 100
+
+
+async def test_im_done_from_another_site_is_refused_and_keeps_the_session(
+    client: aiohttp.ClientSession,
+) -> None:
+    await client.post("/api/messages", json=message())
+    refused = await client.post("/api/done", headers={"Origin": "https://evil.example"})
+    assert refused.status == 403
+    polled = await (await client.get("/api/messages?after=0&wait=0")).json()
+    assert polled["messages"][0]["text"].startswith("City library feedback")
+
+
+async def test_im_done_ends_the_session_and_its_transcript(client: aiohttp.ClientSession) -> None:
+    await client.post("/api/messages", json=message())
+    done = await client.post("/api/done")
+    assert done.status == 200
+    assert (await client.get("/api/messages?after=0&wait=0")).status == 401  # no cookie now
+    assert (await client.post("/api/done")).status == 401

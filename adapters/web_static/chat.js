@@ -191,15 +191,15 @@ async function patiently(url, options) {
 let delivered = Promise.resolve();  // the last message's delivery, retries included
 
 function send(text, action, picked) {
-  addLine("me", text);
+  const line = addLine("me", text);
   statusLine.textContent = "";
   const body = { text, action: action || null, id: newId() };
   if (picked) body.picked = picked;  // multiple choice: the question and the ticked values
   // One at a time: a message that waits (429) or is retried never overtakes the next.
-  delivered = delivered.then(() => deliver(body));
+  delivered = delivered.then(() => deliver(body, line));
 }
 
-async function deliver(body) {
+async function deliver(body, line) {
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
       const response = await patiently(api, {
@@ -210,6 +210,7 @@ async function deliver(body) {
       if (response.ok) return;
       const problem = await response.json().catch(() => ({}));
       statusLine.textContent = problem.error || texts.not_sent;
+      notSent(body, line);
       return;
     } catch (error) {
       // the same id again: the bot recognises a repeat and stores it once
@@ -218,6 +219,27 @@ async function deliver(body) {
     }
   }
   statusLine.textContent = texts.offline;
+  notSent(body, line);
+}
+
+function notSent(body, line) {
+  // Never shown as sent when it was not: marked, with a way to send it again (same id).
+  line.classList.add("unsent");
+  const note = document.createElement("p");
+  note.className = "unsent-note";
+  note.textContent = `${texts.unsent} `;
+  const retry = document.createElement("button");
+  retry.type = "button";
+  retry.textContent = texts.retry;
+  retry.addEventListener("click", () => {
+    note.remove();
+    line.classList.remove("unsent");
+    statusLine.textContent = "";
+    delivered = delivered.then(() => deliver(body, line));
+  });
+  note.appendChild(retry);
+  line.appendChild(note);
+  retry.focus();
 }
 
 async function poll() {
@@ -259,7 +281,22 @@ input.addEventListener("keydown", event => {
   }
 });
 
+const done = document.getElementById("done");
+if (done) {
+  done.addEventListener("click", async () => {
+    // On a shared computer: the server forgets this session and its cookie, and the page
+    // starts again with a new one, so the next person sees nothing of this conversation.
+    await fetch("api/done", { method: "POST" });
+    sessionStorage.setItem("civicbot-done", "1");
+    location.reload();
+  });
+}
+
 async function begin() {
+  if (sessionStorage.getItem("civicbot-done")) {
+    sessionStorage.removeItem("civicbot-done");
+    statusLine.textContent = texts.finished;
+  }
   const response = await patiently(`${api}?after=0&wait=0`);
   const data = response.ok ? await response.json() : { messages: [] };
   if (data.messages.length === 0 && !staff) {
