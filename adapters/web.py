@@ -25,6 +25,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from functools import partial
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -76,6 +77,7 @@ SIGN_IN_LIMIT = (10, 1 / 30)  # sign-in attempts per network: 10 at once, then o
 STAFF = "staff"  # the staff page's user id and conversation id
 MAX_FILES = 20  # exports kept for download from the staff page
 MAX_SESSIONS = 10_000  # least recently active sessions beyond this are forgotten
+SESSION_LIFETIME = timedelta(days=90)  # a session cookie's, unless web.session_lifetime says
 POLL_SECONDS = 25.0
 NOT_STORED_RETRY_SECONDS = 2.0  # a message that could not be stored is sent again this soon
 # The replies are usually ready when the page is told its message arrived (web replies only
@@ -110,7 +112,9 @@ class WebAdapter:
         request_within: float = REQUEST_WITHIN,
         branding: Branding = NEUTRAL,
         logo: Path | None = None,
+        session_lifetime: timedelta = SESSION_LIFETIME,
     ) -> None:
+        self._session_seconds = int(session_lifetime.total_seconds())
         self._handler = handler
         self._branding = branding
         self._logo = logo.read_bytes() if logo is not None else None
@@ -225,7 +229,7 @@ class WebAdapter:
                 httponly=True,
                 samesite="Strict",
                 secure=self._secure_cookie,
-                max_age=90 * 24 * 3600,  # long enough to come back to a survey later
+                max_age=self._session_seconds,
                 path=f"{self._prefix}/",
             )
         return response

@@ -9,12 +9,13 @@ from typing import Annotated
 
 from pydantic import Field, FilePath, IPvAnyNetwork, field_validator
 
-from adapters.web import PLATFORM, STAFF, WebAdapter
+from adapters.web import PLATFORM, SESSION_LIFETIME, STAFF, WebAdapter
 from adapters.web_limits import ADDRESS_BURST, ADDRESS_PER_SECOND
 from adapters.web_pages import Branding
 from bot.config import PlatformSection
 from bot.events import InboundHandler
 from bot.platforms import Configured, PlatformContext
+from conversations.survey import Duration
 
 LOGO_TYPES = {
     ".png": "image/png",
@@ -65,6 +66,9 @@ class WebSettings(PlatformSection):
     # Messages and new sessions per client address: a burst, then so many a second.
     address_burst: Annotated[int, Field(ge=1)] = ADDRESS_BURST
     address_per_second: Annotated[float, Field(gt=0)] = ADDRESS_PER_SECOND
+    # How long a browser keeps its session: long enough to come back to a survey later.
+    # A chat on public computers wants hours ("8 hours"), so that a forgotten page expires.
+    session_lifetime: Duration = SESSION_LIFETIME
 
 
 SETTINGS = WebSettings
@@ -95,6 +99,7 @@ def from_settings(settings: WebSettings, context: PlatformContext) -> Configured
             branding=settings.branding(),
             logo=settings.logo,
             address_limit=(settings.address_burst, settings.address_per_second),
+            session_lifetime=settings.session_lifetime,
         )
 
     if key is None:

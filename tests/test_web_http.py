@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 
 import aiohttp
@@ -413,3 +414,20 @@ async def test_im_done_ends_the_session_and_its_transcript(client: aiohttp.Clien
     assert done.status == 200
     assert (await client.get("/api/messages?after=0&wait=0")).status == 401  # no cookie now
     assert (await client.post("/api/done")).status == 401
+
+
+async def test_a_chat_on_public_computers_gives_sessions_a_short_life(
+    tmp_path: Path, survey_folder: Path
+) -> None:
+    eight_hours = [lambda handler: WebAdapter(handler, port=0, session_lifetime=timedelta(hours=8))]
+    async with (
+        running(
+            database=tmp_path / "civicbot.db",
+            survey_folder=survey_folder,
+            adapters=eight_hours,
+            environ={"CIVICBOT_PSEUDONYM_KEY": "web-test"},
+        ) as runtime,
+        aiohttp.ClientSession() as session,
+    ):
+        response = await session.get(f"http://127.0.0.1:{runtime.adapters[0].port}/")
+    assert response.cookies[web.COOKIE]["max-age"] == str(8 * 3600)
