@@ -82,9 +82,9 @@ class HealthServer:
 
     async def _ready(self, request: web.Request) -> web.Response:
         checks = {"database": await self._database()}
-        waiting = [a.platform for a in self._adapters if self._standing_by(a)]
+        leader_only = [a.platform for a in self._adapters if self._standing_by(a)]
         for adapter in self._adapters:
-            if adapter.platform not in waiting:
+            if adapter.platform not in leader_only:
                 checks[adapter.platform] = await adapter.unready() or "ok"
         # read, never claimed: a load balancer's checks must not take other workers' replies
         depth = await self._store.outbox_depth(queued_before=self._clock() - SWEEP_SECONDS)
@@ -95,8 +95,8 @@ class HealthServer:
         )
         ready = all(state == "ok" for state in checks.values())
         body: dict[str, object] = {"status": "ready" if ready else "not ready", "checks": checks}
-        if waiting:  # another worker leads and runs them: this one is ready all the same
-            body["leader_only"] = waiting
+        if leader_only:  # another worker leads and runs them: this one is ready all the same
+            body["leader_only"] = leader_only
         if dead := await self._store.undeliverable():  # for whoever watches, not a reason
             body["undeliverable"] = {f"{d.platform}: {d.failure}": d.count for d in dead}
         return web.json_response(body, status=200 if ready else 503)

@@ -50,13 +50,7 @@ class LeaderOnly:
                 self._senders[adapter.platform] = adapter.send
                 log.info("this worker leads: it runs %s", adapter.platform)
             elif not leading and adapter.platform in self._running:
-                await self.stop(adapter)
+                self._senders.pop(adapter.platform, None)
+                self._running.discard(adapter.platform)
+                await adapter.stop()
                 log.warning("this worker no longer leads: %s stopped here", adapter.platform)
-
-    async def stop(self, adapter: Adapter) -> None:
-        self._senders.pop(adapter.platform, None)
-        self._running.discard(adapter.platform)
-        await adapter.stop()
-
-    def running(self, adapter: Adapter) -> bool:
-        return adapter.platform in self._running

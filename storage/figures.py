@@ -34,6 +34,7 @@ def figures_of(
         # new: completed after the last digest and by this one (an anonymous response's
         # time is rounded up to the hour, so it may lie ahead: it is new in a later one)
         window = (float("-inf") if since is None else since, until)
+        new_completed = _completed_between(connection, run_id, *window)
         return RunFigures(
             last_digest=since,
             statuses=dict(
@@ -55,15 +56,11 @@ def figures_of(
                 f" WHERE a.given_by != 'participant' AND {_COMPLETED}",
                 (run_id,),
             ).fetchone()[0],
-            new_completed=connection.execute(
-                f"SELECT count(*) FROM responses r WHERE {_COMPLETED}"
-                " AND r.completed_at > ? AND r.completed_at <= ?",
-                (run_id, *window),
-            ).fetchone()[0],
+            new_completed=new_completed,
             values=(
                 _summed(connection, run_id, window)
                 if is_postgres(connection)
-                else _tallied(connection, run_id, window)
+                else _tallied(connection, run_id, window, new_completed)
             ),
             lowest_comments=_lowest_comments(connection, run_id, lowest, comments),
         )
@@ -89,10 +86,10 @@ def _summed(
 
 
 def _tallied(
-    connection: sqlite3.Connection, run_id: int, window: tuple[float, float]
+    connection: sqlite3.Connection, run_id: int, window: tuple[float, float], in_window: int
 ) -> list[ValueCount]:
     """Each distinct answer from its tally (storage/tallies.py, SQLite), with how many of
-    it are new counted from the fewer responses: those in the window, or those outside."""
+    it are new counted from the fewer responses: the window's `in_window`, or those outside."""
     decided: Counter[tuple[str, str | None]] = Counter()
     decided_new: Counter[tuple[str, str | None]] = Counter()
     values = []
@@ -108,9 +105,10 @@ def _tallied(
         values.append(ValueCount(question, decoded(value), decision, count, new, first))
         decided[question, value] += count
         decided_new[question, value] += new
-    new = _new(connection, run_id, window)
+    tallies = tallied(connection, run_id)
+    new = _new(connection, run_id, window, in_window, tallies)
     undecided = []
-    for question, value, count, first in tallied(connection, run_id):
+    for question, value, count, first in tallies:
         left = count - decided[question, value]
         if left > 0:
             fresh = new[question, value] - decided_new[question, value]
@@ -125,17 +123,22 @@ def _tallied(
 
 
 def _new(
-    connection: sqlite3.Connection, run_id: int, window: tuple[float, float]
+    connection: sqlite3.Connection,
+    run_id: int,
+    window: tuple[float, float],
+    in_window: int,
+    tallies: list[tuple[str, str | None, int, int | None]],
 ) -> Counter[tuple[str, str | None]]:
     """How many completed in the window gave each answer: counted from the window's
-    responses, or as all of them less those before and after it, whichever reads fewer."""
+    responses, or as all of them (the tallies) less those before and after it, whichever
+    reads fewer."""
     since, until = window
     outside = [(float("-inf"), since), (until, float("inf"))]
-    sizes = [_completed_between(connection, run_id, *span) for span in (window, *outside)]
-    if sizes[0] <= sizes[1] + sizes[2]:
+    sizes = [_completed_between(connection, run_id, *span) for span in outside]
+    if in_window <= sum(sizes):
         return _given_between(connection, run_id, *window)
-    new = Counter({(q, value): n for q, value, n, _ in tallied(connection, run_id)})
-    for span, size in zip(outside, sizes[1:], strict=True):
+    new = Counter({(q, value): n for q, value, n, _ in tallies})
+    for span, size in zip(outside, sizes, strict=True):
         if size:
             new.subtract(_given_between(connection, run_id, *span))
     return new

@@ -94,6 +94,15 @@ def told_to(chat: MemoryAdapter, user: str) -> list[str]:
     return [m.message.text for m in chat.to(f"dm-{user}") if any(s in m.message.text for s in said)]
 
 
+async def five_heard_and_f1_done(chat: MemoryAdapter) -> None:
+    """p0…p4 ask for Sunday opening; the digest numbers it F1, and it is done."""
+    await command(chat, "survey start library for everyone")
+    for n in range(5):
+        await answers(chat, f"p{n}", "Longer opening hours on Sundays")
+    await command(chat, "survey digest 1")
+    await command(chat, "survey act 1 F1 done Open on Sundays")
+
+
 async def five_in_english_and_one_in_finnish(chat: MemoryAdapter) -> None:
     """Six take part, "suomi" in Finnish; the digest numbers their finding F1."""
     for n in range(5):
@@ -140,11 +149,7 @@ async def test_nobody_gets_the_follow_up_twice_even_after_event_ids_are_forgotte
 ) -> None:
     async with coordinated(tmp_path, survey_folder, clock) as runtime:
         chat = runtime.adapters[0]
-        await command(chat, "survey start library for everyone")
-        for n in range(5):
-            await answers(chat, f"p{n}", "Longer opening hours on Sundays")
-        await command(chat, "survey digest 1")
-        await command(chat, "survey act 1 F1 done Open on Sundays")
+        await five_heard_and_f1_done(chat)
         told = await command(chat, "survey tell 1 send")
         assert told == "Told 5 people who took part in run 1."
         clock.advance(40 * 24 * 3600)
@@ -162,11 +167,7 @@ async def test_after_sending_the_draft_says_how_many_follow_ups_are_still_on_the
 ) -> None:
     async with coordinated(tmp_path, survey_folder, clock, send_retry_delays=()) as runtime:
         chat = runtime.adapters[0]
-        await command(chat, "survey start library for everyone")
-        for n in range(5):
-            await answers(chat, f"p{n}", "Longer opening hours on Sundays")
-        await command(chat, "survey digest 1")
-        await command(chat, "survey act 1 F1 done Open on Sundays")
+        await five_heard_and_f1_done(chat)
         chat.refusing.update({"dm-p0", "dm-p1"})  # their platform is down for now
         await command(chat, "survey tell 1 send")
         draft = await command(chat, "survey tell 1")
