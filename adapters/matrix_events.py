@@ -15,7 +15,7 @@ from typing import Any
 from nio import RoomMessageText
 
 from bot.events import Attachment, Inbound
-from conversations.outgoing import Message
+from conversations.outgoing import Message, typed_text
 
 PLATFORM = "matrix"
 COMMAND_PREFIX = "!survey"
@@ -62,7 +62,7 @@ def inbound_of(
         event_id=event.event_id,
         timestamp=event.server_timestamp / 1000,
         command=command and edited is None,
-        unreadable=unreadable,
+        unreadable="encrypted" if unreadable else None,
         edited=edited,
     )
 
@@ -83,10 +83,7 @@ def text_contents(message: Message, *, notice: bool) -> list[dict[str, Any]]:
     """The m.room.message contents of a message: m.text to a citizen, m.notice into group
     rooms, with the choices numbered, split to fit, HTML escaped, nobody pinged. What is
     below the fold (a digest's full figures) follows as events of its own."""
-    text = message.text
-    if message.choices and message.numbered:
-        text += "\n" + "\n".join(f"{i}. {c.label}" for i, c in enumerate(message.choices, 1))
-    parts = split(text, PART_BYTES)
+    parts = split(typed_text(message), PART_BYTES)
     if message.details:
         parts += split(message.details, PART_BYTES)
     return [

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from conversations.outgoing import Message
+from conversations.outgoing import Message, typed_text
 
 SECTION_LIMIT = 3_000  # characters in one section block
 BLOCK_LIMIT = 50  # blocks in one message
@@ -27,11 +27,9 @@ def escape(text: str) -> str:
 def blocks_for(message: Message) -> list[dict[str, Any]]:
     """Block Kit for a message: plain-text sections, the numbered choices as text, and
     buttons for single choices and scales (a typed answer always works too)."""
-    text = message.text
-    if message.choices and message.numbered:
-        text += "\n" + "\n".join(f"{i}. {c.label}" for i, c in enumerate(message.choices, 1))
     blocks: list[dict[str, Any]] = [
-        {"type": "section", "text": _plain(chunk)} for chunk in chunks(text, SECTION_LIMIT)
+        {"type": "section", "text": _plain(chunk)}
+        for chunk in chunks(typed_text(message), SECTION_LIMIT)
     ]
     if message.choices and message.multiple:
         blocks.extend(_checkboxes(message))

@@ -17,6 +17,7 @@ from typing import Any
 from bot.config import ConfigError, StorageSettings
 from bot.coordination import Coordination
 from bot.core import Bot
+from bot.delivery_reports import DeliveryReports
 from bot.events import Adapter, AdapterFactory, Delivery, Inbound, Outbound, delivered
 from bot.health import HealthServer
 from bot.invitations import Guardrails
@@ -178,6 +179,10 @@ async def _running(
             coordination.signed_in_platforms.add(adapter.platform)
         if shared is not None and hasattr(adapter, "use_transcripts"):
             adapter.use_transcripts(shared)
+        if hasattr(adapter, "use_delivery_reports"):  # text messages: delivered or not
+            adapter.use_delivery_reports(DeliveryReports(store, metrics, clock).record)
+        if adapter.capabilities.texting:
+            bot.texting.add(adapter.platform)
     by_platform.update({adapter.platform: adapter for adapter in built})
     # on a shared database, what a platform allows once per bot runs in the leader only
     leader_only = LeaderOnly(
@@ -288,6 +293,8 @@ def _schedule_upkeep(
             log.info("forgot %d processed event ids past their retention", forgotten)
         if transcripts := await store.forget_web_messages(clock()):
             log.info("forgot %d web chat messages sent over a day ago", transcripts)
+        if reports := await store.forget_deliveries(clock()):
+            log.info("forgot %d delivery reports past their keeping time", reports)
 
     async def expire_conversations() -> None:
         """Count abandoned conversations as expired (their people are free already)."""

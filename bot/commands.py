@@ -111,7 +111,7 @@ HELP = help_text()
 DRY_RUNS = frozenset({"start", "remind"})  # the commands that message people
 DRY_RUN_WORDS = frozenset({"dry-run", "dryrun", "--dry-run"})
 
-AudienceKind = Literal["open", "channel", "users"]
+AudienceKind = Literal["open", "channel", "users", "numbers"]  # numbers: by text message
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +124,9 @@ class Audience:
             return "everyone who types its keyword"
         if self.kind == "channel":
             return f"the members of {self.names[0]}"
+        if self.kind == "numbers":  # addresses: never repeated, never kept outside erasure's reach
+            count = len(self.names)
+            return f"{count} phone number{'s' if count != 1 else ''}"
         return ", ".join(self.names)
 
 
@@ -178,6 +181,15 @@ def _after_words(text: str, count: int) -> str:
 
 
 _FIRST_WORD = re.compile(r"^\S+\s*")
+
+
+def audited(text: str, parsed: Command | Unusable) -> str:
+    """The command as the audit log keeps it: phone numbers left out (erasure could not
+    reach them there)."""
+    if isinstance(parsed, Command) and parsed.audience.kind == "numbers":
+        for number in parsed.audience.names:
+            text = text.replace(number, "[number]")
+    return text[:500]
 
 
 def parse(text: str) -> Command | Unusable:
@@ -326,6 +338,11 @@ def _audience(args: list[str]) -> Command | Unusable:
         return Command("start", survey=survey, audience=Audience("channel", (who[2],)))
     if len(who) == 1 and who[0].startswith(("#", "!")):
         return Command("start", survey=survey, audience=Audience("channel", (who[0],)))
+    if who[0][:1] == "+" or who[0][:1].isdigit():  # phone numbers, maybe written with spaces
+        written = " ".join(who)
+        numbers = written.split(",") if "," in written else written.split()
+        named = tuple(n.strip() for n in numbers if n.strip())
+        return Command("start", survey=survey, audience=Audience("numbers", named))
     people = tuple(name.strip(",") for name in who if name.strip(","))
     if not people:
         return _usage("start", "needs at least one person after 'for'")

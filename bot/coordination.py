@@ -137,10 +137,10 @@ class Coordination:
         attachment, run_id = None, None
         account = await self._account_roles(inbound)
         allowed = self._staff.is_staff(names) or bool(account)
+        parsed = commands.parse(inbound.text)
         if not allowed:
             reply = REFUSAL
         else:
-            parsed = commands.parse(inbound.text)
             try:
                 if isinstance(parsed, Unusable):
                     reply = parsed.message
@@ -155,13 +155,14 @@ class Coordination:
                     else:
                         reply, attachment = await self._run(parsed, inbound)
             except Exception:
-                log.exception("survey command %r failed", inbound.text)
+                name = "" if isinstance(parsed, Unusable) else parsed.name
+                log.exception("a survey %s command failed", name)
                 reply = "Something went wrong running that command; it has been logged."
         await self._store.audit(
             now=self._clock(),
             platform=inbound.platform,
             user_id=inbound.user_id,
-            command=inbound.text[:500],
+            command=commands.audited(inbound.text, parsed),
             allowed=allowed,
             outcome=(reply.text if isinstance(reply, Message) else reply).splitlines()[0][:200],
             run_id=run_id,

@@ -11,6 +11,7 @@ import functools
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -57,6 +58,11 @@ class Bot:
         self.outreach = Outreach(
             store=store, surveys=surveys, turns=self._turns, clock=clock, metrics=self._metrics
         )
+
+    @property
+    def texting(self) -> set[str]:
+        """The platforms of text messages (Capabilities.texting), which the wiring adds."""
+        return self._turns.texting
 
     async def dispatch(self, inbound: Inbound) -> Delivery:
         """Handle one event: store its turn and return (its platform may now be told it
@@ -121,6 +127,14 @@ class Bot:
         word = privacy[0] if privacy else None
         if word == "forget_me":
             return await self._forget(pid, inbound, record, loaded)
+        if inbound.keyword is not None:
+            turn = self._carrier_keyword(record, loaded, inbound)
+            return await self._turns.commit(
+                record, turn.messages, inbound.platform, inbound.conversation_id
+            )
+        if inbound.platform in self.texting and loaded.opted_out:
+            # carriers' rule: nothing goes to a number that texted STOP until it texts START
+            return await self._turns.commit(record, (), inbound.platform, inbound.conversation_id)
         if word == "unsubscribe":
             record.opted_out = True
         elif loaded.opted_out:
@@ -130,7 +144,7 @@ class Bot:
         ongoing = ongoing_survey(loaded, self._surveys.surveys, record.now)
         lang = _language_of(loaded, inbound)
         if inbound.unreadable:  # nothing to answer with: ask again, leave the survey as it is
-            turn = _Reply(Message(say(lang, "unreadable")))
+            turn = _Reply(Message(say(lang, UNREADABLE[inbound.unreadable])))
         elif word == "my_data":
             turn = _Reply(Message(await stored_data(self._store, self._surveys, pid, lang)))
         elif ongoing is not None and not self._starts_another(*ongoing, inbound):
@@ -148,6 +162,25 @@ class Bot:
         return await self._turns.commit(
             record, turn.messages, inbound.platform, inbound.conversation_id
         )
+
+    def _carrier_keyword(self, record: TurnRecord, loaded: Loaded, inbound: Inbound) -> _Reply:
+        """STOP ends every message to the person (and the survey they are in), START lets
+        them come again, HELP says how this works, in the middle of a survey too."""
+        lang = _language_of(loaded, inbound)
+        ongoing = ongoing_survey(loaded, self._surveys.surveys, record.now)
+        if inbound.keyword == "opt_out":
+            record.opted_out = True
+            record.replies_withdrawn = True  # staff may not write back either
+            if ongoing is not None:
+                self._continue(record, loaded, *ongoing, replace(inbound, text="unsubscribe"))
+            return _Reply(Message(say(lang, "texting_stopped")))
+        if inbound.keyword == "opt_in":
+            record.opted_out = False
+            return _Reply(Message(say(lang, "texting_started")))
+        if ongoing is not None:
+            helped = self._continue(record, loaded, *ongoing, replace(inbound, text="help"))
+            return _Reply(Message(say(lang, "texting_help")), *helped.messages[1:])
+        return _Reply(Message(say(lang, "texting_help")))
 
     async def _forget(
         self, pid: str, inbound: Inbound, record: TurnRecord, loaded: Loaded
@@ -273,6 +306,9 @@ class Bot:
         keywords = ", ".join(s.keyword for s in open_surveys)
         choices = tuple(Choice(s.title_in(lang), s.keyword) for s in open_surveys)
         return Message(say(lang, "open_surveys", keywords=keywords), choices, numbered=False)
+
+
+UNREADABLE = {"encrypted": "unreadable", "media": "media_only"}  # what the person is told
 
 
 class _Reply:

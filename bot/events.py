@@ -6,10 +6,15 @@ import asyncio
 import io
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import BinaryIO, Protocol
+from typing import BinaryIO, Literal, Protocol, runtime_checkable
 
 from bot.disk_file import DiskFile
 from conversations.outgoing import Message
+
+# Why a message could not be read: encrypted with a key civicbot lacks, or only a
+# picture or a recording (an MMS with no words).
+Unreadable = Literal["encrypted", "media"]
+CarrierKeyword = Literal["opt_out", "opt_in", "help"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,11 +31,14 @@ class Inbound:
     action: str | None = None  # a button's value, when the message is a click
     locale: str | None = None  # the participant's language preference, where known
     command: bool = False  # the adapter recognised a coordinator command; text is the rest
-    unreadable: bool = False  # a message arrived that could not be read (encrypted, no key)
+    unreadable: Unreadable | None = None  # a message arrived that could not be read
     workspace: str | None = None  # the user's team, where a platform has several (Slack)
     # An edit of one of the person's messages, with its new text: "latest" when it edits
     # their last message, "older" when not or when the adapter cannot tell.
     edited: str | None = None
+    # A carrier keyword texted alone (STOP, START, HELP, as the SMS adapter knows them):
+    # on SMS these decide opt-outs, whatever the person is in the middle of.
+    keyword: CarrierKeyword | None = None
 
     @classmethod
     def command_as(
@@ -78,6 +86,16 @@ class Outbound:
 
 
 @dataclass(frozen=True, slots=True)
+class DeliveryReport:
+    """What a platform said later of a message it took (SMS: delivered, undelivered)."""
+
+    platform: str
+    message_id: str  # the platform's id of the message, never the person's
+    status: str
+    error_code: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Attachment:
     filename: str
     media_type: str
@@ -110,6 +128,10 @@ class Capabilities:
     # can open a direct conversation with someone and list a channel's members
     invites: bool = False
     max_message_length: int = 4_000
+    # Text messages: a turn's replies go as one message (people pay per message and see
+    # them out of order otherwise), and an opt-out holds until the person texts START,
+    # as carriers require, not only until they write again.
+    texting: bool = False
 
 
 class NotStored(Exception):
@@ -202,4 +224,13 @@ class StaffDoor(Protocol):
 
     async def session_user(self, token: str) -> str | None:
         """Whose the session is, or None when it expired or was revoked."""
+        ...
+
+
+@runtime_checkable
+class Costing(Protocol):
+    """An adapter whose messages cost money per part (SMS): what a wave would take."""
+
+    def cost(self, message: Message, recipients: int) -> str:
+        """In a sentence: what sending `message` to `recipients` people takes."""
         ...

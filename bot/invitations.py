@@ -19,18 +19,20 @@ from typing import cast
 
 from bot.commands import Audience, Command
 from bot.core import Bot
-from bot.events import Adapter, Inbound, Inviting
+from bot.events import Adapter, Costing, Inbound, Inviting
 from bot.scheduler import Clock
 from bot.survey_files import SurveyCatalogue
 from bot.turn_writer import merged
 from conversations import engine
 from conversations.messages import LANGUAGE_NAMES
+from conversations.outgoing import Message, typed_text
 from conversations.survey import Survey
 from storage.contract import Storage
 
 log = logging.getLogger(__name__)
 
 PROGRESS_EVERY = 100  # invitations between progress reports in a large wave
+TEXTING = "sms"  # the platform that invites phone numbers
 SKIPPED = {
     "busy": "in another survey now",
     "opted_out": "opted out of invitations",
@@ -102,11 +104,12 @@ class Invitations:
             return f"There is no survey '{command.survey}'. Surveys: {known}.", None
         if command.audience.kind == "open":
             return await self._open(survey, inbound, dry_run=command.dry_run)
-        adapter = self._adapters[inbound.platform]
+        platform = TEXTING if command.audience.kind == "numbers" else inbound.platform
+        adapter = self._adapters.get(platform)
+        if adapter is None:
+            return "Not started: text messages are not set up here (docs/sms.md).", None
         if not adapter.capabilities.invites:
-            refusal = (
-                f"{inbound.platform} cannot invite people; use 'for everyone' and share the link."
-            )
+            refusal = f"{platform} cannot invite people; use 'for everyone' and share the link."
             return refusal, None
         inviting = cast(Inviting, adapter)  # what `capabilities.invites` promises
         people = await self._audience(inviting, command.audience)
@@ -115,7 +118,7 @@ class Invitations:
         people = [p for p in dict.fromkeys(people) if p != inbound.user_id]
         described = command.audience.describe()
         if command.dry_run:
-            return await self._dry_run(survey, people, inbound.platform, described), None
+            return await self._dry_run(survey, people, adapter, described), None
         if len(people) > self.guardrails.approval_above and not approved:
             return await self.hold(inbound, len(people)), None
         if len(people) > (remaining := self.budget.remaining()):
@@ -127,7 +130,7 @@ class Invitations:
             )
         audience_text = _stored_audience(command.audience, people)
         run_id = await self._new_run(survey, audience_text, inbound)
-        outcomes = await self._invite(inviting, inbound, survey, run_id, people)
+        outcomes = await self._invite(inviting, inbound, platform, survey, run_id, people)
         counts = [f"invited {outcomes['invited']}"] + [
             f"{outcomes[why]} {SKIPPED[why]}, not invited"
             for why in ("busy", "opted_out")
@@ -139,6 +142,10 @@ class Invitations:
             f"Run {run_id} of '{_title(survey)}' started for {described}: "
             f"{', '.join(counts)}. Digests go to this conversation."
         )
+        if isinstance(adapter, Costing) and outcomes["invited"]:
+            told += "\n" + adapter.cost(
+                _first_message(survey, survey.default_language), outcomes["invited"]
+            )
         return told, run_id
 
     async def _audience(self, inviting: Inviting, audience: Audience) -> list[str] | str:
@@ -188,14 +195,20 @@ class Invitations:
         return told, run_id
 
     async def _invite(
-        self, inviting: Inviting, inbound: Inbound, survey: Survey, run_id: int, people: list[str]
+        self,
+        inviting: Inviting,
+        inbound: Inbound,
+        platform: str,
+        survey: Survey,
+        run_id: int,
+        people: list[str],
     ) -> Counter[str]:
         outcomes: Counter[str] = Counter()
         for done, person in enumerate(people, start=1):
             try:
                 direct = await inviting.open_direct(person)
                 outcome = await self._bot.outreach.invite(
-                    platform=inbound.platform,
+                    platform=platform,
                     user_id=person,
                     conversation_id=direct,
                     survey=survey,
@@ -212,11 +225,13 @@ class Invitations:
         return outcomes
 
     async def _dry_run(
-        self, survey: Survey, people: list[str], platform: str, described: str
+        self, survey: Survey, people: list[str], adapter: Adapter, described: str
     ) -> str:
         outcomes = Counter(
             [
-                await self._bot.outreach.invitable(platform=platform, user_id=p, run_id=None)
+                await self._bot.outreach.invitable(
+                    platform=adapter.platform, user_id=p, run_id=None
+                )
                 for p in people
             ]
         )
@@ -234,6 +249,11 @@ class Invitations:
         for language in survey.languages:
             name = LANGUAGE_NAMES.get(language, language)
             lines.append(f"What they get first, in {name}:")
+            if isinstance(adapter, Costing):  # one text: its choices numbered in it
+                first = _first_message(survey, language)
+                lines.extend(f"  {line}" for line in typed_text(first).splitlines())
+                lines.append("  " + adapter.cost(first, outcomes["invited"]))
+                continue
             for message in merged(engine.start(survey, language=language).messages):
                 lines.extend(f"  {line}" for line in message.text.splitlines())
                 if message.choices:
@@ -267,9 +287,16 @@ class Invitations:
         )
 
 
+def _first_message(survey: Survey, language: str) -> Message:
+    """What a person invited by text message gets first: the opening as one message."""
+    return merged(engine.start(survey, language=language).messages, whole=True)[0]
+
+
 def _stored_audience(audience: Audience, people: list[str]) -> str:
     if audience.kind == "channel":
         return f"channel:{audience.names[0]}"
+    if audience.kind == "numbers":  # the numbers themselves live only in the address table
+        return f"numbers:{len(people)}"
     return "users:" + ",".join(people)
 
 

@@ -70,6 +70,13 @@ class Metrics:
             ["outcome"],
             registry=self.registry,
         )
+        self.delivery_reports = Counter(
+            "civicbot_delivery_reports",
+            "What platforms reported of messages they took, by platform and status"
+            " (SMS: sent, delivered, undelivered, failed)",
+            ["platform", "status"],
+            registry=self.registry,
+        )
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

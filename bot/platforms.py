@@ -27,6 +27,7 @@ PLATFORMS = {
     "web": "adapters.web_settings",
     "slack": "adapters.slack",
     "matrix": "adapters.matrix",
+    "sms": "adapters.sms",
 }
 ON_BY_DEFAULT = frozenset({"web"})  # the demo: the web chat with no file at all
 

@@ -14,7 +14,7 @@ from bot.metrics import Metrics
 from bot.outbox import OutboxSender
 from bot.per_participant import InOrder, ParticipantLocks
 from conversations.engine import State
-from conversations.outgoing import Message
+from conversations.outgoing import Message, typed_text
 from conversations.survey import Survey
 from storage.contract import Storage
 from storage.records import ConversationRow, Loaded, OutboxMessage, TurnConflict, TurnRecord
@@ -33,6 +33,7 @@ class TurnWriter:
         self._metrics = metrics
         self.serial = ParticipantLocks()  # one turn of a person at a time
         self.replies = InOrder()  # per person, in the order their turns were stored
+        self.texting: set[str] = set()  # platforms whose turns send one message (SMS)
 
     async def commit(
         self,
@@ -43,9 +44,11 @@ class TurnWriter:
         *,
         also: tuple[tuple[str, str, Message], ...] = (),
     ) -> list[Outbound] | None:
-        """Store the turn with its replies, and `also` (platform, conversation, message)
-        to others; what to send, or None for a redelivery."""
-        addressed = [(platform, to, m) for m in merged(said)] + list(also)
+        """Store the turn with its replies (as one message, by text message), and `also`
+        (platform, conversation, message) to others; what to send, or None for a
+        redelivery."""
+        whole = platform in self.texting
+        addressed = [(platform, to, m) for m in merged(said, whole=whole)] + list(also)
         record.outbox = [OutboxMessage(p, where, m.to_json()) for p, where, m in addressed]
         outbox_ids = await self._store.commit_turn(record)
         if outbox_ids is None:
@@ -111,14 +114,19 @@ def expired(conversation: ConversationRow, survey: Survey, now: float) -> bool:
     return conversation.updated_at < now - survey.expires_after.total_seconds()
 
 
-def merged(said: tuple[Message, ...]) -> tuple[Message, ...]:
+def merged(said: tuple[Message, ...], *, whole: bool = False) -> tuple[Message, ...]:
     """What the engine said, in as few messages as possible: a message ends with the one
-    whose choices it shows, so buttons always sit under the question they answer."""
+    whose choices it shows, so buttons always sit under the question they answer. `whole`
+    (text messages, which have no buttons): in one message, earlier choices as numbered
+    lines of its text."""
     if len(said) == 1:  # the usual turn: one question
         return said
     messages: list[Message] = []
     texts: list[str] = []
-    for message in said:
+    for number, message in enumerate(said, start=1):
+        if whole and number < len(said):
+            texts.append(typed_text(message))
+            continue
         texts.append(message.text)
         if message.choices:
             messages.append(replace(message, text="\n\n".join(texts)))

@@ -115,6 +115,10 @@ _TEXTS: dict[str, dict[str, str]] = {
         "already_answered": "You have already answered “{title}”. Thank you!",
         "moved_on": "The survey you started, “{title}”, has moved on, so your message was not kept as an answer.",
         "unreadable": "I could not open your last message: it was encrypted with a key I did not receive. Please send it again.",
+        "media_only": "I can only read words and numbers, not pictures or recordings. Please write your answer.",
+        "texting_stopped": "You will get no more text messages from us. Your answers so far are kept. Text START to get messages again.",
+        "texting_started": "You can get text messages from us again.",
+        "texting_help": "This number collects feedback by text message. Text a survey's word to take part, STOP to get no more messages, START to get them again.",
         "edit_kept": "I kept your first answer. To change it, type back.",
     },
     "fi": {
@@ -192,6 +196,10 @@ _TEXTS: dict[str, dict[str, str]] = {
         "already_answered": "Olet jo vastannut kyselyyn ”{title}”. Kiitos!",
         "moved_on": "Aloittamasi kysely ”{title}” on jo päättynyt sinun osaltasi, joten viestiäsi ei tallennettu vastaukseksi.",
         "unreadable": "En saanut viimeistä viestiäsi auki: se oli salattu avaimella, jota en saanut. Lähetä se uudelleen.",
+        "media_only": "Osaan lukea vain sanoja ja numeroita, en kuvia enkä äänitteitä. Kirjoita vastauksesi.",
+        "texting_stopped": "Et saa meiltä enää tekstiviestejä. Tähänastiset vastauksesi säilyvät. Lähetä START, niin saat viestejä taas.",
+        "texting_started": "Saat meiltä taas tekstiviestejä.",
+        "texting_help": "Tähän numeroon voi antaa palautetta tekstiviestillä. Lähetä kyselyn sana osallistuaksesi, LOPETA lopettaaksesi viestit ja START saadaksesi ne taas.",
         "edit_kept": "Pidin ensimmäisen vastauksesi. Jos haluat muuttaa sitä, kirjoita takaisin.",
     },
     "sv": {
@@ -269,6 +277,10 @@ _TEXTS: dict[str, dict[str, str]] = {
         "already_answered": "Du har redan svarat på ”{title}”. Tack!",
         "moved_on": "Enkäten du började på, ”{title}”, har gått vidare, så ditt meddelande sparades inte som ett svar.",
         "unreadable": "Jag kunde inte öppna ditt senaste meddelande: det var krypterat med en nyckel som jag inte fick. Skicka det igen.",
+        "media_only": "Jag kan bara läsa ord och siffror, inte bilder eller inspelningar. Skriv ditt svar.",
+        "texting_stopped": "Du får inga fler sms från oss. Dina svar hittills sparas. Skicka START för att få meddelanden igen.",
+        "texting_started": "Du kan få sms från oss igen.",
+        "texting_help": "Till det här numret kan du ge respons per sms. Skicka en enkäts ord för att delta, STOPP för att inte få fler meddelanden och START för att få dem igen.",
         "edit_kept": "Jag behöll ditt första svar. Skriv tillbaka om du vill ändra det.",
     },
 }

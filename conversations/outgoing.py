@@ -57,6 +57,14 @@ class Message:
         )
 
 
+def typed_text(message: Message) -> str:
+    """The message where there are no buttons: its numbered choices on lines below it."""
+    if not (message.choices and message.numbered):
+        return message.text
+    lines = (f"{i}. {c.label}" for i, c in enumerate(message.choices, start=1))
+    return "\n".join((message.text, *lines))
+
+
 def answer_of(question: str, values: list[str]) -> str:
     """The action of a multiple-choice answer: the ticked choices' values, sent at once."""
     return f"{question}{ANSWER_SEPARATOR}{','.join(values)}"

@@ -1,5 +1,6 @@
-"""The storage contract's part for the web chat's transcripts, which several workers
-on one database share (storage/web_messages.py). `Storage` includes it."""
+"""The storage contract's part for what adapters keep beyond turns: the web chat's
+transcripts, which several workers on one database share (storage/web_messages.py),
+and platforms' delivery reports (storage/deliveries.py). `Storage` includes it."""
 
 from __future__ import annotations
 
@@ -29,4 +30,19 @@ class WebStorage(Protocol):
 
     async def forget_web_messages(self, now: float) -> int:
         """Forget web messages sent over a day before `now`, in chunks; how many went."""
+        ...
+
+    async def record_delivery(
+        self, *, platform: str, message_id: str, status: str, error_code: int | None, now: float
+    ) -> None:
+        """Keep what the platform reported of a message it took, unless an earlier report
+        said it had got further (reports arrive out of order)."""
+        ...
+
+    async def delivery_counts(self, *, platform: str, since: float) -> dict[str, int]:
+        """How many of the platform's messages reported since `since` are at each status."""
+        ...
+
+    async def forget_deliveries(self, now: float) -> int:
+        """Forget delivery reports older than their keeping time, in chunks; how many went."""
         ...

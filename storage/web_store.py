@@ -1,5 +1,6 @@
-"""The storage contract's part for web transcripts (storage/web_contract.py). A part of
-`SqlStore`, whose writer and reads it uses; a backend with other workers watches."""
+"""The storage contract's part for web transcripts and delivery reports
+(storage/web_contract.py). A part of `SqlStore`, whose writer and reads it uses; a
+backend with other workers watches."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any
 
-from storage import web_messages
+from storage import deliveries, web_messages
 from storage.dialect import Connection
 from storage.writer import GroupCommitWriter
 
@@ -43,3 +44,24 @@ class WebStore:
     async def forget_web_messages(self, now: float) -> int:
         before = now - web_messages.KEPT_SECONDS
         return await self._in_chunks(partial(web_messages.forget_before, before=before))
+
+    async def record_delivery(
+        self, *, platform: str, message_id: str, status: str, error_code: int | None, now: float
+    ) -> None:
+        await self.writer.write(
+            partial(
+                deliveries.record,
+                platform=platform,
+                message_id=message_id,
+                status=status,
+                error_code=error_code,
+                now=now,
+            )
+        )
+
+    async def delivery_counts(self, *, platform: str, since: float) -> dict[str, int]:
+        return await self._scan(partial(deliveries.counts, platform=platform, since=since))
+
+    async def forget_deliveries(self, now: float) -> int:
+        before = now - deliveries.KEPT_SECONDS
+        return await self._in_chunks(partial(deliveries.forget_before, before=before))

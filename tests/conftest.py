@@ -14,7 +14,7 @@ from bot.app import Runtime, running
 
 # Fixtures that more than one module of tests uses: Matrix's homeserver, accounts and
 # people; Slack's stand-in and civicbot running against it; a PostgreSQL server.
-pytest_plugins = ["matrix_harness", "postgres_harness", "slack_harness"]
+pytest_plugins = ["matrix_harness", "postgres_harness", "slack_harness", "sms_harness"]
 
 ROOT = Path(__file__).resolve().parent.parent
 TEST_SURVEYS = Path(__file__).resolve().parent / "surveys"

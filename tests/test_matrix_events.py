@@ -71,7 +71,7 @@ def test_the_bots_own_messages_and_other_bots_notices_are_not_read() -> None:
 def test_a_message_that_could_not_be_read_says_so_with_no_text() -> None:
     unread = encrypted_event("$secret")
     inbound = inbound_of(unread, room_id="!dm", direct=True, own_user=BOT, unreadable=True)
-    assert (inbound.text, inbound.unreadable, inbound.event_id) == ("", True, "$secret")
+    assert (inbound.text, inbound.unreadable, inbound.event_id) == ("", "encrypted", "$secret")
 
 
 def test_events_from_before_the_bot_joined_are_skipped() -> None:

@@ -19,7 +19,11 @@ SECRETS = {
     "MATRIX_ACCESS_TOKEN": "syt-test",
     "CIVICBOT_STAFF_KEY": "staff",
     "CIVICBOT_PSEUDONYM_KEY": "k",
+    "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
+    "TWILIO_AUTH_TOKEN": "twilio-test",
 }
+# What a platform cannot do without, beside its secrets.
+REQUIRED = {"sms": 'sender = "+358451234000"\npublic_url = "https://example.org/sms/"\n'}
 
 
 def configuration(tmp_path: Path, text: str, survey_folder: Path | None = None) -> Path:
@@ -62,7 +66,9 @@ async def test_civicbot_run_with_both_slack_tokens_connects_over_socket_mode(
 
 
 async def test_every_platform_is_built_from_its_settings(tmp_path: Path) -> None:
-    sections = "".join(f"[{name}]\nenabled = true\n" for name in platforms.PLATFORMS)
+    sections = "".join(
+        f"[{name}]\nenabled = true\n{REQUIRED.get(name, '')}" for name in platforms.PLATFORMS
+    )
     settings = load_settings(configuration(tmp_path, sections))
     built = [c.build(_ignore) for c in configured_platforms(settings, SECRETS)]
     assert [adapter.platform for adapter in built] == list(platforms.PLATFORMS)
@@ -88,3 +94,15 @@ def test_http_mode_without_the_signing_secret_names_its_variable(tmp_path: Path)
 
 async def _ignore(inbound: object) -> None:
     return None
+
+
+def test_an_sms_section_without_its_sender_names_what_is_missing(tmp_path: Path) -> None:
+    path = configuration(tmp_path, "[sms]\nenabled = true\n")
+    with pytest.raises(ConfigError, match=r"sms\.sender: Field required"):
+        load_settings(path)
+
+
+def test_sms_without_its_auth_token_names_its_variable(tmp_path: Path) -> None:
+    settings = load_settings(configuration(tmp_path, f"[sms]\nenabled = true\n{REQUIRED['sms']}"))
+    with pytest.raises(ConfigError, match=r"sms\.auth_token_env: .*TWILIO_AUTH_TOKEN"):
+        configured_platforms(settings, {"TWILIO_ACCOUNT_SID": "AC" + "0" * 32})
