@@ -35,6 +35,7 @@ USAGE = {
     "act": "survey act RUN F1 noted|planned|done|declined [NOTE]",
     "outcomes": "survey outcomes RUN",
     "tell": "survey tell RUN [send]",
+    "assist": "survey assist SURVEY [in LANGUAGE]",
 }
 # What each command does, in the staff's language (surveys.staff_language).
 EXPLAINED = {
@@ -56,6 +57,7 @@ EXPLAINED = {
         "act": "what was done about a digest's finding",
         "outcomes": "the run's findings and what was done about them",
         "tell": "you said, we did: a draft, or with send to everyone who took part",
+        "assist": "type the answers of someone you reached by phone or in person",
     },
     "fi": {
         "help": "nämä komennot",
@@ -75,6 +77,7 @@ EXPLAINED = {
         "act": "mitä koosteen havainnolle tehtiin",
         "outcomes": "kierroksen havainnot ja mitä niille tehtiin",
         "tell": "te sanoitte, me teimme: luonnos, tai send lähettää kaikille osallistuneille",
+        "assist": "kirjoita puhelimitse tai kasvokkain tavoittamasi henkilön vastaukset",
     },
     "sv": {
         "help": "de här kommandona",
@@ -94,6 +97,7 @@ EXPLAINED = {
         "act": "vad som gjordes åt en iakttagelse i sammandraget",
         "outcomes": "omgångens iakttagelser och vad som gjordes åt dem",
         "tell": "ni sa, vi gjorde: ett utkast, eller med send till alla som deltog",
+        "assist": "skriv in svaren för någon du nått per telefon eller personligen",
     },
 }
 _COMMANDS_HEADING = {"en": "Commands:", "fi": "Komennot:", "sv": "Kommandon:"}
@@ -156,6 +160,7 @@ class Command:
     starts: bool = False  # unschedule: `schedule` is a scheduled start's (S1), not a digest's
     # remind: reminders sent by the run itself from now on, or "off"; None: remind now
     reminders: ReminderPolicy | Literal["off"] | None = None
+    language: str | None = None  # assist: the language the session is held in
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,6 +224,12 @@ def parse(text: str) -> Command | Unusable:
         return Command(name) if not args else _usage(name, "takes nothing more")
     if name == "start":
         return _start(args)
+    if name == "assist":
+        if len(args) == 1:
+            return Command(name, survey=args[0])
+        if len(args) == 3 and args[1].lower() == "in":
+            return Command(name, survey=args[0], language=args[2].lower())
+        return _usage(name, "needs a survey, and may end with 'in' and a language (in fi)")
     if name == "audit":
         return _audit(args)
     if name == "unschedule":

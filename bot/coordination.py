@@ -9,6 +9,7 @@ command came from.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
@@ -68,6 +69,8 @@ class Coordination:
         self._answers = Answers(adapters, clock)
         self._staff_language = staff_language
         self._tell = self._answers.tell
+        self._assisted = bot.assisted
+        self._dispatch = bot.dispatch
         self._zone = ZoneInfo(timezone)
         guardrails = guardrails or Guardrails()
         budget = HourlyBudget(guardrails.messages_per_hour, clock)
@@ -138,6 +141,11 @@ class Coordination:
         account = await self._account_roles(inbound)
         allowed = self._staff.is_staff(names) or bool(account)
         parsed = commands.parse(inbound.text)
+        if allowed and isinstance(parsed, Unusable) and await self._assisted.is_open(inbound):
+            # the staff page sends everything as commands: a session takes what is none
+            delivery = await self._dispatch(replace(inbound, is_direct=True, command=False))
+            await delivery
+            return
         if not allowed:
             reply = REFUSAL
         else:
@@ -152,6 +160,8 @@ class Coordination:
                         reply = _needs_role(parsed, roles)
                     elif parsed.name in ("start", "approve"):  # these make a run
                         reply, run_id = await self._starting(parsed, inbound)
+                    elif parsed.name == "assist":
+                        reply = await self._assisted.command(parsed, inbound, now=self._clock())
                     else:
                         reply, attachment = await self._run(parsed, inbound)
             except Exception:
@@ -164,10 +174,11 @@ class Coordination:
             user_id=inbound.user_id,
             command=commands.audited(inbound.text, parsed),
             allowed=allowed,
-            outcome=(reply.text if isinstance(reply, Message) else reply).splitlines()[0][:200],
+            outcome=_outcome(reply),
             run_id=run_id,
         )
-        await self._tell(inbound, reply, attachment)
+        if reply:  # an assisted session's opening question went already
+            await self._tell(inbound, reply, attachment)
 
     async def _account_roles(self, inbound: Inbound) -> frozenset[str]:
         """The role of a staff account signed in on a platform's staff page (civicbot
@@ -180,7 +191,7 @@ class Coordination:
     async def _scope(self, command: Command) -> tuple[str | None, int | None]:
         """The survey and run a command is about, where it names one: roles may be
         granted for one survey, and the audit is kept by run."""
-        if command.name == "start":
+        if command.name in ("start", "assist"):
             survey = self._surveys.surveys.get(command.survey) or self._surveys.by_keyword(
                 command.survey
             )
@@ -402,6 +413,12 @@ class Coordination:
             f"Run {run.id} closed: {run.responses} responses, {run.completed} completed. "
             "It takes no more answers; 'survey digest' and 'survey export' still work."
         )
+
+
+def _outcome(reply: str | Message) -> str:
+    """What the audit log keeps of the answer: its first line."""
+    text = reply.text if isinstance(reply, Message) else reply
+    return (text.splitlines() or ["an assisted session opened"])[0][:200]
 
 
 def _needs_role(command: Command, roles: frozenset[str]) -> str:

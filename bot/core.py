@@ -16,13 +16,21 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from bot.answer_back import AnswersBack
+from bot.assisted import AssistedSessions
 from bot.events import Delivery, Inbound, NotStored, Outbound, delivered
 from bot.metrics import Metrics
 from bot.my_data import stored_data
 from bot.outbox import OutboxSender
-from bot.outreach import RESPONSE_STATUS, Outreach
+from bot.outreach import Outreach
 from bot.survey_files import SurveyCatalogue
-from bot.turn_writer import TurnWriter, current_survey, expired, ongoing_survey
+from bot.turn_writer import (
+    RESPONSE_STATUS,
+    TurnWriter,
+    current_survey,
+    expired,
+    ongoing_survey,
+    step_into,
+)
 from conversations import engine
 from conversations.engine import State, Turn
 from conversations.messages import command_of, say, speaks
@@ -55,6 +63,7 @@ class Bot:
         self._zone = ZoneInfo(timezone)  # where "today" is, for answers such as "yesterday"
         self._staff_channel = staff_channel  # digests of open surveys that name none go here
         self._turns = TurnWriter(store=store, outbox=outbox, metrics=self._metrics)
+        self.assisted = AssistedSessions(store=store, surveys=surveys, turns=self._turns)
         self.outreach = Outreach(
             store=store, surveys=surveys, turns=self._turns, clock=clock, metrics=self._metrics
         )
@@ -110,6 +119,9 @@ class Bot:
             new_participant=not loaded.known_participant,
             based_on=loaded.version,
         )
+        if loaded.assist is not None:  # staff typing someone else's answers
+            today = datetime.fromtimestamp(record.now, self._zone).date()
+            return await self.assisted.turn(pid, loaded, inbound, record, today)
         if loaded.address != inbound.conversation_id:
             record.address = (inbound.platform, inbound.user_id, inbound.conversation_id)
         if inbound.edited and not _answers_again(
@@ -212,28 +224,8 @@ class Bot:
     def _continue(
         self, record: TurnRecord, loaded: Loaded, survey: Survey, before: State, inbound: Inbound
     ) -> Turn:
-        conversation = loaded.conversation
         today = datetime.fromtimestamp(record.now, self._zone).date()
-        turn = engine.step(survey, before, inbound.text, action=inbound.action, today=today)
-        record.run_id = conversation.run_id
-        record.response_id = conversation.response_id
-        record.anonymous = survey.anonymous
-        if turn.state != before:
-            record.state = turn.state.to_json()
-            record.finished = turn.state.finished
-            record.language = turn.state.language
-        if turn.answer is not None:
-            record.answer = (turn.answer.question_id, turn.answer.value)
-        record.retract = turn.retract
-        record.may_reply = turn.may_reply
-        if turn.outcome is not None:
-            record.status = RESPONSE_STATUS[turn.outcome]
-        if conversation.response_id is None and (record.answer or record.status):
-            # an anonymous response begins with the person's first answer (consent given
-            # or refused counts), so nothing in it says when they were invited
-            record.start_response = True
-            record.channel = inbound.platform
-        return turn
+        return step_into(record, loaded.conversation, survey, before, inbound, today=today)
 
     async def _begin(self, record: TurnRecord, loaded: Loaded, inbound: Inbound) -> Turn | _Reply:
         """No conversation in progress: a survey keyword starts one, anything else is told how."""

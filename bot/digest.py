@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from bot.redaction import redacted
 from bot.screening import screened
+from conversations.assist import REACHED
 from conversations.questions import AnswerValue
 from conversations.questions.base import Given
 from conversations.questions.free_text import flat
@@ -71,6 +72,7 @@ class Digest:
     language: str = "en"  # the staff's, for the digest's own words
     held: int = 0  # answers held for review (threats, slurs) and not released
     assisted: int = 0  # completed responses an intermediary typed in
+    reached_by: tuple[tuple[str, int], ...] = ()  # of those, by how the person was reached
     changes: tuple[Change, ...] = ()
     low_with_comment: LowWithComment = LowWithComment(0)
     underheard: tuple[Underheard, ...] = ()
@@ -132,6 +134,7 @@ def build(
         language=language or lang,
         held=readable.held,
         assisted=figures.assisted,
+        reached_by=tuple(sorted(figures.reached_by.items(), key=_reached_order)),
         changes=_changes(survey, given, lang),
         low_with_comment=_low_with_comment(figures.lowest_comments, readable, sources),
         underheard=_underheard(survey, given, lang),
@@ -235,3 +238,8 @@ def _underheard(survey: Survey, given: dict[str, Given], lang: str) -> tuple[Und
         if heard < share / 2:
             found.append(Underheard(labels[option], share, counts[option], heard))
     return tuple(found)
+
+
+def _reached_order(item: tuple[str, int]) -> int:
+    """Phone, in person, home visit: as the intermediary's question offers them."""
+    return REACHED.index(item[0]) if item[0] in REACHED else len(REACHED)

@@ -49,7 +49,12 @@ def render_headline(digest: Digest, zone: tzinfo = UTC) -> str:
     ]
     if digest.partial:
         lines.append(word(lang, "partial", n=digest.partial))
-    if digest.assisted:
+    if digest.assisted and digest.reached_by:  # representativeness: who was reached how
+        modes = ", ".join(
+            word(lang, f"reached_{mode}", n=_count(n, digest)) for mode, n in digest.reached_by
+        )
+        lines.append(word(lang, "assisted_by_mode", n=_count(digest.assisted, digest), modes=modes))
+    elif digest.assisted:
         lines.append(word(lang, "assisted", n=_count(digest.assisted, digest)))
     if digest.changes:
         changes = "; ".join(

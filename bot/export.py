@@ -37,7 +37,20 @@ from storage.records import AnswerRow, ResponseRow
 SKIPPED = "[skipped]"
 # Before the answers: the row's number, how far it got, when, in which language and
 # channel, and whether the participant or an intermediary typed the answers.
-PROVENANCE = ("response", "status", "complete", "completed_at", "language", "channel", "given_by")
+# An intermediary's answers say how the person was reached and which intermediary
+# (the start of their pseudonymous id) typed them.
+PROVENANCE = (
+    "response",
+    "status",
+    "complete",
+    "completed_at",
+    "language",
+    "channel",
+    "given_by",
+    "reached_by",
+    "assisted_by",
+)
+ASSISTED_BY_SHOWN = 12  # characters of the intermediary's id: enough to tell them apart
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 PROGRESS_SECONDS = 5.0  # between "exported N of M" lines while a large run is written
 PROGRESS_ROWS = 1000  # responses written between looks at the clock
@@ -93,6 +106,8 @@ def write_csv(
             response.language or "",
             response.channel or "",
             given_by,
+            response.reached_by or "",
+            (response.assisted_by or "")[:ASSISTED_BY_SHOWN],
         ]
         writer.writerow([*provenance, *cells])
         due = number % PROGRESS_ROWS == 0 and time.monotonic() - told_at >= PROGRESS_SECONDS

@@ -9,21 +9,11 @@ from collections.abc import Callable
 from bot.events import Outbound
 from bot.metrics import Metrics
 from bot.survey_files import SurveyCatalogue
-from bot.turn_writer import TurnWriter, ongoing_survey
+from bot.turn_writer import RESPONSE_STATUS, TurnWriter, ongoing_survey
 from conversations import engine
 from conversations.survey import Survey
 from storage.contract import Storage
 from storage.records import Loaded, TurnRecord
-
-# What a response's status becomes after each engine outcome.
-RESPONSE_STATUS = {
-    "started": "started",
-    "consented": "answering",
-    "resumed": "answering",
-    "declined": "declined",
-    "completed": "completed",
-    "stopped": "stopped",
-}
 
 
 class Outreach:

@@ -73,6 +73,8 @@ def needed(command: Command) -> Role | None:
         return "moderator"
     if command.name == "reply":
         return "replier"
+    if command.name == "assist":
+        return "intermediary"
     return "coordinator"
 
 

@@ -7,17 +7,29 @@ from __future__ import annotations
 import functools
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
+from datetime import date
 from typing import Any, TypeVar
 
-from bot.events import Outbound
+from bot.events import Inbound, Outbound
 from bot.metrics import Metrics
 from bot.outbox import OutboxSender
 from bot.per_participant import InOrder, ParticipantLocks
-from conversations.engine import State
+from conversations import engine
+from conversations.engine import State, Turn
 from conversations.outgoing import Message, typed_text
 from conversations.survey import Survey
 from storage.contract import Storage
 from storage.records import ConversationRow, Loaded, OutboxMessage, TurnConflict, TurnRecord
+
+# What a response's status becomes after each engine outcome.
+RESPONSE_STATUS = {
+    "started": "started",
+    "consented": "answering",
+    "resumed": "answering",
+    "declined": "declined",
+    "completed": "completed",
+    "stopped": "stopped",
+}
 
 T = TypeVar("T")
 
@@ -134,3 +146,35 @@ def merged(said: tuple[Message, ...], *, whole: bool = False) -> tuple[Message, 
     if texts:
         messages.append(Message("\n\n".join(texts)))
     return tuple(messages)
+
+
+def step_into(
+    record: TurnRecord,
+    conversation: ConversationRow,
+    survey: Survey,
+    before: State,
+    inbound: Inbound,
+    *,
+    today: date,
+) -> Turn:
+    """Run the engine on the person's message and note in `record` what it changed."""
+    turn = engine.step(survey, before, inbound.text, action=inbound.action, today=today)
+    record.run_id = conversation.run_id
+    record.response_id = conversation.response_id
+    record.anonymous = survey.anonymous
+    if turn.state != before:
+        record.state = turn.state.to_json()
+        record.finished = turn.state.finished
+        record.language = turn.state.language
+    if turn.answer is not None:
+        record.answer = (turn.answer.question_id, turn.answer.value)
+    record.retract = turn.retract
+    record.may_reply = turn.may_reply
+    if turn.outcome is not None:
+        record.status = RESPONSE_STATUS[turn.outcome]
+    if conversation.response_id is None and (record.answer or record.status):
+        # an anonymous response begins with the person's first answer (consent given
+        # or refused counts), so nothing in it says when they were invited
+        record.start_response = True
+        record.channel = inbound.platform
+    return turn

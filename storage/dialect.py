@@ -22,6 +22,7 @@ Connection: TypeAlias = "sqlite3.Connection | PgConnection"
 
 # The columns of the `batch` tables that storage/turns.py builds from parameters, by name.
 BATCH_TYPES = {
+    "assisted_by": "text",
     "at": "double precision",
     "body": "text",
     "channel": "text",
@@ -35,6 +36,7 @@ BATCH_TYPES = {
     "pid": "text",
     "platform": "text",
     "question_id": "text",
+    "reached_by": "text",
     "reference": "text",
     "response_id": "bigint",
     "run_id": "bigint",

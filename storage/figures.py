@@ -56,6 +56,13 @@ def figures_of(
                 f" WHERE a.given_by != 'participant' AND {_COMPLETED}",
                 (run_id,),
             ).fetchone()[0],
+            reached_by=dict(
+                connection.execute(
+                    f"SELECT r.reached_by, count(*) FROM responses r WHERE {_COMPLETED}"
+                    " AND r.reached_by IS NOT NULL GROUP BY r.reached_by",
+                    (run_id,),
+                )
+            ),
             new_completed=new_completed,
             values=(
                 _summed(connection, run_id, window)

@@ -35,6 +35,8 @@ class RecentConversations:
 
     def committed(self, turn: TurnRecord) -> None:
         """Bring the entry up to date with a turn that has just been committed."""
+        if turn.assist is not None:  # the intermediary's session changed: read it again
+            self.forget(turn.assist[0])
         before = self._entries.get(turn.pid)
         if before is None and not (turn.new_participant and turn.address):
             return  # not cached, and the turn alone does not say everything
@@ -45,7 +47,8 @@ class RecentConversations:
                 turn.run_id, turn.kept_response, turn.state, turn.finished, True, turn.now
             )
         opted_out = before.opted_out if turn.opted_out is None and before else bool(turn.opted_out)
-        self.put(turn.pid, Loaded(True, address, conversation, opted_out))
+        session = before.assist if before else None
+        self.put(turn.pid, Loaded(True, address, conversation, opted_out, assist=session))
 
     def forget(self, pid: str) -> None:
         self._entries.pop(pid, None)

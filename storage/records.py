@@ -49,6 +49,20 @@ class Loaded:
     # the participant's stored turns, as PostgreSQL counts them (SQLite leaves it 0): a
     # turn computed from this is stored only if no other worker stored one meanwhile
     version: int = 0
+    assist: AssistSession | None = None  # staff typing someone else's answers (survey assist)
+
+
+@dataclass(frozen=True, slots=True)
+class AssistSession:
+    """An intermediary typing the answers of a person they reached by phone or in person.
+    What they type goes to `respondent`, a new participant for each session."""
+
+    respondent: str  # the pid of the person helped
+    survey_id: str
+    run_id: int
+    language: str
+    stage: str  # "reached": how was the person reached? "agreed": did they agree? "answering"
+    reached_by: str | None = None  # phone, in_person, home_visit
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +134,11 @@ class TurnRecord:
     language: str | None = None  # the response's language after this turn
     # the `Loaded.version` the turn was computed from; None: it reads nothing (a reminder)
     based_on: int | None = None
+    # a new response an intermediary types: (the intermediary's pid, how the person was
+    # reached), kept with the response
+    assisted: tuple[str, str] | None = None
+    # an intermediary's session after this turn: (their pid, the session; None: closed)
+    assist: tuple[str, AssistSession | None] | None = None
 
     def __reduce__(self) -> tuple:
         # Pickled for the writer process at every turn: as the tuple of its fields this
@@ -184,6 +203,8 @@ class ResponseRow:
     completed_at: float | None
     language: str | None = None  # as the response was last given in
     channel: str | None = None  # the platform it came through
+    assisted_by: str | None = None  # the pid of the intermediary who typed it, if one did
+    reached_by: str | None = None  # and how they reached the person: phone, in_person …
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,6 +246,7 @@ class RunFigures:
     statuses: dict[str, int]  # responses by status
     languages: dict[str | None, int]  # completed responses by language
     assisted: int  # completed responses an intermediary typed answers for
+    reached_by: dict[str, int]  # completed assisted sessions, by how the person was reached
     new_completed: int  # responses completed since the last digest
     values: list[ValueCount]
     lowest_comments: list[LowestComment]

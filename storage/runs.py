@@ -123,7 +123,9 @@ def run_for_everyone(
 
 # A response and an answer as ResponseRow and AnswerRow read them (with any decision
 # on the answer), for a whole run and for an export's chunks alike.
-_RESPONSES = "SELECT id, status, completed_at, language, channel FROM responses"
+_RESPONSES = (
+    "SELECT id, status, completed_at, language, channel, assisted_by, reached_by FROM responses"
+)
 _ANSWERS = (
     "SELECT a.response_id, a.question_id, a.value, a.given_by, v.decision FROM answers a"
     " LEFT JOIN reviews v ON v.response_id = a.response_id AND v.question_id = a.question_id"

@@ -12,6 +12,7 @@ import secrets
 import sqlite3
 from typing import Any
 
+from storage import assisted
 from storage.dialect import (
     Connection,
     as_records,
@@ -46,12 +47,15 @@ _CONVERSATION = "c.response_id, c.state, c.finished, r.status = 'open', c.update
 
 
 _LOADED = (
-    f"p.active_run, {_CONVERSATION}, a.conversation_id, p.opted_out_at IS NOT NULL, p.turns"
+    f"p.active_run, {_CONVERSATION}, a.conversation_id, p.opted_out_at IS NOT NULL, p.turns,"
+    f" {assisted.COLUMNS}"
     " FROM participants p"
     " LEFT JOIN conversations c ON c.pid = p.pid AND c.run_id = p.active_run"
     " LEFT JOIN runs r ON r.id = c.run_id"
     " LEFT JOIN addresses a ON a.pid = p.pid"
+    " LEFT JOIN assisted_sessions s ON s.intermediary_pid = p.pid"
 )
+_SESSION_COLUMNS = assisted.COLUMNS.count(",") + 1
 _LOAD = f"SELECT {_LOADED} WHERE p.pid = ?"
 _CONVERSATION_IN = (
     f"SELECT c.run_id, {_CONVERSATION} FROM conversations c JOIN runs r ON r.id = c.run_id"
@@ -79,8 +83,9 @@ def load_many(connection: Connection, pids: list[str]) -> dict[str, Loaded]:
 def _loaded(row: tuple | list | None) -> Loaded:
     if row is None:
         return Loaded(False, None, None)
-    *conversation, address, opted_out, version = row
-    return Loaded(True, address, _conversation(*conversation), bool(opted_out), version)
+    *conversation, address, opted_out, version = row[:-_SESSION_COLUMNS]
+    session = assisted.session_of(*row[-_SESSION_COLUMNS:])
+    return Loaded(True, address, _conversation(*conversation), bool(opted_out), version, session)
 
 
 def conversation_in(connection: Connection, pid: str, run_id: int) -> ConversationRow | None:
@@ -142,6 +147,7 @@ def record_turns(
         [(turn.event_key, turn.now) for turn in fresh],
     )
     _first_turn_changes(connection, fresh)
+    assisted.record(connection, fresh)
     _each(
         connection,
         "UPDATE participants SET opted_out_at = batch.at FROM batch"
@@ -335,8 +341,9 @@ def _first_turn_changes(connection: Connection, turns: list[TurnRecord]) -> None
     _each(
         connection,
         "INSERT INTO responses (id, run_id, pid, status, started_at, updated_at, language,"
-        " channel) SELECT id, run_id, pid, 'started', at, at, language, channel FROM batch",
-        "id, run_id, pid, at, language, channel",
+        " channel, assisted_by, reached_by) SELECT id, run_id, pid, 'started', at, at,"
+        " language, channel, assisted_by, reached_by FROM batch",
+        "id, run_id, pid, at, language, channel, assisted_by, reached_by",
         [
             (
                 t.response_id,
@@ -345,6 +352,7 @@ def _first_turn_changes(connection: Connection, turns: list[TurnRecord]) -> None
                 t.response_time,
                 t.language,
                 t.channel,
+                *(t.assisted or (None, None)),
             )
             for t in starts
         ],

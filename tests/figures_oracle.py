@@ -51,6 +51,7 @@ def figures_from(
                 if a.response_id in completed and a.given_by != "participant"
             }
         ),
+        reached_by=dict(Counter(r.reached_by for r in completed.values() if r.reached_by)),
         new_completed=len(new),
         values=[
             ValueCount(question, json.loads(value), review, count, fresh[key], first[key])

@@ -13,7 +13,7 @@ import pytest
 from figures_oracle import figures_from
 
 from storage.contract import Storage, open_storage
-from storage.records import Erased, OutboxMessage, TurnRecord
+from storage.records import AssistSession, Erased, OutboxMessage, TurnRecord
 
 DAY = 24 * 3600.0
 OPENS_ITSELF = {"opens_itself": True, "staff_channel": None}
@@ -667,3 +667,44 @@ async def test_the_outbox_depth_counts_waiting_replies_without_taking_them(
     assert (depth.waiting, depth.waiting_long, depth.oldest) == (2, 2, 1.0)
     assert (await storage.outbox_depth(queued_before=0.5)).waiting_long == 0
     assert len(await storage.unsent()) == 2  # still there for whoever sends them
+
+
+async def test_an_intermediarys_session_is_loaded_with_them_moved_on_and_closed(
+    storage: Storage, reopen: Opener
+) -> None:
+    run_id = await storage.create_run(survey_id="s", audience="open", staff_channel=None, now=1.0)
+    session = AssistSession("respondent-1", "s", run_id, "fi", "reached")
+    opening = TurnRecord(event_key="assist:1", pid="respondent-1", now=5.0, outbox=[])
+    opening.assist = ("helper", session)
+    await storage.commit_turn(opening)
+    assert (await storage.load("helper")).assist == session
+    agreed = replace(session, stage="answering", reached_by="phone")
+    first = start("a1", "respondent-1", run_id, address=None, given_by="intermediary")
+    first.assisted, first.assist = ("helper", "phone"), ("helper", agreed)
+    await storage.commit_turn(first)
+
+    async def moved_on(again: Storage) -> None:
+        assert (await again.load("helper")).assist == agreed
+        rows = await again.run_rows(run_id)
+        assert [(r.assisted_by, r.reached_by) for r in rows.responses] == [("helper", "phone")]
+        closing = TurnRecord(event_key="done:1", pid="respondent-1", now=9.0, outbox=[])
+        closing.assist = ("helper", None)
+        await again.commit_turn(closing)
+        assert (await again.load("helper")).assist is None
+
+    await reopened(storage, reopen, moved_on)
+
+
+async def test_a_late_delivery_report_never_moves_a_message_back(storage: Storage) -> None:
+    for status, code in (("queued", None), ("undelivered", 30003), ("sent", None)):
+        await storage.record_delivery(
+            platform="sms", message_id="SM1", status=status, error_code=code, now=5.0
+        )
+    await storage.record_delivery(
+        platform="sms", message_id="SM2", status="delivered", error_code=None, now=6.0
+    )
+    assert await storage.delivery_counts(platform="sms", since=0.0) == {
+        "undelivered": 1,
+        "delivered": 1,
+    }
+    assert await storage.forget_deliveries(6.0 + 31 * 24 * 3600) == 2
