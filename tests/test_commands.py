@@ -276,6 +276,8 @@ async def test_export_is_a_csv_with_one_column_per_question(chat: MemoryAdapter)
         "language",
         "channel",
         "given_by",
+        "reached_by",
+        "assisted_by",
         "visits",
         "services",
         "satisfaction",

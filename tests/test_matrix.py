@@ -257,7 +257,7 @@ async def test_a_coordinator_can_use_commands_in_a_direct_room_with_the_bot(
         downloaded.body, secret["key"]["k"], secret["hashes"]["sha256"], secret["iv"]
     )
     assert csv_text.decode("utf-8-sig").startswith(
-        "response,status,complete,completed_at,language,channel,given_by,visits"
+        "response,status,complete,completed_at,language,channel,given_by,reached_by,assisted_by,visits"
     )
 
 

@@ -153,7 +153,9 @@ async def test_an_export_is_uploaded_to_the_staff_channel(
     assert (
         data.decode("utf-8-sig")
         .splitlines()[0]
-        .startswith("response,status,complete,completed_at,language,channel,given_by,visits")
+        .startswith(
+            "response,status,complete,completed_at,language,channel,given_by,reached_by,assisted_by,visits"
+        )
     )
 
 
