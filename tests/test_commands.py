@@ -286,8 +286,9 @@ async def test_export_is_a_csv_with_one_column_per_question(chat: MemoryAdapter)
         "age_group",
     ]
     # questions another branch passed by are empty; a skipped one says so
-    assert table[1][4:7] == ["en", "memory", "participant"]  # language, channel, who typed
-    assert table[1][1:3] + table[1][7:] == [
+    # language, channel, who typed (no intermediary: not reached by one, typed by none)
+    assert table[1][4:9] == ["en", "memory", "participant", "", ""]
+    assert table[1][1:3] + table[1][9:] == [
         "completed",
         "completed",
         "Not at all",
@@ -297,7 +298,7 @@ async def test_export_is_a_csv_with_one_column_per_question(chat: MemoryAdapter)
         "Ramp",
         "[skipped]",
     ]
-    assert table[2][7:] == ["Every week", "Events and courses", "4", "", "Nothing", "40 to 64"]
+    assert table[2][9:] == ["Every week", "Events and courses", "4", "", "Nothing", "40 to 64"]
 
 
 async def test_staff_see_a_phone_number_as_phone_and_the_person_still_sees_their_own(
