@@ -127,6 +127,7 @@ class Coordination:
         missed while down."""
         await self.schedule.start()
         await self.starts.start()
+        await self.invitations.resume()
 
     async def handle(self, inbound: Inbound) -> None:
         """Run one command and answer it; a failure is logged and told, never raised. A

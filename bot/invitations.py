@@ -10,11 +10,14 @@ with the guardrails a public service needs before it messages hundreds of people
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from collections import Counter, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import cast
 
 from bot.commands import Audience, Command
@@ -31,7 +34,10 @@ from storage.contract import Storage
 
 log = logging.getLogger(__name__)
 
-PROGRESS_EVERY = 100  # invitations between progress reports in a large wave
+QUEUE_CHUNK = 1_000  # people queued (addresses and queue rows) in one commit
+SEND_CHUNK = 500  # invitations stored at once from the queue: one group commit or a few
+OPENING_AT_ONCE = 50  # direct conversations being opened at once (a platform call each)
+PROGRESS_SECONDS = 5.0  # between progress reports in a large wave
 TEXTING = "sms"  # the platform that invites phone numbers
 SKIPPED = {
     "busy": "in another survey now",
@@ -93,6 +99,7 @@ class Invitations:
         self.guardrails = guardrails
         self.budget = budget  # shared with reminders and follow-ups
         self._clock = clock
+        self._resuming: set[asyncio.Task[None]] = set()
 
     async def start(
         self, command: Command, inbound: Inbound, *, approved: bool = False
@@ -203,26 +210,92 @@ class Invitations:
         run_id: int,
         people: list[str],
     ) -> Counter[str]:
+        """Queue everyone (their addresses, many to a commit), then invite them from the
+        queue: a restart halfway goes on where this stopped (`resume`)."""
         outcomes: Counter[str] = Counter()
-        for done, person in enumerate(people, start=1):
-            try:
-                direct = await inviting.open_direct(person)
-                outcome = await self._bot.outreach.invite(
-                    platform=platform,
-                    user_id=person,
-                    conversation_id=direct,
-                    survey=survey,
-                    run_id=run_id,
-                )
-            except Exception:
-                log.exception("inviting someone to run %d failed", run_id)
-                outcome = "failed"
-            outcomes[outcome] += 1
-            if outcome == "invited":
-                self.budget.spend()
-            if done % PROGRESS_EVERY == 0 and done < len(people):
-                await self._tell(inbound, f"Run {run_id}: invited {done:,} of {len(people):,}…")
+        progress = _Progress(partial(self._tell, inbound), run_id, len(people))
+        for first in range(0, len(people), QUEUE_CHUNK):
+            opened = await self._opened(inviting, people[first : first + QUEUE_CHUNK])
+            outcomes["failed"] += sum(direct is None for _, direct in opened)
+            queued = [
+                (self._store.pseudonym(platform, person), platform, person, direct)
+                for person, direct in opened
+                if direct is not None
+            ]
+            await self._store.queue_invitations(run_id, queued, now=self._clock())
+            await progress.tell("stored {done:,} of {total:,} invitations…", first + len(opened))
+        await self._drain(run_id, survey, outcomes, progress)
         return outcomes
+
+    async def resume(self) -> None:
+        """Go on with the waves a stop interrupted, in the background."""
+        for run_id in await self._store.waiting_waves():
+            run = await self._store.run(run_id)
+            survey = self._surveys.surveys.get(run.survey_id) if run else None
+            if survey is None:
+                continue
+            log.info("going on with the queued invitations of run %d", run_id)
+            task = asyncio.get_running_loop().create_task(
+                self._drain(run_id, survey, Counter(), None)
+            )
+            self._resuming.add(task)
+            task.add_done_callback(self._resuming.discard)
+
+    async def resumed(self) -> None:
+        """Wait until the waves `resume` went on with are through."""
+        while self._resuming:
+            await asyncio.gather(*list(self._resuming), return_exceptions=True)
+
+    async def _opened(self, inviting: Inviting, people: list[str]) -> list[tuple[str, str | None]]:
+        """Each person with their direct conversation, opened if need be (None: failed)."""
+        at_once = asyncio.Semaphore(OPENING_AT_ONCE)
+
+        async def opened(person: str) -> tuple[str, str | None]:
+            async with at_once:
+                try:
+                    return person, await inviting.open_direct(person)
+                except Exception:
+                    log.exception("opening a direct conversation for an invitation failed")
+                    return person, None
+
+        return list(await asyncio.gather(*(opened(person) for person in people)))
+
+    async def _drain(
+        self, run_id: int, survey: Survey, outcomes: Counter[str], progress: _Progress | None
+    ) -> None:
+        """Invite the run's queued people, a chunk at a time, their sends paced by their
+        platforms. A chunk where storing failed stays queued for the next start."""
+        done = 0
+        while batch := await self._store.queued_invitations(run_id, most=SEND_CHUNK):
+            found = await asyncio.gather(*(self._one(run_id, survey, *p) for p in batch))
+            outcomes.update(found)
+            self.budget.spend(found.count("invited"))
+            await self._store.unqueue_invitations(
+                run_id,
+                [p[0] for p, outcome in zip(batch, found, strict=True) if outcome != "failed"],
+            )
+            done += len(batch)
+            if "failed" in found:
+                log.warning("run %d: invitations that could not be stored stay queued", run_id)
+                return
+            if progress is not None:
+                await progress.tell("invited {done:,} of {total:,}…", done)
+
+    async def _one(
+        self, run_id: int, survey: Survey, pid: str, platform: str, person: str, direct: str
+    ) -> str:
+        try:
+            return await self._bot.outreach.invite(
+                platform=platform,
+                user_id=person,
+                conversation_id=direct,
+                survey=survey,
+                run_id=run_id,
+                wait=False,
+            )
+        except Exception:
+            log.exception("inviting someone to run %d failed", run_id)
+            return "failed"
 
     async def _dry_run(
         self, survey: Survey, people: list[str], adapter: Adapter, described: str
@@ -302,3 +375,20 @@ def _stored_audience(audience: Audience, people: list[str]) -> str:
 
 def _title(survey: Survey) -> str:
     return survey.title[survey.default_language]
+
+
+class _Progress:
+    """How far a large wave got, told every PROGRESS_SECONDS to who started it."""
+
+    def __init__(self, tell: Callable[[str], Awaitable[None]], run_id: int, total: int) -> None:
+        self._tell = tell
+        self._run_id = run_id
+        self._total = total
+        self._told_at = time.monotonic()
+
+    async def tell(self, template: str, done: int) -> None:
+        if done >= self._total or time.monotonic() - self._told_at < PROGRESS_SECONDS:
+            return
+        self._told_at = time.monotonic()
+        said = template.format(done=done, total=self._total)
+        await self._tell(f"Run {self._run_id}: {said}")

@@ -49,16 +49,30 @@ class Outreach:
         return "invited"
 
     async def invite(
-        self, *, platform: str, user_id: str, conversation_id: str, survey: Survey, run_id: int
+        self,
+        *,
+        platform: str,
+        user_id: str,
+        conversation_id: str,
+        survey: Survey,
+        run_id: int,
+        wait: bool = True,
     ) -> str:
         """Open the survey in someone's direct conversation, consent first. Returns what
-        `invitable` says; only 'invited' sends anything (inviting twice invites once)."""
-        outcome = await self._invite(platform, user_id, conversation_id, survey, run_id)
+        `invitable` says; only 'invited' sends anything (inviting twice invites once).
+        Returns once it is sent, or when not `wait`, once it is stored."""
+        outcome = await self._invite(platform, user_id, conversation_id, survey, run_id, wait)
         self._metrics.invitations.labels(outcome).inc()
         return outcome
 
     async def _invite(
-        self, platform: str, user_id: str, conversation_id: str, survey: Survey, run_id: int
+        self,
+        platform: str,
+        user_id: str,
+        conversation_id: str,
+        survey: Survey,
+        run_id: int,
+        wait: bool,
     ) -> str:
         pid = self._store.pseudonym(platform, user_id)
         async with self._turns.serial.hold(pid):
@@ -68,7 +82,8 @@ class Outreach:
             if isinstance(invited, str):
                 return invited
             sending = self._turns.send_after(pid, invited)
-        await sending
+        if wait:
+            await sending
         return "invited"
 
     async def _store_invitation(

@@ -46,13 +46,14 @@ from storage.records import (
     Undeliverable,
 )
 from storage.staff_contract import StaffStorage
+from storage.wave_store import WaveStorage
 from storage.web_contract import WebStorage
 
 T = TypeVar("T")
 
 
 @runtime_checkable
-class Storage(StaffStorage, WebStorage, Protocol):
+class Storage(StaffStorage, WaveStorage, WebStorage, Protocol):
     # -- participants and their turns ------------------------------------------------
 
     def pseudonym(self, platform: str, user_id: str) -> str:

@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from storage import assisted, deliveries, schema, tallies, web_messages
+from storage import assisted, deliveries, schema, tallies, waves, web_messages
 from storage.records import StorageUnusable
 
 log = logging.getLogger(__name__)
@@ -81,6 +81,7 @@ MIGRATIONS = [
     Migration(22, web_messages.DESCRIPTION, web_messages.sqlite_schema),
     Migration(23, deliveries.DESCRIPTION, deliveries.sqlite_schema),
     Migration(24, assisted.DESCRIPTION, assisted.sqlite_schema),
+    Migration(25, waves.DESCRIPTION, waves.sqlite_schema),
 ]
 
 

@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 
 import psycopg
 
-from storage import assisted, deliveries, web_messages
+from storage import assisted, deliveries, waves, web_messages
 from storage.migrations import Migration, refuse_newer
 from storage.schema import FOLLOW_UPS
 
@@ -291,6 +291,7 @@ MIGRATIONS = [
     Migration(22, web_messages.DESCRIPTION, web_messages.postgres_schema),
     Migration(23, deliveries.DESCRIPTION, deliveries.postgres_schema),
     Migration(24, assisted.DESCRIPTION, assisted.postgres_schema),
+    Migration(25, waves.DESCRIPTION, waves.postgres_schema),
 ]
 
 

@@ -65,6 +65,7 @@ def erase_participant(
     if address:  # replies not yet sent would reveal what they said, and so would a transcript
         connection.execute("DELETE FROM outbox WHERE platform = ? AND conversation_id = ?", address)
         connection.execute("DELETE FROM web_messages WHERE conversation_id = ?", (address[1],))
+    connection.execute("DELETE FROM pending_invitations WHERE pid = ?", (pid,))
     connection.execute("DELETE FROM addresses WHERE pid = ?", (pid,))
     connection.execute("DELETE FROM participants WHERE pid = ?", (pid,))
     columns, values = claimed(connection)

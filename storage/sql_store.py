@@ -43,6 +43,7 @@ from storage.turns import (
     load,
     record_turns,
 )
+from storage.wave_store import WaveStore
 from storage.web_store import WebStore
 from storage.writer import nothing
 
@@ -55,7 +56,7 @@ T = TypeVar("T")
 SENT_CLEANUP_DELAY = 0.2
 
 
-class SqlStore(StaffStore, WebStore):
+class SqlStore(StaffStore, WaveStore, WebStore):
     """The storage contract; each method's promise is in storage/contract.py.
 
     Every write that changes a participant's conversation, participant or address

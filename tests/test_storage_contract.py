@@ -708,3 +708,20 @@ async def test_a_late_delivery_report_never_moves_a_message_back(storage: Storag
         "delivered": 1,
     }
     assert await storage.forget_deliveries(6.0 + 31 * 24 * 3600) == 2
+
+
+async def test_a_queued_wave_hands_out_its_people_until_each_is_unqueued(storage: Storage) -> None:
+    run_id = await storage.create_run(survey_id="s", audience="x", staff_channel=None, now=1.0)
+    people = [(f"p{n}", "memory", f"u{n}", f"dm-u{n}") for n in range(5)]
+    assert await storage.queue_invitations(run_id, people[:3], now=2.0) == 3
+    assert await storage.queue_invitations(run_id, people, now=3.0) == 2  # three were there
+    first = await storage.queued_invitations(run_id, most=2)
+    assert first == people[:2]
+    await storage.unqueue_invitations(run_id, [p[0] for p in first])
+    assert [p[0] for p in await storage.queued_invitations(run_id, most=10)] == ["p2", "p3", "p4"]
+    assert (await storage.load("p3")).address == "dm-u3"
+    await erase(storage, "p3", event_key="forget", now=4.0, confirmation='{"text": "ok"}')
+    assert [p[0] for p in await storage.queued_invitations(run_id, most=10)] == ["p2", "p4"]
+    assert await storage.waiting_waves() == [run_id]
+    await storage.close_run(run_id, now=5.0)
+    assert await storage.waiting_waves() == []

@@ -47,7 +47,7 @@ class TwilioApi:
     lookups: int = 0
     url: str = ""
     service_url: str = ""  # where the service under test listens, e.g. http://127.0.0.1:N
-    created_first: asyncio.Event = field(default_factory=asyncio.Event)
+    _grew: asyncio.Event = field(default_factory=asyncio.Event)
     _sids: itertools.count = field(default_factory=lambda: itertools.count(1))
     _runner: web.AppRunner | None = None
 
@@ -67,6 +67,12 @@ class TwilioApi:
     async def stop(self) -> None:
         if self._runner is not None:
             await self._runner.cleanup()
+
+    async def until_sent(self, count: int) -> None:
+        """Wait until `count` messages have been created."""
+        while len(self.sent) < count:
+            self._grew.clear()
+            await self._grew.wait()
 
     def bodies_to(self, number: str) -> list[str]:
         return [s.body for s in self.sent if s.to == number]
@@ -90,7 +96,7 @@ class TwilioApi:
             callback = form.get("StatusCallback")
             made = Sent(self._sid(), to, body, str(callback) if callback else None, time.time())
             self.sent.append(made)
-            self.created_first.set()
+            self._grew.set()
         if failure is not None:
             return _error(failure[0], failure[1], "stand-in failure")
         assert made is not None

@@ -1,0 +1,101 @@
+"""Invitation waves, queued before they are sent: `survey start … for` stores everyone
+it will invite (their address, and a queue row by pseudonymous id) many to a commit,
+then invites them from the queue chunk by chunk. A restart finds the queue and goes
+on: nobody is invited twice (an invitation's event id is its run and person) and
+nobody is left out. Addresses are kept where they always are — the one table that
+erasure and address retention clear — and the queue holds only pids.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+from storage.dialect import Connection
+from storage.schema import run_script
+
+DESCRIPTION = "invitation waves queued before they are sent, resumed after a restart"
+
+
+def queue(
+    connection: Connection,
+    *,
+    run_id: int,
+    people: list[tuple[str, str, str, str]],
+    now: float,
+) -> int:
+    """Queue (pid, platform, user id, conversation id) for the run; how many are new."""
+    connection.executemany(
+        "INSERT INTO participants (pid, created_at) VALUES (?, ?) ON CONFLICT DO NOTHING",
+        [(pid, now) for pid, *_ in people],
+    )
+    connection.executemany(
+        "INSERT INTO addresses (pid, platform, user_id, conversation_id, updated_at)"
+        " VALUES (?, ?, ?, ?, ?) ON CONFLICT (pid) DO UPDATE SET platform = excluded.platform,"
+        " user_id = excluded.user_id, conversation_id = excluded.conversation_id,"
+        " updated_at = excluded.updated_at",
+        [(*person, now) for person in people],
+    )
+    before = _count(connection, run_id)
+    connection.executemany(
+        "INSERT INTO pending_invitations (run_id, pid, queued_at) VALUES (?, ?, ?)"
+        " ON CONFLICT DO NOTHING",
+        [(run_id, pid, now) for pid, *_ in people],
+    )
+    return _count(connection, run_id) - before
+
+
+def queued(connection: Connection, *, run_id: int, most: int) -> list[tuple[str, str, str, str]]:
+    """The next `most` people queued for the run: (pid, platform, user id, conversation id).
+    One whose address was deleted meanwhile (erased, or retention) is not among them."""
+    return [
+        tuple(row)
+        for row in connection.execute(
+            "SELECT q.pid, a.platform, a.user_id, a.conversation_id FROM pending_invitations q"
+            " JOIN addresses a ON a.pid = q.pid WHERE q.run_id = ?"
+            " ORDER BY q.queued_at, q.pid LIMIT ?",
+            (run_id, most),
+        )
+    ]
+
+
+def unqueue(connection: Connection, *, run_id: int, pids: list[str]) -> None:
+    connection.executemany(
+        "DELETE FROM pending_invitations WHERE run_id = ? AND pid = ?",
+        [(run_id, pid) for pid in pids],
+    )
+
+
+def waiting_runs(connection: Connection) -> list[int]:
+    """Open runs with people still queued: what a restart resumes. Queue rows of closed
+    runs, and of people whose address is gone, are dropped here."""
+    connection.execute(
+        "DELETE FROM pending_invitations WHERE run_id IN (SELECT id FROM runs"
+        " WHERE status != 'open') OR pid NOT IN (SELECT pid FROM addresses)"
+    )
+    rows = connection.execute("SELECT DISTINCT run_id FROM pending_invitations ORDER BY run_id")
+    return [run_id for (run_id,) in rows]
+
+
+def _count(connection: Connection, run_id: int) -> int:
+    return connection.execute(
+        "SELECT count(*) FROM pending_invitations WHERE run_id = ?", (run_id,)
+    ).fetchone()[0]
+
+
+SCHEMA = """
+    CREATE TABLE pending_invitations (
+        run_id BIGINT NOT NULL,
+        pid TEXT NOT NULL,
+        queued_at DOUBLE PRECISION NOT NULL,
+        PRIMARY KEY (run_id, pid)
+    );
+"""
+
+
+def sqlite_schema(db: sqlite3.Connection) -> None:
+    run_script(db, SCHEMA)
+
+
+def postgres_schema(connection: Any) -> None:
+    connection.execute(SCHEMA)
