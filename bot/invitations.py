@@ -213,7 +213,7 @@ class Invitations:
         """Queue everyone (their addresses, many to a commit), then invite them from the
         queue: a restart halfway goes on where this stopped (`resume`)."""
         outcomes: Counter[str] = Counter()
-        progress = _Progress(partial(self._tell, inbound), run_id, len(people))
+        progress = Progress(partial(self._tell, inbound), run_id, len(people), time.monotonic)
         for first in range(0, len(people), QUEUE_CHUNK):
             opened = await self._opened(inviting, people[first : first + QUEUE_CHUNK])
             outcomes["failed"] += sum(direct is None for _, direct in opened)
@@ -261,7 +261,7 @@ class Invitations:
         return list(await asyncio.gather(*(opened(person) for person in people)))
 
     async def _drain(
-        self, run_id: int, survey: Survey, outcomes: Counter[str], progress: _Progress | None
+        self, run_id: int, survey: Survey, outcomes: Counter[str], progress: Progress | None
     ) -> None:
         """Invite the run's queued people, a chunk at a time, their sends paced by their
         platforms. A chunk where storing failed stays queued for the next start."""
@@ -377,18 +377,21 @@ def _title(survey: Survey) -> str:
     return survey.title[survey.default_language]
 
 
-class _Progress:
+class Progress:
     """How far a large wave got, told every PROGRESS_SECONDS to who started it."""
 
-    def __init__(self, tell: Callable[[str], Awaitable[None]], run_id: int, total: int) -> None:
+    def __init__(
+        self, tell: Callable[[str], Awaitable[None]], run_id: int, total: int, clock: Clock
+    ) -> None:
         self._tell = tell
         self._run_id = run_id
         self._total = total
-        self._told_at = time.monotonic()
+        self._clock = clock
+        self._told_at = clock()
 
     async def tell(self, template: str, done: int) -> None:
-        if done >= self._total or time.monotonic() - self._told_at < PROGRESS_SECONDS:
+        if done >= self._total or self._clock() - self._told_at < PROGRESS_SECONDS:
             return
-        self._told_at = time.monotonic()
+        self._told_at = self._clock()
         said = template.format(done=done, total=self._total)
         await self._tell(f"Run {self._run_id}: {said}")

@@ -207,7 +207,7 @@ async def test_a_long_digest_is_split_under_slacks_limits(
     assert rebuilt == long_text
 
 
-async def test_a_large_invite_wave_reports_progress_and_loses_no_invite_under_rate_limits(
+async def test_a_large_invite_wave_loses_no_invite_under_rate_limits(
     slack_bot: Runtime, events, slack_api: SlackWebApi
 ) -> None:
     people = [f"UP{n:04d}" for n in range(1000)]
@@ -226,7 +226,6 @@ async def test_a_large_invite_wave_reports_progress_and_loses_no_invite_under_ra
         for c in slack_api.calls
         if c.method in ("response_url", "chat.postEphemeral") and c.params["text"] != held
     ]
-    assert told[:-2] == [f"Run 1: invited {n:,} of 1,000…" for n in range(100, 1000, 100)]
     assert "invited 1000" in told[-1]
     invited = {p["channel"] for p in slack_api.made("chat.postMessage") if p["channel"] != "CSTAFF"}
     assert invited == {f"D{person}" for person in people}

@@ -153,6 +153,7 @@ async def test_a_coordinator_invites_numbers_and_learns_the_cost_first(
     started = await command(chat, f"survey start home-care for {ANN} 0501112222")
     assert "started for 2 phone numbers: invited 2" in started
     await texting.bot.settled()
+    await texting.outbox.settle()  # a reply waiting to be sent holds its address until then
     assert len(twilio.bodies_to(ANN)) == len(twilio.bodies_to(BEN)) == 1
     stored = everything_stored(tmp_path)
     for table, content in stored.items():

@@ -8,6 +8,7 @@ from pathlib import Path
 from conftest import Clock, command, coordinated
 
 from adapters.memory import MemoryAdapter
+from bot.invitations import PROGRESS_SECONDS, Progress
 
 
 def invited(chat: MemoryAdapter, person: str) -> int:
@@ -53,3 +54,20 @@ async def test_a_wave_above_the_approval_limit_invites_everyone_once_approved(
         await runtime.bot.settled()
         assert sum(invited(chat, p) for p in people) == 1_200
         assert await runtime.store.waiting_waves() == []
+
+
+async def test_a_long_wave_says_how_far_it_got_every_few_seconds() -> None:
+    now = [0.0]
+    told: list[str] = []
+
+    async def tell(text: str) -> None:
+        told.append(text)
+
+    progress = Progress(tell, 7, 10_000, lambda: now[0])
+    await progress.tell("invited {done:,} of {total:,}…", 500)  # too soon
+    now[0] = PROGRESS_SECONDS
+    await progress.tell("invited {done:,} of {total:,}…", 4_000)
+    await progress.tell("invited {done:,} of {total:,}…", 4_500)  # too soon again
+    now[0] = 3 * PROGRESS_SECONDS
+    await progress.tell("invited {done:,} of {total:,}…", 10_000)  # the answer says the end
+    assert told == ["Run 7: invited 4,000 of 10,000…"]
