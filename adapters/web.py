@@ -201,6 +201,7 @@ class WebAdapter:
             "question": message.question,
             "details": message.details,
             "table": message.table,
+            "language": message.language,
         }
         if outbound.attachment is not None:
             name = secrets.token_urlsafe(16)

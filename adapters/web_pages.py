@@ -81,8 +81,12 @@ def rendered(name: str, language: str, branding: Branding = NEUTRAL) -> str:
     values = {key: html.escape(text) for key, text in texts.items()}
     values["lang"] = language
     values["texts"] = html.escape(json.dumps(texts, ensure_ascii=False))
+    # the words in every language, for when the conversation changes language
+    values["languages"] = html.escape(json.dumps(PAGE_TEXTS, ensure_ascii=False))
+    values["title_key"] = "title"
     if branding.name:
         values["title"] = html.escape(branding.name)
+        values["title_key"] = ""  # the service's own name is the same in every language
     # the logo sits beside the name, which says the same: decorative for a screen reader
     values["logo"] = '<img class="logo" src="branding/logo" alt=""> ' if branding.logo else ""
     links = [

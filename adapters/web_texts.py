@@ -1,7 +1,8 @@
 """The web chat page's own words (not the bot's), in the languages the bot speaks.
 
 The page is served in the browser's first language that is here (Accept-Language),
-else in English; the bot's messages follow the same header.
+else in English; the bot's messages follow the same header. When the conversation
+turns to another language (`language fi`), the page's words follow it.
 """
 
 from __future__ import annotations
@@ -9,6 +10,9 @@ from __future__ import annotations
 PAGE_TEXTS: dict[str, dict[str, str]] = {
     "en": {
         "title": "Feedback chat",
+        "you": "You: ",
+        "bot": "civicbot: ",
+        "choices": "Choices",
         "privacy": "Privacy notice",
         "accessibility": "Accessibility statement",
         "note": "Your answers go only to the service that asked. You can type help, back, "
@@ -43,6 +47,9 @@ PAGE_TEXTS: dict[str, dict[str, str]] = {
     },
     "fi": {
         "title": "Palautekeskustelu",
+        "you": "Sinä: ",
+        "bot": "civicbot: ",
+        "choices": "Vaihtoehdot",
         "privacy": "Tietosuojaseloste",
         "accessibility": "Saavutettavuusseloste",
         "note": "Vastauksesi menevät vain palvelulle, joka kysyi. Voit kirjoittaa milloin "
@@ -77,6 +84,9 @@ PAGE_TEXTS: dict[str, dict[str, str]] = {
     },
     "sv": {
         "title": "Responschatt",
+        "you": "Du: ",
+        "bot": "civicbot: ",
+        "choices": "Alternativ",
         "privacy": "Dataskyddsbeskrivning",
         "accessibility": "Tillgänglighetsutlåtande",
         "note": "Dina svar går bara till den tjänst som frågade. Du kan när som helst skriva "

@@ -60,7 +60,10 @@ class TurnWriter:
         (platform, conversation, message) to others; what to send, or None for a
         redelivery."""
         whole = platform in self.texting
-        addressed = [(platform, to, m) for m in merged(said, whole=whole)] + list(also)
+        said = merged(said, whole=whole)
+        if record.language:  # the conversation's language after this turn
+            said = tuple(replace(m, language=record.language) for m in said)
+        addressed = [(platform, to, m) for m in said] + list(also)
         record.outbox = [OutboxMessage(p, where, m.to_json()) for p, where, m in addressed]
         outbox_ids = await self._store.commit_turn(record)
         if outbox_ids is None:

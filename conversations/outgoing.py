@@ -36,6 +36,8 @@ class Message:
     # Rows under a header row, where a platform draws tables (the staff page): `text`
     # says the same for the others.
     table: tuple[tuple[str, ...], ...] = ()
+    # The conversation's language when it was said (the web page's words follow it).
+    language: str | None = None
 
     def to_json(self) -> str:
         """What the outbox stores of it. Every participant at a question gets the same
@@ -54,6 +56,7 @@ class Message:
             question=fields.get("question"),
             details=fields.get("details", ""),
             table=tuple(tuple(row) for row in fields.get("table", ())),
+            language=fields.get("language"),
         )
 
 
@@ -95,4 +98,6 @@ def _encoded(message: Message) -> str:
         body["details"] = message.details
     if message.table:
         body["table"] = [list(row) for row in message.table]
+    if message.language:
+        body["language"] = message.language
     return json.dumps(body, ensure_ascii=False)

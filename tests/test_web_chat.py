@@ -237,6 +237,27 @@ async def test_a_finnish_browser_gets_the_page_and_the_bot_in_finnish(
     await expect(last_bot_message(page)).to_contain_text("Kaupunginkirjaston palautekysely")
 
 
+async def test_the_page_speaks_the_language_the_conversation_turns_to(
+    browser: Browser, site: Runtime
+) -> None:
+    page = await browser.new_page()
+    await page.goto(url(site))
+    await expect(last_bot_message(page)).to_contain_text("These surveys are open")
+    await type_answer(page, "library")
+    await type_answer(page, "kieli fi")
+    await expect(last_bot_message(page)).to_contain_text("Kieli: suomi.")
+    await expect(page.locator("html")).to_have_attribute("lang", "fi")
+    await expect(page.get_by_role("heading")).to_have_text("Palautekeskustelu")
+    await expect(page.get_by_label("Vastauksesi")).to_be_visible()
+    await expect(page.get_by_role("button", name="Olen valmis")).to_be_visible()
+    await expect(page.get_by_role("group", name="Vaihtoehdot").last).to_be_visible()
+    await type_answer(page, "kyllä")
+    await expect(page.locator("#log li.me .sender").last).to_have_text("Sinä:")
+    await page.reload()  # the transcript brings the language back with it
+    await expect(page.locator("html")).to_have_attribute("lang", "fi")
+    await expect(page.get_by_role("heading")).to_have_text("Palautekeskustelu")
+
+
 async def test_a_page_opened_while_its_network_is_over_the_limit_waits_and_says_why(
     browser: Browser, tmp_path: Path, survey_folder: Path
 ) -> None:

@@ -4,7 +4,9 @@
 
 const api = document.body.dataset.api;
 const staff = document.body.dataset.mode === "staff";
-const texts = JSON.parse(document.body.dataset.texts);  // the page's words, in its language
+let texts = JSON.parse(document.body.dataset.texts);  // the page's words, in its language
+// the words in every language (the citizen's page): they follow the conversation's
+const languages = JSON.parse(document.body.dataset.languages || "{}");
 const log = document.getElementById("log");  // it scrolls; the lines are its list
 const lines = log.querySelector("ol");
 const form = document.getElementById("composer");
@@ -31,7 +33,7 @@ function addLine(who, text) {
   item.className = who;
   const sender = document.createElement("span");
   sender.className = "sender";
-  sender.textContent = who === "bot" ? "civicbot: " : "You: ";
+  sender.textContent = who === "bot" ? texts.bot : texts.you;
   item.appendChild(sender);
   item.dir = "auto";  // right-to-left text reads right to left
   paragraphs(item, text);
@@ -55,7 +57,7 @@ function singleChoices(item, message) {
   const group = document.createElement("div");
   group.className = "choices";
   group.setAttribute("role", "group");
-  group.setAttribute("aria-label", "Choices");
+  group.setAttribute("aria-label", texts.choices);
   message.choices.forEach((choice, index) => {
     const button = document.createElement("button");
     button.type = "button";
@@ -127,6 +129,20 @@ function tableLine(message) {
   return item;
 }
 
+function speak(language) {
+  // The conversation changed language: so do the page's own words and its lang.
+  if (!languages[language] || language === document.documentElement.lang) return;
+  texts = languages[language];
+  document.documentElement.lang = language;
+  for (const element of document.querySelectorAll("[data-text]")) {
+    if (element.dataset.text) element.textContent = texts[element.dataset.text];
+  }
+  for (const element of document.querySelectorAll("[data-label]")) {
+    element.setAttribute("aria-label", texts[element.dataset.label]);
+  }
+  if (document.querySelector('[data-text="title"]')) document.title = texts.title;
+}
+
 const shown = new Set();  // outbox ids: a reply resent after a crash is shown once
 
 function showBotMessage(message) {
@@ -135,6 +151,7 @@ function showBotMessage(message) {
     shown.add(message.id);
   }
   disableOldChoices();
+  if (message.language && !staff) speak(message.language);
   const item = message.table.length ? tableLine(message) : addLine("bot", message.text);
   if (message.details) {  // a digest's full figures: below a fold, its first line the label
     const fold = document.createElement("details");
