@@ -188,12 +188,15 @@ def _after_words(text: str, count: int) -> str:
 _FIRST_WORD = re.compile(r"^\S+\s*")
 
 
+HELD_NUMBER = "[number]"  # a phone number as the audit log and a held request keep it
+
+
 def audited(text: str, parsed: Command | Unusable) -> str:
     """The command as the audit log keeps it: phone numbers left out (erasure could not
     reach them there)."""
     if isinstance(parsed, Command) and parsed.audience.kind == "numbers":
         for number in parsed.audience.names:
-            text = text.replace(number, "[number]")
+            text = text.replace(number, HELD_NUMBER)
     return text[:500]
 
 
@@ -349,7 +352,8 @@ def _audience(args: list[str]) -> Command | Unusable:
         return Command("start", survey=survey, audience=Audience("channel", (who[2],)))
     if len(who) == 1 and who[0].startswith(("#", "!")):
         return Command("start", survey=survey, audience=Audience("channel", (who[0],)))
-    if who[0][:1] == "+" or who[0][:1].isdigit():  # phone numbers, maybe written with spaces
+    # phone numbers, maybe written with spaces; or as a held wave keeps them ([number])
+    if who[0][:1] == "+" or who[0][:1].isdigit() or who[0].startswith(HELD_NUMBER):
         written = " ".join(who)
         numbers = written.split(",") if "," in written else written.split()
         named = tuple(n.strip() for n in numbers if n.strip())

@@ -297,7 +297,9 @@ class Coordination:
         if held.name == "tell":
             outcome, run_id = await self._approved_tell(held, asker), held.run
         else:
-            outcome, run_id = await self.invitations.start(held, asker, approved=True)
+            outcome, run_id = await self.invitations.start(
+                held, asker, approved=True, request=request.id
+            )
         await self._tell(asker, f"{approver} approved request {request.id}. {outcome}")
         return f"Request {request.id} approved. {outcome}", run_id
 

@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import cast
 
-from bot.commands import Audience, Command
+from bot.commands import Audience, Command, audited
 from bot.core import Bot
 from bot.events import Adapter, Costing, Inbound, Inviting
 from bot.scheduler import Clock
@@ -38,6 +38,7 @@ QUEUE_CHUNK = 1_000  # people queued (addresses and queue rows) in one commit
 SEND_CHUNK = 500  # invitations stored at once from the queue: one group commit or a few
 OPENING_AT_ONCE = 50  # direct conversations being opened at once (a platform call each)
 PROGRESS_SECONDS = 5.0  # between progress reports in a large wave
+HELD_AT_MOST = 1_000_000  # numbers a held wave may hold
 TEXTING = "sms"  # the platform that invites phone numbers
 SKIPPED = {
     "busy": "in another survey now",
@@ -102,9 +103,15 @@ class Invitations:
         self._resuming: set[asyncio.Task[None]] = set()
 
     async def start(
-        self, command: Command, inbound: Inbound, *, approved: bool = False
+        self,
+        command: Command,
+        inbound: Inbound,
+        *,
+        approved: bool = False,
+        request: int | None = None,
     ) -> tuple[str, int | None]:
-        """What to answer the coordinator, and the run started (None if none was)."""
+        """What to answer the coordinator, and the run started (None if none was);
+        `request`: the approval that let it go ahead, whose numbers wait in the queue."""
         survey = self._surveys.named(command.survey)
         if survey is None:
             known = ", ".join(sorted(self._surveys.surveys)) or "none loaded"
@@ -119,7 +126,10 @@ class Invitations:
             refusal = f"{platform} cannot invite people; use 'for everyone' and share the link."
             return refusal, None
         inviting = cast(Inviting, adapter)  # what `capabilities.invites` promises
-        people = await self._audience(inviting, command.audience)
+        if request is not None and command.audience.kind == "numbers":
+            people = [person for _, _, person, _ in await self._held(request)]
+        else:
+            people = await self._audience(inviting, command.audience)
         if isinstance(people, str):
             return people, None
         people = [p for p in dict.fromkeys(people) if p != inbound.user_id]
@@ -127,6 +137,8 @@ class Invitations:
         if command.dry_run:
             return await self._dry_run(survey, people, adapter, described), None
         if len(people) > self.guardrails.approval_above and not approved:
+            if command.audience.kind == "numbers":
+                return await self._hold_numbers(inviting, inbound, command, people), None
             return await self.hold(inbound, len(people)), None
         if len(people) > (remaining := self.budget.remaining()):
             return (
@@ -138,6 +150,10 @@ class Invitations:
         audience_text = _stored_audience(command.audience, people)
         run_id = await self._new_run(survey, audience_text, inbound)
         outcomes = await self._invite(inviting, inbound, platform, survey, run_id, people)
+        if request is not None and command.audience.kind == "numbers":
+            await self._store.unqueue_invitations(
+                -request, [p for p, *_ in await self._held(request)]
+            )
         counts = [f"invited {outcomes['invited']}"] + [
             f"{outcomes[why]} {SKIPPED[why]}, not invited"
             for why in ("busy", "opted_out")
@@ -335,21 +351,47 @@ class Invitations:
 
     async def hold(self, inbound: Inbound, audience: int) -> str:
         """Keep the command for a second coordinator's approval; what to answer."""
+        return (await self._request(inbound, audience, inbound.text))[1]
+
+    async def _request(self, inbound: Inbound, audience: int, kept: str) -> tuple[int, str]:
+        """Keep the command as `kept` for a second coordinator; the request's number and
+        what to answer."""
         request = await self._store.request_approval(
             now=self._clock(),
             platform=inbound.platform,
             user_id=inbound.user_id,
             conversation_id=inbound.conversation_id,
-            command=inbound.text,
+            command=kept,
             audience=audience,
         )
         within = int(self.guardrails.approval_within.total_seconds() // 60)
-        return (
+        return request, (
             f"Held, nothing sent: this would message {audience:,} people, more than "
             f"{self.guardrails.approval_above:,} without a second coordinator. Another "
             f"coordinator can type 'survey approve {request}' within {within} minutes to let "
-            f"it go ahead ('{inbound.text} dry-run' shows what people would get)."
+            f"it go ahead ('{kept} dry-run' shows what people would get)."
         )
+
+    async def _hold_numbers(
+        self, inviting: Inviting, inbound: Inbound, command: Command, people: list[str]
+    ) -> str:
+        """Hold a wave of phone numbers: the request keeps the command with [number] in
+        place of each, and the numbers wait as addresses in the wave's queue, under the
+        request (-its number), where erasure and address retention reach them."""
+        request, said = await self._request(inbound, len(people), audited(inbound.text, command))
+        opened = await self._opened(inviting, people)
+        queued = [
+            (self._store.pseudonym(TEXTING, person), TEXTING, person, direct)
+            for person, direct in opened
+            if direct is not None
+        ]
+        for first in range(0, len(queued), QUEUE_CHUNK):
+            chunk = queued[first : first + QUEUE_CHUNK]
+            await self._store.queue_invitations(-request, chunk, now=self._clock())
+        return said
+
+    async def _held(self, request: int) -> list[tuple[str, str, str, str]]:
+        return await self._store.queued_invitations(-request, most=HELD_AT_MOST)
 
     async def _new_run(self, survey: Survey, audience: str, inbound: Inbound) -> int:
         return await self._store.create_run(

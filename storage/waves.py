@@ -72,8 +72,12 @@ def waiting_runs(connection: Connection) -> list[int]:
     connection.execute(
         "DELETE FROM pending_invitations WHERE run_id IN (SELECT id FROM runs"
         " WHERE status != 'open') OR pid NOT IN (SELECT pid FROM addresses)"
+        " OR -run_id IN (SELECT id FROM approvals WHERE approved_at IS NOT NULL)"
     )
-    rows = connection.execute("SELECT DISTINCT run_id FROM pending_invitations ORDER BY run_id")
+    # a held wave's numbers wait under minus its approval request's number
+    rows = connection.execute(
+        "SELECT DISTINCT run_id FROM pending_invitations WHERE run_id > 0 ORDER BY run_id"
+    )
     return [run_id for (run_id,) in rows]
 
 

@@ -13,6 +13,7 @@ from sms_harness import ANN, sms_running, texts
 from twilio_stub import ACCOUNT_SID, AUTH_TOKEN, TwilioApi, signed_post, text_in
 
 from bot.app import Runtime
+from bot.invitations import Guardrails
 
 BEN = "+358501112222"
 
@@ -234,3 +235,26 @@ async def test_nothing_a_person_texts_nor_their_number_reaches_the_log(
     assert "401234567" not in logged
     assert "Pekka" not in logged
     assert "Your answers are used only" not in logged  # nor what civicbot texted
+
+
+async def test_a_held_wave_of_numbers_keeps_them_only_as_addresses_until_approved(
+    tmp_path, survey_folder, twilio
+):
+    guardrails = Guardrails(approval_above=1)
+    coordinators = frozenset({"memory:coord", "memory:coord2"})
+    async with sms_running(
+        tmp_path, survey_folder, twilio, guardrails=guardrails, coordinators=coordinators
+    ) as runtime:
+        chat = runtime.adapters[0]
+        held = await command(chat, f"survey start home-care for {ANN} {BEN}")
+        assert held.startswith("Held, nothing sent: this would message 2 people")
+        assert "401234567" not in held
+        for table, content in everything_stored(tmp_path).items():
+            if table != "addresses":
+                assert "401234567" not in content, table
+        approved = await command(chat, "survey approve 1", user="coord2")
+        assert "started for 2 phone numbers: invited 2" in approved
+        await runtime.bot.settled()
+        assert len(twilio.bodies_to(ANN)) == len(twilio.bodies_to(BEN)) == 1
+        assert await runtime.store.waiting_waves() == []
+        assert rows(tmp_path, "SELECT count(*) FROM pending_invitations") == [(0,)]
