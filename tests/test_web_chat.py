@@ -102,7 +102,9 @@ async def test_a_full_survey_by_typing_with_the_keyboard_only(
     }
 
 
-async def test_a_reload_mid_survey_continues_where_it_was(browser: Browser, site: Runtime) -> None:
+async def test_a_reload_mid_survey_shows_both_halves_and_continues_where_it_was(
+    browser: Browser, site: Runtime
+) -> None:
     page = await browser.new_page()
     await page.goto(url(site))
     await expect(last_bot_message(page)).to_contain_text("These surveys are open")
@@ -112,6 +114,19 @@ async def test_a_reload_mid_survey_continues_where_it_was(browser: Browser, site
     await page.reload()
     await expect(last_bot_message(page)).to_contain_text("Which services have you used")
     await expect(page.locator("#log li.bot")).to_have_count(4)  # the transcript, not a restart
+    # both halves, in the order they were said
+    lines = page.locator("#log li")
+    await expect(lines).to_have_count(7)
+    assert [await lines.nth(n).get_attribute("class") for n in range(7)] == [
+        "bot",
+        "me",
+        "bot",
+        "me",
+        "bot",
+        "me",
+        "bot",
+    ]
+    await expect(lines.nth(1)).to_contain_text("library")
     await type_answer(page, "2")
     await expect(last_bot_message(page)).to_contain_text("how satisfied are you")
 

@@ -14,6 +14,11 @@ const input = document.getElementById("message");
 const statusLine = document.getElementById("status");
 let last = 0;
 let epoch = null;  // the server's; another one means it restarted
+// What the person said, kept in this tab (gone with it, and with "I'm done") so that a
+// reload shows both halves of the conversation: each line with the last bot message
+// number it followed, and the server's epoch (after a restart the numbers start anew).
+const SAID = "civicbot-said";
+let said = staff ? null : JSON.parse(sessionStorage.getItem(SAID) || '{"lines": []}');
 
 function newId() {
   return crypto.randomUUID ? crypto.randomUUID()
@@ -207,8 +212,24 @@ async function patiently(url, options) {
 
 let delivered = Promise.resolve();  // the last message's delivery, retries included
 
+function remember(text) {
+  if (!said) return;
+  said.lines.push({ after: last, text });
+  said.lines = said.lines.slice(-100);
+  sessionStorage.setItem(SAID, JSON.stringify(said));
+}
+
+function restoreSaid(upTo) {
+  // the person's lines that came before the bot message numbered `upTo`
+  while (said && said.restoring && said.lines[said.shown] && said.lines[said.shown].after < upTo) {
+    addLine("me", said.lines[said.shown].text);
+    said.shown += 1;
+  }
+}
+
 function send(text, action, picked) {
   const line = addLine("me", text);
+  remember(text);
   statusLine.textContent = "";
   const body = { text, action: action || null, id: newId() };
   if (picked) body.picked = picked;  // multiple choice: the question and the ticked values
@@ -269,6 +290,7 @@ async function poll() {
         return;
       }
       const data = await response.json();
+      if (said && said.epoch !== data.epoch) said = { epoch: data.epoch, lines: [] };
       epoch = data.epoch;  // after a restart, the new transcript comes whole
       for (const message of data.messages) showBotMessage(message);
       last = data.last;
@@ -305,6 +327,7 @@ if (done) {
     // starts again with a new one, so the next person sees nothing of this conversation.
     await fetch("api/done", { method: "POST" });
     sessionStorage.setItem("civicbot-done", "1");
+    sessionStorage.removeItem(SAID);
     location.reload();
   });
 }
@@ -316,6 +339,20 @@ async function begin() {
   }
   const response = await patiently(`${api}?after=0&wait=0`);
   const data = response.ok ? await response.json() : { messages: [] };
+  if (said) {
+    if (said.epoch !== data.epoch) said = { epoch: data.epoch, lines: [] };  // a new transcript
+    said.restoring = true;
+    said.shown = 0;
+    for (const message of data.messages) {
+      restoreSaid(message.seq);
+      showBotMessage(message);
+    }
+    restoreSaid(Infinity);
+    said.restoring = false;
+    sessionStorage.setItem(SAID, JSON.stringify({ epoch: said.epoch, lines: said.lines }));
+    last = data.last;
+    epoch = data.epoch;
+  }
   if (data.messages.length === 0 && !staff) {
     // A first visit, or the server restarted: ask the bot where we are.
     await patiently(api, {
