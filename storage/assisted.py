@@ -10,12 +10,10 @@ reached. Sessions change only inside a turn of their respondent (`record_turns`)
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Any
 
 from storage.dialect import Connection
 from storage.records import AssistSession, TurnRecord
-from storage.schema import run_script
 
 DESCRIPTION = "assisted sessions: intermediaries typing answers for someone, and how reached"
 # The session's columns after the intermediary's pid, as `session_of` reads them.
@@ -78,11 +76,3 @@ SCHEMA = """
     ALTER TABLE responses ADD COLUMN assisted_by TEXT;
     ALTER TABLE responses ADD COLUMN reached_by TEXT;
 """
-
-
-def sqlite_schema(db: sqlite3.Connection) -> None:
-    run_script(db, SCHEMA)
-
-
-def postgres_schema(connection: Any) -> None:
-    connection.execute(SCHEMA)

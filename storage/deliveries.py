@@ -7,12 +7,8 @@ one no further along. Rows are kept KEPT_SECONDS, long enough for a wave's figur
 
 from __future__ import annotations
 
-import sqlite3
-from typing import Any
-
 from storage.dialect import Connection
 from storage.retention import DELETE_CHUNK
-from storage.schema import run_script
 
 KEPT_SECONDS = 30 * 24 * 3600
 # How far along each status Twilio reports is: a report never moves a message back.
@@ -70,11 +66,3 @@ SCHEMA = """
     CREATE INDEX deliveries_by_age ON deliveries (at);
 """
 DESCRIPTION = "what platforms reported of the messages they took (SMS delivery reports)"
-
-
-def sqlite_schema(db: sqlite3.Connection) -> None:
-    run_script(db, SCHEMA)
-
-
-def postgres_schema(connection: Any) -> None:
-    connection.execute(SCHEMA)

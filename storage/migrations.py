@@ -7,6 +7,7 @@ import sqlite3
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from storage import assisted, deliveries, schema, tallies, waves, web_messages
@@ -78,10 +79,10 @@ MIGRATIONS = [
     Migration(19, "the surveys each running worker serves", schema.served_surveys),
     Migration(20, schema.FOLLOW_UPS, schema.follow_ups),
     Migration(21, tallies.DESCRIPTION, tallies.tallies),
-    Migration(22, web_messages.DESCRIPTION, web_messages.sqlite_schema),
-    Migration(23, deliveries.DESCRIPTION, deliveries.sqlite_schema),
-    Migration(24, assisted.DESCRIPTION, assisted.sqlite_schema),
-    Migration(25, waves.DESCRIPTION, waves.sqlite_schema),
+    Migration(22, web_messages.DESCRIPTION, partial(schema.run_script, script=web_messages.SCHEMA)),
+    Migration(23, deliveries.DESCRIPTION, partial(schema.run_script, script=deliveries.SCHEMA)),
+    Migration(24, assisted.DESCRIPTION, partial(schema.run_script, script=assisted.SCHEMA)),
+    Migration(25, waves.DESCRIPTION, partial(schema.run_script, script=waves.SCHEMA)),
 ]
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping
+from functools import partial
 
 import psycopg
 
@@ -282,16 +283,21 @@ def by_completion(connection: psycopg.Connection) -> None:
     )
 
 
+def _script(script: str, connection: psycopg.Connection) -> None:
+    """A migration written for both backends, as PostgreSQL runs it."""
+    connection.execute(script)
+
+
 MIGRATIONS = [
     Migration(17, "the schema of SQLite's migrations 1 to 17, in one step", baseline),
     Migration(18, "workers: each participant's stored turns, who sends each reply", workers),
     Migration(19, "the surveys each running worker serves", served_surveys),
     Migration(20, FOLLOW_UPS, follow_ups),
     Migration(21, "responses by completion time, for a digest's new ones", by_completion),
-    Migration(22, web_messages.DESCRIPTION, web_messages.postgres_schema),
-    Migration(23, deliveries.DESCRIPTION, deliveries.postgres_schema),
-    Migration(24, assisted.DESCRIPTION, assisted.postgres_schema),
-    Migration(25, waves.DESCRIPTION, waves.postgres_schema),
+    Migration(22, web_messages.DESCRIPTION, partial(_script, web_messages.SCHEMA)),
+    Migration(23, deliveries.DESCRIPTION, partial(_script, deliveries.SCHEMA)),
+    Migration(24, assisted.DESCRIPTION, partial(_script, assisted.SCHEMA)),
+    Migration(25, waves.DESCRIPTION, partial(_script, waves.SCHEMA)),
 ]
 
 

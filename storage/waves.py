@@ -8,11 +8,7 @@ erasure and address retention clear — and the queue holds only pids.
 
 from __future__ import annotations
 
-import sqlite3
-from typing import Any
-
 from storage.dialect import Connection
-from storage.schema import run_script
 
 DESCRIPTION = "invitation waves queued before they are sent, resumed after a restart"
 
@@ -95,11 +91,3 @@ SCHEMA = """
         PRIMARY KEY (run_id, pid)
     );
 """
-
-
-def sqlite_schema(db: sqlite3.Connection) -> None:
-    run_script(db, SCHEMA)
-
-
-def postgres_schema(connection: Any) -> None:
-    connection.execute(SCHEMA)

@@ -12,12 +12,8 @@ may quote what the person said (read-backs, `my data`), so erasure deletes them 
 
 from __future__ import annotations
 
-import sqlite3
-from typing import Any
-
 from storage.dialect import Connection, is_postgres
 from storage.retention import DELETE_CHUNK
-from storage.schema import run_script
 
 CHANNEL = "civicbot_web"  # PostgreSQL's notification channel; the payload is the conversation
 WEB_LOCKS = 2  # the first key of the advisory locks on web conversations (1: participants)
@@ -84,11 +80,3 @@ SCHEMA = """
     CREATE INDEX web_messages_by_age ON web_messages (at);
 """
 DESCRIPTION = "the web chat's transcripts, shared by the workers of one database"
-
-
-def sqlite_schema(db: sqlite3.Connection) -> None:
-    run_script(db, SCHEMA)
-
-
-def postgres_schema(connection: Any) -> None:
-    connection.execute(SCHEMA)
