@@ -108,3 +108,48 @@ async def test_the_staff_page_s_table_of_findings_has_no_wcag_violation(
     await type_answer(screen, "survey outcomes 1")
     await expect(screen.get_by_role("table")).to_contain_text("Opening hours")
     assert await violations(screen) == []
+
+
+async def test_every_question_type_and_an_error_have_no_wcag_violation(
+    screen: Page, site: Runtime
+) -> None:
+    """The library survey: consent, single choice, multiple choice, a scale, free text;
+    a refused answer's explanation; the thank-you."""
+    await screen.goto(url(site))
+    await expect(last_bot_message(screen)).to_contain_text("These surveys are open")
+    found: dict[str, list[str]] = {}
+    steps = [
+        ("library", "Do you want to take part?"),
+        ("yes", "How often do you visit the library?"),
+        ("7", "That is not one of the options."),  # an error, then the question again
+        ("2", "Which services have you used"),
+        ("1, 3", "how satisfied are you"),
+        ("4", "What is one thing we could do better?"),
+        ("Longer hours", "Your age group"),
+        ("2", "Thank you!"),
+    ]
+    for text, shown in steps:
+        await type_answer(screen, text)
+        await expect(screen.locator("#log")).to_contain_text(shown)
+        found[shown] = await violations(screen)
+    assert found == {shown: [] for _, shown in steps}
+
+
+async def test_the_chat_in_finnish_has_no_wcag_violation(screen: Page, site: Runtime) -> None:
+    await screen.goto(url(site))
+    await expect(last_bot_message(screen)).to_contain_text("These surveys are open")
+    await type_answer(screen, "library")
+    await type_answer(screen, "kieli fi")
+    await expect(screen.locator("html")).to_have_attribute("lang", "fi")
+    assert await violations(screen) == []
+
+
+async def test_the_staff_page_with_a_digest_has_no_wcag_violation(
+    screen: Page, site: Runtime
+) -> None:
+    await screen.goto(f"{url(site)}staff?key=axe-staff-key")
+    await type_answer(screen, "survey start library for everyone")
+    await expect(last_bot_message(screen)).to_contain_text("Run 1")
+    await type_answer(screen, "survey digest 1")
+    await expect(screen.locator("#log")).to_contain_text("Digest of run 1 posted")
+    assert await violations(screen) == []
