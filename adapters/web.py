@@ -43,6 +43,7 @@ from adapters.web_limits import (
     client_address,
     is_trusted,
 )
+from adapters.web_numbers import MAX_FILE_BYTES, NotANumberFile, invitation_of
 from adapters.web_pages import (
     MAX_BODY_BYTES,
     NEUTRAL,
@@ -144,7 +145,7 @@ class WebAdapter:
 
     def app(self) -> web.Application:
         app = web.Application(
-            client_max_size=MAX_BODY_BYTES,
+            client_max_size=MAX_FILE_BYTES,  # the staff page's files; MAX_BODY_BYTES else
             middlewares=[security_headers, body_deadline(self._request_within)],
         )
         for base in {"", self._prefix}:
@@ -158,6 +159,7 @@ class WebAdapter:
             app.router.add_post(
                 f"{base}/api/staff/messages", partial(self._receive, who=self._staff)
             )
+            app.router.add_post(f"{base}/api/staff/numbers", self._numbers)
             app.router.add_get(f"{base}/staff/files/{{file}}", self._file)
             app.router.add_get(f"{base}/branding/logo", self._logo_file)
         return app
@@ -372,6 +374,8 @@ class WebAdapter:
         if not same_origin(request, self._public_host):
             return refuse(request, 403, "other_site")
         try:
+            if len(await request.read()) > MAX_BODY_BYTES:
+                raise web.HTTPRequestEntityTooLarge(MAX_BODY_BYTES, request.content_length or 0)
             body = await request.json()
         except web.HTTPRequestEntityTooLarge:
             return refuse(request, 413, "too_large", limit=MAX_BODY_BYTES)
@@ -411,6 +415,35 @@ class WebAdapter:
             await asyncio.wait([delivery], timeout=REPLIES_WAIT)
         except NotStored:  # the page sends it again, with the same id, after Retry-After
             return unavailable(request, "not_stored", NOT_STORED_RETRY_SECONDS)
+        return web.json_response({"ok": True}, status=202)
+
+    async def _numbers(self, request: web.Request) -> web.StreamResponse:
+        """A CSV file of phone numbers from the staff page: the command it stands for."""
+        identity = await self._staff(request)
+        if identity is None:
+            return refuse(request, 401, "expired")
+        if not same_origin(request, self._public_host):
+            return refuse(request, 403, "other_site")
+        event_id, survey = request.query.get("id", ""), request.query.get("survey", "")
+        if not _EVENT_ID.match(event_id):
+            return refuse(request, 400, "no_id")
+        dry_run = request.query.get("dry_run") == "1"
+        try:  # the file is the body; what it is for, the query
+            text = invitation_of(survey.strip(), await request.read(), dry_run=dry_run)
+        except NotANumberFile as problem:
+            return web.json_response({"error": str(problem)}, status=400)
+        user_id, conversation, _ = identity
+        inbound = Inbound(
+            platform=PLATFORM,
+            user_id=user_id,
+            conversation_id=conversation,
+            is_direct=False,
+            text=text,
+            event_id=event_id,
+            timestamp=time.time(),
+            command=True,
+        )
+        await self._handler(inbound)
         return web.json_response({"ok": True}, status=202)
 
     def _client(self, request: web.Request) -> str:

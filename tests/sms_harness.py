@@ -26,7 +26,10 @@ async def twilio() -> AsyncIterator[TwilioApi]:
     await api.stop()
 
 
-def sms_running(tmp_path: Path, survey_folder: Path, twilio: TwilioApi, **options: object):
+def sms_running(
+    tmp_path: Path, survey_folder: Path, twilio: TwilioApi, beside=MemoryAdapter, **options: object
+):
+    """civicbot texting through the stand-in, `beside` the adapter staff type commands in."""
     settings = SmsSettings(
         enabled=True,
         sender=SERVICE_NUMBER,
@@ -44,7 +47,7 @@ def sms_running(tmp_path: Path, survey_folder: Path, twilio: TwilioApi, **option
     return running(
         database=tmp_path / "civicbot.db",
         survey_folder=survey_folder,
-        adapters=[MemoryAdapter, sms],
+        adapters=[beside, sms],
         environ={"CIVICBOT_PSEUDONYM_KEY": "k"},
         **({"coordinators": frozenset({"memory:coord"}), "send_retry_delays": ()} | options),
     )

@@ -7,15 +7,19 @@ import logging
 import sqlite3
 from pathlib import Path
 
+import aiohttp
 import pytest
 from conftest import command
+from playwright.async_api import expect
 from sms_harness import ANN, sms_running, texts
 from twilio_stub import ACCOUNT_SID, AUTH_TOKEN, TwilioApi, signed_post, text_in
 
+from adapters.web import WebAdapter
 from bot.app import Runtime
 from bot.invitations import Guardrails
 
 BEN = "+358501112222"
+STAFF_KEY = "sms-staff-key"
 
 
 def rows(tmp_path: Path, sql: str) -> list[tuple]:
@@ -258,3 +262,63 @@ async def test_a_held_wave_of_numbers_keeps_them_only_as_addresses_until_approve
         assert len(twilio.bodies_to(ANN)) == len(twilio.bodies_to(BEN)) == 1
         assert await runtime.store.waiting_waves() == []
         assert rows(tmp_path, "SELECT count(*) FROM pending_invitations") == [(0,)]
+
+
+async def staff_page_posts(runtime, twilio, csv_text: str) -> aiohttp.ClientResponse:
+    """The staff page, signed in by its key, sends a file of numbers to invite."""
+    page = runtime.adapters[0]
+    twilio.service_url = f"http://127.0.0.1:{runtime.adapters[1].port}"
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as browser:
+        base = f"http://127.0.0.1:{page.port}/"
+        await browser.get(f"{base}staff?key={STAFF_KEY}")
+        query = {"survey": "home-care", "id": "upload-0001"}
+        upload = browser.post(f"{base}api/staff/numbers", params=query, data=csv_text.encode())
+        async with upload as response:
+            await response.read()
+            return response
+
+
+def staff_page(handler):
+    return WebAdapter(handler, port=0, staff_key=STAFF_KEY)
+
+
+async def test_a_csv_file_of_numbers_from_the_staff_page_invites_each_number(
+    tmp_path, survey_folder, twilio
+):
+    coordinators = frozenset({"web:staff"})
+    async with sms_running(
+        tmp_path, survey_folder, twilio, beside=staff_page, coordinators=coordinators
+    ) as runtime:
+        csv_text = "name;phone;email\nAnn;+358401234567;ann@example.org\nBen;050 111 2222;\n"
+        response = await staff_page_posts(runtime, twilio, csv_text)
+        assert response.status == 202
+        await runtime.bot.settled()
+    assert len(twilio.bodies_to(ANN)) == len(twilio.bodies_to(BEN)) == 1
+
+
+async def test_a_file_without_numbers_is_refused_with_what_to_send(tmp_path, survey_folder, twilio):
+    async with sms_running(
+        tmp_path, survey_folder, twilio, beside=staff_page, coordinators=frozenset({"web:staff"})
+    ) as runtime:
+        response = await staff_page_posts(runtime, twilio, "name\nAnn\nBen\n")
+    assert response.status == 400
+    assert twilio.sent == []
+
+
+async def test_the_staff_page_sends_a_chosen_file_and_shows_the_dry_run(
+    tmp_path, survey_folder, twilio, browser
+):
+    people = tmp_path / "people.csv"
+    people.write_text(f"phone\n{ANN}\n{BEN}\n", encoding="utf-8")
+    async with sms_running(
+        tmp_path, survey_folder, twilio, beside=staff_page, coordinators=frozenset({"web:staff"})
+    ) as runtime:
+        page = await browser.new_page()
+        await page.goto(f"http://127.0.0.1:{runtime.adapters[0].port}/staff?key={STAFF_KEY}")
+        await page.get_by_text("Invite phone numbers from a file").click()
+        await page.get_by_label("Survey").fill("home-care")
+        await page.get_by_label("File").set_input_files(people)
+        await page.get_by_role("button", name="Invite").click()
+        await expect(page.locator("#log")).to_contain_text("Would invite 2 of 2")
+        await expect(page.locator("#log")).to_contain_text("text-message segments")
+    assert twilio.sent == []

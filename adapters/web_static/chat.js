@@ -332,6 +332,28 @@ if (done) {
   });
 }
 
+const invite = document.getElementById("invite");
+if (invite) {
+  // The staff page: a file of phone numbers, sent as the invitation command it stands for.
+  invite.addEventListener("submit", async event => {
+    event.preventDefault();
+    const form = new FormData(invite);
+    const file = form.get("numbers");
+    const query = new URLSearchParams({ survey: form.get("survey"), id: newId() });
+    if (form.get("dry_run")) query.set("dry_run", "1");
+    addLine("me", `${form.get("survey")}: ${file.name}`);
+    const response = await fetch(`api/staff/numbers?${query}`, {
+      method: "POST",
+      headers: { "Content-Type": "text/csv" },
+      body: file,
+    });
+    if (!response.ok) {
+      const problem = await response.json().catch(() => ({}));
+      statusLine.textContent = problem.error || texts.not_sent;
+    }
+  });
+}
+
 async function begin() {
   if (sessionStorage.getItem("civicbot-done")) {
     sessionStorage.removeItem("civicbot-done");
