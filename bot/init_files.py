@@ -51,6 +51,10 @@ port = 8080
 # [matrix]                          # docs/matrix.md
 # homeserver = "https://matrix.example.org"
 # user_id = "@civicbot:example.org"
+
+# [sms]                             # docs/sms.md: text messages through Twilio
+# sender = "+358451234000"          # TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN in the environment
+# public_url = "https://feedback.example.org/sms/"
 """
 
 
