@@ -21,7 +21,8 @@ PAGE_TEXTS: dict[str, dict[str, str]] = {
         "label": "Your answer",
         "send": "Send",
         "hint": "Press Enter to send, Shift+Enter for a new line.",
-        "noscript": "This chat needs JavaScript.",
+        "noscript": "This chat needs JavaScript. Turn it on in your browser's settings, or"
+        " ask the service for another way to answer, such as by phone or text message.",
         "choose_first": "Choose at least one option first.",
         "type_first": "Type an answer first.",
         "reconnecting": "Connection lost; trying again…",
@@ -58,7 +59,9 @@ PAGE_TEXTS: dict[str, dict[str, str]] = {
         "label": "Vastauksesi",
         "send": "Lähetä",
         "hint": "Enter lähettää, Vaihto+Enter aloittaa uuden rivin.",
-        "noscript": "Tämä keskustelu tarvitsee JavaScriptin.",
+        "noscript": "Tämä keskustelu tarvitsee JavaScriptin. Ota se käyttöön selaimen"
+        " asetuksista tai kysy palvelulta muuta tapaa vastata, esimerkiksi puhelimitse tai"
+        " tekstiviestillä.",
         "choose_first": "Valitse ensin vähintään yksi vaihtoehto.",
         "type_first": "Kirjoita ensin vastaus.",
         "reconnecting": "Yhteys katkesi; yritetään uudelleen…",
@@ -95,7 +98,9 @@ PAGE_TEXTS: dict[str, dict[str, str]] = {
         "label": "Ditt svar",
         "send": "Skicka",
         "hint": "Enter skickar, Skift+Enter ger en ny rad.",
-        "noscript": "Den här chatten behöver JavaScript.",
+        "noscript": "Den här chatten behöver JavaScript. Slå på det i webbläsarens"
+        " inställningar, eller be tjänsten om ett annat sätt att svara, till exempel per"
+        " telefon eller sms.",
         "choose_first": "Välj först minst ett alternativ.",
         "type_first": "Skriv ett svar först.",
         "reconnecting": "Anslutningen bröts; försöker igen…",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import html
 import ipaddress
 import os
 import secrets
@@ -64,6 +65,15 @@ async def test_pages_carry_a_strict_content_security_policy(client: aiohttp.Clie
     assert "script-src 'self'" in response.headers["Content-Security-Policy"]
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
+
+
+async def test_a_browser_without_javascript_is_told_what_to_do(
+    client: aiohttp.ClientSession,
+) -> None:
+    page = await (await client.get("/")).text()
+    noscript = page.split("<noscript>")[1].split("</noscript>")[0]
+    assert "Turn it on in your browser's settings" in html.unescape(noscript)
+    assert "by phone or text message" in html.unescape(noscript)
 
 
 async def test_a_message_is_answered_through_the_poll(client: aiohttp.ClientSession) -> None:
