@@ -49,8 +49,7 @@ class AssistedSessions:
         command was typed in; what to answer besides the session's first question."""
         survey = self._surveys.named(command.survey)
         if survey is None:
-            known = ", ".join(sorted(self._surveys.surveys)) or "none loaded"
-            return f"There is no survey '{command.survey}'. Surveys: {known}."
+            return self._surveys.no_such(command.survey)
         language = command.language or survey.default_language
         if language not in survey.languages:
             offered = ", ".join(survey.languages)

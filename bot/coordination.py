@@ -193,9 +193,7 @@ class Coordination:
         """The survey and run a command is about, where it names one: roles may be
         granted for one survey, and the audit is kept by run."""
         if command.name in ("start", "assist"):
-            survey = self._surveys.surveys.get(command.survey) or self._surveys.by_keyword(
-                command.survey
-            )
+            survey = self._surveys.named(command.survey)
             return (survey.id if survey else None), None
         run_id = command.run
         if command.name == "unschedule" and not command.starts:

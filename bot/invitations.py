@@ -114,8 +114,7 @@ class Invitations:
         `request`: the approval that let it go ahead, whose numbers wait in the queue."""
         survey = self._surveys.named(command.survey)
         if survey is None:
-            known = ", ".join(sorted(self._surveys.surveys)) or "none loaded"
-            return f"There is no survey '{command.survey}'. Surveys: {known}.", None
+            return self._surveys.no_such(command.survey), None
         if command.audience.kind == "open":
             return await self._open(survey, inbound, dry_run=command.dry_run)
         platform = TEXTING if command.audience.kind == "numbers" else inbound.platform
@@ -126,8 +125,10 @@ class Invitations:
             refusal = f"{platform} cannot invite people; use 'for everyone' and share the link."
             return refusal, None
         inviting = cast(Inviting, adapter)  # what `capabilities.invites` promises
+        held = None  # a held wave's numbers, queued under its request
         if request is not None and command.audience.kind == "numbers":
-            people = [person for _, _, person, _ in await self._held(request)]
+            held = await self._held(request)
+            people = [person for _, _, person, _ in held]
         else:
             people = await self._audience(inviting, command.audience)
         if isinstance(people, str):
@@ -150,10 +151,8 @@ class Invitations:
         audience_text = _stored_audience(command.audience, people)
         run_id = await self._new_run(survey, audience_text, inbound)
         outcomes = await self._invite(inviting, inbound, platform, survey, run_id, people)
-        if request is not None and command.audience.kind == "numbers":
-            await self._store.unqueue_invitations(
-                -request, [p for p, *_ in await self._held(request)]
-            )
+        if held is not None:  # now queued for the run
+            await self._store.unqueue_invitations(-request, [pid for pid, *_ in held])
         counts = [f"invited {outcomes['invited']}"] + [
             f"{outcomes[why]} {SKIPPED[why]}, not invited"
             for why in ("busy", "opted_out")
@@ -230,18 +229,34 @@ class Invitations:
         queue: a restart halfway goes on where this stopped (`resume`)."""
         outcomes: Counter[str] = Counter()
         progress = Progress(partial(self._tell, inbound), run_id, len(people), time.monotonic)
+        outcomes["failed"] = await self._queue(inviting, platform, run_id, people, progress)
+        await self._drain(run_id, survey, outcomes, progress)
+        return outcomes
+
+    async def _queue(
+        self,
+        inviting: Inviting,
+        platform: str,
+        queue: int,
+        people: list[str],
+        progress: Progress | None = None,
+    ) -> int:
+        """Queue people under `queue` (a run, or minus a held request's number), their
+        direct conversations opened, a chunk to a commit; how many could not be reached."""
+        failed = 0
         for first in range(0, len(people), QUEUE_CHUNK):
             opened = await self._opened(inviting, people[first : first + QUEUE_CHUNK])
-            outcomes["failed"] += sum(direct is None for _, direct in opened)
+            failed += sum(direct is None for _, direct in opened)
             queued = [
                 (self._store.pseudonym(platform, person), platform, person, direct)
                 for person, direct in opened
                 if direct is not None
             ]
-            await self._store.queue_invitations(run_id, queued, now=self._clock())
-            await progress.tell("stored {done:,} of {total:,} invitations…", first + len(opened))
-        await self._drain(run_id, survey, outcomes, progress)
-        return outcomes
+            await self._store.queue_invitations(queue, queued, now=self._clock())
+            if progress is not None:
+                done = first + len(opened)
+                await progress.tell("stored {done:,} of {total:,} invitations…", done)
+        return failed
 
     async def resume(self) -> None:
         """Go on with the waves a stop interrupted, in the background."""
@@ -379,15 +394,7 @@ class Invitations:
         place of each, and the numbers wait as addresses in the wave's queue, under the
         request (-its number), where erasure and address retention reach them."""
         request, said = await self._request(inbound, len(people), audited(inbound.text, command))
-        opened = await self._opened(inviting, people)
-        queued = [
-            (self._store.pseudonym(TEXTING, person), TEXTING, person, direct)
-            for person, direct in opened
-            if direct is not None
-        ]
-        for first in range(0, len(queued), QUEUE_CHUNK):
-            chunk = queued[first : first + QUEUE_CHUNK]
-            await self._store.queue_invitations(-request, chunk, now=self._clock())
+        await self._queue(inviting, TEXTING, -request, people)
         return said
 
     async def _held(self, request: int) -> list[tuple[str, str, str, str]]:

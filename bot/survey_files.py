@@ -45,6 +45,11 @@ class SurveyCatalogue:
         """The survey a coordinator named, by its id or its keyword."""
         return self.surveys.get(name) or self.by_keyword(name)
 
+    def no_such(self, name: str) -> str:
+        """What to tell a coordinator who named a survey that is not loaded."""
+        known = ", ".join(sorted(self.surveys)) or "none loaded"
+        return f"There is no survey '{name}'. Surveys: {known}."
+
     def by_keyword(self, text: str) -> Survey | None:
         """The survey whose keyword `text` is, in any case or accents."""
         wanted = fold(text)
