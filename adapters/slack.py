@@ -32,6 +32,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from adapters.background import Background
 from adapters.http_timeouts import body_deadline, runner
 from adapters.recently import remember
 from adapters.slack_blocks import (
@@ -155,7 +156,7 @@ class SlackAdapter:
         # Each direct conversation's latest message from its person: is an edit of it?
         self._latest: OrderedDict[str, str] = OrderedDict()
         self._poster = SlackPoster(self.client, clock=clock, sleep=sleep, rate_limit=rate_limit)
-        self._background: set[asyncio.Task[None]] = set()
+        self._background = Background()
         self._runner: web.AppRunner | None = None
         self.port = port
         self._register()
@@ -200,8 +201,7 @@ class SlackAdapter:
 
     async def settled(self) -> None:
         """Wait until the work that continued after acknowledging Slack is done."""
-        while self._background:
-            await asyncio.gather(*list(self._background), return_exceptions=True)
+        await self._background.settled()
 
     async def unready(self) -> str | None:
         if self._socket_mode is not None:
@@ -275,30 +275,23 @@ class SlackAdapter:
             self._poster.response_urls.remember(
                 command["channel_id"], command["user_id"], command["response_url"]
             )
-        self._in_background(self._handler(command_inbound(command)))
+        self._background.start(self._handler(command_inbound(command)))
 
     async def _on_mention(self, body: dict[str, Any], event: dict[str, Any]) -> None:
-        self._in_background(self._handler(mention_inbound(body, event)))
+        self._background.start(self._handler(mention_inbound(body, event)))
 
     async def _handle_then_ack(self, inbound: Inbound) -> None:
         """Hand the event to the core and return (so bolt acknowledges) once its turn is
         stored; the replies follow. A turn not stored within ACK_WITHIN seconds is not
         acknowledged: Slack sends the event again, and if the turn was stored meanwhile
         its event id makes the second delivery change nothing."""
-        task = self._in_background(self._handler(inbound))
         try:
-            await asyncio.wait_for(asyncio.shield(task), ACK_WITHIN)
+            await self._background.within(self._handler(inbound), ACK_WITHIN)
         except TimeoutError:
             log.warning(
                 "slack event %s not stored in time: left for Slack to retry", inbound.event_id
             )
             raise NotStored("not stored in time") from None
-
-    def _in_background(self, work: Any) -> asyncio.Task[None]:
-        task = asyncio.get_running_loop().create_task(work)
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
-        return task
 
     async def _show_choice(self, body: dict[str, Any], chosen_text: str) -> None:
         """Replace the buttons of the answered question with the choice made."""

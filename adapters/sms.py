@@ -12,7 +12,6 @@ address asks it to (docs/sms.md).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -26,6 +25,7 @@ from pydantic import Field
 from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
+from adapters.background import Background
 from adapters.http_timeouts import body_deadline, runner
 from adapters.sms_sending import SmsSender
 from adapters.sms_text import MESSAGE_LIMIT, as_text, segments
@@ -110,7 +110,7 @@ class SmsAdapter:
             api_url=settings.api_url,
         )
         self._reports: ReportHandler | None = None
-        self._background: set[asyncio.Task[object]] = set()
+        self._background = Background()
         self._runner: web.AppRunner | None = None
         self.port = settings.port
 
@@ -134,8 +134,7 @@ class SmsAdapter:
     async def stop(self) -> None:
         if self._runner is not None:
             await self._runner.cleanup()
-        while self._background:
-            await asyncio.gather(*list(self._background), return_exceptions=True)
+        await self._background.settled()
         await self._sender.close()
 
     async def unready(self) -> str | None:
@@ -154,11 +153,8 @@ class SmsAdapter:
         if not form.get("From") or not form.get("MessageSid"):
             return web.Response(status=400, text="not an incoming message")
         inbound = inbound_of(form, now=self._clock())
-        task = asyncio.get_running_loop().create_task(self._handler(inbound))
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
         try:
-            await asyncio.wait_for(asyncio.shield(task), STORED_WITHIN)
+            await self._background.within(self._handler(inbound), STORED_WITHIN)
         except (NotStored, TimeoutError):
             log.warning("sms message %s not stored: left for Twilio to retry", inbound.event_id)
             return web.Response(status=503, text="not stored, send it again")
