@@ -26,15 +26,11 @@ def session_of(respondent: str | None, *rest: Any) -> AssistSession | None:
 
 
 def record(connection: Connection, turns: list[TurnRecord]) -> None:
-    """The sessions these turns open, move on or close."""
+    """The sessions these turns open, move on or close (`record_turns` has made the
+    intermediaries' participant rows, off which the sessions hang)."""
     changed = [(t, *t.assist) for t in turns if t.assist is not None]
     if not changed:
         return
-    # the session hangs off the intermediary's participant row, made if they have none
-    connection.executemany(
-        "INSERT INTO participants (pid, created_at) VALUES (?, ?) ON CONFLICT DO NOTHING",
-        [(intermediary, turn.now) for turn, intermediary, _ in changed],
-    )
     closed = [(intermediary,) for _, intermediary, session in changed if session is None]
     if closed:
         connection.executemany("DELETE FROM assisted_sessions WHERE intermediary_pid = ?", closed)

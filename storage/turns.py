@@ -70,7 +70,7 @@ def load(connection: Connection, pid: str) -> Loaded:
 
 def load_many(connection: Connection, pids: list[str]) -> dict[str, Loaded]:
     """`load` of many participants in one statement."""
-    rows = _each(
+    rows = batched(
         connection,
         f"SELECT p.pid, {_LOADED} JOIN batch b ON b.pid = p.pid",
         "pid",
@@ -128,7 +128,7 @@ def record_turns(
     turns = [turn for turn in turns if id(turn) not in conflicts]
     seen = {
         key
-        for (key,) in _each(
+        for (key,) in batched(
             connection,
             "SELECT event_id FROM processed_events WHERE event_id IN (SELECT event_id FROM batch)",
             "event_id",
@@ -140,7 +140,7 @@ def record_turns(
         if turn.event_key not in seen:
             seen.add(turn.event_key)
             fresh.append(turn)
-    _each(
+    batched(
         connection,
         "INSERT INTO processed_events (event_id, processed_at) SELECT * FROM batch",
         "event_id, at",
@@ -148,28 +148,28 @@ def record_turns(
     )
     _first_turn_changes(connection, fresh)
     assisted.record(connection, fresh)
-    _each(
+    batched(
         connection,
         "UPDATE participants SET opted_out_at = batch.at FROM batch"
         " WHERE participants.pid = batch.pid",
         "pid, at",
         [(t.pid, t.now if t.opted_out else None) for t in fresh if t.opted_out is not None],
     )
-    _each(
+    batched(
         connection,
         "UPDATE conversations SET reminders = reminders + 1, reminded_at = batch.at FROM batch"
         " WHERE conversations.pid = batch.pid AND conversations.run_id = batch.run_id",
         "pid, run_id, at",
         [(t.pid, t.run_id, t.now) for t in fresh if t.reminded],
     )
-    _each(
+    batched(
         connection,
         "UPDATE conversations SET told_at = batch.at FROM batch"
         " WHERE conversations.pid = batch.pid AND conversations.run_id = batch.run_id",
         "pid, run_id, at",
         [(t.pid, t.run_id, t.now) for t in fresh if t.told],
     )
-    _each(
+    batched(
         connection,
         "INSERT INTO answers (response_id, question_id, value, given_by, answered_at)"
         " SELECT * FROM batch WHERE true ON CONFLICT (response_id, question_id) DO UPDATE"
@@ -188,13 +188,13 @@ def record_turns(
             if t.answer is not None
         ],
     )
-    _each(
+    batched(
         connection,
         "DELETE FROM answers WHERE (response_id, question_id) IN (SELECT * FROM batch)",
         "response_id, question_id",
         [(t.response_id, t.retract) for t in fresh if t.retract is not None],
     )
-    _each(
+    batched(
         connection,
         "UPDATE responses SET status = batch.status, updated_at = batch.at,"
         " completed_at = CASE WHEN batch.status = 'completed' THEN batch.at ELSE completed_at END,"
@@ -207,13 +207,13 @@ def record_turns(
             if t.status is not None
         ],
     )
-    _each(
+    batched(
         connection,
         "UPDATE responses SET may_reply = batch.may_reply FROM batch WHERE responses.id = batch.id",
         "may_reply, id",
         [(int(t.may_reply), t.response_id) for t in fresh if t.may_reply is not None],
     )
-    _each(
+    batched(
         connection,
         "INSERT INTO reply_threads (reference, pid, run_id, opened_at, replies, replies_since)"
         " SELECT reference, pid, run_id, at, 1, at FROM batch WHERE true"
@@ -226,21 +226,21 @@ def record_turns(
         "reference, pid, run_id, at",
         [(t.opens_thread[0], t.pid, t.opens_thread[1], t.now) for t in fresh if t.opens_thread],
     )
-    _each(
+    batched(
         connection,
         "UPDATE reply_threads SET messages = messages + 1 FROM batch"
         " WHERE reply_threads.reference = batch.reference",
         "reference",
         [(t.thread_message,) for t in fresh if t.thread_message],
     )
-    _each(
+    batched(
         connection,
         "UPDATE responses SET may_reply = 0 FROM batch"
         " WHERE responses.pid = batch.pid AND responses.may_reply = 1",
         "pid",
         [(t.pid,) for t in fresh if t.replies_withdrawn],
     )
-    _each(
+    batched(
         connection,
         "UPDATE conversations SET response_id = batch.response_id, state = batch.state,"
         " finished = batch.finished, updated_at = batch.at FROM batch"
@@ -253,7 +253,7 @@ def record_turns(
         ],
     )
     if is_postgres(connection):
-        _each(
+        batched(
             connection,
             "UPDATE participants SET turns = turns + 1 FROM batch"
             " WHERE participants.pid = batch.pid",
@@ -276,7 +276,7 @@ def lock_participants(connection: Connection, pids: set[str]) -> list[tuple[str]
     locks in one order (of their keys), so that no two wait for each other in a circle.
     The pids, as batch rows."""
     rows = [(pid,) for pid in sorted(pids)]
-    _each(
+    batched(
         connection,
         f"SELECT pg_advisory_xact_lock({PARTICIPANT_LOCKS}, key) FROM"
         " (SELECT hashtext(pid) AS key FROM batch ORDER BY 1) keys",
@@ -292,7 +292,7 @@ def _conflicts(connection: Connection, turns: list[TurnRecord]) -> dict[int, Tur
     and then finds this one's count of their turns."""
     pids = lock_participants(connection, {turn.pid for turn in turns})
     versions = dict(
-        _each(
+        batched(
             connection,
             "SELECT pid, turns FROM participants WHERE pid IN (SELECT pid FROM batch)",
             "pid",
@@ -306,24 +306,39 @@ def _conflicts(connection: Connection, turns: list[TurnRecord]) -> dict[int, Tur
     }
 
 
-def _first_turn_changes(connection: Connection, turns: list[TurnRecord]) -> None:
-    """The rarer changes: new participants, new addresses, new conversations."""
-    _each(
+def add_participants(connection: Connection, rows: list[tuple[str, float]]) -> None:
+    """A participant row for each (pid, at) that has none yet."""
+    batched(
         connection,
         "INSERT INTO participants (pid, created_at) SELECT * FROM batch WHERE true"
         " ON CONFLICT DO NOTHING",
         "pid, at",
-        [(t.pid, t.now) for t in turns if t.new_participant],
+        rows,
     )
-    _each(
+
+
+def put_addresses(connection: Connection, rows: list[tuple[str, str, str, str, float]]) -> None:
+    """Where each (pid, platform, user id, conversation id, at) is reached from now on."""
+    batched(
         connection,
         "INSERT INTO addresses (pid, platform, user_id, conversation_id, updated_at)"
         " SELECT * FROM batch WHERE true ON CONFLICT (pid) DO UPDATE"
         " SET platform = excluded.platform, user_id = excluded.user_id,"
         " conversation_id = excluded.conversation_id, updated_at = excluded.updated_at",
         "pid, platform, user_id, conversation_id, at",
-        [(t.pid, *t.address, t.now) for t in turns if t.address is not None],
+        rows,
     )
+
+
+def _first_turn_changes(connection: Connection, turns: list[TurnRecord]) -> None:
+    """The rarer changes: new participants (an intermediary's session hangs off theirs
+    too), new addresses, new conversations."""
+    add_participants(
+        connection,
+        [(t.pid, t.now) for t in turns if t.new_participant]
+        + [(t.assist[0], t.now) for t in turns if t.assist is not None],
+    )
+    put_addresses(connection, [(t.pid, *t.address, t.now) for t in turns if t.address is not None])
     starts = [t for t in turns if t.start_response]
     opened = [t for t in turns if t.opens_conversation]
     if not starts and not opened:
@@ -338,7 +353,7 @@ def _first_turn_changes(connection: Connection, turns: list[TurnRecord]) -> None
     for turn in starts:
         if turn.anonymous:
             turn.response_id = -1 - secrets.randbits(62)
-    _each(
+    batched(
         connection,
         "INSERT INTO responses (id, run_id, pid, status, started_at, updated_at, language,"
         " channel, assisted_by, reached_by) SELECT id, run_id, pid, 'started', at, at,"
@@ -357,14 +372,14 @@ def _first_turn_changes(connection: Connection, turns: list[TurnRecord]) -> None
             for t in starts
         ],
     )
-    _each(
+    batched(
         connection,
         "UPDATE participants SET active_run = batch.run_id FROM batch"
         " WHERE participants.pid = batch.pid",
         "pid, run_id",
         [(t.pid, t.run_id) for t in opened],
     )
-    _each(
+    batched(
         connection,
         "INSERT INTO conversations (response_id, state, finished, updated_at, pid, run_id)"
         " SELECT * FROM batch WHERE true ON CONFLICT (pid, run_id) DO UPDATE"
@@ -397,7 +412,7 @@ def _queue_replies(connection: Connection, turns: list[TurnRecord]) -> dict[int,
             for outbox_id, message in zip(ids[id(turn)], turn.outbox, strict=True)
         ]
     columns, values = claimed(connection)
-    _each(
+    batched(
         connection,
         f"INSERT INTO outbox (id, platform, conversation_id, body, created_at{columns})"
         f" SELECT *{values} FROM batch",
@@ -419,7 +434,7 @@ def first_delivery(connection: Connection, *, event_key: str, now: float) -> boo
 
 def forget_sent(connection: Connection, *, outbox_ids: list[int]) -> None:
     """Delivered replies leave the outbox."""
-    _each(
+    batched(
         connection,
         "DELETE FROM outbox WHERE id IN (SELECT id FROM batch)",
         "id",
@@ -427,7 +442,7 @@ def forget_sent(connection: Connection, *, outbox_ids: list[int]) -> None:
     )
 
 
-def _each(connection: Connection, statement: str, columns: str, rows: list[tuple]) -> list[tuple]:
+def batched(connection: Connection, statement: str, columns: str, rows: list[tuple]) -> list[tuple]:
     """Run `statement` over `rows`, which it reads as the table `batch(columns)`; the rows
     it returns, if any. On SQLite the rows go in VALUES lists, in chunks whose sizes are
     powers of two (13 = 8 + 4 + 1), so that a handful of statement texts recur and stay

@@ -8,6 +8,7 @@ erasure and address retention clear — and the queue holds only pids.
 
 from __future__ import annotations
 
+from storage import turns
 from storage.dialect import Connection
 
 DESCRIPTION = "invitation waves queued before they are sent, resumed after a restart"
@@ -21,24 +22,16 @@ def queue(
     now: float,
 ) -> int:
     """Queue (pid, platform, user id, conversation id) for the run; how many are new."""
-    connection.executemany(
-        "INSERT INTO participants (pid, created_at) VALUES (?, ?) ON CONFLICT DO NOTHING",
-        [(pid, now) for pid, *_ in people],
-    )
-    connection.executemany(
-        "INSERT INTO addresses (pid, platform, user_id, conversation_id, updated_at)"
-        " VALUES (?, ?, ?, ?, ?) ON CONFLICT (pid) DO UPDATE SET platform = excluded.platform,"
-        " user_id = excluded.user_id, conversation_id = excluded.conversation_id,"
-        " updated_at = excluded.updated_at",
-        [(*person, now) for person in people],
-    )
-    before = _count(connection, run_id)
-    connection.executemany(
-        "INSERT INTO pending_invitations (run_id, pid, queued_at) VALUES (?, ?, ?)"
-        " ON CONFLICT DO NOTHING",
+    turns.add_participants(connection, [(pid, now) for pid, *_ in people])
+    turns.put_addresses(connection, [(*person, now) for person in people])
+    queued = turns.batched(
+        connection,
+        "INSERT INTO pending_invitations (run_id, pid, queued_at) SELECT * FROM batch"
+        " WHERE true ON CONFLICT DO NOTHING RETURNING pid",
+        "run_id, pid, at",
         [(run_id, pid, now) for pid, *_ in people],
     )
-    return _count(connection, run_id) - before
+    return len(queued)
 
 
 def queued(connection: Connection, *, run_id: int, most: int) -> list[tuple[str, str, str, str]]:
@@ -75,12 +68,6 @@ def waiting_runs(connection: Connection) -> list[int]:
         "SELECT DISTINCT run_id FROM pending_invitations WHERE run_id > 0 ORDER BY run_id"
     )
     return [run_id for (run_id,) in rows]
-
-
-def _count(connection: Connection, run_id: int) -> int:
-    return connection.execute(
-        "SELECT count(*) FROM pending_invitations WHERE run_id = ?", (run_id,)
-    ).fetchone()[0]
 
 
 SCHEMA = """
