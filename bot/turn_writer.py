@@ -61,8 +61,8 @@ class TurnWriter:
         redelivery."""
         whole = platform in self.texting
         said = merged(said, whole=whole)
-        if record.language:  # the conversation's language after this turn
-            said = tuple(replace(m, language=record.language) for m in said)
+        if record.language:  # the conversation's language after this turn, where unsaid
+            said = tuple(m if m.language else replace(m, language=record.language) for m in said)
         addressed = [(platform, to, m) for m in said] + list(also)
         record.outbox = [OutboxMessage(p, where, m.to_json()) for p, where, m in addressed]
         outbox_ids = await self._store.commit_turn(record)

@@ -339,15 +339,20 @@ def _ask(survey: Survey, state: State) -> Message:
             Choice(say(lang, "yes"), answer_action("consent", "yes")),
             Choice(say(lang, "no"), answer_action("consent", "no")),
         )
-        return Message(f"{survey.consent[lang]}\n{say(lang, 'consent_hint')}", choices)
+        return Message(
+            f"{survey.consent[lang]}\n{say(lang, 'consent_hint')}", choices, language=lang
+        )
     if state.stage == "may_reply":
         choices = (
             Choice(say(lang, "yes"), answer_action("may_reply", "yes")),
             Choice(say(lang, "no"), answer_action("may_reply", "no")),
         )
-        return Message(f"{say(lang, 'may_reply')}\n{say(lang, 'may_reply_hint')}", choices)
+        text = f"{say(lang, 'may_reply')}\n{say(lang, 'may_reply_hint')}"
+        return Message(text, choices, language=lang)
     key = (state.question_id, lang)
     cached = survey.prompt_cache.get(key)
     if cached is None:
-        cached = survey.prompt_cache[key] = survey.question(state.question_id).prompt(lang)
+        # in its language once, so that a turn's replies need not be copied to say it
+        prompt = replace(survey.question(state.question_id).prompt(lang), language=lang)
+        cached = survey.prompt_cache[key] = prompt
     return cached
