@@ -108,9 +108,14 @@ async def test_a_reload_mid_survey_shows_both_halves_and_continues_where_it_was(
     page = await browser.new_page()
     await page.goto(url(site))
     await expect(last_bot_message(page)).to_contain_text("These surveys are open")
-    for text in ["library", "yes", "2"]:
+    # each answer once its question is on the page, so that the two halves alternate
+    for text, then in [
+        ("library", "Do you want to take part?"),
+        ("yes", "How often do you visit the library?"),
+        ("2", "Which services have you used"),
+    ]:
         await type_answer(page, text)
-    await expect(last_bot_message(page)).to_contain_text("Which services have you used")
+        await expect(last_bot_message(page)).to_contain_text(then)
     await page.reload()
     await expect(last_bot_message(page)).to_contain_text("Which services have you used")
     await expect(page.locator("#log li.bot")).to_have_count(4)  # the transcript, not a restart
