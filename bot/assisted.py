@@ -21,9 +21,9 @@ from bot.events import Inbound, Outbound
 from bot.survey_files import SurveyCatalogue
 from bot.turn_writer import RESPONSE_STATUS, TurnWriter, step_into
 from conversations import assist, engine
-from conversations.engine import State
 from conversations.messages import command_of, say
 from conversations.outgoing import Choice, Message
+from conversations.state import State
 from conversations.survey import Survey
 from storage.contract import Storage
 from storage.records import AssistSession, Loaded, TurnRecord

@@ -32,9 +32,9 @@ from bot.turn_writer import (
     step_into,
 )
 from conversations import engine
-from conversations.engine import State, Turn
-from conversations.messages import command_of, say, speaks
+from conversations.messages import OFF_WORDS, command_of, say, speaks
 from conversations.outgoing import Choice, Message
+from conversations.state import State, Turn
 from conversations.survey import Survey
 from storage.contract import Storage
 from storage.records import Loaded, TurnRecord
@@ -135,8 +135,7 @@ class Bot:
                 else ()
             )
             return await self._turns.commit(record, kept, inbound.platform, inbound.conversation_id)
-        privacy = command_of(inbound.text) if inbound.action is None else None
-        word = privacy[0] if privacy else None
+        word, argument = _command_word(inbound)
         if word == "forget_me":
             return await self._forget(pid, inbound, record, loaded)
         if inbound.keyword is not None:
@@ -158,11 +157,17 @@ class Bot:
         if inbound.unreadable:  # nothing to answer with: ask again, leave the survey as it is
             turn = _Reply(Message(say(lang, UNREADABLE[inbound.unreadable])))
         elif word == "my_data":
-            turn = _Reply(Message(await stored_data(self._store, self._surveys, pid, lang)))
+            stored = await stored_data(
+                self._store, self._surveys, pid, lang, accessible=loaded.accessible
+            )
+            turn = _Reply(Message(stored))
         elif ongoing is not None and not self._starts_another(*ongoing, inbound):
             turn = self._continue(record, loaded, *ongoing, inbound)
         elif word in ("unsubscribe", "no_replies"):
             turn = _Reply(Message(say(lang, "unsubscribed" if word == "unsubscribe" else word)))
+        elif word == "accessible":  # in a survey, the engine switches it and asks again
+            record.accessible = argument not in OFF_WORDS
+            turn = _Reply(Message(say(lang, f"accessible_{'on' if record.accessible else 'off'}")))
         elif (written_back := await self._answer_back.of(record, inbound, lang)) is not None:
             turn = _Reply(written_back.to_person)
             staff = (written_back.to_staff,) if written_back.to_staff else ()
@@ -225,7 +230,15 @@ class Bot:
         self, record: TurnRecord, loaded: Loaded, survey: Survey, before: State, inbound: Inbound
     ) -> Turn:
         today = datetime.fromtimestamp(record.now, self._zone).date()
-        return step_into(record, loaded.conversation, survey, before, inbound, today=today)
+        return step_into(
+            record,
+            loaded.conversation,
+            survey,
+            before,
+            inbound,
+            today=today,
+            accessible=loaded.accessible,
+        )
 
     async def _begin(self, record: TurnRecord, loaded: Loaded, inbound: Inbound) -> Turn | _Reply:
         """No conversation in progress: a survey keyword starts one, anything else is told how."""
@@ -246,7 +259,7 @@ class Bot:
         if not survey.repeat and await self._completed(record.pid, run_id, loaded):
             title = survey.title_in(lang)
             return _Reply(Message(say(lang, "already_answered", title=title)))
-        turn = engine.start(survey, language=inbound.locale)
+        turn = engine.start(survey, language=inbound.locale, accessible=loaded.accessible)
         record.run_id = run_id
         record.start_response = not survey.anonymous  # anonymous: at the first answer
         record.start_conversation = True
@@ -261,7 +274,11 @@ class Bot:
         """If the person's conversation expired, say so once: this turn ends it."""
         current = current_survey(loaded, self._surveys.surveys)
         conversation = loaded.conversation
-        if current is None or not expired(conversation, current[0], record.now):
+        if (
+            current is None
+            or loaded.accessible
+            or not expired(conversation, current[0], record.now)
+        ):
             return None
         survey, state = current
         record.run_id = conversation.run_id
@@ -317,6 +334,16 @@ def _answers_again(ongoing: tuple[Survey, State] | None, inbound: Inbound) -> bo
         return False
     state = ongoing[1]
     return state.stage in ("consent", "question") and state.failures > 0
+
+
+def _command_word(inbound: Inbound) -> tuple[str | None, str]:
+    """The command the person typed or pressed (a `cmd:` button), with its argument."""
+    action = inbound.action
+    if action is None:
+        found = command_of(inbound.text)
+    else:
+        found = command_of(action.removeprefix("cmd:")) if action.startswith("cmd:") else None
+    return found or (None, "")
 
 
 def _language_of(loaded: Loaded, inbound: Inbound) -> str:

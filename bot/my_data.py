@@ -7,13 +7,16 @@ from conversations.messages import say
 from storage.contract import Storage
 
 
-async def stored_data(store: Storage, surveys: SurveyCatalogue, pid: str, lang: str) -> str:
+async def stored_data(
+    store: Storage, surveys: SurveyCatalogue, pid: str, lang: str, *, accessible: bool = False
+) -> str:
     """Every response linked to the person, its answers in survey order, and whether the
-    service may reply about them."""
+    service may reply about them; whether they have the accessible profile on."""
     stored = await store.stored_responses(pid)
+    profile = [say(lang, "my_data_accessible")] if accessible else []
     if not stored:
-        return say(lang, "my_data_none")
-    lines = [say(lang, "my_data")]
+        return "\n".join([say(lang, "my_data_none"), *profile])
+    lines = [say(lang, "my_data"), *profile]
     for response in stored:
         survey = surveys.surveys.get(response.survey_id)
         if survey is None:

@@ -95,7 +95,7 @@ class Outreach:
         outcome = self._invitation_outcome(loaded, run_id, now)
         if outcome != "invited":
             return outcome
-        turn = engine.start(survey)
+        turn = engine.start(survey, accessible=loaded.accessible)
         record = TurnRecord(
             event_key=f"invite:{run_id}:{pid}",
             pid=pid,

@@ -20,8 +20,8 @@ from bot.core import Bot
 from bot.invitations import HourlyBudget
 from bot.scheduler import Clock
 from bot.survey_files import SurveyCatalogue
-from conversations.engine import State
 from conversations.messages import LANGUAGE_NAMES, say
+from conversations.state import State
 from conversations.survey import ReminderPolicy, Survey
 from storage.contract import Storage
 from storage.records import Reachable, RunRow

@@ -15,8 +15,8 @@ from bot.metrics import Metrics
 from bot.outbox import OutboxSender
 from bot.per_participant import InOrder, ParticipantLocks
 from conversations import engine
-from conversations.engine import State, Turn
 from conversations.outgoing import Message, typed_text
+from conversations.state import State, Turn
 from conversations.survey import Survey
 from storage.contract import Storage
 from storage.records import ConversationRow, Loaded, OutboxMessage, TurnConflict, TurnRecord
@@ -117,9 +117,10 @@ def current_survey(loaded: Loaded, surveys: dict[str, Survey]) -> tuple[Survey, 
 def ongoing_survey(
     loaded: Loaded, surveys: dict[str, Survey], now: float
 ) -> tuple[Survey, State] | None:
-    """The current conversation, unless it has also expired."""
+    """The current conversation, unless it has also expired (with the accessible profile
+    on, none ever does: some people need longer)."""
     found = current_survey(loaded, surveys)
-    if found is None or expired(loaded.conversation, found[0], now):
+    if found is None or (not loaded.accessible and expired(loaded.conversation, found[0], now)):
         return None
     return found
 
@@ -159,9 +160,13 @@ def step_into(
     inbound: Inbound,
     *,
     today: date,
+    accessible: bool = False,
 ) -> Turn:
-    """Run the engine on the person's message and note in `record` what it changed."""
-    turn = engine.step(survey, before, inbound.text, action=inbound.action, today=today)
+    """Run the engine on the person's message (`accessible`: they have the accessible
+    profile on) and note in `record` what it changed."""
+    turn = engine.step(
+        survey, before, inbound.text, action=inbound.action, today=today, accessible=accessible
+    )
     record.run_id = conversation.run_id
     record.response_id = conversation.response_id
     record.anonymous = survey.anonymous
@@ -173,6 +178,7 @@ def step_into(
         record.answer = (turn.answer.question_id, turn.answer.value)
     record.retract = turn.retract
     record.may_reply = turn.may_reply
+    record.accessible = turn.accessible
     if turn.outcome is not None:
         record.status = RESPONSE_STATUS[turn.outcome]
     if conversation.response_id is None and (record.answer or record.status):

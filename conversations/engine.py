@@ -9,20 +9,20 @@ inputs always give the same turn.
 from __future__ import annotations
 
 import datetime
-import json
-from dataclasses import dataclass, replace
-from typing import Literal
+from dataclasses import replace
 
 from conversations.messages import (
     LANGUAGE_NAMES,
     NO_WORDS,
+    OFF_WORDS,
     YES_WORDS,
     command_of,
     language_named,
     say,
 )
 from conversations.outgoing import Choice, Message, answer_action, read_answer
-from conversations.questions import AnswerValue, Asking, Invalid
+from conversations.questions import Asking, Invalid
+from conversations.state import Answer, State, Turn
 from conversations.survey import END, Survey
 from conversations.text import clean, fold
 
@@ -31,75 +31,16 @@ MAX_MESSAGE_LENGTH = 10_000
 # After this many invalid answers in a row the bot offers help (and skip).
 FAILURES_BEFORE_HELP = 3
 
-# may_reply: the survey is complete, and asks whether the service may reply to the person
-Stage = Literal["consent", "question", "may_reply", "stopped", "done", "declined"]
-Outcome = Literal["started", "consented", "declined", "completed", "stopped", "resumed"]
-TERMINAL_STAGES = ("done", "declined")
 
-
-@dataclass(frozen=True, slots=True)
-class Answer:
-    question_id: str
-    value: AnswerValue  # None when the participant skipped the question
-
-
-@dataclass(frozen=True, slots=True)
-class State:
-    survey_id: str
-    language: str
-    stage: Stage
-    question_id: str | None = None
-    history: tuple[str, ...] = ()  # questions answered on the way here, for `back`
-    failures: int = 0
-
-    def to_json(self) -> str:
-        """The state as storage keeps it; only `from_json` reads it back."""
-        return json.dumps(
-            {
-                "survey": self.survey_id,
-                "language": self.language,
-                "stage": self.stage,
-                "question": self.question_id,
-                "history": list(self.history),
-                "failures": self.failures,
-            }
-        )
-
-    @classmethod
-    def from_json(cls, text: str) -> State:
-        data = json.loads(text)
-        return cls(
-            survey_id=data["survey"],
-            language=data["language"],
-            stage=data["stage"],
-            question_id=data["question"],
-            history=tuple(data["history"]),
-            failures=data["failures"],
-        )
-
-    @property
-    def finished(self) -> bool:
-        return self.stage in TERMINAL_STAGES
-
-
-@dataclass(frozen=True, slots=True)
-class Turn:
-    state: State
-    messages: tuple[Message, ...]
-    answer: Answer | None = None
-    retract: str | None = None  # question id whose stored answer no longer holds
-    outcome: Outcome | None = None
-    may_reply: bool | None = None  # the person's answer to whether the service may reply
-
-
-def start(survey: Survey, *, language: str | None = None) -> Turn:
-    """Open a conversation: the introduction, then consent or the first question."""
+def start(survey: Survey, *, language: str | None = None, accessible: bool = False) -> Turn:
+    """Open a conversation: the introduction, then consent or the first question.
+    `accessible`: the person has the accessible profile on."""
     chosen = language if language in survey.languages else survey.default_language
     if survey.consent:
-        state = State(survey.id, chosen, "consent")
+        state = State(survey.id, chosen, "consent", accessible=accessible)
     else:
-        state = State(survey.id, chosen, "question", survey.questions[0].id)
-    return Turn(state, (_introduction(survey, chosen), _ask(survey, state)), outcome="started")
+        state = State(survey.id, chosen, "question", survey.questions[0].id, accessible=accessible)
+    return Turn(state, (_introduction(survey, state), _ask(survey, state)), outcome="started")
 
 
 def step(
@@ -109,11 +50,15 @@ def step(
     *,
     today: datetime.date,
     action: str | None = None,
+    accessible: bool = False,
 ) -> Turn:
     """Take one message (typed `text`, or a button's `action` value) and return the turn.
-    `today` is the participant's date, for answers such as "yesterday"."""
+    `today` is the participant's date, for answers such as "yesterday"; `accessible`,
+    whether they have the accessible profile on (it may have changed since the last turn)."""
     if state.finished:
         return Turn(state, (Message(say(state.language, "already_finished")),))
+    if state.accessible != accessible:
+        state = replace(state, accessible=accessible, pending=None)
     state, nothing_left = _as_the_survey_is_now(survey, state)
     if nothing_left:  # the question someone was at is gone, and every other was answered
         return _finished(survey, state)
@@ -137,6 +82,8 @@ def step(
         return _consent(survey, state, text, action)
     if state.stage == "may_reply":
         return _may_reply(survey, state, text, action)
+    if state.pending is not None:
+        return _confirming(survey, state, text, action, Asking(lang, today))
     return _answer(survey, state, text, action, Asking(lang, today))
 
 
@@ -158,7 +105,9 @@ def _as_the_survey_is_now(survey: Survey, state: State) -> tuple[State, bool]:
     gone = current is not None and current not in known
     if gone:
         current = next((q.id for q in survey.questions if q.id not in history), None)
-    moved = replace(state, language=language, history=history, question_id=current, failures=0)
+    moved = replace(
+        state, language=language, history=history, question_id=current, failures=0, pending=None
+    )
     return moved, gone and current is None
 
 
@@ -170,6 +119,8 @@ def _command(survey: Survey, state: State, command: str, argument: str) -> Turn:
     lang = state.language
     if command == "language":
         return _switch_language(survey, state, argument)
+    if command == "accessible":
+        return _switch_profile(survey, state, on=argument not in OFF_WORDS)
     if state.stage == "may_reply" and command in ("stop", "unsubscribe", "no_replies"):
         return _replies(survey, state, allowed=False, said="no_replies")  # all answered: a no
     if command == "no_replies":  # storage withdraws every agreement; the survey goes on
@@ -193,15 +144,25 @@ def _command(survey: Survey, state: State, command: str, argument: str) -> Turn:
         if not state.history:
             return Turn(state, (Message(say(lang, "first_question")), _ask(survey, state)))
         previous = state.history[-1]
-        back = replace(state, question_id=previous, history=state.history[:-1], failures=0)
+        back = replace(
+            state, question_id=previous, history=state.history[:-1], failures=0, pending=None
+        )
         return Turn(back, (_ask(survey, back),), retract=previous)
     if command == "skip":
         question = survey.question(state.question_id) if state.stage == "question" else None
         if question is None or not question.optional:
             return Turn(state, (Message(say(lang, "cannot_skip")), _ask(survey, state)))
-        return _advance(survey, state, Answer(question.id, None))
-    # `continue` outside a stopped conversation just shows where we are
+        return _advance(survey, replace(state, pending=None), Answer(question.id, None))
+    # `continue` and `repeat` outside a stopped conversation show where we are
     return Turn(state, (_ask(survey, state),))
+
+
+def _switch_profile(survey: Survey, state: State, *, on: bool) -> Turn:
+    """The accessible profile on or off: said, and the question asked again as it now is."""
+    switched = replace(state, accessible=on, pending=None)
+    said = Message(say(state.language, "accessible_on" if on else "accessible_off"))
+    prompts = (said,) if state.stage == "stopped" else (said, _ask(survey, switched))
+    return Turn(switched, prompts, accessible=on)
 
 
 def _switch_language(survey: Survey, state: State, argument: str) -> Turn:
@@ -247,7 +208,26 @@ def _answer(survey: Survey, state: State, text: str, action: str | None, asking:
         result = question.parse(text, asking)
     if isinstance(result, Invalid):
         return _reject(survey, state, result.reason)
+    if state.accessible:  # read back first: it is kept once the person says it is right
+        read_back = replace(state, pending=result, failures=0)
+        return Turn(read_back, (_ask(survey, read_back),))
     return _advance(survey, state, Answer(question.id, result))
+
+
+def _confirming(
+    survey: Survey, state: State, text: str, action: str | None, asking: Asking
+) -> Turn:
+    """An answer was read back: yes keeps it, no asks the question again, and anything
+    else is taken as the question's answer (read back in its place, or told what is
+    wrong with the read-back still standing)."""
+    if action is None or read_answer(action)[0] == "confirm":
+        folded = fold(read_answer(action)[1] if action else text)
+        if folded in YES_WORDS:
+            return _advance(survey, state, Answer(state.question_id, state.pending))
+        if folded in NO_WORDS:
+            again = replace(state, pending=None, failures=0)
+            return Turn(again, (Message(say(state.language, "answer_again")), _ask(survey, again)))
+    return _answer(survey, state, text, action, asking)
 
 
 def _advance(survey: Survey, state: State, answer: Answer) -> Turn:
@@ -257,7 +237,12 @@ def _advance(survey: Survey, state: State, answer: Answer) -> Turn:
         return _finished(survey, state, answer)
     # built directly: this is the hot path, and dataclasses.replace costs more than the rest
     moved = State(
-        state.survey_id, state.language, "question", target, (*state.history, question.id)
+        state.survey_id,
+        state.language,
+        "question",
+        target,
+        (*state.history, question.id),
+        accessible=state.accessible,
     )
     return Turn(moved, (_ask(survey, moved),), answer=answer)
 
@@ -267,13 +252,14 @@ def _finished(survey: Survey, state: State, answer: Answer | None = None) -> Tur
     may reply. The path taken stays with no one once it is over (it can tell an anonymous
     answer)."""
     stage = "may_reply" if survey.may_reply else "done"
-    done = replace(state, stage=stage, question_id=None, history=(), failures=0)
-    said = _ask(survey, done) if survey.may_reply else _thanks(survey, state.language)
+    done = replace(state, stage=stage, question_id=None, history=(), failures=0, pending=None)
+    said = _ask(survey, done) if survey.may_reply else _thanks(survey, state)
     return Turn(done, (said,), answer=answer, outcome="completed")
 
 
-def _thanks(survey: Survey, lang: str) -> Message:
-    return Message(survey.thanks[lang] if survey.thanks else say(lang, "thanks"))
+def _thanks(survey: Survey, state: State) -> Message:
+    thanks = survey.worded("thanks", state.language, plain=state.accessible)
+    return Message(thanks or say(state.language, "thanks"))
 
 
 def _may_reply(survey: Survey, state: State, text: str, action: str | None) -> Turn:
@@ -288,7 +274,7 @@ def _may_reply(survey: Survey, state: State, text: str, action: str | None) -> T
 def _replies(survey: Survey, state: State, *, allowed: bool, said: str) -> Turn:
     done = replace(state, stage="done", failures=0)
     lang = state.language
-    return Turn(done, (Message(say(lang, said)), _thanks(survey, lang)), may_reply=allowed)
+    return Turn(done, (Message(say(lang, said)), _thanks(survey, state)), may_reply=allowed)
 
 
 def _reject(survey: Survey, state: State, reason: str) -> Turn:
@@ -300,6 +286,8 @@ def _reject(survey: Survey, state: State, reason: str) -> Turn:
         state.question_id,
         state.history,
         state.failures + 1,
+        state.accessible,
+        state.pending,
     )
     lang = state.language
     if failed.failures < FAILURES_BEFORE_HELP or state.stage == "stopped":
@@ -315,10 +303,11 @@ def _reject(survey: Survey, state: State, reason: str) -> Turn:
     )
 
 
-def _introduction(survey: Survey, lang: str) -> Message:
+def _introduction(survey: Survey, state: State) -> Message:
+    lang = state.language
     lines = [survey.title[lang]]
-    if survey.intro:
-        lines.append(survey.intro[lang])
+    if intro := survey.worded("intro", lang, plain=state.accessible):
+        lines.append(intro)
     lines.extend(say(other, "language_offer") for other in survey.languages if other != lang)
     return Message("\n".join(lines))
 
@@ -339,9 +328,8 @@ def _ask(survey: Survey, state: State) -> Message:
             Choice(say(lang, "yes"), answer_action("consent", "yes")),
             Choice(say(lang, "no"), answer_action("consent", "no")),
         )
-        return Message(
-            f"{survey.consent[lang]}\n{say(lang, 'consent_hint')}", choices, language=lang
-        )
+        consent = survey.worded("consent", lang, plain=state.accessible)
+        return Message(f"{consent}\n{say(lang, 'consent_hint')}", choices, language=lang)
     if state.stage == "may_reply":
         choices = (
             Choice(say(lang, "yes"), answer_action("may_reply", "yes")),
@@ -349,10 +337,26 @@ def _ask(survey: Survey, state: State) -> Message:
         )
         text = f"{say(lang, 'may_reply')}\n{say(lang, 'may_reply_hint')}"
         return Message(text, choices, language=lang)
-    key = (state.question_id, lang)
+    if state.pending is not None:
+        return _read_back(survey, state)
+    key = (state.question_id, lang, state.accessible)
     cached = survey.prompt_cache.get(key)
     if cached is None:
+        question = survey.question(state.question_id)
+        asked = question.accessible_prompt(lang) if state.accessible else question.prompt(lang)
         # in its language once, so that a turn's replies need not be copied to say it
-        prompt = replace(survey.question(state.question_id).prompt(lang), language=lang)
-        cached = survey.prompt_cache[key] = prompt
+        cached = survey.prompt_cache[key] = replace(asked, language=lang)
     return cached
+
+
+def _read_back(survey: Survey, state: State) -> Message:
+    """The answer given, said back: "You chose 4, Good. Is that right?", yes or no."""
+    lang = state.language
+    question = survey.question(state.question_id)
+    said = say(lang, question.read_back_key, answer=question.read_back(state.pending, lang))
+    choices = (
+        Choice(say(lang, "yes"), answer_action("confirm", "yes")),
+        Choice(say(lang, "no"), answer_action("confirm", "no")),
+    )
+    text = f"{said}\n{say(lang, 'confirm_hint')}"
+    return Message(text, choices, numbered=False, language=lang)

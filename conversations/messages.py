@@ -23,7 +23,13 @@ _COMMAND_WORDS = {
     "forget_me": ["forget me", "unohda minut", "glöm mig"],
     "unsubscribe": ["unsubscribe", "opt out", "peru tilaus", "avregistrera"],
     "no_replies": ["no replies", "ei vastauksia", "inga svar"],
+    "repeat": ["repeat", "toista", "upprepa"],
+    # the accessible profile: `simple`, `simple off`
+    "accessible": ["accessible", "simple", "saavutettava", "selko", "tillgänglig", "enkel"],
 }
+# What follows a command word as its argument: `language fi`, `simple off`.
+_TAKES_ARGUMENT = ("language", "accessible")
+OFF_WORDS = frozenset(fold(w) for w in ["off", "pois", "av", "no", "ei", "nej"])
 COMMANDS = {fold(word): command for command, words in _COMMAND_WORDS.items() for word in words}
 
 YES_WORDS = frozenset(fold(w) for w in ["yes", "y", "ok", "kyllä", "k", "joo", "ja", "jo"])
@@ -79,7 +85,7 @@ _TEXTS: dict[str, dict[str, str]] = {
         "message_too_long": "That message is too long for me ({length} characters). Please keep it under {limit}.",
         "stuck": "Having trouble? Type help for an explanation, or stop to finish for now.",
         "stuck_optional": "Having trouble? Type help for an explanation, skip to leave this question out, or stop to finish for now.",
-        "help": "I am asking you a few short questions. Answer in your own words or with the numbers shown. Words that always work: help, back (previous question), skip (optional questions), stop (finish for now), language.",
+        "help": "I am asking you a few short questions. Answer in your own words or with the numbers shown. Words that always work: help, back (previous question), skip (optional questions), stop (finish for now), language, repeat (the question again), simple (a simpler chat).",
         "cannot_skip": "This question needs an answer. Type stop if you want to finish for now.",
         "first_question": "This is the first question; there is nothing to go back to.",
         "stopped": "You have stopped for now. Your answers so far are kept. Type continue whenever you want to pick up where you left off.",
@@ -130,6 +136,14 @@ _TEXTS: dict[str, dict[str, str]] = {
         "texting_started": "You can get text messages from us again.",
         "texting_help": "This number collects feedback by text message. Text a survey's word to take part, STOP to get no more messages, START to get them again.",
         "edit_kept": "I kept your first answer. To change it, type back.",
+        "accessible_on": "The simpler chat is on. I ask one thing at a time, write out every choice, and read your answer back before I keep it. Type repeat to see a question again, or simple off to go back to the usual chat.",
+        "accessible_off": "The simpler chat is off. Type simple to turn it on again.",
+        "read_back": "Your answer: {answer}. Is that right?",
+        "read_back_choice": "You chose {answer}. Is that right?",
+        "read_back_text": "You wrote: “{answer}”. Is that right?",
+        "confirm_hint": "Reply yes to keep it, or no to answer again.",
+        "answer_again": "Then please answer again.",
+        "my_data_accessible": "The simpler chat is on for you. Type simple off to turn it off.",
     },
     "fi": {
         "language_offer": "Suomeksi: kirjoita kieli fi",
@@ -170,7 +184,7 @@ _TEXTS: dict[str, dict[str, str]] = {
         "message_too_long": "Viesti on minulle liian pitkä ({length} merkkiä). Pidä se alle {limit} merkissä.",
         "stuck": "Onko vaikeaa? Kirjoita apua saadaksesi ohjeen, tai lopeta jatkaaksesi myöhemmin.",
         "stuck_optional": "Onko vaikeaa? Kirjoita apua saadaksesi ohjeen, ohita jättääksesi kysymyksen väliin, tai lopeta jatkaaksesi myöhemmin.",
-        "help": "Kysyn muutaman lyhyen kysymyksen. Vastaa omin sanoin tai näytetyillä numeroilla. Nämä sanat toimivat aina: apua, takaisin (edellinen kysymys), ohita (vapaaehtoiset kysymykset), lopeta (lopeta toistaiseksi), kieli.",
+        "help": "Kysyn muutaman lyhyen kysymyksen. Vastaa omin sanoin tai näytetyillä numeroilla. Nämä sanat toimivat aina: apua, takaisin (edellinen kysymys), ohita (vapaaehtoiset kysymykset), lopeta (lopeta toistaiseksi), kieli, toista (kysymys uudelleen), selko (selkeämpi keskustelu).",
         "cannot_skip": "Tähän kysymykseen tarvitaan vastaus. Kirjoita lopeta, jos haluat lopettaa toistaiseksi.",
         "first_question": "Tämä on ensimmäinen kysymys; takaisin ei voi mennä.",
         "stopped": "Lopetit toistaiseksi. Tähänastiset vastauksesi on tallennettu. Kirjoita jatka, kun haluat jatkaa siitä mihin jäit.",
@@ -221,6 +235,14 @@ _TEXTS: dict[str, dict[str, str]] = {
         "texting_started": "Saat meiltä taas tekstiviestejä.",
         "texting_help": "Tähän numeroon voi antaa palautetta tekstiviestillä. Lähetä kyselyn sana osallistuaksesi, LOPETA lopettaaksesi viestit ja START saadaksesi ne taas.",
         "edit_kept": "Pidin ensimmäisen vastauksesi. Jos haluat muuttaa sitä, kirjoita takaisin.",
+        "accessible_on": "Selkeämpi keskustelu on päällä. Kysyn yhden asian kerrallaan, kirjoitan kaikki vaihtoehdot näkyviin ja luen vastauksesi ennen kuin tallennan sen. Kirjoita toista, niin näet kysymyksen uudelleen, tai selko pois, niin palaat tavalliseen keskusteluun.",
+        "accessible_off": "Selkeämpi keskustelu ei ole enää päällä. Kirjoita selko, niin saat sen takaisin.",
+        "read_back": "Vastauksesi: {answer}. Onko se oikein?",
+        "read_back_choice": "Valitsit {answer}. Onko se oikein?",
+        "read_back_text": "Kirjoitit: ”{answer}”. Onko se oikein?",
+        "confirm_hint": "Vastaa kyllä, niin tallennan sen, tai ei, niin voit vastata uudelleen.",
+        "answer_again": "Vastaa sitten uudelleen.",
+        "my_data_accessible": "Selkeämpi keskustelu on sinulla päällä. Kirjoita selko pois, niin se loppuu.",
     },
     "sv": {
         "language_offer": "På svenska: skriv språk sv",
@@ -261,7 +283,7 @@ _TEXTS: dict[str, dict[str, str]] = {
         "message_too_long": "Meddelandet är för långt för mig ({length} tecken). Håll det under {limit}.",
         "stuck": "Går det trögt? Skriv hjälp för en förklaring, eller sluta för att avbryta tills vidare.",
         "stuck_optional": "Går det trögt? Skriv hjälp för en förklaring, hoppa över för att hoppa över frågan, eller sluta för att avbryta tills vidare.",
-        "help": "Jag ställer några korta frågor. Svara med egna ord eller med siffrorna som visas. Ord som alltid fungerar: hjälp, tillbaka (föregående fråga), hoppa över (frivilliga frågor), sluta (avbryt tills vidare), språk.",
+        "help": "Jag ställer några korta frågor. Svara med egna ord eller med siffrorna som visas. Ord som alltid fungerar: hjälp, tillbaka (föregående fråga), hoppa över (frivilliga frågor), sluta (avbryt tills vidare), språk, upprepa (frågan igen), enkel (en enklare chatt).",
         "cannot_skip": "Den här frågan behöver ett svar. Skriv sluta om du vill avbryta tills vidare.",
         "first_question": "Det här är den första frågan; det finns inget att gå tillbaka till.",
         "stopped": "Du har avbrutit tills vidare. Dina svar hittills är sparade. Skriv fortsätt när du vill fortsätta där du slutade.",
@@ -312,6 +334,14 @@ _TEXTS: dict[str, dict[str, str]] = {
         "texting_started": "Du kan få sms från oss igen.",
         "texting_help": "Till det här numret kan du ge respons per sms. Skicka en enkäts ord för att delta, STOPP för att inte få fler meddelanden och START för att få dem igen.",
         "edit_kept": "Jag behöll ditt första svar. Skriv tillbaka om du vill ändra det.",
+        "accessible_on": "Den enklare chatten är på. Jag frågar en sak i taget, skriver ut alla val och läser upp ditt svar innan jag sparar det. Skriv upprepa för att se en fråga igen, eller enkel av för att gå tillbaka till den vanliga chatten.",
+        "accessible_off": "Den enklare chatten är av. Skriv enkel för att slå på den igen.",
+        "read_back": "Ditt svar: {answer}. Stämmer det?",
+        "read_back_choice": "Du valde {answer}. Stämmer det?",
+        "read_back_text": "Du skrev: ”{answer}”. Stämmer det?",
+        "confirm_hint": "Svara ja för att spara det, eller nej för att svara igen.",
+        "answer_again": "Svara då igen.",
+        "my_data_accessible": "Den enklare chatten är på för dig. Skriv enkel av för att stänga av den.",
     },
 }
 
@@ -323,15 +353,16 @@ def say(language: str, key: str, **values: object) -> str:
 
 
 def command_of(text: str) -> tuple[str, str] | None:
-    """(command, argument) if the message is a command word, e.g. 'Kieli sv', or '?' for help."""
+    """(command, argument) if the message is a command word, e.g. 'Kieli sv', 'simple off',
+    or '?' for help."""
     if text.strip() == "?":
         return "help", ""
     folded = fold(text)
     if folded in COMMANDS:
         return COMMANDS[folded], ""
     head, _, rest = folded.partition(" ")
-    if COMMANDS.get(head) == "language":
-        return "language", rest.strip()
+    if (command := COMMANDS.get(head)) in _TAKES_ARGUMENT:
+        return command, rest.strip()
     return None
 
 

@@ -78,6 +78,15 @@ class ExpectedShares(Model):
     shares: dict[Identifier, Annotated[float, Field(gt=0, le=100)]] = Field(min_length=2)
 
 
+class PlainTexts(Model):
+    """The survey's own texts in plain language, for people with the accessible profile;
+    each question and option has its own `plain`. A language left out uses the usual text."""
+
+    intro: Texts | None = None
+    consent: Texts | None = None
+    thanks: Texts | None = None
+
+
 class Survey(Model):
     id: Identifier
     title: Texts
@@ -106,6 +115,7 @@ class Survey(Model):
     intro: Texts | None = None
     consent: Texts | None = None
     thanks: Texts | None = None
+    plain: PlainTexts = PlainTexts()
     questions: list[Question] = Field(min_length=1)
     digest: DigestExtras = DigestExtras()
     expected: ExpectedShares | None = None
@@ -117,6 +127,15 @@ class Survey(Model):
     def title_in(self, language: str) -> str:
         """The title in `language`, or in the survey's first language if it has no such."""
         return self.title.get(language, self.title[self.default_language])
+
+    def worded(self, name: str, lang: str, *, plain: bool = False) -> str | None:
+        """The survey's `name` text (intro, consent, thanks) in `lang`, in plain language if
+        asked and it has that; None if the survey has no such text."""
+        plain_texts = getattr(self.plain, name) if plain else None
+        if plain_texts and lang in plain_texts:
+            return plain_texts[lang]
+        texts = getattr(self, name)
+        return texts[lang] if texts else None
 
     def question(self, question_id: str) -> AnyQuestion:
         return self._by_id[question_id]
@@ -143,8 +162,8 @@ class Survey(Model):
         return self._order[question_id]
 
     @cached_property
-    def prompt_cache(self) -> dict[tuple[str, str], object]:
-        """Question prompts by (question id, language), filled by the engine as it asks."""
+    def prompt_cache(self) -> dict[tuple[str, str, bool], object]:
+        """Question prompts by (question id, language, accessible), filled by the engine."""
         return {}
 
     @cached_property

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from storage import assisted, deliveries, schema, tallies, waves, web_messages
+from storage import assisted, deliveries, profiles, schema, tallies, waves, web_messages
 from storage.records import StorageUnusable
 
 log = logging.getLogger(__name__)
@@ -83,6 +83,7 @@ MIGRATIONS = [
     Migration(23, deliveries.DESCRIPTION, partial(schema.run_script, script=deliveries.SCHEMA)),
     Migration(24, assisted.DESCRIPTION, partial(schema.run_script, script=assisted.SCHEMA)),
     Migration(25, waves.DESCRIPTION, partial(schema.run_script, script=waves.SCHEMA)),
+    Migration(26, profiles.DESCRIPTION, partial(schema.run_script, script=profiles.SCHEMA)),
 ]
 
 

@@ -20,7 +20,7 @@ from functools import partial
 
 import psycopg
 
-from storage import assisted, deliveries, waves, web_messages
+from storage import assisted, deliveries, profiles, waves, web_messages
 from storage.migrations import Migration, refuse_newer
 from storage.schema import FOLLOW_UPS
 
@@ -298,6 +298,7 @@ MIGRATIONS = [
     Migration(23, deliveries.DESCRIPTION, partial(_script, deliveries.SCHEMA)),
     Migration(24, assisted.DESCRIPTION, partial(_script, assisted.SCHEMA)),
     Migration(25, waves.DESCRIPTION, partial(_script, waves.SCHEMA)),
+    Migration(26, profiles.DESCRIPTION, partial(_script, profiles.SCHEMA)),
 ]
 
 

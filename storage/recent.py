@@ -47,8 +47,14 @@ class RecentConversations:
                 turn.run_id, turn.kept_response, turn.state, turn.finished, True, turn.now
             )
         opted_out = before.opted_out if turn.opted_out is None and before else bool(turn.opted_out)
+        accessible = (
+            before.accessible if turn.accessible is None and before else bool(turn.accessible)
+        )
         session = before.assist if before else None
-        self.put(turn.pid, Loaded(True, address, conversation, opted_out, assist=session))
+        self.put(
+            turn.pid,
+            Loaded(True, address, conversation, opted_out, assist=session, accessible=accessible),
+        )
 
     def forget(self, pid: str) -> None:
         self._entries.pop(pid, None)

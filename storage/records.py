@@ -50,6 +50,7 @@ class Loaded:
     # turn computed from this is stored only if no other worker stored one meanwhile
     version: int = 0
     assist: AssistSession | None = None  # staff typing someone else's answers (survey assist)
+    accessible: bool = False  # has the accessible profile on (storage/profiles.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +125,7 @@ class TurnRecord:
     status: str | None = None  # the response's new status, if it changed
     finished: bool = False
     opted_out: bool | None = None  # True: `unsubscribe`; False: wrote again; None: as it was
+    accessible: bool | None = None  # the accessible profile switched on or off; None: as it was
     reminded: bool = False  # a reminder of the conversation in `run_id`: count it
     channel: str | None = None  # a new response: the platform it comes through
     may_reply: bool | None = None  # the person's answer: may the service reply about it

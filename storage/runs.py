@@ -210,7 +210,8 @@ def in_progress(
     connection: sqlite3.Connection, run_id: int, *, active_since: float
 ) -> list[Reachable]:
     """Participants of the run who are still on their way through it: not finished,
-    stopped or expired (no change since `active_since`), and not opted out."""
+    stopped or expired (no change since `active_since`, unless they have the accessible
+    profile on, which never expires), and not opted out."""
     rows = connection.execute(
         "SELECT c.pid, a.platform, a.conversation_id, c.state, c.reminders, c.reminded_at,"
         " c.updated_at"
@@ -219,7 +220,7 @@ def in_progress(
         " JOIN participants p ON p.pid = c.pid"
         " LEFT JOIN responses r ON r.id = c.response_id"  # none: anonymous, not begun
         f" WHERE c.run_id = ? AND c.finished = 0 AND coalesce(r.status, '') NOT IN {_ENDED}"
-        " AND c.updated_at >= ? AND p.opted_out_at IS NULL",
+        " AND (c.updated_at >= ? OR p.accessible_at IS NOT NULL) AND p.opted_out_at IS NULL",
         (run_id, active_since),
     )
     return [Reachable(*row) for row in rows]
@@ -233,8 +234,9 @@ def expire_conversations(connection: sqlite3.Connection, *, survey_id: str, befo
         "UPDATE responses SET status = 'expired' WHERE id IN ("
         " SELECT c.response_id FROM conversations c"
         " JOIN runs ru ON ru.id = c.run_id JOIN responses r ON r.id = c.response_id"
+        " JOIN participants p ON p.pid = c.pid"
         f" WHERE ru.survey_id = ? AND c.finished = 0 AND r.status NOT IN {_ENDED}"
-        " AND c.updated_at < ? LIMIT ?)",
+        " AND c.updated_at < ? AND p.accessible_at IS NULL LIMIT ?)",
         (survey_id, before, DELETE_CHUNK),
     ).rowcount
 

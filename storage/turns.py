@@ -48,7 +48,7 @@ _CONVERSATION = "c.response_id, c.state, c.finished, r.status = 'open', c.update
 
 _LOADED = (
     f"p.active_run, {_CONVERSATION}, a.conversation_id, p.opted_out_at IS NOT NULL, p.turns,"
-    f" {assisted.COLUMNS}"
+    f" p.accessible_at IS NOT NULL, {assisted.COLUMNS}"
     " FROM participants p"
     " LEFT JOIN conversations c ON c.pid = p.pid AND c.run_id = p.active_run"
     " LEFT JOIN runs r ON r.id = c.run_id"
@@ -83,9 +83,12 @@ def load_many(connection: Connection, pids: list[str]) -> dict[str, Loaded]:
 def _loaded(row: tuple | list | None) -> Loaded:
     if row is None:
         return Loaded(False, None, None)
-    *conversation, address, opted_out, version = row[:-_SESSION_COLUMNS]
+    *conversation, address, opted_out, version, accessible = row[:-_SESSION_COLUMNS]
     session = assisted.session_of(*row[-_SESSION_COLUMNS:])
-    return Loaded(True, address, _conversation(*conversation), bool(opted_out), version, session)
+    conversation_row = _conversation(*conversation)
+    return Loaded(
+        True, address, conversation_row, bool(opted_out), version, session, bool(accessible)
+    )
 
 
 def conversation_in(connection: Connection, pid: str, run_id: int) -> ConversationRow | None:
@@ -154,6 +157,13 @@ def record_turns(
         " WHERE participants.pid = batch.pid",
         "pid, at",
         [(t.pid, t.now if t.opted_out else None) for t in fresh if t.opted_out is not None],
+    )
+    batched(
+        connection,
+        "UPDATE participants SET accessible_at = batch.at FROM batch"
+        " WHERE participants.pid = batch.pid",
+        "pid, at",
+        [(t.pid, t.now if t.accessible else None) for t in fresh if t.accessible is not None],
     )
     batched(
         connection,

@@ -1,7 +1,7 @@
 """Every engine behaviour case in tests/engine_cases/, run through one runner.
 
-A case names a survey, optionally a starting language and the participant's today,
-and steps. Each step says
+A case names a survey, optionally a starting language, the participant's today and
+whether they have the accessible profile on (`accessible`), and steps. Each step says
 what the participant typed (`say`) or clicked (`click`) and what must follow. The
 state is serialised to JSON and read back before every step, as storage does.
 """
@@ -16,7 +16,7 @@ import yaml
 
 from conversations import engine
 from conversations.checks import read_survey
-from conversations.engine import State, Turn
+from conversations.state import State, Turn
 
 ROOT = Path(__file__).parent.parent
 CASES = sorted((Path(__file__).parent / "engine_cases").glob("*.yaml"))
@@ -61,6 +61,8 @@ def check(turn: Turn, expected: dict, where: str) -> None:
         assert turn.outcome == expected["outcome"], where
     if "may_reply" in expected:
         assert turn.may_reply == expected["may_reply"], where
+    if "accessible" in expected:
+        assert turn.accessible == expected["accessible"], where
     if expected.keys() - SETUP_KEYS:  # a step that states expectations also pins the answer
         recorded = None if turn.answer is None else {turn.answer.question_id: turn.answer.value}
         assert recorded == expected.get("answer"), f"{where}: recorded {recorded}"
@@ -71,21 +73,26 @@ def check(turn: Turn, expected: dict, where: str) -> None:
 def test_engine_case(case_file: Path) -> None:
     case = yaml.safe_load(case_file.read_text(encoding="utf-8"))
     survey = load_survey(case["survey"])
-    turn = engine.start(survey, language=case.get("language"))
+    accessible = case.get("accessible", False)  # the profile, as storage keeps it
+    turn = engine.start(survey, language=case.get("language"), accessible=accessible)
     check(turn, case.get("start", {}), "start")
     state = turn.state
     today = case.get("today", TODAY)
     for number, step in enumerate(case["steps"], start=1):
         state = through_json(state)
         if "click" in step:
-            turn = engine.step(survey, state, "", action=step["click"], today=today)
+            turn = engine.step(
+                survey, state, "", action=step["click"], today=today, accessible=accessible
+            )
         else:
             text = step["say"]
             if "repeat" in step:
                 text = text * step["repeat"]
-            turn = engine.step(survey, state, text, today=today)
+            turn = engine.step(survey, state, text, today=today, accessible=accessible)
         check(turn, step, f"step {number} ({step.get('say', step.get('click'))!r})")
         state = turn.state
+        if turn.accessible is not None:
+            accessible = turn.accessible
 
 
 def test_there_are_cases() -> None:

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from conversations import engine
 from conversations.checks import read_survey
-from conversations.engine import State
+from conversations.state import State
 from conversations.survey import Survey
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -97,6 +97,9 @@ _TYPED = st.one_of(
             "language fi",
             "language sv",
             "kieli",
+            "simple",
+            "simple off",
+            "repeat",
             "",
             "today",
             "3.12.2026",
@@ -110,9 +113,11 @@ _TYPED = st.one_of(
 
 
 def walk(chosen: Survey, data: st.DataObject, steps: int) -> None:
-    """Random answers, clicks and words through `chosen`: a reply and a well-formed state
-    after every one."""
-    turn = engine.start(chosen, language=data.draw(st.sampled_from(["en", "fi", "sv", None])))
+    """Random answers, clicks and words through `chosen`, with the accessible profile on or
+    off: a reply and a well-formed state after every one."""
+    accessible = data.draw(st.booleans())
+    language = data.draw(st.sampled_from(["en", "fi", "sv", None]))
+    turn = engine.start(chosen, language=language, accessible=accessible)
     for _ in range(data.draw(st.integers(1, steps))):
         choices = [c.value for m in turn.messages for c in m.choices]
         if choices and data.draw(st.booleans()):
@@ -121,8 +126,10 @@ def walk(chosen: Survey, data: st.DataObject, steps: int) -> None:
             action, text = None, data.draw(_TYPED)
         state = State.from_json(turn.state.to_json())
         assert json.loads(turn.state.to_json())["survey"] == chosen.id
-        turn = engine.step(chosen, state, text, action=action, today=TODAY)
+        turn = engine.step(chosen, state, text, action=action, today=TODAY, accessible=accessible)
         assert turn.messages, (text, action)
+        if turn.accessible is not None:
+            accessible = turn.accessible
         assert all(m.text for m in turn.messages)
         assert turn.state.stage in (
             "consent",
@@ -134,6 +141,7 @@ def walk(chosen: Survey, data: st.DataObject, steps: int) -> None:
         )
         if turn.state.stage == "question":
             assert turn.state.question_id in chosen.question_ids
+        assert turn.state.pending is None or accessible, "read back with the profile off"
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -375,6 +375,36 @@ async def test_abandoned_conversations_expire_and_stay_for_their_person_to_be_to
     assert (await storage.load("old")).conversation.finished is False
 
 
+async def test_the_accessible_profile_is_kept_with_the_participant_until_switched_off(
+    storage: Storage, reopen: Opener
+) -> None:
+    run_id = await new_run(storage)
+    await storage.commit_turn(start("s", "p1", run_id, accessible=True))
+    assert (await storage.load("p1")).accessible
+    await storage.commit_turn(TurnRecord("t", "p1", 30.0, [reply("next?")]))
+    assert (await storage.load("p1")).accessible  # a turn that says nothing of it keeps it
+
+    async def kept(again: Storage) -> bool:
+        kept_on = (await again.load("p1")).accessible
+        await again.commit_turn(TurnRecord("off", "p1", 40.0, [reply("ok")], accessible=False))
+        return kept_on and not (await again.load("p1")).accessible
+
+    assert await reopened(storage, reopen, kept)
+
+
+async def test_a_conversation_with_the_accessible_profile_never_expires_and_is_reminded(
+    storage: Storage,
+) -> None:
+    run_id = await new_run(storage)
+    await storage.commit_turn(start("s-usual", "usual", run_id))
+    await storage.commit_turn(start("s-simple", "simple", run_id, accessible=True))
+    assert await storage.expire_conversations("library", before=50.0) == 1
+    statuses = [r.status for r in (await storage.run_rows(run_id)).responses]
+    assert statuses == ["expired", "started"]  # in the order they began: usual, simple
+    waiting = await storage.in_progress(run_id, active_since=50.0)
+    assert [r.pid for r in waiting] == ["simple"]
+
+
 async def test_a_conversation_in_an_earlier_run_can_be_looked_up(storage: Storage) -> None:
     first_run, second_run = await new_run(storage), await new_run(storage)
     await storage.commit_turn(start("s1", "p1", first_run, state='{"at": "done"}'))

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Annotated, Any, ClassVar
 
@@ -62,6 +62,13 @@ class Asking:
 class Option(Model):
     id: Identifier
     text: Texts
+    plain: Texts | None = None  # in plain language, for the accessible profile
+
+    def wording(self, lang: str, *, plain: bool = False) -> str:
+        """Its text, in plain language if asked and the survey has it in `lang`."""
+        if plain and self.plain and lang in self.plain:
+            return self.plain[lang]
+        return self.text[lang]
 
     @cached_property
     def names(self) -> frozenset[str]:
@@ -96,6 +103,7 @@ class QuestionBase(Model):
 
     id: Identifier
     text: Texts
+    plain: Texts | None = None  # the text in plain language, for the accessible profile
     help: Texts | None = None
     optional: bool = False
     next: Identifier | None = None
@@ -121,14 +129,44 @@ class QuestionBase(Model):
         """How to answer, in a sentence."""
         raise NotImplementedError
 
-    def choices(self, lang: str) -> tuple[Choice, ...]:
+    def wording(self, lang: str, *, plain: bool = False) -> str:
+        """The question's text, in plain language if asked and the survey has it in `lang`."""
+        if plain and self.plain and lang in self.plain:
+            return self.plain[lang]
+        return self.text[lang]
+
+    def choices(self, lang: str, *, plain: bool = False) -> tuple[Choice, ...]:
         return ()
 
-    def prompt(self, lang: str) -> Message:
-        lines = [self.text[lang], self.hint(lang)]
+    def typed_alternatives(self, lang: str) -> list[str]:
+        """What may be typed instead of pressing each button, a line each (for the
+        accessible profile, which writes every way to answer out)."""
+        return []
+
+    def prompt(self, lang: str, *, plain: bool = False) -> Message:
+        lines = [self.wording(lang, plain=plain), self.hint(lang)]
         if self.optional:
             lines.append(say(lang, "hint_optional"))
-        return Message("\n".join(lines), self.choices(lang))
+        return Message("\n".join(lines), self.choices(lang, plain=plain))
+
+    def accessible_prompt(self, lang: str) -> Message:
+        """The question for someone with the accessible profile: in plain words where the
+        survey has them, every choice written out as what to type, and skip a button too."""
+        asked = self.prompt(lang, plain=True)
+        lines = [self.wording(lang, plain=True), *self.typed_alternatives(lang), self.hint(lang)]
+        choices = asked.choices
+        if self.optional:
+            lines.append(say(lang, "hint_optional"))
+            if not asked.multiple:  # ticks are sent together: a skip among them would be one
+                choices = (*choices, Choice(say(lang, "skip_label"), "cmd:skip"))
+        return replace(asked, text="\n".join(lines), choices=choices, numbered=False)
+
+    # Which read-back sentence says the answer: "You chose …", "You wrote …".
+    read_back_key: ClassVar[str] = "read_back"
+
+    def read_back(self, value: AnswerValue, lang: str) -> str:
+        """An answer as it is read back before it is kept (the accessible profile)."""
+        return self.shown(value, lang)
 
     # -- showing what was stored -------------------------------------------------------
 
@@ -158,6 +196,11 @@ class QuestionBase(Model):
         """Every text of the question with its name, to check that each language has it."""
         yield "text", self.text
         yield "help", self.help
+
+    def plain_texts(self) -> Iterator[tuple[str, Texts]]:
+        """Its plain-language texts with their names, for the plain-language check."""
+        if self.plain:
+            yield "plain", self.plain
 
     def problems(self) -> Iterator[tuple[str, str]]:
         """What is wrong with the question beyond its structure: (severity, message)."""

@@ -57,6 +57,20 @@ class _Choosing(QuestionBase):
         chosen = value if isinstance(value, list) else [value]
         return "; ".join(self.label(c, lang) for c in chosen)
 
+    read_back_key = "read_back_choice"
+
+    def read_back(self, value: AnswerValue, lang: str) -> str:
+        """Each choice by its number and its words: "4, Good"."""
+        chosen = value if isinstance(value, list) else [value]
+        place = {o.id: (number, o) for number, o in enumerate(self.options, start=1)}
+        return "; ".join(f"{place[c][0]}, {place[c][1].wording(lang, plain=True)}" for c in chosen)
+
+    def typed_alternatives(self, lang: str) -> list[str]:
+        return [
+            f"{number} = {o.wording(lang, plain=True)}"
+            for number, o in enumerate(self.options, start=1)
+        ]
+
     def summary(self, given: Given, skipped: int, lang: str) -> Summary:
         counts: Counter[str] = Counter()
         for value, count, _ in given:
@@ -76,6 +90,12 @@ class _Choosing(QuestionBase):
         yield from super().translated()
         for option in self.options:
             yield f"option {option.id}", option.text
+
+    def plain_texts(self) -> Iterator[tuple[str, Texts]]:
+        yield from super().plain_texts()
+        for option in self.options:
+            if option.plain:
+                yield f"option {option.id} plain", option.plain
 
     def problems(self) -> Iterator[tuple[str, str]]:
         yield from super().problems()
@@ -137,8 +157,10 @@ class SingleChoice(_Choosing):
     def hint(self, lang: str) -> str:
         return say(lang, "hint_single")
 
-    def choices(self, lang: str) -> tuple[Choice, ...]:
-        return tuple(Choice(o.text[lang], answer_action(self.id, o.id)) for o in self.options)
+    def choices(self, lang: str, *, plain: bool = False) -> tuple[Choice, ...]:
+        return tuple(
+            Choice(o.wording(lang, plain=plain), answer_action(self.id, o.id)) for o in self.options
+        )
 
 
 class MultipleChoice(_Choosing):
@@ -228,8 +250,8 @@ class MultipleChoice(_Choosing):
             return say(lang, "hint_multiple")
         return say(lang, "hint_multiple_limits", low=self.min_choices, high=high)
 
-    def prompt(self, lang: str) -> Message:
-        plain = super().prompt(lang)
-        ticks = tuple(Choice(o.text[lang], o.id) for o in self.options)
+    def prompt(self, lang: str, *, plain: bool = False) -> Message:
+        text = super().prompt(lang, plain=plain).text
+        ticks = tuple(Choice(o.wording(lang, plain=plain), o.id) for o in self.options)
         send = say(lang, "send_choices")
-        return Message(plain.text, ticks, multiple=True, send_label=send, question=self.id)
+        return Message(text, ticks, multiple=True, send_label=send, question=self.id)

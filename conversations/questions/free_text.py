@@ -30,6 +30,8 @@ class FreeText(QuestionBase):
     def hint(self, lang: str) -> str:
         return say(lang, "hint_text", limit=self.max_length)
 
+    read_back_key = "read_back_text"
+
     def summary(self, given: Given, skipped: int, lang: str) -> Summary:
         texts = [(str(value), count, new) for value, count, new in given]
         counted = [(text, count) for text, count, _ in texts]

@@ -88,10 +88,18 @@ class Scale(_Numeric):
             hint = f"{hint} {labels}"
         return hint
 
-    def prompt(self, lang: str) -> Message:
+    def prompt(self, lang: str, *, plain: bool = False) -> Message:
         points = range(self.min, self.max + 1)
         choices = tuple(Choice(str(n), answer_action(self.id, str(n))) for n in points)
-        return Message(super().prompt(lang).text, choices, numbered=False)
+        return Message(super().prompt(lang, plain=plain).text, choices, numbered=False)
+
+    read_back_key = "read_back_choice"
+
+    def read_back(self, value: AnswerValue, lang: str) -> str:
+        """The point chosen, with its label where it is an end that has one: "5, Very good"."""
+        labels = {self.min: self.min_label, self.max: self.max_label}
+        label = labels.get(value)
+        return f"{value}, {label[lang]}" if label and lang in label else str(value)
 
     def summary(self, given: Given, skipped: int, lang: str) -> Summary:
         counts: Counter[int] = Counter()
