@@ -204,6 +204,7 @@ class WebAdapter:
             "details": message.details,
             "table": message.table,
             "language": message.language,
+            "accessible": message.accessible,
         }
         if outbound.attachment is not None:
             name = secrets.token_urlsafe(16)

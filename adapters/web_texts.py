@@ -31,6 +31,10 @@ PAGE_TEXTS: dict[str, dict[str, str]] = {
         "expired": "Your session has expired. Please reload the page.",
         "download": "Download",
         "done": "I'm done",
+        # the setting that switches the accessible profile, and what the log says it did
+        "simpler": "Simpler chat",
+        "simpler_on": "Simpler chat on",
+        "simpler_off": "Simpler chat off",
         "finished": "Thank you. This chat is cleared: whoever uses this computer next starts"
         " afresh.",
         "unsent": "Not sent.",
@@ -70,6 +74,10 @@ PAGE_TEXTS: dict[str, dict[str, str]] = {
         "expired": "Istuntosi on vanhentunut. Lataa sivu uudelleen.",
         "download": "Lataa",
         "done": "Olen valmis",
+        # the setting that switches the accessible profile, and what the log says it did
+        "simpler": "Selkeämpi keskustelu",
+        "simpler_on": "Selkeämpi keskustelu päälle",
+        "simpler_off": "Selkeämpi keskustelu pois",
         "finished": "Kiitos. Keskustelu on tyhjennetty: seuraava tämän tietokoneen käyttäjä"
         " aloittaa alusta.",
         "unsent": "Ei lähetetty.",
@@ -109,6 +117,10 @@ PAGE_TEXTS: dict[str, dict[str, str]] = {
         "expired": "Din session har gått ut. Ladda om sidan.",
         "download": "Ladda ner",
         "done": "Jag är klar",
+        # the setting that switches the accessible profile, and what the log says it did
+        "simpler": "Enklare chatt",
+        "simpler_on": "Enklare chatt på",
+        "simpler_off": "Enklare chatt av",
         "finished": "Tack. Chatten är tömd: nästa person vid den här datorn börjar från början.",
         "unsent": "Inte skickat.",
         "retry": "Försök igen",

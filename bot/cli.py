@@ -16,6 +16,8 @@ import uvloop
 from bot import logs
 from bot.config import ConfigError, Settings, load_settings, with_credentials
 from bot.survey_files import check_file, survey_files
+from conversations import plain_language
+from conversations.checks import Problem
 from conversations.text import fold
 from storage.records import StorageUnusable
 
@@ -216,6 +218,8 @@ def check(paths: tuple[Path, ...]) -> None:
             if name and (other := taken.setdefault(f"{kind}:{fold(name)}", path)) != path:
                 click.echo(f"{path}: error: {kind} '{name}' is used by {other} too", err=True)
                 failed = True
+        for question, message in plain_language.report(survey):
+            click.echo(str(Problem(str(path), question, message, "warning")))
         click.echo(
             f"{path}: ok: '{survey.id}', {len(survey.questions)} questions, "
             f"languages {', '.join(survey.languages)}"

@@ -167,7 +167,8 @@ class Bot:
             turn = _Reply(Message(say(lang, "unsubscribed" if word == "unsubscribe" else word)))
         elif word == "accessible":  # in a survey, the engine switches it and asks again
             record.accessible = argument not in OFF_WORDS
-            turn = _Reply(Message(say(lang, f"accessible_{'on' if record.accessible else 'off'}")))
+            switched = Message(say(lang, f"accessible_{'on' if record.accessible else 'off'}"))
+            turn = _Reply(switched, await self._no_survey_prompt(inbound.locale))  # offered again
         elif (written_back := await self._answer_back.of(record, inbound, lang)) is not None:
             turn = _Reply(written_back.to_person)
             staff = (written_back.to_staff,) if written_back.to_staff else ()

@@ -63,6 +63,8 @@ class TurnWriter:
         said = merged(said, whole=whole)
         if record.language:  # the conversation's language after this turn, where unsaid
             said = tuple(m if m.language else replace(m, language=record.language) for m in said)
+        if record.accessible is not None:  # the profile switched: the web page's setting follows
+            said = tuple(replace(m, accessible=record.accessible) for m in said)
         addressed = [(platform, to, m) for m in said] + list(also)
         record.outbox = [OutboxMessage(p, where, m.to_json()) for p, where, m in addressed]
         outbox_ids = await self._store.commit_turn(record)

@@ -38,6 +38,9 @@ class Message:
     table: tuple[tuple[str, ...], ...] = ()
     # The conversation's language when it was said (the web page's words follow it).
     language: str | None = None
+    # Said by the turn that switched the accessible profile: on or off (the web page's
+    # setting follows it); None in every other message.
+    accessible: bool | None = None
 
     def to_json(self) -> str:
         """What the outbox stores of it. Every participant at a question gets the same
@@ -57,6 +60,7 @@ class Message:
             details=fields.get("details", ""),
             table=tuple(tuple(row) for row in fields.get("table", ())),
             language=fields.get("language"),
+            accessible=fields.get("accessible"),
         )
 
 
@@ -100,4 +104,6 @@ def _encoded(message: Message) -> str:
         body["table"] = [list(row) for row in message.table]
     if message.language:
         body["language"] = message.language
+    if message.accessible is not None:
+        body["accessible"] = message.accessible
     return json.dumps(body, ensure_ascii=False)

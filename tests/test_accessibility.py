@@ -153,3 +153,15 @@ async def test_the_staff_page_with_a_digest_has_no_wcag_violation(
     await type_answer(screen, "survey digest 1")
     await expect(screen.locator("#log")).to_contain_text("Digest of run 1 posted")
     assert await violations(screen) == []
+
+
+async def test_the_simpler_chat_and_its_read_back_have_no_wcag_violation(
+    screen: Page, site: Runtime
+) -> None:
+    await screen.goto(url(site))
+    await expect(last_bot_message(screen)).to_contain_text("These surveys are open")
+    await screen.get_by_label("Simpler chat").check()
+    for text in ["library", "yes", "2"]:
+        await type_answer(screen, text)
+    await expect(last_bot_message(screen)).to_contain_text("You chose 2, Every month.")
+    assert await violations(screen) == []

@@ -233,3 +233,70 @@ def test_expected_shares_must_name_a_single_choice_question_and_its_options(
     code, output = check(tmp_path, "expected: {question: first, shares: {a: 50, c: 30}}\n" + GOOD)
     assert "expected.shares names 'c', which is no option of it" in output
     assert "expected.shares add up to 80 %, not 100" in output
+
+
+PLAIN = """
+id: plain
+languages: [en, fi]
+title: {en: Library, fi: Kirjasto}
+plain:
+  intro:
+    en: >-
+      We would like to hear from you about how the library and its many different services
+      work for you and for the people you live with.
+    fi: Haluamme tietää, mitä ajattelet kirjastosta.
+questions:
+  - id: service
+    type: single_choice
+    text: {en: Which service do you use most?, fi: Mitä palvelua käytät eniten?}
+    plain: {en: What do you use?, fi: Mitä käytät?}
+    options:
+      - id: loans
+        text: {en: Borrowing books, fi: Kirjojen lainaus}
+        plain: {en: Interlibrary loan arrangements, fi: Lainaat}
+      - id: study
+        text: {en: A place to study, fi: Paikka opiskella}
+"""
+
+
+def test_a_long_sentence_in_a_plain_text_is_reported_with_its_length(tmp_path: Path) -> None:
+    code, output = check(tmp_path, PLAIN)
+    assert code == 0  # a warning: the author decides
+    assert (
+        "warning: plain intro (en): a sentence of 26 words ('We would like to hear from …'); "
+        "plain language keeps to 15 or fewer"
+    ) in output
+    assert "plain intro (fi)" not in output
+
+
+def test_rare_words_in_a_plain_option_are_named_by_question_and_option(tmp_path: Path) -> None:
+    _, output = check(tmp_path, PLAIN)
+    assert (
+        "question service: warning: option loans plain (en): rare words, which many readers "
+        "may not know: interlibrary"
+    ) in output
+    assert "option loans plain (fi)" not in output  # "Lainaat" is an everyday word
+
+
+def test_plain_words_pass_the_report_without_a_warning(tmp_path: Path) -> None:
+    plain_enough = PLAIN.replace("Interlibrary loan arrangements", "Books").replace(
+        "hear from you about how the library and its many different services\n      work for "
+        "you and for the people you live with",
+        "know what you think of the library",
+    )
+    code, output = check(tmp_path, plain_enough)
+    assert (code, "warning" in output) == (0, False), output
+
+
+def test_the_usual_texts_are_not_held_to_the_plain_language_report(tmp_path: Path) -> None:
+    usual = GOOD.replace("text: {en: Say, fi: Sano}", "text: {en: Elucidate, fi: Sano}")
+    code, output = check(tmp_path, usual)
+    assert (code, "warning" in output) == (0, False), output
+
+
+def test_a_plain_text_in_a_language_the_survey_does_not_speak_is_an_error(
+    tmp_path: Path,
+) -> None:
+    code, output = check(tmp_path, PLAIN.replace("fi: Lainaat", "sv: Lån"))
+    assert code == 1
+    assert "question service: error: option loans plain has 'sv' text, but 'sv' is not" in output

@@ -157,6 +157,7 @@ function showBotMessage(message) {
   }
   disableOldChoices();
   if (message.language && !staff) speak(message.language);
+  if (simpler && typeof message.accessible === "boolean") simpler.checked = message.accessible;
   const item = message.table.length ? tableLine(message) : addLine("bot", message.text);
   if (message.details) {  // a digest's full figures: below a fold, its first line the label
     const fold = document.createElement("details");
@@ -319,6 +320,16 @@ input.addEventListener("keydown", event => {
     form.requestSubmit();
   }
 });
+
+// The accessible profile's switch; typing simple (or simple off) moves it too, as the
+// bot's answer to either says which way the profile went.
+const simpler = document.getElementById("simpler");
+if (simpler) {
+  simpler.addEventListener("change", () => {
+    if (simpler.checked) send(texts.simpler_on, "cmd:simple");
+    else send(texts.simpler_off, "cmd:simple off");
+  });
+}
 
 const done = document.getElementById("done");
 if (done) {
