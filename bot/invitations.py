@@ -34,8 +34,8 @@ from storage.contract import Storage
 
 log = logging.getLogger(__name__)
 
-QUEUE_CHUNK = 1_000  # people queued (addresses and queue rows) in one commit
-SEND_CHUNK = 500  # invitations stored at once from the queue: one group commit or a few
+QUEUE_CHUNK = 10_000  # people queued (addresses and queue rows) in one commit
+SEND_CHUNK = 1_000  # invitations stored at once from the queue: a few group commits
 OPENING_AT_ONCE = 50  # direct conversations being opened at once (a platform call each)
 PROGRESS_SECONDS = 5.0  # between progress reports in a large wave
 HELD_AT_MOST = 1_000_000  # numbers a held wave may hold
@@ -317,6 +317,7 @@ class Invitations:
     ) -> str:
         try:
             return await self._bot.outreach.invite(
+                pid=pid,
                 platform=platform,
                 user_id=person,
                 conversation_id=direct,

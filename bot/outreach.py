@@ -11,6 +11,7 @@ from bot.metrics import Metrics
 from bot.survey_files import SurveyCatalogue
 from bot.turn_writer import RESPONSE_STATUS, TurnWriter, ongoing_survey
 from conversations import engine
+from conversations.state import Turn
 from conversations.survey import Survey
 from storage.contract import Storage
 from storage.records import Loaded, TurnRecord
@@ -31,6 +32,7 @@ class Outreach:
         self._turns = turns
         self._clock = clock
         self._metrics = metrics
+        self._openings: dict[tuple[str, bool], tuple[Survey, Turn, str]] = {}
 
     async def invitable(self, *, platform: str, user_id: str, run_id: int | None) -> str:
         """What inviting the person would do now, without doing it: 'invited', 'already'
@@ -51,6 +53,7 @@ class Outreach:
     async def invite(
         self,
         *,
+        pid: str,
         platform: str,
         user_id: str,
         conversation_id: str,
@@ -58,26 +61,22 @@ class Outreach:
         run_id: int,
         wait: bool = True,
     ) -> str:
-        """Open the survey in someone's direct conversation, consent first. Returns what
-        `invitable` says; only 'invited' sends anything (inviting twice invites once).
-        Returns once it is sent, or when not `wait`, once it is stored."""
-        outcome = await self._invite(platform, user_id, conversation_id, survey, run_id, wait)
+        """Open the survey in someone's direct conversation, consent first (`pid` is the
+        pseudonym of `user_id` on `platform`). Returns what `invitable` says; only
+        'invited' sends anything (inviting twice invites once). Returns once it is sent,
+        or when not `wait`, once it is stored."""
+        outcome = await self._invite(
+            pid, (platform, user_id, conversation_id), survey, run_id, wait
+        )
         self._metrics.invitations.labels(outcome).inc()
         return outcome
 
     async def _invite(
-        self,
-        platform: str,
-        user_id: str,
-        conversation_id: str,
-        survey: Survey,
-        run_id: int,
-        wait: bool,
+        self, pid: str, address: tuple[str, str, str], survey: Survey, run_id: int, wait: bool
     ) -> str:
-        pid = self._store.pseudonym(platform, user_id)
         async with self._turns.serial.hold(pid):
             invited = await self._turns.again_on_conflict(
-                self._store_invitation, pid, (platform, user_id, conversation_id), survey, run_id
+                self._store_invitation, pid, address, survey, run_id
             )
             if isinstance(invited, str):
                 return invited
@@ -95,19 +94,20 @@ class Outreach:
         outcome = self._invitation_outcome(loaded, run_id, now)
         if outcome != "invited":
             return outcome
-        turn = engine.start(survey, accessible=loaded.accessible)
+        turn, state = self._opening(survey, loaded.accessible)
         record = TurnRecord(
             event_key=f"invite:{run_id}:{pid}",
             pid=pid,
             now=now,
             outbox=[],
             new_participant=not loaded.known_participant,
-            address=address,
+            # a wave's queue stored it already; a pid is one platform's one user id
+            address=None if loaded.address == address[2] else address,
             run_id=run_id,
             start_response=not survey.anonymous,  # anonymous: at the first answer
             start_conversation=True,
             anonymous=survey.anonymous,
-            state=turn.state.to_json(),
+            state=state,
             status=RESPONSE_STATUS["started"],
             channel=address[0],
             language=turn.state.language,
@@ -115,6 +115,15 @@ class Outreach:
         )
         stored = await self._turns.commit(record, turn.messages, address[0], address[2])
         return "already" if stored is None else stored
+
+    def _opening(self, survey: Survey, accessible: bool) -> tuple[Turn, str]:
+        """The survey's first turn and its state's JSON, the same for everyone of a wave
+        with the same profile: made once per survey file as loaded."""
+        cached = self._openings.get((survey.id, accessible))
+        if cached is None or cached[0] is not survey:
+            turn = engine.start(survey, accessible=accessible)
+            cached = self._openings[survey.id, accessible] = (survey, turn, turn.state.to_json())
+        return cached[1], cached[2]
 
     async def remind(
         self, *, pid: str, platform: str, conversation_id: str, run_id: int, text: str

@@ -84,6 +84,9 @@ MIGRATIONS = [
     Migration(24, assisted.DESCRIPTION, partial(schema.run_script, script=assisted.SCHEMA)),
     Migration(25, waves.DESCRIPTION, partial(schema.run_script, script=waves.SCHEMA)),
     Migration(26, profiles.DESCRIPTION, partial(schema.run_script, script=profiles.SCHEMA)),
+    Migration(
+        27, waves.QUEUE_ORDER_DESCRIPTION, partial(schema.run_script, script=waves.QUEUE_ORDER)
+    ),
 ]
 
 

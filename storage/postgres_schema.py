@@ -299,6 +299,7 @@ MIGRATIONS = [
     Migration(24, assisted.DESCRIPTION, partial(_script, assisted.SCHEMA)),
     Migration(25, waves.DESCRIPTION, partial(_script, waves.SCHEMA)),
     Migration(26, profiles.DESCRIPTION, partial(_script, profiles.SCHEMA)),
+    Migration(27, waves.QUEUE_ORDER_DESCRIPTION, partial(_script, waves.QUEUE_ORDER)),
 ]
 
 

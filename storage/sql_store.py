@@ -18,7 +18,6 @@ from storage.records import (
     ConversationRow,
     Erased,
     FindingRow,
-    Loaded,
     OutboxDepth,
     Purged,
     Reachable,
@@ -40,7 +39,6 @@ from storage.turns import (
     decoded,
     first_delivery,
     forget_sent,
-    load,
     record_turns,
 )
 from storage.wave_store import WaveStore
@@ -73,14 +71,6 @@ class SqlStore(StaffStore, WaveStore, WebStore):
 
     def pseudonym(self, platform: str, user_id: str) -> str:
         return self._pseudonyms.of(platform, user_id)
-
-    async def load(self, pid: str) -> Loaded:
-        loaded = self._recent.get(pid)
-        if loaded is None:
-            loaded = await self._read(load, pid)
-            if loaded.known_participant:
-                self._recent.put(pid, loaded)
-        return loaded
 
     async def commit_turn(self, turn: TurnRecord) -> list[int] | None:
         try:

@@ -21,8 +21,10 @@ from storage.database import compact, connect
 from storage.migrations import applied_version, migrate, pending
 from storage.pseudonyms import Pseudonyms, load_key
 from storage.recent import RecentConversations
+from storage.records import Loaded
 from storage.sql_store import SqlStore
-from storage.writer import GroupCommitWriter
+from storage.turns import load, load_many
+from storage.writer import GroupCommitWriter, settle
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -45,6 +47,7 @@ class Store(SqlStore):
         self._recent = RecentConversations()
         self._reports = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-reports")
         self._report_connection: sqlite3.Connection | None = None
+        self._loads: dict[str, list[asyncio.Future[Loaded]]] = {}  # read at the next pass
         self._closed = False
 
     @classmethod
@@ -80,6 +83,36 @@ class Store(SqlStore):
         await self.writer.close()
         self._reports.shutdown(wait=True)
         self._reader.close()
+
+    # -- participants ---------------------------------------------------------------------
+
+    async def load(self, pid: str) -> Loaded:
+        """From the cache of recent conversations, else read with the other loads asked
+        for in the same pass of the event loop (a wave's chunk, a burst of new people):
+        one statement for all of them, on the loop, for it is an indexed join."""
+        loaded = self._recent.get(pid)
+        if loaded is not None:
+            return loaded
+        future = asyncio.get_running_loop().create_future()
+        if not self._loads:
+            asyncio.get_running_loop().call_soon(self._load_waiting)
+        self._loads.setdefault(pid, []).append(future)
+        return await future
+
+    def _load_waiting(self) -> None:
+        waiting, self._loads = self._loads, {}
+        try:
+            pids = list(waiting)
+            found = {pids[0]: load(self._reader, pids[0])} if len(pids) == 1 else None
+            found = found or load_many(self._reader, pids)
+        except Exception as error:
+            found = dict.fromkeys(waiting, error)
+        for pid, futures in waiting.items():
+            loaded = found[pid]
+            if isinstance(loaded, Loaded) and loaded.known_participant:
+                self._recent.put(pid, loaded)  # in the same step as the read: nothing between
+            for future in futures:
+                settle(future, loaded)
 
     # -- plumbing -------------------------------------------------------------------------
 

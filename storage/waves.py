@@ -70,6 +70,13 @@ def waiting_runs(connection: Connection) -> list[int]:
     return [run_id for (run_id,) in rows]
 
 
+# The queue is read oldest first a chunk at a time: without this the whole of a large
+# wave's queue was sorted for every chunk (100,000 people: 5.7 s of 24).
+QUEUE_ORDER_DESCRIPTION = "the invitation queue read in order without sorting it"
+QUEUE_ORDER = """
+    CREATE INDEX pending_invitations_in_order ON pending_invitations (run_id, queued_at, pid);
+"""
+
 SCHEMA = """
     CREATE TABLE pending_invitations (
         run_id BIGINT NOT NULL,

@@ -117,6 +117,25 @@ async def test_the_backend_offers_every_method_of_the_contract(storage: Storage)
     assert isinstance(storage, Storage)
 
 
+async def test_loads_asked_for_together_each_get_their_own_participant(
+    storage: Storage, reopen: Opener
+) -> None:
+    run_id = await new_run(storage)
+    await storage.commit_turn(start("s1", "p1", run_id))
+    await storage.commit_turn(start("s2", "p2", run_id, accessible=True))
+
+    async def together(again: Storage) -> list:  # reopened: nothing cached, all read
+        return await asyncio.gather(*(again.load(pid) for pid in ["p2", "nobody", "p1", "p2"]))
+
+    loads = await reopened(storage, reopen, together)
+    assert [(x.known_participant, x.address, x.accessible) for x in loads] == [
+        (True, "dm-p2", True),
+        (False, None, False),
+        (True, "dm-p1", False),
+        (True, "dm-p2", True),
+    ]
+
+
 async def test_a_turn_is_stored_whole_with_its_replies_in_order(storage: Storage) -> None:
     run_id = await new_run(storage)
     first = start("e1", "p1", run_id, outbox=[reply("hello"), reply("consent?")])
