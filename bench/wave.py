@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import resource
 import sys
 import tempfile
 import time
@@ -24,12 +25,22 @@ async def main(people: int, root: Path) -> None:
     from bot.invitations import Guardrails
 
     everyone = [f"U{n}" for n in range(people)]
+    invitations = 0
+
+    def count_invitation(outbound) -> None:  # counted, not kept: the bot's memory is measured
+        nonlocal invitations
+        invitations += outbound.conversation_id.startswith("dm-")
+
     roomy = Guardrails(approval_above=10**7, messages_per_hour=10**7)
     with tempfile.TemporaryDirectory() as folder:
         async with running(
             database=Path(folder) / "civicbot.db",
             survey_folder=root / "surveys",
-            adapters=[lambda handler: MemoryAdapter(handler, channels={"#everyone": everyone})],
+            adapters=[
+                lambda handler: MemoryAdapter(
+                    handler, on_send=count_invitation, channels={"#everyone": everyone}
+                )
+            ],
             environ={"CIVICBOT_PSEUDONYM_KEY": "bench"},
             coordinators=frozenset({"memory:coord"}),
             guardrails=roomy,
@@ -42,11 +53,12 @@ async def main(people: int, root: Path) -> None:
             stored = time.perf_counter() - began
             await runtime.bot.settled()
             handed = time.perf_counter() - began
-            sent = sum(o.conversation_id.startswith("dm-") for o in chat.sent)
+    bot = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    writer = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     print(
         f"{people:,} people: the command answered after {stored:.2f} s "
-        f"({people / stored:,.0f} invitations/s), {sent:,} handed to the adapter after "
-        f"{handed:.2f} s"
+        f"({people / stored:,.0f} invitations/s), {invitations:,} handed to the adapter after "
+        f"{handed:.2f} s; peak RSS: bot {bot:.0f} MiB, writer {writer:.0f} MiB"
     )
 
 
