@@ -80,9 +80,10 @@ async def participant(
     latencies: list[float],
     interval: float,
     offset: float,
+    step: int = 0,
 ) -> None:
     next_at = time.perf_counter() + offset
-    for text in itertools.cycle(SCRIPT):
+    for text in itertools.cycle(SCRIPT[step:] + SCRIPT[:step]):
         if interval:
             delay = next_at - time.perf_counter()
             if delay > 0:
@@ -96,8 +97,15 @@ async def participant(
 
 
 async def drive(
-    runtime: Runtime, participants: int, seconds: float, rate: float, prefix: str = "p"
+    runtime: Runtime,
+    participants: int,
+    seconds: float,
+    rate: float,
+    prefix: str = "p",
+    step: int = 0,
 ) -> dict:
+    """`participants` answering for `seconds` (at `rate` turns/s in all, or as fast as
+    they can), each from SCRIPT[step] on."""
     chat = runtime.adapters[0]
     latencies: list[float] = []
     interval = participants / rate if rate else 0.0
@@ -109,7 +117,13 @@ async def drive(
     await asyncio.gather(
         *(
             participant(
-                chat, f"{prefix}{i}", deadline, latencies, interval, interval * i / participants
+                chat,
+                f"{prefix}{i}",
+                deadline,
+                latencies,
+                interval,
+                interval * i / participants,
+                step,
             )
             for i in range(participants)
         )
