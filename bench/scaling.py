@@ -111,6 +111,16 @@ def draw(sizes: list[dict], memory: list[tuple[int, float, float]], png: Path) -
 
 async def main(args: argparse.Namespace) -> None:
     print(f"calibration {turns.calibration_seconds():.2f} s; load {os.getloadavg()[0]:.2f}")
+    # first, while the process holds nothing: the runs with many participants leave
+    # memory behind that the allocator keeps, which would be read as the bot's
+    memory = await memory_curve(args.dir, args.conversations)
+    base = memory[0][1]
+    for mark, bot, writer in memory:
+        print(
+            f"{mark:>9,} open conversations: bot {bot:.1f} MiB ({bot / base:.2f}×), "
+            f"writer {writer:.1f} MiB",
+            flush=True,
+        )
     sizes = []
     for participants in args.participants:
         size = await one_size(args.dir, participants, args.seconds, args.rate)
@@ -121,13 +131,6 @@ async def main(args: argparse.Namespace) -> None:
             f"({size['paced_turns_per_s']:,.0f} done): p50 {size['p50_ms']:.2f} ms, "
             f"p99 {size['p99_ms']:.2f} ms",
             flush=True,
-        )
-    memory = await memory_curve(args.dir, args.conversations)
-    base = memory[0][1]
-    for mark, bot, writer in memory:
-        print(
-            f"{mark:>9,} open conversations: bot {bot:.1f} MiB ({bot / base:.2f}×), "
-            f"writer {writer:.1f} MiB"
         )
     print(f"load at the end {os.getloadavg()[0]:.2f}")
     if args.png:

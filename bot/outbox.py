@@ -12,6 +12,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import replace
+from functools import partial
 
 from bot.events import Outbound, Refused
 from bot.metrics import Metrics
@@ -30,8 +31,8 @@ TELL_DEAD_EVERY = 3600.0  # seconds between notices to staff of dead replies, pe
 
 # Told when a reply is given up: its platform and the platform's reason.
 OnDead = Callable[[str, str], Awaitable[None]]
-# Seconds within which a delivered reply's removal from the outbox is surely committed
-# (it rides with the next write, at most a fraction of a second later).
+# A delivered reply leaves the outbox with the next write, a fraction of a second later;
+# if that write fails, the reply is kept from sweeps for this many seconds all the same.
 FORGET_WITHIN = 600.0
 
 
@@ -56,8 +57,8 @@ class OutboxSender:
         self._sleep = sleep
         self._in_flight: set[int] = set()
         self._sent: list[int] = []
-        # Delivered ids whose removal from the outbox may not be committed yet, with when:
-        # a sweep meanwhile must not send them again.
+        # Delivered ids whose removal from the outbox is not committed yet, with when: a
+        # sweep meanwhile must not send them again. Each leaves once its removal commits.
         self._delivered: dict[int, float] = {}
         self._cleanup_scheduled = False
         # Conversations whose replies left from before are being sent again: a new
@@ -225,12 +226,25 @@ class OutboxSender:
         if not sent:
             return
         try:
-            self._store.forget_sent(sent)
+            self._store.forget_sent(sent).add_done_callback(partial(self._removed, sent))
         except StorageClosed:  # a send that finished while civicbot was stopping
             log.warning(
                 "%d delivered replies stay in the outbox and may go again after a restart",
                 len(sent),
             )
+
+    @property
+    def awaiting_removal(self) -> int:
+        """Delivered replies still in the outbox, their removal not yet committed."""
+        return len(self._delivered)
+
+    def _removed(self, sent: list[int], removal: asyncio.Future[None]) -> None:
+        """Gone from the outbox: no sweep can find them now. (If the removal failed, they
+        stay known as delivered until FORGET_WITHIN, and a sweep after that sends them
+        once more.)"""
+        if not removal.cancelled() and removal.exception() is None:
+            for outbox_id in sent:
+                self._delivered.pop(outbox_id, None)
 
     async def settle(self) -> None:
         """Wait until everything sent so far is also gone from the outbox."""

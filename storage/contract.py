@@ -16,6 +16,7 @@ Guarantees that hold for every method unless it says otherwise:
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -156,9 +157,10 @@ class Storage(StaffStorage, WaveStorage, WebStorage, Protocol):
         """The dead replies, counted by platform and reason."""
         ...
 
-    def forget_sent(self, outbox_ids: list[int]) -> None:
-        """Delivered replies leave the outbox, soon but not necessarily at once (not
-        awaited): a crash before that only means they are sent once more."""
+    def forget_sent(self, outbox_ids: list[int]) -> asyncio.Future[None]:
+        """Delivered replies leave the outbox, soon but not necessarily at once (nobody
+        need await it): a crash before that only means they are sent once more. The
+        future is done once they are gone, or holds why they could not be removed."""
         ...
 
     async def flushed(self) -> None:

@@ -5,6 +5,7 @@ says how those run: `storage.store.Store` on SQLite (group commit in a writer pr
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from functools import partial
 from typing import Any, TypeVar
@@ -117,9 +118,9 @@ class SqlStore(StaffStore, WaveStore, WebStore):
     async def undeliverable(self) -> list[Undeliverable]:
         return await self._read(outbox.undeliverable)
 
-    def forget_sent(self, outbox_ids: list[int]) -> None:
+    def forget_sent(self, outbox_ids: list[int]) -> asyncio.Future[None]:
         """With the next commit, not one of its own (at most SENT_CLEANUP_DELAY later)."""
-        self.writer.submit_later(
+        return self.writer.submit_later(
             partial(forget_sent, outbox_ids=outbox_ids), within=SENT_CLEANUP_DELAY
         )
 

@@ -113,10 +113,12 @@ class GroupCommitWriter:
         """Queue `item` for `batch`, which writes all queued items of its kind together."""
         return self._queue(batch, item)
 
-    def submit_later(self, write: Callable[[sqlite3.Connection], Any], *, within: float) -> None:
+    def submit_later(
+        self, write: Callable[[sqlite3.Connection], Any], *, within: float
+    ) -> asyncio.Future[Any]:
         """Queue a write that rides along with the next one, or is sent on its own after
-        `within` seconds, rather than costing a commit now. Nobody waits for it; failures
-        are logged."""
+        `within` seconds, rather than costing a commit now. Nobody need wait for it;
+        failures are logged."""
         if self._closing:
             raise WriterClosed("the database writer is closed")
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
@@ -124,6 +126,7 @@ class GroupCommitWriter:
         self._deferred.append((None, write, future))
         if self._deferred_timer is None:
             self._deferred_timer = asyncio.get_running_loop().call_later(within, self._wakeup.set)
+        return future
 
     def _queue(self, batch: BatchWrite | None, work: Any) -> asyncio.Future[Any]:
         if self._closing:

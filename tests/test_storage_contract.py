@@ -199,8 +199,7 @@ async def test_sent_replies_leave_the_outbox_and_old_ones_can_be_picked(storage:
     ids = await storage.commit_turn(start("e1", "p1", run_id, now=10.0))
     later = await storage.commit_turn(start("e2", "p2", run_id, now=50.0))
     assert [row.id for row in await storage.unsent(queued_before=20.0)] == ids
-    storage.forget_sent(ids)
-    await storage.flushed()
+    await storage.forget_sent(ids)  # done once they are gone
     assert [row.id for row in await storage.unsent()] == later
 
 

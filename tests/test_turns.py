@@ -357,3 +357,14 @@ async def test_a_sweep_right_after_a_reply_went_out_does_not_send_it_again(
     delivered = len(chat.sent)
     assert await runtime.outbox.resend_unsent() == 0  # its removal may still be pending
     assert len(chat.sent) == delivered
+
+
+async def test_delivered_replies_are_not_remembered_once_they_left_the_outbox(
+    runtime: Runtime, chat: MemoryAdapter
+) -> None:
+    """Memory follows the replies on their way, not every reply of the last minutes."""
+    await asyncio.gather(*(say_all(chat, f"u{n}", "library", "yes", "1") for n in range(20)))
+    assert len(chat.sent) == 60
+    await runtime.store.flushed()  # the removals ride with the next commit
+    assert runtime.outbox.awaiting_removal == 0
+    assert await runtime.store.unsent() == []
