@@ -158,6 +158,13 @@ async def browser() -> AsyncIterator[Browser]:
         await launched.close()
 
 
+async def says(chat: MemoryAdapter, user: str, *texts: str) -> str:
+    """Send each text as `user`; the bot's last answer to them."""
+    for text in texts:
+        await chat.push(user, text)
+    return chat.to(f"dm-{user}")[-1].message.text
+
+
 def last_bot_message(page: Page) -> Locator:
     return page.locator("#log li.bot").last
 

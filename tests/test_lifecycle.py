@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from conftest import STAFF_ROOM, Clock, command, coordinated
+from conftest import STAFF_ROOM, Clock, command, coordinated, says
 
 from adapters.memory import MemoryAdapter
 from bot.app import Runtime
@@ -46,13 +46,6 @@ async def runtime(tmp_path: Path, survey_folder: Path, clock: Clock) -> AsyncIte
         tmp_path, survey_folder, clock, staff_channel=f"memory:{STAFF_ROOM}"
     ) as started:
         yield started
-
-
-async def says(chat: MemoryAdapter, user: str, *texts: str) -> str:
-    """Send each text as `user`; the bot's last answer to them."""
-    for text in texts:
-        await chat.push(user, text)
-    return chat.to(f"dm-{user}")[-1].message.text
 
 
 async def test_a_survey_nobody_opened_does_not_start_by_its_keyword(chat: MemoryAdapter) -> None:
