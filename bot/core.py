@@ -32,7 +32,7 @@ from bot.turn_writer import (
     step_into,
 )
 from conversations import engine
-from conversations.messages import OFF_WORDS, command_of, say, speaks
+from conversations.messages import OFF_WORDS, command_in, say, speaks
 from conversations.outgoing import Choice, Message
 from conversations.state import State, Turn
 from conversations.survey import Survey
@@ -135,7 +135,7 @@ class Bot:
                 else ()
             )
             return await self._turns.commit(record, kept, inbound.platform, inbound.conversation_id)
-        word, argument = _command_word(inbound)
+        word, argument = command_in(inbound.text, inbound.action) or (None, "")
         if word == "forget_me":
             return await self._forget(pid, inbound, record, loaded)
         if inbound.keyword is not None:
@@ -335,16 +335,6 @@ def _answers_again(ongoing: tuple[Survey, State] | None, inbound: Inbound) -> bo
         return False
     state = ongoing[1]
     return state.stage in ("consent", "question") and state.failures > 0
-
-
-def _command_word(inbound: Inbound) -> tuple[str | None, str]:
-    """The command the person typed or pressed (a `cmd:` button), with its argument."""
-    action = inbound.action
-    if action is None:
-        found = command_of(inbound.text)
-    else:
-        found = command_of(action.removeprefix("cmd:")) if action.startswith("cmd:") else None
-    return found or (None, "")
 
 
 def _language_of(loaded: Loaded, inbound: Inbound) -> str:

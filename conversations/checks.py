@@ -143,7 +143,7 @@ def _cross_checks(survey: Survey, source: str) -> Iterator[Problem]:
         yield from _translations(survey, getattr(survey, name), None, name, problem)
         if name != "title":
             plain = getattr(survey.plain, name)
-            yield from _plain_languages(survey, plain, None, f"plain {name}", problem)
+            yield from _translations(survey, plain, None, f"plain {name}", problem, every=False)
 
     seen: set[str] = set()
     for question in survey.questions:
@@ -177,8 +177,8 @@ def _question_checks(survey: Survey, question: AnyQuestion, known: set[str], pro
     qid = question.id
     for name, texts in question.translated():
         yield from _translations(survey, texts, qid, name, problem)
-    for name, texts in question.plain_texts():
-        yield from _plain_languages(survey, texts, qid, name, problem)
+    for name, texts in question.plain_texts():  # a language left out says the usual text
+        yield from _translations(survey, texts, qid, name, problem, every=False)
     if question.next is not None and question.next not in known:
         yield problem(qid, f"next goes to '{question.next}', which is no question (or 'end')")
     for rule in question.branch:
@@ -188,21 +188,16 @@ def _question_checks(survey: Survey, question: AnyQuestion, known: set[str], pro
         yield problem(qid, message, severity)
 
 
-def _translations(survey: Survey, texts, qid, what: str, problem) -> Iterator[Problem]:
+def _translations(
+    survey: Survey, texts, qid, what: str, problem, *, every: bool = True
+) -> Iterator[Problem]:
+    """Texts only in the survey's languages, and (`every`) in each of them."""
     if texts is None:
         return
-    for lang in survey.languages:
+    for lang in survey.languages if every else ():
         if lang not in texts:
             yield problem(qid, f"{what} has no '{lang}' translation")
     for lang in texts:
-        if lang not in survey.languages:
-            yield problem(qid, f"{what} has '{lang}' text, but '{lang}' is not in languages")
-
-
-def _plain_languages(survey: Survey, texts, qid, what: str, problem) -> Iterator[Problem]:
-    """A plain text may be left out in a language (the usual text is said), never given
-    in one the survey does not speak."""
-    for lang in texts or ():
         if lang not in survey.languages:
             yield problem(qid, f"{what} has '{lang}' text, but '{lang}' is not in languages")
 

@@ -16,7 +16,7 @@ from conversations.messages import (
     NO_WORDS,
     OFF_WORDS,
     YES_WORDS,
-    command_of,
+    command_in,
     language_named,
     say,
 )
@@ -71,9 +71,7 @@ def step(
 
     text = clean(text)
     action = None if action is None else clean(action)
-    command = command_of(action.removeprefix("cmd:")) if _is_command(action) else None
-    if command is None and action is None:
-        command = command_of(text)
+    command = command_in(text, action)
     if command is not None:
         return _command(survey, state, *command)
     if state.stage == "stopped":
@@ -109,10 +107,6 @@ def _as_the_survey_is_now(survey: Survey, state: State) -> tuple[State, bool]:
         state, language=language, history=history, question_id=current, failures=0, pending=None
     )
     return moved, gone and current is None
-
-
-def _is_command(action: str | None) -> bool:
-    return action is not None and action.startswith("cmd:")
 
 
 def _command(survey: Survey, state: State, command: str, argument: str) -> Turn:
@@ -220,8 +214,9 @@ def _confirming(
     """An answer was read back: yes keeps it, no asks the question again, and anything
     else is taken as the question's answer (read back in its place, or told what is
     wrong with the read-back still standing)."""
-    if action is None or read_answer(action)[0] == "confirm":
-        folded = fold(read_answer(action)[1] if action else text)
+    answered, raw = read_answer(action) if action else ("confirm", text)
+    if answered == "confirm":
+        folded = fold(raw)
         if folded in YES_WORDS:
             return _advance(survey, state, Answer(state.question_id, state.pending))
         if folded in NO_WORDS:

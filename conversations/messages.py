@@ -352,6 +352,14 @@ def say(language: str, key: str, **values: object) -> str:
     return texts[key].format(**values)
 
 
+def command_in(text: str, action: str | None) -> tuple[str, str] | None:
+    """The command a message gives: a `cmd:` button's, or its typed words' when no button
+    was pressed (a button that answers is never a command)."""
+    if action is None:
+        return command_of(text)
+    return command_of(action.removeprefix("cmd:")) if action.startswith("cmd:") else None
+
+
 def command_of(text: str) -> tuple[str, str] | None:
     """(command, argument) if the message is a command word, e.g. 'Kieli sv', 'simple off',
     or '?' for help."""

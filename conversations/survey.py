@@ -20,6 +20,7 @@ from conversations.questions import (
     Model,
     Question,
     Texts,
+    in_words,
 )
 
 END = "end"  # a branch or `next` target that finishes the survey
@@ -131,11 +132,8 @@ class Survey(Model):
     def worded(self, name: str, lang: str, *, plain: bool = False) -> str | None:
         """The survey's `name` text (intro, consent, thanks) in `lang`, in plain language if
         asked and it has that; None if the survey has no such text."""
-        plain_texts = getattr(self.plain, name) if plain else None
-        if plain_texts and lang in plain_texts:
-            return plain_texts[lang]
         texts = getattr(self, name)
-        return texts[lang] if texts else None
+        return in_words(texts, getattr(self.plain, name), lang, plainly=plain) if texts else None
 
     def question(self, question_id: str) -> AnyQuestion:
         return self._by_id[question_id]

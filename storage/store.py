@@ -101,10 +101,12 @@ class Store(SqlStore):
 
     def _load_waiting(self) -> None:
         waiting, self._loads = self._loads, {}
+        pids = list(waiting)
         try:
-            pids = list(waiting)
-            found = {pids[0]: load(self._reader, pids[0])} if len(pids) == 1 else None
-            found = found or load_many(self._reader, pids)
+            if len(pids) == 1:  # the usual case: one statement without the batch's join
+                found = {pids[0]: load(self._reader, pids[0])}
+            else:
+                found = load_many(self._reader, pids)
         except Exception as error:
             found = dict.fromkeys(waiting, error)
         for pid, futures in waiting.items():

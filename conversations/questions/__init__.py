@@ -18,6 +18,7 @@ from conversations.questions.base import (
     Option,
     QuestionBase,
     Texts,
+    in_words,
 )
 from conversations.questions.choice import MultipleChoice, SingleChoice
 from conversations.questions.date import DateQuestion
@@ -51,4 +52,5 @@ __all__ = [
     "Scale",
     "SingleChoice",
     "Texts",
+    "in_words",
 ]

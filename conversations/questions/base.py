@@ -50,6 +50,13 @@ class Invalid:
     reason: str
 
 
+def in_words(texts: Texts, plain: Texts | None, lang: str, *, plainly: bool) -> str:
+    """A text in `lang`: its plain-language variant if `plainly` and there is one in `lang`."""
+    if plainly and plain and lang in plain:
+        return plain[lang]
+    return texts[lang]
+
+
 @dataclass(frozen=True, slots=True)
 class Asking:
     """What reading an answer may need besides the text: the language it is written in,
@@ -66,9 +73,7 @@ class Option(Model):
 
     def wording(self, lang: str, *, plain: bool = False) -> str:
         """Its text, in plain language if asked and the survey has it in `lang`."""
-        if plain and self.plain and lang in self.plain:
-            return self.plain[lang]
-        return self.text[lang]
+        return in_words(self.text, self.plain, lang, plainly=plain)
 
     @cached_property
     def names(self) -> frozenset[str]:
@@ -131,9 +136,7 @@ class QuestionBase(Model):
 
     def wording(self, lang: str, *, plain: bool = False) -> str:
         """The question's text, in plain language if asked and the survey has it in `lang`."""
-        if plain and self.plain and lang in self.plain:
-            return self.plain[lang]
-        return self.text[lang]
+        return in_words(self.text, self.plain, lang, plainly=plain)
 
     def choices(self, lang: str, *, plain: bool = False) -> tuple[Choice, ...]:
         return ()
