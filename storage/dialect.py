@@ -42,6 +42,7 @@ BATCH_TYPES = {
     "run_id": "bigint",
     "state": "text",
     "status": "text",
+    "survey_id": "text",
     "user_id": "text",
     "value": "text",
 }

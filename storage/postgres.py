@@ -5,7 +5,8 @@ Every call runs the shared statements of storage/: writes through the group-comm
 writer process, as on SQLite (storage/writer.py), reads and scans on connections of
 a pool, in a few threads. Other workers change the same rows, so nothing is cached:
 each turn reads its participant's conversation from the database, in one statement
-with the other turns starting meanwhile.
+with the other turns starting meanwhile, and so with its other point reads
+(storage/reads_together.py).
 
 `storage.url` names the database; its password never goes in the URL (the URL sits
 in a configuration file) but in the environment variable PASSWORD_VARIABLE, or in a
@@ -38,12 +39,13 @@ from storage.postgres_connection import (
 from storage.postgres_notices import listen
 from storage.postgres_schema import migrate
 from storage.pseudonyms import KEY_VARIABLE, Pseudonyms
+from storage.reads_together import ManyRead, ReadsTogether
 from storage.recent import RecentConversations
 from storage.records import Loaded, StorageUnusable
 from storage.sql_store import SqlStore
 from storage.turns import load_many
 from storage.workers import serve_surveys
-from storage.writer import GroupCommitWriter, settle
+from storage.writer import GroupCommitWriter
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -128,8 +130,7 @@ class PostgresStore(SqlStore):
         self._pseudonyms = pseudonyms
         self._recent = RecentConversations(capacity=0)  # other workers write too
         self._readers = ThreadPoolExecutor(max_workers=READERS, thread_name_prefix="postgres-read")
-        self._loads: dict[str, list[asyncio.Future[Loaded]]] = {}  # waiting for the next read
-        self._loading: asyncio.Task[None] | None = None
+        self._together = ReadsTogether(self._scan)
         self._closed = False
 
     @classmethod
@@ -181,30 +182,10 @@ class PostgresStore(SqlStore):
         self._pool.close()
 
     async def load(self, pid: str) -> Loaded:
-        """Loads asked for while one is under way go together in the next statement: one
-        round trip, and one hop to a thread, for however many turns are starting."""
-        future = asyncio.get_running_loop().create_future()
-        self._loads.setdefault(pid, []).append(future)
-        if self._loading is None:
-            self._loading = asyncio.get_running_loop().create_task(self._load_waiting())
-        return await future
+        return await self._together.read(load_many, pid)
 
-    async def _load_waiting(self) -> None:
-        try:
-            while self._loads:
-                waiting, self._loads = self._loads, {}
-                try:
-                    loaded = await self._scan(partial(load_many, pids=list(waiting)))
-                except Exception as error:
-                    for futures in waiting.values():
-                        for future in futures:
-                            settle(future, error)
-                    continue
-                for pid, futures in waiting.items():
-                    for future in futures:
-                        settle(future, loaded[pid])
-        finally:
-            self._loading = None
+    async def _read_together(self, many: ManyRead, key: Any) -> Any:
+        return await self._together.read(many, key)
 
     async def serve_surveys(self, surveys: dict[str, str], *, now: float) -> dict[str, str] | None:
         return await self.writer.write(partial(serve_surveys, surveys=surveys, now=now))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 
 from storage.records import ReplyTarget, ReplyThread
-from storage.turns import decoded
+from storage.turns import batched, decoded
 
 
 def remember_references(
@@ -54,16 +54,25 @@ def reply_target(connection: sqlite3.Connection, reference: str) -> ReplyTarget 
     )
 
 
-def open_thread(connection: sqlite3.Connection, pid: str, *, since: float) -> ReplyThread | None:
-    """The person's latest thread opened since `since` and not closed, if any."""
-    row = connection.execute(
-        "SELECT t.reference, t.run_id, ru.survey_id, ru.staff_channel, t.messages"
-        " FROM reply_threads t JOIN runs ru ON ru.id = t.run_id"
-        " WHERE t.pid = ? AND t.closed_at IS NULL AND t.opened_at >= ?"
-        " ORDER BY t.opened_at DESC LIMIT 1",
-        (pid, since),
-    ).fetchone()
-    return ReplyThread(*row) if row else None
+def open_threads(
+    connection: sqlite3.Connection, wanted: list[tuple[str, float]]
+) -> dict[tuple[str, float], ReplyThread | None]:
+    """For each (pid, since): the person's latest thread opened since then and not closed,
+    if any; all in one statement."""
+    found: dict[tuple[str, float], ReplyThread | None] = dict.fromkeys(wanted)
+    rows = batched(
+        connection,
+        "SELECT batch.pid, batch.at, t.reference, t.run_id, ru.survey_id, ru.staff_channel,"
+        " t.messages FROM batch JOIN reply_threads t ON t.pid = batch.pid"
+        " JOIN runs ru ON ru.id = t.run_id"
+        " WHERE t.closed_at IS NULL AND t.opened_at >= batch.at"
+        " ORDER BY t.opened_at",  # the last of each person's wins
+        "pid, at",
+        wanted,
+    )
+    for pid, since, *thread in rows:
+        found[pid, since] = ReplyThread(*thread)
+    return found
 
 
 def close_thread(connection: sqlite3.Connection, reference: str, *, now: float) -> bool:

@@ -16,7 +16,7 @@ from storage.records import (
     RunRows,
 )
 from storage.retention import DELETE_CHUNK
-from storage.turns import decoded
+from storage.turns import batched, decoded
 
 _RUN_COLUMNS = (
     "r.id, r.survey_id, r.audience, r.status, r.staff_channel, r.created_at,"
@@ -94,11 +94,24 @@ def rows_of(connection: sqlite3.Connection, run_id: int) -> RunRows:
 
 def open_to_everyone(connection: sqlite3.Connection, survey_id: str) -> tuple[int, str] | None:
     """The survey's run for everyone (its keyword's run) as (id, status), an open one first."""
-    return connection.execute(
-        "SELECT id, status FROM runs WHERE survey_id = ? AND audience = 'open'"
-        " ORDER BY status = 'open' DESC, id DESC LIMIT 1",
-        (survey_id,),
-    ).fetchone()
+    return everyone_runs(connection, [survey_id])[survey_id]
+
+
+def everyone_runs(
+    connection: sqlite3.Connection, survey_ids: list[str]
+) -> dict[str, tuple[int, str] | None]:
+    """`open_to_everyone` of each survey, in one statement."""
+    found: dict[str, tuple[int, str] | None] = dict.fromkeys(survey_ids)
+    rows = batched(
+        connection,
+        "SELECT runs.survey_id, id, status FROM runs JOIN batch ON batch.survey_id = runs.survey_id"
+        " WHERE audience = 'open' ORDER BY status = 'open', id",  # the last of each one wins
+        "survey_id",
+        [(survey_id,) for survey_id in survey_ids],
+    )
+    for survey_id, run_id, status in rows:
+        found[survey_id] = (run_id, status)
+    return found
 
 
 def run_for_everyone(
@@ -307,6 +320,13 @@ def post_digest(
         f" VALUES (?, ?, ?, ?{values}) RETURNING id",
         (platform, channel, body, now),
     ).fetchone()[0]
+
+
+def keyword_surveys_of(
+    connection: sqlite3.Connection, keys: list[None]
+) -> dict[None, dict[str, bool]]:
+    """`keyword_surveys` as a read of many keys, of which there is only one (None)."""
+    return {None: keyword_surveys(connection)}
 
 
 def keyword_surveys(connection: sqlite3.Connection) -> dict[str, bool]:

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 from storage import figures, outbox, outcomes, privacy, replies, retention, runs
 from storage.dialect import Connection
 from storage.pseudonyms import Pseudonyms
+from storage.reads_together import ManyRead
 from storage.recent import RecentConversations
 from storage.records import (
     AnswerRow,
@@ -65,8 +66,11 @@ class SqlStore(StaffStore, WaveStore, WebStore):
     _pseudonyms: Pseudonyms
     _recent: RecentConversations
 
-    # What a backend provides besides StaffStore's: compacting the files after deletions.
+    # What a backend provides besides StaffStore's: compacting the files after deletions,
+    # and a point read by a function that reads many keys of its kind at once (it may
+    # read the key with others asked for meanwhile: storage/reads_together.py).
     _compact: Callable[[], Awaitable[None]]
+    _read_together: Callable[[ManyRead, Any], Awaitable[Any]]
 
     # -- participants and their turns ------------------------------------------------
 
@@ -136,7 +140,7 @@ class SqlStore(StaffStore, WaveStore, WebStore):
         return await self.writer.write(partial(runs.create_run, **run))
 
     async def keyword_run(self, survey_id: str, **opening: Any) -> int | None:
-        found = await self._read(runs.open_to_everyone, survey_id)
+        found = await self._read_together(runs.everyone_runs, survey_id)
         if found is not None:  # the usual case: no write needed
             return found[0] if found[1] == "open" else None
         if not opening["opens_itself"]:
@@ -146,11 +150,11 @@ class SqlStore(StaffStore, WaveStore, WebStore):
         )
 
     async def everyone_run(self, survey_id: str) -> RunRow | None:
-        found = await self._read(runs.open_to_everyone, survey_id)
+        found = await self._read_together(runs.everyone_runs, survey_id)
         return None if found is None else await self.run(found[0])
 
     async def keyword_surveys(self) -> dict[str, bool]:
-        return await self._read(runs.keyword_surveys)
+        return await self._read_together(runs.keyword_surveys_of, None)
 
     async def run(self, run_id: int) -> RunRow | None:
         return await self._scan(partial(runs.get_run, run_id=run_id))
@@ -183,7 +187,7 @@ class SqlStore(StaffStore, WaveStore, WebStore):
         return await self._read(replies.reply_target, reference)
 
     async def open_thread(self, pid: str, *, since: float) -> ReplyThread | None:
-        return await self._read(replies.open_thread, pid, since=since)
+        return await self._read_together(replies.open_threads, (pid, since))
 
     async def close_thread(self, reference: str, *, now: float) -> bool:
         return await self.writer.write(partial(replies.close_thread, reference=reference, now=now))

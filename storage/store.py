@@ -20,6 +20,7 @@ from storage.backup import back_up_before
 from storage.database import compact, connect
 from storage.migrations import applied_version, migrate, pending
 from storage.pseudonyms import Pseudonyms, load_key
+from storage.reads_together import ManyRead
 from storage.recent import RecentConversations
 from storage.records import Loaded
 from storage.sql_store import SqlStore
@@ -127,6 +128,10 @@ class Store(SqlStore):
     async def _read(self, query: Callable[..., T], *arguments: Any, **named: Any) -> T:
         """A point read: on the event loop, for it is an index lookup in a local file."""
         return query(self._reader, *arguments, **named)
+
+    async def _read_together(self, many: ManyRead, key: Any) -> Any:
+        """On the event loop, alone: a local index lookup costs less than gathering."""
+        return many(self._reader, [key])[key]
 
     async def _compact(self) -> None:
         await self._scan(compact)
