@@ -15,10 +15,13 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import uvloop
@@ -58,36 +61,109 @@ async def worker(args: argparse.Namespace) -> None:
     print(json.dumps(figures))
 
 
-def run_workers(database: str, environ: dict, workers: int, args, rate: float) -> dict:
+def cpu_of_tree(pid: int) -> float:
+    """CPU seconds of a process, its children that ended (waited for) and those alive."""
+    tick = os.sysconf("SC_CLK_TCK")
+
+    def fields(of: int | str) -> list[str]:
+        with open(f"/proc/{of}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()
+
+    total = sum(int(n) for n in fields(pid)[11:15])  # utime stime cutime cstime
+    for other in os.listdir("/proc"):
+        if other.isdigit():
+            try:
+                mine = fields(other)
+            except OSError:  # ended meanwhile
+                continue
+            if int(mine[1]) == pid:
+                total += int(mine[11]) + int(mine[12])
+    return total / tick
+
+
+CPU_CGROUPS = Path("/sys/fs/cgroup/cpu")  # cgroup v1's CPU controller, as on this machine
+CGROUP_PERIOD_US = 100_000
+
+
+@contextmanager
+def cpu_limited(cores: float | None, name: str) -> Iterator[Callable[[], None] | None]:
+    """A cgroup that holds a process and its children to `cores` (None: no limit): a
+    worker as if on a small host of its own. Yields what a child runs before its program."""
+    if cores is None:
+        yield None
+        return
+    group = CPU_CGROUPS / name
+    group.mkdir()
+    try:
+        (group / "cpu.cfs_quota_us").write_text(str(int(cores * CGROUP_PERIOD_US)))
+        procs = str(group / "cgroup.procs")
+
+        def join() -> None:
+            with open(procs, "w") as joined:
+                joined.write(str(os.getpid()))
+
+        yield join
+    finally:
+        group.rmdir()
+
+
+def run_workers(
+    database: str, environ: dict, workers: int, args, rate: float, server: int | None
+) -> dict:
     start_at = time.time() + START_AFTER
     share = args.participants // workers
-    children = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                __file__,
-                "worker",
-                f"--database={database}",
-                f"--environ={json.dumps(environ)}",
-                f"--participants={share}",
-                f"--seconds={args.seconds}",
-                f"--rate={rate / workers}",
-                f"--start-at={start_at}",
-                f"--name=k{n}-",
-            ],
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        for n in range(workers)
-    ]
-    figures = [json.loads(child.communicate()[0].strip().splitlines()[-1]) for child in children]
+    with ExitStack() as groups:
+        children = [
+            _start_worker(database, environ, args, share, rate / workers, start_at, n, groups)
+            for n in range(workers)
+        ]
+        server_cpu = 0.0
+        if server is not None:
+            time.sleep(max(0.0, start_at - time.time()))
+            before = cpu_of_tree(server)
+            time.sleep(args.seconds)
+            server_cpu = cpu_of_tree(server) - before
+        outputs = [child.communicate()[0] for child in children]
+    figures = [json.loads(output.strip().splitlines()[-1]) for output in outputs]
+    turns = sum(f["turns"] for f in figures)
     return {
+        "server_us_per_turn": server_cpu / max(turns, 1) * 1e6,
         "turns_per_s": sum(f["turns_per_s"] for f in figures),
         "p50_ms": max(f["p50_ms"] for f in figures),
         "p99_ms": max(f["p99_ms"] for f in figures),
         "rss_mib": max(f["rss_mib"] for f in figures),
-        "cpu_us_per_turn": sum(f["cpu_us_per_turn"] for f in figures) / len(figures),
+        "cpu_us_per_turn": sum(f["cpu_us_per_turn"] * f["turns"] for f in figures) / max(turns, 1),
     }
+
+
+def _start_worker(
+    database: str,
+    environ: dict,
+    args: argparse.Namespace,
+    share: int,
+    rate: float,
+    start_at: float,
+    n: int,
+    groups: ExitStack,
+) -> subprocess.Popen:
+    join = groups.enter_context(cpu_limited(args.worker_cores, f"civicbot-bench-{os.getpid()}-{n}"))
+    return subprocess.Popen(
+        [
+            sys.executable,
+            __file__,
+            "worker",
+            f"--database={database}",
+            f"--environ={json.dumps(environ)}",
+            f"--participants={share}",
+            f"--seconds={args.seconds}",
+            f"--rate={rate}",
+            f"--start-at={start_at}",
+            f"--name=k{n}-",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        preexec_fn=join,
+    )
 
 
 def main() -> None:
@@ -102,6 +178,27 @@ def main() -> None:
         parser_.add_argument("--seconds", type=float, default=10.0)
     child.add_argument("--rate", type=float, default=0.0)
     parser.add_argument("--dir", default=None, help="where the SQLite file goes (default: /tmp)")
+    parser.add_argument(
+        "--workers", default="1,2,3", help="PostgreSQL setups to run, by workers (default 1,2,3)"
+    )
+    parser.add_argument("--no-sqlite", action="store_true", help="leave out the SQLite setup")
+    parser.add_argument(
+        "--server-setting",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a PostgreSQL setting beside synchronous_commit=on (again for more)",
+    )
+    parser.add_argument(
+        "--worker-cores",
+        type=float,
+        default=None,
+        help="hold each worker (bot and writer process) to this many cores, as on a host of"
+        " its own, the server taking the rest (a cgroup v1 CPU quota; as root)",
+    )
+    parser.add_argument(
+        "--peak-only", action="store_true", help="leave out the runs at half the peak (latency)"
+    )
     args = parser.parse_args()
     if args.mode == "worker":
         with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
@@ -111,20 +208,36 @@ def main() -> None:
     print(f"  calibration {calibration_seconds():.2f} s for 5M loop iterations")
     with (
         tempfile.TemporaryDirectory(dir=args.dir) as folder,
-        postgres_server(durable=True, settings=("synchronous_commit=on",)) as server,
+        postgres_server(
+            durable=True, settings=("synchronous_commit=on", *args.server_setting)
+        ) as server,
     ):
-        setups = [
-            ("SQLite", 1, lambda: str(Path(folder) / "bench.db"), {"CIVICBOT_PSEUDONYM_KEY": "b"})
+        sqlite = str(Path(folder) / "bench.db")
+        setups = (
+            []
+            if args.no_sqlite
+            else [("SQLite", 1, lambda: sqlite, {"CIVICBOT_PSEUDONYM_KEY": "b"}, None)]
+        )
+        setups += [
+            ("PostgreSQL", int(n), server.new_database, server.environ, server.pid)
+            for n in args.workers.split(",")
         ]
-        setups += [("PostgreSQL", n, server.new_database, server.environ) for n in (1, 2, 3)]
-        print("  backend      workers  turns/s   p50 ms  p99 ms (at half the peak)  RSS/worker MiB")
-        for backend, workers, database, environ in setups:
-            peak = run_workers(database(), environ, workers, args, 0.0)
-            half = run_workers(database(), environ, workers, args, peak["turns_per_s"] / 2)
+        print(
+            "  backend      workers  turns/s   p50 ms  p99 ms (at half the peak)  RSS/worker MiB"
+            "  CPU µs/turn: workers, server"
+        )
+        for backend, workers, database, environ, postmaster in setups:
+            peak = run_workers(database(), environ, workers, args, 0.0, postmaster)
+            half = {"p50_ms": float("nan"), "p99_ms": float("nan")}
+            if not args.peak_only:
+                rate = peak["turns_per_s"] / 2
+                half = run_workers(database(), environ, workers, args, rate, None)
+            server_cpu = f"{peak['server_us_per_turn']:>4.0f}" if postmaster else "   -"
             print(
                 f"  {backend:<12} {workers:>7}  {peak['turns_per_s']:>7,.0f}"
                 f"   {half['p50_ms']:>6.2f}  {half['p99_ms']:>6.2f}"
                 f"                      {peak['rss_mib']:>6.1f}"
+                f"          {peak['cpu_us_per_turn']:>4.0f}, {server_cpu}"
             )
     print(f"  calibration {calibration_seconds():.2f} s after")
 

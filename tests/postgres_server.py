@@ -30,6 +30,12 @@ class NoServer(Exception):
 class PostgresServer:
     port: int
     password: str
+    data: Path
+
+    @property
+    def pid(self) -> int:
+        """The postmaster's: its children are the server's other processes."""
+        return int((self.data / "postmaster.pid").read_text().split()[0])
 
     @property
     def environ(self) -> dict[str, str]:
@@ -85,7 +91,7 @@ def postgres_server(*, durable: bool, settings: tuple[str, ...] = ()) -> Iterato
     if as_user is not None:
         os.chown(top, owner.pw_uid, owner.pw_gid)
         os.chown(password_file, owner.pw_uid, owner.pw_gid)
-    server = PostgresServer(_free_port(), password)
+    server = PostgresServer(_free_port(), password, data)
 
     def run(*command: str) -> None:
         subprocess.run(command, check=True, capture_output=True, user=as_user, cwd=top)
