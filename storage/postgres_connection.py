@@ -84,6 +84,11 @@ class PgConnection:
         with self.raw.cursor() as cursor:
             cursor.executemany(spelt(statement), rows)
 
+    def pipeline(self) -> psycopg.Pipeline:
+        """Statements sent without waiting for each result: a round trip is taken only
+        where a result is read. A cursor's rowcount is not known until then."""
+        return self.raw.pipeline()
+
     @property
     def in_transaction(self) -> bool:
         return self.raw.info.transaction_status != TransactionStatus.IDLE
