@@ -167,6 +167,23 @@ async def test_the_same_event_twice_at_once_is_stored_once(storage: Storage) -> 
     assert (await storage.run(run_id)).responses == 1
 
 
+async def test_a_turn_that_cannot_be_stored_fails_alone_and_the_turns_beside_it_are_kept(
+    storage: Storage,
+) -> None:
+    run_id = await new_run(storage)
+    broken = start("e2", "p2", run_id, outbox=[OutboxMessage("memory", "dm-p2", None)])
+    outcomes = await asyncio.gather(
+        storage.commit_turn(start("e1", "p1", run_id)),
+        storage.commit_turn(broken),  # a reply without a body: the outbox refuses it
+        storage.commit_turn(start("e3", "p3", run_id)),
+        return_exceptions=True,
+    )
+    assert isinstance(outcomes[1], Exception)
+    assert all(isinstance(ids, list) and len(ids) == 1 for ids in (outcomes[0], outcomes[2]))
+    assert not (await storage.load("p2")).known_participant
+    assert (await storage.run(run_id)).responses == 2
+
+
 async def test_an_unknown_participant_loads_as_unknown(storage: Storage) -> None:
     loaded = await storage.load("nobody")
     assert (loaded.known_participant, loaded.address, loaded.conversation) == (False, None, None)
