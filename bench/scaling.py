@@ -32,20 +32,9 @@ OPENED = (
 )
 
 
-def repeatable(where: Path) -> dict:
-    """bench/turns.py's settings with the library survey answerable again and again: its
-    file says `repeat: false`, so a participant's second pass would be turns outside any
-    survey ("you have answered this already"), far cheaper than answers."""
-    folder = where / "surveys"
-    folder.mkdir()
-    survey = (turns.ROOT / "surveys" / "library-services.yaml").read_text(encoding="utf-8")
-    (folder / "library-services.yaml").write_text(f"repeat: true\n{survey}", encoding="utf-8")
-    return {**turns.settings(where), "survey_folder": folder}
-
-
 async def one_size(folder: str | None, participants: int, seconds: float, rate: float) -> dict:
     with tempfile.TemporaryDirectory(dir=folder) as where:
-        async with running(**repeatable(Path(where))) as runtime:
+        async with running(**turns.repeatable(Path(where))) as runtime:
             tune_for_serving()
             # every participant is in the survey (keyword, consent, a first answer) before
             # anything is timed, and goes on from there
@@ -66,7 +55,7 @@ async def one_size(folder: str | None, participants: int, seconds: float, rate: 
 async def memory_curve(folder: str | None, marks: list[int]) -> list[tuple[int, float, float]]:
     readings = []
     with tempfile.TemporaryDirectory(dir=folder) as where:
-        async with running(**repeatable(Path(where))) as runtime:
+        async with running(**turns.repeatable(Path(where))) as runtime:
             tune_for_serving()
             done = 0
             for mark in marks:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
+import json
 import os
 import resource
 import sqlite3
@@ -151,14 +152,30 @@ def settings(folder: Path) -> dict:
     }
 
 
+def repeatable(where: Path) -> dict:
+    """`settings` with the library survey answerable again and again: its file says
+    `repeat: false`, so a participant's second pass would be turns outside any survey
+    ("you have answered this already"), far cheaper than answers."""
+    folder = where / "surveys"
+    folder.mkdir()
+    survey = (ROOT / "surveys" / "library-services.yaml").read_text(encoding="utf-8")
+    (folder / "library-services.yaml").write_text(f"repeat: true\n{survey}", encoding="utf-8")
+    return {**settings(where), "survey_folder": folder}
+
+
 async def throughput(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory(dir=args.dir) as folder:
-        async with running(**settings(Path(folder))) as runtime:
+        chosen = repeatable(Path(folder)) if args.repeatable else settings(Path(folder))
+        async with running(**chosen) as runtime:
             if args.gc == "tuned":
                 tune_for_serving()  # as `civicbot run` does
-            await drive(runtime, args.participants, 1.0, args.rate)  # warm-up
-            figures = await drive(runtime, args.participants, args.seconds, args.rate)
+            warm = await drive(runtime, args.participants, 1.0, args.rate)
+            step = warm["turns"] // args.participants % len(SCRIPT)  # each goes on from there
+            figures = await drive(runtime, args.participants, args.seconds, args.rate, step=step)
             writer_rss = rss_mib(runtime.store.writer.pid)
+    if args.json:  # for bench/peers.py
+        print(json.dumps({**figures, "calibration_s": calibration_seconds()}))
+        return
     mode = f"offered {args.rate:,.0f} turns/s" if args.rate else "as fast as possible"
     print(
         f"{args.participants:,} participants, {args.seconds:g} s, {mode}, {args.loop}, gc {args.gc}"
@@ -233,6 +250,12 @@ def main() -> None:
         mode.add_argument("--participants", type=int, default=1_000)
         mode.add_argument("--seconds", type=float, default=10.0)
         mode.add_argument("--rate", type=float, default=0.0 if name == "throughput" else 5_000)
+        mode.add_argument(
+            "--repeatable",
+            action="store_true",
+            help="the survey answerable again and again: every turn after the first is an answer",
+        )
+        mode.add_argument("--json", action="store_true", help="the figures as one JSON line")
     mode = modes.add_parser("memory")
     mode.add_argument("--conversations", type=int, default=100_000)
     args = parser.parse_args()

@@ -18,11 +18,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-
-import phonenumbers
-from stdnum import iban, luhn
-from stdnum.fi import hetu
-from stdnum.se import personnummer
+from functools import cache
+from types import ModuleType
+from typing import NamedTuple
 
 EMAIL = "[e-mail]"
 PHONE = "[phone]"
@@ -76,9 +74,31 @@ def _replace_valid(pattern: re.Pattern[str], valid: Callable[[str], bool], label
     return redact
 
 
+class _Checkers(NamedTuple):
+    phonenumbers: ModuleType
+    iban: ModuleType
+    luhn: ModuleType
+    hetu: ModuleType
+    personnummer: ModuleType
+
+
+@cache
+def _checkers() -> _Checkers:
+    """The libraries that tell real numbers from other digits, imported by the first text
+    that has digits, not at start: python-stdnum's import brings pydoc, inspect and ssl
+    along, which an idle bot need not hold (bench/start.py)."""
+    import phonenumbers
+    from stdnum import iban, luhn
+    from stdnum.fi import hetu
+    from stdnum.se import personnummer
+
+    return _Checkers(phonenumbers, iban, luhn, hetu, personnummer)
+
+
 def _phones(text: str) -> str:
     if not _ENOUGH_DIGITS.search(text):  # libphonenumber's matcher is slow; no number is short
         return text
+    phonenumbers = _checkers().phonenumbers
     spans: list[tuple[int, int]] = []
     for region in PHONE_REGIONS:
         matcher = phonenumbers.PhoneNumberMatcher(
@@ -106,10 +126,10 @@ def _digits(text: str) -> str:
 
 _STEPS: tuple[Callable[[str], str], ...] = (
     lambda text: _EMAIL.sub(EMAIL, text),
-    _replace_valid(_IBAN, lambda found: iban.is_valid(found), ACCOUNT),
-    _replace_valid(_HETU, lambda found: hetu.is_valid(found.upper()), IDENTITY),
-    _replace_valid(_PERSONNUMMER, lambda found: personnummer.is_valid(found), IDENTITY),
-    _replace_valid(_CARD, lambda found: luhn.is_valid(_digits(found)), CARD),
+    _replace_valid(_IBAN, lambda found: _checkers().iban.is_valid(found), ACCOUNT),
+    _replace_valid(_HETU, lambda found: _checkers().hetu.is_valid(found.upper()), IDENTITY),
+    _replace_valid(_PERSONNUMMER, lambda found: _checkers().personnummer.is_valid(found), IDENTITY),
+    _replace_valid(_CARD, lambda found: _checkers().luhn.is_valid(_digits(found)), CARD),
     _phones,
     lambda text: _ADDRESS.sub(ADDRESS, text),
     lambda text: _INTRODUCED.sub(lambda m: m.group(1) + NAME, text),

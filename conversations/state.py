@@ -38,6 +38,21 @@ class State:
 
     def to_json(self) -> str:
         """The state as storage keeps it; only `from_json` reads it back."""
+        text = _texts.get(self) if self.pending is None else None
+        if text is None:
+            text = self._encoded()
+            _remember(self, text, encoded=True)
+        return text
+
+    @classmethod
+    def from_json(cls, text: str) -> State:
+        state = _states.get(text)
+        if state is None:
+            state = cls._decoded(text)
+            _remember(state, text, encoded=False)
+        return state
+
+    def _encoded(self) -> str:
         data = {
             "survey": self.survey_id,
             "language": self.language,
@@ -53,7 +68,7 @@ class State:
         return json.dumps(data)
 
     @classmethod
-    def from_json(cls, text: str) -> State:
+    def _decoded(cls, text: str) -> State:
         data = json.loads(text)
         return cls(
             survey_id=data["survey"],
@@ -69,6 +84,25 @@ class State:
     @property
     def finished(self) -> bool:
         return self.stage in TERMINAL_STAGES
+
+
+# States and their texts both ways, for the states in use: every turn reads its person's
+# state and writes the next, and people at the same place in a survey share one. Bounded:
+# when full it starts again, which costs one decoding per state then in use.
+KEPT_STATES = 4096
+_states: dict[str, State] = {}
+_texts: dict[State, str] = {}
+
+
+def _remember(state: State, text: str, *, encoded: bool) -> None:
+    if state.pending is not None:  # a read-back answer may be a list: not hashable
+        return
+    if len(_states) >= KEPT_STATES or len(_texts) >= KEPT_STATES:
+        _states.clear()
+        _texts.clear()
+    _states[text] = state
+    if encoded:  # a text read back may be an older one: `to_json` gives its own
+        _texts[state] = text
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import secrets
 import sqlite3
+from functools import lru_cache
 from typing import Any
 
 from storage import assisted
@@ -479,17 +480,25 @@ def batched(connection: Connection, statement: str, columns: str, rows: list[tup
         # asked of the statement, not the cursor: in a pipeline its result is not in yet
         returns_rows = statement.startswith("SELECT") or " RETURNING " in statement
         return cursor.fetchall() if returns_rows else found
-    most = min(MAX_ROWS, connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // len(rows[0]))
-    row_placeholders = f"({','.join('?' * len(rows[0]))})"
+    width = len(rows[0])
+    most = min(MAX_ROWS, connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // width)
     first = 0
     while first < len(rows):
         size = min(1 << ((len(rows) - first).bit_length() - 1), most)
         chunk = rows[first : first + size]
         first += size
         cursor = connection.execute(
-            f"WITH batch({columns}) AS (VALUES {','.join([row_placeholders] * size)}) {statement}",
-            [value for row in chunk for value in row],
+            _with_values(statement, columns, width, size),
+            chunk[0] if size == 1 else [value for row in chunk for value in row],
         )
         if cursor.description is not None:
             found += cursor.fetchall()
     return found
+
+
+@lru_cache(maxsize=512)
+def _with_values(statement: str, columns: str, width: int, size: int) -> str:
+    """The statement reading `size` rows of `width` values as `batch(columns)`: made once
+    (a point read goes through here at every turn)."""
+    row = f"({','.join('?' * width)})"
+    return f"WITH batch({columns}) AS (VALUES {','.join([row] * size)}) {statement}"
