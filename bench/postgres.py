@@ -33,7 +33,14 @@ sys.path.insert(0, str(ROOT / "tests"))
 from postgres_server import postgres_server  # noqa: E402
 
 from adapters.memory import MemoryAdapter  # noqa: E402
-from bench.turns import calibration_seconds, drive, peak_rss_mib, quiet, rss_mib  # noqa: E402
+from bench.turns import (  # noqa: E402
+    calibration_seconds,
+    drive,
+    peak_rss_mib,
+    quiet,
+    rss_mib,
+    stat_fields,
+)
 from bot.app import running  # noqa: E402
 from bot.gc_tuning import tune_for_serving  # noqa: E402
 
@@ -63,22 +70,16 @@ async def worker(args: argparse.Namespace) -> None:
 
 def cpu_of_tree(pid: int) -> float:
     """CPU seconds of a process, its children that ended (waited for) and those alive."""
-    tick = os.sysconf("SC_CLK_TCK")
-
-    def fields(of: int | str) -> list[str]:
-        with open(f"/proc/{of}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()
-
-    total = sum(int(n) for n in fields(pid)[11:15])  # utime stime cutime cstime
+    total = sum(int(n) for n in stat_fields(pid)[11:15])
     for other in os.listdir("/proc"):
         if other.isdigit():
             try:
-                mine = fields(other)
+                mine = stat_fields(other)
             except OSError:  # ended meanwhile
                 continue
             if int(mine[1]) == pid:
                 total += int(mine[11]) + int(mine[12])
-    return total / tick
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 CPU_CGROUPS = Path("/sys/fs/cgroup/cpu")  # cgroup v1's CPU controller, as on this machine

@@ -59,14 +59,20 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def stat_fields(pid: int | str) -> list[str]:
+    """/proc/PID/stat after the command's name, which may hold spaces: [0] is the state,
+    [1] the parent, [11:15] utime, stime, cutime, cstime in clock ticks."""
+    with open(f"/proc/{pid}/stat") as stat:
+        return stat.read().rsplit(")", 1)[1].split()
+
+
 def cpu_seconds(runtime: Runtime) -> float:
     """CPU time of the bot's process and of its database writer process, if it has one
     (SQLite's; PostgreSQL's server is not counted)."""
     writer = getattr(runtime.store.writer, "pid", None)
     if writer is None:
         return time.process_time()
-    with open(f"/proc/{writer}/stat") as stat:
-        user, system = stat.read().rsplit(")", 1)[1].split()[11:13]
+    user, system = stat_fields(writer)[11:13]
     return time.process_time() + (int(user) + int(system)) / os.sysconf("SC_CLK_TCK")
 
 
