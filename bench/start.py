@@ -86,6 +86,10 @@ def one_start(folder: Path, idle: float) -> tuple[float, float, float, set[str]]
 
 
 def main(runs: int, idle: float) -> None:
+    # An installed civicbot has its modules compiled (pip compiles what it installs); a
+    # checkout where PYTHONDONTWRITEBYTECODE is set would compile them at every start.
+    packages = [str(ROOT / name) for name in ("adapters", "bot", "conversations", "storage")]
+    subprocess.run([sys.executable, "-m", "compileall", "-q", *packages], check=True)
     times, bots, writers = [], [], []
     imported: set[str] = set()
     for _ in range(runs):
