@@ -257,17 +257,27 @@ def _record_turns(
         "pid",
         [(t.pid,) for t in fresh if t.replies_withdrawn],
     )
+    moved_on = [
+        _conversation_values(t) for t in fresh if t.state is not None and not t.opens_conversation
+    ]
     batched(
         connection,
         "UPDATE conversations SET response_id = batch.response_id, state = batch.state,"
-        " finished = batch.finished, updated_at = batch.at FROM batch"
+        " updated_at = batch.at FROM batch"
         " WHERE conversations.pid = batch.pid AND conversations.run_id = batch.run_id",
         CONVERSATION_COLUMNS,
-        [
-            _conversation_values(t)
-            for t in fresh
-            if t.state is not None and not t.opens_conversation
-        ],
+        moved_on,
+    )
+    # `finished` apart, and only where it changes: a column of the index by run, which
+    # an UPDATE that sets it rewrites in every row it touches (with 100,000 conversations,
+    # twice the CPU of the rest of the update)
+    batched(
+        connection,
+        "UPDATE conversations SET finished = batch.finished FROM batch"
+        " WHERE conversations.pid = batch.pid AND conversations.run_id = batch.run_id"
+        " AND conversations.finished != batch.finished",
+        CONVERSATION_COLUMNS,
+        moved_on,
     )
     if is_postgres(connection):
         batched(
