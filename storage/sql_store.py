@@ -137,7 +137,10 @@ class SqlStore(StaffStore, WaveStore, WebStore):
     # -- runs --------------------------------------------------------------------------
 
     async def create_run(self, **run: Any) -> int:
-        return await self.writer.write(partial(runs.create_run, **run))
+        try:
+            return await self.writer.write(partial(runs.create_run, **run))
+        finally:
+            self._runs_changed()
 
     async def keyword_run(self, survey_id: str, **opening: Any) -> int | None:
         found = await self._read_together(runs.everyone_runs, survey_id)
@@ -145,9 +148,12 @@ class SqlStore(StaffStore, WaveStore, WebStore):
             return found[0] if found[1] == "open" else None
         if not opening["opens_itself"]:
             return None
-        return await self.writer.write(
-            partial(runs.run_for_everyone, survey_id=survey_id, **opening)
-        )
+        try:
+            return await self.writer.write(
+                partial(runs.run_for_everyone, survey_id=survey_id, **opening)
+            )
+        finally:
+            self._runs_changed()
 
     async def everyone_run(self, survey_id: str) -> RunRow | None:
         found = await self._read_together(runs.everyone_runs, survey_id)
@@ -169,9 +175,16 @@ class SqlStore(StaffStore, WaveStore, WebStore):
         await self.writer.write(partial(runs.set_reminder_policy, run_id=run_id, **policy))
 
     async def close_run(self, run_id: int, *, now: float) -> bool:
-        closed = await self.writer.write(partial(runs.close_run, run_id=run_id, now=now))
+        try:
+            closed = await self.writer.write(partial(runs.close_run, run_id=run_id, now=now))
+        finally:
+            self._runs_changed()
         self._recent.forget_run(run_id)
         return closed
+
+    def _runs_changed(self) -> None:
+        """A run was made or closed (or perhaps, if its write failed): a backend that
+        remembers what it read of runs reads them again."""
 
     async def run_rows(self, run_id: int) -> RunRows:
         return await self._scan(partial(runs.rows_of, run_id=run_id))

@@ -16,19 +16,24 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
+from storage import runs
 from storage.backup import back_up_before
 from storage.database import compact, connect
 from storage.migrations import applied_version, migrate, pending
 from storage.pseudonyms import Pseudonyms, load_key
 from storage.reads_together import ManyRead
 from storage.recent import RecentConversations
-from storage.records import Loaded
+from storage.records import Loaded, ReplyThread, TurnRecord
 from storage.sql_store import SqlStore
 from storage.turns import load, load_many
 from storage.writer import GroupCommitWriter, settle
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+RUNS_READS = {runs.everyone_runs, runs.keyword_surveys_of}  # of the runs table alone
+KEPT_WITHOUT_THREAD = 100_000
+_UNREAD = object()
 
 
 class Store(SqlStore):
@@ -49,6 +54,11 @@ class Store(SqlStore):
         self._reports = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-reports")
         self._report_connection: sqlite3.Connection | None = None
         self._loads: dict[str, list[asyncio.Future[Loaded]]] = {}  # read at the next pass
+        # What turns outside a survey read at every message, kept while true: runs change
+        # only by this process's writes (one civicbot runs on the file), and a person's
+        # reply thread opens only by a turn of theirs stored here.
+        self._runs_read: dict[tuple[ManyRead, Any], Any] = {}
+        self._without_thread: dict[str, float] = {}  # pid: none opened since then
         self._closed = False
 
     @classmethod
@@ -131,7 +141,33 @@ class Store(SqlStore):
 
     async def _read_together(self, many: ManyRead, key: Any) -> Any:
         """On the event loop, alone: a local index lookup costs less than gathering."""
-        return many(self._reader, [key])[key]
+        if many not in RUNS_READS:
+            return many(self._reader, [key])[key]
+        found = self._runs_read.get((many, key), _UNREAD)
+        if found is _UNREAD:
+            found = self._runs_read[many, key] = many(self._reader, [key])[key]
+        return found
+
+    def _runs_changed(self) -> None:
+        self._runs_read.clear()
+
+    async def open_thread(self, pid: str, *, since: float) -> ReplyThread | None:
+        known_since = self._without_thread.get(pid)
+        if known_since is not None and since >= known_since:
+            return None
+        thread = await super().open_thread(pid, since=since)
+        if thread is None:
+            if len(self._without_thread) >= KEPT_WITHOUT_THREAD:
+                self._without_thread.clear()
+            self._without_thread[pid] = since
+        return thread
+
+    async def commit_turn(self, turn: TurnRecord) -> list[int] | None:
+        try:
+            return await super().commit_turn(turn)
+        finally:  # stored, or perhaps stored
+            if turn.opens_thread:
+                self._without_thread.pop(turn.pid, None)
 
     async def _compact(self) -> None:
         await self._scan(compact)

@@ -167,6 +167,21 @@ async def test_what_the_author_writes_back_reaches_staff_under_the_reference_unt
     assert chat.to("dm-gus")[-1].message.text.startswith("These surveys are open to you.")
 
 
+async def test_what_the_author_writes_back_reaches_staff_though_they_wrote_before_the_reply(
+    chat: MemoryAdapter,
+) -> None:
+    await suggests(chat, "ida", "More benches", "yes")
+    await chat.push("ida", "Hello, anyone there?")  # no thread yet: nothing is passed on
+    told = len(chat.to(STAFF_ROOM))
+    reference = (await references(chat))["More benches"]
+    await command(chat, f"survey reply {reference} Two more in spring.", user="rep")
+    await chat.push("ida", "Lovely, thank you")
+    assert len(chat.to(STAFF_ROOM)) > told
+    assert chat.to(STAFF_ROOM)[-1].message.text == (
+        f"#{reference}: its author writes back: “Lovely, thank you”"
+    )
+
+
 async def test_a_reply_thread_ends_after_thirty_days(chat: MemoryAdapter, clock: Clock) -> None:
     await suggests(chat, "hal", "Sunday opening", "yes")
     reference = (await references(chat))["Sunday opening"]
