@@ -62,6 +62,7 @@ class Bot:
         self._clock = clock
         self._zone = ZoneInfo(timezone)  # where "today" is, for answers such as "yesterday"
         self._staff_channel = staff_channel  # digests of open surveys that name none go here
+        self._prompts: dict[tuple[str, tuple[str, ...]], Message] = {}
         self._turns = TurnWriter(store=store, outbox=outbox, metrics=self._metrics)
         self.assisted = AssistedSessions(store=store, surveys=surveys, turns=self._turns)
         self.outreach = Outreach(
@@ -303,21 +304,28 @@ class Bot:
         """Offer the surveys whose keyword works now, or say there is none."""
         lang = locale if locale and speaks(locale) else "en"
         everyone_runs = await self._store.keyword_surveys()
-        open_surveys = sorted(
-            (
-                s
-                for s in self._surveys.surveys.values()
-                if s.keyword and everyone_runs.get(s.id, s.open)
-            ),
-            key=lambda s: s.keyword,
+        open_ids = tuple(
+            s.id
+            for s in self._surveys.surveys.values()
+            if s.keyword and everyone_runs.get(s.id, s.open)
         )
-        if not open_surveys:
+        prompt = self._prompts.get((lang, open_ids))
+        if prompt is None:  # made once for each language and set of open surveys
+            if len(self._prompts) >= KEPT_PROMPTS:
+                self._prompts.clear()
+            prompt = self._prompts[lang, open_ids] = self._prompt(lang, open_ids)
+        return prompt
+
+    def _prompt(self, lang: str, open_ids: tuple[str, ...]) -> Message:
+        if not open_ids:
             return Message(say(lang, "no_survey"))
+        open_surveys = sorted((self._surveys.surveys[i] for i in open_ids), key=lambda s: s.keyword)
         keywords = ", ".join(s.keyword for s in open_surveys)
         choices = tuple(Choice(s.title_in(lang), s.keyword) for s in open_surveys)
         return Message(say(lang, "open_surveys", keywords=keywords), choices, numbered=False)
 
 
+KEPT_PROMPTS = 256  # (language, open surveys): a handful in use at any time
 UNREADABLE = {"encrypted": "unreadable", "media": "media_only"}  # what the person is told
 
 
