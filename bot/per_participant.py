@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 
 class ParticipantLocks:
@@ -59,15 +60,17 @@ class InOrder:
     while their next turn is already being stored."""
 
     def __init__(self) -> None:
-        self._last: dict[str, asyncio.Task[None]] = {}
+        self._last: dict[str, asyncio.Task[Any]] = {}
 
-    def then(self, key: str, work: Callable[[], Awaitable[object]]) -> asyncio.Task[None]:
-        task = asyncio.get_running_loop().create_task(_after(self._last.get(key), work))
+    def then(self, key: str, work: Callable[[], Coroutine[Any, Any, object]]) -> asyncio.Task[Any]:
+        earlier = self._last.get(key)
+        started = work() if earlier is None else _after(earlier, work)  # the usual case: none
+        task = asyncio.get_running_loop().create_task(started)
         self._last[key] = task
         task.add_done_callback(functools.partial(self._finished, key))
         return task
 
-    def _finished(self, key: str, task: asyncio.Task[None]) -> None:
+    def _finished(self, key: str, task: asyncio.Task[Any]) -> None:
         if self._last.get(key) is task:
             del self._last[key]
 
@@ -77,7 +80,8 @@ class InOrder:
             await asyncio.wait(list(self._last.values()))
 
 
-async def _after(earlier: asyncio.Task[None] | None, work: Callable[[], Awaitable[object]]) -> None:
-    if earlier is not None:
-        await asyncio.wait([earlier])  # how it ended is its own business
+async def _after(
+    earlier: asyncio.Task[Any], work: Callable[[], Coroutine[Any, Any, object]]
+) -> None:
+    await asyncio.wait([earlier])  # how it ended is its own business
     await work()
