@@ -40,6 +40,9 @@ class SurveyCatalogue:
 
     surveys: dict[str, Survey] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
+    # the keywords folded, by the surveys they were folded of: asked at most messages
+    _indexed: tuple[Survey, ...] = field(default=(), repr=False, compare=False)
+    _keywords: dict[str, Survey] = field(default_factory=dict, repr=False, compare=False)
 
     def named(self, name: str) -> Survey | None:
         """The survey a coordinator named, by its id or its keyword."""
@@ -52,11 +55,14 @@ class SurveyCatalogue:
 
     def by_keyword(self, text: str) -> Survey | None:
         """The survey whose keyword `text` is, in any case or accents."""
-        wanted = fold(text)
-        for survey in self.surveys.values():
-            if survey.keyword and fold(survey.keyword) == wanted:
-                return survey
-        return None
+        surveys = tuple(self.surveys.values())
+        if surveys != self._indexed:  # the same surveys: compared by identity, at once
+            self._keywords = {}
+            for survey in surveys:
+                if survey.keyword:
+                    self._keywords.setdefault(fold(survey.keyword), survey)
+            self._indexed = surveys
+        return self._keywords.get(fold(text))
 
 
 def survey_files(folder: Path) -> list[Path]:
