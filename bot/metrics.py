@@ -7,6 +7,8 @@ count; nothing here names a participant, an address or what anyone wrote.
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Gauge, Histogram, generate_latest
 from prometheus_client import Counter as LibraryCounter
 
@@ -18,11 +20,14 @@ class Counter(LibraryCounter):
     """A counter whose `labels()` finds each set of values once: the library's checks its
     arguments and takes a lock at every call, and each turn counts at least twice."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._known: dict[tuple[str, ...], LibraryCounter] = {}
+
     def labels(self, *values: str) -> LibraryCounter:  # type: ignore[override]
-        known: dict[tuple[str, ...], LibraryCounter] = self.__dict__.setdefault("_known", {})
-        child = known.get(values)
+        child = self._known.get(values)
         if child is None:
-            child = known[values] = super().labels(*values)
+            child = self._known[values] = super().labels(*values)
         return child
 
 
