@@ -97,7 +97,7 @@ _texts: dict[State, str] = {}
 def _remember(state: State, text: str, *, encoded: bool) -> None:
     if state.pending is not None:  # a read-back answer may be a list: not hashable
         return
-    if len(_states) >= KEPT_STATES or len(_texts) >= KEPT_STATES:
+    if len(_states) >= KEPT_STATES:  # every state in _texts has its text in _states
         _states.clear()
         _texts.clear()
     _states[text] = state
