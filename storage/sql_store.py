@@ -45,7 +45,7 @@ from storage.turns import (
 )
 from storage.wave_store import WaveStore
 from storage.web_store import WebStore
-from storage.writer import nothing
+from storage.write_process import nothing
 
 T = TypeVar("T")
 

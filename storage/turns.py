@@ -8,7 +8,7 @@ transaction (the group-commit writer's), so a turn is stored whole or not at all
 from __future__ import annotations
 
 import json
-import secrets
+import random
 import sqlite3
 from functools import lru_cache
 from typing import Any
@@ -23,6 +23,9 @@ from storage.dialect import (
     records,
 )
 from storage.records import ConversationRow, Loaded, TurnConflict, TurnRecord
+
+# what secrets.randbits uses, without loading OpenSSL into the writer for it
+_unpredictable = random.SystemRandom()
 
 # Rows in one statement, at most. With chunks of 1, 2, 4 … 256 rows each kind of change
 # has 9 statement texts: with a dozen kinds, they all fit the 128 statements a
@@ -379,7 +382,7 @@ def _first_turn_changes(connection: Connection, turns: list[TurnRecord]) -> None
         turn.response_id = response_id
     for turn in starts:
         if turn.anonymous:
-            turn.response_id = -1 - secrets.randbits(62)
+            turn.response_id = -1 - _unpredictable.getrandbits(62)
     batched(
         connection,
         "INSERT INTO responses (id, run_id, pid, status, started_at, updated_at, language,"

@@ -211,6 +211,10 @@ def _alone(outcome: Any) -> Any:
     return outcome
 
 
+def nothing(connection: sqlite3.Connection) -> None:
+    """A write that changes nothing: its commit says that everything before it committed."""
+
+
 def connect_sqlite(path: str) -> sqlite3.Connection:
     """The one connection that writes. A large wave inserts at random places (pids are
     hashes) all over big indexes: a cache that holds them, and a checkpoint every 40 MB

@@ -287,7 +287,3 @@ def settle(future: asyncio.Future[Any], outcome: Any) -> None:
 def _log_failure(future: asyncio.Future[Any]) -> None:
     if not future.cancelled() and future.exception() is not None:
         log.error("a deferred write failed: %s", future.exception())
-
-
-def nothing(connection: sqlite3.Connection) -> None:
-    """A write that changes nothing: its commit says that everything before it committed."""
