@@ -10,12 +10,14 @@ are never loaded in a bot that draws none) and stays for the next ones.
 from __future__ import annotations
 
 import asyncio
-import multiprocessing
 import os
 import threading
-from concurrent.futures import ProcessPoolExecutor
+from typing import TYPE_CHECKING
 
 from bot.digest import Digest
+
+if TYPE_CHECKING:
+    from concurrent.futures import ProcessPoolExecutor
 
 
 class ChartDrawer:
@@ -40,6 +42,10 @@ class ChartDrawer:
     def _started(self) -> ProcessPoolExecutor:
         with self._starting:
             if self._pool is None:
+                # imported here: a bot that draws no chart does without their 2 MiB
+                import multiprocessing
+                from concurrent.futures import ProcessPoolExecutor
+
                 # spawned, not forked: the bot has threads (the writer's, the readers'),
                 # and a fork copies their locks in whatever state they are
                 spawn = multiprocessing.get_context("spawn")

@@ -18,8 +18,6 @@ from dataclasses import replace
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from cron_descriptor import get_description
-
 from bot import commands
 from bot.commands import Command
 from bot.digest_schedules import SYNC_SECONDS, shortest_gap
@@ -187,7 +185,7 @@ class RunSchedules:
     def describe(self, schedule: RunScheduleRow) -> str:
         upcoming = self._scheduler.next_time(_job_id(schedule.id))
         moment = self.shown(upcoming.timestamp()) if upcoming else "no more"
-        how = f", a new run {get_description(schedule.cron)}" if schedule.cron else ""
+        how = f", a new run {_in_words(schedule.cron)}" if schedule.cron else ""
         until = f", its runs closing at {self.shown(schedule.until)}" if schedule.until else ""
         return f"'{schedule.command}' next at {moment}{how}{until}"
 
@@ -222,3 +220,10 @@ class RunSchedules:
 
 def _job_id(schedule_id: int) -> str:
     return f"start-{schedule_id}"
+
+
+def _in_words(cron: str) -> str:
+    # imported when asked: `survey list` with a repeating schedule, not every start-up
+    from cron_descriptor import get_description
+
+    return get_description(cron)
