@@ -14,7 +14,7 @@ from bot.events import Inbound
 from bot.redaction import redacted
 from bot.screening import screened
 from bot.survey_files import SurveyCatalogue
-from conversations.messages import command_of, say
+from conversations.messages import say
 from conversations.outgoing import Message
 from conversations.questions.free_text import flat
 from conversations.survey import Survey
@@ -55,10 +55,11 @@ class AnswersBack:
         self._surveys = surveys
 
     async def of(self, record: TurnRecord, inbound: Inbound, lang: str) -> AnswerBack | None:
-        """What to pass on and to say, when the person is answering a staff reply (not a
-        keyword nor a command word); None otherwise. Notes the message on `record`."""
+        """What to pass on and to say, when the person is answering a staff reply; None
+        otherwise. Notes the message on `record`. The caller has found that the message
+        is neither a survey's keyword nor a command word."""
         text = inbound.text
-        if not text.strip() or command_of(text) or self._surveys.by_keyword(inbound.action or text):
+        if not text.strip():
             return None
         since = record.now - THREAD_DAYS * 86_400
         thread = await self._store.open_thread(record.pid, since=since)

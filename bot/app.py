@@ -6,7 +6,7 @@ import asyncio
 import hashlib
 import logging
 import os
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Iterable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -162,7 +162,12 @@ async def _running(
     watching: asyncio.Task[None] | None = None
     checks: HealthServer | None = None
 
-    async def route(inbound: Inbound) -> Delivery:
+    def route(inbound: Inbound) -> Awaitable[Delivery]:
+        if resent.is_set() and not inbound.command:  # nearly every event: one await less
+            return bot.dispatch(inbound)
+        return routed_later(inbound)
+
+    async def routed_later(inbound: Inbound) -> Delivery:
         await resent.wait()  # what is left from before a restart is known (outbox.unsent)
         if not inbound.command:
             return await bot.dispatch(inbound)

@@ -32,7 +32,7 @@ from bot.turn_writer import (
     step_into,
 )
 from conversations import engine
-from conversations.messages import OFF_WORDS, command_in, say, speaks
+from conversations.messages import OFF_WORDS, command_in, command_of, say, speaks
 from conversations.outgoing import Choice, Message
 from conversations.state import State, Turn
 from conversations.survey import Survey
@@ -88,10 +88,10 @@ class Bot:
                 stored = await self._turns.again_on_conflict(self._store_turn, pid, inbound)
             except Exception as error:
                 log.exception("%s event %s was not stored", *inbound.logged)
-                self._metrics.turns.labels(inbound.platform, "not_stored").inc()
+                self._metrics.turns.inc(inbound.platform, "not_stored")
                 raise NotStored(str(error)) from None
             outcome = "stored" if stored is not None else "redelivered"
-            self._metrics.turns.labels(inbound.platform, outcome).inc()
+            self._metrics.turns.inc(inbound.platform, outcome)
             self._metrics.turn_seconds.observe(time.perf_counter() - arrived)
             if not stored:
                 return delivered()
@@ -170,14 +170,21 @@ class Bot:
             record.accessible = argument not in OFF_WORDS
             switched = Message(say(lang, f"accessible_{'on' if record.accessible else 'off'}"))
             turn = _Reply(switched, await self._no_survey_prompt(inbound.locale))  # offered again
-        elif (written_back := await self._answer_back.of(record, inbound, lang)) is not None:
-            turn = _Reply(written_back.to_person)
-            staff = (written_back.to_staff,) if written_back.to_staff else ()
-            return await self._turns.commit(
-                record, turn.messages, inbound.platform, inbound.conversation_id, also=staff
-            )
         else:
-            turn = await self._begin(record, loaded, inbound)
+            named = self._surveys.by_keyword(inbound.action or inbound.text)
+            typed_command = word if inbound.action is None else command_of(inbound.text)
+            if named is None and typed_command is None:
+                written_back = await self._answer_back.of(record, inbound, lang)
+                if written_back is not None:
+                    staff = (written_back.to_staff,) if written_back.to_staff else ()
+                    return await self._turns.commit(
+                        record,
+                        (written_back.to_person,),
+                        inbound.platform,
+                        inbound.conversation_id,
+                        also=staff,
+                    )
+            turn = await self._begin(record, loaded, inbound, named)
         return await self._turns.commit(
             record, turn.messages, inbound.platform, inbound.conversation_id
         )
@@ -242,10 +249,12 @@ class Bot:
             accessible=loaded.accessible,
         )
 
-    async def _begin(self, record: TurnRecord, loaded: Loaded, inbound: Inbound) -> Turn | _Reply:
-        """No conversation in progress: a survey keyword starts one, anything else is told how."""
+    async def _begin(
+        self, record: TurnRecord, loaded: Loaded, inbound: Inbound, survey: Survey | None
+    ) -> Turn | _Reply:
+        """No conversation in progress: the keyword of `survey` (if the message is one)
+        starts one, anything else is told how."""
         lang = _language_of(loaded, inbound)
-        survey = self._surveys.by_keyword(inbound.action or inbound.text)
         run_id = None
         if survey is not None:
             run_id = await self._store.keyword_run(

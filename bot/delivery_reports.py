@@ -24,4 +24,4 @@ class DeliveryReports:
             error_code=report.error_code,
             now=self._clock(),
         )
-        self._metrics.delivery_reports.labels(report.platform, report.status).inc()
+        self._metrics.delivery_reports.inc(report.platform, report.status)

@@ -7,56 +7,101 @@ count; nothing here names a participant, an address or what anyone wrote.
 
 from __future__ import annotations
 
-from typing import Any
+import bisect
+from collections.abc import Iterator, Sequence
 
 from prometheus_client import CollectorRegistry, Gauge, Histogram, generate_latest
-from prometheus_client import Counter as LibraryCounter
+from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 TURN_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
 
-class Counter(LibraryCounter):
-    """A counter whose `labels()` finds each set of values once: the library's checks its
-    arguments and takes a lock at every call, and each turn counts at least twice."""
+# Counted on the event loop as plain numbers and handed to the library when /metrics is
+# read (a custom collector): its own counters check their arguments and take a lock at
+# every call, and each turn counts three times. Only the loop's thread counts.
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._known: dict[tuple[str, ...], LibraryCounter] = {}
 
-    def labels(self, *values: str) -> LibraryCounter:  # type: ignore[override]
-        child = self._known.get(values)
-        if child is None:
-            child = self._known[values] = super().labels(*values)
-        return child
+class LoopCounter:
+    """A counter with labels: `inc(*label values)`."""
+
+    def __init__(
+        self, name: str, documentation: str, labels: Sequence[str], registry: CollectorRegistry
+    ) -> None:
+        self._name = name
+        self._documentation = documentation
+        self._labels = list(labels)
+        self._counts: dict[tuple[str, ...], int] = {}
+        registry.register(self)
+
+    def inc(self, *values: str) -> None:
+        self._counts[values] = self._counts.get(values, 0) + 1
+
+    def collect(self) -> Iterator[Metric]:
+        family = CounterMetricFamily(self._name, self._documentation, labels=self._labels)
+        for values, count in list(self._counts.items()):
+            family.add_metric(list(values), count)
+        yield family
+
+
+class LoopHistogram:
+    """Observations in buckets, Prometheus' way: each bucket counts those up to its bound."""
+
+    def __init__(
+        self,
+        name: str,
+        documentation: str,
+        buckets: Sequence[float],
+        registry: CollectorRegistry,
+    ) -> None:
+        self._name = name
+        self._documentation = documentation
+        self._bounds = tuple(buckets)
+        self._counts = [0] * (len(self._bounds) + 1)  # the last: above every bound
+        self._sum = 0.0
+        registry.register(self)
+
+    def observe(self, amount: float) -> None:
+        self._counts[bisect.bisect_left(self._bounds, amount)] += 1
+        self._sum += amount
+
+    def collect(self) -> Iterator[Metric]:
+        cumulative, running = [], 0
+        for bound, count in zip((*map(str, self._bounds), "+Inf"), self._counts, strict=True):
+            running += count
+            cumulative.append((bound, running))
+        yield HistogramMetricFamily(
+            self._name, self._documentation, buckets=cumulative, sum_value=self._sum
+        )
 
 
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
-        self.turns = Counter(
+        self.turns = LoopCounter(
             "civicbot_turns",
             "Participants' messages handled, by platform and outcome (stored, redelivered,"
             " not_stored)",
             ["platform", "outcome"],
-            registry=self.registry,
+            self.registry,
         )
-        self.turn_seconds = Histogram(
+        self.turn_seconds = LoopHistogram(
             "civicbot_turn_seconds",
             "From an event's arrival to its turn stored (when its platform may be told)",
-            buckets=TURN_BUCKETS,
-            registry=self.registry,
+            TURN_BUCKETS,
+            self.registry,
         )
-        self.turn_conflicts = Counter(
+        self.turn_conflicts = LoopCounter(
             "civicbot_turn_conflicts",
             "Turns run again because another worker stored one of the same person first",
-            registry=self.registry,
+            [],
+            self.registry,
         )
-        self.sends = Counter(
+        self.sends = LoopCounter(
             "civicbot_sends",
             "Outbox messages handed to a platform, by platform and outcome (sent, failed, dead)",
             ["platform", "outcome"],
-            registry=self.registry,
+            self.registry,
         )
         self.outbox_depth = Gauge(
             "civicbot_outbox_depth", "Messages waiting in the outbox", registry=self.registry
@@ -82,18 +127,18 @@ class Metrics:
             buckets=(0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0),
             registry=self.registry,
         )
-        self.invitations = Counter(
+        self.invitations = LoopCounter(
             "civicbot_invitations",
             "People invited to a run, by outcome (invited, already, busy, opted_out)",
             ["outcome"],
-            registry=self.registry,
+            self.registry,
         )
-        self.delivery_reports = Counter(
+        self.delivery_reports = LoopCounter(
             "civicbot_delivery_reports",
             "What platforms reported of messages they took, by platform and status"
             " (SMS: sent, delivered, undelivered, failed)",
             ["platform", "status"],
-            registry=self.registry,
+            self.registry,
         )
 
     def exposition(self) -> bytes:

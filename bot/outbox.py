@@ -162,10 +162,10 @@ class OutboxSender:
                     "sending outbox row %d failed (attempt %d)", message.outbox_id, attempt
                 )
             else:
-                self._metrics.sends.labels(message.platform, "sent").inc()
+                self._metrics.sends.inc(message.platform, "sent")
                 self._forget(message.outbox_id)
                 return True
-            self._metrics.sends.labels(message.platform, "failed").inc()
+            self._metrics.sends.inc(message.platform, "failed")
             if delay is None or (isinstance(failure, Refused) and failure.lasting):
                 break
             await self._sleep(delay)
@@ -190,7 +190,7 @@ class OutboxSender:
         except StorageClosed:
             return
         if dead:
-            self._metrics.sends.labels(message.platform, "dead").inc()
+            self._metrics.sends.inc(message.platform, "dead")
             log.error(
                 "gave up on outbox row %d to %s (%s): it is not tried again",
                 message.outbox_id,

@@ -68,7 +68,7 @@ class Outreach:
         outcome = await self._invite(
             pid, (platform, user_id, conversation_id), survey, run_id, wait
         )
-        self._metrics.invitations.labels(outcome).inc()
+        self._metrics.invitations.inc(outcome)
         return outcome
 
     async def _invite(

@@ -16,6 +16,7 @@ from conftest import Clock
 from adapters.memory import MemoryAdapter
 from bot.app import Runtime, running
 from bot.events import NotStored
+from bot.metrics import Metrics
 
 
 @pytest.fixture
@@ -121,3 +122,17 @@ async def test_metrics_show_the_turns_of_a_survey_just_answered_and_nobody_in_th
     # (a figure's digits can hold "040"; the number as written, or as digits, cannot)
     for personal in ("ann", "Ann", "040 123 4567", "0401234567", "dm-"):
         assert personal not in page
+
+
+def test_a_turn_as_long_as_a_bucket_bound_counts_in_that_bucket_and_every_later_one() -> None:
+    figures = Metrics()
+    for seconds in (0.001, 0.004, 0.005, 9.0):
+        figures.turn_seconds.observe(seconds)
+    page = figures.exposition().decode()
+    assert 'civicbot_turn_seconds_bucket{le="0.001"} 1.0' in page
+    assert 'civicbot_turn_seconds_bucket{le="0.0025"} 1.0' in page
+    assert 'civicbot_turn_seconds_bucket{le="0.005"} 3.0' in page
+    assert 'civicbot_turn_seconds_bucket{le="5.0"} 3.0' in page
+    assert 'civicbot_turn_seconds_bucket{le="+Inf"} 4.0' in page
+    assert "civicbot_turn_seconds_count 4.0" in page
+    assert "civicbot_turn_seconds_sum 9.01" in page
