@@ -69,7 +69,7 @@ class OutboxSender:
         """Send stored messages (each with its outbox id) in order; True if all went.
         Unsent ones stay in the outbox. New replies into a conversation whose older ones
         are being sent again wait for them."""
-        if not resending:
+        if not resending and self._resending:
             for key in {(m.platform, m.conversation_id) for m in messages}:
                 if (earlier := self._resending.get(key)) is not None:
                     await earlier.wait()

@@ -40,6 +40,9 @@ class RecentConversations:
         before = self._entries.get(turn.pid)
         if before is None and not (turn.new_participant and turn.address):
             return  # not cached, and the turn alone does not say everything
+        if before is not None and before.known_participant and _changes_nothing_kept(turn):
+            self._entries.move_to_end(turn.pid)  # most turns outside a survey
+            return
         address = turn.address[2] if turn.address else before.address
         conversation = before.conversation if before else None
         if turn.state is not None:  # a turn is only ever stored in an open run
@@ -74,3 +77,12 @@ class RecentConversations:
 
     def __len__(self) -> int:
         return len(self._entries)
+
+
+def _changes_nothing_kept(turn: TurnRecord) -> bool:
+    return (
+        turn.state is None
+        and turn.address is None
+        and turn.opted_out is None
+        and turn.accessible is None
+    )
