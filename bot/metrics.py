@@ -31,7 +31,8 @@ class LoopCounter:
         self._name = name
         self._documentation = documentation
         self._labels = list(labels)
-        self._counts: dict[tuple[str, ...], int] = {}
+        # one without labels is shown from the start, at 0, as the library's are
+        self._counts: dict[tuple[str, ...], int] = {} if labels else {(): 0}
         registry.register(self)
 
     def inc(self, *values: str) -> None:

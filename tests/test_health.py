@@ -136,3 +136,7 @@ def test_a_turn_as_long_as_a_bucket_bound_counts_in_that_bucket_and_every_later_
     assert 'civicbot_turn_seconds_bucket{le="+Inf"} 4.0' in page
     assert "civicbot_turn_seconds_count 4.0" in page
     assert "civicbot_turn_seconds_sum 9.01" in page
+
+
+def test_a_counter_without_labels_is_shown_at_zero_before_anything_is_counted() -> None:
+    assert "civicbot_turn_conflicts_total 0.0" in Metrics().exposition().decode()
