@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import replace
 from typing import Any
 
 from bot.events import Inbound
@@ -45,7 +44,7 @@ def edit_inbound(
     """The edited message as a message with its new text, sent when it was edited."""
     edited = {**event["message"], "channel": event["channel"]}
     edited["ts"] = event.get("event_ts") or edited["ts"]
-    return replace(message_inbound(body, edited, locale), edited="latest" if latest else "older")
+    return message_inbound(body, edited, locale)._replace(edited="latest" if latest else "older")
 
 
 def message_inbound(body: dict[str, Any], event: dict[str, Any], locale: str | None) -> Inbound:

@@ -92,7 +92,8 @@ def main() -> None:
         theirs.append(peer_figures["msgs_per_s_median"])
         print(
             f"round {round_number}: civicbot {bot['turns_per_s']:,.0f} durable turns/s"
-            f" ({bot['cpu_us_per_turn']:.0f} µs CPU a turn, calibration"
+            f" ({bot['cpu_us_per_turn']:.0f} µs CPU a turn, the writer's"
+            f" {bot['writer_cpu_us_per_turn']:.0f}, calibration"
             f" {bot['calibration_s']:.2f} s; {host(bot_host)}); opsdroid"
             f" {theirs[-1]:,.0f} messages/s ({peer_figures['cpu_us_per_msg_median']:.1f} µs;"
             f" {host(peer_host)}): {ours[-1] / theirs[-1]:.2f}×",

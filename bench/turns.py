@@ -66,14 +66,14 @@ def stat_fields(pid: int | str) -> list[str]:
         return stat.read().rsplit(")", 1)[1].split()
 
 
-def cpu_seconds(runtime: Runtime) -> float:
+def cpu_seconds(runtime: Runtime) -> tuple[float, float]:
     """CPU time of the bot's process and of its database writer process, if it has one
     (SQLite's; PostgreSQL's server is not counted)."""
     writer = getattr(runtime.store.writer, "pid", None)
     if writer is None:
-        return time.process_time()
+        return time.process_time(), 0.0
     user, system = stat_fields(writer)[11:13]
-    return time.process_time() + (int(user) + int(system)) / os.sysconf("SC_CLK_TCK")
+    return time.process_time(), (int(user) + int(system)) / os.sysconf("SC_CLK_TCK")
 
 
 async def quiet(outbound: object) -> None:
@@ -136,7 +136,9 @@ async def drive(
         )
     )
     elapsed = time.perf_counter() - started
-    cpu = cpu_seconds(runtime) - cpu_before
+    bot_cpu, writer_cpu = (
+        after - before for after, before in zip(cpu_seconds(runtime), cpu_before, strict=True)
+    )
     commits = runtime.store.writer.commits - commits_before
     latencies.sort()
     return {
@@ -145,7 +147,8 @@ async def drive(
         "p50_ms": statistics.median(latencies) * 1000,
         "p99_ms": latencies[int(len(latencies) * 0.99)] * 1000,
         "turns_per_commit": len(latencies) / max(commits, 1),
-        "cpu_us_per_turn": cpu / max(len(latencies), 1) * 1e6,
+        "cpu_us_per_turn": (bot_cpu + writer_cpu) / max(len(latencies), 1) * 1e6,
+        "writer_cpu_us_per_turn": writer_cpu / max(len(latencies), 1) * 1e6,
     }
 
 
@@ -191,7 +194,11 @@ async def throughput(args: argparse.Namespace) -> None:
     print(f"  turn latency     p50 {figures['p50_ms']:.2f} ms   p99 {figures['p99_ms']:.2f} ms")
     print(f"  turns per commit {figures['turns_per_commit']:.1f}")
     cpu = figures["cpu_us_per_turn"]
-    print(f"  CPU per turn     {cpu:.0f} µs (both processes, simulated participants included)")
+    writer = figures["writer_cpu_us_per_turn"]
+    print(
+        f"  CPU per turn     {cpu:.0f} µs (both processes, simulated participants included;"
+        f" the writer's {writer:.0f})"
+    )
     print(f"  peak RSS         {peak_rss_mib():.1f} MiB, writer process {writer_rss:.1f} MiB")
 
 

@@ -150,7 +150,7 @@ class AssistedSessions:
         if respondent.conversation is None:  # gone: erased, or its run closed
             return await self._close(intermediary, session, record, where)
         before = State.from_json(respondent.conversation.state)
-        typed = replace(inbound, platform=CHANNEL)
+        typed = inbound._replace(platform=CHANNEL)
         turn = step_into(record, respondent.conversation, survey, before, typed, today=today)
         record.given_by = "intermediary"
         record.based_on = respondent.version

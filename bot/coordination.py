@@ -9,7 +9,6 @@ command came from.
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
 from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
@@ -144,7 +143,7 @@ class Coordination:
         parsed = commands.parse(inbound.text)
         if allowed and isinstance(parsed, Unusable) and await self._assisted.is_open(inbound):
             # the staff page sends everything as commands: a session takes what is none
-            delivery = await self._dispatch(replace(inbound, is_direct=True, command=False))
+            delivery = await self._dispatch(inbound._replace(is_direct=True, command=False))
             await delivery
             return
         if not allowed:

@@ -11,7 +11,6 @@ import functools
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import replace
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -198,13 +197,13 @@ class Bot:
             record.opted_out = True
             record.replies_withdrawn = True  # staff may not write back either
             if ongoing is not None:
-                self._continue(record, loaded, *ongoing, replace(inbound, text="unsubscribe"))
+                self._continue(record, loaded, *ongoing, inbound._replace(text="unsubscribe"))
             return _Reply(Message(say(lang, "texting_stopped")))
         if inbound.keyword == "opt_in":
             record.opted_out = False
             return _Reply(Message(say(lang, "texting_started")))
         if ongoing is not None:
-            helped = self._continue(record, loaded, *ongoing, replace(inbound, text="help"))
+            helped = self._continue(record, loaded, *ongoing, inbound._replace(text="help"))
             return _Reply(Message(say(lang, "texting_help")), *helped.messages[1:])
         return _Reply(Message(say(lang, "texting_help")))
 

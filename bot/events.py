@@ -6,7 +6,7 @@ import asyncio
 import io
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import BinaryIO, Literal, Protocol, runtime_checkable
+from typing import BinaryIO, Literal, NamedTuple, Protocol, runtime_checkable
 
 from bot.disk_file import DiskFile
 from conversations.outgoing import Message
@@ -17,9 +17,9 @@ Unreadable = Literal["encrypted", "media"]
 CarrierKeyword = Literal["opt_out", "opt_in", "help"]
 
 
-@dataclass(frozen=True, slots=True)
-class Inbound:
-    """A message or button click from a platform, already translated by its adapter."""
+class Inbound(NamedTuple):
+    """A message or button click from a platform, already translated by its adapter. (A
+    named tuple: made at every event, where a frozen dataclass takes four times as long.)"""
 
     platform: str
     user_id: str

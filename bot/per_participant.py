@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+from collections import deque
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -28,30 +29,41 @@ class ParticipantLocks:
 
 
 class _KeyLock:
-    __slots__ = ("_key", "_lock", "_owner", "_users")
+    """First come, first served: a release hands the lock straight to the longest waiter.
+    (Its own, not an asyncio.Lock: taken free at nearly every turn, where this costs half.)"""
+
+    __slots__ = ("_held", "_key", "_owner", "_waiters")
 
     def __init__(self, owner: dict[str, _KeyLock], key: str) -> None:
         self._owner = owner
         self._key = key
-        self._lock = asyncio.Lock()
-        self._users = 0
+        self._held = False
+        self._waiters: deque[asyncio.Future[None]] = deque()
 
     async def __aenter__(self) -> None:
-        self._users += 1
+        if not self._held:
+            self._held = True
+            return
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
         try:
-            await self._lock.acquire()
+            await waiter
         except BaseException:
-            self._release_user()
+            if not waiter.cancelled():  # handed the lock, then cancelled before it ran
+                self._release()
             raise
 
     async def __aexit__(self, *exc: object) -> None:
-        self._lock.release()
-        self._release_user()
+        self._release()
 
-    def _release_user(self) -> None:
-        self._users -= 1
-        if self._users == 0:
-            del self._owner[self._key]
+    def _release(self) -> None:
+        while self._waiters:  # a cancelled waiter stays queued until it comes round
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+        self._held = False
+        del self._owner[self._key]
 
 
 class InOrder:
