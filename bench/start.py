@@ -29,11 +29,14 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+def resident_mib(pid: int) -> tuple[float, float]:
+    """RSS, and PSS: the pages shared with other processes (the interpreter's, OpenSSL's)
+    counted as a share each, so that two processes' figures add up to what they use."""
+    rollup = {}
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:]:
+        name, value, *_ = line.split()
+        rollup[name] = int(value) / 1024
+    return rollup["Rss:"], rollup["Pss:"]
 
 
 def children(pid: int) -> list[int]:
@@ -41,9 +44,11 @@ def children(pid: int) -> list[int]:
     return [int(child) for child in found]
 
 
-def one_start(folder: Path, idle: float) -> tuple[float, float, float, set[str]]:
-    """Seconds until HTTP answers, the bot's and its writer's RSS after `idle` seconds,
-    and which of WATCHED it imported."""
+def one_start(
+    folder: Path, idle: float
+) -> tuple[float, tuple[float, float], tuple[float, float], set[str]]:
+    """Seconds until HTTP answers, the bot's and its writer's RSS and PSS after `idle`
+    seconds, and which of WATCHED it imported."""
     port = free_port()
     config = folder / "civicbot.toml"
     config.write_text(
@@ -72,8 +77,8 @@ def one_start(folder: Path, idle: float) -> tuple[float, float, float, set[str]]
                 time.sleep(0.005)
         answered = time.perf_counter() - began
         time.sleep(idle)
-        writer = sum(rss_mib(child) for child in children(bot.pid))
-        own = rss_mib(bot.pid)
+        (writer,) = (resident_mib(child) for child in children(bot.pid))
+        own = resident_mib(bot.pid)
     finally:
         bot.send_signal(signal.SIGINT)
         _, errors = bot.communicate(timeout=30)
@@ -101,10 +106,15 @@ def main(runs: int, idle: float) -> None:
         imported |= watched
     print(
         f"HTTP answered after {min(times):.2f} / {statistics.median(times):.2f} / "
-        f"{max(times):.2f} s (min / median / max of {runs}); idle RSS after {idle:g} s: "
-        f"bot {statistics.median(bots):.1f} MiB, writer {statistics.median(writers):.1f} MiB, "
-        f"together {statistics.median(bots) + statistics.median(writers):.1f} MiB"
+        f"{max(times):.2f} s (min / median / max of {runs})"
     )
+    for kind, index in (("RSS", 0), ("PSS", 1)):
+        bot = statistics.median(memory[index] for memory in bots)
+        writer = statistics.median(memory[index] for memory in writers)
+        print(
+            f"idle {kind} after {idle:g} s: bot {bot:.1f} MiB, writer {writer:.1f} MiB, "
+            f"together {bot + writer:.1f} MiB"
+        )
     print(f"imported of {', '.join(WATCHED)}: {', '.join(sorted(imported)) or 'none'}")
     print(f"load average: {os.getloadavg()[0]:.2f}")
 

@@ -43,7 +43,45 @@ async def status(store: Storage, run: RunRow, survey: Survey, extras: list[str])
         lines.append(f"It closes by itself at {when(run.closes_at)}.")
     if run.purged_at is not None:
         lines.extend(await _kept(store, run, survey))
-    return "\n".join(lines + extras + await undeliverable(store))
+    return "\n".join(
+        lines
+        + extras
+        + await text_deliveries(store, since=run.created_at)
+        + await undeliverable(store)
+    )
+
+
+# Twilio's statuses as staff read them, in the order they are told; any other is told as it is.
+TEXT_OUTCOMES = {
+    "delivered": "delivered",
+    "read": "delivered",
+    "sent": "sent with no report of delivery yet",
+    "accepted": "still being sent",
+    "scheduled": "still being sent",
+    "queued": "still being sent",
+    "sending": "still being sent",
+    "undelivered": "undelivered",
+    "failed": "failed",
+    "canceled": "canceled",
+}
+
+
+async def text_deliveries(store: Storage, *, since: float) -> list[str]:
+    """What the carriers reported of the text messages sent since `since` (of any survey:
+    a report names the message, not the run)."""
+    counts: dict[str, int] = {}
+    for status, count in (await store.delivery_counts(platform="sms", since=since)).items():
+        told = TEXT_OUTCOMES.get(status, status)
+        counts[told] = counts.get(told, 0) + count
+    if not counts:
+        return []
+    known = dict.fromkeys(TEXT_OUTCOMES.values())
+    told = [o for o in known if o in counts] + sorted(o for o in counts if o not in known)
+    return [
+        "Text messages since this run started, as the carriers reported them: "
+        + ", ".join(f"{counts[outcome]:,} {outcome}" for outcome in told)
+        + "."
+    ]
 
 
 async def undeliverable(store: Storage) -> list[str]:

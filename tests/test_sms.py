@@ -216,6 +216,30 @@ async def test_delivery_reports_are_kept_and_a_late_sent_does_not_undo_delivered
     ]
 
 
+async def test_survey_status_tells_how_many_invitation_texts_the_carrier_delivered(
+    texting, twilio, session
+):
+    chat = texting.adapters[0]
+    await command(chat, f"survey start home-care for {ANN} {BEN}")
+    await texting.bot.settled()
+    await texting.outbox.settle()
+    to_ann, to_ben = twilio.sent
+    await twilio.report(session, to_ann, "sent")
+    await twilio.report(session, to_ann, "delivered")
+    await twilio.report(session, to_ben, "undelivered", ErrorCode="30003")
+    status = await command(chat, "survey status 1")
+    assert (
+        "Text messages since this run started, as the carriers reported them:"
+        " 1 delivered, 1 undelivered."
+    ) in status
+
+
+async def test_survey_status_says_nothing_of_texts_where_none_were_reported(texting):
+    chat = texting.adapters[0]
+    await command(chat, f"survey start home-care for {ANN}")
+    assert "Text messages" not in await command(chat, "survey status 1")
+
+
 async def test_a_delivery_report_with_a_wrong_signature_is_refused(
     texting, twilio, session, tmp_path
 ):
