@@ -8,17 +8,22 @@ turn an answer) and then opsdroid 0.31 with a regex reply skill on 20,000 messag
 (../shared/peers/bench_opsdroid.py, in a virtual environment of its own, made on first
 use). Then `--paced` runs at 5,000 turns/s offered. Beside every run: the load average
 and the share of its time some task waited for a CPU (/proc/pressure/cpu).
+
+`--busy N` makes the host busy for all of it, the same for both: N processes that spin
+in pure Python, as another tenant of the machine would, ended with this script.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -59,6 +64,21 @@ def opsdroid_python(folder: Path) -> Path:
     return python
 
 
+# Spins until the script that started it is gone, so that none outlives a killed run.
+SPIN = "import os\nparent = os.getppid()\nwhile os.getppid() == parent:\n    sum(range(100_000))"
+
+
+@contextlib.contextmanager
+def busy_host(spinners: int) -> Iterator[None]:
+    started = [subprocess.Popen([sys.executable, "-c", SPIN]) for _ in range(spinners)]
+    try:
+        yield
+    finally:
+        for spinner in started:
+            spinner.kill()
+            spinner.wait()
+
+
 def spread(values: list[float]) -> str:
     return f"{min(values):,.0f} / {statistics.median(values):,.0f} / {max(values):,.0f}"
 
@@ -75,7 +95,13 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0, help="of each civicbot run")
     parser.add_argument("--repeatable", action="store_true", help="every turn an answer")
     parser.add_argument("--opsdroid-env", type=Path, default=Path("/tmp/opsdroid"))
+    parser.add_argument("--busy", type=int, default=0, help="processes spinning meanwhile")
     args = parser.parse_args()
+    with busy_host(args.busy):
+        compare(args)
+
+
+def compare(args: argparse.Namespace) -> None:
     peer = opsdroid_python(args.opsdroid_env)
     where = ["--dir", args.dir] if args.dir else []
     turns_run = [sys.executable, str(TURNS), *where]
